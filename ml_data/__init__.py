@@ -1,0 +1,60 @@
+"""ml-data: the data behind Label Studio tasks, for ML backends.
+
+>>> from ml_data import get_local_path, resolve   # doctest: +SKIP
+>>> resolve("/data/upload/3/x.jpg", task_id=12).path  # doctest: +SKIP
+"""
+
+from ml_data._version import __version__
+from ml_data.cache import Cache, CacheEntry
+from ml_data.config import Settings
+from ml_data.errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    CacheError,
+    ConfigurationError,
+    IncompleteDownload,
+    LabelStudioNotConfigured,
+    MissingDependency,
+    MissingTaskId,
+    MlDataError,
+    NotFound,
+    RemoteNotFound,
+    UnsafePath,
+    UnsupportedURL,
+    UpstreamError,
+    UpstreamHTTPError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from ml_data.resolvers import LocalFile, Resolver, get_local_path, resolve
+from ml_data.resolvers.refs import Ref, parse_ref
+
+__all__ = [
+    "AccessDenied",
+    "AuthenticationFailed",
+    "Cache",
+    "CacheEntry",
+    "CacheError",
+    "ConfigurationError",
+    "IncompleteDownload",
+    "LabelStudioNotConfigured",
+    "LocalFile",
+    "MissingDependency",
+    "MissingTaskId",
+    "MlDataError",
+    "NotFound",
+    "Ref",
+    "RemoteNotFound",
+    "Resolver",
+    "Settings",
+    "UnsafePath",
+    "UnsupportedURL",
+    "UpstreamError",
+    "UpstreamHTTPError",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+    "__version__",
+    "get_local_path",
+    "parse_ref",
+    "resolve",
+]

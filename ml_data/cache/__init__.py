@@ -1,0 +1,6 @@
+"""The local cache: content-safe, shared between processes, keyed by resource identity."""
+
+from ml_data.cache.naming import cache_key, safe_filename
+from ml_data.cache.store import Cache, CacheEntry
+
+__all__ = ["Cache", "CacheEntry", "cache_key", "safe_filename"]

@@ -1,0 +1,161 @@
+"""Settings: read from the environment once, then passed in (never re-read deep inside the code)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ml_data.errors import ConfigurationError
+
+_SIZE_UNITS = {
+    "": 1, "b": 1,
+    "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
+    "t": 1000**4, "tb": 1000**4,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
+}
+
+
+def parse_size(text: str) -> int:
+    """Parse a size such as ``20GB``, ``512MiB`` or ``1048576`` into bytes.
+
+    >>> parse_size("1.5 GB")
+    1500000000
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if not match or match.group(2).lower() not in _SIZE_UNITS:
+        raise ConfigurationError(f"not a size: {text!r} (use e.g. 20GB, 512MiB or a number of bytes)")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+
+
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CACHE_HOME/ml-data`` (``~/.cache/ml-data``), the cache used when nothing is configured."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "ml-data"
+
+
+def normalize_label_studio_url(url: str) -> str:
+    """Check that a Label Studio URL has a scheme and host, and drop the trailing slash."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"invalid Label Studio URL {url!r}: give the full URL with its scheme, "
+            "e.g. http://label-studio:8080"
+        )
+    return url.rstrip("/")
+
+
+def _first(environ: Mapping[str, str], *names: str) -> str | None:
+    for name in names:
+        value = environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    value = environ.get(name)
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}") from None
+    if number <= 0:
+        raise ConfigurationError(f"{name} must be positive, got {value!r}")
+    return number
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    value = environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {value!r}")
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ml-data needs to know about its environment.
+
+    Build it once with :meth:`from_env` (or directly, in tests and in code that knows better) and
+    pass it down. Frozen and hashable, so resolvers can be shared per settings value.
+
+    >>> Settings.from_env({"LABEL_STUDIO_URL": "http://ls:8080/"}).label_studio_url
+    'http://ls:8080'
+    """
+
+    label_studio_url: str | None = None
+    #: Legacy API token or personal access token (a JWT refresh token); never printed.
+    api_key: str | None = field(default=None, repr=False)
+    #: LOCAL_FILES_DOCUMENT_ROOT: where ``/data/local-files/?d=`` paths are read from, in place.
+    local_files_root: Path | None = None
+    #: The folder holding Label Studio uploads as ``<project id>/<file name>`` (its ``media/upload``).
+    upload_dir: Path | None = None
+    #: Further folders whose files may be returned in place for plain paths and ``file://`` URLs.
+    extra_local_roots: tuple[Path, ...] = ()
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    cache_max_size: int | None = None
+    connect_timeout: float = 5.0
+    #: Seconds without a byte from the server before a request fails.
+    read_timeout: float = 60.0
+    #: Retries for connection errors, 429 and 5xx answers (with exponential backoff).
+    retries: int = 3
+    backoff_factor: float = 0.5
+    max_redirects: int = 10
+    verify_ssl: bool = True
+    #: Seconds to wait for another process that downloads the same resource.
+    lock_timeout: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.label_studio_url is not None:
+            object.__setattr__(self, "label_studio_url", normalize_label_studio_url(self.label_studio_url))
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from ``environ`` (default: ``os.environ``).
+
+        Names: ``LABEL_STUDIO_URL`` (or ``LABEL_STUDIO_HOST``), ``LABEL_STUDIO_API_KEY`` (or
+        ``LABEL_STUDIO_ACCESS_TOKEN``), ``LOCAL_FILES_DOCUMENT_ROOT`` (or with the ``LABEL_STUDIO_``
+        prefix), ``ML_DATA_UPLOAD_DIR``, ``ML_DATA_LOCAL_ROOTS`` (``os.pathsep``-separated),
+        ``ML_DATA_CACHE_DIR``, ``ML_DATA_CACHE_MAX_SIZE``, ``ML_DATA_TIMEOUT`` (read timeout),
+        ``ML_DATA_CONNECT_TIMEOUT``, ``ML_DATA_RETRIES``, ``ML_DATA_VERIFY_SSL``.
+        """
+        env = os.environ if environ is None else environ
+        max_size = env.get("ML_DATA_CACHE_MAX_SIZE")
+        retries = env.get("ML_DATA_RETRIES", "3")
+        if not retries.isdigit():
+            raise ConfigurationError(f"ML_DATA_RETRIES must be a whole number, got {retries!r}")
+        roots = tuple(Path(p).expanduser() for p in env.get("ML_DATA_LOCAL_ROOTS", "").split(os.pathsep) if p)
+        return cls(
+            label_studio_url=_first(env, "LABEL_STUDIO_URL", "LABEL_STUDIO_HOST"),
+            api_key=_first(env, "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_ACCESS_TOKEN"),
+            local_files_root=_path(
+                _first(env, "LOCAL_FILES_DOCUMENT_ROOT", "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")
+            ),
+            upload_dir=_path(env.get("ML_DATA_UPLOAD_DIR")),
+            extra_local_roots=roots,
+            cache_dir=_path(env.get("ML_DATA_CACHE_DIR")) or default_cache_dir(env),
+            cache_max_size=parse_size(max_size) if max_size else None,
+            connect_timeout=_float(env, "ML_DATA_CONNECT_TIMEOUT", 5.0),
+            read_timeout=_float(env, "ML_DATA_TIMEOUT", 60.0),
+            retries=int(retries),
+            verify_ssl=_bool(env, "ML_DATA_VERIFY_SSL", True),
+        )
+
+    def with_changes(self, **changes: object) -> Settings:
+        """A copy with some fields changed (settings themselves never change)."""
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,127 @@
+"""The exceptions ml-data raises.
+
+One root, :class:`MlDataError`; every error is also the built-in (or ``requests``) exception a caller
+of ``label_studio_tools.core.utils.io.get_local_path`` already catches, so code written against the
+reference keeps working::
+
+    MlDataError
+    ├── ConfigurationError (ValueError)            bad setting, e.g. LABEL_STUDIO_URL without scheme
+    ├── LabelStudioNotConfigured (FileNotFoundError)  a URL needs the Label Studio URL or token
+    ├── MissingTaskId (ValueError)                 a cloud URI without credentials and without task id
+    ├── MissingDependency (ImportError)            an optional extra is not installed
+    ├── UnsupportedURL (ValueError)                a URL no resolver understands
+    ├── UnsafePath (ValueError, PermissionError)   a path that escapes its allowed root
+    ├── NotFound (FileNotFoundError)               a local file or a cache entry that does not exist
+    ├── CacheError (OSError)                       the cache folder cannot be used
+    └── UpstreamError (requests.RequestException)  talking to a remote server failed
+        ├── UpstreamHTTPError (requests.HTTPError) a non-2xx answer; ``status_code``
+        │   ├── AuthenticationFailed (PermissionError)   401
+        │   ├── AccessDenied (PermissionError)           403
+        │   └── RemoteNotFound (NotFound)                404, 410
+        ├── UpstreamTimeout (requests.Timeout, TimeoutError)
+        ├── UpstreamUnavailable (requests.ConnectionError, ConnectionError)
+        ├── IncompleteDownload                     truncated body, length or checksum mismatch
+        └── TooManyRedirects (requests.TooManyRedirects)
+
+Messages name the URL, task or file concerned, always with tokens and signatures redacted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from ml_data.redaction import redact_url
+
+
+class MlDataError(Exception):
+    """Root of every ml-data error. ``url`` and ``task_id`` say what it concerns (URL redacted)."""
+
+    def __init__(
+        self, message: str, *, url: str | None = None, task_id: int | str | None = None, **kwargs: Any
+    ) -> None:
+        self.message = message
+        self.url = redact_url(url) if url is not None else None
+        self.task_id = task_id
+        super().__init__(message, **kwargs)
+
+    def __str__(self) -> str:
+        context = []
+        if self.task_id is not None:
+            context.append(f"task {self.task_id}")
+        if self.url:
+            context.append(f"url {self.url}")
+        return f"{self.message} [{', '.join(context)}]" if context else self.message
+
+
+class ConfigurationError(MlDataError, ValueError):
+    """A setting has a value ml-data cannot use."""
+
+
+class LabelStudioNotConfigured(MlDataError, FileNotFoundError):
+    """The URL can only be fetched from Label Studio, and its URL or token is not set."""
+
+
+class MissingTaskId(MlDataError, ValueError):
+    """A cloud URI cannot be fetched directly and the Label Studio fallback needs a task id."""
+
+
+class MissingDependency(MlDataError, ImportError):
+    """An optional extra is needed; the message names the ``pip install`` to run."""
+
+
+class UnsupportedURL(MlDataError, ValueError):
+    """No resolver understands this URL."""
+
+
+class UnsafePath(MlDataError, ValueError, PermissionError):
+    """A path would leave the folder it must stay in (``..``, absolute path, symlink, NUL, ...)."""
+
+
+class NotFound(MlDataError, FileNotFoundError):
+    """A file that does not exist (locally or upstream)."""
+
+
+class CacheError(MlDataError, OSError):
+    """The cache folder cannot be used (not writable, lock timeout, ...)."""
+
+
+class UpstreamError(MlDataError, requests.RequestException):
+    """Talking to a remote server failed."""
+
+
+class UpstreamHTTPError(UpstreamError, requests.HTTPError):
+    """The server answered with a status that is not a success."""
+
+    def __init__(self, message: str, *, status_code: int, **kwargs: Any) -> None:
+        self.status_code = status_code
+        super().__init__(message, **kwargs)
+
+
+class AuthenticationFailed(UpstreamHTTPError, PermissionError):
+    """401: the token was missing, wrong or expired."""
+
+
+class AccessDenied(UpstreamHTTPError, PermissionError):
+    """403: the credentials are valid but do not grant access."""
+
+
+class RemoteNotFound(UpstreamHTTPError, NotFound):
+    """404 or 410 from the server."""
+
+
+class UpstreamTimeout(UpstreamError, requests.Timeout, TimeoutError):
+    """The server did not connect or did not send data within the timeout."""
+
+
+class UpstreamUnavailable(UpstreamError, requests.ConnectionError, ConnectionError):
+    """The server could not be reached, or dropped the connection."""
+
+
+class IncompleteDownload(UpstreamError):
+    """The body was shorter or longer than announced, or its checksum did not match."""
+
+
+class TooManyRedirects(UpstreamError, requests.TooManyRedirects):
+    """More redirects than allowed."""

@@ -1,0 +1,368 @@
+"""All network access goes through here: one session factory and one client.
+
+Why a client of our own rather than bare ``requests.get``: the reference resolver hung forever on a
+stalled server (no timeouts), retried nothing, and sent the Label Studio token wherever a redirect
+pointed. Here every request has connect and read timeouts, connection errors, 429 and 5xx are retried
+with backoff, redirects are followed hop by hop so credentials are attached only to the exact Label
+Studio origin (scheme, host and port) and never again once a redirect has left it, and every failure
+becomes a typed :mod:`ml_data.errors` exception with the URL redacted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
+from urllib3.util.retry import Retry
+
+from ml_data import errors
+from ml_data._version import __version__
+from ml_data.config import Settings
+from ml_data.redaction import redact_secret, redact_url
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = f"ml-data/{__version__}"
+CHUNK_SIZE = 1024 * 1024
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Renew a personal-access-token's access token this many seconds before it expires.
+_EXPIRY_MARGIN = 30.0
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Scheme, host and port: the unit that credentials are bound to."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @classmethod
+    def of(cls, url: str) -> Origin | None:
+        """The origin of an absolute http(s) URL, or None for anything else."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            return None
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS or not parts.hostname:
+            return None
+        return cls(scheme, parts.hostname.lower().rstrip("."), port or _DEFAULT_PORTS[scheme])
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+class _BoundedRetry(Retry):
+    """urllib3's Retry, but a server's ``Retry-After`` cannot make us sleep for an hour."""
+
+    MAX_RETRY_AFTER = 30.0
+
+    def get_retry_after(self, response):  # type: ignore[no-untyped-def]
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, self.MAX_RETRY_AFTER)
+
+
+def make_session(settings: Settings, *, pool_maxsize: int = 32) -> requests.Session:
+    """A pooled ``requests.Session`` that retries connection errors, 429 and 5xx with backoff.
+
+    Read timeouts are not retried here (a stalled server should fail within one timeout), and
+    redirects are not followed by the session: :class:`HttpClient` follows them itself.
+    """
+    retry = _BoundedRetry(
+        total=settings.retries,
+        connect=settings.retries,
+        read=0,
+        status=settings.retries,
+        other=0,
+        redirect=0,
+        backoff_factor=settings.backoff_factor,
+        status_forcelist=_RETRY_STATUSES,
+        allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=pool_maxsize, max_retries=retry)
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    # Servers must send files as stored: a transparently compressed body could not be checked
+    # against its Content-Length.
+    session.headers["Accept-Encoding"] = "identity"
+    session.verify = settings.verify_ssl
+    return session
+
+
+SessionFactory = Callable[[Settings], requests.Session]
+_session_factory: SessionFactory = make_session
+
+
+def set_session_factory(factory: SessionFactory | None) -> None:
+    """Replace how sessions are made (e.g. to add a proxy or a custom CA); None restores the default."""
+    global _session_factory
+    _session_factory = factory or make_session
+
+
+def new_session(settings: Settings) -> requests.Session:
+    """A session from the current factory."""
+    return _session_factory(settings)
+
+
+def _b64url_json(segment: str) -> dict | None:
+    try:
+        padded = segment + "=" * (-len(segment) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def is_personal_access_token(token: str) -> bool:
+    """True if ``token`` is a JWT (Label Studio personal access token), False for a legacy token."""
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts):
+        return False
+    header = _b64url_json(parts[0])
+    return header is not None and "alg" in header
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT (seconds since the epoch), read without verifying the signature."""
+    parts = token.split(".")
+    payload = _b64url_json(parts[1]) if len(parts) == 3 else None
+    exp = payload.get("exp") if payload else None
+    return float(exp) if isinstance(exp, (int, float)) else None
+
+
+class LabelStudioAuth:
+    """Label Studio credentials, bound to one origin.
+
+    A legacy token is sent as ``Authorization: Token <key>``. A personal access token is a JWT
+    refresh token: it is exchanged at ``POST /api/token/refresh/`` for a short-lived access token,
+    sent as ``Authorization: Bearer <access>``, and renewed shortly before it expires or after a 401.
+    """
+
+    def __init__(self, base_url: str, token: str) -> None:
+        origin = Origin.of(base_url)
+        if origin is None:
+            raise errors.ConfigurationError(f"invalid Label Studio URL {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.origin = origin
+        self._token = token
+        self.is_personal_access_token = is_personal_access_token(token)
+        self._access: str | None = None
+        self._access_expiry = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def kind(self) -> str:
+        """Which kind of token this is, for messages."""
+        return "personal access token" if self.is_personal_access_token else "legacy token"
+
+    def applies_to(self, url: str) -> bool:
+        """True if ``url`` is on exactly the Label Studio origin (scheme, host and port)."""
+        return Origin.of(url) == self.origin
+
+    def headers(self, session: requests.Session, settings: Settings) -> dict[str, str]:
+        """The Authorization header, renewing the access token when needed."""
+        if not self.is_personal_access_token:
+            return {"Authorization": f"Token {self._token}"}
+        with self._lock:
+            if self._access is None or time.time() >= self._access_expiry - _EXPIRY_MARGIN:
+                self._refresh(session, settings)
+            return {"Authorization": f"Bearer {self._access}"}
+
+    def invalidate(self) -> None:
+        """Forget the access token (after a 401), so the next request gets a new one."""
+        with self._lock:
+            self._access = None
+
+    def redact(self, text: str) -> str:
+        """``text`` with this token and its access token removed."""
+        return redact_secret(redact_secret(text, self._token), self._access)
+
+    def _refresh(self, session: requests.Session, settings: Settings) -> None:
+        url = f"{self.base_url}/api/token/refresh/"
+        try:
+            response = session.post(
+                url,
+                json={"refresh": self._token},
+                timeout=(settings.connect_timeout, settings.read_timeout),
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise _translate_exception(exc, url) from None
+        if response.status_code in (401, 403):
+            raise errors.AuthenticationFailed(
+                f"Label Studio refused the personal access token (HTTP {response.status_code}): it "
+                "may be expired or revoked; create a new one under Account & Settings, or use the "
+                "legacy token instead",
+                status_code=response.status_code,
+                url=url,
+                response=response,
+            )
+        if not response.ok:
+            raise_for_response(response, url)
+        access = response.json().get("access") if response.content else None
+        if not isinstance(access, str) or not access:
+            raise errors.UpstreamError(
+                "Label Studio's token refresh answer has no access token", url=url
+            )
+        self._access = access
+        self._access_expiry = jwt_expiry(access) or (time.time() + 60.0)
+        logger.debug("renewed Label Studio access token for %s", self.origin)
+
+
+def raise_for_response(response: requests.Response, url: str, *, hint: str = "") -> None:
+    """Raise the typed error for a non-success response (the one place statuses become errors)."""
+    if response.ok:
+        return
+    status = response.status_code
+    reason = f"HTTP {status} {response.reason or ''}".strip()
+    message = f"{reason}{': ' + hint if hint else ''}"
+    kwargs = {"status_code": status, "url": url, "response": response}
+    if status == 401:
+        raise errors.AuthenticationFailed(message, **kwargs)
+    if status == 403:
+        raise errors.AccessDenied(message, **kwargs)
+    if status in (404, 410):
+        raise errors.RemoteNotFound(message, **kwargs)
+    raise errors.UpstreamHTTPError(message, **kwargs)
+
+
+def _translate_exception(exc: Exception, url: str) -> errors.UpstreamError:
+    """Turn a requests/urllib3 exception into the matching typed error."""
+    if isinstance(exc, errors.UpstreamError):
+        return exc
+    if isinstance(exc, requests.Timeout) or (
+        isinstance(exc, requests.ConnectionError) and exc.args and isinstance(exc.args[0], ReadTimeoutError)
+    ):
+        return errors.UpstreamTimeout(f"timed out: {type(exc).__name__}", url=url)
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, ProtocolError)):
+        return errors.IncompleteDownload(f"the connection broke during the transfer ({_short(exc)})", url=url)
+    if isinstance(exc, requests.ConnectionError):
+        return errors.UpstreamUnavailable(f"cannot reach the server ({_short(exc)})", url=url)
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return errors.UpstreamError(f"invalid URL ({type(exc).__name__})", url=url)
+    return errors.UpstreamError(f"request failed ({_short(exc)})", url=url)
+
+
+def _short(exc: BaseException) -> str:
+    # The exception text of requests repeats the full URL (with its query): keep only the type.
+    inner = exc.args[0] if exc.args else None
+    reason = getattr(inner, "reason", None) or inner
+    name = type(reason).__name__ if isinstance(reason, BaseException) else type(exc).__name__
+    return name
+
+
+UrlGuard = Callable[[str], None]
+
+
+class HttpClient:
+    """Typed, origin-safe GETs over one pooled session.
+
+    ``url_guard`` (optional) is called with every URL before a connection is made, including each
+    redirect target; it raises to refuse one (the service uses it against SSRF).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        session: requests.Session | None = None,
+        auth: LabelStudioAuth | None = None,
+        url_guard: UrlGuard | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session = session or new_session(settings)
+        if auth is None and settings.label_studio_url and settings.api_key:
+            auth = LabelStudioAuth(settings.label_studio_url, settings.api_key)
+        self.auth = auth
+        self.url_guard = url_guard
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.settings.connect_timeout, self.settings.read_timeout)
+
+    def get(self, url: str, *, headers: Mapping[str, str] | None = None, stream: bool = True) -> requests.Response:
+        """GET ``url``, following redirects; the response is a success or a typed error is raised.
+
+        The Label Studio credentials go only to URLs on its exact origin, and to none after a
+        redirect has left that origin (a presigned cloud URL must never see the token).
+        """
+        current = url
+        left_origin = False
+        retried_auth = False
+        for _hop in range(self.settings.max_redirects + 1):
+            if self.url_guard is not None:
+                self.url_guard(current)
+            send_auth = self.auth is not None and not left_origin and self.auth.applies_to(current)
+            request_headers = dict(headers or {})
+            if send_auth:
+                assert self.auth is not None
+                request_headers.update(self.auth.headers(self.session, self.settings))
+            try:
+                response = self.session.get(
+                    current, headers=request_headers, stream=stream, timeout=self.timeout, allow_redirects=False
+                )
+            except requests.RequestException as exc:
+                raise _translate_exception(exc, current) from None
+            if response.status_code in _REDIRECT_STATUSES and "Location" in response.headers:
+                target = urljoin(current, response.headers["Location"])
+                response.close()
+                if Origin.of(target) is None:
+                    raise errors.UnsupportedURL(
+                        f"refusing a redirect to a non-http(s) location {redact_url(target)}", url=url
+                    )
+                if self.auth is None or not self.auth.applies_to(target):
+                    left_origin = True
+                logger.debug("redirect %s -> %s", redact_url(current), redact_url(target))
+                current = target
+                continue
+            if (
+                response.status_code == 401
+                and send_auth
+                and self.auth is not None
+                and self.auth.is_personal_access_token
+                and not retried_auth
+            ):
+                # The access token may have been revoked or expired early: renew it once.
+                response.close()
+                self.auth.invalidate()
+                retried_auth = True
+                continue
+            if not response.ok:
+                response.close()
+                hint = ""
+                if response.status_code == 401 and self.auth is not None and send_auth:
+                    hint = (
+                        f"Label Studio rejected the {self.auth.kind}; check LABEL_STUDIO_API_KEY "
+                        "(a legacy token or a personal access token from Account & Settings)"
+                    )
+                elif response.status_code == 401 and not send_auth:
+                    hint = "no Label Studio token was sent to this origin (set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY)"
+                raise_for_response(response, current, hint=hint)
+            return response
+        raise errors.TooManyRedirects(f"more than {self.settings.max_redirects} redirects", url=url)
+
+    def iter_body(self, response: requests.Response, url: str) -> Iterator[bytes]:
+        """The body in chunks (memory bounded whatever the size), with failures typed."""
+        try:
+            yield from response.iter_content(CHUNK_SIZE)
+        except (requests.RequestException, ProtocolError) as exc:
+            raise _translate_exception(exc, url) from None
+        finally:
+            response.close()

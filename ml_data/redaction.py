@@ -1,0 +1,65 @@
+"""Make URLs safe to print: no passwords, tokens or signatures in messages, logs or metadata."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+REDACTED = "***"
+
+# Query parameters whose values are credentials or signatures, compared in lower case.
+# The S3, GCS and Azure names are those their presigned/SAS URLs carry.
+_SECRET_PARAMS = frozenset(
+    {
+        "token", "access_token", "refresh_token", "id_token", "api_key", "apikey", "key",
+        "password", "passwd", "secret", "client_secret", "auth", "authorization", "jwt",
+        "code", "session", "sessionid", "signature", "sig",
+        "x-amz-signature", "x-amz-credential", "x-amz-security-token", "awsaccesskeyid",
+        "x-goog-signature", "x-goog-credential", "googleaccessid",
+        "skoid", "sktid",
+    }
+)
+_DATA_URI_PREVIEW = 40
+
+
+def is_secret_param(name: str) -> bool:
+    """True for a query parameter that carries a credential or a signature."""
+    return name.lower() in _SECRET_PARAMS
+
+
+def redact_url(url: str | None) -> str:
+    """Return ``url`` with passwords, tokens and signatures replaced by ``***``.
+
+    >>> redact_url("https://u:pw@h/x.jpg?X-Amz-Signature=abc&v=1")
+    'https://u:***@h/x.jpg?X-Amz-Signature=***&v=1'
+    """
+    if url is None:
+        return ""
+    if url[:5].lower() == "data:":
+        # Payloads can be megabytes long and may hold private content.
+        head, _, payload = url.partition(",")
+        return f"{head[:_DATA_URI_PREVIEW]},<{len(payload)} characters>"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{REDACTED}@{hostport}" if ":" in userinfo else f"{REDACTED}@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(is_secret_param(name) for name, _ in pairs):
+            query = urlencode(
+                [(name, REDACTED if is_secret_param(name) else value) for name, value in pairs],
+                safe="*/",
+            )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_secret(text: str, secret: str | None) -> str:
+    """Replace every occurrence of ``secret`` in ``text`` (for messages that echo a server's reply)."""
+    if not secret or len(secret) < 4:
+        return text
+    return text.replace(secret, REDACTED)

@@ -1,0 +1,115 @@
+"""URL -> verified local file.
+
+:func:`resolve` is the typed API; :func:`get_local_path` is the drop-in replacement for
+``label_studio_tools.core.utils.io.get_local_path``. Both parse the URL into a Ref (pure, see
+:mod:`ml_data.resolvers.refs`) and hand it to the fetcher registered for its kind.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from types import MappingProxyType
+
+from ml_data.cache import Cache
+from ml_data.config import Settings
+from ml_data.errors import MlDataError, UnsupportedURL
+from ml_data.http import HttpClient
+from ml_data.resolvers.base import Fetcher, LocalFile
+from ml_data.resolvers.refs import Ref, parse_ref
+
+#: URL kind -> module whose ``fetch`` handles it; imported on first use.
+KNOWN_FETCHERS = MappingProxyType(
+    {
+        "local_files": "ml_data.resolvers.local_files",
+        "upload": "ml_data.resolvers.upload",
+        "local_path": "ml_data.resolvers.local_path",
+        "http": "ml_data.resolvers.http",
+        "data_uri": "ml_data.resolvers.data_uri",
+        "s3": "ml_data.resolvers.cloud",
+        "gcs": "ml_data.resolvers.cloud",
+        "azure": "ml_data.resolvers.cloud",
+    }
+)
+
+
+@functools.lru_cache(maxsize=None)
+def get_fetcher(kind: str) -> Fetcher:
+    """The fetcher for a URL kind (an error listing the known kinds for an unknown one)."""
+    module_name = KNOWN_FETCHERS.get(kind)
+    if module_name is None:
+        raise UnsupportedURL(f"no fetcher for URL kind {kind!r}; known kinds: {', '.join(sorted(KNOWN_FETCHERS))}")
+    return importlib.import_module(module_name).fetch  # type: ignore[no-any-return]
+
+
+class Resolver:
+    """Resolves URLs with one settings value, one HTTP client (pooled) and one cache.
+
+    >>> resolver = Resolver(Settings.from_env())  # doctest: +SKIP
+    >>> resolver.resolve("/data/upload/3/x.jpg").path  # doctest: +SKIP
+    PosixPath('/home/me/.cache/ml-data/objects/4f/4f.../x.jpg')
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http: HttpClient | None = None,
+        cache: Cache | None = None,
+        allow_downloads: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.http = http or HttpClient(settings)
+        self.cache = cache or Cache(settings.cache_dir, lock_timeout=settings.lock_timeout)
+        #: When False, files not present locally or in the cache raise NotFound instead.
+        self.allow_downloads = allow_downloads
+
+    def without_downloads(self) -> Resolver:
+        """The same resolver, but it only returns files that are local or already cached."""
+        return Resolver(self.settings, http=self.http, cache=self.cache, allow_downloads=False)
+
+    def parse(self, url: str) -> Ref:
+        """The typed Ref for ``url`` (pure)."""
+        return parse_ref(url, label_studio_url=self.settings.label_studio_url)
+
+    def resolve(self, url: str, *, task_id: int | None = None) -> LocalFile:
+        """The complete local file for ``url``; errors name the URL (redacted) and the task."""
+        try:
+            ref = self.parse(url)
+            return get_fetcher(ref.kind)(ref, self, task_id)
+        except MlDataError as exc:
+            if exc.task_id is None:
+                exc.task_id = task_id
+            raise
+
+
+@functools.lru_cache(maxsize=16)
+def resolver_for(settings: Settings) -> Resolver:
+    """A shared Resolver per settings value, so repeated calls reuse one connection pool."""
+    return Resolver(settings)
+
+
+def resolve(url: str, *, task_id: int | None = None, settings: Settings | None = None) -> LocalFile:
+    """Resolve a task URL to a complete local file.
+
+    Local files (Local Files storage, mounted uploads, allowed plain paths) are returned in place;
+    everything else is downloaded once into the cache and verified.
+
+    >>> resolve("/data/local-files/?d=photos/cat.jpg").path  # doctest: +SKIP
+    PosixPath('/data/photos/cat.jpg')
+    """
+    return resolver_for(settings or Settings.from_env()).resolve(url, task_id=task_id)
+
+
+from ml_data.resolvers.compat import get_local_path  # noqa: E402  (uses resolver_for)
+
+__all__ = [
+    "KNOWN_FETCHERS",
+    "LocalFile",
+    "Resolver",
+    "get_fetcher",
+    "get_local_path",
+    "parse_ref",
+    "resolve",
+    "resolver_for",
+]

@@ -1,0 +1,44 @@
+"""``s3://``, ``gs://`` and ``azure-blob://`` objects, however they were reached.
+
+A presigned https URL is downloaded directly (without credentials); a Label Studio resolve/presign
+link is asked of Label Studio, which redirects to a presigned URL (the token is not sent there) or
+proxies the body; a raw URI is fetched through Label Studio's resolve endpoint when a task id is
+known. Every path shares the cloud identity, so the object is cached once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ml_data.errors import MissingTaskId
+from ml_data.resolvers._remote import cached_download, label_studio_url
+from ml_data.resolvers.base import LocalFile
+from ml_data.resolvers.refs import CloudRef, encode_fileuri
+
+if TYPE_CHECKING:
+    from ml_data.resolvers import Resolver
+
+_EXTRAS = {"s3": "s3", "gs": "gcs", "azure-blob": "azure"}
+
+
+def fetch(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
+    if ref.via == "presigned":
+        assert ref.url is not None
+        return cached_download(resolver, ref, ref.url)
+    if ref.via == "label-studio":
+        assert ref.ls_url is not None
+        return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw))
+    return fetch_via_label_studio(ref, resolver, task_id)
+
+
+def fetch_via_label_studio(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
+    """Ask Label Studio's ``/tasks/<id>/resolve/`` for an object of one of its storages."""
+    if task_id is None:
+        raise MissingTaskId(
+            f"cannot fetch {ref.scheme}:// objects here: install ml-data[{_EXTRAS[ref.scheme]}] and "
+            "configure that cloud's credentials, or pass the task id so the object is fetched "
+            "through Label Studio's resolve endpoint",
+            url=ref.raw,
+        )
+    path = f"/tasks/{int(task_id)}/resolve/?fileuri={encode_fileuri(ref.uri)}"
+    return cached_download(resolver, ref, label_studio_url(resolver, path, url=ref.raw))

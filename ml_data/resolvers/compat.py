@@ -1,0 +1,87 @@
+"""``get_local_path``: the signature, environment fallbacks and exception types of
+``label_studio_tools.core.utils.io.get_local_path``, on top of :func:`ml_data.resolve`.
+
+Switching an ML backend is one import::
+
+    from ml_data import get_local_path   # was: from label_studio_tools.core.utils.io import ...
+
+Differences, all on purpose: downloads have timeouts and retries and are verified before they are
+cached; the token goes only to the Label Studio origin; ``?d=`` paths cannot leave the document
+root; personal access tokens work; and ``download_resources=False`` never returns the path of a file
+that does not exist (see below).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from ml_data.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def _label_studio_upload_dir() -> Path | None:
+    """Where a Label Studio on this machine keeps uploads (what the reference looked in)."""
+    base = os.environ.get("LABEL_STUDIO_BASE_DATA_DIR")
+    if not base:
+        data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+        base = os.path.join(data_home, "label-studio")
+    upload = Path(base) / "media" / "upload"
+    return upload if upload.is_dir() else None
+
+
+def get_local_path(
+    url,  # type: ignore[no-untyped-def]
+    cache_dir=None,
+    project_dir=None,
+    hostname=None,
+    image_dir=None,
+    access_token=None,
+    download_resources=True,
+    task_id=None,
+):
+    """Return a local path for a task URL, downloading (and caching) it if needed.
+
+    :param url: a task URL: ``/data/upload/...``, ``/data/local-files/?d=...``, ``http(s)://``,
+        ``s3://`` / ``gs://`` / ``azure-blob://``, a Label Studio resolve link, ``data:``...
+    :param cache_dir: cache folder (default ``ML_DATA_CACHE_DIR`` or ``~/.cache/ml-data``)
+    :param project_dir: Label Studio project folder; uploads are read from ``<project_dir>/upload``
+    :param hostname: Label Studio URL (default ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_HOST``)
+    :param image_dir: folder with uploads as ``<project>/<file>`` (default: ``ML_DATA_UPLOAD_DIR``,
+        then ``<project_dir>/upload``, then a local Label Studio's ``media/upload``)
+    :param access_token: legacy token or personal access token (default ``LABEL_STUDIO_API_KEY`` /
+        ``LABEL_STUDIO_ACCESS_TOKEN``)
+    :param download_resources: when False nothing is downloaded: local files are returned in place,
+        remote ones only if already cached; otherwise ``FileNotFoundError`` (the reference returned
+        the path where the file *would* be, which does not exist)
+    :param task_id: Label Studio task id, used to fetch cloud objects through Label Studio
+    :return: the path as a string
+    :raises FileNotFoundError: missing file, Label Studio URL or token not set
+    :raises ValueError: invalid hostname, unsafe path, unsupported URL
+    :raises requests.HTTPError: the server answered with an error (401, 403, 404, ...)
+    """
+    from ml_data.resolvers import resolver_for
+
+    settings = Settings.from_env()
+    overrides: dict[str, object] = {}
+    if hostname:
+        overrides["label_studio_url"] = hostname
+    if access_token:
+        overrides["api_key"] = access_token
+    if cache_dir:
+        overrides["cache_dir"] = Path(cache_dir)
+    upload_dir = image_dir or (project_dir and os.path.join(project_dir, "upload")) or settings.upload_dir
+    overrides["upload_dir"] = Path(upload_dir) if upload_dir else _label_studio_upload_dir()
+    settings = settings.with_changes(**overrides)
+    if settings.label_studio_url and "localhost" in settings.label_studio_url:
+        logger.warning(
+            "LABEL_STUDIO_URL uses localhost (%s): inside a Docker container that is the container "
+            "itself, not the host; use the host's address or the service name instead",
+            settings.label_studio_url,
+        )
+    resolver = resolver_for(settings)
+    if not download_resources:
+        resolver = resolver.without_downloads()
+    return str(resolver.resolve(url, task_id=task_id).path)

@@ -1,0 +1,32 @@
+"""``/data/local-files/?d=<path>``: read in place under LOCAL_FILES_DOCUMENT_ROOT, else from Label Studio."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ml_data.errors import NotFound
+from ml_data.resolvers._remote import cached_download, label_studio_url
+from ml_data.resolvers.base import LocalFile
+from ml_data.resolvers.containment import check_relative, contained_path, usable_root
+from ml_data.resolvers.refs import LocalFilesRef
+
+if TYPE_CHECKING:
+    from ml_data.resolvers import Resolver
+
+
+def fetch(ref: LocalFilesRef, resolver: Resolver, task_id: int | None) -> LocalFile:
+    """The file in place when the document root is mounted here; otherwise downloaded from Label
+    Studio (which serves it when LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED is on).
+
+    Unsafe paths are refused before anything is read or sent.
+    """
+    relative = check_relative(ref.path, url=ref.raw)
+    settings = resolver.settings
+    root = usable_root(settings.local_files_root)
+    if root is not None:
+        path = contained_path(root, relative, url=ref.raw)
+        if path.is_file():
+            return LocalFile.in_place(path, ref)
+        if not (settings.label_studio_url or "://" in ref.ls_url):
+            raise NotFound(f"no file {relative!r} under LOCAL_FILES_DOCUMENT_ROOT {root}", url=ref.raw)
+    return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw))

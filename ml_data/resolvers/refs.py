@@ -1,0 +1,466 @@
+"""Parse any task URL into a typed :class:`Ref`. Pure: no disk, no network.
+
+Every Ref has a ``kind`` (which fetcher handles it) and a canonical ``identity`` (the cache key's
+source): a cloud object is ``s3://bucket/key`` however it was reached (raw URI, a Label Studio
+resolve/presign link with a base64 ``fileuri``, a presigned https URL), and signature query
+parameters never enter an identity.
+
+The forms understood::
+
+    /data/upload/3/x.jpg, upload/3/x.jpg, /prefix/data/upload/3/x.jpg    UploadRef
+    /storage-data/uploaded/?filepath=upload/3/x.jpg                      UploadRef
+    /data/local-files/?d=photos/x.jpg (also URL-encoded)                 LocalFilesRef
+    /abs/path/x.jpg, photos/x.jpg, file:///abs/path/x.jpg                LocalPathRef
+    http(s)://host/x.jpg                                                 HttpRef
+    data:image/png;base64,...                                            DataRef
+    s3://b/k, gs://b/k, azure-blob://c/k                                 CloudRef
+    https://b.s3.amazonaws.com/k?X-Amz-Signature=... (and GCS, Azure)    CloudRef (via the URL)
+    /tasks/7/resolve/?fileuri=<base64>, /projects/3/presign/?fileuri=..  CloudRef (via Label Studio)
+
+Absolute URLs on the configured Label Studio origin are classified by their path like relative ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import mimetypes
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from ml_data.errors import UnsafePath, UnsupportedURL
+
+CLOUD_SCHEMES = {"s3": "s3", "gs": "gcs", "azure-blob": "azure"}
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+# Query parameters that sign a URL rather than name a resource (S3 SigV2/SigV4, GCS V2/V4,
+# CloudFront). Azure SAS parameters are stripped only when the URL carries a SAS ``sig``.
+_SIGNATURE_PARAMS = frozenset(
+    {
+        "signature", "expires", "awsaccesskeyid", "x-amz-security-token", "key-pair-id", "policy",
+        "googleaccessid",
+    }
+)
+_SIGNATURE_PREFIXES = ("x-amz-", "x-goog-")
+_AZURE_SAS_PARAMS = frozenset(
+    {
+        "sv", "ss", "srt", "sp", "se", "st", "spr", "sig", "sr", "si", "sip", "skoid", "sktid",
+        "skt", "ske", "sks", "skv", "saoid", "suoid", "scid", "sdd", "ses",
+    }
+)
+
+_S3_VIRTUAL_HOST = re.compile(r"^(?P<bucket>.+)\.s3(?:[.-](?:dualstack\.)?[a-z0-9-]+)?\.amazonaws\.com$")
+_S3_PATH_HOST = re.compile(r"^s3(?:[.-](?:dualstack\.)?[a-z0-9-]+)?\.amazonaws\.com$")
+_GCS_HOSTS = ("storage.googleapis.com", "storage.cloud.google.com")
+_AZURE_HOST = re.compile(r"^[a-z0-9]+\.blob\.core\.windows\.net$")
+
+_UPLOAD = re.compile(r"^(?P<prefix>(?:/[^?#]*?)?)/data/upload/(?P<project>[^/?#]+)/(?P<file>[^?#]+)$")
+_LOCAL_FILES = re.compile(r"^(?P<prefix>(?:/[^?#]*?)?)/data/local-files/?$")
+_STORAGE_DATA = re.compile(r"^(?P<prefix>(?:/[^?#]*?)?)/storage-data/uploaded/?$")
+_RESOLVE = re.compile(r"^(?P<prefix>(?:/[^?#]*?)?)/(?P<scope>tasks|projects)/(?P<id>\d+)/(?P<verb>resolve|presign)/?$")
+_UPLOAD_KEY = re.compile(r"^upload/(?P<project>[^/]+)/(?P<file>.+)$")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A parsed task URL. ``raw`` is the URL as given (it may hold secrets: print it redacted)."""
+
+    kind: ClassVar[str]
+    raw: str
+
+    @property
+    def identity(self) -> str:
+        """Canonical name of the resource: equal identities are the same cached file."""
+        raise NotImplementedError
+
+    @property
+    def filename(self) -> str:
+        """The resource's file name, for naming its cache entry (may be empty)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class _LabelStudioRef(Ref):
+    """A resource Label Studio serves. ``ls_url`` is the URL to ask Label Studio for it: a path
+    (with any prefix such as ``/label-studio``) and query, or an absolute URL on its origin."""
+
+    ls_url: str
+    origin: str  # "" when the URL was relative
+
+
+@dataclass(frozen=True)
+class UploadRef(_LabelStudioRef):
+    """A file uploaded to Label Studio: ``upload/<project>/<file>`` in its media folder."""
+
+    kind: ClassVar[str] = "upload"
+    project: str
+    name: str
+
+    @property
+    def upload_key(self) -> str:
+        return f"upload/{self.project}/{self.name}"
+
+    @property
+    def identity(self) -> str:
+        return f"label-studio-upload:{self.origin}/{self.upload_key}"
+
+    @property
+    def filename(self) -> str:
+        return posixpath.basename(self.name)
+
+
+@dataclass(frozen=True)
+class LocalFilesRef(_LabelStudioRef):
+    """A Local Files storage file: ``path`` is the decoded ``?d=`` value, relative to the document root."""
+
+    kind: ClassVar[str] = "local_files"
+    path: str
+
+    @property
+    def identity(self) -> str:
+        return f"label-studio-local-files:{self.origin}/{self.path}"
+
+    @property
+    def filename(self) -> str:
+        return posixpath.basename(self.path)
+
+
+@dataclass(frozen=True)
+class LocalPathRef(Ref):
+    """A plain path or ``file://`` URL; ``path`` is absolute, or relative to the document root."""
+
+    kind: ClassVar[str] = "local_path"
+    path: str
+
+    @property
+    def identity(self) -> str:
+        return f"file:{self.path}"
+
+    @property
+    def filename(self) -> str:
+        return posixpath.basename(self.path)
+
+
+@dataclass(frozen=True)
+class HttpRef(Ref):
+    """An http(s) URL that is neither a Label Studio nor a cloud storage URL."""
+
+    kind: ClassVar[str] = "http"
+    url: str
+
+    @property
+    def identity(self) -> str:
+        return canonical_http_url(self.url)
+
+    @property
+    def filename(self) -> str:
+        return posixpath.basename(unquote(urlsplit(self.url).path))
+
+
+@dataclass(frozen=True)
+class DataRef(Ref):
+    """An inline ``data:`` URI."""
+
+    kind: ClassVar[str] = "data_uri"
+    media_type: str
+    is_base64: bool
+    payload: str
+
+    @property
+    def identity(self) -> str:
+        return "data:sha256:" + hashlib.sha256(self.raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+    @property
+    def filename(self) -> str:
+        return "data" + (mimetypes.guess_extension(self.media_type) or "")
+
+    def decode(self) -> bytes:
+        """The payload's bytes."""
+        if self.is_base64:
+            try:
+                compact = re.sub(r"\s+", "", unquote(self.payload))
+                return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+            except (binascii.Error, ValueError):
+                raise UnsupportedURL("data: URI payload is not valid base64", url=self.raw) from None
+        return unquote(self.payload).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class CloudRef(Ref):
+    """An object in S3, GCS or Azure Blob storage.
+
+    ``via`` says how it was reached when not as a raw URI: ``"label-studio"`` for a resolve/presign
+    link (``ls_url`` is that link), ``"presigned"`` for a signed https URL (``url``).
+    """
+
+    scheme: str  # "s3", "gs" or "azure-blob", as Label Studio writes them
+    bucket: str
+    key: str
+    via: str = "uri"
+    url: str | None = None
+    ls_url: str | None = None
+    origin: str = ""
+    task_id: int | None = None
+    project_id: int | None = None
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return CLOUD_SCHEMES[self.scheme]
+
+    @property
+    def uri(self) -> str:
+        return f"{self.scheme}://{self.bucket}/{self.key}"
+
+    @property
+    def identity(self) -> str:
+        return self.uri
+
+    @property
+    def filename(self) -> str:
+        return posixpath.basename(self.key)
+
+
+def parse_ref(url: str, *, label_studio_url: str | None = None) -> Ref:
+    """Parse ``url`` from a task into a typed Ref.
+
+    ``label_studio_url`` lets absolute URLs on that origin be recognised as Label Studio's.
+
+    >>> parse_ref("/data/upload/3/x.jpg").identity
+    'label-studio-upload:/upload/3/x.jpg'
+    >>> parse_ref("https://b.s3.amazonaws.com/k.jpg?X-Amz-Signature=1").identity
+    's3://b/k.jpg'
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise UnsupportedURL(f"expected a non-empty URL string, got {type(url).__name__} {url!r:.40}")
+    url = url.strip()
+    if "\x00" in url:
+        raise UnsafePath("URL contains a NUL byte", url=url)
+    lowered = url.lower()
+    # Relative Label Studio paths belong to the configured instance: same identity as absolute ones.
+    ls_origin = _origin_text(label_studio_url) if label_studio_url else ""
+    if lowered.startswith("data:"):
+        return _parse_data_uri(url)
+    scheme, sep, _ = url.partition("://")
+    if sep and scheme.lower() in CLOUD_SCHEMES:
+        return _parse_cloud_uri(url, raw=url)
+    if lowered.startswith("file:"):
+        return _parse_file_url(url)
+    if lowered.startswith(("http://", "https://")):
+        return _parse_absolute(url, label_studio_url)
+    parts = urlsplit(url)
+    if parts.scheme and len(parts.scheme) > 1:
+        raise UnsupportedURL(
+            f"unsupported URL scheme {parts.scheme!r}: expected http(s)://, s3://, gs://, "
+            "azure-blob://, file://, data:, a Label Studio path (/data/upload/..., "
+            "/data/local-files/?d=...) or a local path",
+            url=url,
+        )
+    if url.startswith(("upload/", "/upload/")):
+        # Older exports store upload keys without the /data prefix (the reference did the same).
+        url_path = "/data/" + url.lstrip("/")
+        return _parse_label_studio_path(url_path, raw=url, ls_url=url_path, origin=ls_origin) or _unreachable(url)
+    if url.startswith("/%2") or url.startswith("/data/local-files/%3"):
+        # A fully URL-encoded Label Studio path.
+        decoded = unquote(url)
+        ref = _parse_label_studio_path(decoded, raw=url, ls_url=decoded, origin=ls_origin)
+        if ref is not None:
+            return ref
+    ref = _parse_label_studio_path(url, raw=url, ls_url=url, origin=ls_origin)
+    if ref is not None:
+        return ref
+    if "\\" in url or re.match(r"^[a-zA-Z]:", url):
+        raise UnsafePath("Windows-style paths and backslashes are not accepted", url=url)
+    return LocalPathRef(raw=url, path=url)
+
+
+def _unreachable(url: str) -> Ref:
+    raise UnsupportedURL("not a valid Label Studio upload path (expected upload/<project>/<file>)", url=url)
+
+
+def _parse_label_studio_path(path_and_query: str, *, raw: str, ls_url: str, origin: str) -> Ref | None:
+    """Classify a Label Studio URL by its path; None if it is not one of Label Studio's."""
+    parts = urlsplit(path_and_query)
+    path = parts.path
+    match = _UPLOAD.match(path)
+    if match and not parts.query:
+        return UploadRef(
+            raw=raw, ls_url=ls_url, origin=origin, project=unquote(match["project"]), name=unquote(match["file"])
+        )
+    if _LOCAL_FILES.match(path):
+        value = _last_query_value(parts.query, "d")
+        if not value:
+            raise UnsupportedURL("Local Files URL has no file path (?d=)", url=raw)
+        return LocalFilesRef(raw=raw, ls_url=ls_url, origin=origin, path=value)
+    if _STORAGE_DATA.match(path):
+        key = _last_query_value(parts.query, "filepath") or ""
+        key_match = _UPLOAD_KEY.match(key)
+        if not key_match:
+            raise UnsupportedURL("storage-data URL has no upload/<project>/<file> filepath", url=raw)
+        return UploadRef(raw=raw, ls_url=ls_url, origin=origin, project=key_match["project"], name=key_match["file"])
+    match = _RESOLVE.match(path)
+    if match:
+        fileuri = _last_query_value(parts.query, "fileuri")
+        if not fileuri:
+            raise UnsupportedURL(f"Label Studio {match['verb']} link has no fileuri", url=raw)
+        cloud_uri = decode_fileuri(fileuri, raw=raw)
+        cloud = _parse_cloud_uri(cloud_uri, raw=raw)
+        number = int(match["id"])
+        return CloudRef(
+            raw=raw,
+            scheme=cloud.scheme,
+            bucket=cloud.bucket,
+            key=cloud.key,
+            via="label-studio",
+            ls_url=ls_url,
+            origin=origin,
+            task_id=number if match["scope"] == "tasks" else None,
+            project_id=number if match["scope"] == "projects" else None,
+        )
+    return None
+
+
+def decode_fileuri(value: str, *, raw: str = "") -> str:
+    """Decode a resolve/presign ``fileuri``: urlsafe base64 (current Label Studio) or a plain URI (older)."""
+    if "://" in value:
+        return value
+    compact = value.strip()
+    try:
+        decoded = base64.urlsafe_b64decode(compact + "=" * (-len(compact) % 4)).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise UnsupportedURL("fileuri is neither a URI nor base64", url=raw or value) from None
+    if "://" not in decoded:
+        raise UnsupportedURL("fileuri does not decode to a storage URI", url=raw or value)
+    return decoded
+
+
+def encode_fileuri(uri: str) -> str:
+    """The ``fileuri`` value Label Studio's resolve endpoint expects: urlsafe base64 of the URI."""
+    return base64.urlsafe_b64encode(uri.encode("utf-8")).decode("ascii")
+
+
+def _last_query_value(query: str, name: str) -> str | None:
+    # Django's request.GET.get(): decoded once, '+' is a space, the last value wins.
+    values = [value for key, value in parse_qsl(query, keep_blank_values=True) if key == name]
+    return values[-1] if values else None
+
+
+def _parse_cloud_uri(uri: str, *, raw: str) -> CloudRef:
+    scheme, _, rest = uri.partition("://")
+    scheme = scheme.lower()
+    if scheme not in CLOUD_SCHEMES:
+        raise UnsupportedURL(f"unsupported storage URI scheme {scheme!r}", url=raw)
+    # Keys are taken verbatim: they may hold spaces, '+', '%', '?', '#' and any unicode.
+    bucket, _, key = rest.partition("/")
+    if not bucket or not key:
+        raise UnsupportedURL(f"{scheme}:// URI needs a bucket and an object key", url=raw)
+    return CloudRef(raw=raw, scheme=scheme, bucket=bucket, key=key)
+
+
+def _parse_file_url(url: str) -> LocalPathRef:
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise UnsupportedURL("file:// URLs must not name a remote host", url=url)
+    path = unquote(parts.path)
+    if "\x00" in path:
+        raise UnsafePath("file path contains a NUL byte", url=url)
+    if not path.startswith("/"):
+        raise UnsupportedURL("file:// URL must hold an absolute path", url=url)
+    return LocalPathRef(raw=url, path=path)
+
+
+def _parse_data_uri(url: str) -> DataRef:
+    head, comma, payload = url[5:].partition(",")
+    if not comma:
+        raise UnsupportedURL("data: URI has no ',' before its payload", url=url)
+    params = head.split(";")
+    is_base64 = params[-1].strip().lower() == "base64"
+    media_type = params[0].strip().lower() or "text/plain"
+    return DataRef(raw=url, media_type=media_type, is_base64=is_base64, payload=payload)
+
+
+def _parse_absolute(url: str, label_studio_url: str | None) -> Ref:
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise UnsupportedURL("http(s) URL has no host", url=url)
+    origin = _origin_text(url)
+    if label_studio_url and origin == _origin_text(label_studio_url):
+        path_and_query = parts.path + (f"?{parts.query}" if parts.query else "")
+        ref = _parse_label_studio_path(path_and_query, raw=url, ls_url=url, origin=origin)
+        if ref is not None:
+            return ref
+    cloud = _presigned_cloud_object(url)
+    if cloud is not None:
+        return cloud
+    return HttpRef(raw=url, url=url)
+
+
+def _origin_text(url: str) -> str:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = str(parts.port or _DEFAULT_PORTS.get(scheme, ""))
+    except ValueError:
+        port = ""
+    return f"{scheme}://{host}:{port}"
+
+
+def _presigned_cloud_object(url: str) -> CloudRef | None:
+    """Recognise S3, GCS and Azure object URLs (signed or public) so they share the cloud identity."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    path = unquote(parts.path)
+    params = {key.lower(): value for key, value in parse_qsl(parts.query, keep_blank_values=True)}
+    bucket = key = None
+    scheme = "s3"
+    virtual = _S3_VIRTUAL_HOST.match(host)
+    if virtual:
+        bucket, key = virtual["bucket"], path[1:]
+    elif _S3_PATH_HOST.match(host) or "/s3/aws4_request" in params.get("x-amz-credential", ""):
+        # Path style: AWS without a bucket host, or any S3-compatible endpoint (MinIO, ...)
+        # whose SigV4 credential scope names the s3 service.
+        bucket, _, key = path[1:].partition("/")
+    elif host in _GCS_HOSTS:
+        scheme = "gs"
+        bucket, _, key = path[1:].partition("/")
+    elif host.endswith(".storage.googleapis.com"):
+        scheme = "gs"
+        bucket, key = host[: -len(".storage.googleapis.com")], path[1:]
+    elif _AZURE_HOST.match(host):
+        scheme = "azure-blob"
+        bucket, _, key = path[1:].partition("/")
+    if not bucket or not key:
+        return None
+    return CloudRef(raw=url, scheme=scheme, bucket=bucket, key=key, via="presigned", url=url)
+
+
+def _is_signature_param(name: str, *, azure_sas: bool) -> bool:
+    lowered = name.lower()
+    return (
+        lowered in _SIGNATURE_PARAMS
+        or lowered.startswith(_SIGNATURE_PREFIXES)
+        or (azure_sas and lowered in _AZURE_SAS_PARAMS)
+    )
+
+
+def canonical_http_url(url: str) -> str:
+    """The identity of an http(s) URL: lower-case scheme and host, no default port, no fragment,
+    no signature parameters (so a re-signed URL of the same resource is the same identity).
+
+    >>> canonical_http_url("HTTPS://Example.COM:443/a.jpg?Expires=1&Signature=x&v=2#top")
+    'https://example.com/a.jpg?v=2'
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port is None or str(port) == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    azure_sas = any(name.lower() == "sig" for name, _ in pairs)
+    kept = [(name, value) for name, value in pairs if not _is_signature_param(name, azure_sas=azure_sas)]
+    query = urlencode(kept) if len(kept) != len(pairs) else parts.query
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
