@@ -247,9 +247,9 @@ def _translate_exception(exc: Exception, url: str) -> errors.UpstreamError:
     """Turn a requests/urllib3 exception into the matching typed error."""
     if isinstance(exc, errors.UpstreamError):
         return exc
-    if isinstance(exc, requests.Timeout) or (
-        isinstance(exc, requests.ConnectionError) and exc.args and isinstance(exc.args[0], ReadTimeoutError)
-    ):
+    inner = exc.args[0] if exc.args else None
+    reason = getattr(inner, "reason", inner)  # urllib3 wraps the cause in MaxRetryError
+    if isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError | TimeoutError):
         return errors.UpstreamTimeout(f"timed out: {type(exc).__name__}", url=url)
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, ProtocolError)):
         return errors.IncompleteDownload(f"the connection broke during the transfer ({_short(exc)})", url=url)

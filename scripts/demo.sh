@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up ml-data and run it on the bundled example tasks (examples/tasks.json): every resource
+# they reference (Local Files storage, a mounted upload, an external link, a data: URI) is resolved
+# to a verified local file; downloads land in the cache (.ml-data-cache/ unless ML_DATA_CACHE_DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+export LOCAL_FILES_DOCUMENT_ROOT="$PWD/examples/media"
+export ML_DATA_UPLOAD_DIR="$PWD/examples/media/upload"
+export ML_DATA_CACHE_DIR="${ML_DATA_CACHE_DIR:-$PWD/.ml-data-cache}"
+
+# The "external" link is served by a file server on loopback for the length of the demo.
+port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.venv/bin/python -m http.server --bind 127.0.0.1 --directory examples/media "$port" >/dev/null 2>&1 &
+server_pid=$!
+work=$(mktemp -d)
+trap 'kill "$server_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 50); do
+    if .venv/bin/python -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
+        break
+    fi
+    sleep 0.1
+done
+
+sed "s#__FILE_SERVER__#http://127.0.0.1:$port#g" examples/tasks.json > "$work/tasks.json"
+echo "Resolving the resources of examples/tasks.json (cache: $ML_DATA_CACHE_DIR)"
+.venv/bin/ml-data resolve --json --tasks "$work/tasks.json"

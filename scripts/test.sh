@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up everything the test suite needs on a fresh machine, then run the whole suite.
+# Extra arguments go to pytest (e.g. bash scripts/test.sh -k cache -x).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh test
+exec .venv/bin/python -m pytest "$@"

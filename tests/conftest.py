@@ -1,0 +1,56 @@
+"""Shared fixtures: a clean environment for every test, loopback file servers, settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ml_data import Resolver, Settings
+from tests.servers.http_files import FileServer
+
+_ENV_PREFIXES = ("LABEL_STUDIO_", "ML_DATA_", "AWS_", "GOOGLE_", "AZURE_", "STORAGE_EMULATOR")
+_ENV_NAMES = ("LOCAL_FILES_DOCUMENT_ROOT", "XDG_CACHE_HOME", "XDG_DATA_HOME", "VERIFY_SSL")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test sees the developer's Label Studio, tokens, cloud credentials or caches."""
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES) or name in _ENV_NAMES:
+            monkeypatch.delenv(name)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+
+
+@pytest.fixture
+def file_server() -> Iterator[FileServer]:
+    with FileServer() as server:
+        yield server
+
+
+@pytest.fixture
+def other_server() -> Iterator[FileServer]:
+    """A second origin on another port."""
+    with FileServer() as server:
+        yield server
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def settings(cache_dir: Path) -> Settings:
+    """Fast-failing settings: short timeouts and backoff, so fault tests stay quick."""
+    return Settings(cache_dir=cache_dir, connect_timeout=2.0, read_timeout=2.0, retries=2, backoff_factor=0.01)
+
+
+@pytest.fixture
+def resolver(settings: Settings) -> Resolver:
+    return Resolver(settings)

@@ -1,0 +1,202 @@
+"""A loopback HTTP file server that can misbehave on demand.
+
+Each route is a :class:`Route`: a body to serve, or a way to fail (stall, truncate, reset the
+connection, answer 5xx a few times first, redirect). Every request is recorded with its headers,
+so tests can count upstream GETs and check which credentials each origin saw.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    #: seconds to wait before sending anything
+    stall_before: float = 0.0
+    #: (bytes, seconds): send that many body bytes, then wait
+    stall_after: tuple[int, float] | None = None
+    #: announce the full length but send only this many bytes, then close
+    truncate_at: int | None = None
+    #: send this many bytes, then reset the connection (RST)
+    reset_at: int | None = None
+    #: apply truncate_at / reset_at only to the first N requests (None: to all)
+    fault_times: int | None = None
+    #: the first N requests get ``fail_status`` instead
+    fail_times: int = 0
+    fail_status: int = 503
+    fail_headers: dict[str, str] = field(default_factory=dict)
+    #: answer with a redirect to this URL
+    redirect_to: str | None = None
+    redirect_status: int = 302
+    #: compute the answer from the request: (status, headers, body)
+    handler: Callable[[Recorded], tuple[int, dict[str, str], bytes]] | None = None
+    #: send the body in chunks of this size, pausing ``chunk_delay`` between them
+    chunk_size: int = 65536
+    chunk_delay: float = 0.0
+    served: int = 0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._serve(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._serve(send_body=False)
+
+    def do_POST(self) -> None:
+        self._serve(send_body=True)
+
+    def _serve(self, *, send_body: bool) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        record = Recorded(self.command, self.path, {k: v for k, v in self.headers.items()}, body)
+        owner = self.server.owner
+        with owner.lock:
+            owner.requests.append(record)
+            route = owner.routes.get(urlsplit(self.path).path) or owner.routes.get(self.path)
+            attempt = route.served if route else 0
+            if route:
+                route.served += 1
+        if route is None:
+            self._reply(404, {}, b"not found", send_body)
+            return
+        if route.stall_before:
+            time.sleep(route.stall_before)
+        if attempt < route.fail_times:
+            self._reply(route.fail_status, route.fail_headers, b"temporary failure", send_body)
+            return
+        if route.redirect_to is not None:
+            self._reply(route.redirect_status, {"Location": route.redirect_to}, b"", send_body)
+            return
+        if route.handler is not None:
+            status, headers, payload = route.handler(record)
+            self._reply(status, headers, payload, send_body)
+            return
+        self.send_response(route.status)
+        for name, value in route.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(route.body)))
+        self.end_headers()
+        if not send_body:
+            return
+        data = route.body
+        faulty = route.fault_times is None or attempt < route.fault_times
+        if route.truncate_at is not None and faulty:
+            self.wfile.write(data[: route.truncate_at])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_WR)
+            return
+        if route.reset_at is not None and faulty:
+            self.wfile.write(data[: route.reset_at])
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        sent = 0
+        if route.stall_after is not None:
+            first, pause = route.stall_after
+            self.wfile.write(data[:first])
+            self.wfile.flush()
+            time.sleep(pause)
+            sent = first
+        while sent < len(data):
+            self.wfile.write(data[sent : sent + route.chunk_size])
+            sent += route.chunk_size
+            if route.chunk_delay:
+                self.wfile.flush()
+                time.sleep(route.chunk_delay)
+
+    def _reply(self, status: int, headers: dict[str, str], body: bytes, send_body: bool) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    owner: FileServer
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        pass  # broken connections are what some routes are for
+
+
+class FileServer:
+    """``with FileServer() as server: server.add("/x.jpg", Route(body=b"..."))``"""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[Recorded] = []
+        self.lock = threading.Lock()
+        self._server = _Server((host, port), _Handler)
+        self._server.owner = self
+        self.host = host
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+    def add(self, path: str, route: Route | None = None, **kwargs: object) -> Route:
+        route = route or Route(**kwargs)  # type: ignore[arg-type]
+        self.routes[path] = route
+        return route
+
+    def gets(self, path: str) -> int:
+        """How many GETs reached ``path`` (query ignored)."""
+        with self.lock:
+            return sum(1 for r in self.requests if r.method == "GET" and urlsplit(r.path).path == path)
+
+    def seen_authorization(self) -> list[str]:
+        with self.lock:
+            return [r.headers["Authorization"] for r in self.requests if "Authorization" in r.headers]
+
+    def start(self) -> FileServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FileServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,59 @@
+"""Each error is also the built-in a caller of the reference get_local_path already catches."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from ml_data import errors
+from ml_data.redaction import redact_url
+
+
+@pytest.mark.parametrize(
+    ("error", "builtins"),
+    [
+        (errors.NotFound("x"), (FileNotFoundError, OSError)),
+        (errors.UnsafePath("x"), (ValueError, PermissionError)),
+        (errors.UnsupportedURL("x"), (ValueError,)),
+        (errors.ConfigurationError("x"), (ValueError,)),
+        (errors.LabelStudioNotConfigured("x"), (FileNotFoundError,)),
+        (errors.MissingTaskId("x"), (ValueError,)),
+        (errors.MissingDependency("x"), (ImportError,)),
+        (errors.UpstreamHTTPError("x", status_code=500), (requests.HTTPError, requests.RequestException)),
+        (errors.AuthenticationFailed("x", status_code=401), (requests.HTTPError, PermissionError)),
+        (errors.AccessDenied("x", status_code=403), (requests.HTTPError, PermissionError)),
+        (errors.RemoteNotFound("x", status_code=404), (requests.HTTPError, FileNotFoundError, errors.NotFound)),
+        (errors.UpstreamTimeout("x"), (requests.Timeout, TimeoutError)),
+        (errors.UpstreamUnavailable("x"), (requests.ConnectionError, ConnectionError)),
+        (errors.IncompleteDownload("x"), (requests.RequestException,)),
+    ],
+)
+def test_errors_are_also_builtins(error, builtins):
+    assert isinstance(error, errors.MlDataError)
+    for builtin in builtins:
+        assert isinstance(error, builtin)
+
+
+def test_message_names_task_and_redacted_url():
+    error = errors.NotFound("no such file", url="https://h/x.jpg?X-Amz-Signature=abc&token=t0k", task_id=17)
+    text = str(error)
+    assert "no such file" in text and "task 17" in text
+    assert "abc" not in text and "t0k" not in text
+    assert error.url == "https://h/x.jpg?X-Amz-Signature=***&token=***"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://user:pw@h/x", "https://user:***@h/x"),
+        ("https://tok@h/x", "https://***@h/x"),
+        ("https://h/x?access_token=a&v=1", "https://h/x?access_token=***&v=1"),
+        ("https://h/x?sig=a&sv=2", "https://h/x?sig=***&sv=2"),
+        ("https://h/x?X-Goog-Signature=a", "https://h/x?X-Goog-Signature=***"),
+        ("https://h/x?v=1", "https://h/x?v=1"),
+        ("data:image/png;base64," + "A" * 5000, "data:image/png;base64,<5000 characters>"),
+        (None, ""),
+    ],
+)
+def test_redact_url(url, expected):
+    assert redact_url(url) == expected

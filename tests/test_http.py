@@ -1,0 +1,230 @@
+"""The HTTP client against real loopback servers: timeouts, retries, typed errors, and above all
+where credentials go."""
+
+from __future__ import annotations
+
+import pytest
+
+from ml_data import errors
+from ml_data.config import Settings
+from ml_data.http import HttpClient, LabelStudioAuth, Origin, is_personal_access_token, jwt_expiry
+from tests.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
+from tests.jwt_tokens import make_jwt
+from tests.servers.http_files import FileServer
+
+
+def client_for(settings: Settings, ls_url: str | None = None, token: str | None = None) -> HttpClient:
+    return HttpClient(settings.with_changes(label_studio_url=ls_url, api_key=token))
+
+
+def test_origin_compares_scheme_host_and_port():
+    assert Origin.of("http://H:80/x") == Origin.of("http://h/y")
+    assert Origin.of("https://h/x") != Origin.of("http://h/x")
+    assert Origin.of("http://h:8080/") != Origin.of("http://h:8081/")
+    assert Origin.of("http://127.0.0.1:8080") != Origin.of("http://127.0.0.2:8080")
+    assert Origin.of("s3://b/k") is None
+    assert Origin.of("http://h:notaport/") is None
+
+
+def test_token_kinds_are_told_apart():
+    assert is_personal_access_token(make_jwt("refresh"))
+    assert not is_personal_access_token(LEGACY_TOKEN)
+    assert not is_personal_access_token("a.b.c")
+    assert jwt_expiry(make_jwt("access", lifetime=100)) is not None
+
+
+def test_get_returns_body(file_server, settings):
+    file_server.add("/x.bin", body=b"hello")
+    response = client_for(settings).get(file_server.url("/x.bin"))
+    assert b"".join(client_for(settings).iter_body(response, "u")) == b"hello"
+
+
+def test_5xx_then_success_is_retried(file_server, settings):
+    file_server.add("/flaky", body=b"ok", fail_times=2, fail_status=503)
+    response = client_for(settings.with_changes(retries=2)).get(file_server.url("/flaky"))
+    assert response.content == b"ok"
+    assert file_server.gets("/flaky") == 3
+
+
+def test_429_with_retry_after_is_retried(file_server, settings):
+    file_server.add("/busy", body=b"ok", fail_times=1, fail_status=429, fail_headers={"Retry-After": "0"})
+    assert client_for(settings).get(file_server.url("/busy")).content == b"ok"
+    assert file_server.gets("/busy") == 2
+
+
+def test_retries_are_bounded(file_server, settings):
+    file_server.add("/down", body=b"never", fail_times=100, fail_status=502)
+    with pytest.raises(errors.UpstreamHTTPError) as info:
+        client_for(settings.with_changes(retries=2)).get(file_server.url("/down"))
+    assert info.value.status_code == 502
+    assert file_server.gets("/down") == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(401, errors.AuthenticationFailed), (403, errors.AccessDenied), (404, errors.RemoteNotFound), (400, errors.UpstreamHTTPError)],
+)
+def test_statuses_become_typed_errors(file_server, settings, status, error):
+    file_server.add("/e", status=status, body=b"no")
+    with pytest.raises(error) as info:
+        client_for(settings).get(file_server.url("/e?token=SECRET"))
+    assert info.value.status_code == status
+    assert "SECRET" not in str(info.value)
+
+
+def test_stalled_server_times_out(file_server, settings):
+    file_server.add("/stall", body=b"late", stall_before=3.0)
+    with pytest.raises(errors.UpstreamTimeout) as info:
+        client_for(settings.with_changes(read_timeout=0.5)).get(file_server.url("/stall"))
+    assert isinstance(info.value, TimeoutError)
+    assert file_server.gets("/stall") == 1  # read timeouts are not retried
+
+
+def test_stall_in_the_body_times_out(file_server, settings):
+    file_server.add("/slow", body=b"x" * 1000, stall_after=(10, 3.0))
+    client = client_for(settings.with_changes(read_timeout=0.5))
+    response = client.get(file_server.url("/slow"))
+    with pytest.raises(errors.UpstreamTimeout):
+        b"".join(client.iter_body(response, file_server.url("/slow")))
+
+
+def test_connection_refused_is_unavailable(settings):
+    with FileServer() as server:
+        url = server.url("/x")
+    with pytest.raises(errors.UpstreamUnavailable) as info:
+        client_for(settings.with_changes(retries=1)).get(url)
+    assert isinstance(info.value, ConnectionError)
+
+
+def test_redirect_loops_are_bounded(file_server, settings):
+    file_server.add("/loop", redirect_to=file_server.url("/loop"))
+    with pytest.raises(errors.TooManyRedirects):
+        client_for(settings.with_changes(max_redirects=3)).get(file_server.url("/loop"))
+    assert file_server.gets("/loop") == 4
+
+
+def test_redirect_to_a_non_http_scheme_is_refused(file_server, settings):
+    file_server.add("/to-file", redirect_to="file:///etc/passwd")
+    with pytest.raises(errors.UnsupportedURL):
+        client_for(settings).get(file_server.url("/to-file"))
+
+
+# -- where the token goes ------------------------------------------------------------------------
+
+
+def test_legacy_token_goes_to_the_label_studio_origin(file_server, settings):
+    ls = FakeLabelStudio(file_server)
+    ls.serve_file("/data/upload/1/x.jpg", b"img")
+    client = client_for(settings, ls.url, LEGACY_TOKEN)
+    assert client.get(file_server.url("/data/upload/1/x.jpg")).content == b"img"
+    assert file_server.seen_authorization() == [f"Token {LEGACY_TOKEN}"]
+
+
+def test_token_never_reaches_another_port(file_server, other_server, settings):
+    other_server.add("/x.jpg", body=b"x")
+    client = client_for(settings, file_server.origin, LEGACY_TOKEN)
+    client.get(other_server.url("/x.jpg"))
+    assert other_server.seen_authorization() == []
+
+
+def test_token_never_reaches_another_loopback_address(file_server, settings):
+    with FileServer(host="127.0.0.2", port=file_server.port) as twin:
+        twin.add("/x.jpg", body=b"x")
+        client = client_for(settings, file_server.origin, LEGACY_TOKEN)
+        client.get(twin.url("/x.jpg"))
+        assert len(twin.requests) == 1
+        assert twin.seen_authorization() == []
+
+
+def test_token_never_follows_a_redirect_to_another_origin(file_server, other_server, settings):
+    other_server.add("/presigned.jpg", body=b"cloud")
+    file_server.add("/tasks/1/resolve/", redirect_to=other_server.url("/presigned.jpg"), redirect_status=303)
+    client = client_for(settings, file_server.origin, LEGACY_TOKEN)
+    assert client.get(file_server.url("/tasks/1/resolve/?fileuri=x")).content == b"cloud"
+    assert file_server.seen_authorization() == [f"Token {LEGACY_TOKEN}"]
+    assert other_server.seen_authorization() == []
+
+
+def test_token_is_not_sent_again_after_leaving_the_origin(file_server, other_server, settings):
+    # A foreign server must not be able to bounce us back to Label Studio with our token.
+    file_server.add("/start", redirect_to=other_server.url("/bounce"))
+    other_server.add("/bounce", redirect_to=file_server.url("/api/projects/"))
+    file_server.add("/api/projects/", body=b"[]")
+    client = client_for(settings, file_server.origin, LEGACY_TOKEN)
+    client.get(file_server.url("/start"))
+    headers = [(r.path, r.headers.get("Authorization")) for r in file_server.requests]
+    assert headers == [("/start", f"Token {LEGACY_TOKEN}"), ("/api/projects/", None)]
+
+
+def test_token_not_sent_over_http_when_origin_is_https(file_server, settings):
+    file_server.add("/x.jpg", body=b"x")
+    https_origin = f"https://127.0.0.1:{file_server.port}"
+    client = client_for(settings, https_origin, LEGACY_TOKEN)
+    client.get(file_server.url("/x.jpg"))
+    assert file_server.seen_authorization() == []
+
+
+def test_no_token_for_a_lookalike_host(file_server, settings):
+    file_server.add("/x.jpg", body=b"x")
+    client = client_for(settings, f"http://127.0.0.1.evil.example:{file_server.port}", LEGACY_TOKEN)
+    client.get(file_server.url("/x.jpg"))
+    assert file_server.seen_authorization() == []
+
+
+# -- personal access tokens ------------------------------------------------------------------------
+
+
+def test_personal_access_token_is_exchanged_once_and_sent_as_bearer(file_server, settings):
+    ls = FakeLabelStudio(file_server)
+    ls.serve_file("/data/upload/1/a.jpg", b"a")
+    client = client_for(settings, ls.url, ls.personal_access_token)
+    for _ in range(3):
+        assert client.get(file_server.url("/data/upload/1/a.jpg")).content == b"a"
+    assert ls.refreshes == 1
+    sent = [r for r in file_server.requests if r.path == "/data/upload/1/a.jpg"]
+    assert all(r.headers["Authorization"].startswith("Bearer ") for r in sent)
+    assert all(ls.personal_access_token not in r.headers["Authorization"] for r in sent)
+
+
+def test_access_token_is_renewed_before_it_expires(file_server, settings):
+    ls = FakeLabelStudio(file_server, access_lifetime=5.0)  # inside the renewal margin
+    ls.serve_file("/f", b"f")
+    client = client_for(settings, ls.url, ls.personal_access_token)
+    client.get(file_server.url("/f"))
+    client.get(file_server.url("/f"))
+    assert ls.refreshes == 2
+
+
+def test_access_token_is_renewed_once_after_a_401(file_server, settings):
+    ls = FakeLabelStudio(file_server)
+    ls.serve_file("/f", b"f")
+    client = client_for(settings, ls.url, ls.personal_access_token)
+    client.get(file_server.url("/f"))
+    ls.revoke_access_tokens()
+    assert client.get(file_server.url("/f")).content == b"f"
+    assert ls.refreshes == 2
+
+
+def test_rejected_personal_access_token_is_a_clear_error(file_server, settings):
+    ls = FakeLabelStudio(file_server)
+    ls.serve_file("/f", b"f")
+    client = client_for(settings, ls.url, make_jwt("refresh", serial=99))
+    with pytest.raises(errors.AuthenticationFailed, match="personal access token"):
+        client.get(file_server.url("/f"))
+
+
+def test_wrong_legacy_token_names_the_token_kind(file_server, settings):
+    ls = FakeLabelStudio(file_server)
+    ls.serve_file("/f", b"f")
+    client = client_for(settings, ls.url, "f" * 40)
+    with pytest.raises(errors.AuthenticationFailed, match="legacy token") as info:
+        client.get(file_server.url("/f"))
+    assert "f" * 40 not in str(info.value)
+
+
+def test_auth_only_applies_to_its_origin():
+    auth = LabelStudioAuth("http://ls:8080/label-studio", LEGACY_TOKEN)
+    assert auth.applies_to("http://ls:8080/data/upload/1/x.jpg")
+    assert not auth.applies_to("http://ls:8081/data/upload/1/x.jpg")
+    assert not auth.applies_to("https://ls:8080/x")
+    assert not auth.applies_to("http://ls.evil:8080/x")
