@@ -47,3 +47,35 @@ def test_bad_configuration_is_a_clean_error(monkeypatch):
     assert result.exit_code == 1
     assert "invalid Label Studio URL" in result.output
     assert "Traceback" not in result.output
+
+
+def test_resolve_tasks_file_resolves_every_resource_with_its_task_id(file_server, monkeypatch, tmp_path):
+    monkeypatch.setenv("ML_DATA_CACHE_DIR", str(tmp_path / "cache"))
+    file_server.add("/one.jpg", body=b"1")
+    file_server.add("/two.jpg", body=b"2")
+    tasks = [
+        {"id": 10, "data": {"image": file_server.url("/one.jpg"), "text": "a caption, not a URL"}},
+        {"id": 11, "data": {"images": [file_server.url("/two.jpg"), "s3://bucket/k.jpg"], "n": 3}},
+        {"id": 12, "data": "not a dict"},
+    ]
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(tasks))
+    result = CliRunner().invoke(main, ["resolve", "--json", "--tasks", str(export)])
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert [(r["task_id"], r["key"]) for r in records] == [(10, "image"), (11, "images"), (11, "images")]
+    assert open(records[0]["path"], "rb").read() == b"1" and open(records[1]["path"], "rb").read() == b"2"
+    assert records[2]["error"] == "LabelStudioNotConfigured" and "task 11" in records[2]["message"]
+    assert "ml-data[s3]" in records[2]["message"]
+    assert result.exit_code == 1
+
+
+def test_resolve_tasks_file_that_is_not_json_is_a_clean_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[{not json")
+    result = CliRunner().invoke(main, ["resolve", "--tasks", str(bad)])
+    assert result.exit_code == 1 and "cannot read tasks" in result.output
+
+
+def test_resolve_needs_something_to_resolve():
+    result = CliRunner().invoke(main, ["resolve"])
+    assert result.exit_code == 2 and "--tasks" in result.output

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ml_data.errors import MissingTaskId
+from ml_data.errors import LabelStudioNotConfigured, MissingTaskId
 from ml_data.resolvers._remote import cached_download, label_studio_url
 from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.refs import CloudRef, encode_fileuri
@@ -38,6 +38,13 @@ def fetch_via_label_studio(ref: CloudRef, resolver: Resolver, task_id: int | Non
             f"cannot fetch {ref.scheme}:// objects here: install ml-data[{_EXTRAS[ref.scheme]}] and "
             "configure that cloud's credentials, or pass the task id so the object is fetched "
             "through Label Studio's resolve endpoint",
+            url=ref.raw,
+        )
+    if not (resolver.settings.label_studio_url and resolver.settings.api_key):
+        raise LabelStudioNotConfigured(
+            f"cannot fetch {ref.scheme}:// objects here: set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
+            "to fetch it through Label Studio, or install "
+            f"ml-data[{_EXTRAS[ref.scheme]}] and configure that cloud's credentials",
             url=ref.raw,
         )
     path = f"/tasks/{int(task_id)}/resolve/?fileuri={encode_fileuri(ref.uri)}"
