@@ -26,12 +26,13 @@ from ml_data.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from ml_data.resolvers import LocalFile, Resolver, get_local_path, resolve
+from ml_data.resolvers import BulkResult, LocalFile, Resolver, get_local_path, resolve, resolve_many
 from ml_data.resolvers.refs import Ref, parse_ref
 
 __all__ = [
     "AccessDenied",
     "AuthenticationFailed",
+    "BulkResult",
     "Cache",
     "CacheEntry",
     "CacheError",
@@ -57,4 +58,5 @@ __all__ = [
     "get_local_path",
     "parse_ref",
     "resolve",
+    "resolve_many",
 ]

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 import click
 
 from ml_data._version import __version__
-from ml_data.config import Settings
+from ml_data.cache import Cache
+from ml_data.config import Settings, parse_duration, parse_size
 from ml_data.errors import MlDataError
 from ml_data.redaction import redact_url
-from ml_data.resolvers import Resolver
+from ml_data.resolvers import LocalFile, Resolver, resolve_many
 from ml_data.resolvers.refs import looks_like_resource
 
 
@@ -69,15 +70,16 @@ def _task_resources(path: str) -> Iterator[tuple[str, int | None, str]]:
     type=click.Path(dir_okay=False),
     help="A Label Studio export (JSON list of tasks): resolve every resource URL in the task data.",
 )
+@click.option("--refresh", is_flag=True, help="Revalidate cached files upstream now, whatever their age.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per URL.")
-def resolve(urls: tuple[str, ...], task_id: int | None, tasks_file: str | None, as_json: bool) -> None:
+def resolve(urls: tuple[str, ...], task_id: int | None, tasks_file: str | None, refresh: bool, as_json: bool) -> None:
     """Resolve task URLs to local files and print their paths.
 
     Every URL is tried; the exit status is 1 if any failed.
     """
     if not urls and not tasks_file:
         raise click.UsageError("give URLs, or --tasks FILE")
-    resolver = Resolver(_settings())
+    resolver = Resolver(_settings(), refresh=refresh)
     items: list[tuple[str, int | None, str | None]] = [(url, task_id, None) for url in urls]
     if tasks_file:
         items.extend(_task_resources(tasks_file))
@@ -94,21 +96,169 @@ def resolve(urls: tuple[str, ...], task_id: int | None, tasks_file: str | None, 
                 click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
             continue
         if as_json:
-            record = {
-                **context,
-                "url": local.source,
-                "path": str(local.path),
-                "size": local.size,
-                "sha256": local.sha256,
-                "content_type": local.content_type,
-                "kind": local.kind,
-                "cached": local.cached,
-            }
-            click.echo(json.dumps(record, ensure_ascii=False))
+            click.echo(json.dumps({**context, **_file_record(local)}, ensure_ascii=False))
         else:
             click.echo(str(local.path))
     if failed:
         sys.exit(1)
+
+
+def _file_record(local: LocalFile) -> dict[str, object]:
+    return {
+        "url": local.source,
+        "path": str(local.path),
+        "size": local.size,
+        "sha256": local.sha256,
+        "content_type": local.content_type,
+        "kind": local.kind,
+        "cached": local.cached,
+    }
+
+
+def _read_url_list(path: str) -> list[tuple[str, int | None]]:
+    """URLs from an export (JSON list of tasks) or a text file with one URL per line."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            head = handle.read(1).lstrip()
+            handle.seek(0)
+            if head in ("[", "{"):
+                return [(url, task_id) for url, task_id, _key in _task_resources(path)]
+            lines = [line.strip() for line in handle]
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
+    return [(line, None) for line in lines if line and not line.startswith("#")]
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--workers", default=16, show_default=True, type=click.IntRange(1, 256), help="Parallel downloads.")
+@click.option("--refresh", is_flag=True, help="Revalidate cached files upstream now, whatever their age.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+def prefetch(file: str, workers: int, refresh: bool, as_json: bool) -> None:
+    """Warm the cache with every resource of FILE: a Label Studio export (JSON) or a list of URLs
+    (one per line). Failures are reported without stopping the rest; exit status 1 if any."""
+    settings = _settings()
+    items = _read_url_list(file)
+    result = resolve_many(items, workers=workers, progress=not as_json, refresh=refresh, settings=settings)
+    if as_json:
+        report = {
+            "resolved": len(result.files),
+            "failed": len(result.errors),
+            "bytes": sum(local.size for local in {id(f): f for f in result.files.values()}.values()),
+            "errors": [
+                {"url": redact_url(url), "error": type(exc).__name__, "message": str(exc)} for url, exc in result.errors.items()
+            ],
+        }
+        click.echo(json.dumps(report, indent=2))
+    else:
+        for url, exc in result.errors.items():
+            click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"{len(result.files)} resolved, {len(result.errors)} failed (cache: {settings.cache_dir})")
+    if result.errors:
+        sys.exit(1)
+
+
+def _human(size: int | float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(size) < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def _cache() -> Cache:
+    settings = _settings()
+    return Cache(settings.cache_dir, lock_timeout=settings.lock_timeout, max_size=settings.cache_max_size)
+
+
+@main.group()
+def cache() -> None:
+    """Inspect and maintain the cache (ML_DATA_CACHE_DIR)."""
+
+
+@cache.command("info")
+@click.option("--json", "as_json", is_flag=True)
+def cache_info(as_json: bool) -> None:
+    """Folder, number of entries, bytes, limit, and crash leftovers."""
+    store = _cache()
+    info = store.scan()
+    report = {
+        "dir": str(info.root),
+        "entries": len(info.entries),
+        "bytes": info.size,
+        "max_size": info.max_size,
+        "leftovers": len(info.leftovers),
+    }
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    limit = _human(info.max_size) if info.max_size else "none"
+    click.echo(f"dir:       {info.root}\nentries:   {len(info.entries)}\nsize:      {_human(info.size)}")
+    click.echo(f"limit:     {limit}\nleftovers: {len(info.leftovers)}")
+
+
+@cache.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per entry.")
+def cache_ls(as_json: bool) -> None:
+    """Every entry, least recently used first."""
+    for entry in sorted(_cache().scan().entries, key=lambda e: e.last_accessed):
+        if as_json:
+            record = {
+                "key": entry.key,
+                "path": str(entry.path),
+                "size": entry.size,
+                "sha256": entry.sha256,
+                "source": entry.source,
+                "kind": entry.kind,
+                "etag": entry.etag,
+                "created_at": entry.created_at,
+                "validated_at": entry.validated_at,
+                "last_accessed": entry.last_accessed,
+            }
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            click.echo(f"{_human(entry.size):>9}  {entry.path.name}  {entry.source}")
+
+
+@cache.command("verify")
+@click.option("--fix", is_flag=True, help="Remove the corrupt entries (they are downloaded again when next used).")
+def cache_verify(fix: bool) -> None:
+    """Re-hash every entry against its metadata; exit status 1 if any is corrupt."""
+    report = _cache().verify(fix=fix)
+    for item in report.corrupt:
+        click.echo(f"corrupt: {item.path} ({item.reason})")
+    click.echo(f"{report.checked} checked, {len(report.corrupt)} corrupt, {report.removed} removed")
+    if report.corrupt and not fix:
+        sys.exit(1)
+
+
+@cache.command("prune")
+@click.option("--max-size", help="Remove least recently used entries until the cache is this small (e.g. 10GB).")
+@click.option("--older-than", help="Remove entries not used for this long (e.g. 30d, 12h).")
+def cache_prune(max_size: str | None, older_than: str | None) -> None:
+    """Remove entries by size and age (default: down to ML_DATA_CACHE_MAX_SIZE), and crash leftovers."""
+    store = _cache()
+    try:
+        limit = parse_size(max_size) if max_size else store.max_size
+        age = parse_duration(older_than) if older_than else None
+    except MlDataError as exc:
+        raise click.BadParameter(str(exc)) from None
+    report = store.prune(max_size=limit, older_than=age)
+    click.echo(
+        f"removed {len(report.removed)} entries ({_human(report.freed)}), {report.leftovers_removed} leftovers; "
+        f"kept {report.kept_busy} in use"
+    )
+
+
+@cache.command("clear")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def cache_clear(yes: bool) -> None:
+    """Remove every entry (entries being written by other processes are kept)."""
+    store = _cache()
+    if not yes:
+        click.confirm(f"Remove everything in {store.root}?", abort=True)
+    report = store.clear()
+    click.echo(f"removed {len(report.removed)} entries ({_human(report.freed)}); kept {report.kept_busy} in use")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,6 +31,21 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
 
 
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Parse a duration such as ``30d``, ``12h``, ``15m``, ``45s`` or ``90`` (seconds).
+
+    >>> parse_duration("30d")
+    2592000.0
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]?)\s*", text)
+    if not match or match.group(2).lower() not in _DURATION_UNITS:
+        raise ConfigurationError(f"not a duration: {text!r} (use e.g. 30d, 12h, 15m, 45s)")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
+
+
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     """``$XDG_CACHE_HOME/ml-data`` (``~/.cache/ml-data``), the cache used when nothing is configured."""
     environ = os.environ if environ is None else environ
@@ -108,6 +123,12 @@ class Settings:
     extra_local_roots: tuple[Path, ...] = ()
     cache_dir: Path = field(default_factory=default_cache_dir)
     cache_max_size: int | None = None
+    #: Seconds before an http source is revalidated (If-None-Match / If-Modified-Since).
+    cache_ttl: float = 24 * 3600.0
+    #: How a cache hit is checked: "size" (cheap) or "hash" (re-hash the file on every hit).
+    cache_verify: str = "size"
+    #: Entries used within this many seconds are never evicted (their users may be opening them).
+    cache_eviction_grace: float = 60.0
     connect_timeout: float = 5.0
     #: Seconds without a byte from the server before a request fails.
     read_timeout: float = 60.0
@@ -123,6 +144,8 @@ class Settings:
         if self.label_studio_url is not None:
             object.__setattr__(self, "label_studio_url", normalize_label_studio_url(self.label_studio_url))
         object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+        if self.cache_verify not in ("size", "hash"):
+            raise ConfigurationError(f"cache verify policy must be 'size' or 'hash', got {self.cache_verify!r}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -131,7 +154,8 @@ class Settings:
         Names: ``LABEL_STUDIO_URL`` (or ``LABEL_STUDIO_HOST``), ``LABEL_STUDIO_API_KEY`` (or
         ``LABEL_STUDIO_ACCESS_TOKEN``), ``LOCAL_FILES_DOCUMENT_ROOT`` (or with the ``LABEL_STUDIO_``
         prefix), ``ML_DATA_UPLOAD_DIR``, ``ML_DATA_LOCAL_ROOTS`` (``os.pathsep``-separated),
-        ``ML_DATA_CACHE_DIR``, ``ML_DATA_CACHE_MAX_SIZE``, ``ML_DATA_TIMEOUT`` (read timeout),
+        ``ML_DATA_CACHE_DIR``, ``ML_DATA_CACHE_MAX_SIZE``, ``ML_DATA_CACHE_TTL`` (e.g. ``12h``),
+        ``ML_DATA_CACHE_VERIFY`` (``size`` or ``hash``), ``ML_DATA_TIMEOUT`` (read timeout),
         ``ML_DATA_CONNECT_TIMEOUT``, ``ML_DATA_RETRIES``, ``ML_DATA_VERIFY_SSL``.
         """
         env = os.environ if environ is None else environ
@@ -150,6 +174,8 @@ class Settings:
             extra_local_roots=roots,
             cache_dir=_path(env.get("ML_DATA_CACHE_DIR")) or default_cache_dir(env),
             cache_max_size=parse_size(max_size) if max_size else None,
+            cache_ttl=parse_duration(env["ML_DATA_CACHE_TTL"]) if env.get("ML_DATA_CACHE_TTL") else 24 * 3600.0,
+            cache_verify=env.get("ML_DATA_CACHE_VERIFY") or "size",
             connect_timeout=_float(env, "ML_DATA_CONNECT_TIMEOUT", 5.0),
             read_timeout=_float(env, "ML_DATA_TIMEOUT", 60.0),
             retries=int(retries),

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = f"ml-data/{__version__}"
 CHUNK_SIZE = 1024 * 1024
+#: Connections kept per origin: enough for the default 16 bulk workers and then some.
+DEFAULT_POOL_SIZE = 32
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -75,7 +77,7 @@ class _BoundedRetry(Retry):
         return None if seconds is None else min(seconds, self.MAX_RETRY_AFTER)
 
 
-def make_session(settings: Settings, *, pool_maxsize: int = 32) -> requests.Session:
+def make_session(settings: Settings, *, pool_maxsize: int = DEFAULT_POOL_SIZE) -> requests.Session:
     """A pooled ``requests.Session`` that retries connection errors, 429 and 5xx with backoff.
 
     Read timeouts are not retried here (a stalled server should fail within one timeout), and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -28,7 +29,9 @@ def test_put_then_get(tmp_path):
     assert entry.sha256 == "88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589"
     assert entry.etag == '"e1"'
     assert "SECRET" not in entry.source
-    assert cache.get("https://h/a.jpg") == entry
+    again = cache.get("https://h/a.jpg")
+    assert dataclasses.replace(again, last_accessed=entry.last_accessed) == entry
+    assert again.last_accessed >= entry.last_accessed  # a hit counts as a use
     assert entry.path.parent.name == cache_key("https://h/a.jpg")
     assert leftovers(cache) == []
 

@@ -6,11 +6,11 @@ import ml_data
 def test_all_is_pinned():
     assert sorted(ml_data.__all__) == sorted(
         [
-            "AccessDenied", "AuthenticationFailed", "Cache", "CacheEntry", "CacheError", "ConfigurationError",
+            "AccessDenied", "AuthenticationFailed", "BulkResult", "Cache", "CacheEntry", "CacheError", "ConfigurationError",
             "IncompleteDownload", "LabelStudioNotConfigured", "LocalFile", "MissingDependency", "MissingTaskId",
             "MlDataError", "NotFound", "Ref", "RemoteNotFound", "Resolver", "Settings", "UnsafePath",
             "UnsupportedURL", "UpstreamError", "UpstreamHTTPError", "UpstreamTimeout", "UpstreamUnavailable",
-            "__version__", "get_local_path", "parse_ref", "resolve",
+            "__version__", "get_local_path", "parse_ref", "resolve", "resolve_many",
         ]
     )
     for name in ml_data.__all__:

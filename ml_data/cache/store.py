@@ -3,7 +3,8 @@
 Layout under the cache root::
 
     objects/<k[:2]>/<k>/<file name>     the file, keeping its original name and extension
-    objects/<k[:2]>/<k>/.meta.json      size, sha256, ETag, Last-Modified, redacted source, time
+    objects/<k[:2]>/<k>/.meta.json      size, sha256, ETag, Last-Modified, redacted source, times;
+                                        its mtime is the entry's last access (for LRU eviction)
     locks/<k[:2]>/<k>.lock              per-key cross-process lock (one download for N processes)
     tmp/<k[:16]>.<pid>.<random>.part    downloads in progress
 
@@ -11,7 +12,13 @@ Layout under the cache root::
 is complete: it is written to a unique temp file (one per process: locks can silently do nothing on
 network filesystems, so no two writers ever share a file), its length is checked, it is moved into
 place with ``os.replace``, and only then is its metadata written. An entry counts as a hit only when
-its metadata exists and the file's size matches it, so an interrupted download is never served.
+its metadata exists and the file's size (or, with ``verify="hash"``, its sha256) matches it, so an
+interrupted or damaged download is never served.
+
+Removal (eviction, pruning, ``--fix``) takes the entry's lock without waiting, so an entry being
+written is skipped, and deletes the metadata first. Entries used within the last ``grace_seconds``
+are never evicted: a process that was just handed a path can open it; once open, POSIX keeps the
+file readable even if it is unlinked afterwards.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -38,6 +46,10 @@ logger = logging.getLogger(__name__)
 
 META_NAME = ".meta.json"
 META_VERSION = 1
+VERIFY_POLICIES = ("size", "hash")
+#: Temp files of live processes are left alone unless older than this (their pid may be reused,
+#: or they may belong to another host sharing the cache).
+STALE_TMP_SECONDS = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -50,10 +62,132 @@ class CacheEntry:
     sha256: str
     identity: str
     source: str
+    kind: str | None
     content_type: str | None
     etag: str | None
     last_modified: str | None
     created_at: float
+    #: when the upstream last confirmed this content (download or 304)
+    validated_at: float
+    #: last time a resolve returned this entry
+    last_accessed: float
+
+
+@dataclass(frozen=True)
+class CorruptEntry:
+    key: str
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What :meth:`Cache.scan` found: complete entries, and what is left over from crashes."""
+
+    root: Path
+    entries: tuple[CacheEntry, ...]
+    #: folders of interrupted writes (no valid metadata) and temp files of dead processes
+    leftovers: tuple[Path, ...]
+    max_size: int | None
+
+    @property
+    def size(self) -> int:
+        """Bytes in complete entries."""
+        return sum(entry.size for entry in self.entries)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    checked: int
+    corrupt: tuple[CorruptEntry, ...]
+    removed: int
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    removed: tuple[CacheEntry, ...]
+    #: entries that should have gone but were in use (locked, or accessed within the grace period)
+    kept_busy: int
+    leftovers_removed: int
+
+    @property
+    def freed(self) -> int:
+        return sum(entry.size for entry in self.removed)
+
+
+class PendingFile:
+    """A download in progress: a unique temp file and the running sha256 of what was written.
+
+    Survives retries: a resumed transfer appends to it; a restarted one calls :meth:`restart`.
+    """
+
+    def __init__(self, cache: Cache, identity: str) -> None:
+        self.cache = cache
+        self.identity = identity
+        self.key = cache_key(identity)
+        self.path = cache._new_tmp_path(self.key, ".part")
+        self._handle = open(self.path, "xb")
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._handle.write(chunk)
+        self._digest.update(chunk)
+        self.size += len(chunk)
+
+    def write_all(self, chunks: Iterable[bytes]) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def restart(self) -> None:
+        """Drop what was written (the server could not resume)."""
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def commit(
+        self,
+        filename: str,
+        *,
+        source: str,
+        expected_size: int | None = None,
+        expected_sha256: str | None = None,
+        kind: str | None = None,
+        content_type: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> CacheEntry:
+        """Check the length (and checksum, when known) and move the file into place."""
+        self._handle.close()
+        if expected_size is not None and self.size != expected_size:
+            raise IncompleteDownload(f"received {self.size} bytes where {expected_size} were announced", url=source)
+        sha256 = self._digest.hexdigest()
+        if expected_sha256 is not None and sha256 != expected_sha256:
+            raise IncompleteDownload("the content does not match its checksum", url=source)
+        now = time.time()
+        meta = {
+            "version": META_VERSION,
+            "size": self.size,
+            "sha256": sha256,
+            "identity": redact_url(self.identity),
+            "source": redact_url(source),
+            "kind": kind,
+            "content_type": content_type,
+            "etag": etag,
+            "last_modified": last_modified,
+            "created_at": now,
+            "validated_at": now,
+        }
+        entry = self.cache._commit(self.key, self.path, filename, meta)
+        self.cache._account(entry.size)
+        return entry
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._handle.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
 
 
 class Cache:
@@ -65,9 +199,22 @@ class Cache:
     b'...'
     """
 
-    def __init__(self, root: str | os.PathLike[str], *, lock_timeout: float = 600.0) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        lock_timeout: float = 600.0,
+        max_size: int | None = None,
+        grace_seconds: float = 60.0,
+    ) -> None:
         self.root = Path(root)
         self.lock_timeout = lock_timeout
+        self.max_size = max_size
+        self.grace_seconds = grace_seconds
+        # Bytes written by this process since the last full scan: eviction scans only when the
+        # estimate crosses the limit, not on every put.
+        self._estimate: int | None = None
+        self._estimate_lock = threading.Lock()
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -80,6 +227,10 @@ class Cache:
     def _tmp_dir(self) -> Path:
         return self.root / "tmp"
 
+    def _new_tmp_path(self, key: str, suffix: str) -> Path:
+        self._ensure_dir(self._tmp_dir())
+        return self._tmp_dir() / f"{key[:16]}.{os.getpid()}.{uuid.uuid4().hex}{suffix}"
+
     def _ensure_dir(self, path: Path) -> None:
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -88,14 +239,34 @@ class Cache:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def get(self, identity: str) -> CacheEntry | None:
-        """The complete entry for ``identity``, or None (missing, interrupted or damaged)."""
-        return self._read_entry(cache_key(identity))
+    def get(self, identity: str, *, verify: str = "size") -> CacheEntry | None:
+        """The complete entry for ``identity``, or None (missing, interrupted or damaged).
+
+        ``verify="hash"`` re-hashes the file: a damaged entry is removed and None returned, so a
+        corrupt file is never handed out. A hit counts as an access (for LRU eviction).
+        """
+        if verify not in VERIFY_POLICIES:
+            raise ValueError(f"verify must be one of {VERIFY_POLICIES}, got {verify!r}")
+        key = cache_key(identity)
+        # Mark the use before reading: an evictor re-checks the use time under the entry's lock,
+        # so it either sees this use and keeps the entry, or removes the metadata first (a miss).
+        self._touch(key)
+        entry = self._read_entry(key)
+        if entry is None:
+            return None
+        if verify == "hash" and _file_sha256(entry.path) != entry.sha256:
+            logger.warning("cache entry %s is corrupt (sha256 mismatch); not using it", entry.key)
+            # Not waiting: the caller may hold this entry's lock itself; a new download replaces it.
+            self._remove_entry(entry.key, wait=False)
+            return None
+        return entry
 
     def _read_entry(self, key: str) -> CacheEntry | None:
         directory = self.entry_dir(key)
+        meta_path = directory / META_NAME
         try:
-            meta = json.loads((directory / META_NAME).read_text("utf-8"))
+            meta = json.loads(meta_path.read_text("utf-8"))
+            accessed = meta_path.stat().st_mtime
             path = directory / meta["filename"]
             size = path.stat().st_size
         except (OSError, ValueError, KeyError, TypeError):
@@ -110,11 +281,18 @@ class Cache:
             sha256=meta["sha256"],
             identity=meta.get("identity", ""),
             source=meta.get("source", ""),
+            kind=meta.get("kind"),
             content_type=meta.get("content_type"),
             etag=meta.get("etag"),
             last_modified=meta.get("last_modified"),
             created_at=float(meta.get("created_at", 0.0)),
+            validated_at=float(meta.get("validated_at", meta.get("created_at", 0.0))),
+            last_accessed=accessed,
         )
+
+    def _touch(self, key: str) -> None:
+        with contextlib.suppress(OSError):
+            os.utime(self.entry_dir(key) / META_NAME)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -122,17 +300,28 @@ class Cache:
     def locked(self, identity: str) -> Iterator[None]:
         """Hold the cross-process lock of ``identity`` (to download it once for all processes)."""
         key = cache_key(identity)
-        lock_path = self._lock_path(key)
-        self._ensure_dir(lock_path.parent)
-        lock = filelock.FileLock(str(lock_path), timeout=self.lock_timeout)
         try:
-            with lock:
+            with self._lock(key, self.lock_timeout):
                 yield
         except filelock.Timeout:
             raise CacheError(
                 f"waited {self.lock_timeout:.0f}s for another process to finish downloading "
-                f"{redact_url(identity)}; its lock is {lock_path}"
+                f"{redact_url(identity)}; its lock is {self._lock_path(key)}"
             ) from None
+
+    def _lock(self, key: str, timeout: float) -> filelock.FileLock:
+        lock_path = self._lock_path(key)
+        self._ensure_dir(lock_path.parent)
+        return filelock.FileLock(str(lock_path), timeout=timeout)
+
+    @contextlib.contextmanager
+    def pending(self, identity: str) -> Iterator[PendingFile]:
+        """A :class:`PendingFile` for ``identity``, removed unless committed."""
+        pending = PendingFile(self, identity)
+        try:
+            yield pending
+        finally:
+            pending.discard()
 
     def put(
         self,
@@ -142,6 +331,7 @@ class Cache:
         *,
         source: str,
         expected_size: int | None = None,
+        kind: str | None = None,
         content_type: str | None = None,
         etag: str | None = None,
         last_modified: str | None = None,
@@ -152,66 +342,239 @@ class Cache:
         from ``expected_size``; any exception from ``chunks`` also leaves nothing behind.
         Callers that may race should hold :meth:`locked`.
         """
-        key = cache_key(identity)
-        tmp_dir = self._tmp_dir()
-        self._ensure_dir(tmp_dir)
-        tmp_path = tmp_dir / f"{key[:16]}.{os.getpid()}.{uuid.uuid4().hex}.part"
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            with open(tmp_path, "xb") as handle:
-                for chunk in chunks:
-                    handle.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-            if expected_size is not None and size != expected_size:
-                raise IncompleteDownload(
-                    f"received {size} bytes where {expected_size} were announced", url=source
-                )
-            return self._commit(
-                key,
-                tmp_path,
+        with self.pending(identity) as pending:
+            pending.write_all(chunks)
+            return pending.commit(
                 filename,
-                {
-                    "version": META_VERSION,
-                    "size": size,
-                    "sha256": digest.hexdigest(),
-                    "identity": redact_url(identity),
-                    "source": redact_url(source),
-                    "content_type": content_type,
-                    "etag": etag,
-                    "last_modified": last_modified,
-                    "created_at": time.time(),
-                },
+                source=source,
+                expected_size=expected_size,
+                kind=kind,
+                content_type=content_type,
+                etag=etag,
+                last_modified=last_modified,
             )
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp_path.unlink()
+
+    def mark_validated(self, entry: CacheEntry, *, etag: str | None = None, last_modified: str | None = None) -> CacheEntry:
+        """Record that the upstream confirmed the entry is current (a 304): no download needed."""
+        directory = self.entry_dir(entry.key)
+        meta = json.loads((directory / META_NAME).read_text("utf-8"))
+        meta["validated_at"] = time.time()
+        meta["etag"] = etag or meta.get("etag")
+        meta["last_modified"] = last_modified or meta.get("last_modified")
+        self._write_meta(entry.key, meta)
+        updated = self._read_entry(entry.key)
+        return updated or entry
 
     def _commit(self, key: str, tmp_path: Path, filename: str, meta: dict) -> CacheEntry:
         directory = self.entry_dir(key)
         self._ensure_dir(directory)
         name = safe_filename(filename)
         meta["filename"] = name
-        meta_path = directory / META_NAME
         # Retire the old metadata first: between here and the new metadata, the entry is a miss.
         with contextlib.suppress(FileNotFoundError):
-            meta_path.unlink()
+            (directory / META_NAME).unlink()
         for stale in directory.iterdir():
             if stale.name != name:
                 _remove(stale)
         os.replace(tmp_path, directory / name)
-        meta_tmp = self._tmp_dir() / f"{key[:16]}.{os.getpid()}.{uuid.uuid4().hex}.meta"
-        meta_tmp.write_text(json.dumps(meta, sort_keys=True), "utf-8")
-        os.replace(meta_tmp, meta_path)
+        self._write_meta(key, meta)
         entry = self._read_entry(key)
         if entry is None:  # pragma: no cover - only if another process removed it meanwhile
             raise CacheError(f"cache entry {key} vanished right after it was written")
         return entry
 
+    def _write_meta(self, key: str, meta: dict) -> None:
+        meta_tmp = self._new_tmp_path(key, ".meta")
+        meta_tmp.write_text(json.dumps(meta, sort_keys=True), "utf-8")
+        os.replace(meta_tmp, self.entry_dir(key) / META_NAME)
+
     def path_for(self, identity: str) -> Path:
         """The folder an identity's entry lives in (whether or not it exists)."""
         return self.entry_dir(cache_key(identity))
+
+    # -- inspecting and cleaning --------------------------------------------------------------
+
+    def scan(self) -> CacheInfo:
+        """Every complete entry, and the leftovers of interrupted writes. Reads metadata only."""
+        entries: list[CacheEntry] = []
+        leftovers: list[Path] = []
+        objects = self.root / "objects"
+        for shard in _subdirs(objects):
+            for directory in _subdirs(shard):
+                entry = self._read_entry(directory.name)
+                if entry is not None:
+                    entries.append(entry)
+                elif not self._is_locked(directory.name):
+                    leftovers.append(directory)
+        leftovers.extend(self._stale_tmp_files())
+        return CacheInfo(root=self.root, entries=tuple(entries), leftovers=tuple(leftovers), max_size=self.max_size)
+
+    def verify(self, *, fix: bool = False) -> VerifyReport:
+        """Re-hash every entry against its metadata; with ``fix``, remove the corrupt ones."""
+        corrupt: list[CorruptEntry] = []
+        checked = removed = 0
+        for entry in self.scan().entries:
+            checked += 1
+            try:
+                actual = _file_sha256(entry.path)
+            except OSError as exc:
+                corrupt.append(CorruptEntry(entry.key, entry.path, f"unreadable: {exc.strerror or exc}"))
+                continue
+            if actual != entry.sha256:
+                corrupt.append(CorruptEntry(entry.key, entry.path, "sha256 does not match the metadata"))
+        if fix:
+            removed = sum(1 for item in corrupt if self._remove_entry(item.key, wait=False))
+        return VerifyReport(checked=checked, corrupt=tuple(corrupt), removed=removed)
+
+    def prune(self, *, max_size: int | None = None, older_than: float | None = None) -> PruneReport:
+        """Remove least-recently-used entries until the cache holds at most ``max_size`` bytes,
+        and entries not used for ``older_than`` seconds; also clean crash leftovers.
+
+        Entries being written (locked) or used within the grace period are kept.
+        """
+        info = self.scan()
+        now = time.time()
+        by_age = sorted(info.entries, key=lambda entry: entry.last_accessed)
+        total = info.size
+        removed: list[CacheEntry] = []
+        busy = 0
+        for entry in by_age:
+            too_old = older_than is not None and now - entry.last_accessed > older_than
+            too_big = max_size is not None and total > max_size
+            if not (too_old or too_big):
+                continue
+            if not self._remove_entry(entry.key, wait=False, unused_for=self.grace_seconds):
+                busy += 1
+                continue
+            removed.append(entry)
+            total -= entry.size
+        leftovers_removed = self._clean_leftovers(info.leftovers)
+        with self._estimate_lock:
+            self._estimate = total
+        return PruneReport(removed=tuple(removed), kept_busy=busy, leftovers_removed=leftovers_removed)
+
+    def evict(self) -> PruneReport | None:
+        """Bring the cache under ``max_size`` (least recently used first); None without a limit."""
+        if self.max_size is None:
+            return None
+        return self.prune(max_size=self.max_size)
+
+    def clear(self) -> PruneReport:
+        """Remove every entry that is not being written, and all crash leftovers."""
+        info = self.scan()
+        removed = [entry for entry in info.entries if self._remove_entry(entry.key, wait=False)]
+        leftovers_removed = self._clean_leftovers(info.leftovers)
+        with self._estimate_lock:
+            self._estimate = None
+        return PruneReport(
+            removed=tuple(removed), kept_busy=len(info.entries) - len(removed), leftovers_removed=leftovers_removed
+        )
+
+    def _account(self, size: int) -> None:
+        """After a put: evict when this process's estimate of the total crosses the limit."""
+        if self.max_size is None:
+            return
+        with self._estimate_lock:
+            if self._estimate is None:
+                self._estimate = self.scan().size
+            else:
+                self._estimate += size
+            over = self._estimate > self.max_size
+        if over:
+            self.evict()
+
+    def _is_locked(self, key: str) -> bool:
+        lock = self._lock(key, 0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            return True
+        lock.release()
+        return False
+
+    def _remove_entry(self, key: str, *, wait: bool, unused_for: float = 0.0) -> bool:
+        """Remove an entry under its lock; False if another process holds it (and not ``wait``),
+        or if it was used within the last ``unused_for`` seconds."""
+        lock = self._lock(key, self.lock_timeout if wait else 0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            return False
+        try:
+            directory = self.entry_dir(key)
+            if unused_for > 0:
+                try:
+                    last_used = (directory / META_NAME).stat().st_mtime
+                except FileNotFoundError:
+                    last_used = 0.0
+                if time.time() - last_used < unused_for:
+                    return False
+            with contextlib.suppress(FileNotFoundError):
+                (directory / META_NAME).unlink()
+            shutil.rmtree(directory, ignore_errors=True)
+        finally:
+            lock.release()
+        return True
+
+    def _stale_tmp_files(self) -> list[Path]:
+        now = time.time()
+        stale = []
+        for path in _files(self._tmp_dir()):
+            parts = path.name.split(".")
+            pid = int(parts[1]) if len(parts) >= 3 and parts[1].isdigit() else None
+            try:
+                age = now - path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if age > STALE_TMP_SECONDS or (pid is not None and not _pid_alive(pid)):
+                stale.append(path)
+        return stale
+
+    def _clean_leftovers(self, leftovers: Iterable[Path]) -> int:
+        count = 0
+        for path in leftovers:
+            if path.is_dir():
+                if self._remove_entry(path.name, wait=False):
+                    count += 1
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    count += 1
+        return count
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        return [Path(item.path) for item in os.scandir(path) if item.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+
+
+def _files(path: Path) -> list[Path]:
+    try:
+        return [Path(item.path) for item in os.scandir(path) if item.is_file(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
 
 
 def _remove(path: Path) -> None:
@@ -222,4 +585,4 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
-__all__ = ["Cache", "CacheEntry"]
+__all__ = ["Cache", "CacheEntry", "CacheInfo", "CorruptEntry", "PendingFile", "PruneReport", "VerifyReport"]

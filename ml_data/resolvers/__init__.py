@@ -57,23 +57,40 @@ class Resolver:
         http: HttpClient | None = None,
         cache: Cache | None = None,
         allow_downloads: bool = True,
+        refresh: bool = False,
     ) -> None:
         self.settings = settings
         self.http = http or HttpClient(settings)
-        self.cache = cache or Cache(settings.cache_dir, lock_timeout=settings.lock_timeout)
+        self.cache = cache or Cache(
+            settings.cache_dir,
+            lock_timeout=settings.lock_timeout,
+            max_size=settings.cache_max_size,
+            grace_seconds=settings.cache_eviction_grace,
+        )
         #: When False, files not present locally or in the cache raise NotFound instead.
         self.allow_downloads = allow_downloads
+        #: When True, cached remote files are revalidated (or downloaded again) whatever their age.
+        self.refresh = refresh
 
     def without_downloads(self) -> Resolver:
         """The same resolver, but it only returns files that are local or already cached."""
         return Resolver(self.settings, http=self.http, cache=self.cache, allow_downloads=False)
 
+    def refreshing(self) -> Resolver:
+        """The same resolver, but it revalidates every cached remote file it returns."""
+        return Resolver(self.settings, http=self.http, cache=self.cache, refresh=True)
+
     def parse(self, url: str) -> Ref:
         """The typed Ref for ``url`` (pure)."""
         return parse_ref(url, label_studio_url=self.settings.label_studio_url)
 
-    def resolve(self, url: str, *, task_id: int | None = None) -> LocalFile:
-        """The complete local file for ``url``; errors name the URL (redacted) and the task."""
+    def resolve(self, url: str, *, task_id: int | None = None, refresh: bool = False) -> LocalFile:
+        """The complete local file for ``url``; errors name the URL (redacted) and the task.
+
+        ``refresh=True`` revalidates a cached remote file now instead of after the TTL.
+        """
+        if refresh and not self.refresh:
+            return self.refreshing().resolve(url, task_id=task_id)
         try:
             ref = self.parse(url)
             return get_fetcher(ref.kind)(ref, self, task_id)
@@ -89,7 +106,9 @@ def resolver_for(settings: Settings) -> Resolver:
     return Resolver(settings)
 
 
-def resolve(url: str, *, task_id: int | None = None, settings: Settings | None = None) -> LocalFile:
+def resolve(
+    url: str, *, task_id: int | None = None, settings: Settings | None = None, refresh: bool = False
+) -> LocalFile:
     """Resolve a task URL to a complete local file.
 
     Local files (Local Files storage, mounted uploads, allowed plain paths) are returned in place;
@@ -98,18 +117,21 @@ def resolve(url: str, *, task_id: int | None = None, settings: Settings | None =
     >>> resolve("/data/local-files/?d=photos/cat.jpg").path  # doctest: +SKIP
     PosixPath('/data/photos/cat.jpg')
     """
-    return resolver_for(settings or Settings.from_env()).resolve(url, task_id=task_id)
+    return resolver_for(settings or Settings.from_env()).resolve(url, task_id=task_id, refresh=refresh)
 
 
+from ml_data.resolvers.bulk import BulkResult, resolve_many  # noqa: E402  (uses Resolver)
 from ml_data.resolvers.compat import get_local_path  # noqa: E402  (uses resolver_for)
 
 __all__ = [
     "KNOWN_FETCHERS",
+    "BulkResult",
     "LocalFile",
     "Resolver",
     "get_fetcher",
     "get_local_path",
     "parse_ref",
     "resolve",
+    "resolve_many",
     "resolver_for",
 ]

@@ -1,14 +1,29 @@
-"""Downloading into the cache: shared by every fetcher that reads over HTTP."""
+"""Downloading into the cache: shared by every fetcher that reads over HTTP.
+
+One resolve of a remote identity: look at the cache entry and decide (pure,
+:func:`~ml_data.cache.freshness.freshness_action`) whether to reuse it, revalidate it with a
+conditional GET (a 304 downloads nothing), or download it. Downloads stream into a pending file
+that survives retries: a transfer that breaks off is resumed with a ``Range`` request when the
+server supports it (``Accept-Ranges: bytes`` and a validator for ``If-Range``), else restarted.
+"""
 
 from __future__ import annotations
 
 import logging
 import mimetypes
+import re
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from ml_data.errors import IncompleteDownload, LabelStudioNotConfigured, NotFound, UpstreamUnavailable
+from ml_data.cache.freshness import Action, freshness_action
+from ml_data.errors import (
+    IncompleteDownload,
+    LabelStudioNotConfigured,
+    NotFound,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from ml_data.resolvers.base import LocalFile
 
 if TYPE_CHECKING:
@@ -20,56 +35,119 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_BROKEN_TRANSFER = (IncompleteDownload, UpstreamUnavailable, UpstreamTimeout)
+
 
 def cached_download(resolver: Resolver, ref: Ref, url: str, *, identity: str | None = None) -> LocalFile:
-    """Return the cached file for ``ref``, downloading ``url`` once if it is not cached yet.
+    """Return the cached file for ``ref``, downloading or revalidating ``url`` when needed.
 
     Concurrent callers, in this process or others, wait on one per-identity lock, so N callers
-    cause one download; the rest find the entry when they get the lock.
+    cause one download; the rest find the fresh entry when they get the lock.
     """
     identity = identity or ref.identity
+    settings = resolver.settings
     cache = resolver.cache
-    entry = cache.get(identity)
-    if entry is None and not resolver.allow_downloads:
+    started = time.time()
+    entry = cache.get(identity, verify=settings.cache_verify)
+    action = freshness_action(entry, kind=ref.kind, now=started, ttl=settings.cache_ttl, refresh=resolver.refresh)
+    if action is Action.REUSE:
+        assert entry is not None
+        return LocalFile.from_entry(entry, ref)
+    if not resolver.allow_downloads:
+        if entry is not None:
+            return LocalFile.from_entry(entry, ref)
         raise NotFound("not in the cache, and downloads are off (download_resources=False)", url=ref.raw)
-    if entry is None:
-        with cache.locked(identity):
-            entry = cache.get(identity)
-            if entry is None:
-                entry = download(resolver, identity, url, filename=ref.filename)
+    with cache.locked(identity):
+        entry = cache.get(identity, verify=settings.cache_verify)
+        if entry is not None and entry.validated_at >= started:
+            return LocalFile.from_entry(entry, ref)  # another caller just did the work
+        action = freshness_action(entry, kind=ref.kind, now=time.time(), ttl=settings.cache_ttl, refresh=resolver.refresh)
+        if action is Action.REUSE:
+            assert entry is not None
+        elif action is Action.REVALIDATE:
+            assert entry is not None
+            entry = revalidate(resolver, entry, identity, url, kind=ref.kind, filename=ref.filename)
+        else:
+            entry = download(resolver, identity, url, filename=ref.filename, kind=ref.kind)
     return LocalFile.from_entry(entry, ref)
 
 
-def download(resolver: Resolver, identity: str, url: str, *, filename: str) -> CacheEntry:
-    """GET ``url`` into the cache entry of ``identity``; transfers that break are retried.
+def revalidate(resolver: Resolver, entry: CacheEntry, identity: str, url: str, *, kind: str, filename: str) -> CacheEntry:
+    """Ask the server whether ``entry`` is current: 304 refreshes its metadata, 200 replaces it."""
+    headers = {}
+    if entry.etag:
+        headers["If-None-Match"] = entry.etag
+    if entry.last_modified:
+        headers["If-Modified-Since"] = entry.last_modified
+    response = resolver.http.get(url, headers=headers)
+    if response.status_code == 304:
+        response.close()
+        logger.debug("not modified: %s", entry.source)
+        return resolver.cache.mark_validated(
+            entry, etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified")
+        )
+    return download(resolver, identity, url, filename=filename, kind=kind, response=response)
 
-    The caller holds the identity's lock. Retries cover a body that breaks off (connection reset
-    or truncated): connection errors and 429/5xx before the body are retried by the session.
+
+def download(
+    resolver: Resolver,
+    identity: str,
+    url: str,
+    *,
+    filename: str,
+    kind: str | None = None,
+    response: requests.Response | None = None,
+) -> CacheEntry:
+    """GET ``url`` into the cache entry of ``identity``, resuming or retrying broken transfers.
+
+    The caller holds the identity's lock. Connection errors and 429/5xx before the body are
+    retried by the session; a body that breaks off (reset, truncated, stalled) is retried here up
+    to ``settings.retries`` times, from where it stopped when the server allows it.
     """
     settings = resolver.settings
+    http = resolver.http
+    response = response if response is not None else http.get(url)
+    first = response
+    total = _content_length(response)
+    validator = _range_validator(response)
+    resumable = total is not None and validator is not None and "bytes" in response.headers.get("Accept-Ranges", "").lower()
     attempt = 0
-    while True:
-        response = resolver.http.get(url)
-        try:
-            return resolver.cache.put(
-                identity,
-                _filename(filename, response),
-                resolver.http.iter_body(response, url),
-                source=url,
-                expected_size=_content_length(response),
-                content_type=_content_type(response, filename),
-                etag=response.headers.get("ETag"),
-                last_modified=response.headers.get("Last-Modified"),
-            )
-        except (IncompleteDownload, UpstreamUnavailable) as exc:
-            if attempt >= settings.retries:
-                raise
-            delay = settings.backoff_factor * (2**attempt)
-            attempt += 1
-            logger.warning("%s; retrying in %.1fs (%d/%d)", exc, delay, attempt, settings.retries)
-            time.sleep(delay)
-        finally:
-            response.close()
+    with resolver.cache.pending(identity) as pending:
+        while True:
+            try:
+                pending.write_all(http.iter_body(response, url))
+                if total is not None and pending.size != total:
+                    raise IncompleteDownload(f"received {pending.size} bytes where {total} were announced", url=url)
+                return pending.commit(
+                    _filename(filename, first),
+                    source=url,
+                    expected_size=total,
+                    kind=kind,
+                    content_type=_content_type(first, filename),
+                    etag=first.headers.get("ETag"),
+                    last_modified=first.headers.get("Last-Modified"),
+                )
+            except _BROKEN_TRANSFER as exc:
+                if attempt >= settings.retries:
+                    raise
+                delay = settings.backoff_factor * (2**attempt)
+                attempt += 1
+                logger.warning("%s; retrying in %.1fs (%d/%d)", exc, delay, attempt, settings.retries)
+                time.sleep(delay)
+            finally:
+                response.close()
+            if resumable and 0 < pending.size < (total or 0):
+                assert validator is not None
+                response = http.get(url, headers={"Range": f"bytes={pending.size}-", "If-Range": validator})
+                if response.status_code == 206 and _range_start(response) == pending.size:
+                    logger.info("resuming at byte %d of %d", pending.size, total)
+                    continue
+            else:
+                response = http.get(url)
+            # A full body: start over (the server could not resume, or the object changed).
+            pending.restart()
+            first = response
+            total = _content_length(response)
 
 
 def label_studio_url(resolver: Resolver, ls_url: str, *, url: str) -> str:
@@ -115,6 +193,19 @@ def _content_length(response: requests.Response) -> int | None:
         return None
 
 
+def _range_validator(response: requests.Response) -> str | None:
+    """A validator usable in If-Range: a strong ETag, else Last-Modified."""
+    etag = response.headers.get("ETag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return response.headers.get("Last-Modified")
+
+
+def _range_start(response: requests.Response) -> int | None:
+    match = re.match(r"bytes (\d+)-\d+/(?:\d+|\*)", response.headers.get("Content-Range", ""))
+    return int(match.group(1)) if match else None
+
+
 def _content_type(response: requests.Response, filename: str) -> str | None:
     header = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
     if header and header != "application/octet-stream":
@@ -130,4 +221,4 @@ def _filename(filename: str, response: requests.Response) -> str:
     return "file" + (mimetypes.guess_extension(content_type) or "")
 
 
-__all__ = ["cached_download", "download", "label_studio_url"]
+__all__ = ["cached_download", "download", "label_studio_url", "revalidate"]

@@ -23,6 +23,9 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes = b""
+    status: int = 0
+    #: body bytes sent in the answer
+    sent: int = 0
 
 
 @dataclass
@@ -52,6 +55,11 @@ class Route:
     #: send the body in chunks of this size, pausing ``chunk_delay`` between them
     chunk_size: int = 65536
     chunk_delay: float = 0.0
+    #: validators: answer conditional GETs with 304, and honour If-Range
+    etag: str | None = None
+    last_modified: str | None = None
+    #: answer "Range: bytes=N-" with 206
+    ranges: bool = False
     served: int = 0
 
 
@@ -75,6 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         record = Recorded(self.command, self.path, {k: v for k, v in self.headers.items()}, body)
+        self._record = record
         owner = self.server.owner
         with owner.lock:
             owner.requests.append(record)
@@ -97,22 +106,43 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers, payload = route.handler(record)
             self._reply(status, headers, payload, send_body)
             return
-        self.send_response(route.status)
-        for name, value in route.headers.items():
+        validators = {}
+        if route.etag:
+            validators["ETag"] = route.etag
+        if route.last_modified:
+            validators["Last-Modified"] = route.last_modified
+        if self._not_modified(route):
+            record.status = 304
+            self.send_response(304)
+            for name, value in validators.items():
+                self.send_header(name, value)
+            self.end_headers()
+            return
+        data, status, extra = route.body, route.status, dict(validators)
+        if route.ranges:
+            extra["Accept-Ranges"] = "bytes"
+            start = self._range_start(route)
+            if start is not None and start < len(data):
+                extra["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+                data, status = data[start:], 206
+        record.status = status
+        self.send_response(status)
+        for name, value in {**route.headers, **extra}.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(route.body)))
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if not send_body:
             return
-        data = route.body
         faulty = route.fault_times is None or attempt < route.fault_times
         if route.truncate_at is not None and faulty:
+            record.sent = len(data[: route.truncate_at])
             self.wfile.write(data[: route.truncate_at])
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_WR)
             return
         if route.reset_at is not None and faulty:
+            record.sent = len(data[: route.reset_at])
             self.wfile.write(data[: route.reset_at])
             self.wfile.flush()
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -128,12 +158,30 @@ class _Handler(BaseHTTPRequestHandler):
             sent = first
         while sent < len(data):
             self.wfile.write(data[sent : sent + route.chunk_size])
-            sent += route.chunk_size
+            sent = min(sent + route.chunk_size, len(data))
+            record.sent = sent
             if route.chunk_delay:
                 self.wfile.flush()
                 time.sleep(route.chunk_delay)
 
+    def _not_modified(self, route: Route) -> bool:
+        if_none_match = self.headers.get("If-None-Match")
+        if if_none_match is not None:
+            return route.etag is not None and route.etag in [tag.strip() for tag in if_none_match.split(",")]
+        since = self.headers.get("If-Modified-Since")
+        return since is not None and route.last_modified is not None and since == route.last_modified
+
+    def _range_start(self, route: Route) -> int | None:
+        header = self.headers.get("Range", "")
+        if not header.startswith("bytes=") or not header.endswith("-") or not header[6:-1].isdigit():
+            return None
+        if_range = self.headers.get("If-Range")
+        if if_range is not None and if_range not in (route.etag, route.last_modified):
+            return None  # the object changed: send it whole
+        return int(header[6:-1])
+
     def _reply(self, status: int, headers: dict[str, str], body: bytes, send_body: bool) -> None:
+        self._record.status = status
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
