@@ -167,8 +167,7 @@ def _human(size: int | float) -> str:
 
 
 def _cache() -> Cache:
-    settings = _settings()
-    return Cache(settings.cache_dir, lock_timeout=settings.lock_timeout, max_size=settings.cache_max_size)
+    return Cache.from_settings(_settings())
 
 
 @main.group()

@@ -155,7 +155,8 @@ class Settings:
         ``LABEL_STUDIO_ACCESS_TOKEN``), ``LOCAL_FILES_DOCUMENT_ROOT`` (or with the ``LABEL_STUDIO_``
         prefix), ``ML_DATA_UPLOAD_DIR``, ``ML_DATA_LOCAL_ROOTS`` (``os.pathsep``-separated),
         ``ML_DATA_CACHE_DIR``, ``ML_DATA_CACHE_MAX_SIZE``, ``ML_DATA_CACHE_TTL`` (e.g. ``12h``),
-        ``ML_DATA_CACHE_VERIFY`` (``size`` or ``hash``), ``ML_DATA_TIMEOUT`` (read timeout),
+        ``ML_DATA_CACHE_VERIFY`` (``size`` or ``hash``), ``ML_DATA_CACHE_GRACE`` (entries used this
+        recently are never evicted, default 60s), ``ML_DATA_TIMEOUT`` (read timeout),
         ``ML_DATA_CONNECT_TIMEOUT``, ``ML_DATA_RETRIES``, ``ML_DATA_VERIFY_SSL``.
         """
         env = os.environ if environ is None else environ
@@ -176,6 +177,7 @@ class Settings:
             cache_max_size=parse_size(max_size) if max_size else None,
             cache_ttl=parse_duration(env["ML_DATA_CACHE_TTL"]) if env.get("ML_DATA_CACHE_TTL") else 24 * 3600.0,
             cache_verify=env.get("ML_DATA_CACHE_VERIFY") or "size",
+            cache_eviction_grace=parse_duration(env["ML_DATA_CACHE_GRACE"]) if env.get("ML_DATA_CACHE_GRACE") else 60.0,
             connect_timeout=_float(env, "ML_DATA_CONNECT_TIMEOUT", 5.0),
             read_timeout=_float(env, "ML_DATA_TIMEOUT", 60.0),
             retries=int(retries),

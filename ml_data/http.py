@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_exceptions
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
@@ -245,17 +246,19 @@ def raise_for_response(response: requests.Response, url: str, *, hint: str = "")
     raise errors.UpstreamHTTPError(message, **kwargs)
 
 
-def _translate_exception(exc: Exception, url: str) -> errors.UpstreamError:
+def _translate_exception(exc: BaseException, url: str) -> errors.UpstreamError:
     """Turn a requests/urllib3 exception into the matching typed error."""
     if isinstance(exc, errors.UpstreamError):
         return exc
     inner = exc.args[0] if exc.args else None
     reason = getattr(inner, "reason", inner)  # urllib3 wraps the cause in MaxRetryError
-    if isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError | TimeoutError):
+    if isinstance(exc, requests.Timeout | ReadTimeoutError | TimeoutError) or isinstance(
+        reason, ReadTimeoutError | TimeoutError
+    ):
         return errors.UpstreamTimeout(f"timed out: {type(exc).__name__}", url=url)
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, ProtocolError)):
         return errors.IncompleteDownload(f"the connection broke during the transfer ({_short(exc)})", url=url)
-    if isinstance(exc, requests.ConnectionError):
+    if isinstance(exc, requests.ConnectionError | ConnectionError | urllib3_exceptions.HTTPError):
         return errors.UpstreamUnavailable(f"cannot reach the server ({_short(exc)})", url=url)
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return errors.UpstreamError(f"invalid URL ({type(exc).__name__})", url=url)
@@ -268,6 +271,11 @@ def _short(exc: BaseException) -> str:
     reason = getattr(inner, "reason", None) or inner
     name = type(reason).__name__ if isinstance(reason, BaseException) else type(exc).__name__
     return name
+
+
+def is_identity_encoded(response: requests.Response) -> bool:
+    """True when the body is sent as stored (no gzip or other Content-Encoding)."""
+    return response.headers.get("Content-Encoding", "identity").strip().lower() in ("", "identity")
 
 
 UrlGuard = Callable[[str], None]
@@ -363,8 +371,14 @@ class HttpClient:
     def iter_body(self, response: requests.Response, url: str) -> Iterator[bytes]:
         """The body in chunks (memory bounded whatever the size), with failures typed."""
         try:
-            yield from response.iter_content(CHUNK_SIZE)
-        except (requests.RequestException, ProtocolError) as exc:
+            if is_identity_encoded(response) and hasattr(response.raw, "read1"):
+                # read1 hands over every byte that arrived, so a transfer that breaks off keeps
+                # all it received and can resume from there (iter_content drops a partial chunk).
+                while chunk := response.raw.read1(CHUNK_SIZE):
+                    yield chunk
+            else:
+                yield from response.iter_content(CHUNK_SIZE)
+        except (requests.RequestException, urllib3_exceptions.HTTPError, OSError) as exc:
             raise _translate_exception(exc, url) from None
         finally:
             response.close()

@@ -35,12 +35,16 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import filelock
 
 from ml_data.cache.naming import cache_key, safe_filename
 from ml_data.errors import CacheError, IncompleteDownload
 from ml_data.redaction import redact_url
+
+if TYPE_CHECKING:
+    from ml_data.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -215,6 +219,16 @@ class Cache:
         # estimate crosses the limit, not on every put.
         self._estimate: int | None = None
         self._estimate_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Cache:
+        """The cache that ``settings`` describe (folder, limit, lock timeout, eviction grace)."""
+        return cls(
+            settings.cache_dir,
+            lock_timeout=settings.lock_timeout,
+            max_size=settings.cache_max_size,
+            grace_seconds=settings.cache_eviction_grace,
+        )
 
     # -- layout -------------------------------------------------------------------------------
 

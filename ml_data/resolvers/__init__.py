@@ -61,12 +61,7 @@ class Resolver:
     ) -> None:
         self.settings = settings
         self.http = http or HttpClient(settings)
-        self.cache = cache or Cache(
-            settings.cache_dir,
-            lock_timeout=settings.lock_timeout,
-            max_size=settings.cache_max_size,
-            grace_seconds=settings.cache_eviction_grace,
-        )
+        self.cache = cache or Cache.from_settings(settings)
         #: When False, files not present locally or in the cache raise NotFound instead.
         self.allow_downloads = allow_downloads
         #: When True, cached remote files are revalidated (or downloaded again) whatever their age.

@@ -24,6 +24,7 @@ from ml_data.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from ml_data.http import is_identity_encoded
 from ml_data.resolvers.base import LocalFile
 
 if TYPE_CHECKING:
@@ -187,6 +188,8 @@ def _content_length(response: requests.Response) -> int | None:
     value = response.headers.get("Content-Length")
     if value is None or "chunked" in response.headers.get("Transfer-Encoding", "").lower():
         return None
+    if not is_identity_encoded(response):
+        return None  # the length of the compressed body, not of the file
     try:
         return int(value)
     except ValueError:

@@ -60,6 +60,8 @@ class Route:
     last_modified: str | None = None
     #: answer "Range: bytes=N-" with 206
     ranges: bool = False
+    #: called with the route after each answer (to change the object between requests)
+    after_answer: Callable[[Route], None] | None = None
     served: int = 0
 
 
@@ -72,6 +74,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._serve(send_body=True)
+        route = self.server.owner.routes.get(urlsplit(self.path).path)
+        if route is not None and route.after_answer is not None:
+            route.after_answer(route)
 
     def do_HEAD(self) -> None:
         self._serve(send_body=False)
@@ -87,6 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         with owner.lock:
             owner.requests.append(record)
+            owner.connections.add(self.client_address[:2])
             route = owner.routes.get(urlsplit(self.path).path) or owner.routes.get(self.path)
             attempt = route.served if route else 0
             if route:
@@ -206,6 +212,8 @@ class FileServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Recorded] = []
+        #: client (host, port) of every connection accepted
+        self.connections: set[tuple[str, int]] = set()
         self.lock = threading.Lock()
         self._server = _Server((host, port), _Handler)
         self._server.owner = self
