@@ -97,6 +97,16 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigurationError(f"{name} must be true or false, got {value!r}")
 
 
+def _proxies(environ: Mapping[str, str]) -> dict[str, str]:
+    """``http_proxy``, ``HTTPS_PROXY``, ``no_proxy``, ... by scheme (lower-case names win, as in urllib)."""
+    found: dict[str, str] = {}
+    for name in sorted(environ, key=lambda n: n.islower()):  # upper-case first, lower-case overrides
+        value = environ[name]
+        if value and name.lower().endswith("_proxy") and name.lower() != "request_method_proxy":
+            found[name.lower()[: -len("_proxy")]] = value
+    return found
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
@@ -137,6 +147,11 @@ class Settings:
     backoff_factor: float = 0.5
     max_redirects: int = 10
     verify_ssl: bool = True
+    #: CA bundle for TLS (REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE), when not the default one.
+    ca_bundle: str | None = None
+    #: Proxies by scheme, from the usual *_proxy variables, and the no_proxy list.
+    proxies: tuple[tuple[str, str], ...] = ()
+    no_proxy: str = ""
     #: Seconds to wait for another process that downloads the same resource.
     lock_timeout: float = 600.0
 
@@ -165,6 +180,7 @@ class Settings:
         if not retries.isdigit():
             raise ConfigurationError(f"ML_DATA_RETRIES must be a whole number, got {retries!r}")
         roots = tuple(Path(p).expanduser() for p in env.get("ML_DATA_LOCAL_ROOTS", "").split(os.pathsep) if p)
+        proxies = _proxies(env)
         return cls(
             label_studio_url=_first(env, "LABEL_STUDIO_URL", "LABEL_STUDIO_HOST"),
             api_key=_first(env, "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_ACCESS_TOKEN"),
@@ -182,6 +198,9 @@ class Settings:
             read_timeout=_float(env, "ML_DATA_TIMEOUT", 60.0),
             retries=int(retries),
             verify_ssl=_bool(env, "ML_DATA_VERIFY_SSL", True),
+            ca_bundle=_first(env, "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
+            proxies=tuple(sorted((scheme, url) for scheme, url in proxies.items() if scheme != "no")),
+            no_proxy=proxies.get("no", ""),
         )
 
     def with_changes(self, **changes: object) -> Settings:

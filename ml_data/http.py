@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -105,7 +106,10 @@ def make_session(settings: Settings, *, pool_maxsize: int = DEFAULT_POOL_SIZE) -
     # Servers must send files as stored: a transparently compressed body could not be checked
     # against its Content-Length.
     session.headers["Accept-Encoding"] = "identity"
-    session.verify = settings.verify_ssl
+    # The environment (proxies, CA bundle) comes from Settings, read once; requests would otherwise
+    # re-read it on every request (costly) and add ~/.netrc credentials to any host.
+    session.trust_env = False
+    session.verify = (settings.ca_bundle or True) if settings.verify_ssl else False
     return session
 
 
@@ -302,10 +306,25 @@ class HttpClient:
             auth = LabelStudioAuth(settings.label_studio_url, settings.api_key)
         self.auth = auth
         self.url_guard = url_guard
+        self._proxies = dict(settings.proxies)
+        self._bypass: dict[str, bool] = {}
 
     @property
     def timeout(self) -> tuple[float, float]:
         return (self.settings.connect_timeout, self.settings.read_timeout)
+
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """The proxies to use for ``url``: none for hosts in no_proxy (decided once per host)."""
+        if not self._proxies:
+            return {}
+        host = urlsplit(url).hostname or ""
+        bypass = self._bypass.get(host)
+        if bypass is None:
+            bypass = bool(self.settings.no_proxy) and bool(
+                urllib.request.proxy_bypass_environment(host, {"no": self.settings.no_proxy})
+            )
+            self._bypass[host] = bypass
+        return {} if bypass else self._proxies
 
     def get(self, url: str, *, headers: Mapping[str, str] | None = None, stream: bool = True) -> requests.Response:
         """GET ``url``, following redirects; the response is a success or a typed error is raised.
@@ -326,7 +345,12 @@ class HttpClient:
                 request_headers.update(self.auth.headers(self.session, self.settings))
             try:
                 response = self.session.get(
-                    current, headers=request_headers, stream=stream, timeout=self.timeout, allow_redirects=False
+                    current,
+                    headers=request_headers,
+                    stream=stream,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    proxies=self.proxies_for(current),
                 )
             except requests.RequestException as exc:
                 raise _translate_exception(exc, current) from None

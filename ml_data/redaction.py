@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 REDACTED = "***"
@@ -34,6 +35,17 @@ def redact_url(url: str | None) -> str:
     """
     if url is None:
         return ""
+    if len(url) <= 4096:
+        return _redact_memo(url)
+    return _redact(url)
+
+
+@functools.lru_cache(maxsize=65536)
+def _redact_memo(url: str) -> str:
+    return _redact(url)
+
+
+def _redact(url: str) -> str:
     if url[:5].lower() == "data:":
         # Payloads can be megabytes long and may hold private content.
         head, _, payload = url.partition(",")

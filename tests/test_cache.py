@@ -67,7 +67,7 @@ def test_file_without_metadata_is_not_a_hit(tmp_path):
     cache = Cache(tmp_path)
     entry = cache.put("id", "f.bin", [b"data"], source="s")
     (entry.path.parent / ".meta.json").unlink()
-    assert cache.get("id") is None
+    assert Cache(tmp_path).get("id") is None  # as any other process sees it
 
 
 def test_file_whose_size_changed_is_not_a_hit(tmp_path):
@@ -75,13 +75,26 @@ def test_file_whose_size_changed_is_not_a_hit(tmp_path):
     entry = cache.put("id", "f.bin", [b"data"], source="s")
     entry.path.write_bytes(b"dat")  # e.g. truncated by a crash of the filesystem
     assert cache.get("id") is None
+    assert Cache(tmp_path).get("id") is None
 
 
 def test_damaged_metadata_is_not_a_hit(tmp_path):
     cache = Cache(tmp_path)
     entry = cache.put("id", "f.bin", [b"data"], source="s")
     (entry.path.parent / ".meta.json").write_text("{not json")
-    assert cache.get("id") is None
+    assert Cache(tmp_path).get("id") is None
+
+
+def test_a_process_notices_entries_rewritten_or_removed_by_others(tmp_path):
+    mine, other = Cache(tmp_path), Cache(tmp_path)
+    mine.put("id", "f.bin", [b"one"], source="s")
+    assert mine.get("id").size == 3
+    other.put("id", "f.bin", [b"three"], source="s")  # same size would still be a new file
+    assert mine.get("id").path.read_bytes() == b"three"
+    other.put("id", "f.bin", [b"333"], source="s")
+    assert mine.get("id").sha256 == other.get("id").sha256
+    other.clear()
+    assert mine.get("id") is None
 
 
 def test_rewrite_replaces_the_old_entry(tmp_path):

@@ -95,3 +95,18 @@ def test_bad_values_are_configuration_errors(env, message):
 )
 def test_parse_size(text, expected):
     assert parse_size(text) == expected
+
+
+def test_proxies_and_ca_bundle_are_read_once():
+    settings = Settings.from_env(
+        {
+            "HTTPS_PROXY": "http://upper:3128",
+            "https_proxy": "http://lower:3128",
+            "http_proxy": "http://plain:3128",
+            "no_proxy": "localhost,127.0.0.1",
+            "REQUESTS_CA_BUNDLE": "/etc/ssl/corp.pem",
+        }
+    )
+    assert dict(settings.proxies) == {"https": "http://lower:3128", "http": "http://plain:3128"}
+    assert settings.no_proxy == "localhost,127.0.0.1"
+    assert settings.ca_bundle == "/etc/ssl/corp.pem"

@@ -228,3 +228,24 @@ def test_auth_only_applies_to_its_origin():
     assert not auth.applies_to("http://ls:8081/data/upload/1/x.jpg")
     assert not auth.applies_to("https://ls:8080/x")
     assert not auth.applies_to("http://ls.evil:8080/x")
+
+
+def test_proxy_is_used_except_for_no_proxy_hosts(file_server, other_server, settings):
+    # other_server stands in for the proxy: a proxied GET arrives with the absolute URL as path.
+    other_server.add("http://example.invalid/x.jpg", body=b"via proxy")
+    proxied = settings.with_changes(proxies=(("http", other_server.origin),), no_proxy="127.0.0.1")
+    client = HttpClient(proxied)
+    assert client.get("http://example.invalid/x.jpg").content == b"via proxy"
+    file_server.add("/direct.jpg", body=b"direct")
+    assert client.get(file_server.url("/direct.jpg")).content == b"direct"
+    assert [r.path for r in other_server.requests] == ["http://example.invalid/x.jpg"]
+
+
+def test_netrc_credentials_are_never_added(file_server, settings, monkeypatch, tmp_path):
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    file_server.add("/x.jpg", body=b"x")
+    HttpClient(settings).get(file_server.url("/x.jpg"))
+    assert file_server.seen_authorization() == []

@@ -54,6 +54,8 @@ VERIFY_POLICIES = ("size", "hash")
 #: Temp files of live processes are left alone unless older than this (their pid may be reused,
 #: or they may belong to another host sharing the cache).
 STALE_TMP_SECONDS = 24 * 3600.0
+#: Entries remembered per process (cleared when full; a miss only costs reading the metadata).
+_MEMO_ENTRIES = 100_000
 
 
 @dataclass(frozen=True)
@@ -212,9 +214,14 @@ class Cache:
         grace_seconds: float = 60.0,
     ) -> None:
         self.root = Path(root)
+        self._objects = os.fspath(self.root / "objects")
         self.lock_timeout = lock_timeout
         self.max_size = max_size
         self.grace_seconds = grace_seconds
+        # Folders known to exist: creating them again costs a system call per download.
+        self._made: set[Path] = set()
+        # Entries this process has read or written: key -> (entry, inode of its file, last touch).
+        self._memo: dict[str, tuple[CacheEntry, int, float]] = {}
         # Bytes written by this process since the last full scan: eviction scans only when the
         # estimate crosses the limit, not on every put.
         self._estimate: int | None = None
@@ -242,14 +249,18 @@ class Cache:
         return self.root / "tmp"
 
     def _new_tmp_path(self, key: str, suffix: str) -> Path:
-        self._ensure_dir(self._tmp_dir())
-        return self._tmp_dir() / f"{key[:16]}.{os.getpid()}.{uuid.uuid4().hex}{suffix}"
+        tmp_dir = self._tmp_dir()
+        self._ensure_dir(tmp_dir)
+        return tmp_dir / f"{key[:16]}.{os.getpid()}.{uuid.uuid4().hex}{suffix}"
 
     def _ensure_dir(self, path: Path) -> None:
+        if path in self._made:
+            return
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CacheError(f"cannot create cache folder {path}: {exc.strerror or exc}") from None
+        self._made.add(path)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -262,51 +273,83 @@ class Cache:
         if verify not in VERIFY_POLICIES:
             raise ValueError(f"verify must be one of {VERIFY_POLICIES}, got {verify!r}")
         key = cache_key(identity)
+        if verify == "size":
+            remembered = self._remembered(key)
+            if remembered is not None:
+                return remembered
         # Mark the use before reading: an evictor re-checks the use time under the entry's lock,
         # so it either sees this use and keeps the entry, or removes the metadata first (a miss).
         self._touch(key)
         entry = self._read_entry(key)
         if entry is None:
+            self._memo.pop(key, None)
             return None
         if verify == "hash" and _file_sha256(entry.path) != entry.sha256:
             logger.warning("cache entry %s is corrupt (sha256 mismatch); not using it", entry.key)
             # Not waiting: the caller may hold this entry's lock itself; a new download replaces it.
             self._remove_entry(entry.key, wait=False)
             return None
+        self._remember(entry)
         return entry
 
-    def _read_entry(self, key: str) -> CacheEntry | None:
-        directory = self.entry_dir(key)
-        meta_path = directory / META_NAME
+    def _remembered(self, key: str) -> CacheEntry | None:
+        """A hit from this process's memo, checked with one stat of the file.
+
+        The file is replaced (new inode) whenever the entry is rewritten, and removed after its
+        metadata, so an unchanged inode and size mean the entry is still the one remembered.
+        Uses are still recorded, at most every quarter of the eviction grace period, which keeps
+        the entry safely inside that period.
+        """
+        memo = self._memo.get(key)
+        if memo is None:
+            return None
+        entry, inode, touched = memo
         try:
-            meta = json.loads(meta_path.read_text("utf-8"))
-            accessed = meta_path.stat().st_mtime
-            path = directory / meta["filename"]
-            size = path.stat().st_size
+            stat = os.stat(entry.path)
+        except OSError:
+            self._memo.pop(key, None)
+            return None
+        if stat.st_ino != inode or stat.st_size != entry.size:
+            self._memo.pop(key, None)
+            return None
+        now = time.time()
+        if now - touched >= self.grace_seconds / 4:
+            self._touch(key)
+            self._memo[key] = (entry, inode, now)
+        return entry
+
+    def _remember(self, entry: CacheEntry) -> None:
+        if len(self._memo) >= _MEMO_ENTRIES:
+            self._memo.clear()
+        try:
+            inode = os.stat(entry.path).st_ino
+        except OSError:
+            return
+        self._memo[entry.key] = (entry, inode, time.time())
+
+    def _read_entry(self, key: str) -> CacheEntry | None:
+        # Plain strings rather than Path objects: this runs on every cache hit.
+        directory = os.path.join(self._objects, key[:2], key)
+        meta_path = os.path.join(directory, META_NAME)
+        try:
+            with open(meta_path, "rb") as handle:
+                meta = json.loads(handle.read())
+                accessed = os.fstat(handle.fileno()).st_mtime
+            path = Path(directory, meta["filename"])
+            size = os.stat(path).st_size
         except (OSError, ValueError, KeyError, TypeError):
             return None
         if meta.get("version") != META_VERSION or size != meta.get("size"):
             logger.warning("cache entry %s does not match its metadata; ignoring it", key)
             return None
-        return CacheEntry(
-            key=key,
-            path=path,
-            size=size,
-            sha256=meta["sha256"],
-            identity=meta.get("identity", ""),
-            source=meta.get("source", ""),
-            kind=meta.get("kind"),
-            content_type=meta.get("content_type"),
-            etag=meta.get("etag"),
-            last_modified=meta.get("last_modified"),
-            created_at=float(meta.get("created_at", 0.0)),
-            validated_at=float(meta.get("validated_at", meta.get("created_at", 0.0))),
-            last_accessed=accessed,
-        )
+        try:
+            return _entry_from_meta(key, path, meta, last_accessed=accessed)
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def _touch(self, key: str) -> None:
         with contextlib.suppress(OSError):
-            os.utime(self.entry_dir(key) / META_NAME)
+            os.utime(os.path.join(self._objects, key[:2], key, META_NAME))
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -377,24 +420,33 @@ class Cache:
         meta["last_modified"] = last_modified or meta.get("last_modified")
         self._write_meta(entry.key, meta)
         updated = self._read_entry(entry.key)
-        return updated or entry
+        if updated is None:
+            return entry
+        self._remember(updated)
+        return updated
 
     def _commit(self, key: str, tmp_path: Path, filename: str, meta: dict) -> CacheEntry:
         directory = self.entry_dir(key)
-        self._ensure_dir(directory)
+        self._ensure_dir(directory.parent)
         name = safe_filename(filename)
         meta["filename"] = name
-        # Retire the old metadata first: between here and the new metadata, the entry is a miss.
-        with contextlib.suppress(FileNotFoundError):
-            (directory / META_NAME).unlink()
-        for stale in directory.iterdir():
-            if stale.name != name:
-                _remove(stale)
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            # Retire the old metadata first: from here to the new metadata, the entry is a miss.
+            with contextlib.suppress(FileNotFoundError):
+                (directory / META_NAME).unlink()
+            for stale in directory.iterdir():
+                if stale.name != name:
+                    _remove(stale)
+        except OSError as exc:
+            raise CacheError(f"cannot create cache folder {directory}: {exc.strerror or exc}") from None
         os.replace(tmp_path, directory / name)
         self._write_meta(key, meta)
-        entry = self._read_entry(key)
-        if entry is None:  # pragma: no cover - only if another process removed it meanwhile
-            raise CacheError(f"cache entry {key} vanished right after it was written")
+        # The metadata's mtime is the use time: take it from the file, whose clock readers see.
+        accessed = (directory / META_NAME).stat().st_mtime
+        entry = _entry_from_meta(key, directory / name, meta, last_accessed=accessed)
+        self._remember(entry)
         return entry
 
     def _write_meta(self, key: str, meta: dict) -> None:
@@ -515,6 +567,7 @@ class Cache:
         except filelock.Timeout:
             return False
         try:
+            self._memo.pop(key, None)
             directory = self.entry_dir(key)
             if unused_for > 0:
                 try:
@@ -555,6 +608,25 @@ class Cache:
                     path.unlink()
                     count += 1
         return count
+
+
+def _entry_from_meta(key: str, path: Path, meta: dict, *, last_accessed: float) -> CacheEntry:
+    created = float(meta.get("created_at", 0.0))
+    return CacheEntry(
+        key=key,
+        path=path,
+        size=int(meta["size"]),
+        sha256=str(meta["sha256"]),
+        identity=meta.get("identity", ""),
+        source=meta.get("source", ""),
+        kind=meta.get("kind"),
+        content_type=meta.get("content_type"),
+        etag=meta.get("etag"),
+        last_modified=meta.get("last_modified"),
+        created_at=created,
+        validated_at=float(meta.get("validated_at", created)),
+        last_accessed=last_accessed,
+    )
 
 
 def _pid_alive(pid: int) -> bool:

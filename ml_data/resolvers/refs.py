@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import mimetypes
 import posixpath
@@ -152,7 +153,7 @@ class HttpRef(Ref):
     kind: ClassVar[str] = "http"
     url: str
 
-    @property
+    @functools.cached_property
     def identity(self) -> str:
         return canonical_http_url(self.url)
 
@@ -170,7 +171,7 @@ class DataRef(Ref):
     is_base64: bool
     payload: str
 
-    @property
+    @functools.cached_property
     def identity(self) -> str:
         return "data:sha256:" + hashlib.sha256(self.raw.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -244,6 +245,9 @@ def looks_like_resource(value: object) -> bool:
     return lowered.startswith(_RESOURCE_PREFIXES) or any(marker in value for marker in _RESOURCE_MARKERS)
 
 
+_MEMO_MAX_URL = 4096
+
+
 def parse_ref(url: str, *, label_studio_url: str | None = None) -> Ref:
     """Parse ``url`` from a task into a typed Ref.
 
@@ -254,6 +258,19 @@ def parse_ref(url: str, *, label_studio_url: str | None = None) -> Ref:
     >>> parse_ref("https://b.s3.amazonaws.com/k.jpg?X-Amz-Signature=1").identity
     's3://b/k.jpg'
     """
+    if isinstance(url, str) and len(url) <= _MEMO_MAX_URL:
+        # Parsing is pure and Refs are frozen: a resolve of a URL seen before skips it (hot path
+        # for warm caches). Long URLs (data: URIs) are not kept.
+        return _parse_memo(url, label_studio_url)
+    return _parse(url, label_studio_url)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_memo(url: str, label_studio_url: str | None) -> Ref:
+    return _parse(url, label_studio_url)
+
+
+def _parse(url: str, label_studio_url: str | None) -> Ref:
     if not isinstance(url, str) or not url.strip():
         raise UnsupportedURL(f"expected a non-empty URL string, got {type(url).__name__} {url!r:.40}")
     url = url.strip()

@@ -68,6 +68,7 @@ class Route:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # no 40 ms Nagle/delayed-ACK stalls on kept-alive connections
 
     def log_message(self, format: str, *args: object) -> None:  # quiet
         pass
