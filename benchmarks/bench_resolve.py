@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/bench_resolve.py            # 2,000 x 50 KB and 1 GiB
     .venv/bin/python benchmarks/bench_resolve.py --quick    # 200 x 50 KB and 64 MiB
 
-Figures printed: cold (nothing cached) and warm (everything cached) wall time for the small files,
+Figures printed: cold (nothing cached), warm (everything cached, first look by this process) and
+again (a second pass, as a long-running backend does) wall time for the small files, on nginx and
+on a server that delays each answer by --latency ms;
 wall time, throughput and peak RSS for the large file (each run in a fresh process), curl's
 throughput on the same file, and the ratios.
 """
@@ -55,10 +57,15 @@ http {{
 """
 
 
-def start_server(directory: Path, kind: str) -> tuple[subprocess.Popen, str]:
-    """nginx (as a real deployment would serve files) when installed, else a Python server."""
+def start_server(directory: Path, kind: str, latency_ms: float = 0.0) -> tuple[subprocess.Popen, str]:
+    """nginx (as a real deployment would serve files) when installed, else a Python server;
+    with ``latency_ms``, an asyncio server that delays each answer by that much."""
     port = free_port()
-    if kind == "nginx":
+    if latency_ms:
+        process = subprocess.Popen(
+            [sys.executable, str(HERE / "latency_server.py"), str(directory), str(port), str(latency_ms)]
+        )
+    elif kind == "nginx":
         conf = directory.parent / "nginx.conf"
         conf.write_text(_NGINX_CONF.format(tmp=directory.parent, port=port, root=directory))
         process = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(directory.parent)], stderr=subprocess.DEVNULL)
@@ -116,12 +123,14 @@ def run_big(which: str, url: str, cache: Path) -> dict:
     return json.loads(output)
 
 
-def curl_speed(url: str) -> float | None:
+def curl_speed(url: str, target: Path) -> float | None:
+    """curl's throughput writing the file to disk, as ml-data must (bytes per second)."""
     if shutil.which("curl") is None:
         return None
     result = subprocess.run(
-        ["curl", "-s", "-o", "/dev/null", "-w", "%{speed_download}", url], check=True, capture_output=True, text=True
+        ["curl", "-s", "-o", str(target), "-w", "%{speed_download}", url], check=True, capture_output=True, text=True
     )
+    target.unlink()
     return float(result.stdout)
 
 
@@ -133,6 +142,10 @@ def main() -> None:
         "--server", choices=("nginx", "python"), default="nginx" if shutil.which("nginx") else "python",
         help="what serves the files (default: nginx when installed)",
     )
+    parser.add_argument(
+        "--latency", type=float, default=20.0,
+        help="milliseconds the latency run adds to every answer (0 to skip that run)",
+    )
     args = parser.parse_args()
     count, size = (200, 50_000) if args.quick else (2000, 50_000)
     big = (64 if args.quick else 1024) * 1024 * 1024
@@ -141,35 +154,58 @@ def main() -> None:
 
     from ml_data import Resolver, Settings, resolve_many
 
+    def small_files(origin: str, work: Path) -> dict[str, float]:
+        urls = [f"{origin}/small/img_{index:05d}.jpg" for index in range(count)]
+        ours_cache, theirs_cache = work / "ours", work / "theirs"
+        theirs_cache.mkdir(parents=True)
+        settings = Settings(cache_dir=ours_cache)
+        figures = {
+            "reference_cold": timed(lambda: [reference_get_local_path(u, cache_dir=str(theirs_cache)) for u in urls]),
+            "ours_cold": timed(lambda: resolve_many(urls, workers=args.workers, progress=False, settings=settings)),
+            "reference_warm": timed(lambda: [reference_get_local_path(u, cache_dir=str(theirs_cache)) for u in urls]),
+        }
+        # Warm, as a new process finds it (metadata read from disk), then as a long-running
+        # backend resolves the same files again (entries remembered by the process).
+        resolver = Resolver(settings)
+        figures["ours_warm"] = timed(lambda: [resolver.resolve(u) for u in urls])
+        figures["ours_again"] = timed(lambda: [resolver.resolve(u) for u in urls])
+        figures["reference_again"] = timed(lambda: [reference_get_local_path(u, cache_dir=str(theirs_cache)) for u in urls])
+        return figures
+
     with tempfile.TemporaryDirectory(prefix="ml-data-bench-") as tmp:
         root = Path(tmp)
         make_files(root / "files", count, size, big)
         server, origin = start_server(root / "files", args.server)
         try:
-            urls = [f"{origin}/small/img_{index:05d}.jpg" for index in range(count)]
-            ours_cache, theirs_cache = root / "ours", root / "theirs"
-            theirs_cache.mkdir()
-            settings = Settings(cache_dir=ours_cache)
-
-            reference_cold = timed(lambda: [reference_get_local_path(u, cache_dir=str(theirs_cache)) for u in urls])
-            ours_cold = timed(lambda: resolve_many(urls, workers=args.workers, progress=False, settings=settings))
-            reference_warm = timed(lambda: [reference_get_local_path(u, cache_dir=str(theirs_cache)) for u in urls])
-            resolver = Resolver(settings)
-            ours_warm = timed(lambda: [resolver.resolve(u) for u in urls])
-
+            local = small_files(origin, root / "local")
             big_url = f"{origin}/big.bin"
-            curl = curl_speed(big_url)
+            curl = curl_speed(big_url, root / "curl.bin")
             ours_big = run_big("ml-data", big_url, root / "ours-big")
             reference_big = run_big("reference", big_url, root / "theirs-big")
         finally:
             server.kill()
             server.wait()
+        remote = None
+        if args.latency:
+            server, origin = start_server(root / "files", "python", args.latency)
+            try:
+                remote = small_files(origin, root / "remote")
+            finally:
+                server.kill()
+                server.wait()
 
+    def report(title: str, figures: dict[str, float]) -> None:
+        print(title)
+        for phase in ("cold", "warm", "again"):
+            ref, ours = figures[f"reference_{phase}"], figures[f"ours_{phase}"]
+            print(f"    {phase:5s} reference {ref:7.3f} s   ml-data {ours:7.3f} s   speed-up {ref / ours:5.1f}x")
+
+    print(f"small files: {count} x {size // 1000} KB; cold: ml-data resolve_many with {args.workers} workers; "
+          "warm: a new resolver in a loop; again: the same resolver once more; the reference always in a loop")
+    report(f"  served by {args.server} on loopback (no latency: CPU-bound on both sides)", local)
+    if remote:
+        report(f"  served with {args.latency:.0f} ms latency per answer (as from an object store)", remote)
     mib = big / 2**20
-    print(f"server: {args.server} on 127.0.0.1")
-    print(f"small files: {count} x {size // 1000} KB over loopback, ml-data with {args.workers} workers")
-    print(f"  cold  reference {reference_cold:7.2f} s   ml-data {ours_cold:7.2f} s   speed-up {reference_cold / ours_cold:5.1f}x")
-    print(f"  warm  reference {reference_warm:7.3f} s   ml-data {ours_warm:7.3f} s   speed-up {reference_warm / ours_warm:5.1f}x")
     print(f"large file: {mib:.0f} MiB")
     for name, figures in (("reference", reference_big), ("ml-data", ours_big)):
         print(
@@ -178,7 +214,7 @@ def main() -> None:
         )
     if curl:
         ours_speed = mib / ours_big["seconds"]
-        print(f"  curl      {curl / 2**20:7.1f} MiB/s   ml-data at {100 * ours_speed / (curl / 2**20):.0f}% of curl")
+        print(f"  curl -o   {curl / 2**20:7.1f} MiB/s   ml-data at {100 * ours_speed / (curl / 2**20):.0f}% of curl")
     print(f"  speed-up {reference_big['seconds'] / ours_big['seconds']:.2f}x, "
           f"memory {reference_big['peak_rss_mb'] / ours_big['peak_rss_mb']:.1f}x less")
 

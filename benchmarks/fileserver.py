@@ -1,4 +1,5 @@
-"""A threaded HTTP/1.1 file server for benchmarks: ``python fileserver.py DIR PORT``, on 127.0.0.1.
+"""A threaded HTTP/1.1 file server for benchmarks where nginx is not installed:
+``python fileserver.py DIR PORT``, on 127.0.0.1.
 
 Run as its own process so that serving does not compete with the client for the GIL.
 """

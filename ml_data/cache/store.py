@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import shutil
 import threading
 import time
@@ -121,6 +122,51 @@ class PruneReport:
         return sum(entry.size for entry in self.removed)
 
 
+class _Digest:
+    """sha256 of a stream; past a few MiB it hashes in a thread beside the writes.
+
+    Hashing a large download in line halves its throughput (sha256 costs about as much as the
+    network and the disk together); hashlib and file writes release the GIL, so a second thread
+    overlaps them. A bounded queue keeps memory at a few chunks whatever the size.
+    """
+
+    _THREAD_AFTER = 8 * 1024 * 1024
+    _QUEUE_CHUNKS = 8
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self._seen = 0
+        self._queue: queue.Queue[bytes | None] | None = None
+        self._thread: threading.Thread | None = None
+
+    def update(self, chunk: bytes) -> None:
+        self._seen += len(chunk)
+        if self._queue is not None:
+            self._queue.put(chunk)
+        elif self._seen > self._THREAD_AFTER:
+            self._queue = queue.Queue(self._QUEUE_CHUNKS)
+            self._thread = threading.Thread(target=self._consume, name="ml-data-sha256", daemon=True)
+            self._thread.start()
+            self._queue.put(chunk)
+        else:
+            self._sha.update(chunk)
+
+    def _consume(self) -> None:
+        assert self._queue is not None
+        while (chunk := self._queue.get()) is not None:
+            self._sha.update(chunk)
+
+    def close(self) -> None:
+        if self._thread is not None and self._queue is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._sha.hexdigest()
+
+
 class PendingFile:
     """A download in progress: a unique temp file and the running sha256 of what was written.
 
@@ -133,7 +179,7 @@ class PendingFile:
         self.key = cache_key(identity)
         self.path = cache._new_tmp_path(self.key, ".part")
         self._handle = open(self.path, "xb")
-        self._digest = hashlib.sha256()
+        self._digest = _Digest()
         self.size = 0
 
     def write(self, chunk: bytes) -> None:
@@ -149,7 +195,8 @@ class PendingFile:
         """Drop what was written (the server could not resume)."""
         self._handle.seek(0)
         self._handle.truncate()
-        self._digest = hashlib.sha256()
+        self._digest.close()
+        self._digest = _Digest()
         self.size = 0
 
     def commit(
@@ -190,6 +237,7 @@ class PendingFile:
         return entry
 
     def discard(self) -> None:
+        self._digest.close()
         with contextlib.suppress(OSError):
             self._handle.close()
         with contextlib.suppress(FileNotFoundError):
