@@ -139,11 +139,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument(
-        "--server", choices=("nginx", "python"), default="nginx" if shutil.which("nginx") else "python",
+        "--server",
+        choices=("nginx", "python"),
+        default="nginx" if shutil.which("nginx") else "python",
         help="what serves the files (default: nginx when installed)",
     )
     parser.add_argument(
-        "--latency", type=float, default=20.0,
+        "--latency",
+        type=float,
+        default=20.0,
         help="milliseconds the latency run adds to every answer (0 to skip that run)",
     )
     args = parser.parse_args()
@@ -169,7 +173,9 @@ def main() -> None:
         resolver = Resolver(settings)
         figures["ours_warm"] = timed(lambda: [resolver.resolve(u) for u in urls])
         figures["ours_again"] = timed(lambda: [resolver.resolve(u) for u in urls])
-        figures["reference_again"] = timed(lambda: [reference_get_local_path(u, cache_dir=str(theirs_cache)) for u in urls])
+        figures["reference_again"] = timed(
+            lambda: [reference_get_local_path(u, cache_dir=str(theirs_cache)) for u in urls]
+        )
         return figures
 
     with tempfile.TemporaryDirectory(prefix="ml-data-bench-") as tmp:
@@ -200,8 +206,10 @@ def main() -> None:
             ref, ours = figures[f"reference_{phase}"], figures[f"ours_{phase}"]
             print(f"    {phase:5s} reference {ref:7.3f} s   ml-data {ours:7.3f} s   speed-up {ref / ours:5.1f}x")
 
-    print(f"small files: {count} x {size // 1000} KB; cold: ml-data resolve_many with {args.workers} workers; "
-          "warm: a new resolver in a loop; again: the same resolver once more; the reference always in a loop")
+    print(
+        f"small files: {count} x {size // 1000} KB; cold: ml-data resolve_many with {args.workers} workers; "
+        "warm: a new resolver in a loop; again: the same resolver once more; the reference always in a loop"
+    )
     report(f"  served by {args.server} on loopback (no latency: CPU-bound on both sides)", local)
     if remote:
         report(f"  served with {args.latency:.0f} ms latency per answer (as from an object store)", remote)
@@ -215,8 +223,10 @@ def main() -> None:
     if curl:
         ours_speed = mib / ours_big["seconds"]
         print(f"  curl -o   {curl / 2**20:7.1f} MiB/s   ml-data at {100 * ours_speed / (curl / 2**20):.0f}% of curl")
-    print(f"  speed-up {reference_big['seconds'] / ours_big['seconds']:.2f}x, "
-          f"memory {reference_big['peak_rss_mb'] / ours_big['peak_rss_mb']:.1f}x less")
+    print(
+        f"  speed-up {reference_big['seconds'] / ours_big['seconds']:.2f}x, "
+        f"memory {reference_big['peak_rss_mb'] / ours_big['peak_rss_mb']:.1f}x less"
+    )
 
 
 if __name__ == "__main__":

@@ -91,7 +91,9 @@ def resolve(urls: tuple[str, ...], task_id: int | None, tasks_file: str | None, 
         except MlDataError as exc:
             failed += 1
             if as_json:
-                click.echo(json.dumps({**context, "url": redact_url(url), "error": type(exc).__name__, "message": str(exc)}))
+                click.echo(
+                    json.dumps({**context, "url": redact_url(url), "error": type(exc).__name__, "message": str(exc)})
+                )
             else:
                 click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
             continue
@@ -146,12 +148,13 @@ def prefetch(file: str, workers: int, refresh: bool, as_json: bool) -> None:
             "failed": len(result.errors),
             "bytes": sum(local.size for local in {id(f): f for f in result.files.values()}.values()),
             "errors": [
-                {"url": redact_url(url), "error": type(exc).__name__, "message": str(exc)} for url, exc in result.errors.items()
+                {"url": redact_url(url), "error": type(exc).__name__, "message": str(exc)}
+                for url, exc in result.errors.items()
             ],
         }
         click.echo(json.dumps(report, indent=2))
     else:
-        for url, exc in result.errors.items():
+        for exc in result.errors.values():
             click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
         click.echo(f"{len(result.files)} resolved, {len(result.errors)} failed (cache: {settings.cache_dir})")
     if result.errors:

@@ -12,10 +12,20 @@ from urllib.parse import urlsplit
 from ml_data.errors import ConfigurationError
 
 _SIZE_UNITS = {
-    "": 1, "b": 1,
-    "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
-    "t": 1000**4, "tb": 1000**4,
-    "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
 }
 
 
@@ -59,8 +69,7 @@ def normalize_label_studio_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
-            f"invalid Label Studio URL {url!r}: give the full URL with its scheme, "
-            "e.g. http://label-studio:8080"
+            f"invalid Label Studio URL {url!r}: give the full URL with its scheme, e.g. http://label-studio:8080"
         )
     return url.rstrip("/")
 
@@ -184,9 +193,7 @@ class Settings:
         return cls(
             label_studio_url=_first(env, "LABEL_STUDIO_URL", "LABEL_STUDIO_HOST"),
             api_key=_first(env, "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_ACCESS_TOKEN"),
-            local_files_root=_path(
-                _first(env, "LOCAL_FILES_DOCUMENT_ROOT", "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")
-            ),
+            local_files_root=_path(_first(env, "LOCAL_FILES_DOCUMENT_ROOT", "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")),
             upload_dir=_path(env.get("ML_DATA_UPLOAD_DIR")),
             extra_local_roots=roots,
             cache_dir=_path(env.get("ML_DATA_CACHE_DIR")) or default_cache_dir(env),

@@ -225,9 +225,7 @@ class LabelStudioAuth:
             raise_for_response(response, url)
         access = response.json().get("access") if response.content else None
         if not isinstance(access, str) or not access:
-            raise errors.UpstreamError(
-                "Label Studio's token refresh answer has no access token", url=url
-            )
+            raise errors.UpstreamError("Label Studio's token refresh answer has no access token", url=url)
         self._access = access
         self._access_expiry = jwt_expiry(access) or (time.time() + 60.0)
         logger.debug("renewed Label Studio access token for %s", self.origin)
@@ -240,14 +238,14 @@ def raise_for_response(response: requests.Response, url: str, *, hint: str = "")
     status = response.status_code
     reason = f"HTTP {status} {response.reason or ''}".strip()
     message = f"{reason}{': ' + hint if hint else ''}"
-    kwargs = {"status_code": status, "url": url, "response": response}
+    error_type: type[errors.UpstreamHTTPError] = errors.UpstreamHTTPError
     if status == 401:
-        raise errors.AuthenticationFailed(message, **kwargs)
-    if status == 403:
-        raise errors.AccessDenied(message, **kwargs)
-    if status in (404, 410):
-        raise errors.RemoteNotFound(message, **kwargs)
-    raise errors.UpstreamHTTPError(message, **kwargs)
+        error_type = errors.AuthenticationFailed
+    elif status == 403:
+        error_type = errors.AccessDenied
+    elif status in (404, 410):
+        error_type = errors.RemoteNotFound
+    raise error_type(message, status_code=status, url=url, response=response)
 
 
 def _translate_exception(exc: BaseException, url: str) -> errors.UpstreamError:
@@ -321,7 +319,9 @@ class HttpClient:
         bypass = self._bypass.get(host)
         if bypass is None:
             bypass = bool(self.settings.no_proxy) and bool(
-                urllib.request.proxy_bypass_environment(host, {"no": self.settings.no_proxy})
+                urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
+                    host, {"no": self.settings.no_proxy}
+                )
             )
             self._bypass[host] = bypass
         return {} if bypass else self._proxies
@@ -387,7 +387,9 @@ class HttpClient:
                         "(a legacy token or a personal access token from Account & Settings)"
                     )
                 elif response.status_code == 401 and not send_auth:
-                    hint = "no Label Studio token was sent to this origin (set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY)"
+                    hint = (
+                        "no Label Studio token was sent to this origin (set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY)"
+                    )
                 raise_for_response(response, current, hint=hint)
             return response
         raise errors.TooManyRedirects(f"more than {self.settings.max_redirects} redirects", url=url)

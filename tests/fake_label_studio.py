@@ -59,7 +59,11 @@ class FakeLabelStudio:
 
         def handler(request: Recorded) -> tuple[int, dict[str, str], bytes]:
             if not self.authorized(request):
-                return 401, {"Content-Type": "application/json"}, b'{"detail": "Authentication credentials were not provided."}'
+                return (
+                    401,
+                    {"Content-Type": "application/json"},
+                    b'{"detail": "Authentication credentials were not provided."}',
+                )
             return 200, {"Content-Type": content_type}, body
 
         return self.server.add(path, handler=handler)

@@ -12,7 +12,11 @@ from ml_data.cache import cache_key, safe_filename
 
 
 def entries(cache: Cache) -> list:
-    return sorted(p for p in (cache.root / "objects").rglob("*") if p.is_file()) if (cache.root / "objects").exists() else []
+    return (
+        sorted(p for p in (cache.root / "objects").rglob("*") if p.is_file())
+        if (cache.root / "objects").exists()
+        else []
+    )
 
 
 def leftovers(cache: Cache) -> list:
@@ -109,8 +113,13 @@ def test_rewrite_replaces_the_old_entry(tmp_path):
 def test_metadata_records_what_the_design_says(tmp_path):
     cache = Cache(tmp_path)
     entry = cache.put(
-        "https://h/x.jpg", "x.jpg", [b"x"], source="https://h/x.jpg?sig=abc", content_type="image/jpeg",
-        etag='"1"', last_modified="Mon, 01 Jan 2024 00:00:00 GMT",
+        "https://h/x.jpg",
+        "x.jpg",
+        [b"x"],
+        source="https://h/x.jpg?sig=abc",
+        content_type="image/jpeg",
+        etag='"1"',
+        last_modified="Mon, 01 Jan 2024 00:00:00 GMT",
     )
     meta = json.loads((entry.path.parent / ".meta.json").read_text())
     assert meta["size"] == 1 and meta["sha256"] == entry.sha256

@@ -35,7 +35,10 @@ def test_same_bytes_as_the_reference_for_an_http_url(file_server, tmp_path):
     assert Path(ours).is_relative_to(tmp_path / "ours")
 
 
-@pytest.mark.parametrize(("url_var", "token_var"), [("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"), ("LABEL_STUDIO_HOST", "LABEL_STUDIO_ACCESS_TOKEN")])
+@pytest.mark.parametrize(
+    ("url_var", "token_var"),
+    [("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"), ("LABEL_STUDIO_HOST", "LABEL_STUDIO_ACCESS_TOKEN")],
+)
 def test_environment_fallbacks(file_server, monkeypatch, tmp_path, url_var, token_var):
     ls = FakeLabelStudio(file_server)
     ls.serve_file("/data/upload/3/x.jpg", b"uploaded")
@@ -67,7 +70,10 @@ def test_personal_access_token_works_where_the_reference_failed(file_server, tmp
     (tmp_path / "ref").mkdir()
     with pytest.raises(requests.HTTPError):  # the reference sends the refresh token as a legacy token
         reference_io.get_local_path(
-            "/data/upload/3/x.jpg", cache_dir=str(tmp_path / "ref"), hostname=ls.url, access_token=ls.personal_access_token
+            "/data/upload/3/x.jpg",
+            cache_dir=str(tmp_path / "ref"),
+            hostname=ls.url,
+            access_token=ls.personal_access_token,
         )
 
 

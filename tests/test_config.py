@@ -54,7 +54,11 @@ def test_primary_names_win_over_aliases():
             "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": "/y",
         }
     )
-    assert (settings.label_studio_url, settings.api_key, settings.local_files_root) == ("http://a:8080", "one", Path("/x"))
+    assert (settings.label_studio_url, settings.api_key, settings.local_files_root) == (
+        "http://a:8080",
+        "one",
+        Path("/x"),
+    )
 
 
 def test_token_never_in_repr():

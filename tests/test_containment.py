@@ -76,7 +76,9 @@ def test_hostile_local_files_paths_are_refused(local_resolver, hostile):
     assert isinstance(info.value, ValueError) and isinstance(info.value, PermissionError)
 
 
-@pytest.mark.parametrize("encoded", ["%252e%252e/outside/secret.txt", "....//outside/secret.txt", "...%2F...%2Foutside"])
+@pytest.mark.parametrize(
+    "encoded", ["%252e%252e/outside/secret.txt", "....//outside/secret.txt", "...%2F...%2Foutside"]
+)
 def test_paths_that_only_look_hostile_stay_inside(local_resolver, encoded):
     # Decoded once (as Label Studio does), these are odd names inside the root: not found there.
     with pytest.raises(NotFound):
@@ -144,8 +146,16 @@ def test_mounted_upload_is_returned_in_place(local_resolver, layout):
 
 @pytest.mark.parametrize(
     "url",
-    ["/etc/passwd", "file:///etc/passwd", "{outside}/secret.txt", "file://{outside}/secret.txt", "{root}/link_out/secret.txt",
-     "{root}/../outside/secret.txt", "../outside/secret.txt", "photos/evil.jpg"],
+    [
+        "/etc/passwd",
+        "file:///etc/passwd",
+        "{outside}/secret.txt",
+        "file://{outside}/secret.txt",
+        "{root}/link_out/secret.txt",
+        "{root}/../outside/secret.txt",
+        "../outside/secret.txt",
+        "photos/evil.jpg",
+    ],
 )
 def test_plain_paths_outside_the_roots_are_refused(local_resolver, layout, url):
     with pytest.raises(UnsafePath):

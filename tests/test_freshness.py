@@ -17,8 +17,18 @@ NOW = 1_000_000.0
 
 def entry(**changes) -> CacheEntry:
     base = CacheEntry(
-        key="k", path=Path("/x"), size=1, sha256="0" * 64, identity="i", source="s", kind="http",
-        content_type=None, etag='"e"', last_modified=None, created_at=NOW - 100, validated_at=NOW - 100,
+        key="k",
+        path=Path("/x"),
+        size=1,
+        sha256="0" * 64,
+        identity="i",
+        source="s",
+        kind="http",
+        content_type=None,
+        etag='"e"',
+        last_modified=None,
+        created_at=NOW - 100,
+        validated_at=NOW - 100,
         last_accessed=NOW - 100,
     )
     return dataclasses.replace(base, **changes)
@@ -28,15 +38,15 @@ def entry(**changes) -> CacheEntry:
     ("cached", "kind", "ttl", "refresh", "expected"),
     [
         (None, "http", 60, False, Action.DOWNLOAD),
-        (entry(), "http", 3600, False, Action.REUSE),           # fresh
-        (entry(), "http", 60, False, Action.REVALIDATE),        # stale, has an ETag
+        (entry(), "http", 3600, False, Action.REUSE),  # fresh
+        (entry(), "http", 60, False, Action.REVALIDATE),  # stale, has an ETag
         (entry(etag=None, last_modified="Mon"), "http", 60, False, Action.REVALIDATE),
         (entry(etag=None), "http", 60, False, Action.DOWNLOAD),  # stale, nothing to revalidate with
-        (entry(), "upload", 0, False, Action.REUSE),            # immutable kinds are never asked again
+        (entry(), "upload", 0, False, Action.REUSE),  # immutable kinds are never asked again
         (entry(), "s3", 0, False, Action.REUSE),
         (entry(), "data_uri", 0, False, Action.REUSE),
         (entry(), "local_files", 60, False, Action.REVALIDATE),
-        (entry(), "http", 3600, True, Action.REVALIDATE),       # refresh forces the question
+        (entry(), "http", 3600, True, Action.REVALIDATE),  # refresh forces the question
         (entry(), "upload", 3600, True, Action.REVALIDATE),
         (entry(etag=None), "s3", 3600, True, Action.DOWNLOAD),
     ],

@@ -62,7 +62,12 @@ def test_retries_are_bounded(file_server, settings):
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(401, errors.AuthenticationFailed), (403, errors.AccessDenied), (404, errors.RemoteNotFound), (400, errors.UpstreamHTTPError)],
+    [
+        (401, errors.AuthenticationFailed),
+        (403, errors.AccessDenied),
+        (404, errors.RemoteNotFound),
+        (400, errors.UpstreamHTTPError),
+    ],
 )
 def test_statuses_become_typed_errors(file_server, settings, status, error):
     file_server.add("/e", status=status, body=b"no")

@@ -198,7 +198,9 @@ def test_personal_access_token_works_for_uploads(ls, settings):
 
 def test_resolve_link_follows_redirect_without_the_token(ls, ls_resolver, file_server, other_server):
     other_server.add("/bucket/k.jpg", body=b"cloud-object")
-    file_server.add("/tasks/7/resolve/", redirect_to=other_server.url("/bucket/k.jpg?X-Amz-Signature=s"), redirect_status=303)
+    file_server.add(
+        "/tasks/7/resolve/", redirect_to=other_server.url("/bucket/k.jpg?X-Amz-Signature=s"), redirect_status=303
+    )
     local = ls_resolver.resolve(f"/tasks/7/resolve/?fileuri={b64('s3://bucket/k.jpg')}")
     assert local.path.read_bytes() == b"cloud-object" and local.kind == "s3"
     assert other_server.seen_authorization() == []

@@ -24,8 +24,14 @@ def test_truncated_transfer_resumes_with_a_range_request(file_server, resolver):
 
 
 def test_reset_transfer_resumes_too(file_server, resolver):
-    file_server.add("/big.bin", body=BIG, last_modified="Mon, 02 Nov 2026 10:00:00 GMT", ranges=True,
-                    reset_at=2_000_000, fault_times=1)
+    file_server.add(
+        "/big.bin",
+        body=BIG,
+        last_modified="Mon, 02 Nov 2026 10:00:00 GMT",
+        ranges=True,
+        reset_at=2_000_000,
+        fault_times=1,
+    )
     assert resolver.resolve(file_server.url("/big.bin")).sha256 == hashlib.sha256(BIG).hexdigest()
     assert file_server.requests[1].headers["Range"].startswith("bytes=")
     assert sum(r.sent for r in file_server.requests) <= len(BIG) + 2_000_000
@@ -50,7 +56,13 @@ def test_object_that_changed_meanwhile_is_downloaded_whole(file_server, resolver
         route.body, route.etag, route.after_answer = new_body, '"v2"', None
 
     file_server.add(
-        "/big.bin", body=BIG, etag='"v1"', ranges=True, truncate_at=1_000_000, fault_times=1, after_answer=replace_object
+        "/big.bin",
+        body=BIG,
+        etag='"v1"',
+        ranges=True,
+        truncate_at=1_000_000,
+        fault_times=1,
+        after_answer=replace_object,
     )
     local = resolver.resolve(file_server.url("/big.bin"))
     # If-Range no longer matches, so the server sends the new object whole: never a mix of both.

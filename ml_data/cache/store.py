@@ -459,7 +459,9 @@ class Cache:
                 last_modified=last_modified,
             )
 
-    def mark_validated(self, entry: CacheEntry, *, etag: str | None = None, last_modified: str | None = None) -> CacheEntry:
+    def mark_validated(
+        self, entry: CacheEntry, *, etag: str | None = None, last_modified: str | None = None
+    ) -> CacheEntry:
         """Record that the upstream confirmed the entry is current (a 304): no download needed."""
         directory = self.entry_dir(entry.key)
         meta = json.loads((directory / META_NAME).read_text("utf-8"))

@@ -33,7 +33,7 @@ KNOWN_FETCHERS = MappingProxyType(
 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_fetcher(kind: str) -> Fetcher:
     """The fetcher for a URL kind (an error listing the known kinds for an unknown one)."""
     module_name = KNOWN_FETCHERS.get(kind)

@@ -62,7 +62,9 @@ def cached_download(resolver: Resolver, ref: Ref, url: str, *, identity: str | N
         entry = cache.get(identity, verify=settings.cache_verify)
         if entry is not None and entry.validated_at >= started:
             return LocalFile.from_entry(entry, ref)  # another caller just did the work
-        action = freshness_action(entry, kind=ref.kind, now=time.time(), ttl=settings.cache_ttl, refresh=resolver.refresh)
+        action = freshness_action(
+            entry, kind=ref.kind, now=time.time(), ttl=settings.cache_ttl, refresh=resolver.refresh
+        )
         if action is Action.REUSE:
             assert entry is not None
         elif action is Action.REVALIDATE:
@@ -73,7 +75,9 @@ def cached_download(resolver: Resolver, ref: Ref, url: str, *, identity: str | N
     return LocalFile.from_entry(entry, ref)
 
 
-def revalidate(resolver: Resolver, entry: CacheEntry, identity: str, url: str, *, kind: str, filename: str) -> CacheEntry:
+def revalidate(
+    resolver: Resolver, entry: CacheEntry, identity: str, url: str, *, kind: str, filename: str
+) -> CacheEntry:
     """Ask the server whether ``entry`` is current: 304 refreshes its metadata, 200 replaces it."""
     headers = {}
     if entry.etag:
@@ -111,7 +115,9 @@ def download(
     first = response
     total = _content_length(response)
     validator = _range_validator(response)
-    resumable = total is not None and validator is not None and "bytes" in response.headers.get("Accept-Ranges", "").lower()
+    resumable = (
+        total is not None and validator is not None and "bytes" in response.headers.get("Accept-Ranges", "").lower()
+    )
     attempt = 0
     with resolver.cache.pending(identity) as pending:
         while True:

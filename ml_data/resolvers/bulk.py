@@ -64,7 +64,9 @@ def resolve_many(
     if resolver is None:
         settings = settings or Settings.from_env()
         # One session for all workers: its pools (one per origin) hold a connection per worker.
-        session = new_session(settings) if workers <= DEFAULT_POOL_SIZE else make_session(settings, pool_maxsize=workers)
+        session = (
+            new_session(settings) if workers <= DEFAULT_POOL_SIZE else make_session(settings, pool_maxsize=workers)
+        )
         resolver = Resolver(settings, http=HttpClient(settings, session=session))
     if refresh:
         resolver = resolver.refreshing()

@@ -8,9 +8,11 @@ from ml_data.errors import NotFound
 from ml_data.resolvers._remote import cached_download, label_studio_url
 from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.containment import check_relative, contained_path, usable_root
-from ml_data.resolvers.refs import LocalFilesRef
+from ml_data.resolvers.refs import LocalFilesRef, UploadRef
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ml_data.resolvers import Resolver
 
 
@@ -21,12 +23,23 @@ def fetch(ref: LocalFilesRef, resolver: Resolver, task_id: int | None) -> LocalF
     Unsafe paths are refused before anything is read or sent.
     """
     relative = check_relative(ref.path, url=ref.raw)
-    settings = resolver.settings
-    root = usable_root(settings.local_files_root)
-    if root is not None:
-        path = contained_path(root, relative, url=ref.raw)
-        if path.is_file():
-            return LocalFile.in_place(path, ref)
-        if not (settings.label_studio_url or "://" in ref.ls_url):
-            raise NotFound(f"no file {relative!r} under LOCAL_FILES_DOCUMENT_ROOT {root}", url=ref.raw)
+    mounted = read_mounted(resolver, ref, resolver.settings.local_files_root, relative)
+    if mounted is not None:
+        return mounted
     return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw))
+
+
+def read_mounted(
+    resolver: Resolver, ref: UploadRef | LocalFilesRef, root: Path | None, relative: str
+) -> LocalFile | None:
+    """The file in place when ``root`` is configured and holds it; None when Label Studio should be
+    asked instead; NotFound when it is missing and Label Studio is not configured either."""
+    real_root = usable_root(root)
+    if real_root is None:
+        return None
+    path = contained_path(real_root, relative, url=ref.raw)
+    if path.is_file():
+        return LocalFile.in_place(path, ref)
+    if not (resolver.settings.label_studio_url or "://" in ref.ls_url):
+        raise NotFound(f"no file {relative!r} under {real_root}", url=ref.raw)
+    return None

@@ -24,9 +24,7 @@ def fetch(ref: LocalPathRef, resolver: Resolver, task_id: int | None) -> LocalFi
     else:
         root = usable_root(settings.local_files_root)
         if root is None:
-            raise UnsafePath(
-                "relative paths are read under LOCAL_FILES_DOCUMENT_ROOT, which is not set", url=ref.raw
-            )
+            raise UnsafePath("relative paths are read under LOCAL_FILES_DOCUMENT_ROOT, which is not set", url=ref.raw)
         path = contained_path(root, ref.path, url=ref.raw)
     if not path.is_file():
         raise NotFound("no such file", url=ref.raw)

@@ -42,15 +42,40 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 # CloudFront). Azure SAS parameters are stripped only when the URL carries a SAS ``sig``.
 _SIGNATURE_PARAMS = frozenset(
     {
-        "signature", "expires", "awsaccesskeyid", "x-amz-security-token", "key-pair-id", "policy",
+        "signature",
+        "expires",
+        "awsaccesskeyid",
+        "x-amz-security-token",
+        "key-pair-id",
+        "policy",
         "googleaccessid",
     }
 )
 _SIGNATURE_PREFIXES = ("x-amz-", "x-goog-")
 _AZURE_SAS_PARAMS = frozenset(
     {
-        "sv", "ss", "srt", "sp", "se", "st", "spr", "sig", "sr", "si", "sip", "skoid", "sktid",
-        "skt", "ske", "sks", "skv", "saoid", "suoid", "scid", "sdd", "ses",
+        "sv",
+        "ss",
+        "srt",
+        "sp",
+        "se",
+        "st",
+        "spr",
+        "sig",
+        "sr",
+        "si",
+        "sip",
+        "skoid",
+        "sktid",
+        "skt",
+        "ske",
+        "sks",
+        "skv",
+        "saoid",
+        "suoid",
+        "scid",
+        "sdd",
+        "ses",
     }
 )
 
@@ -226,8 +251,19 @@ class CloudRef(Ref):
 
 
 _RESOURCE_PREFIXES = (
-    "http://", "https://", "s3://", "gs://", "azure-blob://", "data:", "file://",
-    "/data/", "upload/", "/upload/", "/tasks/", "/projects/", "/storage-data/",
+    "http://",
+    "https://",
+    "s3://",
+    "gs://",
+    "azure-blob://",
+    "data:",
+    "file://",
+    "/data/",
+    "upload/",
+    "/upload/",
+    "/tasks/",
+    "/projects/",
+    "/storage-data/",
 )
 _RESOURCE_MARKERS = ("/data/upload/", "/data/local-files", "/storage-data/uploaded")
 

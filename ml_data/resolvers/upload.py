@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from ml_data.errors import NotFound, RemoteNotFound, UnsafePath
+from ml_data.errors import RemoteNotFound, UnsafePath
 from ml_data.resolvers._remote import cached_download, label_studio_url
 from ml_data.resolvers.base import LocalFile
-from ml_data.resolvers.containment import check_relative, contained_path, usable_root
+from ml_data.resolvers.containment import check_relative
+from ml_data.resolvers.local_files import read_mounted
 from ml_data.resolvers.refs import UploadRef
 
 if TYPE_CHECKING:
@@ -23,14 +24,9 @@ def fetch(ref: UploadRef, resolver: Resolver, task_id: int | None) -> LocalFile:
     if not ref.project.isdigit():
         raise UnsafePath("upload URL must name a numeric project id", url=ref.raw)
     relative = check_relative(f"{ref.project}/{ref.name}", url=ref.raw)
-    settings = resolver.settings
-    root = usable_root(settings.upload_dir)
-    if root is not None:
-        path = contained_path(root, relative, url=ref.raw)
-        if path.is_file():
-            return LocalFile.in_place(path, ref)
-        if not (settings.label_studio_url or "://" in ref.ls_url):
-            raise NotFound(f"no uploaded file {relative!r} under {root}", url=ref.raw)
+    mounted = read_mounted(resolver, ref, resolver.settings.upload_dir, relative)
+    if mounted is not None:
+        return mounted
     try:
         return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw))
     except RemoteNotFound:
