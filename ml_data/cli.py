@@ -12,6 +12,7 @@ import click
 from ml_data._version import __version__
 from ml_data.cache import Cache
 from ml_data.config import Settings, parse_duration, parse_size
+from ml_data.converters.base import ConvertOptions
 from ml_data.errors import MlDataError
 from ml_data.redaction import redact_url
 from ml_data.resolvers import LocalFile, Resolver, resolve_many
@@ -159,6 +160,79 @@ def prefetch(file: str, workers: int, refresh: bool, as_json: bool) -> None:
         click.echo(f"{len(result.files)} resolved, {len(result.errors)} failed (cache: {settings.cache_dir})")
     if result.errors:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("export", type=click.Path(exists=True))
+@click.option("--format", "format_name", required=True, help="json, json-min, csv, tsv, conll2003, asr-manifest.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced when complete).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="Labeling config XML.")
+@click.option(
+    "--annotations",
+    type=click.Choice(["all", "latest", "first", "ground-truth"]),
+    default="all",
+    show_default=True,
+    help="Which annotations of each task.",
+)
+@click.option("--predictions", is_flag=True, help="Export predictions too.")
+@click.option("--model-version", help="With --predictions: only this model version's.")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True)
+@click.option("--split-sentences", is_flag=True, help="CoNLL: a blank line between sentences.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def convert(
+    export: str,
+    format_name: str,
+    out: str,
+    config_file: str | None,
+    annotations: str,
+    predictions: bool,
+    model_version: str | None,
+    on_error: str,
+    split_sentences: bool,
+    as_json: bool,
+) -> None:
+    """Convert a Label Studio export (JSON list, JSON lines, or a folder of task files) to FORMAT.
+
+    Audio for asr-manifest is resolved to local files (cache) with the usual settings.
+    """
+    from ml_data.converters import convert as run_convert
+    from ml_data.converters import normalize_format_name
+
+    config = None
+    if config_file:
+        with open(config_file, encoding="utf-8") as handle:
+            config = handle.read()
+    media = None
+    if normalize_format_name(format_name) == "asr-manifest":
+        resolver = Resolver(_settings())
+
+        def media(url: str, task_id: int | None) -> str | None:
+            try:
+                return str(resolver.resolve(url, task_id=task_id).path)
+            except MlDataError as exc:
+                click.echo(f"warning: {exc}", err=True)
+                return None
+
+    options = ConvertOptions(
+        annotations=annotations,
+        predictions=predictions,
+        model_version=model_version,
+        on_error=on_error,
+        split_sentences=split_sentences,
+        media=media,
+    )
+    try:
+        report = run_convert(export, format_name, out, config=config, options=options, progress=not as_json)
+    except MlDataError as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+        return
+    click.echo(f"{report.format}: {report.items_written} items from {report.tasks} tasks written to {report.output}")
+    for reason, count in report.skipped.most_common():
+        click.echo(f"  skipped {count}: {reason}")
+    for warning in report.warnings[:20]:
+        click.echo(f"  warning: {warning}")
 
 
 def _human(size: int | float) -> str:

@@ -13,6 +13,11 @@ reference keeps working::
     ├── UnsafePath (ValueError, PermissionError)   a path that escapes its allowed root
     ├── NotFound (FileNotFoundError)               a local file or a cache entry that does not exist
     ├── CacheError (OSError)                       the cache folder cannot be used
+    ├── InvalidExport (ValueError)                 an export or task that cannot be read
+    ├── InvalidLabelConfig (ValueError)            a labeling config that cannot be parsed
+    ├── UnknownFormat (ValueError)                 a format name no converter has
+    ├── FormatNotSupported (ValueError)            the labeling config has nothing that format can express
+    ├── ConversionError (ValueError)               one task could not be converted (policy "fail")
     └── UpstreamError (requests.RequestException)  talking to a remote server failed
         ├── UpstreamHTTPError (requests.HTTPError) a non-2xx answer; ``status_code``
         │   ├── AuthenticationFailed (PermissionError)   401
@@ -85,6 +90,26 @@ class NotFound(MlDataError, FileNotFoundError):
 
 class CacheError(MlDataError, OSError):
     """The cache folder cannot be used (not writable, lock timeout, ...)."""
+
+
+class InvalidExport(MlDataError, ValueError):
+    """An export file, or one task in it, is not what Label Studio writes."""
+
+
+class InvalidLabelConfig(MlDataError, ValueError):
+    """The labeling config is not well-formed XML or not a Label Studio config."""
+
+
+class UnknownFormat(MlDataError, ValueError):
+    """No converter has that name; the message lists the known ones."""
+
+
+class FormatNotSupported(MlDataError, ValueError):
+    """The labeling config has nothing the format can express; the message says why."""
+
+
+class ConversionError(MlDataError, ValueError):
+    """A task could not be converted (with the error policy "fail"); names the task and field."""
 
 
 class UpstreamError(MlDataError, requests.RequestException):

@@ -1,0 +1,101 @@
+"""Tasks -> dataset formats.
+
+:func:`convert` reads an export (streamed), applies the annotation selection, and writes one
+format into an output folder that appears only when complete. Formats live one per module behind
+:data:`KNOWN_FORMATS`; an unknown name is an error listing the known ones.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from tqdm import tqdm
+
+from ml_data.converters.base import ConversionReport, Context, ConvertOptions, Format, atomic_folder
+from ml_data.converters.label_config import LabelConfig, parse_label_config
+from ml_data.converters.model import Annotation, Region, Task, read_tasks
+from ml_data.errors import FormatNotSupported, UnknownFormat
+
+#: format name -> "module:attribute" of its Format; imported on first use.
+KNOWN_FORMATS = MappingProxyType(
+    {
+        "json": "ml_data.converters.json_formats:JsonFormat",
+        "json-min": "ml_data.converters.json_formats:JsonMinFormat",
+        "csv": "ml_data.converters.tabular:CSV",
+        "tsv": "ml_data.converters.tabular:TSV",
+        "conll2003": "ml_data.converters.conll:ConllFormat",
+        "asr-manifest": "ml_data.converters.asr:AsrManifestFormat",
+    }
+)
+
+
+def normalize_format_name(name: str) -> str:
+    """``JSON_MIN``, ``json_min`` and ``json-min`` are the same format."""
+    return name.strip().lower().replace("_", "-")
+
+
+def get_format(name: str) -> Format:
+    key = normalize_format_name(name)
+    target = KNOWN_FORMATS.get(key)
+    if target is None:
+        raise UnknownFormat(f"unknown format {name!r}; known formats: {', '.join(KNOWN_FORMATS)}")
+    module_name, attribute = target.split(":")
+    found = getattr(importlib.import_module(module_name), attribute)
+    return found() if isinstance(found, type) else found  # type: ignore[no-any-return]
+
+
+def supported_formats(config: LabelConfig | None) -> dict[str, str | None]:
+    """Every format with the reason it cannot express ``config`` (None where it can)."""
+    return {name: get_format(name).check(config) for name in KNOWN_FORMATS}
+
+
+def convert(
+    source: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
+    format: str,
+    out: str | os.PathLike[str],
+    *,
+    config: LabelConfig | str | None = None,
+    options: ConvertOptions | None = None,
+    progress: bool = False,
+) -> ConversionReport:
+    """Convert an export (file, folder of task files, or task dicts) into ``format`` under ``out``.
+
+    ``out`` is replaced only when the conversion succeeds; a failure leaves it as it was.
+
+    >>> report = convert("export.json", "csv", "out/", config=open("config.xml").read())  # doctest: +SKIP
+    >>> report.items_written, dict(report.skipped)  # doctest: +SKIP
+    """
+    fmt = get_format(format)
+    parsed = parse_label_config(config) if isinstance(config, str) else config
+    reason = fmt.check(parsed)
+    if reason is not None:
+        raise FormatNotSupported(reason)
+    options = options or ConvertOptions()
+    report = ConversionReport(format=fmt.name, output=Path(out))
+    bar = tqdm(unit=" tasks", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
+    context = Context(read_tasks(source), parsed, options, report, on_task=lambda: bar.update(1))
+    with bar, atomic_folder(Path(out)) as building:
+        fmt.write(context, building)
+    return report
+
+
+__all__ = [
+    "KNOWN_FORMATS",
+    "Annotation",
+    "ConversionReport",
+    "ConvertOptions",
+    "LabelConfig",
+    "Region",
+    "Task",
+    "convert",
+    "get_format",
+    "parse_label_config",
+    "read_tasks",
+    "supported_formats",
+]

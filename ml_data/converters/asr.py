@@ -1,0 +1,101 @@
+"""ASR_MANIFEST: NeMo's JSON-lines manifest, ``{"audio_filepath", "text", "duration"}`` per line.
+
+The transcript is the TextArea text on the audio object; region-level transcripts (with start and
+end) become one line each with ``offset`` and ``duration``. Audio URLs are turned into local paths
+by the caller's media lookup (the pipeline or the CLI resolve them); without one the URL is kept
+and a warning says so. Each line is built from its own task only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import wave
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ml_data.converters.base import Context, select_annotations
+from ml_data.converters.label_config import LabelConfig
+
+
+def wav_duration(path: str) -> float | None:
+    """Seconds of a WAV file, read from its header; None for other files."""
+    with contextlib.suppress(OSError, wave.Error, EOFError):
+        with wave.open(path, "rb") as audio:
+            rate = audio.getframerate()
+            return audio.getnframes() / rate if rate else None
+    return None
+
+
+class AsrManifestFormat:
+    name = "asr-manifest"
+
+    def check(self, config: LabelConfig | None) -> str | None:
+        if config is None:
+            return "ASR_MANIFEST needs the labeling config (which audio the transcript is for)"
+        if not self._targets(config):
+            return "ASR_MANIFEST needs a <TextArea> control on an <Audio> object"
+        return None
+
+    @staticmethod
+    def _targets(config: LabelConfig) -> dict[str, set[str]]:
+        audio = {name for name, tag in config.objects.items() if tag.type in ("Audio", "AudioPlus")}
+        found: dict[str, set[str]] = {}
+        for control in config.controls_of_type("TextArea"):
+            for target in control.to_names:
+                if target in audio:
+                    found.setdefault(target, set()).add(control.name)
+        return found
+
+    def write(self, context: Context, out: Path) -> None:
+        config = context.config
+        assert config is not None
+        targets = self._targets(config)
+        audio_name = next(iter(targets))
+        key = config.objects[audio_name].value_key or ""
+        controls = targets[audio_name]
+        lookup = context.options.media
+        if lookup is None:
+            context.report.warn("no media lookup: audio_filepath holds the task's URL, not a local path")
+        with open(out / "manifest.json", "wb") as handle:
+            for task in context.each_task():
+                url = task.data.get(key)
+                if not isinstance(url, str) or not url:
+                    context.fail_or_skip(task.id, f"task data has no audio URL under {key!r}")
+                    continue
+                selected, reason = select_annotations(task, context.options)
+                if not selected:
+                    context.report.skip(task.id, reason or "no annotation")
+                    continue
+                path = lookup(url, task.id) if lookup is not None else url
+                if path is None:
+                    context.fail_or_skip(task.id, f"audio could not be resolved to a local file: {url}")
+                    continue
+                duration = wav_duration(path) if lookup is not None else None
+                for entry in self._entries(selected[0], controls, path, duration):
+                    handle.write(orjson.dumps(entry) + b"\n")
+                    context.report.items_written += 1
+                if len(selected) > 1:
+                    context.report.warn(f"task {task.id}: {len(selected)} annotations, the first one exported")
+
+    @staticmethod
+    def _entries(annotation: Any, controls: set[str], path: str, duration: float | None) -> list[dict[str, Any]]:
+        whole: list[str] = []
+        segments: list[dict[str, Any]] = []
+        for region in annotation.result:
+            if region.from_name not in controls:
+                continue
+            text = " ".join(str(part) for part in region.value.get("text") or []).strip()
+            start, end = region.value.get("start"), region.value.get("end")
+            if isinstance(start, int | float) and isinstance(end, int | float) and end > start:
+                segments.append({"audio_filepath": path, "text": text, "offset": start, "duration": end - start})
+            elif text:
+                whole.append(text)
+        entries = []
+        if whole:
+            entry: dict[str, Any] = {"audio_filepath": path, "text": " ".join(whole)}
+            if duration is not None:
+                entry["duration"] = round(duration, 6)
+            entries.append(entry)
+        return entries + sorted(segments, key=lambda segment: segment["offset"])

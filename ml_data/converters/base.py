@@ -1,0 +1,235 @@
+"""What every format shares: options, the run report, annotation selection, result shaping, and
+the atomic output folder."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ml_data.converters.label_config import LabelConfig
+from ml_data.converters.model import Annotation, Task, TaskSource
+from ml_data.errors import ConversionError, MlDataError
+
+ANNOTATION_CHOICES = ("all", "latest", "first", "ground-truth")
+ERROR_POLICIES = ("fail", "skip")
+
+#: (url, task id) -> a local path, or None when it cannot be resolved; given by the caller (the
+#: pipeline or the CLI), so converters never touch the network themselves.
+MediaLookup = Callable[[str, "int | None"], "str | None"]
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """What a conversion exports and how it treats bad tasks.
+
+    ``annotations``: which annotations of a task: ``all`` (newest first, as Label Studio's own
+    exports), ``latest`` (most recently updated), ``first`` (earliest created), ``ground-truth``
+    (those marked so; a task without one is skipped). Cancelled (skipped) annotations are never
+    exported. ``predictions`` adds the task's predictions (only ``model_version`` ones, if given).
+    ``on_error``: ``fail`` stops at the first bad task, naming it; ``skip`` records it and goes on.
+    """
+
+    annotations: str = "all"
+    predictions: bool = False
+    model_version: str | None = None
+    on_error: str = "fail"
+    #: CoNLL: a blank line between sentences, not only between tasks
+    split_sentences: bool = False
+    media: MediaLookup | None = None
+
+    def __post_init__(self) -> None:
+        if self.annotations not in ANNOTATION_CHOICES:
+            raise ValueError(f"annotations must be one of {', '.join(ANNOTATION_CHOICES)}, got {self.annotations!r}")
+        if self.on_error not in ERROR_POLICIES:
+            raise ValueError(f"on_error must be one of {', '.join(ERROR_POLICIES)}, got {self.on_error!r}")
+
+
+@dataclass
+class ConversionReport:
+    """What a run wrote and what it left out, and why."""
+
+    format: str
+    output: Path
+    tasks: int = 0
+    items_written: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)
+    #: (task id, reason) of the first skipped tasks, for the user to look at
+    examples: list[tuple[Any, str]] = field(default_factory=list)
+
+    def skip(self, task_id: Any, reason: str) -> None:
+        self.skipped[reason] += 1
+        if len(self.examples) < 20:
+            self.examples.append((task_id, reason))
+
+    def warn(self, message: str) -> None:
+        if len(self.warnings) < 100:
+            self.warnings.append(message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "output": str(self.output),
+            "tasks": self.tasks,
+            "items_written": self.items_written,
+            "skipped": dict(self.skipped),
+            "warnings": self.warnings,
+            "examples": [{"task_id": task_id, "reason": reason} for task_id, reason in self.examples],
+        }
+
+
+@dataclass
+class Context:
+    """Handed to a format's ``write``: the tasks, the config (may be None), options, report."""
+
+    tasks: TaskSource
+    config: LabelConfig | None
+    options: ConvertOptions
+    report: ConversionReport
+    #: called once per task read by the final pass (a progress bar)
+    on_task: Callable[[], None] | None = None
+
+    def each_task(self) -> Iterator[Task]:
+        """Tasks one by one; a task that cannot be read is skipped or stops the run (policy)."""
+        iterator = iter(self.tasks.raw())
+        from ml_data.converters.model import task_from_dict
+
+        while True:
+            try:
+                raw = next(iterator)
+            except StopIteration:
+                return
+            self.report.tasks += 1
+            if self.on_task is not None:
+                self.on_task()
+            try:
+                yield task_from_dict(raw)
+            except MlDataError as exc:
+                self.fail_or_skip(getattr(exc, "task_id", None), str(exc))
+
+    def fail_or_skip(self, task_id: Any, reason: str) -> None:
+        if self.options.on_error == "fail":
+            raise ConversionError(reason, task_id=task_id)
+        self.report.skip(task_id, reason)
+
+
+class Format(Protocol):
+    """One export format. ``check`` says why a config cannot be exported in it (None: it can)."""
+
+    name: str
+
+    def check(self, config: LabelConfig | None) -> str | None: ...
+
+    def write(self, context: Context, out: Path) -> None: ...
+
+
+def select_annotations(task: Task, options: ConvertOptions) -> tuple[list[Annotation], str | None]:
+    """The annotations (and predictions) to export for a task, or a reason there are none."""
+    live = [annotation for annotation in task.annotations if not annotation.was_cancelled]
+    chosen: list[Annotation]
+    reason: str | None = None
+    if task.annotations and not live:
+        reason = "all annotations cancelled"
+    newest_first = sorted(live, key=lambda a: (a.created_at or "", a.id or 0), reverse=True)
+    if options.annotations == "all":
+        chosen = newest_first
+    elif options.annotations == "latest":
+        chosen = sorted(live, key=lambda a: (a.updated_at or a.created_at or "", a.id or 0))[-1:]
+    elif options.annotations == "first":
+        chosen = sorted(live, key=lambda a: (a.created_at or "", a.id or 0))[:1]
+    else:
+        chosen = [annotation for annotation in newest_first if annotation.ground_truth]
+        if not chosen and reason is None:
+            reason = "no ground-truth annotation"
+    if options.predictions:
+        chosen += [
+            prediction
+            for prediction in task.predictions
+            if options.model_version is None or prediction.model_version == options.model_version
+        ]
+    return chosen, (None if chosen else reason)
+
+
+def annotation_outputs(annotation: Annotation, config: LabelConfig | None) -> dict[str, list[dict[str, Any]]]:
+    """Result values by control name, each tagged with its control type (Label Studio's shape for
+    JSON_MIN and CSV). Results of controls the config does not have are left out; without a
+    config, every result is kept with its own type."""
+    outputs: dict[str, list[dict[str, Any]]] = {}
+    for region in annotation.result:
+        if not region.from_name:
+            continue
+        if region.type == "chatmessage":
+            kind = "chatmessage"
+        elif config is None or not config.controls:
+            kind = region.type or "unknown"
+        else:
+            control = config.control_for(region.from_name)
+            if control is None:
+                continue
+            kind = control.type
+        value = copy.deepcopy(dict(region.value))
+        value["type"] = kind
+        if region.original_width is not None:
+            value["original_width"] = region.original_width
+        if region.original_height is not None:
+            value["original_height"] = region.original_height
+        outputs.setdefault(region.from_name, []).append(value)
+    return outputs
+
+
+def prettify(values: list[dict[str, Any]]) -> Any:
+    """A single choice or text as a plain string, chat messages as their message; else the list."""
+    out = []
+    kind = None
+    for value in values:
+        item = dict(value)
+        kind = item.pop("type")
+        if kind == "Choices" and len(item.get("choices") or []) == 1:
+            out.append(item["choices"][0])
+        elif kind == "TextArea" and len(item.get("text") or []) == 1:
+            out.append(item["text"][0])
+        elif kind in ("Chat", "chatmessage"):
+            out.append(item.get("chatmessage", item))
+        else:
+            out.append(item)
+    return out[0] if kind in ("Choices", "TextArea") and len(out) == 1 else out
+
+
+def annotator(annotation: Annotation | None, *, int_id: bool) -> Any:
+    """Who made the annotation: the email when the export has the user object, else the id."""
+    who = annotation.completed_by if annotation is not None else {}
+    if isinstance(who, Mapping):
+        return who.get("email")
+    if isinstance(who, int) and int_id:
+        return who
+    return str(who)
+
+
+@contextlib.contextmanager
+def atomic_folder(out: Path) -> Iterator[Path]:
+    """A temporary folder beside ``out``, moved into place only when the block succeeds.
+
+    A failed run leaves ``out`` as it was (the previous output, or nothing).
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:12]
+    building = out.parent / f".{out.name}.building-{tag}"
+    building.mkdir()
+    try:
+        yield building
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    old = out.parent / f".{out.name}.old-{tag}"
+    if out.exists():
+        out.rename(old)
+    building.rename(out)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,171 @@
+"""CoNLL 2003 for named-entity recognition: one token per line, ``token -X- _ TAG`` with IOB tags
+from the character offsets of every ``Labels`` span on the text, a blank line between documents
+(and, with ``split_sentences``, between sentences), after the ``-DOCSTART- -X- O O`` line that
+``spacy convert`` expects.
+
+Tokens come from NLTK's Treebank tokenizer, as in Label Studio's own export, with a per-character
+fallback for scripts written without spaces (Chinese, Japanese, Thai ...). A token that overlaps a
+span is tagged: ``B-`` for the span's first token, ``I-`` after. Overlapping spans cannot be
+expressed in IOB: the first (longest at equal start) is kept and the others are reported.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from nltk.tokenize import TreebankWordTokenizer
+
+from ml_data.converters.base import Context, select_annotations
+from ml_data.converters.label_config import LabelConfig
+from ml_data.converters.model import Annotation
+
+DOCSTART = "-DOCSTART- -X- O O\n\n"
+_TOKENIZER = TreebankWordTokenizer()
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
+
+
+def _unspaced(char: str) -> bool:
+    """Characters of scripts that do not separate words with spaces: one token each."""
+    if "\u3040" <= char <= "\u30ff" or "\u0e00" <= char <= "\u0eff":  # kana, Thai, Lao
+        return True
+    name = unicodedata.name(char, "")
+    return name.startswith(("CJK UNIFIED", "CJK COMPATIBILITY IDEOGRAPH", "HANGUL SYLLABLE"))
+
+
+def tokenize(text: str) -> list[tuple[int, int]]:
+    """Token spans ``(start, end)`` of ``text``.
+
+    >>> text = "Call Jane at 10."
+    >>> [text[s:e] for s, e in tokenize(text)]
+    ['Call', 'Jane', 'at', '10', '.']
+    """
+    spans: list[tuple[int, int]] = []
+    for start, end in _TOKENIZER.span_tokenize(text):
+        if any(_unspaced(char) for char in text[start:end]):
+            run_start = start
+            for index in range(start, end):
+                if _unspaced(text[index]):
+                    if run_start < index:
+                        spans.append((run_start, index))
+                    spans.append((index, index + 1))
+                    run_start = index + 1
+            if run_start < end:
+                spans.append((run_start, end))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans: after ``.``, ``!`` or ``?`` and whitespace, and at blank lines."""
+    bounds, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        if text[start : match.start()].strip():
+            bounds.append((start, match.start()))
+        start = match.end()
+    if text[start:].strip():
+        bounds.append((start, len(text)))
+    return bounds
+
+
+def iob_tags(tokens: list[tuple[int, int]], spans: list[tuple[int, int, str]]) -> list[str]:
+    """IOB tags for ``tokens`` from non-overlapping ``spans`` (start, end, label), both sorted."""
+    tags = []
+    index = 0
+    previous_span = -1
+    for start, end in tokens:
+        while index < len(spans) and spans[index][1] <= start:
+            index += 1
+        if index < len(spans) and spans[index][0] < end and spans[index][1] > start:
+            tags.append(("I-" if previous_span == index else "B-") + spans[index][2])
+            previous_span = index
+        else:
+            tags.append("O")
+    return tags
+
+
+class ConllFormat:
+    name = "conll2003"
+
+    def check(self, config: LabelConfig | None) -> str | None:
+        if config is None:
+            return "CoNLL needs the labeling config (which text the spans are on)"
+        if not self._text_controls(config):
+            return "CoNLL needs a <Labels> control on a <Text> or <HyperText> object"
+        return None
+
+    @staticmethod
+    def _text_controls(config: LabelConfig) -> dict[str, list[str]]:
+        """Text object name -> the names of the Labels controls on it."""
+        texts = {name for name, tag in config.objects.items() if tag.type in ("Text", "HyperText")}
+        found: dict[str, list[str]] = {}
+        for control in config.controls_of_type("Labels"):
+            for target in control.to_names:
+                if target in texts:
+                    found.setdefault(target, []).append(control.name)
+        return found
+
+    def write(self, context: Context, out: Path) -> None:
+        config = context.config
+        assert config is not None
+        targets = self._text_controls(config)
+        text_name = next(iter(targets))
+        if len(targets) > 1:
+            context.report.warn(f"several texts carry Labels; exporting {text_name!r} only")
+        key = config.objects[text_name].value_key or ""
+        controls = set(targets[text_name])
+        with open(out / "result.conll", "w", encoding="utf-8") as handle:
+            handle.write(DOCSTART)
+            for task in context.each_task():
+                text = task.data.get(key)
+                if not isinstance(text, str):
+                    context.fail_or_skip(task.id, f"task data has no text under {key!r}")
+                    continue
+                selected, reason = select_annotations(task, context.options)
+                if not selected:
+                    context.report.skip(task.id, reason or "no annotation")
+                    continue
+                for annotation in selected:
+                    spans = self._spans(annotation, controls, text, context, task.id)
+                    for line in self._lines(text, spans, context.options.split_sentences):
+                        handle.write(line)
+                    context.report.items_written += 1
+
+    @staticmethod
+    def _spans(annotation: Annotation, controls: set[str], text: str, context: Context, task_id: Any) -> list:
+        raw = []
+        for region in annotation.result:
+            if region.from_name not in controls:
+                continue
+            value = region.value
+            start, end, labels = value.get("start"), value.get("end"), value.get("labels") or []
+            if not isinstance(start, int) or not isinstance(end, int) or not labels or not 0 <= start < end <= len(text):
+                context.report.warn(f"task {task_id}: span without valid start/end/labels left out")
+                continue
+            raw.append((start, end, str(labels[0])))
+        raw.sort(key=lambda span: (span[0], -(span[1] - span[0])))
+        kept: list[tuple[int, int, str]] = []
+        for span in raw:
+            if kept and span[0] < kept[-1][1]:
+                context.report.warn(
+                    f"task {task_id}: span {span[0]}-{span[1]} ({span[2]}) overlaps "
+                    f"{kept[-1][0]}-{kept[-1][1]} ({kept[-1][2]}); IOB cannot hold both, kept the first"
+                )
+                continue
+            kept.append(span)
+        return kept
+
+    @staticmethod
+    def _lines(text: str, spans: list[tuple[int, int, str]], split: bool) -> Iterator[str]:
+        parts = sentences(text) if split else [(0, len(text))]
+        for part_start, part_end in parts:
+            tokens = [(part_start + s, part_start + e) for s, e in tokenize(text[part_start:part_end])]
+            if not tokens:
+                continue
+            for (start, end), tag in zip(tokens, iob_tags(tokens, spans), strict=True):
+                yield f"{text[start:end]} -X- _ {tag}\n"
+            yield "\n"

@@ -1,0 +1,110 @@
+"""JSON (tasks as exported, Label Studio's common format) and JSON_MIN (one flat record per
+annotation: the task data, then each control's result, prettified)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ml_data.converters.base import Context, annotation_outputs, annotator, prettify, select_annotations
+from ml_data.converters.label_config import LabelConfig
+from ml_data.converters.model import Annotation, Task
+
+_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+
+
+class _JsonListWriter:
+    """Writes a JSON list one item at a time (never the whole list in memory)."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle = open(path, "wb")
+        self._first = True
+        self._handle.write(b"[\n")
+
+    def add(self, item: Any) -> None:
+        if not self._first:
+            self._handle.write(b",\n")
+        self._handle.write(orjson.dumps(item, option=_OPTIONS))
+        self._first = False
+
+    def close(self) -> None:
+        self._handle.write(b"\n]\n")
+        self._handle.close()
+
+
+class JsonFormat:
+    """``result.json``: the tasks as exported. With an annotation choice other than ``all`` (or
+    with predictions off), each task's ``annotations`` holds only the selected ones."""
+
+    name = "json"
+
+    def check(self, config: LabelConfig | None) -> str | None:
+        return None
+
+    def write(self, context: Context, out: Path) -> None:
+        writer = _JsonListWriter(out / "result.json")
+        try:
+            for task in context.each_task():
+                raw = dict(task.raw)
+                if context.options.annotations != "all":
+                    selected, _ = select_annotations(task, context.options)
+                    raw["annotations"] = [a.raw for a in selected if not a.is_prediction]
+                writer.add(raw)
+                context.report.items_written += 1
+        finally:
+            writer.close()
+
+
+def min_record(task: Task, annotation: Annotation | None, config: LabelConfig | None, *, int_id: bool) -> dict:
+    """The JSON_MIN record of one annotation (or of a task without annotations)."""
+    record: dict[str, Any] = dict(task.data)
+    if task.id is not None:
+        record["id"] = task.id
+    if annotation is not None:
+        for name, values in annotation_outputs(annotation, config).items():
+            record[name] = prettify(values)
+    record["annotator"] = annotator(annotation, int_id=int_id)
+    record["annotation_id"] = annotation.id if annotation else None
+    record["created_at"] = annotation.created_at if annotation else None
+    record["updated_at"] = annotation.updated_at if annotation else None
+    record["lead_time"] = annotation.lead_time if annotation else None
+    if "agreement" in task.raw:
+        record["agreement"] = task.raw["agreement"]
+    return record
+
+
+def records(context: Context):  # type: ignore[no-untyped-def]
+    """(task, annotation or None) pairs to export, applying the selection; skips are reported.
+
+    A task without annotations yields one pair with None (its data alone); a task whose
+    annotations were all cancelled, or that has no ground truth when asked for, yields nothing.
+    """
+    for task in context.each_task():
+        selected, reason = select_annotations(task, context.options)
+        if reason is not None:
+            context.report.skip(task.id, reason)
+            continue
+        if not selected:
+            yield task, None
+        for annotation in selected:
+            yield task, annotation
+
+
+class JsonMinFormat:
+    """``result.json``: a list of flat records, one per exported annotation."""
+
+    name = "json-min"
+
+    def check(self, config: LabelConfig | None) -> str | None:
+        return None
+
+    def write(self, context: Context, out: Path) -> None:
+        writer = _JsonListWriter(out / "result.json")
+        try:
+            for task, annotation in records(context):
+                writer.add(min_record(task, annotation, context.config, int_id=True))
+                context.report.items_written += 1
+        finally:
+            writer.close()

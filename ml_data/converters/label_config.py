@@ -1,0 +1,174 @@
+"""The labeling config, parsed (pure): object tags, control tags, their labels and attributes.
+
+Untrusted XML is parsed with defusedxml: no entity expansion, no external entities.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from xml.etree.ElementTree import Element
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from xml.etree.ElementTree import ParseError
+
+from ml_data.errors import InvalidLabelConfig
+
+OBJECT_TAGS = frozenset(
+    {
+        "Image", "Text", "HyperText", "Audio", "AudioPlus", "Video", "TimeSeries", "Paragraphs", "Table",
+        "Pdf", "List", "Chat", "Markdown",
+    }
+)
+CONTROL_TAGS = frozenset(
+    {
+        "RectangleLabels", "Rectangle", "PolygonLabels", "Polygon", "KeyPointLabels", "KeyPoint",
+        "BrushLabels", "Brush", "EllipseLabels", "Ellipse", "Labels", "HyperTextLabels", "ParagraphLabels",
+        "TimeSeriesLabels", "VideoRectangle", "TimelineLabels", "Choices", "TextArea", "Rating", "Number",
+        "DateTime", "Taxonomy", "Ranker", "Relations", "Pairwise", "MagicWand", "BitmaskLabels", "Bitmask",
+        "VectorLabels", "Vector",
+    }
+)
+_LABEL_CHILDREN = frozenset({"Label", "Choice"})
+_VARIABLE = re.compile(r"\{\{\s*\w+\s*\}\}")
+
+
+@dataclass(frozen=True)
+class ObjectTag:
+    """A data tag: ``<Image name="img" value="$image"/>``; ``value_key`` is ``image``."""
+
+    name: str
+    type: str
+    value: str
+    value_type: str | None = None
+
+    @property
+    def value_key(self) -> str | None:
+        return self.value[1:] if self.value.startswith("$") else None
+
+
+@dataclass(frozen=True)
+class LabelInfo:
+    value: str
+    #: explicit class id (``category="3"``), if any
+    category: int | None = None
+    #: keypoint order (``model_index="0"``), if any
+    model_index: int | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ControlTag:
+    """A control tag: ``<RectangleLabels name="label" toName="img">`` with its labels in config order."""
+
+    name: str
+    type: str
+    to_names: tuple[str, ...]
+    labels: tuple[LabelInfo, ...] = ()
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def label_values(self) -> tuple[str, ...]:
+        return tuple(label.value for label in self.labels)
+
+    @property
+    def pattern(self) -> re.Pattern[str] | None:
+        """For tags inside a Repeater (``labels_{{idx}}``): the regex their results' names match."""
+        if not _VARIABLE.search(self.name):
+            return None
+        parts = _VARIABLE.split(self.name)
+        return re.compile(r"\d+".join(re.escape(part) for part in parts) + r"\Z")
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    objects: Mapping[str, ObjectTag]
+    controls: Mapping[str, ControlTag]
+    xml: str = ""
+
+    @property
+    def data_keys(self) -> tuple[str, ...]:
+        """The task data keys the object tags read, in config order."""
+        keys: list[str] = []
+        for tag in self.objects.values():
+            if tag.value_key and tag.value_key not in keys:
+                keys.append(tag.value_key)
+        return tuple(keys)
+
+    def control_for(self, from_name: str) -> ControlTag | None:
+        """The control a result's ``from_name`` belongs to (Repeater names like ``labels_0`` too)."""
+        control = self.controls.get(from_name)
+        if control is not None:
+            return control
+        best: ControlTag | None = None
+        for candidate in self.controls.values():
+            pattern = candidate.pattern
+            if pattern is not None and pattern.match(from_name):
+                if best is None or len(candidate.name) > len(best.name):
+                    best = candidate
+        return best
+
+    def controls_of_type(self, *types: str) -> list[ControlTag]:
+        return [control for control in self.controls.values() if control.type in types]
+
+    def object_types(self) -> set[str]:
+        return {tag.type for tag in self.objects.values()}
+
+    def control_types(self) -> set[str]:
+        return {tag.type for tag in self.controls.values()}
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def parse_label_config(xml: str) -> LabelConfig:
+    """Parse a labeling config.
+
+    >>> config = parse_label_config('<View><Image name="i" value="$img"/>'
+    ...     '<RectangleLabels name="b" toName="i"><Label value="cat"/></RectangleLabels></View>')
+    >>> config.controls["b"].label_values, config.data_keys
+    (('cat',), ('img',))
+    """
+    if not isinstance(xml, str) or not xml.strip():
+        raise InvalidLabelConfig("the labeling config is empty")
+    try:
+        root = fromstring(xml, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise InvalidLabelConfig(f"the labeling config uses forbidden XML features ({type(exc).__name__})") from None
+    except ParseError as exc:
+        raise InvalidLabelConfig(f"the labeling config is not well-formed XML: {exc}") from None
+    objects: dict[str, ObjectTag] = {}
+    controls: dict[str, ControlTag] = {}
+    for element in root.iter():
+        _collect(element, objects, controls)
+    return LabelConfig(objects=objects, controls=controls, xml=xml)
+
+
+def _collect(element: Element, objects: dict[str, ObjectTag], controls: dict[str, ControlTag]) -> None:
+    tag, attrs = element.tag, element.attrib
+    name = attrs.get("name")
+    if not name:
+        return
+    if tag in CONTROL_TAGS and ("toName" in attrs or tag == "Relations"):
+        labels = tuple(
+            LabelInfo(
+                value=child.attrib.get("value", child.attrib.get("alias", "")),
+                category=_int(child.attrib.get("category")),
+                model_index=_int(child.attrib.get("model_index")),
+                attributes=dict(child.attrib),
+            )
+            for child in element.iter()
+            if child.tag in _LABEL_CHILDREN and (child.attrib.get("value") or child.attrib.get("alias"))
+        )
+        to_names = tuple(part.strip() for part in attrs.get("toName", "").split(",") if part.strip())
+        controls[name] = ControlTag(name=name, type=tag, to_names=to_names, labels=labels, attributes=dict(attrs))
+    elif tag in OBJECT_TAGS and "value" in attrs:
+        objects[name] = ObjectTag(name=name, type=tag, value=attrs["value"], value_type=attrs.get("valueType"))

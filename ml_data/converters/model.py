@@ -1,0 +1,238 @@
+"""One intermediate model of a Label Studio export: Task, Annotation, Region.
+
+Read lazily, one task at a time, from a JSON list (streamed with ijson), JSON lines, a single task
+object, a folder of ``<task id>.json`` files (target cloud storage, old ``completions/`` folders),
+or any iterable of task dicts (API pages). The legacy ``completions`` key reads as annotations.
+Every format reads from these objects, never from the raw JSON.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ijson
+import orjson
+
+from ml_data.errors import InvalidExport
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """One item of an annotation's ``result``."""
+
+    id: str | None
+    from_name: str
+    to_name: str
+    type: str
+    value: Mapping[str, Any]
+    parent_id: str | None = None
+    score: float | None = None
+    original_width: int | None = None
+    original_height: int | None = None
+    image_rotation: float | None = None
+    #: the result item as exported
+    raw: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """An annotation, or a prediction (``is_prediction``)."""
+
+    id: int | None
+    result: tuple[Region, ...]
+    completed_by: Any = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    lead_time: float | None = None
+    was_cancelled: bool = False
+    ground_truth: bool = False
+    history: Any = None
+    is_prediction: bool = False
+    model_version: str | None = None
+    score: float | None = None
+    raw: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: int | None
+    data: Mapping[str, Any]
+    annotations: tuple[Annotation, ...]
+    predictions: tuple[Annotation, ...]
+    #: the task as exported (the JSON format writes it back)
+    raw: Mapping[str, Any]
+
+    @property
+    def agreement(self) -> Any:
+        return self.raw.get("agreement")
+
+
+def _region(item: Any, task_id: Any) -> Region:
+    if not isinstance(item, Mapping):
+        raise InvalidExport(f"a result item is {type(item).__name__}, not an object", task_id=task_id)
+    value = item.get("value")
+    return Region(
+        id=item.get("id"),
+        from_name=str(item.get("from_name") or ""),
+        to_name=str(item.get("to_name") or ""),
+        type=str(item.get("type") or ""),
+        value=value if isinstance(value, Mapping) else {},
+        parent_id=item.get("parentID"),
+        score=item.get("score"),
+        original_width=item.get("original_width"),
+        original_height=item.get("original_height"),
+        image_rotation=item.get("image_rotation"),
+        raw=item,
+    )
+
+
+def _annotation(item: Any, task_id: Any, *, is_prediction: bool) -> Annotation:
+    if not isinstance(item, Mapping):
+        kind = "prediction" if is_prediction else "annotation"
+        raise InvalidExport(f"an {kind} is {type(item).__name__}, not an object", task_id=task_id)
+    result = item.get("result")
+    result = [] if result is None else result
+    if not isinstance(result, list):
+        raise InvalidExport("an annotation's result is not a list", task_id=task_id)
+    return Annotation(
+        id=item.get("id"),
+        result=tuple(_region(region, task_id) for region in result),
+        completed_by=item.get("completed_by"),
+        created_at=item.get("created_at"),
+        updated_at=item.get("updated_at"),
+        lead_time=item.get("lead_time"),
+        was_cancelled=bool(item.get("was_cancelled") or item.get("skipped")),
+        ground_truth=bool(item.get("ground_truth")),
+        history=item.get("history"),
+        is_prediction=is_prediction,
+        model_version=item.get("model_version"),
+        score=item.get("score"),
+        raw=item,
+    )
+
+
+def task_from_dict(raw: Any) -> Task:
+    """A Task from one exported task object (``completions`` read as ``annotations``)."""
+    if not isinstance(raw, Mapping):
+        raise InvalidExport(f"a task is {type(raw).__name__}, not an object")
+    task_id = raw.get("id")
+    data = raw.get("data")
+    if not isinstance(data, Mapping):
+        raise InvalidExport("task has no 'data' object", task_id=task_id)
+    annotations = raw.get("annotations", raw.get("completions"))
+    annotations = [] if annotations is None else annotations
+    predictions = raw.get("predictions")
+    predictions = [] if predictions is None else predictions
+    if not isinstance(annotations, list) or not isinstance(predictions, list):
+        raise InvalidExport("task annotations/predictions are not lists", task_id=task_id)
+    return Task(
+        id=task_id,
+        data=data,
+        annotations=tuple(_annotation(item, task_id, is_prediction=False) for item in annotations),
+        predictions=tuple(_annotation(item, task_id, is_prediction=True) for item in predictions),
+        raw=raw,
+    )
+
+
+class TaskSource:
+    """A re-iterable stream of raw task dicts; each iteration reads the source again.
+
+    Formats whose header needs every task (CSV) iterate twice without holding the export in memory.
+    """
+
+    def __init__(self, source: str | os.PathLike[str] | Iterable[Mapping[str, Any]]) -> None:
+        self._path = Path(source) if isinstance(source, str | os.PathLike) else None
+        self._items = None if self._path is not None else source
+        if self._path is not None and not self._path.exists():
+            raise InvalidExport(f"no such export file or folder: {self._path}")
+
+    @property
+    def name(self) -> str:
+        return str(self._path) if self._path is not None else "<tasks>"
+
+    def raw(self) -> Iterator[Mapping[str, Any]]:
+        if self._path is None:
+            assert self._items is not None
+            yield from self._items
+        elif self._path.is_dir():
+            yield from _read_folder(self._path)
+        else:
+            yield from _read_file(self._path)
+
+    def __iter__(self) -> Iterator[Task]:
+        for raw in self.raw():
+            yield task_from_dict(raw)
+
+
+def read_tasks(source: str | os.PathLike[str] | Iterable[Mapping[str, Any]]) -> TaskSource:
+    """Tasks from an export file, a folder of task files, or an iterable of task dicts.
+
+    >>> for task in read_tasks("export.json"):  # doctest: +SKIP
+    ...     print(task.id, len(task.annotations))
+    """
+    return TaskSource(source)
+
+
+def _first_char(path: Path) -> str:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(4096):
+            stripped = chunk.lstrip()
+            if stripped.startswith(b"\xef\xbb\xbf"):
+                stripped = stripped[3:].lstrip()
+            if stripped:
+                return chr(stripped[0])
+    return ""
+
+
+def _read_file(path: Path) -> Iterator[Mapping[str, Any]]:
+    first = _first_char(path)
+    try:
+        if first == "[":
+            with open(path, "rb") as handle:
+                # Streamed: memory stays flat whatever the number of tasks.
+                yield from ijson.items(handle, "item", use_float=True)
+        elif first == "{":
+            with open(path, "rb") as handle:
+                head = handle.read()
+            try:
+                yield orjson.loads(head)
+            except orjson.JSONDecodeError:
+                yield from _json_lines(path)
+        elif first == "":
+            return
+        else:
+            raise InvalidExport(f"{path} is not a Label Studio export (JSON list, object or JSON lines)")
+    except ijson.JSONError as exc:
+        raise InvalidExport(f"{path} is not valid JSON: {exc}") from None
+
+
+def _json_lines(path: Path) -> Iterator[Mapping[str, Any]]:
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    yield orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    raise InvalidExport(f"{path}, line {number}: not valid JSON ({exc})") from None
+
+
+def _read_folder(folder: Path) -> Iterator[Mapping[str, Any]]:
+    def order(path: Path) -> tuple[int, int | str]:
+        return (0, int(path.stem)) if path.stem.isdigit() else (1, path.name)
+
+    for path in sorted((p for p in folder.iterdir() if p.suffix == ".json" and p.is_file()), key=order):
+        try:
+            item = orjson.loads(path.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            raise InvalidExport(f"{path} is not valid JSON: {exc}") from None
+        if isinstance(item, list):
+            yield from item
+        else:
+            # Files named after the task id carry it implicitly in old completions/ folders.
+            if isinstance(item, dict) and "id" not in item and path.stem.isdigit():
+                item = {**item, "id": int(path.stem)}
+            yield item
