@@ -17,7 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ml_data.converters.base import ConversionReport, Context, ConvertOptions, Format, atomic_folder
+from ml_data.converters.base import Context, ConversionReport, ConvertOptions, Format, atomic_folder
 from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.converters.model import Annotation, Region, Task, read_tasks
 from ml_data.errors import FormatNotSupported, UnknownFormat

@@ -143,7 +143,12 @@ class ConllFormat:
                 continue
             value = region.value
             start, end, labels = value.get("start"), value.get("end"), value.get("labels") or []
-            if not isinstance(start, int) or not isinstance(end, int) or not labels or not 0 <= start < end <= len(text):
+            if (
+                not isinstance(start, int)
+                or not isinstance(end, int)
+                or not labels
+                or not 0 <= start < end <= len(text)
+            ):
                 context.report.warn(f"task {task_id}: span without valid start/end/labels left out")
                 continue
             raw.append((start, end, str(labels[0])))

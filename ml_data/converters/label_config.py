@@ -8,27 +8,62 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
-from xml.etree.ElementTree import ParseError
 
 from ml_data.errors import InvalidLabelConfig
 
 OBJECT_TAGS = frozenset(
     {
-        "Image", "Text", "HyperText", "Audio", "AudioPlus", "Video", "TimeSeries", "Paragraphs", "Table",
-        "Pdf", "List", "Chat", "Markdown",
+        "Image",
+        "Text",
+        "HyperText",
+        "Audio",
+        "AudioPlus",
+        "Video",
+        "TimeSeries",
+        "Paragraphs",
+        "Table",
+        "Pdf",
+        "List",
+        "Chat",
+        "Markdown",
     }
 )
 CONTROL_TAGS = frozenset(
     {
-        "RectangleLabels", "Rectangle", "PolygonLabels", "Polygon", "KeyPointLabels", "KeyPoint",
-        "BrushLabels", "Brush", "EllipseLabels", "Ellipse", "Labels", "HyperTextLabels", "ParagraphLabels",
-        "TimeSeriesLabels", "VideoRectangle", "TimelineLabels", "Choices", "TextArea", "Rating", "Number",
-        "DateTime", "Taxonomy", "Ranker", "Relations", "Pairwise", "MagicWand", "BitmaskLabels", "Bitmask",
-        "VectorLabels", "Vector",
+        "RectangleLabels",
+        "Rectangle",
+        "PolygonLabels",
+        "Polygon",
+        "KeyPointLabels",
+        "KeyPoint",
+        "BrushLabels",
+        "Brush",
+        "EllipseLabels",
+        "Ellipse",
+        "Labels",
+        "HyperTextLabels",
+        "ParagraphLabels",
+        "TimeSeriesLabels",
+        "VideoRectangle",
+        "TimelineLabels",
+        "Choices",
+        "TextArea",
+        "Rating",
+        "Number",
+        "DateTime",
+        "Taxonomy",
+        "Ranker",
+        "Relations",
+        "Pairwise",
+        "MagicWand",
+        "BitmaskLabels",
+        "Bitmask",
+        "VectorLabels",
+        "Vector",
     }
 )
 _LABEL_CHILDREN = frozenset({"Label", "Choice"})

@@ -145,8 +145,12 @@ class TaskSource:
     """
 
     def __init__(self, source: str | os.PathLike[str] | Iterable[Mapping[str, Any]]) -> None:
-        self._path = Path(source) if isinstance(source, str | os.PathLike) else None
-        self._items = None if self._path is not None else source
+        self._path: Path | None = None
+        self._items: Iterable[Mapping[str, Any]] | None = None
+        if isinstance(source, str | os.PathLike):
+            self._path = Path(source)
+        else:
+            self._items = source
         if self._path is not None and not self._path.exists():
             raise InvalidExport(f"no such export file or folder: {self._path}")
 

@@ -73,7 +73,9 @@ class TabularFormat:
         # Pass 1: every column, and which data keys collide with control names.
         data_keys: set[str] = set()
         other_keys: set[str] = set(_FIXED)
-        silent = Context(context.tasks, context.config, context.options, type(context.report)(self.name, out))  # no progress
+        silent = Context(
+            context.tasks, context.config, context.options, type(context.report)(self.name, out)
+        )  # no progress
         control_keys: set[str] = set()
         for task, annotation in records(silent):
             data_keys.update(task.data)

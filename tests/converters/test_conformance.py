@@ -9,7 +9,9 @@ import pytest
 
 from ml_data.converters import ConvertOptions, convert
 
-OTHER_CONTROL = "<View><Text name='text' value='$uri'/><Choices name='other' toName='text'><Choice value='a'/></Choices></View>"
+OTHER_CONTROL = (
+    "<View><Text name='text' value='$uri'/><Choices name='other' toName='text'><Choice value='a'/></Choices></View>"
+)
 TEXT_CHOICES = "<View><Text name='text' value='$text'/><Choices name='text_choice' toName='text'/></View>"
 
 
@@ -118,9 +120,17 @@ def conll(tmp_path, text, spans, **options):  # type: ignore[no-untyped-def]
         ("Hello\nJane\tDoe", [(6, 14, "PER")], [("Hello", "O"), ("Jane", "B-PER"), ("Doe", "I-PER")]),
         ("Hi Jane", [(4, 7, "PER")], [("Hi", "O"), ("Jane", "B-PER")]),  # part of a token
         ("Hi  Jane  now", [(3, 9, "PER")], [("Hi", "O"), ("Jane", "B-PER"), ("now", "O")]),  # spaces in span
-        ("It is $3.99 now", [(6, 11, "MONEY")], [("It", "O"), ("is", "O"), ("$", "B-MONEY"), ("3.99", "I-MONEY"), ("now", "O")]),
+        (
+            "It is $3.99 now",
+            [(6, 11, "MONEY")],
+            [("It", "O"), ("is", "O"), ("$", "B-MONEY"), ("3.99", "I-MONEY"), ("now", "O")],
+        ),
         ("a#b;c", [(0, 1, "A")], [("a", "B-A"), ("#", "O"), ("b", "O"), (";", "O"), ("c", "O")]),
-        ("I like Turtles. Yes", [(7, 14, "ANIMAL")], [("I", "O"), ("like", "O"), ("Turtles.", "B-ANIMAL"), ("Yes", "O")]),
+        (
+            "I like Turtles. Yes",
+            [(7, 14, "ANIMAL")],
+            [("I", "O"), ("like", "O"), ("Turtles.", "B-ANIMAL"), ("Yes", "O")],
+        ),
     ],
 )
 def test_conll_tokenizer_cases(tmp_path, text, spans, expected):

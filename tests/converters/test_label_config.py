@@ -66,7 +66,9 @@ def test_supported_formats_say_why_not():
     assert formats["conll2003"] is None and formats["csv"] is None
     assert "Audio" in formats["asr-manifest"]
     image_only = supported_formats(
-        parse_label_config('<View><Image name="i" value="$i"/><Choices name="c" toName="i"><Choice value="a"/></Choices></View>')
+        parse_label_config(
+            '<View><Image name="i" value="$i"/><Choices name="c" toName="i"><Choice value="a"/></Choices></View>'
+        )
     )
     assert "Labels" in image_only["conll2003"]
     assert supported_formats(None)["conll2003"].startswith("CoNLL needs the labeling config")

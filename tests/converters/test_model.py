@@ -29,8 +29,15 @@ TASK = {
                     "image_rotation": 0,
                     "value": {"x": 1, "y": 2, "width": 3, "height": 4, "rotation": 30, "rectanglelabels": ["cat"]},
                 },
-                {"id": "k1", "parentID": "r1", "from_name": "kp", "to_name": "image", "type": "keypointlabels",
-                 "value": {"x": 5, "y": 6}, "score": 0.5},
+                {
+                    "id": "k1",
+                    "parentID": "r1",
+                    "from_name": "kp",
+                    "to_name": "image",
+                    "type": "keypointlabels",
+                    "value": {"x": 5, "y": 6},
+                    "score": 0.5,
+                },
             ],
         }
     ],
@@ -81,7 +88,7 @@ def test_a_source_can_be_read_twice(tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("[{\"id\": 1, \"data\": {}} ", "not valid JSON"),
+        ('[{"id": 1, "data": {}} ', "not valid JSON"),
         ("hello", "not a Label Studio export"),
         (json.dumps([{"id": 1}]), "no 'data' object"),
         (json.dumps([{"id": 1, "data": {}, "annotations": {}}]), "not lists"),

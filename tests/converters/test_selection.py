@@ -12,7 +12,13 @@ def task(*annotations, predictions=()):  # type: ignore[no-untyped-def]
 
 
 A = {"id": 1, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-03-01T00:00:00Z", "result": []}
-B = {"id": 2, "created_at": "2026-02-01T00:00:00Z", "updated_at": "2026-02-01T00:00:00Z", "result": [], "ground_truth": True}
+B = {
+    "id": 2,
+    "created_at": "2026-02-01T00:00:00Z",
+    "updated_at": "2026-02-01T00:00:00Z",
+    "result": [],
+    "ground_truth": True,
+}
 C = {"id": 3, "created_at": "2026-04-01T00:00:00Z", "result": [], "was_cancelled": True}
 P1 = {"id": 9, "model_version": "v1", "result": []}
 P2 = {"id": 10, "model_version": "v2", "result": []}
