@@ -4,7 +4,6 @@ the atomic output folder."""
 from __future__ import annotations
 
 import contextlib
-import copy
 import shutil
 import uuid
 from collections import Counter
@@ -174,7 +173,8 @@ def annotation_outputs(annotation: Annotation, config: LabelConfig | None) -> di
             if control is None:
                 continue
             kind = control.type
-        value = copy.deepcopy(dict(region.value))
+        # A shallow copy: nested values are shared with the task, and nothing here changes them.
+        value = dict(region.value)
         value["type"] = kind
         if region.original_width is not None:
             value["original_width"] = region.original_width

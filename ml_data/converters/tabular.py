@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
+
+import orjson
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,10 @@ _FIXED = ("annotator", "annotation_id", "created_at", "updated_at", "lead_time")
 
 
 def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:  # e.g. integers beyond 64 bits, which orjson refuses
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _transcript(messages: Any) -> str:
@@ -35,29 +40,36 @@ def _transcript(messages: Any) -> str:
     return "\n".join(lines)
 
 
-def _row(task: Task, annotation: Annotation | None, config: LabelConfig | None, colliding: set[str]) -> dict:
-    row: dict[str, Any] = {}
-    if task.id is not None:
-        row["id"] = task.id
-    outputs = annotation_outputs(annotation, config) if annotation is not None else {}
-    for name, values in outputs.items():
+def _columns(task: Task, annotation: Annotation | None, config: LabelConfig | None) -> tuple[dict, dict, dict]:
+    """A row in three parts: the annotation's controls, the task data, the fixed columns."""
+    outputs: dict[str, Any] = {}
+    for name, values in (annotation_outputs(annotation, config) if annotation is not None else {}).items():
         pretty = prettify(values)
-        row[name] = pretty if isinstance(pretty, str) else _compact(pretty)
+        outputs[name] = pretty if isinstance(pretty, str) else _compact(pretty)
         if any(value.get("type") in ("Chat", "chatmessage") for value in values):
-            row[f"{name}_transcript"] = _transcript(pretty)
-    for key, value in task.data.items():
-        column = f"_data_{key}" if key in colliding else key
-        row[column] = _compact(value) if isinstance(value, dict | list) else value
-    row["annotator"] = annotator(annotation, int_id=False)
-    row["annotation_id"] = annotation.id if annotation else None
-    row["created_at"] = annotation.created_at if annotation else None
-    row["updated_at"] = annotation.updated_at if annotation else None
-    row["lead_time"] = annotation.lead_time if annotation else None
+            outputs[f"{name}_transcript"] = _transcript(pretty)
+    data = {key: _compact(value) if isinstance(value, dict | list) else value for key, value in task.data.items()}
+    fixed: dict[str, Any] = {
+        "annotator": annotator(annotation, int_id=False),
+        "annotation_id": annotation.id if annotation else None,
+        "created_at": annotation.created_at if annotation else None,
+        "updated_at": annotation.updated_at if annotation else None,
+        "lead_time": annotation.lead_time if annotation else None,
+    }
     if "agreement" in task.raw:
-        row["agreement"] = task.raw["agreement"]
+        fixed["agreement"] = task.raw["agreement"]
     if annotation is not None and annotation.history:
-        row["history"] = _compact(annotation.history)
-    return row
+        fixed["history"] = _compact(annotation.history)
+    if task.id is not None:
+        outputs = {"id": task.id, **outputs}
+    return outputs, data, fixed
+
+
+def _spool_line(parts: tuple[dict, dict, dict]) -> bytes:
+    try:
+        return orjson.dumps(parts) + b"\n"
+    except TypeError:
+        return json.dumps(parts, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
 class TabularFormat:
@@ -70,23 +82,22 @@ class TabularFormat:
         return None
 
     def write(self, context: Context, out: Path) -> None:
-        # Pass 1: every column, and which data keys collide with control names.
+        # One read of the export: rows go to a spool file while the columns are collected, since
+        # the header (every row's keys) must be written before the first row.
         data_keys: set[str] = set()
-        other_keys: set[str] = set(_FIXED)
-        silent = Context(
-            context.tasks, context.config, context.options, type(context.report)(self.name, out)
-        )  # no progress
         control_keys: set[str] = set()
-        for task, annotation in records(silent):
-            data_keys.update(task.data)
-            if annotation is not None:
-                control_keys.update(annotation_outputs(annotation, context.config))
-            other_keys.update(key for key in _row(task, annotation, context.config, set()) if key not in task.data)
-        colliding = data_keys & control_keys
-        other_keys |= control_keys
-        columns = (data_keys - colliding) | {f"_data_{key}" for key in colliding} | other_keys
-        # Pass 2: the rows.
-        with open(out / self.filename, "w", encoding="utf-8", newline="") as handle:
+        other_keys: set[str] = set(_FIXED)
+        spool_path = out / ".rows.jsonl"
+        with open(spool_path, "wb") as spool:
+            for task, annotation in records(context):
+                outputs, data, fixed = _columns(task, annotation, context.config)
+                control_keys.update(outputs)
+                data_keys.update(data)
+                other_keys.update(fixed)
+                spool.write(_spool_line((outputs, data, fixed)))
+        colliding = data_keys & (control_keys - {"id"})
+        columns = (data_keys - colliding) | {f"_data_{key}" for key in colliding} | control_keys | other_keys
+        with open(out / self.filename, "w", encoding="utf-8", newline="") as handle, open(spool_path, "rb") as spool:
             writer = csv.DictWriter(
                 handle,
                 fieldnames=sorted(columns),
@@ -95,9 +106,14 @@ class TabularFormat:
                 lineterminator="\n",
             )
             writer.writeheader()
-            for task, annotation in records(context):
-                writer.writerow(_row(task, annotation, context.config, colliding))
+            for line in spool:
+                outputs, data, fixed = orjson.loads(line)
+                if colliding:
+                    data = {f"_data_{key}" if key in colliding else key: value for key, value in data.items()}
+                # The order Label Studio writes them in, so the same key wins when names clash.
+                writer.writerow({**outputs, **data, **fixed})
                 context.report.items_written += 1
+        spool_path.unlink()
 
 
 CSV = TabularFormat("csv", ",", "result.csv")

@@ -40,7 +40,11 @@ def _annotation(rng: random.Random, task_id: int, index: int, result: list) -> d
 
 
 def ner_task(rng: random.Random, task_id: int, *, annotations: int = 1) -> dict:
-    words = [rng.choice(WORDS) for _ in range(rng.randint(5, 25))]
+    # Some punctuation, as real text has (it sends the tokenizer down its full Treebank path).
+    words = [
+        rng.choice(WORDS) + (rng.choice([",", ".", ""]) if rng.random() < 0.15 else "")
+        for _ in range(rng.randint(5, 25))
+    ]
     text = " ".join(words)
     starts = [sum(len(w) + 1 for w in words[:i]) for i in range(len(words))]
     anns = []

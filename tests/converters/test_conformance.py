@@ -159,3 +159,17 @@ def test_conll_sentence_splitting(tmp_path):
     body = (tmp_path / "out" / "result.conll").read_text().split("\n\n")
     assert body[1].splitlines() == ["Jane -X- _ O", "runs -X- _ O", ". -X- _ O"]
     assert body[2].splitlines()[0] == "Bob -X- _ O"
+
+
+def test_fast_path_tokenizes_like_treebank():
+    import random
+
+    from nltk.tokenize import TreebankWordTokenizer
+
+    from ml_data.converters.conll import tokenize
+
+    rng = random.Random(5)
+    alphabet = "abcXYZ019éßж  \t\n"
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert tokenize(text) == list(TreebankWordTokenizer().span_tokenize(text)), repr(text)

@@ -1,0 +1,78 @@
+"""Conversion benchmark: ml-data against label-studio-sdk's converter, same exports, same run.
+
+    .venv/bin/python benchmarks/bench_convert.py             # 10k and 100k tasks
+    .venv/bin/python benchmarks/bench_convert.py --sizes 2000
+
+Exports are generated (tests/converters/exports.py): images with 5 boxes each for JSON_MIN, CSV
+and TSV; texts with NER spans (and some punctuation) for CoNLL 2003. Each conversion runs in a
+fresh process, so its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.converters.exports import write_export  # noqa: E402
+
+CASES = [("JSON_MIN", "image"), ("CSV", "image"), ("TSV", "image"), ("CONLL2003", "ner")]
+
+_CHILD = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from tests.converters.exports import IMAGE_CONFIG, NER_CONFIG
+which, fmt, source, out = sys.argv[1:5]
+config = NER_CONFIG if fmt == "CONLL2003" else IMAGE_CONFIG
+start = time.perf_counter()
+if which == "ml-data":
+    from ml_data.converters import convert
+    convert(source, fmt, out, config=config)
+else:
+    from label_studio_sdk.converter import Converter
+    Converter(config=config, project_dir=None, download_resources=False).convert(source, out, fmt, is_dir=False)
+print(json.dumps({{"seconds": time.perf_counter() - start,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def run(which: str, fmt: str, source: Path, out: Path) -> dict:
+    output = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(root=str(ROOT)), which, fmt, str(source), str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    args = parser.parse_args()
+    print(f"{'tasks':>7} {'format':10} {'reference':>10} {'ml-data':>9} {'speed-up':>8} {'ref RSS':>8} {'our RSS':>8}")
+    with tempfile.TemporaryDirectory(prefix="ml-data-convert-") as tmp:
+        work = Path(tmp)
+        for size in args.sizes:
+            exports = {
+                kind: write_export(work / f"{kind}-{size}.json", kind, size, seed=1) for kind in ("image", "ner")
+            }
+            for fmt, kind in CASES:
+                theirs = run("reference", fmt, exports[kind], work / f"ref-{fmt}-{size}")
+                ours = run("ml-data", fmt, exports[kind], work / f"ours-{fmt}-{size}")
+                print(
+                    f"{size:>7} {fmt:10} {theirs['seconds']:9.2f}s {ours['seconds']:8.2f}s "
+                    f"{theirs['seconds'] / ours['seconds']:7.1f}x "
+                    f"{theirs['peak_rss_mb']:6.0f}MB {ours['peak_rss_mb']:6.0f}MB",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
