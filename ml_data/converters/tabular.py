@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import csv
 import json
-
-import orjson
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ml_data.converters.base import Context, annotation_outputs, annotator, prettify
 from ml_data.converters.json_formats import records

@@ -127,3 +127,16 @@ def test_memory_stays_flat_as_the_export_grows(tmp_path):
     assert (small_count, large_count) == (500, 10_000)
     assert large.stat().st_size > 10 * small.stat().st_size
     assert large_peak < 2 * small_peak + 256 * 1024, (small_peak, large_peak)
+
+
+def test_tasks_larger_than_the_reading_window(tmp_path, monkeypatch):
+    import ml_data.converters.model as model
+
+    monkeypatch.setattr(model, "_CHUNK", 64)  # every task spans several windows
+    tasks = [{**TASK, "id": n, "data": {"text": "é" * (n * 50)}} for n in range(1, 6)]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(tasks, indent=1, ensure_ascii=False), encoding="utf-8")
+    assert [(t.id, len(t.data["text"])) for t in read_tasks(path)] == [(n, n * 50) for n in range(1, 6)]
+    path.write_text(json.dumps(tasks)[:-1])
+    with pytest.raises(InvalidExport, match="not closed"):
+        list(read_tasks(path))
