@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Set up ml-data and run it on the bundled example tasks (examples/tasks.json): every resource
-# they reference (Local Files storage, a mounted upload, an external link, a data: URI) is resolved
-# to a verified local file; downloads land in the cache (.ml-data-cache/ unless ML_DATA_CACHE_DIR).
+# Set up ml-data and run it on the bundled examples:
+# 1. examples/tasks.json: every resource the tasks reference (Local Files storage, a mounted upload,
+#    an external link, a data: URI) is resolved to a verified local file; downloads land in the
+#    cache (.ml-data-cache/ unless ML_DATA_CACHE_DIR);
+# 2. examples/ner/: a small NER export converted to CoNLL 2003 and CSV under out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,3 +29,10 @@ done
 sed "s#__FILE_SERVER__#http://127.0.0.1:$port#g" examples/tasks.json > "$work/tasks.json"
 echo "Resolving the resources of examples/tasks.json (cache: $ML_DATA_CACHE_DIR)"
 .venv/bin/ml-data resolve --json --tasks "$work/tasks.json"
+
+echo "Converting examples/ner/export.json"
+for format in conll2003 csv; do
+    .venv/bin/ml-data convert examples/ner/export.json --config examples/ner/label_config.xml \
+        --format "$format" --out "out/example-ner-$format"
+done
+head -n 12 out/example-ner-conll2003/result.conll
