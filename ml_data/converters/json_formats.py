@@ -81,6 +81,8 @@ def records(context: Context):  # type: ignore[no-untyped-def]
     A task without annotations yields one pair with None (its data alone); a task whose
     annotations were all cancelled, or that has no ground truth when asked for, yields nothing.
     """
+    config = context.config
+    unknown: set[str] = set()
     for task in context.each_task():
         selected, reason = select_annotations(task, context.options)
         if reason is not None:
@@ -89,7 +91,15 @@ def records(context: Context):  # type: ignore[no-untyped-def]
         if not selected:
             yield task, None
         for annotation in selected:
+            if config is not None and config.controls:
+                unknown.update(
+                    region.from_name
+                    for region in annotation.result
+                    if region.type != "chatmessage" and config.control_for(region.from_name) is None
+                )
             yield task, annotation
+    for name in sorted(unknown):
+        context.report.warn(f"results of {name!r}, a control the labeling config does not have, were left out")
 
 
 class JsonMinFormat:

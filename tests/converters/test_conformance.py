@@ -173,3 +173,8 @@ def test_fast_path_tokenizes_like_treebank():
     for _ in range(300):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
         assert tokenize(text) == list(TreebankWordTokenizer().span_tokenize(text)), repr(text)
+
+
+def test_results_of_controls_missing_from_the_config_are_reported(fixtures, tmp_path):
+    report = convert(fixtures / "test_export_csv" / "csv_test2.json", "tsv", tmp_path / "out", config=OTHER_CONTROL)
+    assert report.warnings == ["results of 'uri_selection', a control the labeling config does not have, were left out"]
