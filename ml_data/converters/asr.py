@@ -39,14 +39,8 @@ class AsrManifestFormat:
         return None
 
     @staticmethod
-    def _targets(config: LabelConfig) -> dict[str, set[str]]:
-        audio = {name for name, tag in config.objects.items() if tag.type in ("Audio", "AudioPlus")}
-        found: dict[str, set[str]] = {}
-        for control in config.controls_of_type("TextArea"):
-            for target in control.to_names:
-                if target in audio:
-                    found.setdefault(target, set()).add(control.name)
-        return found
+    def _targets(config: LabelConfig) -> dict[str, list[str]]:
+        return config.controls_on(("TextArea",), ("Audio", "AudioPlus"))
 
     def write(self, context: Context, out: Path) -> None:
         config = context.config
@@ -54,7 +48,7 @@ class AsrManifestFormat:
         targets = self._targets(config)
         audio_name = next(iter(targets))
         key = config.objects[audio_name].value_key or ""
-        controls = targets[audio_name]
+        controls = set(targets[audio_name])
         lookup = context.options.media
         if lookup is None:
             context.report.warn("no media lookup: audio_filepath holds the task's URL, not a local path")

@@ -104,13 +104,7 @@ class ConllFormat:
     @staticmethod
     def _text_controls(config: LabelConfig) -> dict[str, list[str]]:
         """Text object name -> the names of the Labels controls on it."""
-        texts = {name for name, tag in config.objects.items() if tag.type in ("Text", "HyperText")}
-        found: dict[str, list[str]] = {}
-        for control in config.controls_of_type("Labels"):
-            for target in control.to_names:
-                if target in texts:
-                    found.setdefault(target, []).append(control.name)
-        return found
+        return config.controls_on(("Labels",), ("Text", "HyperText"))
 
     def write(self, context: Context, out: Path) -> None:
         config = context.config

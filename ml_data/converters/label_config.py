@@ -148,6 +148,17 @@ class LabelConfig:
     def controls_of_type(self, *types: str) -> list[ControlTag]:
         return [control for control in self.controls.values() if control.type in types]
 
+    def controls_on(self, control_types: tuple[str, ...], object_types: tuple[str, ...]) -> dict[str, list[str]]:
+        """Object name -> names of the controls of ``control_types`` on it, for objects of
+        ``object_types`` (e.g. the Labels on each Text), in config order."""
+        objects = {name for name, tag in self.objects.items() if tag.type in object_types}
+        found: dict[str, list[str]] = {}
+        for control in self.controls_of_type(*control_types):
+            for target in control.to_names:
+                if target in objects:
+                    found.setdefault(target, []).append(control.name)
+        return found
+
     def object_types(self) -> set[str]:
         return {tag.type for tag in self.objects.values()}
 
