@@ -161,6 +161,8 @@ class Settings:
     #: Proxies by scheme, from the usual *_proxy variables, and the no_proxy list.
     proxies: tuple[tuple[str, str], ...] = ()
     no_proxy: str = ""
+    #: S3-compatible endpoint (MinIO, an emulator); None for AWS itself.
+    s3_endpoint_url: str | None = None
     #: Seconds to wait for another process that downloads the same resource.
     lock_timeout: float = 600.0
 
@@ -181,7 +183,9 @@ class Settings:
         ``ML_DATA_CACHE_DIR``, ``ML_DATA_CACHE_MAX_SIZE``, ``ML_DATA_CACHE_TTL`` (e.g. ``12h``),
         ``ML_DATA_CACHE_VERIFY`` (``size`` or ``hash``), ``ML_DATA_CACHE_GRACE`` (entries used this
         recently are never evicted, default 60s), ``ML_DATA_TIMEOUT`` (read timeout),
-        ``ML_DATA_CONNECT_TIMEOUT``, ``ML_DATA_RETRIES``, ``ML_DATA_VERIFY_SSL``.
+        ``ML_DATA_CONNECT_TIMEOUT``, ``ML_DATA_RETRIES``, ``ML_DATA_VERIFY_SSL``,
+        ``ML_DATA_S3_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``). Cloud
+        credentials are left to each SDK's own environment and files.
         """
         env = os.environ if environ is None else environ
         max_size = env.get("ML_DATA_CACHE_MAX_SIZE")
@@ -206,6 +210,7 @@ class Settings:
             retries=int(retries),
             verify_ssl=_bool(env, "ML_DATA_VERIFY_SSL", True),
             ca_bundle=_first(env, "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
+            s3_endpoint_url=_first(env, "ML_DATA_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
             proxies=tuple(sorted((scheme, url) for scheme, url in proxies.items() if scheme != "no")),
             no_proxy=proxies.get("no", ""),
         )

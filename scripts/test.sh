@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh test
+bash scripts/setup.sh test all
 .venv/bin/ruff check ml_data tests benchmarks
 .venv/bin/ruff format --check --quiet ml_data tests benchmarks
 .venv/bin/mypy ml_data

@@ -21,10 +21,36 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     for name in list(os.environ):
         if name.startswith(_ENV_PREFIXES) or name in _ENV_NAMES:
             monkeypatch.delenv(name)
+    # boto3 would otherwise ask the EC2 metadata address for credentials: not a loopback address.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    from ml_data.resolvers import s3
+
+    s3.client.cache_clear()
+    s3.available.cache_clear()
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    pytest.importorskip("boto3")
+    from tests.servers.moto_s3 import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_settings(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Settings:
+    """Settings and credentials for the moto server; the endpoint is asserted to be loopback."""
+    assert s3_endpoint.startswith("http://127.0.0.1:")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    return settings.with_changes(s3_endpoint_url=s3_endpoint)
 
 
 @pytest.fixture

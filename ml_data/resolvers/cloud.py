@@ -2,8 +2,9 @@
 
 A presigned https URL is downloaded directly (without credentials); a Label Studio resolve/presign
 link is asked of Label Studio, which redirects to a presigned URL (the token is not sent there) or
-proxies the body; a raw URI is fetched through Label Studio's resolve endpoint when a task id is
-known. Every path shares the cloud identity, so the object is cached once.
+proxies the body; a raw ``s3://`` URI goes through boto3 when it finds credentials
+(:mod:`ml_data.resolvers.s3`); any other raw URI is fetched through Label Studio's resolve endpoint
+when a task id is known. Every path shares the cloud identity, so the object is cached once.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ def fetch(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
     if ref.via == "label-studio":
         assert ref.ls_url is not None
         return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw))
+    if ref.scheme == "s3":
+        from ml_data.resolvers import s3
+
+        if s3.available(resolver.settings):
+            return s3.fetch(ref, resolver, task_id)
     return fetch_via_label_studio(ref, resolver, task_id)
 
 

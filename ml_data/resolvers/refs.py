@@ -493,9 +493,13 @@ def _presigned_cloud_object(url: str) -> CloudRef | None:
     virtual = _S3_VIRTUAL_HOST.match(host)
     if virtual:
         bucket, key = virtual["bucket"], path[1:]
-    elif _S3_PATH_HOST.match(host) or "/s3/aws4_request" in params.get("x-amz-credential", ""):
+    elif (
+        _S3_PATH_HOST.match(host)
+        or "/s3/aws4_request" in params.get("x-amz-credential", "")
+        or ("awsaccesskeyid" in params and "signature" in params)
+    ):
         # Path style: AWS without a bucket host, or any S3-compatible endpoint (MinIO, ...)
-        # whose SigV4 credential scope names the s3 service.
+        # whose SigV4 credential scope names the s3 service, or that uses S3's SigV2 query auth.
         bucket, _, key = path[1:].partition("/")
     elif host in _GCS_HOSTS:
         scheme = "gs"
