@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh test all
+# Azurite (the Azure Blob emulator) from npm, pinned by package-lock.json.
+npm ci --no-audit --no-fund --loglevel=error
 .venv/bin/ruff check ml_data tests benchmarks
 .venv/bin/ruff format --check --quiet ml_data tests benchmarks
 .venv/bin/mypy ml_data

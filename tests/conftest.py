@@ -12,7 +12,7 @@ from ml_data import Resolver, Settings
 from tests.servers.http_files import FileServer
 
 _ENV_PREFIXES = ("LABEL_STUDIO_", "ML_DATA_", "AWS_", "GOOGLE_", "AZURE_", "STORAGE_EMULATOR")
-_ENV_NAMES = ("LOCAL_FILES_DOCUMENT_ROOT", "XDG_CACHE_HOME", "XDG_DATA_HOME", "VERIFY_SSL")
+_ENV_NAMES = ("LOCAL_FILES_DOCUMENT_ROOT", "XDG_CACHE_HOME", "XDG_DATA_HOME", "VERIFY_SSL", "CLOUDSDK_CONFIG")
 
 
 @pytest.fixture(autouse=True)
@@ -23,10 +23,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
             monkeypatch.delenv(name)
     # boto3 would otherwise ask the EC2 metadata address for credentials: not a loopback address.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    from ml_data.resolvers import s3
+    monkeypatch.setenv("NO_GCE_CHECK", "true")  # the same for google-auth and the GCE metadata address
+    from ml_data.resolvers import azure, gcs, s3
 
-    s3.client.cache_clear()
-    s3.available.cache_clear()
+    for module in (s3, gcs, azure):
+        module.client.cache_clear()
+        module.available.cache_clear()
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
@@ -51,6 +53,24 @@ def s3_settings(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, settings: Set
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
     return settings.with_changes(s3_endpoint_url=s3_endpoint)
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint() -> Iterator[str]:
+    pytest.importorskip("google.cloud.storage")
+    from tests.servers.cloud_emulators import fake_gcs_server
+
+    with fake_gcs_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def azurite_connection_string() -> Iterator[str]:
+    pytest.importorskip("azure.storage.blob")
+    from tests.servers.cloud_emulators import azurite
+
+    with azurite() as connection_string:
+        yield connection_string
 
 
 @pytest.fixture

@@ -2,9 +2,10 @@
 
 A presigned https URL is downloaded directly (without credentials); a Label Studio resolve/presign
 link is asked of Label Studio, which redirects to a presigned URL (the token is not sent there) or
-proxies the body; a raw ``s3://`` URI goes through boto3 when it finds credentials
-(:mod:`ml_data.resolvers.s3`); any other raw URI is fetched through Label Studio's resolve endpoint
-when a task id is known. Every path shares the cloud identity, so the object is cached once.
+proxies the body; a raw URI goes through its cloud's SDK when that SDK is installed and finds
+credentials (:mod:`~ml_data.resolvers.s3`, :mod:`~ml_data.resolvers.gcs`,
+:mod:`~ml_data.resolvers.azure`), else through Label Studio's resolve endpoint when a task id is
+known. Every path shares the cloud identity, so the object is cached once.
 """
 
 from __future__ import annotations
@@ -29,12 +30,17 @@ def fetch(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
     if ref.via == "label-studio":
         assert ref.ls_url is not None
         return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw))
-    if ref.scheme == "s3":
-        from ml_data.resolvers import s3
-
-        if s3.available(resolver.settings):
-            return s3.fetch(ref, resolver, task_id)
+    sdk = _sdk_module(ref.scheme)
+    if sdk.available(resolver.settings):
+        return sdk.fetch(ref, resolver, task_id)  # type: ignore[no-any-return]
     return fetch_via_label_studio(ref, resolver, task_id)
+
+
+def _sdk_module(scheme: str):  # type: ignore[no-untyped-def]
+    """The SDK fetcher module of a cloud (imported on first use)."""
+    import importlib
+
+    return importlib.import_module(f"ml_data.resolvers.{_EXTRAS[scheme]}")
 
 
 def fetch_via_label_studio(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:

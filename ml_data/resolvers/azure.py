@@ -1,0 +1,114 @@
+"""``azure-blob://container/blob`` objects through azure-storage-blob (the ``[azure]`` extra).
+
+Credentials come from the SDK's usual environment: ``AZURE_STORAGE_CONNECTION_STRING``, or
+``AZURE_STORAGE_ACCOUNT`` with ``AZURE_STORAGE_KEY`` (the names Label Studio's Azure storage uses
+too). The version is the ETag; the stored Content-MD5 is checked when the blob has one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ml_data.config import Settings
+from ml_data.errors import IncompleteDownload, MissingDependency, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from ml_data.resolvers._object_store import ObjectInfo, fetch_object
+from ml_data.resolvers.base import LocalFile
+from ml_data.resolvers.refs import CloudRef
+from ml_data.resolvers.s3 import status_error
+
+if TYPE_CHECKING:
+    from ml_data.resolvers import Resolver
+
+
+@functools.lru_cache(maxsize=8)
+def client(settings: Settings) -> Any:
+    try:
+        from azure.storage.blob import BlobServiceClient
+    except ImportError:
+        raise MissingDependency("azure-blob:// objects need azure-storage-blob: pip install 'ml-data[azure]'") from None
+    options: dict[str, Any] = {
+        "connection_timeout": settings.connect_timeout,
+        "read_timeout": settings.read_timeout,
+        "retry_total": settings.retries,
+    }
+    connection_string = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+    if connection_string:
+        return BlobServiceClient.from_connection_string(connection_string, **options)
+    account = os.environ["AZURE_STORAGE_ACCOUNT"]
+    return BlobServiceClient(
+        f"https://{account}.blob.core.windows.net",
+        credential={"account_name": account, "account_key": os.environ["AZURE_STORAGE_KEY"]},
+        **options,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def available(settings: Settings) -> bool:
+    try:
+        import azure.storage.blob  # noqa: F401
+    except ImportError:
+        return False
+    return bool(
+        os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+        or (os.environ.get("AZURE_STORAGE_ACCOUNT") and os.environ.get("AZURE_STORAGE_KEY"))
+    )
+
+
+class AzureStore:
+    def __init__(self, settings: Settings) -> None:
+        self._client = client(settings)
+
+    def head(self, ref: CloudRef) -> ObjectInfo:
+        blob = self._client.get_blob_client(ref.bucket, ref.key)
+        properties = _call(ref, blob.get_blob_properties)
+        md5 = properties.content_settings.content_md5
+        return ObjectInfo(
+            version=properties.etag,
+            size=properties.size,
+            md5=bytes(md5).hex() if md5 else None,
+            content_type=properties.content_settings.content_type,
+            last_modified=properties.last_modified.isoformat() if properties.last_modified else None,
+        )
+
+    def chunks(self, ref: CloudRef, info: ObjectInfo) -> Iterator[bytes]:
+        from azure.core import MatchConditions
+
+        blob = self._client.get_blob_client(ref.bucket, ref.key)
+        condition = {"etag": info.version, "match_condition": MatchConditions.IfNotModified} if info.version else {}
+        stream = _call(ref, blob.download_blob, **condition)
+        try:
+            yield from stream.chunks()
+        except Exception as exc:  # noqa: BLE001 - translated into the typed errors below
+            raise _translate(ref, exc) from None
+
+
+def fetch(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
+    return fetch_object(AzureStore(resolver.settings), ref, resolver)
+
+
+def _call(ref: CloudRef, method: Any, **kwargs: Any) -> Any:
+    try:
+        return method(**kwargs)
+    except Exception as exc:  # noqa: BLE001
+        raise _translate(ref, exc) from None
+
+
+def _translate(ref: CloudRef, exc: Exception) -> UpstreamError:
+    from azure.core import exceptions as az
+
+    if isinstance(exc, az.HttpResponseError) and exc.status_code:
+        return status_error(
+            ref,
+            str(getattr(exc, "error_code", "") or ""),
+            int(exc.status_code),
+            service="Azure",
+            hint="the storage account key or SAS",
+        )
+    if isinstance(exc, az.ServiceRequestTimeoutError | az.ServiceResponseTimeoutError):
+        return UpstreamTimeout(f"Azure timed out ({type(exc).__name__})", url=ref.uri)
+    if isinstance(exc, az.ServiceRequestError):
+        return UpstreamUnavailable(f"cannot reach Azure ({type(exc).__name__})", url=ref.uri)
+    return IncompleteDownload(f"the Azure transfer broke ({type(exc).__name__})", url=ref.uri)
