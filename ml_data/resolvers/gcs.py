@@ -61,7 +61,8 @@ class GcsStore:
 
     def head(self, ref: CloudRef) -> ObjectInfo:
         blob = self._blob(ref)
-        _call(ref, blob.reload, timeout=self._timeout)
+        # retry=None: the SDK would retry for two minutes; the caller retries a bounded number of times.
+        _call(ref, blob.reload, timeout=self._timeout, retry=None)
         md5 = base64.b64decode(blob.md5_hash).hex() if blob.md5_hash else None
         return ObjectInfo(
             version=str(blob.generation) if blob.generation is not None else None,

@@ -1,0 +1,100 @@
+"""The cloud fetchers' shared core: bounded retries, verified content, nothing partial left,
+and an emulator killed in the middle of a transfer."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ml_data import IncompleteDownload, Resolver, UpstreamUnavailable
+from ml_data.resolvers._object_store import ObjectInfo, fetch_object
+from ml_data.resolvers.refs import parse_ref
+
+BODY = b"0123456789" * 100_000
+
+
+class FlakyStore:
+    """An object store whose transfers break after some bytes, the first ``failures`` times."""
+
+    def __init__(self, failures: int, *, md5: str | None = None, body: bytes = BODY) -> None:
+        self.failures = failures
+        self.transfers = 0
+        self.md5 = md5 or hashlib.md5(BODY).hexdigest()
+        self.body = body
+
+    def head(self, ref):  # type: ignore[no-untyped-def]
+        return ObjectInfo(version='"v1"', size=len(BODY), md5=self.md5)
+
+    def chunks(self, ref, info) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+        self.transfers += 1
+        yield self.body[:300_000]
+        if self.transfers <= self.failures:
+            raise UpstreamUnavailable("connection reset", url=ref.uri)
+        yield self.body[300_000:]
+
+
+def leftovers(resolver: Resolver) -> list[Path]:
+    tmp = resolver.cache.root / "tmp"
+    return [p for p in tmp.iterdir() if p.suffix == ".part"] if tmp.exists() else []
+
+
+def test_a_broken_transfer_is_retried_from_scratch(resolver):
+    store = FlakyStore(failures=1)
+    local = fetch_object(store, parse_ref("s3://bucket/k.bin"), resolver)
+    assert local.path.read_bytes() == BODY and store.transfers == 2
+
+
+def test_retries_are_bounded_and_leave_nothing(resolver):
+    store = FlakyStore(failures=99)
+    with pytest.raises(UpstreamUnavailable):
+        fetch_object(store, parse_ref("s3://bucket/k.bin"), resolver)
+    assert store.transfers == resolver.settings.retries + 1
+    assert resolver.cache.get("s3://bucket/k.bin") is None and leftovers(resolver) == []
+
+
+def test_content_that_does_not_match_its_md5_is_refused(resolver):
+    store = FlakyStore(failures=0, body=BODY[:-1] + b"X")
+    with pytest.raises(IncompleteDownload, match="MD5"):
+        fetch_object(store, parse_ref("s3://bucket/k.bin"), resolver)
+    assert resolver.cache.get("s3://bucket/k.bin") is None
+
+
+@pytest.mark.slow
+def test_gcs_emulator_killed_mid_download_leaves_no_entry(monkeypatch, settings):
+    pytest.importorskip("google.cloud.storage")
+    from google.cloud import storage
+
+    from tests.servers.cloud_emulators import fake_gcs_server
+
+    big = bytes(range(256)) * (256 * 1024)  # 64 MiB: read as 64 ranged requests
+    with fake_gcs_server() as endpoint:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", endpoint)
+        client = storage.Client()
+        client.create_bucket("killed")
+        client.bucket("killed").blob("big.bin").upload_from_string(big)
+        resolver = Resolver(settings.with_changes(retries=0))
+        outcome: dict[str, object] = {}
+
+        def run() -> None:
+            try:
+                outcome["file"] = resolver.resolve("gs://killed/big.bin")
+            except Exception as exc:  # noqa: BLE001 - the test inspects it
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(p.stat().st_size > 4 * 2**20 for p in leftovers(resolver)):
+            time.sleep(0.005)
+        # leaving the block stops the emulator while the transfer runs
+    thread.join(60)
+    assert not thread.is_alive()
+    if "file" in outcome:
+        pytest.fail("the download finished before the emulator was stopped; the test proved nothing")
+    assert isinstance(outcome["error"], IncompleteDownload | UpstreamUnavailable), outcome
+    assert resolver.cache.get("gs://killed/big.bin") is None and leftovers(resolver) == []
