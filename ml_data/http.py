@@ -344,14 +344,7 @@ class HttpClient:
                 assert self.auth is not None
                 request_headers.update(self.auth.headers(self.session, self.settings))
             try:
-                response = self.session.get(
-                    current,
-                    headers=request_headers,
-                    stream=stream,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                    proxies=self.proxies_for(current),
-                )
+                response = self._send(current, request_headers, stream=stream)
             except requests.RequestException as exc:
                 raise _translate_exception(exc, current) from None
             if response.status_code in _REDIRECT_STATUSES and "Location" in response.headers:
@@ -393,6 +386,23 @@ class HttpClient:
                 raise_for_response(response, current, hint=hint)
             return response
         raise errors.TooManyRedirects(f"more than {self.settings.max_redirects} redirects", url=url)
+
+    def _send(self, url: str, headers: Mapping[str, str], *, stream: bool) -> requests.Response:
+        """One GET, prepared here and sent on the session.
+
+        ``Session.get`` would also merge cookies and environment settings on every call (a third of
+        the client's cost per small file); ml-data uses neither, its settings being read once.
+        """
+        prepared = requests.PreparedRequest()
+        prepared.prepare(method="GET", url=url, headers={**self.session.headers, **headers})
+        return self.session.send(
+            prepared,
+            stream=stream,
+            timeout=self.timeout,
+            allow_redirects=False,
+            proxies=self.proxies_for(url),
+            verify=self.session.verify,
+        )
 
     def iter_body(self, response: requests.Response, url: str) -> Iterator[bytes]:
         """The body in chunks (memory bounded whatever the size), with failures typed."""
