@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ml_data.errors import IncompleteDownload, NotFound, UpstreamError
+from ml_data.errors import (
+    AccessDenied,
+    IncompleteDownload,
+    NotFound,
+    RemoteNotFound,
+    UpstreamError,
+    UpstreamHTTPError,
+)
 from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.refs import CloudRef
 
@@ -101,8 +108,36 @@ def _download(store: ObjectStore, ref: CloudRef, resolver: Resolver, info: Objec
 
 
 def _retryable(exc: Exception) -> bool:
-    from ml_data.errors import RemoteNotFound, UpstreamHTTPError
-
     if isinstance(exc, RemoteNotFound):
         return False
     return not isinstance(exc, UpstreamHTTPError) or exc.status_code >= 500
+
+
+def status_error(ref: CloudRef, code: str, status: int, *, service: str, hint: str) -> UpstreamError:
+    """The typed error for a cloud service's error code / HTTP status (shared by the clouds)."""
+    if status == 404 or code in ("404", "NoSuchKey", "NoSuchBucket", "NotFound", "BlobNotFound", "ContainerNotFound"):
+        return RemoteNotFound(f"no such {service} object ({code or status})", status_code=404, url=ref.uri)
+    if status in (401, 403) or code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+        return AccessDenied(
+            f"{service} refused access ({code or status}): check {hint}, or pass the task id so the "
+            "object is fetched through Label Studio",
+            status_code=403,
+            url=ref.uri,
+        )
+    if status in (409, 412) or code in ("PreconditionFailed", "ConditionNotMet"):
+        return IncompleteDownload("the object changed during the download", url=ref.uri)
+    return UpstreamHTTPError(f"{service} error {code or status}", status_code=status or 500, url=ref.uri)
+
+
+def translating(translate: Callable[[CloudRef, Exception], UpstreamError]) -> Callable[..., Any]:
+    """A caller of SDK methods that turns whatever they raise into a typed error with ``translate``."""
+
+    def call(ref: CloudRef, method: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            return method(**kwargs)
+        except UpstreamError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - SDKs raise many unrelated types; all are translated
+            raise translate(ref, exc) from None
+
+    return call

@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from ml_data.config import Settings
 from ml_data.errors import IncompleteDownload, MissingDependency, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from ml_data.resolvers._object_store import ObjectInfo, fetch_object
+from ml_data.resolvers._object_store import ObjectInfo, fetch_object, status_error, translating
 from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.refs import CloudRef
-from ml_data.resolvers.s3 import status_error
 
 if TYPE_CHECKING:
     from ml_data.resolvers import Resolver
@@ -89,13 +88,6 @@ def fetch(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
     return fetch_object(AzureStore(resolver.settings), ref, resolver)
 
 
-def _call(ref: CloudRef, method: Any, **kwargs: Any) -> Any:
-    try:
-        return method(**kwargs)
-    except Exception as exc:  # noqa: BLE001
-        raise _translate(ref, exc) from None
-
-
 def _translate(ref: CloudRef, exc: Exception) -> UpstreamError:
     from azure.core import exceptions as az
 
@@ -112,3 +104,6 @@ def _translate(ref: CloudRef, exc: Exception) -> UpstreamError:
     if isinstance(exc, az.ServiceRequestError):
         return UpstreamUnavailable(f"cannot reach Azure ({type(exc).__name__})", url=ref.uri)
     return IncompleteDownload(f"the Azure transfer broke ({type(exc).__name__})", url=ref.uri)
+
+
+_call = translating(_translate)

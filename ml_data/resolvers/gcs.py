@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 from ml_data.config import Settings
 from ml_data.errors import IncompleteDownload, MissingDependency, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from ml_data.http import CHUNK_SIZE
-from ml_data.resolvers._object_store import ObjectInfo, fetch_object
+from ml_data.resolvers._object_store import ObjectInfo, fetch_object, status_error, translating
 from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.refs import CloudRef
-from ml_data.resolvers.s3 import status_error
 
 if TYPE_CHECKING:
     from ml_data.resolvers import Resolver
@@ -90,13 +89,6 @@ def fetch(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
     return fetch_object(GcsStore(resolver.settings), ref, resolver)
 
 
-def _call(ref: CloudRef, method: Any, **kwargs: Any) -> Any:
-    try:
-        return method(**kwargs)
-    except Exception as exc:  # noqa: BLE001
-        raise _translate(ref, exc) from None
-
-
 def _translate(ref: CloudRef, exc: Exception) -> UpstreamError:
     from google.api_core import exceptions as api
 
@@ -110,3 +102,6 @@ def _translate(ref: CloudRef, exc: Exception) -> UpstreamError:
     if "Connection" in name:
         return UpstreamUnavailable(f"cannot reach GCS ({name})", url=ref.uri)
     return IncompleteDownload(f"the GCS transfer broke ({name})", url=ref.uri)
+
+
+_call = translating(_translate)

@@ -14,17 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from ml_data.config import Settings
 from ml_data.errors import (
-    AccessDenied,
     IncompleteDownload,
     MissingDependency,
-    RemoteNotFound,
     UpstreamError,
-    UpstreamHTTPError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from ml_data.http import CHUNK_SIZE
-from ml_data.resolvers._object_store import ObjectInfo, fetch_object
+from ml_data.resolvers._object_store import ObjectInfo, fetch_object, status_error, translating
 from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.refs import CloudRef
 
@@ -92,13 +89,6 @@ def fetch(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
     return fetch_object(S3Store(resolver.settings), ref, resolver)
 
 
-def _call(ref: CloudRef, method: Any, **kwargs: Any) -> Any:
-    try:
-        return method(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - translated into the typed errors below
-        raise _translate(ref, exc) from None
-
-
 def _translate(ref: CloudRef, exc: Exception) -> UpstreamError:
     from botocore import exceptions as boto
 
@@ -113,17 +103,4 @@ def _translate(ref: CloudRef, exc: Exception) -> UpstreamError:
     return IncompleteDownload(f"the S3 transfer broke ({type(exc).__name__})", url=ref.uri)
 
 
-def status_error(ref: CloudRef, code: str, status: int, *, service: str, hint: str) -> UpstreamError:
-    """The typed error for a cloud service's error code / HTTP status (shared by the clouds)."""
-    if status == 404 or code in ("404", "NoSuchKey", "NoSuchBucket", "NotFound", "BlobNotFound", "ContainerNotFound"):
-        return RemoteNotFound(f"no such {service} object ({code or status})", status_code=404, url=ref.uri)
-    if status in (401, 403) or code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-        return AccessDenied(
-            f"{service} refused access ({code or status}): check {hint}, or pass the task id so the "
-            "object is fetched through Label Studio",
-            status_code=403,
-            url=ref.uri,
-        )
-    if status in (409, 412) or code in ("PreconditionFailed", "ConditionNotMet"):
-        return IncompleteDownload("the object changed during the download", url=ref.uri)
-    return UpstreamHTTPError(f"{service} error {code or status}", status_code=status or 500, url=ref.uri)
+_call = translating(_translate)

@@ -7,46 +7,16 @@ repository root; the test command installs it).
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.servers.moto_s3 import free_port
+from tests.servers.processes import free_port, running
 
 REPO = Path(__file__).resolve().parents[2]
 AZURITE_ACCOUNT = "devstoreaccount1"
 # Azurite's well-known development key (public, documented; not a secret).
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-
-def _wait(process: subprocess.Popen, port: int, name: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not start") from None
-            time.sleep(0.1)
-
-
-@contextmanager
-def _running(command: list[str], port: int, name: str) -> Iterator[None]:
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait(process, port, name)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def fake_gcs_binary() -> Path | None:
@@ -80,7 +50,7 @@ def fake_gcs_server() -> Iterator[str]:
         "-log-level",
         "error",
     ]
-    with _running(command, port, "fake-gcs-server"):
+    with running(command, port, "fake-gcs-server"):
         yield f"http://127.0.0.1:{port}"
 
 
@@ -107,7 +77,7 @@ def azurite() -> Iterator[str]:
         "--loose",
         "--disableTelemetry",
     ]
-    with _running(command, port, "Azurite"):
+    with running(command, port, "Azurite"):
         yield (
             f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
             f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
