@@ -235,6 +235,38 @@ def convert(
         click.echo(f"  warning: {warning}")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--no-auth", is_flag=True, help="Serve without a bearer token (loopback addresses only).")
+def serve(host: str, port: int, threads: int, no_auth: bool) -> None:
+    """Run the sidecar HTTP service with waitress (ML_DATA_SERVICE_TOKEN required unless --no-auth)."""
+    import ipaddress
+
+    from ml_data.service import ServiceSettings, create_app
+
+    service = ServiceSettings.from_env()
+    if no_auth:
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise click.ClickException("--no-auth is only allowed on a loopback address (e.g. 127.0.0.1)")
+        service = ServiceSettings(token=service.token, allow=service.allow, no_auth=True)
+    try:
+        app = create_app(_settings(), service)
+    except MlDataError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        import waitress
+    except ImportError:
+        raise click.ClickException("the service needs its extra: pip install 'ml-data[service]'") from None
+    click.echo(f"ml-data service on http://{host}:{port}")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="ml-data")
+
+
 def _human(size: int | float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if abs(size) < 1000 or unit == "TB":

@@ -18,6 +18,7 @@ reference keeps working::
     ├── UnknownFormat (ValueError)                 a format name no converter has
     ├── FormatNotSupported (ValueError)            the labeling config has nothing that format can express
     ├── ConversionError (ValueError)               one task could not be converted (policy "fail")
+    ├── URLNotAllowed (PermissionError)            the service may not fetch from there (SSRF guard)
     └── UpstreamError (requests.RequestException)  talking to a remote server failed
         ├── UpstreamHTTPError (requests.HTTPError) a non-2xx answer; ``status_code``
         │   ├── AuthenticationFailed (PermissionError)   401
@@ -110,6 +111,10 @@ class FormatNotSupported(MlDataError, ValueError):
 
 class ConversionError(MlDataError, ValueError):
     """A task could not be converted (with the error policy "fail"); names the task and field."""
+
+
+class URLNotAllowed(MlDataError, PermissionError):
+    """The service refuses to fetch from an origin or bucket it is not configured for."""
 
 
 class UpstreamError(MlDataError, requests.RequestException):

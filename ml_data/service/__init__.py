@@ -1,0 +1,68 @@
+"""The sidecar HTTP service: the library over HTTP, for ML backends that should not hold cloud
+credentials or the Label Studio token, or that share one cache.
+
+    from ml_data.service import create_app
+    app = create_app()            # settings from the environment
+
+Every endpoint but /healthz needs ``Authorization: Bearer <ML_DATA_SERVICE_TOKEN>``; the service
+fetches only from Label Studio and the allowlisted origins and buckets.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+
+from flask import Flask, g, jsonify, request
+
+from ml_data.config import Settings
+from ml_data.errors import ConfigurationError
+from ml_data.http import HttpClient
+from ml_data.resolvers import Resolver
+from ml_data.service import errors
+from ml_data.service.api import api
+from ml_data.service.config import ServiceSettings
+from ml_data.service.guard import UrlGuard
+from ml_data.service.jobs import JobRegistry
+
+logger = logging.getLogger("ml_data.service")
+_OPEN = frozenset({"/healthz"})
+
+
+def create_app(settings: Settings | None = None, service: ServiceSettings | None = None) -> Flask:
+    """The Flask app (tests call it with their own settings; gunicorn/waitress with none)."""
+    settings = settings or Settings.from_env()
+    service = service or ServiceSettings.from_env()
+    if not service.token and not service.no_auth:
+        raise ConfigurationError("set ML_DATA_SERVICE_TOKEN (or run on loopback with --no-auth)")
+    app = Flask("ml_data.service")
+    app.config["MAX_CONTENT_LENGTH"] = service.max_request_bytes
+    guard = UrlGuard(settings, service.allow)
+    app.extensions["ml_data.resolver"] = Resolver(settings, http=HttpClient(settings, url_guard=guard.check_hop))
+    app.extensions["ml_data.guard"] = guard
+    app.extensions["ml_data.jobs"] = JobRegistry()
+    app.register_blueprint(api)
+    errors.register(app)
+
+    @app.before_request
+    def _authenticate():  # type: ignore[no-untyped-def]
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+        if service.no_auth or request.path in _OPEN:
+            return None
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), (service.token or "").encode()):
+            return jsonify(error="unauthorized", message="missing or wrong bearer token"), 401
+        return None
+
+    @app.after_request
+    def _log(response):  # type: ignore[no-untyped-def]
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        logger.info("%s %s %s request_id=%s", request.method, request.path, response.status_code, g.get("request_id"))
+        return response
+
+    return app
+
+
+__all__ = ["ServiceSettings", "create_app"]

@@ -1,0 +1,160 @@
+"""The endpoints, as one blueprint: health, info, resources, prefetch jobs, Label Studio webhooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request, send_file
+
+from ml_data._version import __version__
+from ml_data.errors import MlDataError
+from ml_data.resolvers import Resolver, resolve_many
+from ml_data.resolvers.refs import looks_like_resource
+from ml_data.service.errors import ApiError, status_of
+from ml_data.service.guard import UrlGuard
+from ml_data.service.jobs import Job, JobRegistry
+from ml_data.service.openapi import OPENAPI
+
+api = Blueprint("api", __name__)
+_BATCH = 64
+_MAX_URLS = 100_000
+
+
+def _resolver() -> Resolver:
+    return current_app.extensions["ml_data.resolver"]  # type: ignore[no-any-return]
+
+
+def _guard() -> UrlGuard:
+    return current_app.extensions["ml_data.guard"]  # type: ignore[no-any-return]
+
+
+def _jobs() -> JobRegistry:
+    return current_app.extensions["ml_data.jobs"]  # type: ignore[no-any-return]
+
+
+def _task_id(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ApiError(400, "bad_request", f"task_id must be an integer, got {value!r}") from None
+
+
+@api.get("/healthz")
+def healthz():  # type: ignore[no-untyped-def]
+    return jsonify(status="ok")
+
+
+@api.get("/v1/info")
+def info():  # type: ignore[no-untyped-def]
+    resolver = _resolver()
+    cache = resolver.cache.scan()
+    return jsonify(
+        version=__version__,
+        label_studio_url=resolver.settings.label_studio_url,
+        cache={"dir": str(cache.root), "entries": len(cache.entries), "bytes": cache.size, "max_size": cache.max_size},
+    )
+
+
+@api.get("/v1/openapi.json")
+def openapi():  # type: ignore[no-untyped-def]
+    return jsonify(OPENAPI)
+
+
+@api.get("/v1/resources")
+def resources():  # type: ignore[no-untyped-def]
+    url = request.args.get("url", "")
+    if not url:
+        raise ApiError(400, "bad_request", "the url parameter is required")
+    task_id = _task_id(request.args.get("task_id"))
+    resolver = _resolver()
+    _guard().check_ref(resolver.parse(url))
+    local = resolver.resolve(url, task_id=task_id)
+    if request.args.get("as") == "path":
+        return jsonify(path=str(local.path), size=local.size, sha256=local.sha256, content_type=local.content_type)
+    return send_file(
+        local.path,
+        mimetype=local.content_type or "application/octet-stream",
+        conditional=True,
+        etag=local.sha256,
+        max_age=0,
+        download_name=local.path.name,
+    )
+
+
+def _items(payload: Any) -> list[tuple[str, int | None]]:
+    """(url, task id) pairs from ``{"urls": [...]}`` or ``{"tasks": [...]}`` (task objects)."""
+    if not isinstance(payload, dict):
+        raise ApiError(400, "bad_request", "expected a JSON object")
+    items: list[tuple[str, int | None]] = []
+    for entry in payload.get("urls") or []:
+        if isinstance(entry, str):
+            items.append((entry, None))
+        elif isinstance(entry, dict) and isinstance(entry.get("url"), str):
+            items.append((entry["url"], _task_id(entry.get("task_id"))))
+        else:
+            raise ApiError(400, "bad_request", "urls must be strings or {url, task_id} objects")
+    tasks = payload.get("tasks") or ([payload["task"]] if isinstance(payload.get("task"), dict) else [])
+    for task in tasks:
+        if isinstance(task, dict) and isinstance(task.get("data"), dict):
+            task_id = task.get("id") if isinstance(task.get("id"), int) else None
+            for value in task["data"].values():
+                for item in value if isinstance(value, list) else [value]:
+                    if looks_like_resource(item):
+                        items.append((item, task_id))
+    if len(items) > _MAX_URLS:
+        raise ApiError(400, "bad_request", f"at most {_MAX_URLS} URLs per request")
+    return items
+
+
+def _prefetch(resolver: Resolver, guard: UrlGuard) -> Any:
+    def work(job: Job, items: list[tuple[str, int | None]]) -> None:
+        allowed = []
+        for url, task_id in items:
+            try:
+                guard.check_ref(resolver.parse(url))
+                allowed.append((url, task_id))
+            except MlDataError as exc:
+                _record(job, url, exc)
+        for start in range(0, len(allowed), _BATCH):
+            result = resolve_many(allowed[start : start + _BATCH], resolver=resolver, progress=False, workers=8)
+            job.done += len(result.files)
+            for url, error in result.errors.items():
+                _record(job, url, error)
+
+    return work
+
+
+def _record(job: Job, url: str, exc: MlDataError) -> None:
+    job.failed += 1
+    if len(job.errors) < 50:
+        job.errors.append({"url": exc.url or "", "error": status_of(exc)[1], "message": str(exc)})
+
+
+@api.post("/v1/prefetch")
+def prefetch():  # type: ignore[no-untyped-def]
+    items = _items(request.get_json(silent=True))
+    job = _jobs().submit("prefetch", items, _prefetch(_resolver(), _guard()))
+    return jsonify(job.as_dict()), 202
+
+
+@api.get("/v1/jobs/<job_id>")
+def job(job_id: str):  # type: ignore[no-untyped-def]
+    found = _jobs().get(job_id)
+    if found is None:
+        raise ApiError(404, "not_found", f"no job {job_id}")
+    return jsonify(found.as_dict())
+
+
+@api.post("/v1/webhooks/label-studio")
+def webhook():  # type: ignore[no-untyped-def]
+    """Label Studio's task and annotation events: prefetch the resources of the tasks they carry."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or "action" not in payload:
+        raise ApiError(400, "bad_request", "expected a Label Studio webhook payload with an action")
+    items = _items({"tasks": payload.get("tasks") or [], "task": payload.get("task")})
+    if not items:
+        return jsonify(action=payload["action"], job=None), 200
+    job = _jobs().submit("webhook-prefetch", items, _prefetch(_resolver(), _guard()))
+    return jsonify(action=payload["action"], job=job.as_dict()), 202

@@ -1,0 +1,31 @@
+"""The sidecar's own settings: its bearer token and what it may fetch from."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """``token``: clients send ``Authorization: Bearer <token>`` (every endpoint but /healthz).
+    ``allow``: origins (``https://cdn.example.com``) and buckets (``s3://bucket``, ``gs://b``,
+    ``azure-blob://container``) the service may fetch from, besides the Label Studio URL.
+    ``no_auth``: serve without a token (only on a loopback address).
+    """
+
+    token: str | None = field(default=None, repr=False)
+    allow: tuple[str, ...] = ()
+    no_auth: bool = False
+    #: largest request body accepted (a prefetch list)
+    max_request_bytes: int = 1024 * 1024
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
+        """``ML_DATA_SERVICE_TOKEN``, ``ML_DATA_SERVICE_ALLOW`` (comma-separated)."""
+        env = os.environ if environ is None else environ
+        allow = tuple(
+            item.strip().rstrip("/") for item in env.get("ML_DATA_SERVICE_ALLOW", "").split(",") if item.strip()
+        )
+        return cls(token=env.get("ML_DATA_SERVICE_TOKEN") or None, allow=allow)

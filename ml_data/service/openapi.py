@@ -1,0 +1,111 @@
+"""The OpenAPI document served at /v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ml_data._version import __version__
+
+_ERROR = {
+    "description": "error",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["error", "message"],
+            }
+        }
+    },
+}
+_JOB = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "kind": {"type": "string"},
+        "state": {"type": "string", "enum": ["queued", "running", "done", "done_with_errors", "failed"]},
+        "total": {"type": "integer"},
+        "done": {"type": "integer"},
+        "failed": {"type": "integer"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+        "created_at": {"type": "number"},
+        "finished_at": {"type": ["number", "null"]},
+    },
+}
+_ERRORS = {str(code): _ERROR for code in (400, 401, 403, 404, 502, 504)}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "ml-data sidecar", "version": __version__},
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"bearer": []}],
+    "paths": {
+        "/healthz": {"get": {"security": [], "summary": "Liveness", "responses": {"200": {"description": "alive"}}}},
+        "/v1/info": {
+            "get": {
+                "summary": "Version, Label Studio URL, cache statistics",
+                "responses": {"200": {"description": "info"}, "401": _ERROR},
+            }
+        },
+        "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}},
+        "/v1/resources": {
+            "get": {
+                "summary": "A task resource, resolved through the cache (Range and If-None-Match honoured)",
+                "parameters": [
+                    {"name": "url", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "task_id", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "as", "in": "query", "schema": {"type": "string", "enum": ["path"]}},
+                ],
+                "responses": {
+                    "200": {"description": "the file, or its local path as JSON with as=path"},
+                    "206": {"description": "a range of the file"},
+                    "304": {"description": "not modified"},
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/prefetch": {
+            "post": {
+                "summary": "Warm the cache in the background",
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "urls": {"type": "array", "items": {"type": "string"}},
+                                    "tasks": {"type": "array", "items": {"type": "object"}},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "202": {"description": "job", "content": {"application/json": {"schema": _JOB}}},
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/jobs/{job_id}": {
+            "get": {
+                "summary": "A background job's progress",
+                "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "job", "content": {"application/json": {"schema": _JOB}}},
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/webhooks/label-studio": {
+            "post": {
+                "summary": "Label Studio webhook receiver: prefetches the resources of the tasks in the event",
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {
+                    "200": {"description": "nothing to do"},
+                    "202": {"description": "prefetch job"},
+                    **_ERRORS,
+                },
+            }
+        },
+    },
+}
