@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, jsonify, request, send_file
 
 from ml_data._version import __version__
 from ml_data.errors import MlDataError
-from ml_data.resolvers import Resolver, resolve_many
+from ml_data.resolvers import LocalFile, Resolver, resolve_many
 from ml_data.resolvers.refs import looks_like_resource
 from ml_data.service.errors import ApiError, status_of
 from ml_data.service.guard import UrlGuard
@@ -77,10 +77,19 @@ def resources():  # type: ignore[no-untyped-def]
         local.path,
         mimetype=local.content_type or "application/octet-stream",
         conditional=True,
-        etag=local.sha256,
+        etag=_etag(local),
         max_age=0,
         download_name=local.path.name,
     )
+
+
+def _etag(local: LocalFile) -> str:
+    """The cache's sha256 for cached files; for files served in place, their size and change time
+    (hashing a large local file on every request would cost more than sending it)."""
+    if local.cached:
+        return local.sha256
+    stat = local.path.stat()
+    return f"{stat.st_size:x}-{stat.st_mtime_ns:x}-{stat.st_ino:x}"
 
 
 def _items(payload: Any) -> list[tuple[str, int | None]]:

@@ -259,3 +259,25 @@ def test_cli_refuses_no_auth_off_loopback():
 
     result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--no-auth"])
     assert result.exit_code == 1 and "loopback" in result.output
+
+
+def test_local_files_are_served_in_place_with_a_cheap_etag(make_app, tmp_path):
+    root = tmp_path / "files"
+    root.mkdir()
+    (root / "a.txt").write_bytes(b"local")
+    client = make_app(local_files_root=root).test_client()
+    response = client.get("/v1/resources?url=/data/local-files/?d=a.txt", headers=AUTH)
+    assert response.data == b"local"
+    etag = response.headers["ETag"]
+    assert hashlib.sha256(b"local").hexdigest() not in etag
+    assert (
+        client.get("/v1/resources?url=/data/local-files/?d=a.txt", headers={**AUTH, "If-None-Match": etag}).status_code
+        == 304
+    )
+    (root / "a.txt").write_bytes(b"changed!")
+    assert (
+        client.get("/v1/resources?url=/data/local-files/?d=a.txt", headers={**AUTH, "If-None-Match": etag}).status_code
+        == 200
+    )
+    path = client.get("/v1/resources?url=/data/local-files/?d=../../etc/passwd", headers=AUTH)
+    assert path.status_code == 400
