@@ -33,6 +33,9 @@ KNOWN_FORMATS = MappingProxyType(
         "tsv": "ml_data.converters.tabular:TSV",
         "conll2003": "ml_data.converters.conll:ConllFormat",
         "asr-manifest": "ml_data.converters.asr:AsrManifestFormat",
+        "yolo": "ml_data.converters.yolo:YOLO",
+        "yolo-obb": "ml_data.converters.yolo:YOLO_OBB",
+        "yolo-seg": "ml_data.converters.yolo:YOLO_SEG",
     }
 )
 

@@ -42,6 +42,10 @@ class ConvertOptions:
     #: CoNLL: a blank line between sentences, not only between tasks
     split_sentences: bool = False
     media: MediaLookup | None = None
+    #: (url, task id) -> (width, height) of an image whose results lack original sizes
+    image_sizes: Callable[[str, int | None], tuple[int, int] | None] | None = None
+    #: class ids: "alphabetical" (as Label Studio documents) or "config" order
+    category_order: str = "alphabetical"
 
     def __post_init__(self) -> None:
         if self.annotations not in ANNOTATION_CHOICES:

@@ -1,0 +1,56 @@
+"""Class ids for object-detection formats, from the shape-label tags of the labeling config.
+
+Only shape tags count (RectangleLabels, PolygonLabels, KeyPointLabels, BrushLabels,
+EllipseLabels, and Labels on an image), never Choices. Names are numbered alphabetically by
+default, as Label Studio documents it, so ids stay those existing models were trained with;
+``order="config"`` numbers them in config order. An explicit ``<Label value="x" category="N"/>``
+keeps N; the other names take the lowest free ids.
+"""
+
+from __future__ import annotations
+
+from ml_data.converters.label_config import LabelConfig
+
+SHAPE_TAGS = ("RectangleLabels", "PolygonLabels", "KeyPointLabels", "BrushLabels", "EllipseLabels")
+
+
+def shape_labels(config: LabelConfig) -> tuple[list[str], dict[str, int]]:
+    """Label names of the shape tags in config order, and the explicit category ids."""
+    images = {name for name, tag in config.objects.items() if tag.type == "Image"}
+    names: list[str] = []
+    explicit: dict[str, int] = {}
+    for control in config.controls.values():
+        on_image = control.type == "Labels" and any(target in images for target in control.to_names)
+        if control.type not in SHAPE_TAGS and not on_image:
+            continue
+        for label in control.labels:
+            if label.value not in names:
+                names.append(label.value)
+            if label.category is not None:
+                explicit[label.value] = label.category
+    return names, explicit
+
+
+def categories(config: LabelConfig, order: str = "alphabetical") -> dict[str, int]:
+    """Label name -> class id.
+
+    >>> from ml_data.converters.label_config import parse_label_config
+    >>> categories(parse_label_config('<View><Image name="i" value="$i"/><RectangleLabels name="b" '
+    ...     'toName="i"><Label value="zebra"/><Label value="ant"/></RectangleLabels></View>'))
+    {'ant': 0, 'zebra': 1}
+    """
+    if order not in ("alphabetical", "config"):
+        raise ValueError(f"order must be 'alphabetical' or 'config', got {order!r}")
+    names, explicit = shape_labels(config)
+    used = set(explicit.values())
+    ids: dict[str, int] = {}
+    next_id = 0
+    for name in sorted(names) if order == "alphabetical" else names:
+        if name in explicit:
+            ids[name] = explicit[name]
+            continue
+        while next_id in used:
+            next_id += 1
+        ids[name] = next_id
+        used.add(next_id)
+    return ids

@@ -1,0 +1,79 @@
+"""Label Studio geometry in pixels: results hold percentages of the original image size, and a
+rectangle's ``rotation`` (degrees, clockwise) turns it around its top-left corner.
+
+Pure functions, for the formats and for users' own code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+
+class Box(NamedTuple):
+    """An axis-aligned box in pixels: top-left corner, width, height."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+def to_pixels(value: Mapping[str, Any], width: float, height: float) -> tuple[Box, float]:
+    """A rectangle result's value in pixels: the (unrotated) box and its rotation in degrees.
+
+    >>> to_pixels({"x": 10, "y": 20, "width": 50, "height": 25, "rotation": 0}, 200, 100)
+    (Box(x=20.0, y=20.0, width=100.0, height=25.0), 0.0)
+    """
+    box = Box(
+        float(value["x"]) / 100 * width,
+        float(value["y"]) / 100 * height,
+        float(value["width"]) / 100 * width,
+        float(value["height"]) / 100 * height,
+    )
+    return box, float(value.get("rotation") or 0.0)
+
+
+def from_pixels(box: Box, width: float, height: float, rotation: float = 0.0) -> dict[str, float]:
+    """The inverse of :func:`to_pixels`: a rectangle value in percentages."""
+    return {
+        "x": box.x / width * 100,
+        "y": box.y / height * 100,
+        "width": box.width / width * 100,
+        "height": box.height / height * 100,
+        "rotation": rotation,
+    }
+
+
+def corners(box: Box, rotation: float) -> list[tuple[float, float]]:
+    """The four corners in pixels, clockwise from the top-left, after rotating the box by
+    ``rotation`` degrees clockwise around its top-left corner (image y axis points down)."""
+    theta = math.radians(rotation)
+    cos, sin = math.cos(theta), math.sin(theta)
+    points = [(0.0, 0.0), (box.width, 0.0), (box.width, box.height), (0.0, box.height)]
+    return [(box.x + dx * cos - dy * sin, box.y + dx * sin + dy * cos) for dx, dy in points]
+
+
+def enclosing_box(points: list[tuple[float, float]], width: float, height: float) -> Box:
+    """The smallest axis-aligned box around ``points``, clamped to the image."""
+    xs = [min(max(x, 0.0), width) for x, _ in points]
+    ys = [min(max(y, 0.0), height) for _, y in points]
+    return Box(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+
+
+def clamp_point(x: float, y: float, width: float, height: float) -> tuple[float, float]:
+    return min(max(x, 0.0), width), min(max(y, 0.0), height)
+
+
+def polygon_pixels(value: Mapping[str, Any], width: float, height: float) -> list[tuple[float, float]]:
+    """A polygon result's points in pixels."""
+    return [(float(x) / 100 * width, float(y) / 100 * height) for x, y in value.get("points") or []]
+
+
+def polygon_area(points: list[tuple[float, float]]) -> float:
+    """Shoelace area."""
+    total = 0.0
+    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True):
+        total += x1 * y2 - x2 * y1
+    return abs(total) / 2

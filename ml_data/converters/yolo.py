@@ -1,0 +1,173 @@
+"""YOLO (Ultralytics) labels: ``labels/<image>.txt``, ``classes.txt``, ``data.yaml``.
+
+Variants, one kind of line per file (never boxes and polygons mixed):
+``yolo`` detection ``cls cx cy w h`` from rectangles (a rotated rectangle gives the box around its
+corners); ``yolo-obb`` ``cls x1 y1 x2 y2 x3 y3 x4 y4`` (the rotated corners); ``yolo-seg``
+``cls x1 y1 ...`` from polygons. Coordinates are normalised to [0, 1] and clamped to the image.
+
+Label files are named after the image's file name; when two tasks' images share a name, the later
+one becomes ``<name>__task<id>.txt``. A task with an annotation but no regions gets an empty file
+(a background image); a task without annotations is skipped (unlabelled is not "no objects").
+One annotation per task: the first selected (newest with ``all``); more are reported.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from ml_data.converters.base import Context, select_annotations
+from ml_data.converters.categories import categories, shape_labels
+from ml_data.converters.geometry import corners, enclosing_box, polygon_pixels, to_pixels
+from ml_data.converters.label_config import LabelConfig
+from ml_data.converters.model import Region, Task
+
+_KINDS = {
+    "yolo": ("rectanglelabels", "rectangle"),
+    "yolo-obb": ("rectanglelabels", "rectangle"),
+    "yolo-seg": ("polygonlabels", "polygon"),
+}
+
+
+def image_stem(url: str) -> str:
+    """The file name (without extension) of an image URL or path, for naming its label file."""
+    parts = urlsplit(url)
+    if parts.query and "d=" in parts.query:  # /data/local-files/?d=dir/x.jpg
+        path = unquote(parts.query.split("d=", 1)[1])
+    else:
+        path = unquote(parts.path)
+    stem = posixpath.splitext(posixpath.basename(path))[0]
+    return stem.replace("/", "_") or "image"
+
+
+class YoloFormat:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.region_types = _KINDS[name]
+
+    def check(self, config: LabelConfig | None) -> str | None:
+        if config is None:
+            return f"{self.name} needs the labeling config (class names and ids)"
+        if not any(tag.type == "Image" for tag in config.objects.values()):
+            return f"{self.name} needs an <Image> object"
+        wanted = "PolygonLabels" if self.name == "yolo-seg" else "RectangleLabels"
+        if not config.controls_of_type(wanted):
+            return f"{self.name} needs <{wanted}> on the image"
+        if not shape_labels(config)[0]:
+            return f"{self.name} needs labels on a shape tag"
+        return None
+
+    def write(self, context: Context, out: Path) -> None:
+        config = context.config
+        assert config is not None
+        ids = categories(config, context.options.category_order)
+        image_key = next(tag.value_key for tag in config.objects.values() if tag.type == "Image")
+        labels = out / "labels"
+        labels.mkdir()
+        used: dict[str, Any] = {}
+        for task in context.each_task():
+            url = task.data.get(image_key or "")
+            if not isinstance(url, str):
+                context.fail_or_skip(task.id, f"task data has no image under {image_key!r}")
+                continue
+            selected, reason = select_annotations(task, context.options)
+            if not selected:
+                context.report.skip(task.id, reason or "no annotation")
+                continue
+            if len(selected) > 1:
+                context.report.warn(f"task {task.id}: {len(selected)} annotations, the first one exported")
+            lines = self._lines(task, selected[0].result, ids, url, context)
+            if lines is None:
+                continue
+            stem = image_stem(url)
+            if stem in used and used[stem] != task.id:
+                stem = f"{stem}__task{task.id}"
+            used[stem] = task.id
+            (labels / f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
+            context.report.items_written += 1
+        names = {index: name for name, index in ids.items()}
+        classes = [names.get(index, f"unused_{index}") for index in range(max(names, default=-1) + 1)]
+        (out / "classes.txt").write_text("".join(name + "\n" for name in classes))
+        yaml_names = "".join(f"  {index}: {_yaml_string(name)}\n" for index, name in enumerate(classes))
+        (out / "data.yaml").write_text(f"path: .\ntrain: images\nval: images\nnames:\n{yaml_names}")
+
+    def _lines(
+        self, task: Task, regions: tuple[Region, ...], ids: dict[str, int], url: str, context: Context
+    ) -> list[str] | None:
+        lines: list[str] = []
+        for region in regions:
+            kind = region.type.lower()
+            if kind not in ("rectanglelabels", "polygonlabels", "rectangle", "polygon"):
+                continue
+            if kind not in self.region_types:
+                context.report.skip(task.id, f"{kind} result left out of {self.name}")
+                continue
+            names = region.value.get(kind if kind.endswith("labels") else "labels") or []
+            class_id = _class_id(names[0], ids, context) if names else None
+            if class_id is None:
+                context.report.skip(task.id, f"label {names[0] if names else None!r} is not a class of the config")
+                continue
+            size = self._size(region, url, task, context)
+            if size is None:
+                return None
+            width, height = size
+            try:
+                lines.append(self._line(class_id, region.value, width, height))
+            except (KeyError, TypeError, ValueError) as exc:
+                context.fail_or_skip(task.id, f"result {region.id} has no valid geometry ({exc})")
+                return None
+        return lines
+
+    def _size(self, region: Region, url: str, task: Task, context: Context) -> tuple[int, int] | None:
+        if region.original_width and region.original_height:
+            return int(region.original_width), int(region.original_height)
+        lookup = context.options.image_sizes
+        size = lookup(url, task.id) if lookup is not None else None
+        if size is None:
+            context.fail_or_skip(task.id, "image size unknown (no original_width/height and no size lookup)")
+        return size
+
+    def _line(self, class_id: int, value: Any, width: int, height: int) -> str:
+        if self.name == "yolo-seg":
+            points = [
+                (min(max(x / width, 0.0), 1.0), min(max(y / height, 0.0), 1.0))
+                for x, y in polygon_pixels(value, width, height)
+            ]
+            if len(points) < 3:
+                raise ValueError("a polygon needs three points")
+            return f"{class_id} " + " ".join(f"{x:.6f} {y:.6f}" for x, y in points)
+        box, rotation = to_pixels(value, width, height)
+        points = corners(box, rotation)
+        if self.name == "yolo-obb":
+            clamped = [(min(max(x / width, 0.0), 1.0), min(max(y / height, 0.0), 1.0)) for x, y in points]
+            return f"{class_id} " + " ".join(f"{x:.6f} {y:.6f}" for x, y in clamped)
+        outer = enclosing_box(points, width, height)
+        cx, cy = (outer.x + outer.width / 2) / width, (outer.y + outer.height / 2) / height
+        return f"{class_id} {cx:.6f} {cy:.6f} {outer.width / width:.6f} {outer.height / height:.6f}"
+
+
+def _class_id(name: str, ids: dict[str, int], context: Context) -> int | None:
+    """The class of a result's label; a label that differs from a config label only in case (the
+    config was edited after labelling) is matched to it, with a warning."""
+    if name in ids:
+        return ids[name]
+    folded = [label for label in ids if label.casefold() == str(name).casefold()]
+    if len(folded) == 1:
+        message = f"label {name!r} matched to class {folded[0]!r} ignoring case"
+        if message not in context.report.warnings:
+            context.report.warn(message)
+        return ids[folded[0]]
+    return None
+
+
+def _yaml_string(text: str) -> str:
+    # A JSON string is a valid YAML double-quoted scalar.
+    return json.dumps(text, ensure_ascii=False)
+
+
+YOLO = YoloFormat("yolo")
+YOLO_OBB = YoloFormat("yolo-obb")
+YOLO_SEG = YoloFormat("yolo-seg")
