@@ -33,6 +33,7 @@ KNOWN_FORMATS = MappingProxyType(
         "tsv": "ml_data.converters.tabular:TSV",
         "conll2003": "ml_data.converters.conll:ConllFormat",
         "asr-manifest": "ml_data.converters.asr:AsrManifestFormat",
+        "coco": "ml_data.converters.coco:CocoFormat",
         "yolo": "ml_data.converters.yolo:YOLO",
         "yolo-obb": "ml_data.converters.yolo:YOLO_OBB",
         "yolo-seg": "ml_data.converters.yolo:YOLO_SEG",

@@ -46,6 +46,8 @@ class ConvertOptions:
     image_sizes: Callable[[str, int | None], tuple[int, int] | None] | None = None
     #: class ids: "alphabetical" (as Label Studio documents) or "config" order
     category_order: str = "alphabetical"
+    #: COCO: the first automatically assigned category id (0, or 1 as some tools expect)
+    category_start: int = 0
 
     def __post_init__(self) -> None:
         if self.annotations not in ANNOTATION_CHOICES:

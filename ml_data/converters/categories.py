@@ -14,14 +14,14 @@ from ml_data.converters.label_config import LabelConfig
 SHAPE_TAGS = ("RectangleLabels", "PolygonLabels", "KeyPointLabels", "BrushLabels", "EllipseLabels")
 
 
-def shape_labels(config: LabelConfig) -> tuple[list[str], dict[str, int]]:
+def shape_labels(config: LabelConfig, tags: tuple[str, ...] = SHAPE_TAGS) -> tuple[list[str], dict[str, int]]:
     """Label names of the shape tags in config order, and the explicit category ids."""
     images = {name for name, tag in config.objects.items() if tag.type == "Image"}
     names: list[str] = []
     explicit: dict[str, int] = {}
     for control in config.controls.values():
         on_image = control.type == "Labels" and any(target in images for target in control.to_names)
-        if control.type not in SHAPE_TAGS and not on_image:
+        if control.type not in tags and not on_image:
             continue
         for label in control.labels:
             if label.value not in names:
@@ -31,7 +31,9 @@ def shape_labels(config: LabelConfig) -> tuple[list[str], dict[str, int]]:
     return names, explicit
 
 
-def categories(config: LabelConfig, order: str = "alphabetical") -> dict[str, int]:
+def categories(
+    config: LabelConfig, order: str = "alphabetical", *, start: int = 0, tags: tuple[str, ...] = SHAPE_TAGS
+) -> dict[str, int]:
     """Label name -> class id.
 
     >>> from ml_data.converters.label_config import parse_label_config
@@ -41,10 +43,10 @@ def categories(config: LabelConfig, order: str = "alphabetical") -> dict[str, in
     """
     if order not in ("alphabetical", "config"):
         raise ValueError(f"order must be 'alphabetical' or 'config', got {order!r}")
-    names, explicit = shape_labels(config)
+    names, explicit = shape_labels(config, tags)
     used = set(explicit.values())
     ids: dict[str, int] = {}
-    next_id = 0
+    next_id = start
     for name in sorted(names) if order == "alphabetical" else names:
         if name in explicit:
             ids[name] = explicit[name]

@@ -14,14 +14,13 @@ One annotation per task: the first selected (newest with ``all``); more are repo
 from __future__ import annotations
 
 import json
-import posixpath
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from ml_data.converters.base import Context, select_annotations
 from ml_data.converters.categories import categories, shape_labels
 from ml_data.converters.geometry import corners, enclosing_box, polygon_pixels, to_pixels
+from ml_data.converters.images import UniqueNames
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Region, Task
 
@@ -30,17 +29,6 @@ _KINDS = {
     "yolo-obb": ("rectanglelabels", "rectangle"),
     "yolo-seg": ("polygonlabels", "polygon"),
 }
-
-
-def image_stem(url: str) -> str:
-    """The file name (without extension) of an image URL or path, for naming its label file."""
-    parts = urlsplit(url)
-    if parts.query and "d=" in parts.query:  # /data/local-files/?d=dir/x.jpg
-        path = unquote(parts.query.split("d=", 1)[1])
-    else:
-        path = unquote(parts.path)
-    stem = posixpath.splitext(posixpath.basename(path))[0]
-    return stem.replace("/", "_") or "image"
 
 
 class YoloFormat:
@@ -67,7 +55,7 @@ class YoloFormat:
         image_key = next(tag.value_key for tag in config.objects.values() if tag.type == "Image")
         labels = out / "labels"
         labels.mkdir()
-        used: dict[str, Any] = {}
+        names_in_use = UniqueNames()
         for task in context.each_task():
             url = task.data.get(image_key or "")
             if not isinstance(url, str):
@@ -82,10 +70,7 @@ class YoloFormat:
             lines = self._lines(task, selected[0].result, ids, url, context)
             if lines is None:
                 continue
-            stem = image_stem(url)
-            if stem in used and used[stem] != task.id:
-                stem = f"{stem}__task{task.id}"
-            used[stem] = task.id
+            stem = names_in_use.stem(url, task.id)
             (labels / f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
             context.report.items_written += 1
         names = {index: name for name, index in ids.items()}

@@ -1,0 +1,226 @@
+"""COCO (``result.json``): one image per task, annotations for rectangles, polygons and keypoints.
+
+- images: ``file_name`` is ``images/<name>`` (the pipeline places the files there), with width and
+  height from the results (or the caller's size lookup); never a duplicate or a null size.
+- rectangles: ``bbox`` around the rotated corners, clamped; a rotated box also gets its corners
+  as ``segmentation``. Polygons: ``segmentation``, shoelace ``area``, enclosing ``bbox``.
+- keypoints: ordered by the labels' ``model_index`` (config order otherwise); the keypoints of one
+  parent rectangle (``parentID``) form one annotation of the rectangle's category, the others one
+  annotation per task of the category ``default``; missing keypoints are ``0 0 0``.
+- categories: shape tags only (not KeyPointLabels, whose labels name keypoints); alphabetical ids
+  from 0 by default (``category_start=1`` for tools that expect 1), explicit ``category`` kept.
+Images, annotations and categories are streamed to temp files and joined at the end.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ml_data.converters.base import Context, select_annotations
+from ml_data.converters.categories import categories
+from ml_data.converters.geometry import corners, enclosing_box, polygon_area, polygon_pixels, to_pixels
+from ml_data.converters.images import UniqueNames
+from ml_data.converters.label_config import LabelConfig
+from ml_data.converters.model import Region
+
+_BOX_TAGS = ("RectangleLabels", "PolygonLabels", "BrushLabels", "EllipseLabels")
+
+
+def keypoint_names(config: LabelConfig) -> list[str]:
+    labels = [label for control in config.controls_of_type("KeyPointLabels") for label in control.labels]
+    ordered = sorted(
+        enumerate(labels), key=lambda item: (item[1].model_index is None, item[1].model_index or 0, item[0])
+    )
+    names: list[str] = []
+    for _, label in ordered:
+        if label.value not in names:
+            names.append(label.value)
+    return names
+
+
+class CocoFormat:
+    name = "coco"
+
+    def check(self, config: LabelConfig | None) -> str | None:
+        if config is None:
+            return "COCO needs the labeling config (categories)"
+        if not any(tag.type == "Image" for tag in config.objects.values()):
+            return "COCO needs an <Image> object"
+        if not config.controls_of_type("RectangleLabels", "PolygonLabels", "KeyPointLabels"):
+            return "COCO needs RectangleLabels, PolygonLabels or KeyPointLabels on the image"
+        return None
+
+    def write(self, context: Context, out: Path) -> None:
+        config = context.config
+        assert config is not None
+        options = context.options
+        ids = categories(config, options.category_order, start=options.category_start, tags=_BOX_TAGS)
+        points = keypoint_names(config)
+        # Keypoints without a parent rectangle go to "default": its id is reserved up front.
+        default_id = max(ids.values(), default=options.category_start - 1) + 1
+        image_key = next(tag.value_key for tag in config.objects.values() if tag.type == "Image") or ""
+        names = UniqueNames()
+        parts = {part: open(out / f".{part}.part", "wb") for part in ("images", "annotations")}
+        counts = {"images": 0, "annotations": 0}
+        default_used = False
+
+        def emit(part: str, item: dict[str, Any]) -> None:
+            parts[part].write((b",\n" if counts[part] else b"") + orjson.dumps(item))
+            counts[part] += 1
+
+        try:
+            for task in context.each_task():
+                url = task.data.get(image_key)
+                if not isinstance(url, str):
+                    context.fail_or_skip(task.id, f"task data has no image under {image_key!r}")
+                    continue
+                selected, reason = select_annotations(task, options)
+                if not selected:
+                    context.report.skip(task.id, reason or "no annotation")
+                    continue
+                regions = [region for annotation in selected[:1] for region in annotation.result]
+                size = self._size(regions, url, task.id, context)
+                if size is None:
+                    continue
+                width, height = size
+                image_id = counts["images"]
+                stem = names.stem(url, task.id)
+                emit(
+                    "images",
+                    {
+                        "id": image_id,
+                        "width": width,
+                        "height": height,
+                        "file_name": f"images/{stem}{UniqueNames.extension(url)}",
+                    },
+                )
+                for item in self._annotations(regions, ids, points, width, height, task.id, context):
+                    if item["category_id"] is None:
+                        item["category_id"], default_used = default_id, True
+                    emit("annotations", {"id": counts["annotations"], "image_id": image_id, **item})
+                context.report.items_written += 1
+        finally:
+            for handle in parts.values():
+                handle.close()
+        category_list = [
+            {"id": index, "name": name, "supercategory": name}
+            for name, index in sorted(ids.items(), key=lambda kv: kv[1])
+        ]
+        if default_used:
+            category_list.append({"id": default_id, "name": "default", "supercategory": "default"})
+        if points:
+            for category in category_list:
+                category["keypoints"], category["skeleton"] = points, []
+        self._assemble(out, category_list)
+
+    @staticmethod
+    def _assemble(out: Path, category_list: list[dict[str, Any]]) -> None:
+        with open(out / "result.json", "wb") as handle:
+            handle.write(b'{"images": [\n')
+            with open(out / ".images.part", "rb") as part:
+                shutil.copyfileobj(part, handle)
+            handle.write(b'\n],\n"categories": ' + orjson.dumps(category_list) + b',\n"annotations": [\n')
+            with open(out / ".annotations.part", "rb") as part:
+                shutil.copyfileobj(part, handle)
+            handle.write(b'\n],\n"info": {"description": "exported by ml-data"}}\n')
+        (out / ".images.part").unlink()
+        (out / ".annotations.part").unlink()
+
+    @staticmethod
+    def _size(regions: list[Region], url: str, task_id: Any, context: Context) -> tuple[int, int] | None:
+        for region in regions:
+            if region.original_width and region.original_height:
+                return int(region.original_width), int(region.original_height)
+        lookup = context.options.image_sizes
+        size = lookup(url, task_id) if lookup is not None else None
+        if size is None:
+            context.fail_or_skip(task_id, "image size unknown (no original_width/height and no size lookup)")
+        return size
+
+    def _annotations(self, regions, ids, points, width, height, task_id, context):  # type: ignore[no-untyped-def]
+        by_id = {region.id: region for region in regions if region.id}
+        keypoints: dict[Any, list[Region]] = {}
+        for region in regions:
+            kind = region.type.lower()
+            if kind == "keypointlabels":
+                parent = region.parent_id if region.parent_id in by_id else None
+                keypoints.setdefault(parent, []).append(region)
+                continue
+            if kind not in ("rectanglelabels", "polygonlabels"):
+                continue
+            label = (region.value.get(kind) or [None])[0]
+            if label not in ids:
+                context.report.skip(task_id, f"label {label!r} is not a category of the config")
+                continue
+            try:
+                yield self._shape(kind, region.value, ids[label], width, height)
+            except (KeyError, TypeError, ValueError) as exc:
+                context.fail_or_skip(task_id, f"result {region.id} has no valid geometry ({exc})")
+        for parent_id, group in keypoints.items():
+            item = self._keypoints(group, points, width, height)
+            if parent_id is not None:
+                parent = by_id[parent_id]
+                label = (parent.value.get("rectanglelabels") or [None])[0]
+                if label in ids:
+                    box, rotation = to_pixels(parent.value, width, height)
+                    outer = enclosing_box(corners(box, rotation), width, height)
+                    item.update(category_id=ids[label], bbox=list(outer), area=outer.width * outer.height)
+                    yield item
+                    continue
+            item["category_id"] = None  # the "default" category
+            yield item
+
+    @staticmethod
+    def _shape(kind: str, value: Any, category_id: int, width: int, height: int) -> dict[str, Any]:
+        if kind == "polygonlabels":
+            pts = polygon_pixels(value, width, height)
+            if len(pts) < 3:
+                raise ValueError("a polygon needs three points")
+            outer = enclosing_box(pts, width, height)
+            return {
+                "category_id": category_id,
+                "segmentation": [[c for p in pts for c in p]],
+                "bbox": list(outer),
+                "area": polygon_area(pts),
+                "iscrowd": 0,
+                "ignore": 0,
+            }
+        box, rotation = to_pixels(value, width, height)
+        quad = corners(box, rotation)
+        outer = enclosing_box(quad, width, height)
+        segmentation = [[c for p in quad for c in p]] if rotation % 360 else []
+        return {
+            "category_id": category_id,
+            "segmentation": segmentation,
+            "bbox": list(outer),
+            "area": outer.width * outer.height,
+            "iscrowd": 0,
+            "ignore": 0,
+        }
+
+    @staticmethod
+    def _keypoints(group: list[Region], points: list[str], width: int, height: int) -> dict[str, Any]:
+        vector = [0.0] * (3 * len(points))
+        placed = []
+        for region in group:
+            label = (region.value.get("keypointlabels") or [None])[0]
+            if label not in points:
+                continue
+            x = min(max(float(region.value["x"]) / 100 * width, 0.0), width)
+            y = min(max(float(region.value["y"]) / 100 * height, 0.0), height)
+            index = points.index(label)
+            vector[3 * index : 3 * index + 3] = [x, y, 2]
+            placed.append((x, y))
+        outer = enclosing_box(placed or [(0.0, 0.0)], width, height)
+        return {
+            "keypoints": vector,
+            "num_keypoints": len(placed),
+            "bbox": list(outer),
+            "area": outer.width * outer.height,
+            "iscrowd": 0,
+            "ignore": 0,
+        }
