@@ -34,9 +34,13 @@ KNOWN_FORMATS = MappingProxyType(
         "conll2003": "ml_data.converters.conll:ConllFormat",
         "asr-manifest": "ml_data.converters.asr:AsrManifestFormat",
         "coco": "ml_data.converters.coco:CocoFormat",
+        "voc": "ml_data.converters.voc:VocFormat",
+        "brush-png": "ml_data.converters.brush:BRUSH_PNG",
+        "brush-numpy": "ml_data.converters.brush:BRUSH_NUMPY",
         "yolo": "ml_data.converters.yolo:YOLO",
         "yolo-obb": "ml_data.converters.yolo:YOLO_OBB",
         "yolo-seg": "ml_data.converters.yolo:YOLO_SEG",
+        "yolo-pose": "ml_data.converters.yolo:YOLO_POSE",
     }
 )
 

@@ -56,3 +56,16 @@ def categories(
         ids[name] = next_id
         used.add(next_id)
     return ids
+
+
+def keypoint_names(config: LabelConfig) -> list[str]:
+    """Keypoint label names in ``model_index`` order (config order where it is missing)."""
+    labels = [label for control in config.controls_of_type("KeyPointLabels") for label in control.labels]
+    ordered = sorted(
+        enumerate(labels), key=lambda item: (item[1].model_index is None, item[1].model_index or 0, item[0])
+    )
+    names: list[str] = []
+    for _, label in ordered:
+        if label.value not in names:
+            names.append(label.value)
+    return names

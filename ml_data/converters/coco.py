@@ -21,25 +21,13 @@ from typing import Any
 import orjson
 
 from ml_data.converters.base import Context, select_annotations
-from ml_data.converters.categories import categories
+from ml_data.converters.categories import categories, keypoint_names
 from ml_data.converters.geometry import corners, enclosing_box, polygon_area, polygon_pixels, to_pixels
 from ml_data.converters.images import UniqueNames
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Region
 
 _BOX_TAGS = ("RectangleLabels", "PolygonLabels", "BrushLabels", "EllipseLabels")
-
-
-def keypoint_names(config: LabelConfig) -> list[str]:
-    labels = [label for control in config.controls_of_type("KeyPointLabels") for label in control.labels]
-    ordered = sorted(
-        enumerate(labels), key=lambda item: (item[1].model_index is None, item[1].model_index or 0, item[0])
-    )
-    names: list[str] = []
-    for _, label in ordered:
-        if label.value not in names:
-            names.append(label.value)
-    return names
 
 
 class CocoFormat:

@@ -1,6 +1,7 @@
 """YOLO (Ultralytics) labels: ``labels/<image>.txt``, ``classes.txt``, ``data.yaml``.
 
-Variants, one kind of line per file (never boxes and polygons mixed):
+Variants, one kind of line per file (never boxes and polygons mixed): ``yolo-pose``
+``cls cx cy w h x1 y1 v1 ...`` (each rectangle with its child keypoints, in ``model_index`` order);
 ``yolo`` detection ``cls cx cy w h`` from rectangles (a rotated rectangle gives the box around its
 corners); ``yolo-obb`` ``cls x1 y1 x2 y2 x3 y3 x4 y4`` (the rotated corners); ``yolo-seg``
 ``cls x1 y1 ...`` from polygons. Coordinates are normalised to [0, 1] and clamped to the image.
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_data.converters.base import Context, select_annotations
-from ml_data.converters.categories import categories, shape_labels
+from ml_data.converters.categories import SHAPE_TAGS, categories, keypoint_names, shape_labels
 from ml_data.converters.geometry import corners, enclosing_box, polygon_pixels, to_pixels
 from ml_data.converters.images import UniqueNames
 from ml_data.converters.label_config import LabelConfig
@@ -28,6 +29,7 @@ _KINDS = {
     "yolo": ("rectanglelabels", "rectangle"),
     "yolo-obb": ("rectanglelabels", "rectangle"),
     "yolo-seg": ("polygonlabels", "polygon"),
+    "yolo-pose": ("rectanglelabels", "rectangle"),
 }
 
 
@@ -44,6 +46,8 @@ class YoloFormat:
         wanted = "PolygonLabels" if self.name == "yolo-seg" else "RectangleLabels"
         if not config.controls_of_type(wanted):
             return f"{self.name} needs <{wanted}> on the image"
+        if self.name == "yolo-pose" and not config.controls_of_type("KeyPointLabels"):
+            return "yolo-pose needs <KeyPointLabels> (with rectangles as their parents)"
         if not shape_labels(config)[0]:
             return f"{self.name} needs labels on a shape tag"
         return None
@@ -51,7 +55,9 @@ class YoloFormat:
     def write(self, context: Context, out: Path) -> None:
         config = context.config
         assert config is not None
-        ids = categories(config, context.options.category_order)
+        points = keypoint_names(config)
+        tags = tuple(tag for tag in SHAPE_TAGS if tag != "KeyPointLabels") if self.name == "yolo-pose" else SHAPE_TAGS
+        ids = categories(config, context.options.category_order, tags=tags)
         image_key = next(tag.value_key for tag in config.objects.values() if tag.type == "Image")
         labels = out / "labels"
         labels.mkdir()
@@ -67,7 +73,12 @@ class YoloFormat:
                 continue
             if len(selected) > 1:
                 context.report.warn(f"task {task.id}: {len(selected)} annotations, the first one exported")
-            lines = self._lines(task, selected[0].result, ids, url, context)
+            regions = selected[0].result
+            lines = (
+                self._pose_lines(task, regions, ids, points, url, context)
+                if self.name == "yolo-pose"
+                else self._lines(task, regions, ids, url, context)
+            )
             if lines is None:
                 continue
             stem = names_in_use.stem(url, task.id)
@@ -104,6 +115,45 @@ class YoloFormat:
             except (KeyError, TypeError, ValueError) as exc:
                 context.fail_or_skip(task.id, f"result {region.id} has no valid geometry ({exc})")
                 return None
+        return lines
+
+    def _pose_lines(
+        self,
+        task: Task,
+        regions: tuple[Region, ...],
+        ids: dict[str, int],
+        points: list[str],
+        url: str,
+        context: Context,
+    ) -> list[str] | None:
+        """``cls cx cy w h`` of each parent rectangle, then ``x y v`` for every keypoint name in
+        ``model_index`` order (``0 0 0`` where missing)."""
+        children: dict[str, list[Region]] = {}
+        for region in regions:
+            if region.type.lower() == "keypointlabels":
+                if region.parent_id:
+                    children.setdefault(region.parent_id, []).append(region)
+                else:
+                    context.report.skip(task.id, "keypoint without a parent rectangle left out of yolo-pose")
+        lines: list[str] = []
+        for region in regions:
+            if region.type.lower() != "rectanglelabels":
+                continue
+            names = region.value.get("rectanglelabels") or []
+            class_id = _class_id(names[0], ids, context) if names else None
+            size = self._size(region, url, task, context)
+            if class_id is None or size is None:
+                continue
+            width, height = size
+            line = self._line(class_id, region.value, width, height)
+            vector = ["0.000000 0.000000 0"] * len(points)
+            for child in children.get(region.id or "", []):
+                label = (child.value.get("keypointlabels") or [None])[0]
+                if label in points:
+                    x = min(max(float(child.value["x"]) / 100, 0.0), 1.0)
+                    y = min(max(float(child.value["y"]) / 100, 0.0), 1.0)
+                    vector[points.index(label)] = f"{x:.6f} {y:.6f} 2"
+            lines.append(line + (" " + " ".join(vector) if vector else ""))
         return lines
 
     def _size(self, region: Region, url: str, task: Task, context: Context) -> tuple[int, int] | None:
@@ -156,3 +206,4 @@ def _yaml_string(text: str) -> str:
 YOLO = YoloFormat("yolo")
 YOLO_OBB = YoloFormat("yolo-obb")
 YOLO_SEG = YoloFormat("yolo-seg")
+YOLO_POSE = YoloFormat("yolo-pose")

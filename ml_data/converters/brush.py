@@ -1,0 +1,85 @@
+"""Brush masks to files: ``brush-png`` and ``brush-numpy``.
+
+One file per label per image (the regions of a label are merged), named
+``<image>-<control>-<label>.png`` / ``.npy`` (label made file-safe); masks are uint8 0/255, the
+alpha channel of Label Studio's RGBA brush layer.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ml_data.converters.base import Context, select_annotations
+from ml_data.converters.brush_rle import mask_from_rle
+from ml_data.converters.images import UniqueNames
+from ml_data.converters.label_config import LabelConfig
+
+_UNSAFE = re.compile(r"[^\w.-]+")
+
+
+def _safe(text: str) -> str:
+    return _UNSAFE.sub("_", text).strip("_") or "label"
+
+
+class BrushFormat:
+    def __init__(self, name: str, extension: str) -> None:
+        self.name = name
+        self.extension = extension
+
+    def check(self, config: LabelConfig | None) -> str | None:
+        if config is None:
+            return f"{self.name} needs the labeling config"
+        if not config.controls_of_type("BrushLabels", "Brush"):
+            return f"{self.name} needs <BrushLabels> on an image"
+        return None
+
+    def write(self, context: Context, out: Path) -> None:
+        config = context.config
+        assert config is not None
+        image_key = next((tag.value_key for tag in config.objects.values() if tag.type == "Image"), None) or ""
+        names = UniqueNames()
+        for task in context.each_task():
+            url = task.data.get(image_key)
+            if not isinstance(url, str):
+                context.fail_or_skip(task.id, f"task data has no image under {image_key!r}")
+                continue
+            selected, reason = select_annotations(task, context.options)
+            if not selected:
+                context.report.skip(task.id, reason or "no annotation")
+                continue
+            layers: dict[tuple[str, str], np.ndarray] = {}
+            for region in selected[0].result:
+                if region.type.lower() not in ("brushlabels", "brush") or region.value.get("format", "rle") != "rle":
+                    continue
+                rle = region.value.get("rle")
+                if not rle or not region.original_width or not region.original_height:
+                    context.fail_or_skip(task.id, f"brush result {region.id} has no RLE or no size")
+                    continue
+                try:
+                    mask = mask_from_rle(rle, int(region.original_width), int(region.original_height))
+                except ValueError as exc:
+                    context.fail_or_skip(task.id, f"brush result {region.id}: {exc}")
+                    continue
+                label = (region.value.get("brushlabels") or ["no_label"])[0]
+                key = (region.from_name, label)
+                layers[key] = mask if key not in layers else np.maximum(layers[key], mask)
+            if not layers:
+                continue
+            stem = names.stem(url, task.id)
+            for (control, label), mask in layers.items():
+                target = out / f"{stem}-{_safe(control)}-{_safe(label)}{self.extension}"
+                binary = np.where(mask > 0, 255, 0).astype(np.uint8)
+                if self.extension == ".npy":
+                    np.save(target, binary)
+                else:
+                    from PIL import Image
+
+                    Image.fromarray(binary).save(target)
+                context.report.items_written += 1
+
+
+BRUSH_PNG = BrushFormat("brush-png", ".png")
+BRUSH_NUMPY = BrushFormat("brush-numpy", ".npy")

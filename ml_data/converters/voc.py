@@ -1,0 +1,112 @@
+"""Pascal VOC: ``Annotations/<image>.xml`` per task, boxes in 1-based pixel coordinates.
+
+Rectangles become ``bndbox`` (rotated ones: the box around their corners); polygons have no place
+in VOC and are reported as skipped, never dropped silently. Sizes come from the results or the
+caller's size lookup (no downloads here).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from xml.etree import ElementTree
+
+from ml_data.converters.base import Context, select_annotations
+from ml_data.converters.geometry import corners, enclosing_box, to_pixels
+from ml_data.converters.images import UniqueNames
+from ml_data.converters.label_config import LabelConfig
+
+
+def _child(parent: ElementTree.Element, tag: str, text: object = None) -> ElementTree.Element:
+    element = ElementTree.SubElement(parent, tag)
+    if text is not None:
+        element.text = str(text)
+    return element
+
+
+def voc_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """Continuous pixel edges -> VOC's 1-based inclusive pixel indices, kept inside the image."""
+    xmin = min(max(int(round(x0)) + 1, 1), width)
+    ymin = min(max(int(round(y0)) + 1, 1), height)
+    xmax = min(max(int(round(x1)), xmin), width)
+    ymax = min(max(int(round(y1)), ymin), height)
+    return xmin, ymin, xmax, ymax
+
+
+class VocFormat:
+    name = "voc"
+
+    def check(self, config: LabelConfig | None) -> str | None:
+        if config is None:
+            return "VOC needs the labeling config"
+        if not any(tag.type == "Image" for tag in config.objects.values()):
+            return "VOC needs an <Image> object"
+        if not config.controls_of_type("RectangleLabels"):
+            return "VOC holds boxes only: it needs <RectangleLabels> on the image"
+        return None
+
+    def write(self, context: Context, out: Path) -> None:
+        config = context.config
+        assert config is not None
+        image_key = next(tag.value_key for tag in config.objects.values() if tag.type == "Image") or ""
+        folder = out / "Annotations"
+        folder.mkdir()
+        names = UniqueNames()
+        for task in context.each_task():
+            url = task.data.get(image_key)
+            if not isinstance(url, str):
+                context.fail_or_skip(task.id, f"task data has no image under {image_key!r}")
+                continue
+            selected, reason = select_annotations(task, context.options)
+            if not selected:
+                context.report.skip(task.id, reason or "no annotation")
+                continue
+            regions = selected[0].result
+            size = next(
+                (
+                    (int(r.original_width), int(r.original_height))
+                    for r in regions
+                    if r.original_width and r.original_height
+                ),
+                None,
+            )
+            if size is None and context.options.image_sizes is not None:
+                size = context.options.image_sizes(url, task.id)
+            if size is None:
+                context.fail_or_skip(task.id, "image size unknown (no original_width/height and no size lookup)")
+                continue
+            width, height = size
+            stem = names.stem(url, task.id)
+            root = ElementTree.Element("annotation")
+            _child(root, "folder", "images")
+            _child(root, "filename", f"{stem}{UniqueNames.extension(url)}")
+            size_element = _child(root, "size")
+            _child(size_element, "width", width)
+            _child(size_element, "height", height)
+            _child(size_element, "depth", 3)
+            _child(root, "segmented", 0)
+            for region in regions:
+                kind = region.type.lower()
+                if kind in ("polygonlabels", "polygon"):
+                    context.report.skip(task.id, "polygon left out of VOC (boxes only; use coco or yolo-seg)")
+                    continue
+                if kind != "rectanglelabels":
+                    continue
+                labels = region.value.get("rectanglelabels") or []
+                if not labels:
+                    continue
+                box, rotation = to_pixels(region.value, width, height)
+                outer = enclosing_box(corners(box, rotation), width, height)
+                xmin, ymin, xmax, ymax = voc_box(
+                    outer.x, outer.y, outer.x + outer.width, outer.y + outer.height, width, height
+                )
+                item = _child(root, "object")
+                _child(item, "name", labels[0])
+                _child(item, "pose", "Unspecified")
+                _child(item, "truncated", 0)
+                _child(item, "difficult", 0)
+                bndbox = _child(item, "bndbox")
+                for tag, value in (("xmin", xmin), ("ymin", ymin), ("xmax", xmax), ("ymax", ymax)):
+                    _child(bndbox, tag, value)
+            ElementTree.indent(root)
+            ElementTree.ElementTree(root).write(folder / f"{stem}.xml", encoding="utf-8", xml_declaration=True)
+            context.report.items_written += 1
