@@ -22,7 +22,15 @@ sys.path.insert(0, str(ROOT))
 
 from tests.converters.exports import write_export  # noqa: E402
 
-CASES = [("JSON_MIN", "image"), ("CSV", "image"), ("TSV", "image"), ("CONLL2003", "ner")]
+CASES = [
+    ("JSON_MIN", "image"),
+    ("CSV", "image"),
+    ("TSV", "image"),
+    ("CONLL2003", "ner"),
+    ("COCO", "image"),
+    ("YOLO", "image"),
+    ("VOC", "image"),
+]
 
 _CHILD = """
 import json, resource, sys, time

@@ -168,7 +168,8 @@ def prefetch(file: str, workers: int, refresh: bool, as_json: bool) -> None:
     "--format",
     "format_name",
     required=True,
-    help="json, json-min, csv, tsv, conll2003, asr-manifest, coco, voc, yolo, yolo-obb, yolo-seg, yolo-pose, brush-png, brush-numpy.",
+    help="json, json-min, csv, tsv, conll2003, asr-manifest, coco, voc, yolo, yolo-obb, yolo-seg, "
+    "yolo-pose, brush-png, brush-numpy.",
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced when complete).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="Labeling config XML.")
