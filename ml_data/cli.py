@@ -184,6 +184,14 @@ def prefetch(file: str, workers: int, refresh: bool, as_json: bool) -> None:
 @click.option("--model-version", help="With --predictions: only this model version's.")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True)
 @click.option("--split-sentences", is_flag=True, help="CoNLL: a blank line between sentences.")
+@click.option(
+    "--category-order",
+    type=click.Choice(["alphabetical", "config"]),
+    default="alphabetical",
+    show_default=True,
+    help="COCO/YOLO/VOC class ids: alphabetical (as Label Studio documents) or config order.",
+)
+@click.option("--category-start", type=click.IntRange(0, 1), default=0, show_default=True, help="COCO: first id.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def convert(
     export: str,
@@ -195,11 +203,14 @@ def convert(
     model_version: str | None,
     on_error: str,
     split_sentences: bool,
+    category_order: str,
+    category_start: int,
     as_json: bool,
 ) -> None:
     """Convert a Label Studio export (JSON list, JSON lines, or a folder of task files) to FORMAT.
 
-    Audio for asr-manifest is resolved to local files (cache) with the usual settings.
+    Audio for asr-manifest, and images whose results lack their size, are resolved to local files
+    (cache) with the usual settings.
     """
     from ml_data.converters import convert as run_convert
     from ml_data.converters import normalize_format_name
@@ -208,16 +219,28 @@ def convert(
     if config_file:
         with open(config_file, encoding="utf-8") as handle:
             config = handle.read()
-    media = None
-    if normalize_format_name(format_name) == "asr-manifest":
-        resolver = Resolver(_settings())
+    resolver = Resolver(_settings())
 
-        def media(url: str, task_id: int | None) -> str | None:
-            try:
-                return str(resolver.resolve(url, task_id=task_id).path)
-            except MlDataError as exc:
-                click.echo(f"warning: {exc}", err=True)
-                return None
+    def media(url: str, task_id: int | None) -> str | None:
+        try:
+            return str(resolver.resolve(url, task_id=task_id).path)
+        except MlDataError as exc:
+            click.echo(f"warning: {exc}", err=True)
+            return None
+
+    def image_sizes(url: str, task_id: int | None) -> tuple[int, int] | None:
+        """Only for results without original sizes: the image is resolved and its header read."""
+        path = media(url, task_id)
+        if path is None:
+            return None
+        from PIL import Image
+
+        try:
+            with Image.open(path) as image:
+                return image.size
+        except OSError as exc:
+            click.echo(f"warning: cannot read the size of {path}: {exc}", err=True)
+            return None
 
     options = ConvertOptions(
         annotations=annotations,
@@ -225,7 +248,10 @@ def convert(
         model_version=model_version,
         on_error=on_error,
         split_sentences=split_sentences,
-        media=media,
+        media=media if normalize_format_name(format_name) == "asr-manifest" else None,
+        image_sizes=image_sizes,
+        category_order=category_order,
+        category_start=category_start,
     )
     try:
         report = run_convert(export, format_name, out, config=config, options=options, progress=not as_json)

@@ -3,7 +3,8 @@
 # 1. examples/tasks.json: every resource the tasks reference (Local Files storage, a mounted upload,
 #    an external link, a data: URI) is resolved to a verified local file; downloads land in the
 #    cache (.ml-data-cache/ unless ML_DATA_CACHE_DIR);
-# 2. examples/ner/: a small NER export converted to CoNLL 2003 and CSV under out/.
+# 2. examples/ner/: a small NER export converted to CoNLL 2003 and CSV under out/;
+# 3. examples/detection/: boxes (one rotated) and a polygon converted to COCO and YOLO under out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,3 +37,10 @@ for format in conll2003 csv; do
         --format "$format" --out "out/example-ner-$format"
 done
 head -n 12 out/example-ner-conll2003/result.conll
+
+echo "Converting examples/detection/export.json"
+for format in coco yolo yolo-seg; do
+    .venv/bin/ml-data convert examples/detection/export.json --config examples/detection/label_config.xml \
+        --format "$format" --out "out/example-detection-$format"
+done
+cat out/example-detection-yolo/labels/*.txt

@@ -217,3 +217,46 @@ def test_cli_convert_errors_are_clean(tmp_path):
         main, ["convert", str(export), "--format", "csv", "--out", str(tmp_path / "o"), "--on-error", "skip"]
     )
     assert result.exit_code == 0 and "skipped 1" in result.output
+
+
+def test_cli_resolves_images_without_sizes(tmp_path, monkeypatch):
+    from PIL import Image
+
+    (tmp_path / "media").mkdir()
+    Image.new("RGB", (80, 40)).save(tmp_path / "media" / "a.png")
+    monkeypatch.setenv("LOCAL_FILES_DOCUMENT_ROOT", str(tmp_path / "media"))
+    config = tmp_path / "config.xml"
+    config.write_text(
+        "<View><Image name='i' value='$image'/><RectangleLabels name='b' toName='i'><Label value='x'/></RectangleLabels></View>"
+    )
+    export = tmp_path / "export.json"
+    export.write_text(
+        json.dumps(
+            [
+                {
+                    "id": 1,
+                    "data": {"image": "/data/local-files/?d=a.png"},
+                    "annotations": [
+                        {
+                            "id": 1,
+                            "result": [
+                                {
+                                    "from_name": "b",
+                                    "to_name": "i",
+                                    "type": "rectanglelabels",
+                                    "value": {"x": 50, "y": 50, "width": 25, "height": 50, "rectanglelabels": ["x"]},
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        )
+    )
+    result = CliRunner().invoke(
+        main, ["convert", str(export), "--config", str(config), "--format", "coco", "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 0, result.output
+    coco = json.loads((tmp_path / "o" / "result.json").read_text())
+    assert (coco["images"][0]["width"], coco["images"][0]["height"]) == (80, 40)
+    assert coco["annotations"][0]["bbox"] == [40, 20, 20, 20]
