@@ -183,3 +183,30 @@ def test_limit_from_settings_reaches_the_resolver(tmp_path):
 
     resolver = Resolver(Settings.from_env({"ML_DATA_CACHE_DIR": str(tmp_path), "ML_DATA_CACHE_MAX_SIZE": "1MB"}))
     assert resolver.cache.max_size == 1_000_000
+
+
+def test_an_evicted_file_outlives_its_entry_by_one_grace_period(tmp_path):
+    cache = Cache(tmp_path, grace_seconds=0.3)
+    (identity,) = fill(cache, 1)
+    path = cache.get(identity).path
+    age(cache, identity, 100)
+    assert len(cache.prune(max_size=0).removed) == 1
+    assert cache.get(identity) is None and Cache(tmp_path).get(identity) is None  # a miss everywhere
+    assert path.exists()  # a reader handed the path just before can still open it
+    assert cache.prune().leftovers_removed == 0
+    time.sleep(0.35)
+    assert cache.prune().leftovers_removed == 1
+    assert not path.exists()
+
+
+def test_a_leftover_downloaded_again_meanwhile_is_kept(tmp_path):
+    cache = Cache(tmp_path, grace_seconds=0.05)
+    (identity,) = fill(cache, 1)
+    age(cache, identity, 100)
+    cache.prune(max_size=0)
+    time.sleep(0.06)
+    leftovers = cache.scan().leftovers
+    assert len(leftovers) == 1
+    fill(cache, 1)  # another process downloads it again before the cleanup runs
+    assert cache._clean_leftovers(leftovers) == 0
+    assert cache.get(identity) is not None

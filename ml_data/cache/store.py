@@ -17,7 +17,8 @@ interrupted or damaged download is never served.
 
 Removal (eviction, pruning, ``--fix``) takes the entry's lock without waiting, so an entry being
 written is skipped, and deletes the metadata first. Entries used within the last ``grace_seconds``
-are never evicted: a process that was just handed a path can open it; once open, POSIX keeps the
+are never evicted, and an evicted entry's file is deleted only one grace period later (by the next
+prune): a process that was just handed a path can still open it, and once open, POSIX keeps the
 file readable even if it is unlinked afterwards.
 """
 
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 META_NAME = ".meta.json"
+#: Marks an entry evicted (metadata gone) whose file is deleted after the grace period.
+EVICTED_NAME = ".evicted"
 META_VERSION = 1
 VERIFY_POLICIES = ("size", "hash")
 #: Temp files of live processes are left alone unless older than this (their pid may be reused,
@@ -341,7 +344,7 @@ class Cache:
         return entry
 
     def _remembered(self, key: str) -> CacheEntry | None:
-        """A hit from this process's memo, checked with one stat of the file.
+        """A hit from this process's memo, checked with a stat of the file and of its metadata.
 
         The file is replaced (new inode) whenever the entry is rewritten, and removed after its
         metadata, so an unchanged inode and size mean the entry is still the one remembered.
@@ -354,6 +357,9 @@ class Cache:
         entry, inode, touched = memo
         try:
             stat = os.stat(entry.path)
+            # The metadata must still be there: an evicted entry keeps its file for a grace
+            # period, for readers already holding its path, but must not be handed out again.
+            os.stat(os.path.join(self._objects, key[:2], key, META_NAME))
         except OSError:
             self._memo.pop(key, None)
             return None
@@ -520,6 +526,8 @@ class Cache:
                 entry = self._read_entry(directory.name)
                 if entry is not None:
                     entries.append(entry)
+                elif self._evicted_recently(directory):
+                    continue  # deleted once its grace period has passed
                 elif not self._is_locked(directory.name):
                     leftovers.append(directory)
         leftovers.extend(self._stale_tmp_files())
@@ -608,9 +616,10 @@ class Cache:
         lock.release()
         return False
 
-    def _remove_entry(self, key: str, *, wait: bool, unused_for: float = 0.0) -> bool:
+    def _remove_entry(self, key: str, *, wait: bool, unused_for: float = 0.0, leftover: bool = False) -> bool:
         """Remove an entry under its lock; False if another process holds it (and not ``wait``),
-        or if it was used within the last ``unused_for`` seconds."""
+        if it was used within the last ``unused_for`` seconds, or, for a ``leftover``, if it has
+        become a complete entry again since it was found (another process downloaded it)."""
         lock = self._lock(key, self.lock_timeout if wait else 0)
         try:
             lock.acquire()
@@ -619,6 +628,8 @@ class Cache:
         try:
             self._memo.pop(key, None)
             directory = self.entry_dir(key)
+            if leftover and (directory / META_NAME).exists():
+                return False
             if unused_for > 0:
                 try:
                     last_used = (directory / META_NAME).stat().st_mtime
@@ -628,10 +639,23 @@ class Cache:
                     return False
             with contextlib.suppress(FileNotFoundError):
                 (directory / META_NAME).unlink()
-            shutil.rmtree(directory, ignore_errors=True)
+            if unused_for > 0:
+                # Evicted: a miss from now on, but the file stays for one more grace period, so a
+                # reader that was handed its path just before can still open it.
+                with contextlib.suppress(FileNotFoundError):
+                    (directory / EVICTED_NAME).touch()
+            else:
+                shutil.rmtree(directory, ignore_errors=True)
         finally:
             lock.release()
         return True
+
+    def _evicted_recently(self, directory: Path) -> bool:
+        try:
+            evicted_at = (directory / EVICTED_NAME).stat().st_mtime
+        except FileNotFoundError:
+            return False
+        return time.time() - evicted_at < self.grace_seconds
 
     def _stale_tmp_files(self) -> list[Path]:
         now = time.time()
@@ -651,7 +675,7 @@ class Cache:
         count = 0
         for path in leftovers:
             if path.is_dir():
-                if self._remove_entry(path.name, wait=False):
+                if self._remove_entry(path.name, wait=False, leftover=True):
                     count += 1
             else:
                 with contextlib.suppress(FileNotFoundError):
