@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ml_data.converters.base import Context, select_annotations
+from ml_data.converters.base import Context
 from ml_data.converters.brush_rle import mask_from_rle
-from ml_data.converters.images import UniqueNames
+from ml_data.converters.images import UniqueNames, annotated_images, image_key
 from ml_data.converters.label_config import LabelConfig
 
 _UNSAFE = re.compile(r"[^\w.-]+")
@@ -39,19 +39,10 @@ class BrushFormat:
     def write(self, context: Context, out: Path) -> None:
         config = context.config
         assert config is not None
-        image_key = next((tag.value_key for tag in config.objects.values() if tag.type == "Image"), None) or ""
         names = UniqueNames()
-        for task in context.each_task():
-            url = task.data.get(image_key)
-            if not isinstance(url, str):
-                context.fail_or_skip(task.id, f"task data has no image under {image_key!r}")
-                continue
-            selected, reason = select_annotations(task, context.options)
-            if not selected:
-                context.report.skip(task.id, reason or "no annotation")
-                continue
+        for task, url, annotation in annotated_images(context, image_key(config)):
             layers: dict[tuple[str, str], np.ndarray] = {}
-            for region in selected[0].result:
+            for region in annotation.result:
                 if region.type.lower() not in ("brushlabels", "brush") or region.value.get("format", "rle") != "rle":
                     continue
                 rle = region.value.get("rle")

@@ -20,10 +20,10 @@ from typing import Any
 
 import orjson
 
-from ml_data.converters.base import Context, select_annotations
+from ml_data.converters.base import Context
 from ml_data.converters.categories import categories, keypoint_names
 from ml_data.converters.geometry import corners, enclosing_box, polygon_area, polygon_pixels, to_pixels
-from ml_data.converters.images import UniqueNames
+from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Region
 
@@ -50,7 +50,6 @@ class CocoFormat:
         points = keypoint_names(config)
         # Keypoints without a parent rectangle go to "default": its id is reserved up front.
         default_id = max(ids.values(), default=options.category_start - 1) + 1
-        image_key = next(tag.value_key for tag in config.objects.values() if tag.type == "Image") or ""
         names = UniqueNames()
         parts = {part: open(out / f".{part}.part", "wb") for part in ("images", "annotations")}
         counts = {"images": 0, "annotations": 0}
@@ -61,17 +60,9 @@ class CocoFormat:
             counts[part] += 1
 
         try:
-            for task in context.each_task():
-                url = task.data.get(image_key)
-                if not isinstance(url, str):
-                    context.fail_or_skip(task.id, f"task data has no image under {image_key!r}")
-                    continue
-                selected, reason = select_annotations(task, options)
-                if not selected:
-                    context.report.skip(task.id, reason or "no annotation")
-                    continue
-                regions = [region for annotation in selected[:1] for region in annotation.result]
-                size = self._size(regions, url, task.id, context)
+            for task, url, annotation in annotated_images(context, image_key(config)):
+                regions = list(annotation.result)
+                size = image_size(regions, url, task.id, context)
                 if size is None:
                     continue
                 width, height = size
@@ -117,17 +108,6 @@ class CocoFormat:
             handle.write(b'\n],\n"info": {"description": "exported by ml-data"}}\n')
         (out / ".images.part").unlink()
         (out / ".annotations.part").unlink()
-
-    @staticmethod
-    def _size(regions: list[Region], url: str, task_id: Any, context: Context) -> tuple[int, int] | None:
-        for region in regions:
-            if region.original_width and region.original_height:
-                return int(region.original_width), int(region.original_height)
-        lookup = context.options.image_sizes
-        size = lookup(url, task_id) if lookup is not None else None
-        if size is None:
-            context.fail_or_skip(task_id, "image size unknown (no original_width/height and no size lookup)")
-        return size
 
     def _annotations(self, regions, ids, points, width, height, task_id, context):  # type: ignore[no-untyped-def]
         by_id = {region.id: region for region in regions if region.id}

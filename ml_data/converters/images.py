@@ -1,9 +1,16 @@
-"""Naming image files in datasets: the image's own name, made unique across tasks."""
+"""What the image formats share: naming image files uniquely, iterating annotated images, and
+knowing their size."""
 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable, Iterator
+from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from ml_data.converters.base import Context, select_annotations
+from ml_data.converters.label_config import LabelConfig
+from ml_data.converters.model import Annotation, Region, Task
 
 
 def image_name(url: str) -> str:
@@ -33,3 +40,42 @@ class UniqueNames:
     @staticmethod
     def extension(url: str) -> str:
         return posixpath.splitext(image_name(url))[1] or ".jpg"
+
+
+def image_key(config: LabelConfig) -> str:
+    """The task data key of the config's (first) Image object."""
+    return next((tag.value_key for tag in config.objects.values() if tag.type == "Image"), None) or ""
+
+
+def annotated_images(context: Context, key: str, *, warn_many: bool = False) -> Iterator[tuple[Task, str, Annotation]]:
+    """(task, image URL, annotation to export) for every task of an image format.
+
+    A task without an image URL fails or is skipped (error policy); a task without a selected
+    annotation is skipped with its reason; the first selected annotation is exported (``warn_many``
+    reports tasks that had more).
+    """
+    for task in context.each_task():
+        url = task.data.get(key)
+        if not isinstance(url, str):
+            context.fail_or_skip(task.id, f"task data has no image under {key!r}")
+            continue
+        selected, reason = select_annotations(task, context.options)
+        if not selected:
+            context.report.skip(task.id, reason or "no annotation")
+            continue
+        if warn_many and len(selected) > 1:
+            context.report.warn(f"task {task.id}: {len(selected)} annotations, the first one exported")
+        yield task, url, selected[0]
+
+
+def image_size(regions: Iterable[Region], url: str, task_id: Any, context: Context) -> tuple[int, int] | None:
+    """The image's size: from the first result that records it, else the caller's size lookup;
+    None (after failing or skipping the task, by policy) when neither knows it."""
+    for region in regions:
+        if region.original_width and region.original_height:
+            return int(region.original_width), int(region.original_height)
+    lookup = context.options.image_sizes
+    size = lookup(url, task_id) if lookup is not None else None
+    if size is None:
+        context.fail_or_skip(task_id, "image size unknown (no original_width/height and no size lookup)")
+    return size

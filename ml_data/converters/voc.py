@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from xml.etree import ElementTree
 
-from ml_data.converters.base import Context, select_annotations
+from ml_data.converters.base import Context
 from ml_data.converters.geometry import corners, enclosing_box, to_pixels
-from ml_data.converters.images import UniqueNames
+from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
 from ml_data.converters.label_config import LabelConfig
 
 
@@ -47,32 +47,13 @@ class VocFormat:
     def write(self, context: Context, out: Path) -> None:
         config = context.config
         assert config is not None
-        image_key = next(tag.value_key for tag in config.objects.values() if tag.type == "Image") or ""
         folder = out / "Annotations"
         folder.mkdir()
         names = UniqueNames()
-        for task in context.each_task():
-            url = task.data.get(image_key)
-            if not isinstance(url, str):
-                context.fail_or_skip(task.id, f"task data has no image under {image_key!r}")
-                continue
-            selected, reason = select_annotations(task, context.options)
-            if not selected:
-                context.report.skip(task.id, reason or "no annotation")
-                continue
-            regions = selected[0].result
-            size = next(
-                (
-                    (int(r.original_width), int(r.original_height))
-                    for r in regions
-                    if r.original_width and r.original_height
-                ),
-                None,
-            )
-            if size is None and context.options.image_sizes is not None:
-                size = context.options.image_sizes(url, task.id)
+        for task, url, annotation in annotated_images(context, image_key(config)):
+            regions = annotation.result
+            size = image_size(regions, url, task.id, context)
             if size is None:
-                context.fail_or_skip(task.id, "image size unknown (no original_width/height and no size lookup)")
                 continue
             width, height = size
             stem = names.stem(url, task.id)

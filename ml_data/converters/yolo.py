@@ -18,10 +18,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ml_data.converters.base import Context, select_annotations
+from ml_data.converters.base import Context
 from ml_data.converters.categories import SHAPE_TAGS, categories, keypoint_names, shape_labels
 from ml_data.converters.geometry import corners, enclosing_box, polygon_pixels, to_pixels
-from ml_data.converters.images import UniqueNames
+from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Region, Task
 
@@ -58,22 +58,11 @@ class YoloFormat:
         points = keypoint_names(config)
         tags = tuple(tag for tag in SHAPE_TAGS if tag != "KeyPointLabels") if self.name == "yolo-pose" else SHAPE_TAGS
         ids = categories(config, context.options.category_order, tags=tags)
-        image_key = next(tag.value_key for tag in config.objects.values() if tag.type == "Image")
         labels = out / "labels"
         labels.mkdir()
         names_in_use = UniqueNames()
-        for task in context.each_task():
-            url = task.data.get(image_key or "")
-            if not isinstance(url, str):
-                context.fail_or_skip(task.id, f"task data has no image under {image_key!r}")
-                continue
-            selected, reason = select_annotations(task, context.options)
-            if not selected:
-                context.report.skip(task.id, reason or "no annotation")
-                continue
-            if len(selected) > 1:
-                context.report.warn(f"task {task.id}: {len(selected)} annotations, the first one exported")
-            regions = selected[0].result
+        for task, url, annotation in annotated_images(context, image_key(config), warn_many=True):
+            regions = annotation.result
             lines = (
                 self._pose_lines(task, regions, ids, points, url, context)
                 if self.name == "yolo-pose"
@@ -106,7 +95,7 @@ class YoloFormat:
             if class_id is None:
                 context.report.skip(task.id, f"label {names[0] if names else None!r} is not a class of the config")
                 continue
-            size = self._size(region, url, task, context)
+            size = image_size((region,), url, task.id, context)
             if size is None:
                 return None
             width, height = size
@@ -141,7 +130,7 @@ class YoloFormat:
                 continue
             names = region.value.get("rectanglelabels") or []
             class_id = _class_id(names[0], ids, context) if names else None
-            size = self._size(region, url, task, context)
+            size = image_size((region,), url, task.id, context)
             if class_id is None or size is None:
                 continue
             width, height = size
@@ -155,15 +144,6 @@ class YoloFormat:
                     vector[points.index(label)] = f"{x:.6f} {y:.6f} 2"
             lines.append(line + (" " + " ".join(vector) if vector else ""))
         return lines
-
-    def _size(self, region: Region, url: str, task: Task, context: Context) -> tuple[int, int] | None:
-        if region.original_width and region.original_height:
-            return int(region.original_width), int(region.original_height)
-        lookup = context.options.image_sizes
-        size = lookup(url, task.id) if lookup is not None else None
-        if size is None:
-            context.fail_or_skip(task.id, "image size unknown (no original_width/height and no size lookup)")
-        return size
 
     def _line(self, class_id: int, value: Any, width: int, height: int) -> str:
         if self.name == "yolo-seg":
