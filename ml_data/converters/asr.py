@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from ml_data.converters.base import Context, select_annotations
+from ml_data.converters.base import Context, annotated_tasks
 from ml_data.converters.label_config import LabelConfig
 
 
@@ -53,15 +53,7 @@ class AsrManifestFormat:
         if lookup is None:
             context.report.warn("no media lookup: audio_filepath holds the task's URL, not a local path")
         with open(out / "manifest.json", "wb") as handle:
-            for task in context.each_task():
-                url = task.data.get(key)
-                if not isinstance(url, str) or not url:
-                    context.fail_or_skip(task.id, f"task data has no audio URL under {key!r}")
-                    continue
-                selected, reason = select_annotations(task, context.options)
-                if not selected:
-                    context.report.skip(task.id, reason or "no annotation")
-                    continue
+            for task, url, selected in annotated_tasks(context, key, "audio URL", non_empty=True):
                 path = lookup(url, task.id) if lookup is not None else url
                 if path is None:
                     context.fail_or_skip(task.id, f"audio could not be resolved to a local file: {url}")

@@ -162,6 +162,26 @@ def select_annotations(task: Task, options: ConvertOptions) -> tuple[list[Annota
     return chosen, (None if chosen else reason)
 
 
+def annotated_tasks(
+    context: Context, key: str, what: str, *, non_empty: bool = False
+) -> Iterator[tuple[Task, str, list[Annotation]]]:
+    """(task, the string under ``key`` in its data, its selected annotations) for each task.
+
+    A task without that string (``what`` names it in the message) fails or is skipped by the error
+    policy; a task with nothing selected is skipped with the reason.
+    """
+    for task in context.each_task():
+        value = task.data.get(key)
+        if not isinstance(value, str) or (non_empty and not value):
+            context.fail_or_skip(task.id, f"task data has no {what} under {key!r}")
+            continue
+        selected, reason = select_annotations(task, context.options)
+        if not selected:
+            context.report.skip(task.id, reason or "no annotation")
+            continue
+        yield task, value, selected
+
+
 def annotation_outputs(annotation: Annotation, config: LabelConfig | None) -> dict[str, list[dict[str, Any]]]:
     """Result values by control name, each tagged with its control type (Label Studio's shape for
     JSON_MIN and CSV). Results of controls the config does not have are left out; without a

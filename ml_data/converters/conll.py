@@ -18,7 +18,7 @@ from typing import Any
 
 from nltk.tokenize import TreebankWordTokenizer
 
-from ml_data.converters.base import Context, select_annotations
+from ml_data.converters.base import Context, annotated_tasks
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation
 
@@ -117,15 +117,7 @@ class ConllFormat:
         controls = set(targets[text_name])
         with open(out / "result.conll", "w", encoding="utf-8") as handle:
             handle.write(DOCSTART)
-            for task in context.each_task():
-                text = task.data.get(key)
-                if not isinstance(text, str):
-                    context.fail_or_skip(task.id, f"task data has no text under {key!r}")
-                    continue
-                selected, reason = select_annotations(task, context.options)
-                if not selected:
-                    context.report.skip(task.id, reason or "no annotation")
-                    continue
+            for task, text, selected in annotated_tasks(context, key, "text"):
                 for annotation in selected:
                     spans = self._spans(annotation, controls, text, context, task.id)
                     for line in self._lines(text, spans, context.options.split_sentences):

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ml_data.converters.base import Context, select_annotations
+from ml_data.converters.base import Context, annotated_tasks
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation, Region, Task
 
@@ -54,15 +54,7 @@ def annotated_images(context: Context, key: str, *, warn_many: bool = False) -> 
     annotation is skipped with its reason; the first selected annotation is exported (``warn_many``
     reports tasks that had more).
     """
-    for task in context.each_task():
-        url = task.data.get(key)
-        if not isinstance(url, str):
-            context.fail_or_skip(task.id, f"task data has no image under {key!r}")
-            continue
-        selected, reason = select_annotations(task, context.options)
-        if not selected:
-            context.report.skip(task.id, reason or "no annotation")
-            continue
+    for task, url, selected in annotated_tasks(context, key, "image"):
         if warn_many and len(selected) > 1:
             context.report.warn(f"task {task.id}: {len(selected)} annotations, the first one exported")
         yield task, url, selected[0]
