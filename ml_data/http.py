@@ -18,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -332,6 +333,23 @@ class HttpClient:
         The Label Studio credentials go only to URLs on its exact origin, and to none after a
         redirect has left that origin (a presigned cloud URL must never see the token).
         """
+        return self.request("GET", url, headers=headers, stream=stream)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        stream: bool = True,
+        read_timeout: float | None = None,
+    ) -> requests.Response:
+        """Like :meth:`get` for any method; a 303 (or 301/302 after a POST) continues as a GET
+        without the body, as browsers do; 307/308 repeat the method and body.
+
+        ``read_timeout`` overrides the configured one (a server that builds a whole export before
+        its first byte needs longer than a file server)."""
         current = url
         left_origin = False
         retried_auth = False
@@ -344,7 +362,9 @@ class HttpClient:
                 assert self.auth is not None
                 request_headers.update(self.auth.headers(self.session, self.settings))
             try:
-                response = self._send(current, request_headers, stream=stream)
+                response = self._send(
+                    method, current, request_headers, json_body=json_body, stream=stream, read_timeout=read_timeout
+                )
             except requests.RequestException as exc:
                 raise _translate_exception(exc, current) from None
             if response.status_code in _REDIRECT_STATUSES and "Location" in response.headers:
@@ -357,6 +377,8 @@ class HttpClient:
                 if self.auth is None or not self.auth.applies_to(target):
                     left_origin = True
                 logger.debug("redirect %s -> %s", redact_url(current), redact_url(target))
+                if response.status_code in (301, 302, 303) and method != "HEAD":
+                    method, json_body = "GET", None
                 current = target
                 continue
             if (
@@ -387,18 +409,27 @@ class HttpClient:
             return response
         raise errors.TooManyRedirects(f"more than {self.settings.max_redirects} redirects", url=url)
 
-    def _send(self, url: str, headers: Mapping[str, str], *, stream: bool) -> requests.Response:
-        """One GET, prepared here and sent on the session.
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        json_body: Any = None,
+        stream: bool,
+        read_timeout: float | None = None,
+    ) -> requests.Response:
+        """One request, prepared here and sent on the session.
 
         ``Session.get`` would also merge cookies and environment settings on every call (a third of
         the client's cost per small file); ml-data uses neither, its settings being read once.
         """
         prepared = requests.PreparedRequest()
-        prepared.prepare(method="GET", url=url, headers={**self.session.headers, **headers})
+        prepared.prepare(method=method, url=url, headers={**self.session.headers, **headers}, json=json_body)
         return self.session.send(
             prepared,
             stream=stream,
-            timeout=self.timeout,
+            timeout=self.timeout if read_timeout is None else (self.settings.connect_timeout, read_timeout),
             allow_redirects=False,
             proxies=self.proxies_for(url),
             verify=self.session.verify,
