@@ -19,6 +19,7 @@ reference keeps working::
     ├── FormatNotSupported (ValueError)            the labeling config has nothing that format can express
     ├── ConversionError (ValueError)               one task could not be converted (policy "fail")
     ├── URLNotAllowed (PermissionError)            the service may not fetch from there (SSRF guard)
+    ├── ResourcesFailed                            resources of a dataset failed; ``failures``
     └── UpstreamError (requests.RequestException)  talking to a remote server failed
         ├── UpstreamHTTPError (requests.HTTPError) a non-2xx answer; ``status_code``
         │   ├── AuthenticationFailed (PermissionError)   401
@@ -34,6 +35,7 @@ Messages name the URL, task or file concerned, always with tokens and signatures
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -155,3 +157,12 @@ class IncompleteDownload(UpstreamError):
 
 class TooManyRedirects(UpstreamError, requests.TooManyRedirects):
     """More redirects than allowed."""
+
+
+class ResourcesFailed(MlDataError):
+    """Some resources of a dataset could not be resolved; ``failures`` maps each URL (redacted) to
+    its error. Nothing was written: the previous dataset, if any, is intact."""
+
+    def __init__(self, message: str, *, failures: Mapping[str, MlDataError], **kwargs: Any) -> None:
+        self.failures = dict(failures)
+        super().__init__(message, **kwargs)

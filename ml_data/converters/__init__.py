@@ -81,17 +81,34 @@ def convert(
     >>> report = convert("export.json", "csv", "out/", config=open("config.xml").read())  # doctest: +SKIP
     >>> report.items_written, dict(report.skipped)  # doctest: +SKIP
     """
+    with atomic_folder(Path(out)) as building:
+        report = write_format(source, format, building, config=config, options=options, progress=progress)
+    report.output = Path(out)
+    return report
+
+
+def write_format(
+    source: str | os.PathLike[str] | Iterable[Mapping[str, Any]],
+    format: str,
+    folder: Path,
+    *,
+    config: LabelConfig | str | None = None,
+    options: ConvertOptions | None = None,
+    progress: bool = False,
+) -> ConversionReport:
+    """:func:`convert` into an existing empty ``folder``, without the atomic swap (for callers
+    that build a larger folder atomically themselves, like the fetch pipeline)."""
     fmt = get_format(format)
     parsed = parse_label_config(config) if isinstance(config, str) else config
     reason = fmt.check(parsed)
     if reason is not None:
         raise FormatNotSupported(reason)
     options = options or ConvertOptions()
-    report = ConversionReport(format=fmt.name, output=Path(out))
+    report = ConversionReport(format=fmt.name, output=folder)
     bar = tqdm(unit=" tasks", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
     context = Context(read_tasks(source), parsed, options, report, on_task=lambda: bar.update(1))
-    with bar, _no_cyclic_gc(), atomic_folder(Path(out)) as building:
-        fmt.write(context, building)
+    with bar, _no_cyclic_gc():
+        fmt.write(context, folder)
     return report
 
 
@@ -121,4 +138,5 @@ __all__ = [
     "parse_label_config",
     "read_tasks",
     "supported_formats",
+    "write_format",
 ]

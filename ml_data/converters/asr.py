@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from ml_data.converters.base import Context, annotated_tasks
+from ml_data.converters.images import UniqueNames
 from ml_data.converters.label_config import LabelConfig
 
 
@@ -52,13 +53,18 @@ class AsrManifestFormat:
         lookup = context.options.media
         if lookup is None:
             context.report.warn("no media lookup: audio_filepath holds the task's URL, not a local path")
+        names = UniqueNames()
         with open(out / "manifest.json", "wb") as handle:
             for task, url, selected in annotated_tasks(context, key, "audio URL", non_empty=True):
-                path = lookup(url, task.id) if lookup is not None else url
-                if path is None:
+                local = lookup(url, task.id) if lookup is not None else url
+                if local is None:
                     context.fail_or_skip(task.id, f"audio could not be resolved to a local file: {url}")
                     continue
-                duration = wav_duration(path) if lookup is not None else None
+                duration = wav_duration(local) if lookup is not None else None
+                path = local
+                if context.options.place_media:
+                    name = f"audio/{names.stem(url, task.id)}{UniqueNames.extension(url, default='.wav')}"
+                    path = context.place(url, task.id, name)
                 for entry in self._entries(selected[0], controls, path, duration):
                     handle.write(orjson.dumps(entry) + b"\n")
                     context.report.items_written += 1

@@ -48,6 +48,9 @@ class ConvertOptions:
     category_order: str = "alphabetical"
     #: COCO: the first automatically assigned category id (0, or 1 as some tools expect)
     category_start: int = 0
+    #: ASR: audio_filepath is the dataset-relative path where the caller places the audio
+    #: (``audio/<name>``), not the local file from ``media``
+    place_media: bool = False
 
     def __post_init__(self) -> None:
         if self.annotations not in ANNOTATION_CHOICES:
@@ -68,6 +71,9 @@ class ConversionReport:
     warnings: list[str] = field(default_factory=list)
     #: (task id, reason) of the first skipped tasks, for the user to look at
     examples: list[tuple[Any, str]] = field(default_factory=list)
+    #: (URL, task id, path relative to the output) of every media file the output refers to,
+    #: for the caller to place there (converters never copy media themselves)
+    placements: list[tuple[str, Any, str]] = field(default_factory=list, repr=False)
 
     def skip(self, task_id: Any, reason: str) -> None:
         self.skipped[reason] += 1
@@ -117,7 +123,12 @@ class Context:
             try:
                 yield task_from_dict(raw)
             except MlDataError as exc:
-                self.fail_or_skip(getattr(exc, "task_id", None), str(exc))
+                self.fail_or_skip(exc.task_id, exc.message)
+
+    def place(self, url: str, task_id: Any, relative_path: str) -> str:
+        """Record that the output refers to the media at ``url`` as ``relative_path``."""
+        self.report.placements.append((url, task_id, relative_path))
+        return relative_path
 
     def fail_or_skip(self, task_id: Any, reason: str) -> None:
         if self.options.on_error == "fail":

@@ -70,6 +70,7 @@ class BrushFormat:
 
                     Image.fromarray(binary).save(target)
                 context.report.items_written += 1
+            context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}")
 
 
 BRUSH_PNG = BrushFormat("brush-png", ".png")

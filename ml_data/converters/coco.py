@@ -74,7 +74,7 @@ class CocoFormat:
                         "id": image_id,
                         "width": width,
                         "height": height,
-                        "file_name": f"images/{stem}{UniqueNames.extension(url)}",
+                        "file_name": context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}"),
                     },
                 )
                 for item in self._annotations(regions, ids, points, width, height, task.id, context):

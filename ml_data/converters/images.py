@@ -38,8 +38,8 @@ class UniqueNames:
         return stem
 
     @staticmethod
-    def extension(url: str) -> str:
-        return posixpath.splitext(image_name(url))[1] or ".jpg"
+    def extension(url: str, default: str = ".jpg") -> str:
+        return posixpath.splitext(image_name(url))[1] or default
 
 
 def image_key(config: LabelConfig) -> str:

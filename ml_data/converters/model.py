@@ -95,8 +95,8 @@ def _region(item: Any, task_id: Any) -> Region:
 
 def _annotation(item: Any, task_id: Any, *, is_prediction: bool) -> Annotation:
     if not isinstance(item, dict | Mapping):
-        kind = "prediction" if is_prediction else "annotation"
-        raise InvalidExport(f"an {kind} is {type(item).__name__}, not an object", task_id=task_id)
+        kind = "a prediction" if is_prediction else "an annotation"
+        raise InvalidExport(f"{kind} is {type(item).__name__}, not an object", task_id=task_id)
     result = item.get("result")
     result = [] if result is None else result
     if not isinstance(result, list):
@@ -136,7 +136,10 @@ def task_from_dict(raw: Any) -> Task:
         id=task_id,
         data=data,
         annotations=tuple(_annotation(item, task_id, is_prediction=False) for item in annotations),
-        predictions=tuple(_annotation(item, task_id, is_prediction=True) for item in predictions),
+        # Label Studio's direct export lists predictions by id only: there is nothing to read in those.
+        predictions=tuple(
+            _annotation(item, task_id, is_prediction=True) for item in predictions if not isinstance(item, int)
+        ),
         raw=raw,
     )
 

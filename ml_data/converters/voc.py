@@ -59,7 +59,9 @@ class VocFormat:
             stem = names.stem(url, task.id)
             root = ElementTree.Element("annotation")
             _child(root, "folder", "images")
-            _child(root, "filename", f"{stem}{UniqueNames.extension(url)}")
+            filename = f"{stem}{UniqueNames.extension(url)}"
+            _child(root, "filename", filename)
+            context.place(url, task.id, f"images/{filename}")
             size_element = _child(root, "size")
             _child(size_element, "width", width)
             _child(size_element, "height", height)

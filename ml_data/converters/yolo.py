@@ -72,6 +72,7 @@ class YoloFormat:
                 continue
             stem = names_in_use.stem(url, task.id)
             (labels / f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
+            context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}")
             context.report.items_written += 1
         names = {index: name for name, index in ids.items()}
         classes = [names.get(index, f"unused_{index}") for index in range(max(names, default=-1) + 1)]
