@@ -10,6 +10,7 @@ import pytest
 
 from ml_data import Resolver, Settings
 from tests.servers.http_files import FileServer
+from tests.servers.label_studio import LabelStudioServer
 
 _ENV_PREFIXES = ("LABEL_STUDIO_", "ML_DATA_", "AWS_", "GOOGLE_", "AZURE_", "STORAGE_EMULATOR")
 _ENV_NAMES = ("LOCAL_FILES_DOCUMENT_ROOT", "XDG_CACHE_HOME", "XDG_DATA_HOME", "VERIFY_SSL", "CLOUDSDK_CONFIG")
@@ -71,6 +72,15 @@ def azurite_connection_string() -> Iterator[str]:
 
     with azurite() as connection_string:
         yield connection_string
+
+
+@pytest.fixture(scope="session")
+def label_studio_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudioServer]:
+    """A real Label Studio on 127.0.0.1, one per session, from a migrated template data folder."""
+    from tests.servers.label_studio import label_studio
+
+    with label_studio(tmp_path_factory.mktemp("label-studio")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,0 +1,337 @@
+"""Label Studio's REST API, the parts ml-data needs: projects, exports, and the task list.
+
+Authentication (legacy token or personal access token, bound to the Label Studio origin) is the
+HttpClient's; this module turns Label Studio's answers into the errors a user can act on: which URL
+was tried, which kind of token was refused and how to get the other, which project is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+from ml_data import errors
+from ml_data.config import Settings
+from ml_data.http import HttpClient
+from ml_data.redaction import redact_url
+
+logger = logging.getLogger(__name__)
+
+#: Label Studio builds a whole export before it sends the first byte (about 2.7 ms per task).
+EXPORT_READ_TIMEOUT = 1800.0
+#: How long a snapshot export may take to finish on the server, and how often to ask.
+SNAPSHOT_TIMEOUT = 3 * 3600.0
+SNAPSHOT_POLL_INTERVAL = 0.5
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project as Label Studio describes it (``GET /api/projects/<id>``)."""
+
+    id: int
+    title: str
+    label_config: str
+    task_count: int | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+class LabelStudioClient:
+    """One Label Studio server, reached with one token.
+
+    >>> client = LabelStudioClient(Settings.from_env())  # doctest: +SKIP
+    >>> client.project(3).title  # doctest: +SKIP
+    >>> client.export(3, Path("export.json"))  # doctest: +SKIP
+    """
+
+    def __init__(self, settings: Settings, *, http: HttpClient | None = None) -> None:
+        if not settings.label_studio_url:
+            raise errors.LabelStudioNotConfigured(
+                "no Label Studio URL: set LABEL_STUDIO_URL (e.g. http://localhost:8080) or pass --url"
+            )
+        if not settings.api_key:
+            raise errors.ConfigurationError(
+                "no Label Studio token: set LABEL_STUDIO_API_KEY (or pass --token) to a legacy token or a "
+                "personal access token from Account & Settings"
+            )
+        self.settings = settings
+        self.base_url = settings.label_studio_url.rstrip("/")
+        self.http = http or HttpClient(settings)
+        if self.http.auth is None:
+            raise errors.ConfigurationError("the HTTP client has no Label Studio credentials")
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """An absolute API URL on the configured server."""
+        query = f"?{urlencode(params, doseq=True)}" if params else ""
+        return f"{self.base_url}/{path.lstrip('/')}{query}"
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        what: str,
+        project_id: int | None = None,
+        stream: bool = False,
+        read_timeout: float | None = None,
+    ) -> requests.Response:
+        """One API request; failures raised as typed errors that say what was being done."""
+        url = self.url(path, params)
+        try:
+            return self.http.request(method, url, json_body=json_body, stream=stream, read_timeout=read_timeout)
+        except errors.UpstreamError as exc:
+            raise self._explain(exc, url, what, project_id) from None
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """:meth:`call`, then the body as JSON (a non-JSON answer means this is not Label Studio's API)."""
+        response = self.call(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise errors.UpstreamError(
+                f"the answer to {kwargs.get('what', path)} is not JSON: is {self.base_url} the root URL of "
+                "Label Studio?",
+                url=self.url(path),
+            ) from None
+
+    def _explain(self, exc: errors.UpstreamError, url: str, what: str, project_id: int | None) -> errors.UpstreamError:
+        """The same error type, with a message that says what to do."""
+        auth = self.http.auth
+        assert auth is not None
+        detail = _server_detail(getattr(exc, "response", None))
+        status = getattr(exc, "status_code", None)
+        if isinstance(exc, errors.AuthenticationFailed):
+            sent = "Authorization: Bearer <access token>" if auth.is_personal_access_token else "Authorization: Token"
+            if auth.is_personal_access_token:
+                advice = (
+                    "the personal access token may be revoked, expired or from another server; create a new "
+                    "one under Account & Settings > Personal Access Token, or use the legacy token"
+                )
+            else:
+                advice = (
+                    "the token may be wrong, or legacy tokens may be disabled for the organization "
+                    "(Organization > API Tokens Settings); a personal access token from Account & Settings "
+                    "> Personal Access Token works too"
+                )
+            message = f"Label Studio at {self.base_url} rejected the {auth.kind} (sent as '{sent}') {what}: {advice}"
+            return errors.AuthenticationFailed(
+                _with_detail(message, detail), status_code=status or 401, url=url, task_id=exc.task_id
+            )
+        if isinstance(exc, errors.AccessDenied):
+            message = (
+                f"Label Studio at {self.base_url} refused {what} (HTTP 403): the token's user lacks access "
+                "to it (project membership or role)"
+            )
+            return errors.AccessDenied(_with_detail(message, detail), status_code=403, url=url)
+        if isinstance(exc, errors.RemoteNotFound):
+            if project_id is not None:
+                message = (
+                    f"project {project_id} not found at {self.base_url} (or not visible to this token's user); "
+                    "the id is the number in the project's address, /projects/<id>/"
+                )
+            else:
+                message = f"{what}: not found at {self.base_url}"
+            return errors.RemoteNotFound(_with_detail(message, detail), status_code=status or 404, url=url)
+        if isinstance(exc, errors.UpstreamUnavailable | errors.UpstreamTimeout) and not isinstance(
+            exc, errors.IncompleteDownload
+        ):
+            kind = "did not answer in time" if isinstance(exc, errors.UpstreamTimeout) else "cannot be reached"
+            message = (
+                f"Label Studio at {self.base_url} {kind} ({what}; tried {redact_url(url)}): is it running, "
+                "and is the URL right?"
+            )
+            if (urlsplit(self.base_url).hostname or "") in _LOOPBACK_NAMES:
+                message += (
+                    " Inside a container, localhost is the container itself: use the Label Studio host's name "
+                    "or address (with Docker Desktop, http://host.docker.internal:8080)"
+                )
+            return type(exc)(message, url=url)
+        if isinstance(exc, errors.UpstreamHTTPError):
+            return type(exc)(
+                _with_detail(f"{what} failed: {exc.message}", detail), status_code=exc.status_code, url=url
+            )
+        return exc
+
+    # -- projects ---------------------------------------------------------------------------------
+
+    def project(self, project_id: int) -> Project:
+        """The project's title and labeling config."""
+        body = self.json(
+            "GET", f"api/projects/{int(project_id)}/", what=f"reading project {project_id}", project_id=project_id
+        )
+        if not isinstance(body, Mapping) or "label_config" not in body:
+            raise errors.UpstreamError(
+                f"the answer for project {project_id} has no label_config: is {self.base_url} Label Studio?",
+                url=self.url(f"api/projects/{project_id}/"),
+            )
+        count = body.get("task_number")
+        return Project(
+            id=int(body.get("id", project_id)),
+            title=str(body.get("title") or ""),
+            label_config=str(body.get("label_config") or ""),
+            task_count=count if isinstance(count, int) else None,
+            raw=body,
+        )
+
+    # -- exports --------------------------------------------------------------------------------
+
+    def export(self, project_id: int, dest: str | os.PathLike[str], *, snapshot: bool = False) -> Path:
+        """Every task of the project (annotations, predictions, tasks without annotations) as a JSON
+        export file at ``dest``, which appears only complete.
+
+        The direct export (``GET /api/projects/<id>/export``) by default; ``snapshot=True`` has the
+        server write a snapshot first (``POST /api/projects/<id>/exports``), for large projects where
+        a proxy in front of Label Studio would cut a long request.
+        """
+        dest = Path(dest)
+        if snapshot:
+            return self._snapshot_export(project_id, dest)
+        response = self.call(
+            "GET",
+            f"api/projects/{int(project_id)}/export",
+            params={"exportType": "JSON", "download_all_tasks": "true"},
+            what=f"exporting project {project_id}",
+            project_id=project_id,
+            stream=True,
+            read_timeout=max(self.settings.read_timeout, EXPORT_READ_TIMEOUT),
+        )
+        return self._save(response, dest, f"exporting project {project_id}")
+
+    def _snapshot_export(self, project_id: int, dest: Path) -> Path:
+        what = f"creating an export snapshot of project {project_id}"
+        created = self.json(
+            "POST",
+            f"api/projects/{int(project_id)}/exports/",
+            json_body={
+                "title": f"ml-data {uuid.uuid4().hex[:8]}",
+                # Label Studio's default leaves out ground-truth and skipped annotations; ml-data
+                # selects among annotations itself, so it asks for all of them.
+                "annotation_filter_options": {"usual": True, "ground_truth": True, "skipped": True},
+                "serialization_options": {"predictions": {"only_id": False}, "drafts": {"only_id": True}},
+            },
+            what=what,
+            project_id=project_id,
+        )
+        export_id = created.get("id") if isinstance(created, Mapping) else None
+        if export_id is None:
+            raise errors.UpstreamError(
+                f"{what}: the answer has no export id", url=self.url(f"api/projects/{project_id}/exports/")
+            )
+        try:
+            self._wait_for_snapshot(project_id, int(export_id), created)
+            response = self.call(
+                "GET",
+                f"api/projects/{int(project_id)}/exports/{int(export_id)}/download",
+                params={"exportType": "JSON"},
+                what=f"downloading export snapshot {export_id} of project {project_id}",
+                project_id=project_id,
+                stream=True,
+                read_timeout=max(self.settings.read_timeout, EXPORT_READ_TIMEOUT),
+            )
+            return self._save(response, dest, f"downloading export snapshot {export_id}")
+        finally:
+            # The snapshot is ml-data's own; leave no files behind on the server.
+            with contextlib.suppress(errors.MlDataError):
+                self.call(
+                    "DELETE",
+                    f"api/projects/{int(project_id)}/exports/{int(export_id)}",
+                    what=f"deleting export snapshot {export_id}",
+                ).close()
+
+    def _wait_for_snapshot(self, project_id: int, export_id: int, first: Any) -> None:
+        deadline = time.monotonic() + SNAPSHOT_TIMEOUT
+        state = first
+        while True:
+            status = state.get("status") if isinstance(state, Mapping) else None
+            if status == "completed":
+                return
+            if status == "failed":
+                raise errors.UpstreamError(
+                    f"Label Studio failed to write export snapshot {export_id} of project {project_id} "
+                    "(its server log says why)",
+                    url=self.url(f"api/projects/{project_id}/exports/{export_id}"),
+                )
+            if time.monotonic() > deadline:
+                raise errors.UpstreamTimeout(
+                    f"export snapshot {export_id} of project {project_id} did not finish in {SNAPSHOT_TIMEOUT:.0f} s",
+                    url=self.url(f"api/projects/{project_id}/exports/{export_id}"),
+                )
+            time.sleep(SNAPSHOT_POLL_INTERVAL)
+            state = self.json(
+                "GET",
+                f"api/projects/{int(project_id)}/exports/{export_id}",
+                what=f"reading export snapshot {export_id}",
+                project_id=project_id,
+            )
+
+    def _save(self, response: requests.Response, dest: Path, what: str) -> Path:
+        """Stream a body to ``dest`` through a temporary file beside it (never a partial ``dest``)."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.partial")
+        try:
+            with open(partial, "wb") as handle:
+                for chunk in self.http.iter_body(response, response.url):
+                    handle.write(chunk)
+            os.replace(partial, dest)
+        except errors.UpstreamError as exc:
+            partial.unlink(missing_ok=True)
+            raise type(exc)(f"{what}: {exc.message}", url=exc.url) from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return dest
+
+    # -- tasks ----------------------------------------------------------------------------------
+
+    def iter_tasks(self, project_id: int, *, page_size: int = 100) -> Iterator[Mapping[str, Any]]:
+        """The project's tasks page by page (``GET /api/tasks``): for small pulls only, an export
+        being several times faster per task."""
+        page = 1
+        seen = 0
+        while True:
+            body = self.json(
+                "GET",
+                "api/tasks",
+                params={"project": int(project_id), "fields": "all", "page": page, "page_size": page_size},
+                what=f"listing tasks of project {project_id} (page {page})",
+                project_id=project_id,
+            )
+            tasks = body.get("tasks") if isinstance(body, Mapping) else body
+            if not isinstance(tasks, list) or not tasks:
+                return
+            yield from tasks
+            seen += len(tasks)
+            total = body.get("total") if isinstance(body, Mapping) else None
+            if len(tasks) < page_size or (isinstance(total, int) and seen >= total):
+                return
+            page += 1
+
+
+def _server_detail(response: requests.Response | None) -> str:
+    """Label Studio's own explanation (``detail`` of a JSON error), short."""
+    if response is None:
+        return ""
+    try:
+        body = response.json()
+    except Exception:  # an unread streamed body, HTML, nothing at all: no detail to give
+        return ""
+    detail = body.get("detail") if isinstance(body, Mapping) else None
+    return str(detail)[:200] if detail else ""
+
+
+def _with_detail(message: str, detail: str) -> str:
+    return f"{message} (Label Studio says: {detail})" if detail else message
