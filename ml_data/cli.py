@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import click
 
 from ml_data._version import __version__
 from ml_data.cache import Cache
 from ml_data.config import Settings, parse_duration, parse_size
-from ml_data.converters.base import ConvertOptions
+from ml_data.converters.base import ConversionReport, ConvertOptions
 from ml_data.errors import MlDataError
 from ml_data.redaction import redact_url
 from ml_data.resolvers import LocalFile, Resolver, resolve_many
@@ -162,37 +162,56 @@ def prefetch(file: str, workers: int, refresh: bool, as_json: bool) -> None:
         sys.exit(1)
 
 
+FORMAT_HELP = (
+    "json, json-min, csv, tsv, conll2003, asr-manifest, coco, voc, yolo, yolo-obb, yolo-seg, yolo-pose, "
+    "brush-png, brush-numpy."
+)
+
+
+def _conversion_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options ``convert`` and ``fetch`` share: which annotations, how to fail, class ids."""
+    decorators = [
+        click.option(
+            "--annotations",
+            type=click.Choice(["all", "latest", "first", "ground-truth"]),
+            default="all",
+            show_default=True,
+            help="Which annotations of each task.",
+        ),
+        click.option("--predictions", is_flag=True, help="Export predictions too."),
+        click.option("--model-version", help="With --predictions: only this model version's."),
+        click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True),
+        click.option("--split-sentences", is_flag=True, help="CoNLL: a blank line between sentences."),
+        click.option(
+            "--category-order",
+            type=click.Choice(["alphabetical", "config"]),
+            default="alphabetical",
+            show_default=True,
+            help="COCO/YOLO/VOC class ids: alphabetical (as Label Studio documents) or config order.",
+        ),
+        click.option(
+            "--category-start", type=click.IntRange(0, 1), default=0, show_default=True, help="COCO: first id."
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print the report as JSON."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def _read_config(config_file: str | None) -> str | None:
+    if not config_file:
+        return None
+    with open(config_file, encoding="utf-8") as handle:
+        return handle.read()
+
+
 @main.command()
 @click.argument("export", type=click.Path(exists=True))
-@click.option(
-    "--format",
-    "format_name",
-    required=True,
-    help="json, json-min, csv, tsv, conll2003, asr-manifest, coco, voc, yolo, yolo-obb, yolo-seg, "
-    "yolo-pose, brush-png, brush-numpy.",
-)
+@click.option("--format", "format_name", required=True, help=FORMAT_HELP)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced when complete).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="Labeling config XML.")
-@click.option(
-    "--annotations",
-    type=click.Choice(["all", "latest", "first", "ground-truth"]),
-    default="all",
-    show_default=True,
-    help="Which annotations of each task.",
-)
-@click.option("--predictions", is_flag=True, help="Export predictions too.")
-@click.option("--model-version", help="With --predictions: only this model version's.")
-@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True)
-@click.option("--split-sentences", is_flag=True, help="CoNLL: a blank line between sentences.")
-@click.option(
-    "--category-order",
-    type=click.Choice(["alphabetical", "config"]),
-    default="alphabetical",
-    show_default=True,
-    help="COCO/YOLO/VOC class ids: alphabetical (as Label Studio documents) or config order.",
-)
-@click.option("--category-start", type=click.IntRange(0, 1), default=0, show_default=True, help="COCO: first id.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_conversion_options
 def convert(
     export: str,
     format_name: str,
@@ -210,15 +229,12 @@ def convert(
     """Convert a Label Studio export (JSON list, JSON lines, or a folder of task files) to FORMAT.
 
     Audio for asr-manifest, and images whose results lack their size, are resolved to local files
-    (cache) with the usual settings.
+    (cache) with the usual settings. To get the images into the output too, use ``fetch --export``.
     """
     from ml_data.converters import convert as run_convert
     from ml_data.converters import normalize_format_name
 
-    config = None
-    if config_file:
-        with open(config_file, encoding="utf-8") as handle:
-            config = handle.read()
+    config = _read_config(config_file)
     resolver = Resolver(_settings())
 
     def media(url: str, task_id: int | None) -> str | None:
@@ -260,11 +276,143 @@ def convert(
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, default=str))
         return
-    click.echo(f"{report.format}: {report.items_written} items from {report.tasks} tasks written to {report.output}")
+    _print_conversion(report)
+
+
+def _print_conversion(report: ConversionReport, indent: str = "") -> None:
+    click.echo(
+        f"{indent}{report.format}: {report.items_written} items from {report.tasks} tasks written to {report.output}"
+    )
     for reason, count in report.skipped.most_common():
-        click.echo(f"  skipped {count}: {reason}")
+        click.echo(f"{indent}  skipped {count}: {reason}")
     for warning in report.warnings[:20]:
-        click.echo(f"  warning: {warning}")
+        click.echo(f"{indent}  warning: {warning}")
+
+
+@main.command()
+@click.option("--project", "project_id", type=int, help="Label Studio project id (the number in /projects/<id>/).")
+@click.option(
+    "--export",
+    "export_file",
+    type=click.Path(exists=True),
+    help="Instead of a project: an export file already on disk (with --config for image formats).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="With --export: the labeling config XML.",
+)
+@click.option("--url", help="Label Studio URL (default: LABEL_STUDIO_URL).")
+@click.option("--token", help="Legacy token or personal access token (default: LABEL_STUDIO_API_KEY).")
+@click.option("--format", "format_name", default="json", show_default=True, help=FORMAT_HELP)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Dataset folder (default: datasets/project-<id>-<format>); replaced only when complete.",
+)
+@click.option("--split", help="Deterministic split by task id hash, e.g. train=0.8,val=0.2.")
+@click.option("--workers", type=click.IntRange(1, 256), default=16, show_default=True, help="Parallel downloads.")
+@click.option("--copy", "copy_files", is_flag=True, help="Copy resources instead of hard-linking them from the cache.")
+@click.option("--snapshot", is_flag=True, help="Pull tasks through an export snapshot (for very large projects).")
+@_conversion_options
+def fetch(
+    project_id: int | None,
+    export_file: str | None,
+    config_file: str | None,
+    url: str | None,
+    token: str | None,
+    format_name: str,
+    out: str | None,
+    split: str | None,
+    workers: int,
+    copy_files: bool,
+    snapshot: bool,
+    annotations: str,
+    predictions: bool,
+    model_version: str | None,
+    on_error: str,
+    split_sentences: bool,
+    category_order: str,
+    category_start: int,
+    as_json: bool,
+) -> None:
+    """Pull a project's tasks, cache every resource, and write a training-ready dataset.
+
+    \b
+    ml-data fetch --project 3 --format yolo --split train=0.8,val=0.2
+    ml-data fetch --export export.json --config config.xml --format coco --out data/coco
+
+    Re-running updates the dataset incrementally; a failed run leaves the previous one intact.
+    """
+    from ml_data.config import normalize_label_studio_url
+    from ml_data.pipeline import DatasetOptions, fetch_export, fetch_project, parse_split
+
+    if (project_id is None) == (export_file is None):
+        raise click.UsageError("give either --project ID or --export FILE")
+    settings = _settings()
+    try:
+        changes: dict[str, object] = {}
+        if url:
+            changes["label_studio_url"] = normalize_label_studio_url(url)
+        if token:
+            changes["api_key"] = token
+        if changes:
+            settings = settings.with_changes(**changes)
+        options = DatasetOptions(
+            format=format_name,
+            annotations=annotations,
+            predictions=predictions,
+            model_version=model_version,
+            on_error=on_error,
+            split=parse_split(split),
+            category_order=category_order,
+            category_start=category_start,
+            split_sentences=split_sentences,
+            link=not copy_files,
+            workers=workers,
+        )
+        if export_file is not None:
+            if out is None:
+                raise click.UsageError("--export needs --out")
+            report = fetch_export(
+                export_file,
+                format=format_name,
+                out=out,
+                config=_read_config(config_file),
+                settings=settings,
+                options=options,
+                progress=not as_json,
+            )
+        else:
+            assert project_id is not None
+            report = fetch_project(
+                project_id,
+                format=format_name,
+                out=out,
+                settings=settings,
+                options=options,
+                snapshot=snapshot,
+                progress=not as_json,
+            )
+    except MlDataError as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+        return
+    if report.unchanged:
+        click.echo(f"{report.out}: up to date ({report.tasks} tasks, nothing rewritten)")
+        return
+    click.echo(
+        f"{report.out}: {report.tasks} tasks ({report.tasks_changed} new or changed, {report.tasks_removed} removed); "
+        f"{report.resources} resources ({report.resources_resolved} resolved, {report.resources_reused} reused); "
+        f"files: {report.files_linked} linked, {report.files_copied} copied, {report.files_kept} kept; "
+        f"{_human(report.bytes_total)}"
+    )
+    for name, conversion in report.conversions.items():
+        _print_conversion(conversion, indent="  " if name != "all" else "")
+    for failed, reason in list(report.failures.items())[:10]:
+        click.echo(f"  left out (resource failed): {failed}: {reason}")
 
 
 @main.command()

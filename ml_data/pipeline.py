@@ -1,0 +1,703 @@
+"""From a Label Studio project (or an export file) to a training-ready dataset folder.
+
+The one orchestration in ml-data: tasks -> every referenced resource resolved in parallel (shared
+cache) -> converted to the chosen format -> a dataset folder with the resources placed beside the
+annotations (hard links where ml-data owns the file, copies otherwise) and a ``manifest.json``.
+
+Re-running is incremental: the manifest records each task's fingerprint and every file's size and
+sha256. An unchanged project rewrites nothing; otherwise only new or changed tasks have their
+resources resolved (the others are taken from the previous dataset), and files whose content did
+not change keep their inode. The new dataset is built beside the old one and swapped in only when
+complete, so a failed run leaves the previous dataset intact.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ml_data._version import __version__
+from ml_data.config import Settings
+from ml_data.converters import get_format, write_format
+from ml_data.converters.base import ConversionReport, ConvertOptions, atomic_folder, select_annotations
+from ml_data.converters.label_config import LabelConfig, parse_label_config
+from ml_data.converters.model import read_tasks, task_from_dict
+from ml_data.errors import ConfigurationError, FormatNotSupported, InvalidExport, MlDataError, ResourcesFailed
+from ml_data.redaction import redact_url
+from ml_data.resolvers import Resolver, resolve_many
+from ml_data.resolvers.base import LocalFile
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+#: Object tags whose value is always a file to fetch; any other tag counts when valueType="url".
+MEDIA_TAGS = frozenset({"Image", "Audio", "AudioPlus", "Video", "Pdf", "TimeSeries"})
+#: Without a labeling config, data values that start like these are taken for resources.
+_URL_PREFIXES = (
+    "http://",
+    "https://",
+    "s3://",
+    "gs://",
+    "azure-blob://",
+    "data:",
+    "/data/",
+    "/tasks/",
+    "/projects/",
+    "/storage-data/",
+)
+_SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+# -- options and report ---------------------------------------------------------------------------
+
+
+def parse_split(text: str | Mapping[str, float] | None) -> dict[str, float] | None:
+    """``train=0.8,val=0.2`` -> ``{"train": 0.8, "val": 0.2}``; the fractions must add up to 1."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, Mapping):
+        parts = {str(name): float(value) for name, value in text.items()}
+    else:
+        parts = {}
+        for item in text.split(","):
+            name, sep, fraction = item.partition("=")
+            name = name.strip()
+            try:
+                parts[name] = float(fraction)
+            except ValueError:
+                raise ConfigurationError(f"invalid split {item!r}: expected name=fraction, e.g. train=0.8") from None
+            if not sep:
+                raise ConfigurationError(f"invalid split {item!r}: expected name=fraction, e.g. train=0.8")
+    for name, value in parts.items():
+        if not _SPLIT_NAME.match(name):
+            raise ConfigurationError(f"invalid split name {name!r}: letters, digits, - and _ only")
+        if not 0 < value <= 1:
+            raise ConfigurationError(f"split {name}={value}: a fraction must be in (0, 1]")
+    if abs(sum(parts.values()) - 1.0) > 1e-6:
+        raise ConfigurationError(f"split fractions add up to {sum(parts.values()):g}, not 1")
+    return parts
+
+
+def split_of(task_id: Any, split: Mapping[str, float]) -> str:
+    """The split a task belongs to: a hash of its id, so the same task always lands in the same
+    split whatever else the project holds."""
+    digest = hashlib.sha256(f"ml-data-split:{task_id}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") / 2**64
+    total = 0.0
+    names = list(split)
+    for name in names:
+        total += split[name]
+        if point < total:
+            return name
+    return names[-1]
+
+
+@dataclass(frozen=True)
+class DatasetOptions:
+    """What dataset to build: the format and the conversion choices, the split, and how to fail."""
+
+    format: str = "json"
+    annotations: str = "all"
+    predictions: bool = False
+    model_version: str | None = None
+    #: "fail": a resource or task that cannot be used stops the run (the previous dataset stays);
+    #: "skip": such tasks are left out and reported
+    on_error: str = "fail"
+    split: Mapping[str, float] | None = None
+    category_order: str = "alphabetical"
+    category_start: int = 0
+    split_sentences: bool = False
+    #: hard-link files ml-data owns (cache, previous dataset) instead of copying them
+    link: bool = True
+    workers: int = 16
+
+    def convert_options(self, **extra: Any) -> ConvertOptions:
+        return ConvertOptions(
+            annotations=self.annotations,
+            predictions=self.predictions,
+            model_version=self.model_version,
+            on_error=self.on_error,
+            split_sentences=self.split_sentences,
+            category_order=self.category_order,
+            category_start=self.category_start,
+            **extra,
+        )
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides the dataset's content (not how it is built: workers, linking)."""
+        return {
+            "format": get_format(self.format).name,
+            "annotations": self.annotations,
+            "predictions": self.predictions,
+            "model_version": self.model_version,
+            "on_error": self.on_error,
+            "split": dict(self.split) if self.split else None,
+            "category_order": self.category_order,
+            "category_start": self.category_start,
+            "split_sentences": self.split_sentences,
+        }
+
+
+@dataclass
+class DatasetReport:
+    """What a fetch did."""
+
+    out: Path
+    format: str
+    source: dict[str, Any]
+    tasks: int = 0
+    #: tasks new or changed since the previous dataset (all of them on a first run)
+    tasks_changed: int = 0
+    tasks_removed: int = 0
+    #: nothing was rewritten: the dataset was already up to date
+    unchanged: bool = False
+    resources: int = 0
+    resources_resolved: int = 0
+    resources_reused: int = 0
+    files_linked: int = 0
+    files_copied: int = 0
+    #: files whose content did not change and that were kept as they were
+    files_kept: int = 0
+    bytes_total: int = 0
+    failures: dict[str, str] = field(default_factory=dict)
+    splits: dict[str, int] = field(default_factory=dict)
+    conversions: dict[str, ConversionReport] = field(default_factory=dict)
+
+    @property
+    def manifest(self) -> Path:
+        return self.out / MANIFEST
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "out": str(self.out),
+            "format": self.format,
+            "source": self.source,
+            "tasks": self.tasks,
+            "tasks_changed": self.tasks_changed,
+            "tasks_removed": self.tasks_removed,
+            "unchanged": self.unchanged,
+            "resources": self.resources,
+            "resources_resolved": self.resources_resolved,
+            "resources_reused": self.resources_reused,
+            "files_linked": self.files_linked,
+            "files_copied": self.files_copied,
+            "files_kept": self.files_kept,
+            "bytes_total": self.bytes_total,
+            "failures": self.failures,
+            "splits": self.splits,
+            "conversions": {name: report.as_dict() for name, report in self.conversions.items()},
+            "manifest": str(self.manifest),
+        }
+
+
+# -- entry points ---------------------------------------------------------------------------------
+
+
+def fetch_project(
+    project_id: int,
+    *,
+    format: str = "json",
+    out: str | os.PathLike[str] | None = None,
+    settings: Settings | None = None,
+    options: DatasetOptions | None = None,
+    snapshot: bool = False,
+    progress: bool = False,
+) -> DatasetReport:
+    """Pull project ``project_id`` from Label Studio (URL and token from ``settings``) and write a
+    ``format`` dataset to ``out`` (default ``datasets/project-<id>-<format>``).
+
+    >>> report = fetch_project(3, format="yolo", out="data/yolo")  # doctest: +SKIP
+    >>> report.tasks, report.tasks_changed, report.manifest  # doctest: +SKIP
+    """
+    from ml_data.labelstudio import LabelStudioClient
+
+    settings = settings or Settings.from_env()
+    options = _with_format(options, format)
+    client = LabelStudioClient(settings)
+    project = client.project(project_id)
+    target = Path(out) if out is not None else Path("datasets") / f"project-{project_id}-{get_format(format).name}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    export = target.parent / f".{target.name}.export-{uuid.uuid4().hex[:12]}.json"
+    try:
+        # The direct export lists predictions by id only; a snapshot has their results.
+        client.export(project_id, export, snapshot=snapshot or options.predictions)
+        source = {"label_studio_url": client.base_url, "project": project.id, "title": project.title}
+        return build_dataset(
+            export,
+            target,
+            config=project.label_config,
+            settings=settings,
+            options=options,
+            source=source,
+            resolver=Resolver(settings, http=client.http) if options.workers <= 32 else None,
+            progress=progress,
+        )
+    finally:
+        export.unlink(missing_ok=True)
+
+
+def fetch_export(
+    export: str | os.PathLike[str],
+    *,
+    format: str = "json",
+    out: str | os.PathLike[str],
+    config: str | None = None,
+    settings: Settings | None = None,
+    options: DatasetOptions | None = None,
+    progress: bool = False,
+) -> DatasetReport:
+    """The same dataset from an export file already on disk (``config``: the labeling config XML)."""
+    settings = settings or Settings.from_env()
+    options = _with_format(options, format)
+    return build_dataset(
+        Path(export),
+        Path(out),
+        config=config,
+        settings=settings,
+        options=options,
+        source={"export": Path(export).name},
+        progress=progress,
+    )
+
+
+def _with_format(options: DatasetOptions | None, format: str) -> DatasetOptions:
+    options = options or DatasetOptions(format=format)
+    if options.format != format:
+        options = DatasetOptions(**{**options.__dict__, "format": format})
+    get_format(options.format)  # an unknown name fails now, before any download
+    return options
+
+
+# -- the build ------------------------------------------------------------------------------------
+
+
+#: where a placed file comes from: its local path, the resolved file (or None), the previous
+#: dataset's entry (or None), and the task id
+_Placement = tuple[Path, "LocalFile | None", "Mapping[str, Any] | None", Any]
+
+
+@dataclass
+class _TaskInfo:
+    fingerprint: str
+    annotations: list[dict[str, Any]]
+    resources: list[str]
+    split: str | None
+    selected: bool
+
+
+def build_dataset(
+    export: Path,
+    out: Path,
+    *,
+    config: str | None,
+    settings: Settings,
+    options: DatasetOptions,
+    source: dict[str, Any],
+    resolver: Resolver | None = None,
+    progress: bool = False,
+) -> DatasetReport:
+    """Tasks of ``export`` -> the dataset folder ``out`` (see the module docstring)."""
+    fmt = get_format(options.format)
+    parsed = parse_label_config(config) if config else None
+    reason = fmt.check(parsed)
+    if reason is not None:
+        raise FormatNotSupported(reason)
+    report = DatasetReport(out=out, format=fmt.name, source=source)
+    tasks = _scan(export, parsed, options)
+    report.tasks = len(tasks)
+    settings_key = {
+        "manifest_version": MANIFEST_VERSION,
+        "ml_data_version": __version__,
+        "label_config_sha256": hashlib.sha256((config or "").encode()).hexdigest(),
+        **options.fingerprint(),
+    }
+    previous = _read_manifest(out)
+    old_tasks: Mapping[str, Any] = previous.get("tasks", {}) if previous else {}
+    unchanged = {
+        task_id
+        for task_id, info in tasks.items()
+        if (old_tasks.get(task_id) or {}).get("fingerprint") == info.fingerprint
+    }
+    report.tasks_changed = len(tasks) - len(unchanged)
+    report.tasks_removed = len(set(old_tasks) - set(tasks))
+    if (
+        previous is not None
+        and previous.get("settings") == settings_key
+        and report.tasks_changed == 0
+        and report.tasks_removed == 0
+        and _files_intact(out, previous)
+    ):
+        report.unchanged = True
+        _fill_from_manifest(report, previous)
+        return report
+
+    # Resources: the previous dataset holds those of unchanged tasks; the rest are resolved.
+    reusable = _reusable_files(out, previous, unchanged) if previous else {}
+    wanted: dict[tuple[str, str], None] = {}
+    for task_id, info in tasks.items():
+        if info.selected:
+            for url in info.resources:
+                wanted[(url, task_id)] = None
+    report.resources = len(wanted)
+    to_resolve = [
+        (url, _task_id_value(task_id)) for url, task_id in wanted if (redact_url(url), task_id) not in reusable
+    ]
+    report.resources_reused = len(wanted) - len(to_resolve)
+    resolved: dict[str, LocalFile] = {}
+    failed_tasks: set[str] = set()
+    if to_resolve:
+        result = resolve_many(
+            to_resolve, workers=options.workers, progress=progress, settings=settings, resolver=resolver
+        )
+        resolved = result.files
+        report.resources_resolved = len(resolved)
+        if result.errors:
+            for url, error in result.errors.items():
+                report.failures[redact_url(url)] = str(error)
+            if options.on_error == "fail":
+                first = "; ".join(str(error) for error in list(result.errors.values())[:5])
+                raise ResourcesFailed(
+                    f"{len(result.errors)} of {len(to_resolve)} resources could not be resolved "
+                    f"(nothing written; --on-error skip leaves their tasks out): {first}",
+                    failures={redact_url(url): error for url, error in result.errors.items()},
+                )
+            failed_urls = set(result.errors)
+            failed_tasks = {task_id for url, task_id in wanted if url in failed_urls}
+
+    def local_path(url: str, task_id: Any) -> Path | None:
+        found = resolved.get(url)
+        if found is not None:
+            return found.path
+        old = reusable.get((redact_url(url), str(task_id)))
+        return out / old["path"] if old is not None else None
+
+    placed_from: dict[str, _Placement] = {}
+    with atomic_folder(out) as building:
+        split_names = list(options.split) if options.split else [None]
+        for split_name in split_names:
+            folder = building / split_name if split_name else building
+            folder.mkdir(exist_ok=True)
+            keep = _task_filter(tasks, split_name, failed_tasks)
+            conversion = write_format(
+                _FilteredTasks(export, keep),
+                fmt.name,
+                folder,
+                config=parsed,
+                options=options.convert_options(
+                    media=lambda url, task_id: _as_str(local_path(url, task_id)),
+                    image_sizes=lambda url, task_id: _image_size(local_path(url, task_id)),
+                    place_media=True,
+                ),
+                progress=progress,
+            )
+            conversion.output = out / split_name if split_name else out
+            report.conversions[split_name or "all"] = conversion
+            if split_name:
+                report.splits[split_name] = conversion.tasks
+            prefix = f"{split_name}/" if split_name else ""
+            for url, task_id, relative in conversion.placements:
+                target = prefix + relative
+                local = resolved.get(url)
+                old = reusable.get((redact_url(url), str(task_id)))
+                path = local.path if local is not None else (out / old["path"] if old else None)
+                if path is None:
+                    raise MlDataError(f"no local file for {redact_url(url)} (task {task_id}) to place at {target}")
+                placed_from[target] = (path, local, old, task_id)
+        if fmt.name.startswith("yolo") and options.split:
+            _write_yolo_split_yaml(building, list(options.split))
+        files = _place_and_record(building, out, previous, placed_from, options, report)
+        manifest = {
+            "manifest_version": MANIFEST_VERSION,
+            "ml_data_version": __version__,
+            "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "source": source,
+            "settings": settings_key,
+            "label_config": config or None,
+            "tasks": {
+                task_id: {
+                    "fingerprint": info.fingerprint,
+                    "split": info.split,
+                    "annotations": info.annotations,
+                    "resources": [redact_url(url) for url in info.resources],
+                    **({"excluded": "a resource could not be resolved"} if task_id in failed_tasks else {}),
+                }
+                for task_id, info in tasks.items()
+            },
+            "files": files,
+            "failures": report.failures,
+            "conversions": {name: conversion.as_dict() for name, conversion in report.conversions.items()},
+        }
+        (building / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    return report
+
+
+def _scan(export: Path, config: LabelConfig | None, options: DatasetOptions) -> dict[str, _TaskInfo]:
+    """One streaming pass over the export: per task, its fingerprint, annotations, resources and split."""
+    tasks: dict[str, _TaskInfo] = {}
+    select = options.convert_options()
+    keys = _resource_keys(config)
+    for raw in read_tasks(export).raw():
+        task_id = raw.get("id")
+        if task_id is None:
+            raise InvalidExport(f"a task in {export.name} has no id; ml-data needs exports from Label Studio")
+        key = str(task_id)
+        if key in tasks:
+            raise InvalidExport(f"task {task_id} appears twice in {export.name}")
+        try:
+            task = task_from_dict(raw)
+            selected = bool(select_annotations(task, select)[0])
+        except MlDataError:
+            selected = True  # the conversion reports it, by the error policy
+        data = raw.get("data")
+        if not isinstance(data, Mapping):
+            data = {}
+        annotations = [
+            {
+                "id": item.get("id"),
+                "updated_at": item.get("updated_at"),
+                "was_cancelled": bool(item.get("was_cancelled")),
+            }
+            for item in raw.get("annotations") or ()
+            if isinstance(item, Mapping)
+        ]
+        tasks[key] = _TaskInfo(
+            fingerprint=hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32],
+            annotations=annotations,
+            resources=_resources(data, keys),
+            split=split_of(task_id, options.split) if options.split else None,
+            selected=selected,
+        )
+    return tasks
+
+
+def _resource_keys(config: LabelConfig | None) -> list[str] | None:
+    """The task data keys that hold files: media object tags and tags with valueType="url"."""
+    if config is None:
+        return None
+    keys = []
+    for tag in config.objects.values():
+        if tag.value_key and (tag.type in MEDIA_TAGS or (tag.value_type or "").lower() == "url"):
+            if tag.value_key not in keys:
+                keys.append(tag.value_key)
+    return keys
+
+
+def _resources(data: Mapping[str, Any], keys: list[str] | None) -> list[str]:
+    found: list[str] = []
+    if keys is None:
+        values: Iterable[Any] = data.values()
+        strings = [value for value in values if isinstance(value, str) and value.startswith(_URL_PREFIXES)]
+    else:
+        strings = []
+        for key in keys:
+            value = data.get(key)
+            items = value if isinstance(value, list) else [value]
+            strings += [item for item in items if isinstance(item, str) and item.strip()]
+    for url in strings:
+        if url not in found:
+            found.append(url)
+    return found
+
+
+def _task_id_value(task_id: str) -> int | None:
+    return int(task_id) if task_id.isdigit() else None
+
+
+def _task_filter(tasks: Mapping[str, _TaskInfo], split_name: str | None, excluded: set[str]) -> Callable[[Any], bool]:
+    def keep(task_id: Any) -> bool:
+        key = str(task_id)
+        info = tasks.get(key)
+        return info is not None and key not in excluded and (split_name is None or info.split == split_name)
+
+    return keep
+
+
+class _FilteredTasks:
+    """The export's raw tasks that ``keep`` accepts; re-iterable (formats may read tasks twice)."""
+
+    def __init__(self, export: Path, keep: Callable[[Any], bool]) -> None:
+        self.export = export
+        self.keep = keep
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        for raw in read_tasks(self.export).raw():
+            if self.keep(raw.get("id")):
+                yield raw
+
+
+def _as_str(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
+def _image_size(path: Path | None) -> tuple[int, int] | None:
+    """The size from the image's header (only for results that lack original_width/height)."""
+    if path is None:
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except OSError:
+        return None
+
+
+# -- the previous dataset -------------------------------------------------------------------------
+
+
+def _read_manifest(out: Path) -> dict[str, Any] | None:
+    try:
+        manifest = orjson.loads((out / MANIFEST).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("manifest_version") != MANIFEST_VERSION:
+        return None
+    return manifest
+
+
+def _files_intact(out: Path, manifest: Mapping[str, Any]) -> bool:
+    """Every file the manifest lists is there with its size (a cheap check; no hashing)."""
+    for relative, entry in (manifest.get("files") or {}).items():
+        try:
+            if (out / relative).stat().st_size != entry.get("size"):
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _reusable_files(
+    out: Path, manifest: Mapping[str, Any] | None, unchanged: set[str]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """(redacted URL, task id) -> the previous dataset's file of that resource, for unchanged tasks
+    whose file is still there with its size."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for relative, entry in ((manifest or {}).get("files") or {}).items():
+        source, task = entry.get("source"), entry.get("task")
+        if source is None or str(task) not in unchanged:
+            continue
+        try:
+            if (out / relative).stat().st_size != entry.get("size"):
+                continue
+        except OSError:
+            continue
+        found[(source, str(task))] = {**entry, "path": relative}
+    return found
+
+
+def _fill_from_manifest(report: DatasetReport, manifest: Mapping[str, Any]) -> None:
+    files = manifest.get("files") or {}
+    report.files_kept = len(files)
+    report.bytes_total = sum(int(entry.get("size") or 0) for entry in files.values())
+    report.resources = sum(1 for entry in files.values() if entry.get("source"))
+    report.resources_reused = report.resources
+    split = (manifest.get("settings") or {}).get("split")
+    if isinstance(split, Mapping):
+        report.splits = {name: 0 for name in split}
+    for info in (manifest.get("tasks") or {}).values():
+        if info.get("split") in report.splits:
+            report.splits[info["split"]] += 1
+
+
+# -- placing files and the manifest ---------------------------------------------------------------
+
+
+def _place_and_record(
+    building: Path,
+    out: Path,
+    previous: Mapping[str, Any] | None,
+    placed_from: Mapping[str, _Placement],
+    options: DatasetOptions,
+    report: DatasetReport,
+) -> dict[str, dict[str, Any]]:
+    """Place the resources, keep unchanged files as they were, and list every file with its size
+    and sha256 (the manifest's ``files``)."""
+    old_files: Mapping[str, Any] = (previous or {}).get("files") or {}
+    files: dict[str, dict[str, Any]] = {}
+    for relative, (path, local, old, task) in placed_from.items():
+        target = building / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if old is not None:
+            sha256, size, source = old["sha256"], int(old["size"]), old["source"]
+        else:
+            assert local is not None
+            sha256, size = local.sha256, local.size
+            source = local.source
+        previous_entry = old_files.get(relative)
+        if previous_entry and previous_entry.get("sha256") == sha256 and _link(out / relative, target):
+            report.files_kept += 1
+        elif (old is not None or (local is not None and local.cached)) and options.link and _link(path, target):
+            report.files_linked += 1
+        else:
+            _copy(path, target)
+            report.files_copied += 1
+        files[relative] = {"size": size, "sha256": sha256, "source": source, "task": task}
+        report.bytes_total += size
+    for path in sorted(building.rglob("*")):
+        relative = path.relative_to(building).as_posix()
+        if relative in files or not path.is_file():
+            continue
+        size = path.stat().st_size
+        sha256 = _sha256(path)
+        previous_entry = old_files.get(relative)
+        if previous_entry and previous_entry.get("sha256") == sha256 and previous_entry.get("size") == size:
+            # The same content: keep the previous file (its inode and time) instead of the new copy.
+            if _link(out / relative, path, replace=True):
+                report.files_kept += 1
+        files[relative] = {"size": size, "sha256": sha256}
+        report.bytes_total += size
+    return files
+
+
+def _link(source: Path, target: Path, *, replace: bool = False) -> bool:
+    """Hard-link ``source`` at ``target``; False where the file system cannot (then copy)."""
+    try:
+        if replace:
+            temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+            os.link(source, temporary)
+            os.replace(temporary, target)
+        else:
+            os.link(source, target)
+        return True
+    except OSError:
+        return False
+
+
+def _copy(source: Path, target: Path) -> None:
+    try:
+        shutil.copyfile(source, target)
+    except OSError as exc:
+        raise MlDataError(f"cannot copy {source} into the dataset: {exc.strerror or exc}") from None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_yolo_split_yaml(building: Path, splits: list[str]) -> None:
+    """A top-level data.yaml naming each split's images folder (the classes are the same in all)."""
+    first = building / splits[0] / "data.yaml"
+    names = first.read_text().split("names:\n", 1)[1] if first.exists() else ""
+    lines = ["path: ."]
+    for split in splits:
+        key = "val" if split in ("val", "valid", "validation") else split
+        lines.append(f"{key}: {split}/images")
+    if not any(line.startswith("val:") for line in lines):
+        lines.append(f"val: {splits[-1]}/images")
+    (building / "data.yaml").write_text("\n".join(lines) + "\nnames:\n" + names)

@@ -1,0 +1,326 @@
+"""ml-data against a real Label Studio (PyPI ``label-studio``, started on 127.0.0.1 by the suite).
+
+Project 3 is seeded through the REST API only: an uploaded image, images on a Local Files storage,
+images on a loopback file server, annotations (one box rotated), a prediction, one task without
+annotations. Then ``ml-data fetch`` must produce complete datasets with byte-identical images,
+download nothing the second time, redo only a task whose annotations changed, and work with both
+kinds of token while a wrong token fails clearly.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+from PIL import Image
+
+from ml_data.cli import main
+from ml_data.config import Settings
+from ml_data.errors import AuthenticationFailed, RemoteNotFound, UpstreamUnavailable
+from ml_data.labelstudio import LabelStudioClient
+from ml_data.pipeline import DatasetOptions, fetch_project
+from tests.servers.http_files import FileServer
+from tests.servers.label_studio import LabelStudioServer
+from tests.servers.processes import free_port
+
+pytestmark = pytest.mark.label_studio
+
+CONFIG = """<View>
+  <Image name="image" value="$image"/>
+  <RectangleLabels name="label" toName="image">
+    <Label value="cat"/>
+    <Label value="dog"/>
+  </RectangleLabels>
+</View>"""
+
+
+def png(color: tuple[int, int, int], size: tuple[int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@dataclass
+class Seeded:
+    server: LabelStudioServer
+    files: FileServer
+    project: int
+    #: task id -> the original bytes of its image
+    originals: dict[int, bytes] = field(default_factory=dict)
+    unannotated: int = 0
+    rotated: int = 0
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Token {self.server.legacy_token}"}
+        response = requests.request(method, f"{self.server.url}{path}", headers=headers, timeout=60, **kwargs)
+        assert response.ok, f"{method} {path}: {response.status_code} {response.text[:300]}"
+        return response
+
+    def settings(self, tmp_path: Path, token: str | None = None) -> Settings:
+        return Settings(
+            label_studio_url=self.server.url,
+            api_key=token or self.server.legacy_token,
+            cache_dir=tmp_path / "cache",
+            read_timeout=60.0,
+        )
+
+    def annotate(self, task_id: int, label: str, *, rotation: float = 0.0) -> dict:
+        result = [
+            {
+                "id": f"box{task_id}",
+                "from_name": "label",
+                "to_name": "image",
+                "type": "rectanglelabels",
+                "original_width": 64,
+                "original_height": 48,
+                "image_rotation": 0,
+                "value": {
+                    "x": 25.0,
+                    "y": 25.0,
+                    "width": 40.0,
+                    "height": 30.0,
+                    "rotation": rotation,
+                    "rectanglelabels": [label],
+                },
+            }
+        ]
+        return self.api("POST", f"/api/tasks/{task_id}/annotations/", json={"result": result}).json()
+
+
+@pytest.fixture(scope="module")
+def seeded(label_studio_server: LabelStudioServer) -> Iterator[Seeded]:
+    files = FileServer().start()
+    try:
+        server = label_studio_server
+        seed = Seeded(server, files, project=0)
+        # Projects 1 and 2 exist so that the interesting one is project 3, as in the docs.
+        for title in ("first", "second", "detection"):
+            created = seed.api("POST", "/api/projects/", json={"title": title, "label_config": CONFIG}).json()
+        seed.project = created["id"]
+        assert seed.project == 3
+
+        uploaded = png((200, 30, 30), (64, 48))
+        seed.api("POST", f"/api/projects/{seed.project}/import", files={"upload.png": ("upload.png", uploaded)})
+
+        photos = server.document_root / "photos"
+        photos.mkdir(exist_ok=True)
+        local_bodies = {"a.png": png((30, 200, 30), (64, 48)), "b.png": png((30, 30, 200), (64, 48))}
+        for name, body in local_bodies.items():
+            (photos / name).write_bytes(body)
+        storage = seed.api(
+            "POST",
+            "/api/storages/localfiles/",
+            json={
+                "project": seed.project,
+                "path": str(photos),
+                "title": "photos",
+                "regex_filter": r".*\.png",
+                "use_blob_urls": True,
+            },
+        ).json()
+        seed.api("POST", f"/api/storages/localfiles/{storage['id']}/sync")
+
+        remote_bodies = {f"/remote/{n}.png": png((n * 60, 120, 90), (64, 48)) for n in (1, 2, 3)}
+        for path, body in remote_bodies.items():
+            files.add(path, body=body)
+        seed.api(
+            "POST",
+            f"/api/projects/{seed.project}/import",
+            json=[{"image": files.url(path)} for path in remote_bodies],
+        )
+
+        tasks = seed.api("GET", "/api/tasks", params={"project": seed.project, "page_size": 100}).json()["tasks"]
+        assert len(tasks) == 6
+        for task in tasks:
+            image = task["data"]["image"]
+            if image.startswith("/data/upload/"):
+                seed.originals[task["id"]] = uploaded
+            elif "/data/local-files/?d=" in image:  # absolute, on LABEL_STUDIO_HOST
+                seed.originals[task["id"]] = local_bodies[image.rsplit("/", 1)[-1]]
+            else:
+                assert image.startswith(files.origin), image
+                seed.originals[task["id"]] = remote_bodies["/remote/" + image.rsplit("/", 1)[-1]]
+        ids = sorted(seed.originals)
+        seed.unannotated = ids[-1]
+        seed.rotated = ids[0]
+        for task_id in ids[:-1]:
+            seed.annotate(task_id, "cat" if task_id % 2 else "dog", rotation=30.0 if task_id == seed.rotated else 0.0)
+        seed.api(
+            "POST",
+            "/api/predictions/",
+            json={
+                "task": ids[1],
+                "model_version": "v1",
+                "score": 0.5,
+                "result": [
+                    {
+                        "from_name": "label",
+                        "to_name": "image",
+                        "type": "rectanglelabels",
+                        "original_width": 64,
+                        "original_height": 48,
+                        "value": {"x": 1, "y": 1, "width": 10, "height": 10, "rectanglelabels": ["dog"]},
+                    }
+                ],
+            },
+        )
+        yield seed
+    finally:
+        files.stop()
+
+
+def test_project_and_export_through_the_client(seeded, tmp_path):
+    client = LabelStudioClient(seeded.settings(tmp_path))
+    project = client.project(seeded.project)
+    assert project.title == "detection" and "RectangleLabels" in project.label_config and project.task_count == 6
+    export = client.export(seeded.project, tmp_path / "export.json")
+    tasks = json.loads(export.read_text())
+    assert sorted(task["id"] for task in tasks) == sorted(seeded.originals)
+    assert any(task["predictions"] for task in tasks)
+    snapshot = client.export(seeded.project, tmp_path / "snapshot.json", snapshot=True)
+    assert sorted(task["id"] for task in json.loads(snapshot.read_text())) == sorted(seeded.originals)
+    assert client.json("GET", f"/api/projects/{seeded.project}/exports/", what="listing snapshots") == []
+    listed = list(client.iter_tasks(seeded.project, page_size=4))
+    assert sorted(task["id"] for task in listed) == sorted(seeded.originals)
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "coco"])
+def test_fetch_writes_a_complete_dataset_with_identical_images(seeded, tmp_path, fmt):
+    out = tmp_path / fmt
+    report = fetch_project(seeded.project, format=fmt, out=out, settings=seeded.settings(tmp_path))
+    assert report.tasks == 6 and report.failures == {}
+    manifest = json.loads((out / "manifest.json").read_text())
+    placed = {entry["task"]: relative for relative, entry in manifest["files"].items() if entry.get("source")}
+    annotated = set(seeded.originals) - {seeded.unannotated}
+    assert set(placed) == annotated
+    for task_id in annotated:
+        assert (out / placed[task_id]).read_bytes() == seeded.originals[task_id]
+    if fmt == "yolo":
+        labels = sorted(p.name for p in (out / "labels").iterdir())
+        assert len(labels) == 5
+        rotated = (out / placed[seeded.rotated]).with_suffix(".txt").name
+        line = (out / "labels" / rotated).read_text().split()
+        assert [float(v) for v in line[1:]] == pytest.approx(_enclosing_box(25, 25, 40, 30, 30.0), abs=1e-5)
+    else:
+        coco = json.loads((out / "result.json").read_text())
+        assert len(coco["images"]) == 5 and len(coco["annotations"]) == 5
+        assert {c["name"] for c in coco["categories"]} == {"cat", "dog"}
+
+
+def _enclosing_box(x: float, y: float, w: float, h: float, degrees: float) -> list[float]:
+    """YOLO cx cy w h of the axis-aligned box around a rectangle rotated about its top-left corner."""
+    width, height = 64, 48
+    x0, y0, bw, bh = x / 100 * width, y / 100 * height, w / 100 * width, h / 100 * height
+    angle = math.radians(degrees)
+    points = [
+        (x0 + dx * math.cos(angle) - dy * math.sin(angle), y0 + dx * math.sin(angle) + dy * math.cos(angle))
+        for dx, dy in ((0, 0), (bw, 0), (bw, bh), (0, bh))
+    ]
+    xs = [min(max(px, 0), width) for px, _ in points]
+    ys = [min(max(py, 0), height) for _, py in points]
+    return [
+        (min(xs) + max(xs)) / 2 / width,
+        (min(ys) + max(ys)) / 2 / height,
+        (max(xs) - min(xs)) / width,
+        (max(ys) - min(ys)) / height,
+    ]
+
+
+def test_second_run_downloads_nothing_and_a_new_annotation_redoes_one_task(seeded, tmp_path):
+    out = tmp_path / "yolo"
+    settings = seeded.settings(tmp_path)
+    first = fetch_project(seeded.project, format="yolo", out=out, settings=settings)
+    assert first.resources_resolved == 5
+    remote_gets = len(seeded.files.requests)
+    inodes = {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
+
+    second = fetch_project(seeded.project, format="yolo", out=out, settings=settings)
+    assert second.unchanged and second.resources_resolved == 0 and len(seeded.files.requests) == remote_gets
+    assert {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*") if p.is_file()} == inodes
+
+    annotation = seeded.annotate(seeded.unannotated, "dog")
+    try:
+        third = fetch_project(seeded.project, format="yolo", out=out, settings=settings)
+        assert third.tasks_changed == 1 and third.resources_resolved == 1 and third.resources_reused == 5
+        after = {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
+        new_or_changed = {name for name in after if inodes.get(name) != after[name]}
+        new_label = next(name for name in new_or_changed if name.startswith("labels/"))
+        assert new_or_changed == {"manifest.json", new_label, new_label.replace("labels/", "images/")[:-4] + ".png"}
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["tasks"][str(seeded.unannotated)]["annotations"][0]["id"] == annotation["id"]
+    finally:
+        seeded.api("DELETE", f"/api/annotations/{annotation['id']}/")
+
+
+def test_personal_access_token_works_too(seeded, tmp_path):
+    answer = seeded.api("POST", "/api/token/").json()
+    token = answer["token"]
+    assert token.count(".") == 2
+    report = fetch_project(
+        seeded.project, format="coco", out=tmp_path / "coco", settings=seeded.settings(tmp_path, token)
+    )
+    assert report.tasks == 6 and len(json.loads((tmp_path / "coco" / "result.json").read_text())["images"]) == 5
+
+
+def test_cli_fetch_with_url_and_token_from_the_environment(seeded, tmp_path, monkeypatch):
+    monkeypatch.setenv("LABEL_STUDIO_URL", seeded.server.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", seeded.server.legacy_token)
+    monkeypatch.setenv("ML_DATA_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "split"
+    args = [
+        "fetch",
+        "--project",
+        str(seeded.project),
+        "--format",
+        "yolo",
+        "--out",
+        str(out),
+        "--split",
+        "train=0.5,val=0.5",
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "6 tasks" in result.output
+    assert (out / "data.yaml").read_text().startswith("path: .\ntrain: train/images\nval: val/images")
+
+
+def test_a_wrong_token_fails_clearly_and_leaves_nothing(seeded, tmp_path):
+    settings = seeded.settings(tmp_path, token="not-the-token-0123456789")
+    with pytest.raises(AuthenticationFailed) as caught:
+        fetch_project(seeded.project, format="yolo", out=tmp_path / "out", settings=settings)
+    message = str(caught.value)
+    assert "legacy token" in message and "Personal Access Token" in message and seeded.server.url in message
+    assert "not-the-token" not in message
+    assert not (tmp_path / "out").exists()
+    fake_pat = "eyJhbGciOiJIUzI1NiJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsImV4cCI6NDEwMjQ0NDgwMH0.c2lnbmF0dXJl"
+    with pytest.raises(AuthenticationFailed, match="personal access token"):
+        LabelStudioClient(seeded.settings(tmp_path, token=fake_pat)).project(seeded.project)
+
+
+def test_a_missing_project_and_a_server_that_is_down(seeded, tmp_path):
+    with pytest.raises(RemoteNotFound, match="project 999 not found"):
+        LabelStudioClient(seeded.settings(tmp_path)).project(999)
+    down = Settings(label_studio_url=f"http://localhost:{free_port()}", api_key="x" * 20, connect_timeout=1, retries=0)
+    with pytest.raises(UpstreamUnavailable) as caught:
+        LabelStudioClient(down).project(3)
+    assert "/api/projects/3/" in str(caught.value) and "container" in str(caught.value)
+
+
+def test_predictions_come_with_their_results(seeded, tmp_path):
+    """The direct export lists predictions by id only; with --predictions the tasks come through a
+    snapshot, which has them whole."""
+    out = tmp_path / "json"
+    options = DatasetOptions(format="json", predictions=True)
+    fetch_project(seeded.project, format="json", out=out, settings=seeded.settings(tmp_path), options=options)
+    tasks = json.loads((out / "result.json").read_text())
+    predicted = [task for task in tasks if task.get("predictions")]
+    assert len(predicted) == 1
+    assert predicted[0]["predictions"][0]["model_version"] == "v1"
+    assert predicted[0]["predictions"][0]["result"][0]["value"]["rectanglelabels"] == ["dog"]

@@ -1,0 +1,251 @@
+"""The fetch pipeline from an export file: datasets, manifest, incremental runs, failures, splits."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import wave
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from ml_data.cli import main
+from ml_data.errors import ConfigurationError, ResourcesFailed
+from ml_data.pipeline import DatasetOptions, fetch_export, parse_split, split_of
+
+CONFIG = (
+    "<View><Image name='image' value='$image'/><RectangleLabels name='label' toName='image'>"
+    "<Label value='cat'/><Label value='dog'/></RectangleLabels></View>"
+)
+
+
+def png(color: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def box_task(task_id: int, url: str, label: str = "cat", *, updated: str = "2026-01-01T00:00:00Z", sized: bool = True):
+    result = {
+        "id": f"r{task_id}",
+        "from_name": "label",
+        "to_name": "image",
+        "type": "rectanglelabels",
+        "value": {"x": 10, "y": 20, "width": 50, "height": 40, "rotation": 0, "rectanglelabels": [label]},
+    }
+    if sized:
+        result.update(original_width=40, original_height=30)
+    return {
+        "id": task_id,
+        "data": {"image": url},
+        "annotations": [{"id": task_id * 10, "result": [result], "updated_at": updated, "created_at": updated}],
+        "predictions": [],
+    }
+
+
+@pytest.fixture
+def images(file_server):
+    bodies = {f"/img/{n}.png": png((n * 40 % 256, 10, 200)) for n in range(1, 6)}
+    for path, body in bodies.items():
+        file_server.add(path, body=body)
+    return bodies
+
+
+def write_export(path: Path, tasks: list[dict]) -> Path:
+    path.write_text(json.dumps(tasks))
+    return path
+
+
+def run(export: Path, out: Path, settings, fmt: str = "yolo", **options):
+    return fetch_export(
+        export, format=fmt, out=out, config=CONFIG, settings=settings, options=DatasetOptions(format=fmt, **options)
+    )
+
+
+def tasks_for(file_server, count: int = 5) -> list[dict]:
+    return [box_task(n, file_server.url(f"/img/{n}.png"), "cat" if n % 2 else "dog") for n in range(1, count + 1)]
+
+
+def test_yolo_dataset_has_identical_images_labels_and_a_manifest(file_server, images, settings, tmp_path):
+    export = write_export(tmp_path / "export.json", tasks_for(file_server))
+    out = tmp_path / "dataset"
+    report = run(export, out, settings)
+    assert report.tasks == 5 and report.tasks_changed == 5 and report.resources_resolved == 5
+    for n in range(1, 6):
+        assert (out / "images" / f"{n}.png").read_bytes() == images[f"/img/{n}.png"]
+        label = (out / "labels" / f"{n}.txt").read_text().split()
+        assert label[0] == ("0" if n % 2 else "1")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["tasks"]) == {"1", "2", "3", "4", "5"}
+    assert manifest["tasks"]["3"]["annotations"][0]["id"] == 30
+    for relative, entry in manifest["files"].items():
+        body = (out / relative).read_bytes()
+        assert entry["size"] == len(body) and entry["sha256"] == hashlib.sha256(body).hexdigest()
+    assert manifest["files"]["images/2.png"]["source"] == file_server.url("/img/2.png")
+    assert {"classes.txt", "data.yaml", "labels/1.txt"} <= set(manifest["files"])
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dataset")]
+
+
+def test_images_are_hard_links_into_the_cache_unless_copy_is_asked(file_server, images, settings, tmp_path):
+    export = write_export(tmp_path / "export.json", tasks_for(file_server, 2))
+    linked = run(export, tmp_path / "linked", settings)
+    assert linked.files_linked == 2 and linked.files_copied == 0
+    assert os.stat(tmp_path / "linked" / "images" / "1.png").st_nlink >= 2
+    copied = run(export, tmp_path / "copied", settings, link=False)
+    assert copied.files_copied == 2 and os.stat(tmp_path / "copied" / "images" / "1.png").st_nlink == 1
+
+
+def test_second_run_on_unchanged_tasks_downloads_and_rewrites_nothing(file_server, images, settings, tmp_path):
+    export = write_export(tmp_path / "export.json", tasks_for(file_server))
+    out = tmp_path / "dataset"
+    run(export, out, settings)
+    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+    requests_before = len(file_server.requests)
+    again = run(export, out, settings)
+    assert again.unchanged and again.resources_resolved == 0
+    assert len(file_server.requests) == requests_before
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_a_changed_annotation_redoes_only_that_task(file_server, images, settings, tmp_path):
+    tasks = tasks_for(file_server)
+    export = write_export(tmp_path / "export.json", tasks)
+    out = tmp_path / "dataset"
+    run(export, out, settings)
+    inodes = {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
+    requests_before = len(file_server.requests)
+
+    tasks[2] = box_task(3, file_server.url("/img/3.png"), "dog", updated="2026-02-01T00:00:00Z")
+    write_export(export, tasks)
+    report = run(export, out, settings)
+    assert report.tasks_changed == 1 and not report.unchanged
+    assert report.resources_resolved == 1 and report.resources_reused == 4
+    assert len(file_server.requests) == requests_before  # the changed task's image came from the cache
+    assert (out / "labels" / "3.txt").read_text().split()[0] == "1"
+    after = {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
+    changed = {name for name in after if after[name] != inodes.get(name)}
+    assert changed == {"labels/3.txt", "manifest.json"}  # the image is the same file as before
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tasks"]["3"]["annotations"][0]["updated_at"] == "2026-02-01T00:00:00Z"
+
+
+def test_new_and_removed_tasks(file_server, images, settings, tmp_path):
+    tasks = tasks_for(file_server, 3)
+    export = write_export(tmp_path / "export.json", tasks)
+    out = tmp_path / "dataset"
+    run(export, out, settings)
+    tasks = tasks[1:] + [box_task(4, file_server.url("/img/4.png"))]
+    write_export(export, tasks)
+    report = run(export, out, settings)
+    assert report.tasks_changed == 1 and report.tasks_removed == 1
+    assert not (out / "images" / "1.png").exists() and (out / "images" / "4.png").exists()
+    assert set(json.loads((out / "manifest.json").read_text())["tasks"]) == {"2", "3", "4"}
+
+
+def test_a_failed_resource_stops_the_run_and_keeps_the_previous_dataset(file_server, images, settings, tmp_path):
+    tasks = tasks_for(file_server, 3)
+    export = write_export(tmp_path / "export.json", tasks)
+    out = tmp_path / "dataset"
+    run(export, out, settings)
+    manifest_before = (out / "manifest.json").read_bytes()
+    tasks.append(box_task(9, file_server.url("/img/missing.png?X-Amz-Signature=SECRET")))
+    write_export(export, tasks)
+    with pytest.raises(ResourcesFailed) as caught:
+        run(export, out, settings)
+    assert "task 9" in str(caught.value) and "SECRET" not in str(caught.value)
+    assert (out / "manifest.json").read_bytes() == manifest_before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "dataset", "export.json"]
+
+
+def test_skip_policy_leaves_out_tasks_whose_resource_failed(file_server, images, settings, tmp_path):
+    tasks = tasks_for(file_server, 2) + [box_task(9, file_server.url("/img/missing.png"))]
+    export = write_export(tmp_path / "export.json", tasks)
+    out = tmp_path / "dataset"
+    report = run(export, out, settings, on_error="skip")
+    assert list(report.failures) == [file_server.url("/img/missing.png")]
+    assert sorted(p.name for p in (out / "labels").iterdir()) == ["1.txt", "2.txt"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tasks"]["9"]["excluded"]
+
+
+def test_sizes_missing_from_results_are_read_from_the_images(file_server, images, settings, tmp_path):
+    task = box_task(1, file_server.url("/img/1.png"), sized=False)
+    export = write_export(tmp_path / "export.json", [task])
+    out = tmp_path / "dataset"
+    run(export, out, settings, fmt="coco")
+    coco = json.loads((out / "result.json").read_text())
+    assert (coco["images"][0]["width"], coco["images"][0]["height"]) == (40, 30)
+    assert (out / coco["images"][0]["file_name"]).read_bytes() == images["/img/1.png"]
+
+
+def test_split_is_deterministic_by_task_id_and_yolo_gets_a_data_yaml(file_server, images, settings, tmp_path):
+    export = write_export(tmp_path / "export.json", tasks_for(file_server))
+    out = tmp_path / "dataset"
+    report = run(export, out, settings, split={"train": 0.6, "val": 0.4})
+    assert sum(report.splits.values()) == 5
+    for n in range(1, 6):
+        split = split_of(n, {"train": 0.6, "val": 0.4})
+        assert (out / split / "images" / f"{n}.png").exists() and (out / split / "labels" / f"{n}.txt").exists()
+    data = (out / "data.yaml").read_text()
+    assert "train: train/images" in data and "val: val/images" in data and '0: "cat"' in data
+    assignments = [split_of(n, {"train": 0.8, "val": 0.2}) for n in range(10_000)]
+    assert 0.78 < assignments.count("train") / 10_000 < 0.82
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("train=0.8,val=0.3", "add up"), ("train", "name=fraction"), ("tr ain=1", "split name"), ("a=x", "name=fraction")],
+)
+def test_bad_split_specs_are_refused(text, message):
+    with pytest.raises(ConfigurationError, match=message):
+        parse_split(text)
+
+
+def test_asr_manifest_places_audio_and_refers_to_it_relatively(file_server, settings, tmp_path):
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"\0\0" * 8000)
+    file_server.add("/a/one.wav", body=buffer.getvalue())
+    config = "<View><Audio name='audio' value='$audio'/><TextArea name='text' toName='audio'/></View>"
+    task = {
+        "id": 1,
+        "data": {"audio": file_server.url("/a/one.wav")},
+        "annotations": [
+            {
+                "id": 1,
+                "result": [{"from_name": "text", "to_name": "audio", "type": "textarea", "value": {"text": ["hello"]}}],
+            }
+        ],
+    }
+    export = write_export(tmp_path / "export.json", [task])
+    out = tmp_path / "asr"
+    fetch_export(export, format="asr-manifest", out=out, config=config, settings=settings)
+    # The dataset's own manifest.json is the file list; the ASR manifest is the format's output.
+    asr = json.loads((out / "manifest.json").read_text())
+    assert asr["files"]["audio/one.wav"]["size"] == len(buffer.getvalue())
+
+
+def test_cli_fetch_from_an_export(file_server, images, monkeypatch, tmp_path):
+    monkeypatch.setenv("ML_DATA_CACHE_DIR", str(tmp_path / "cache"))
+    export = write_export(tmp_path / "export.json", tasks_for(file_server, 2))
+    (tmp_path / "config.xml").write_text(CONFIG)
+    args = ["fetch", "--export", str(export), "--config", str(tmp_path / "config.xml"), "--format", "coco"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "ds"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["tasks_changed"] == 2
+    again = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "ds")])
+    assert again.exit_code == 0 and "up to date" in again.output
+
+
+def test_cli_fetch_needs_exactly_one_source(tmp_path):
+    assert "either --project" in CliRunner().invoke(main, ["fetch"]).output
+    export = write_export(tmp_path / "e.json", [])
+    both = CliRunner().invoke(main, ["fetch", "--project", "3", "--export", str(export)])
+    assert both.exit_code == 2 and "either --project" in both.output
