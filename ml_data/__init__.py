@@ -26,6 +26,8 @@ from ml_data.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from ml_data.labelstudio import LabelStudioClient, Project
+from ml_data.pipeline import DatasetOptions, DatasetReport, fetch_export, fetch_project
 from ml_data.resolvers import BulkResult, LocalFile, Resolver, get_local_path, resolve, resolve_many
 from ml_data.resolvers.refs import Ref, parse_ref
 
@@ -37,13 +39,17 @@ __all__ = [
     "CacheEntry",
     "CacheError",
     "ConfigurationError",
+    "DatasetOptions",
+    "DatasetReport",
     "IncompleteDownload",
+    "LabelStudioClient",
     "LabelStudioNotConfigured",
     "LocalFile",
     "MissingDependency",
     "MissingTaskId",
     "MlDataError",
     "NotFound",
+    "Project",
     "Ref",
     "RemoteNotFound",
     "Resolver",
@@ -55,6 +61,8 @@ __all__ = [
     "UpstreamTimeout",
     "UpstreamUnavailable",
     "__version__",
+    "fetch_export",
+    "fetch_project",
     "get_local_path",
     "parse_ref",
     "resolve",

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Set up ml-data and run it on the bundled examples:
-# 1. examples/tasks.json: every resource the tasks reference (Local Files storage, a mounted upload,
+# 1. examples/detection/: `ml-data fetch` turns the export (images on a Local Files storage, a
+#    mounted upload and an external link) into YOLO and COCO datasets under out/, images and
+#    manifest included, then runs again to show an unchanged dataset is left as it is;
+# 2. examples/tasks.json: every resource the tasks reference (Local Files storage, a mounted upload,
 #    an external link, a data: URI) is resolved to a verified local file; downloads land in the
 #    cache (.ml-data-cache/ unless ML_DATA_CACHE_DIR);
-# 2. examples/ner/: a small NER export converted to CoNLL 2003 and CSV under out/;
-# 3. examples/detection/: boxes (one rotated) and a polygon converted to COCO and YOLO under out/.
+# 3. examples/ner/: a small NER export converted to CoNLL 2003 and CSV under out/;
+# 4. examples/detection/: boxes (one rotated) and a polygon converted to COCO and YOLO-seg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,19 +31,31 @@ for _ in $(seq 50); do
 done
 
 sed "s#__FILE_SERVER__#http://127.0.0.1:$port#g" examples/tasks.json > "$work/tasks.json"
-echo "Resolving the resources of examples/tasks.json (cache: $ML_DATA_CACHE_DIR)"
+sed "s#__FILE_SERVER__#http://127.0.0.1:$port#g" examples/detection/export.json > "$work/detection.json"
+
+echo "== ml-data fetch: examples/detection -> out/example-dataset-yolo (split) and out/example-dataset-coco"
+.venv/bin/ml-data fetch --export "$work/detection.json" --config examples/detection/label_config.xml \
+    --format yolo --split train=0.7,val=0.3 --out out/example-dataset-yolo
+.venv/bin/ml-data fetch --export "$work/detection.json" --config examples/detection/label_config.xml \
+    --format coco --out out/example-dataset-coco
+find out/example-dataset-yolo -type f | sort
+echo "-- again, on the unchanged export:"
+.venv/bin/ml-data fetch --export "$work/detection.json" --config examples/detection/label_config.xml \
+    --format yolo --split train=0.7,val=0.3 --out out/example-dataset-yolo
+
+echo "== Resolving the resources of examples/tasks.json (cache: $ML_DATA_CACHE_DIR)"
 .venv/bin/ml-data resolve --json --tasks "$work/tasks.json"
 
-echo "Converting examples/ner/export.json"
+echo "== Converting examples/ner/export.json"
 for format in conll2003 csv; do
     .venv/bin/ml-data convert examples/ner/export.json --config examples/ner/label_config.xml \
         --format "$format" --out "out/example-ner-$format"
 done
 head -n 12 out/example-ner-conll2003/result.conll
 
-echo "Converting examples/detection/export.json"
-for format in coco yolo yolo-seg; do
-    .venv/bin/ml-data convert examples/detection/export.json --config examples/detection/label_config.xml \
+echo "== Converting examples/detection/export.json"
+for format in coco yolo-seg; do
+    .venv/bin/ml-data convert "$work/detection.json" --config examples/detection/label_config.xml \
         --format "$format" --out "out/example-detection-$format"
 done
-cat out/example-detection-yolo/labels/*.txt
+cat out/example-detection-yolo-seg/labels/*.txt
