@@ -19,13 +19,17 @@ import logging
 import os
 import re
 import shutil
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
+from tqdm import tqdm
 
 from ml_data._version import __version__
 from ml_data.config import Settings
@@ -34,6 +38,7 @@ from ml_data.converters.base import ConversionReport, ConvertOptions, atomic_fol
 from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.converters.model import read_tasks, task_from_dict
 from ml_data.errors import ConfigurationError, FormatNotSupported, InvalidExport, MlDataError, ResourcesFailed
+from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, make_session
 from ml_data.redaction import redact_url
 from ml_data.resolvers import Resolver, resolve_many
 from ml_data.resolvers.base import LocalFile
@@ -230,9 +235,43 @@ def fetch_project(
     target = Path(out) if out is not None else Path("datasets") / f"project-{project_id}-{get_format(format).name}"
     target.parent.mkdir(parents=True, exist_ok=True)
     export = target.parent / f".{target.name}.export-{uuid.uuid4().hex[:12]}.json"
+    resolver = Resolver(settings, http=client.http) if options.workers <= DEFAULT_POOL_SIZE else None
+    if resolver is None:
+        resolver = Resolver(
+            settings, http=HttpClient(settings, session=make_session(settings, pool_maxsize=options.workers))
+        )
+    config = parse_label_config(project.label_config) if project.label_config else None
+    reason = get_format(options.format).check(config)
+    if reason is not None:
+        raise FormatNotSupported(reason)
+    previous = _read_manifest(target)
+    prefetcher = _Prefetcher(config, options, target, previous, resolver, progress=progress)
+    started = time.monotonic()
     try:
-        # The direct export lists predictions by id only; a snapshot has their results.
-        client.export(project_id, export, snapshot=snapshot or options.predictions)
+        # How the tasks come: the direct export in chunks of ids lets resources download while the
+        # server exports the rest (a first run). A snapshot is faster on the server but arrives
+        # whole: used to update an existing dataset, where few resources are new, and with
+        # predictions (the direct export lists them by id only).
+        use_snapshot = snapshot or options.predictions or previous is not None
+        chunks = None if use_snapshot else client.export_chunks(project_id)
+        if chunks is None:
+            client.export(project_id, export, snapshot=use_snapshot, full_predictions=options.predictions)
+            for raw in read_tasks(export).raw():
+                prefetcher.add(raw)
+        else:
+            # Written as one JSON array, which the converters read streaming.
+            with open(export, "wb") as handle:
+                separator = b"["
+                for chunk in chunks:
+                    for raw in chunk:
+                        handle.write(separator + orjson.dumps(raw))
+                        separator = b",\n"
+                        prefetcher.add(raw)
+                handle.write(b"[]" if separator == b"[" else b"]")
+        logger.info("export of project %s done after %.1f s", project_id, time.monotonic() - started)
+        prefetched = prefetcher.results()
+        logger.info("%d resources resolved after %.1f s", len(prefetched), time.monotonic() - started)
+        prefetcher.close()
         source = {"label_studio_url": client.base_url, "project": project.id, "title": project.title}
         return build_dataset(
             export,
@@ -241,10 +280,12 @@ def fetch_project(
             settings=settings,
             options=options,
             source=source,
-            resolver=Resolver(settings, http=client.http) if options.workers <= 32 else None,
+            resolver=resolver,
+            prefetched=prefetched,
             progress=progress,
         )
     finally:
+        prefetcher.close()
         export.unlink(missing_ok=True)
 
 
@@ -306,15 +347,19 @@ def build_dataset(
     options: DatasetOptions,
     source: dict[str, Any],
     resolver: Resolver | None = None,
+    prefetched: Mapping[str, LocalFile | MlDataError] | None = None,
     progress: bool = False,
 ) -> DatasetReport:
-    """Tasks of ``export`` -> the dataset folder ``out`` (see the module docstring)."""
+    """Tasks of ``export`` -> the dataset folder ``out`` (see the module docstring).
+
+    ``prefetched``: outcomes of resources already resolved (while the export was arriving)."""
     fmt = get_format(options.format)
     parsed = parse_label_config(config) if config else None
     reason = fmt.check(parsed)
     if reason is not None:
         raise FormatNotSupported(reason)
     report = DatasetReport(out=out, format=fmt.name, source=source)
+    started = time.monotonic()
     tasks = _scan(export, parsed, options)
     report.tasks = len(tasks)
     settings_key = {
@@ -355,26 +400,28 @@ def build_dataset(
         (url, _task_id_value(task_id)) for url, task_id in wanted if (redact_url(url), task_id) not in reusable
     ]
     report.resources_reused = len(wanted) - len(to_resolve)
-    resolved: dict[str, LocalFile] = {}
+    outcomes = {url: outcome for url, outcome in (prefetched or {}).items()}
+    missing = [(url, task_id) for url, task_id in to_resolve if url not in outcomes]
+    if missing:
+        result = resolve_many(missing, workers=options.workers, progress=progress, settings=settings, resolver=resolver)
+        outcomes.update(result.files)
+        outcomes.update(result.errors)
+    needed = {url for url, _task_id in to_resolve}
+    resolved = {url: found for url, found in outcomes.items() if url in needed and isinstance(found, LocalFile)}
+    errors = {url: found for url, found in outcomes.items() if url in needed and isinstance(found, MlDataError)}
+    report.resources_resolved = len(resolved)
     failed_tasks: set[str] = set()
-    if to_resolve:
-        result = resolve_many(
-            to_resolve, workers=options.workers, progress=progress, settings=settings, resolver=resolver
-        )
-        resolved = result.files
-        report.resources_resolved = len(resolved)
-        if result.errors:
-            for url, error in result.errors.items():
-                report.failures[redact_url(url)] = str(error)
-            if options.on_error == "fail":
-                first = "; ".join(str(error) for error in list(result.errors.values())[:5])
-                raise ResourcesFailed(
-                    f"{len(result.errors)} of {len(to_resolve)} resources could not be resolved "
-                    f"(nothing written; --on-error skip leaves their tasks out): {first}",
-                    failures={redact_url(url): error for url, error in result.errors.items()},
-                )
-            failed_urls = set(result.errors)
-            failed_tasks = {task_id for url, task_id in wanted if url in failed_urls}
+    if errors:
+        for url, error in errors.items():
+            report.failures[redact_url(url)] = str(error)
+        if options.on_error == "fail":
+            first = "; ".join(str(error) for error in list(errors.values())[:5])
+            raise ResourcesFailed(
+                f"{len(errors)} of {len(to_resolve)} resources could not be resolved "
+                f"(nothing written; --on-error skip leaves their tasks out): {first}",
+                failures={redact_url(url): error for url, error in errors.items()},
+            )
+        failed_tasks = {task_id for url, task_id in wanted if url in errors}
 
     def local_path(url: str, task_id: Any) -> Path | None:
         found = resolved.get(url)
@@ -417,7 +464,9 @@ def build_dataset(
                 placed_from[target] = (path, local, old, task_id)
         if fmt.name.startswith("yolo") and options.split:
             _write_yolo_split_yaml(building, list(options.split))
+        logger.info("converted to %s in %.1f s", fmt.name, time.monotonic() - started)
         files = _place_and_record(building, out, previous, placed_from, options, report)
+        logger.info("files placed and listed after %.1f s", time.monotonic() - started)
         manifest = {
             "manifest_version": MANIFEST_VERSION,
             "ml_data_version": __version__,
@@ -446,8 +495,7 @@ def build_dataset(
 def _scan(export: Path, config: LabelConfig | None, options: DatasetOptions) -> dict[str, _TaskInfo]:
     """One streaming pass over the export: per task, its fingerprint, annotations, resources and split."""
     tasks: dict[str, _TaskInfo] = {}
-    select = options.convert_options()
-    keys = _resource_keys(config)
+    reader = _TaskReader(config, options)
     for raw in read_tasks(export).raw():
         task_id = raw.get("id")
         if task_id is None:
@@ -455,9 +503,56 @@ def _scan(export: Path, config: LabelConfig | None, options: DatasetOptions) -> 
         key = str(task_id)
         if key in tasks:
             raise InvalidExport(f"task {task_id} appears twice in {export.name}")
+        tasks[key] = reader.info(raw)
+    return tasks
+
+
+def task_fingerprint(raw: Mapping[str, Any]) -> str:
+    """What of a task decides its part of a dataset: its data and meta, its annotations (results,
+    state, author), and which predictions it has. The rest (counters, drafts, the export's own
+    choices, such as users by id or whole) is left out, so a snapshot and a direct export of the
+    same task agree. Predictions count by id, or whole where the export has them whole (it has
+    them so only when they are exported)."""
+
+    def ident(value: Any) -> Any:
+        return value.get("id") if isinstance(value, Mapping) else value
+
+    annotations = [
+        {
+            key: ident(item.get(key)) if key == "completed_by" else item.get(key)
+            for key in ("id", "result", "updated_at", "was_cancelled", "ground_truth", "completed_by")
+        }
+        for item in raw.get("annotations") or ()
+        if isinstance(item, Mapping)
+    ]
+    view = {
+        "id": raw.get("id"),
+        "data": raw.get("data"),
+        "meta": raw.get("meta") or None,
+        "annotations": annotations,
+        "predictions": sorted(
+            (
+                orjson.dumps([item.get("id"), item.get("updated_at"), item.get("result")]).decode()
+                if isinstance(item, Mapping)
+                else str(item)
+            )
+            for item in raw.get("predictions") or ()
+        ),
+    }
+    return hashlib.sha256(orjson.dumps(view, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+class _TaskReader:
+    """What the pipeline needs to know of one raw task (see :class:`_TaskInfo`)."""
+
+    def __init__(self, config: LabelConfig | None, options: DatasetOptions) -> None:
+        self.keys = _resource_keys(config)
+        self.select = options.convert_options()
+        self.split = options.split
+
+    def info(self, raw: Mapping[str, Any]) -> _TaskInfo:
         try:
-            task = task_from_dict(raw)
-            selected = bool(select_annotations(task, select)[0])
+            selected = bool(select_annotations(task_from_dict(raw), self.select)[0])
         except MlDataError:
             selected = True  # the conversion reports it, by the error policy
         data = raw.get("data")
@@ -472,14 +567,66 @@ def _scan(export: Path, config: LabelConfig | None, options: DatasetOptions) -> 
             for item in raw.get("annotations") or ()
             if isinstance(item, Mapping)
         ]
-        tasks[key] = _TaskInfo(
-            fingerprint=hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32],
+        return _TaskInfo(
+            fingerprint=task_fingerprint(raw),
             annotations=annotations,
-            resources=_resources(data, keys),
-            split=split_of(task_id, options.split) if options.split else None,
+            resources=_resources(data, self.keys),
+            split=split_of(raw.get("id"), self.split) if self.split else None,
             selected=selected,
         )
-    return tasks
+
+
+class _Prefetcher:
+    """Resolves the resources of tasks as they arrive, while the server still exports the rest.
+
+    Skips what the previous dataset already holds for an unchanged task; the build later resolves
+    only what is still missing.
+    """
+
+    def __init__(
+        self,
+        config: LabelConfig | None,
+        options: DatasetOptions,
+        out: Path,
+        previous: Mapping[str, Any] | None,
+        resolver: Resolver,
+        *,
+        progress: bool,
+    ) -> None:
+        self.reader = _TaskReader(config, options)
+        self.resolver = resolver
+        self.old_tasks: Mapping[str, Any] = (previous or {}).get("tasks") or {}
+        self.reusable = _reusable_files(out, previous, set(self.old_tasks)) if previous else {}
+        self.pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="ml-data-fetch")
+        self.futures: dict[str, Future[LocalFile]] = {}
+        self.bar = tqdm(unit=" files", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
+
+    def add(self, raw: Mapping[str, Any]) -> None:
+        info = self.reader.info(raw)
+        if not info.selected:
+            return
+        task_id = str(raw.get("id"))
+        unchanged = (self.old_tasks.get(task_id) or {}).get("fingerprint") == info.fingerprint
+        for url in info.resources:
+            if url in self.futures or (unchanged and (redact_url(url), task_id) in self.reusable):
+                continue
+            future = self.pool.submit(self.resolver.resolve, url, task_id=_task_id_value(task_id))
+            future.add_done_callback(lambda _done: self.bar.update(1))
+            self.futures[url] = future
+
+    def results(self) -> dict[str, LocalFile | MlDataError]:
+        """Every resolution's outcome, once all are done."""
+        outcomes: dict[str, LocalFile | MlDataError] = {}
+        for url, future in self.futures.items():
+            try:
+                outcomes[url] = future.result()
+            except MlDataError as exc:
+                outcomes[url] = exc
+        return outcomes
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.bar.close()
 
 
 def _resource_keys(config: LabelConfig | None) -> list[str] | None:

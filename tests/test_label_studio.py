@@ -191,6 +191,25 @@ def test_project_and_export_through_the_client(seeded, tmp_path):
     assert sorted(task["id"] for task in listed) == sorted(seeded.originals)
 
 
+def test_export_in_chunks_of_ids(seeded, tmp_path, monkeypatch):
+    client = LabelStudioClient(seeded.settings(tmp_path))
+    chunks = client.export_chunks(seeded.project, chunk_size=4)
+    assert chunks is not None
+    sizes = [len(chunk) for chunk in chunks]
+    assert sizes == [4, 2]
+    assert list(client.export_chunks(1) or ["not empty"]) == []  # project 1 has no tasks
+    monkeypatch.setattr("ml_data.labelstudio.client.SPARSE_IDS_FACTOR", 0)
+    assert client.export_chunks(seeded.project) is None  # too sparse: one export instead
+
+
+def test_fetch_of_an_empty_project_and_without_chunks(seeded, tmp_path, monkeypatch):
+    report = fetch_project(1, format="json", out=tmp_path / "empty", settings=seeded.settings(tmp_path))
+    assert report.tasks == 0 and json.loads((tmp_path / "empty" / "result.json").read_text()) == []
+    monkeypatch.setattr("ml_data.labelstudio.client.SPARSE_IDS_FACTOR", 0)
+    report = fetch_project(seeded.project, format="coco", out=tmp_path / "coco", settings=seeded.settings(tmp_path))
+    assert report.tasks == 6 and report.resources_resolved == 5
+
+
 @pytest.mark.parametrize("fmt", ["yolo", "coco"])
 def test_fetch_writes_a_complete_dataset_with_identical_images(seeded, tmp_path, fmt):
     out = tmp_path / fmt

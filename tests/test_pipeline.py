@@ -249,3 +249,22 @@ def test_cli_fetch_needs_exactly_one_source(tmp_path):
     export = write_export(tmp_path / "e.json", [])
     both = CliRunner().invoke(main, ["fetch", "--project", "3", "--export", str(export)])
     assert both.exit_code == 2 and "either --project" in both.output
+
+
+def test_fingerprint_ignores_how_the_export_was_made_but_not_what_changed():
+    from ml_data.pipeline import task_fingerprint
+
+    direct = box_task(1, "http://h/1.png")
+    direct.update(predictions=[7], drafts=[], total_annotations=1)
+    direct["annotations"][0]["completed_by"] = 3
+    snapshot = json.loads(json.dumps(direct))
+    snapshot.update(drafts=[12], total_annotations=1, cancelled_annotations=0)
+    snapshot["annotations"][0]["completed_by"] = {"id": 3, "email": "a@example.com"}
+    assert task_fingerprint(direct) == task_fingerprint(snapshot)
+    relabelled = json.loads(json.dumps(direct))
+    relabelled["annotations"][0]["result"][0]["value"]["rectanglelabels"] = ["dog"]
+    moved = json.loads(json.dumps(direct))
+    moved["data"]["image"] = "http://h/2.png"
+    repredicted = dict(direct, predictions=[8])
+    fingerprints = {task_fingerprint(task) for task in (direct, relabelled, moved, repredicted)}
+    assert len(fingerprints) == 4

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import orjson
 import requests
 
 from ml_data import errors
@@ -32,6 +33,10 @@ EXPORT_READ_TIMEOUT = 1800.0
 #: How long a snapshot export may take to finish on the server, and how often to ask.
 SNAPSHOT_TIMEOUT = 3 * 3600.0
 SNAPSHOT_POLL_INTERVAL = 0.5
+#: Tasks per chunked export request (Django refuses more than 1,000 query fields, the ids among them).
+EXPORT_CHUNK_SIZE = 990
+#: Chunks are used while the id range is at most this many times the number of tasks.
+SPARSE_IDS_FACTOR = 4
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 
 
@@ -72,7 +77,7 @@ class LabelStudioClient:
 
     # -- requests -------------------------------------------------------------------------------
 
-    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+    def url(self, path: str, params: Mapping[str, Any] | list[tuple[str, Any]] | None = None) -> str:
         """An absolute API URL on the configured server."""
         query = f"?{urlencode(params, doseq=True)}" if params else ""
         return f"{self.base_url}/{path.lstrip('/')}{query}"
@@ -82,7 +87,7 @@ class LabelStudioClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         json_body: Any = None,
         what: str,
         project_id: int | None = None,
@@ -189,17 +194,20 @@ class LabelStudioClient:
 
     # -- exports --------------------------------------------------------------------------------
 
-    def export(self, project_id: int, dest: str | os.PathLike[str], *, snapshot: bool = False) -> Path:
+    def export(
+        self, project_id: int, dest: str | os.PathLike[str], *, snapshot: bool = False, full_predictions: bool = True
+    ) -> Path:
         """Every task of the project (annotations, predictions, tasks without annotations) as a JSON
         export file at ``dest``, which appears only complete.
 
         The direct export (``GET /api/projects/<id>/export``) by default; ``snapshot=True`` has the
         server write a snapshot first (``POST /api/projects/<id>/exports``), for large projects where
-        a proxy in front of Label Studio would cut a long request.
+        a proxy in front of Label Studio would cut a long request. A snapshot has the predictions
+        whole unless ``full_predictions`` is False (the direct export lists them by id only).
         """
         dest = Path(dest)
         if snapshot:
-            return self._snapshot_export(project_id, dest)
+            return self._snapshot_export(project_id, dest, full_predictions)
         response = self.call(
             "GET",
             f"api/projects/{int(project_id)}/export",
@@ -211,7 +219,82 @@ class LabelStudioClient:
         )
         return self._save(response, dest, f"exporting project {project_id}")
 
-    def _snapshot_export(self, project_id: int, dest: Path) -> Path:
+    def export_chunks(
+        self, project_id: int, *, chunk_size: int = EXPORT_CHUNK_SIZE
+    ) -> Iterator[list[Mapping[str, Any]]] | None:
+        """Every task of the project in chunks of ids, through the direct export's ``ids[]`` filter,
+        or None when the project's ids are too sparse for that to pay (then use :meth:`export`).
+
+        Label Studio builds a whole export in memory before it answers; in chunks, the first tasks
+        arrive within a second, so their resources download while the server exports the rest, and
+        the server never holds more than one chunk.
+        """
+        span = self._task_id_span(project_id)
+        if span is None:
+            return None
+        first, last, total = span
+        if total == 0:
+            return iter(())
+        if last - first + 1 > SPARSE_IDS_FACTOR * max(total, chunk_size):
+            return None
+        return self._chunks(project_id, first, last, chunk_size)
+
+    def _chunks(self, project_id: int, first: int, last: int, chunk_size: int) -> Iterator[list[Mapping[str, Any]]]:
+        for start in range(first, last + 1, chunk_size):
+            ids = range(start, min(start + chunk_size, last + 1))
+            params: list[tuple[str, Any]] = [("exportType", "JSON"), ("download_all_tasks", "true")]
+            params += [("ids[]", task_id) for task_id in ids]
+            tasks = self.json(
+                "GET",
+                f"api/projects/{int(project_id)}/export",
+                params=params,
+                what=f"exporting tasks {ids.start}-{ids.stop - 1} of project {project_id}",
+                project_id=project_id,
+                read_timeout=max(self.settings.read_timeout, EXPORT_READ_TIMEOUT),
+            )
+            if not isinstance(tasks, list):
+                raise errors.UpstreamError(
+                    f"the export of project {project_id} is not a list of tasks",
+                    url=self.url(f"api/projects/{project_id}/export"),
+                )
+            if tasks:
+                yield tasks
+
+    def _task_id_span(self, project_id: int) -> tuple[int, int, int] | None:
+        """(lowest task id, highest task id, number of tasks), from two one-task pages of the Data
+        Manager's task list; None if its answer does not have them."""
+        found = []
+        total = None
+        for order in ("tasks:id", "-tasks:id"):
+            body = self.json(
+                "GET",
+                "api/tasks",
+                params={
+                    "project": int(project_id),
+                    "fields": "task_only",
+                    "page": 1,
+                    "page_size": 1,
+                    "query": orjson.dumps({"ordering": [order]}).decode(),
+                },
+                what=f"listing tasks of project {project_id}",
+                project_id=project_id,
+            )
+            tasks = body.get("tasks") if isinstance(body, Mapping) else None
+            total = body.get("total") if isinstance(body, Mapping) else None
+            if not isinstance(total, int) or not isinstance(tasks, list):
+                return None
+            if not tasks:
+                return (0, -1, 0) if total == 0 else None
+            task_id = tasks[0].get("id") if isinstance(tasks[0], Mapping) else None
+            if not isinstance(task_id, int):
+                return None
+            found.append(task_id)
+        first, last = found
+        if first > last or total is None:
+            return None  # the ordering was not applied
+        return first, last, total
+
+    def _snapshot_export(self, project_id: int, dest: Path, full_predictions: bool) -> Path:
         what = f"creating an export snapshot of project {project_id}"
         created = self.json(
             "POST",
@@ -221,7 +304,10 @@ class LabelStudioClient:
                 # Label Studio's default leaves out ground-truth and skipped annotations; ml-data
                 # selects among annotations itself, so it asks for all of them.
                 "annotation_filter_options": {"usual": True, "ground_truth": True, "skipped": True},
-                "serialization_options": {"predictions": {"only_id": False}, "drafts": {"only_id": True}},
+                "serialization_options": {
+                    "predictions": {"only_id": not full_predictions},
+                    "drafts": {"only_id": True},
+                },
             },
             what=what,
             project_id=project_id,
