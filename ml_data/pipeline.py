@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -219,9 +220,12 @@ def fetch_project(
     options: DatasetOptions | None = None,
     snapshot: bool = False,
     progress: bool = False,
+    resolver: Resolver | None = None,
 ) -> DatasetReport:
     """Pull project ``project_id`` from Label Studio (URL and token from ``settings``) and write a
     ``format`` dataset to ``out`` (default ``datasets/project-<id>-<format>``).
+
+    ``resolver``: resolve resources with this one (the service passes its guarded resolver).
 
     >>> report = fetch_project(3, format="yolo", out="data/yolo")  # doctest: +SKIP
     >>> report.tasks, report.tasks_changed, report.manifest  # doctest: +SKIP
@@ -235,7 +239,8 @@ def fetch_project(
     target = Path(out) if out is not None else Path("datasets") / f"project-{project_id}-{get_format(format).name}"
     target.parent.mkdir(parents=True, exist_ok=True)
     export = target.parent / f".{target.name}.export-{uuid.uuid4().hex[:12]}.json"
-    resolver = Resolver(settings, http=client.http) if options.workers <= DEFAULT_POOL_SIZE else None
+    if resolver is None and options.workers <= DEFAULT_POOL_SIZE:
+        resolver = Resolver(settings, http=client.http)
     if resolver is None:
         resolver = Resolver(
             settings, http=HttpClient(settings, session=make_session(settings, pool_maxsize=options.workers))
@@ -287,6 +292,25 @@ def fetch_project(
     finally:
         prefetcher.close()
         export.unlink(missing_ok=True)
+
+
+def project_resources(project_id: int, settings: Settings) -> Iterator[tuple[str, int | None]]:
+    """(URL, task id) of every resource the project's tasks reference, as the export arrives."""
+    from ml_data.labelstudio import LabelStudioClient
+
+    client = LabelStudioClient(settings)
+    project = client.project(project_id)
+    reader = _TaskReader(parse_label_config(project.label_config) if project.label_config else None, DatasetOptions())
+    chunks = client.export_chunks(project_id)
+    if chunks is None:
+        with tempfile.TemporaryDirectory(prefix="ml-data-export-") as folder:
+            export = client.export(project_id, Path(folder) / "export.json")
+            for raw in read_tasks(export).raw():
+                yield from ((url, _task_id_value(str(raw.get("id")))) for url in reader.info(raw).resources)
+        return
+    for chunk in chunks:
+        for raw in chunk:
+            yield from ((url, _task_id_value(str(raw.get("id")))) for url in reader.info(raw).resources)
 
 
 def fetch_export(

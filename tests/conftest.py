@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ml_data import Resolver, Settings
+from tests.label_studio_project import Seeded
 from tests.servers.http_files import FileServer
 from tests.servers.label_studio import LabelStudioServer
 
@@ -81,6 +82,14 @@ def label_studio_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[La
 
     with label_studio(tmp_path_factory.mktemp("label-studio")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def seeded(label_studio_server: LabelStudioServer) -> Iterator[Seeded]:
+    """Project 3 seeded on the session's Label Studio (tests that change it put it back)."""
+    from tests.label_studio_project import seed_project
+
+    yield from seed_project(label_studio_server)
 
 
 @pytest.fixture

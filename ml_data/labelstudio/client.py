@@ -383,12 +383,10 @@ class LabelStudioClient:
 
     # -- tasks ----------------------------------------------------------------------------------
 
-    def iter_tasks(self, project_id: int, *, page_size: int = 100) -> Iterator[Mapping[str, Any]]:
-        """The project's tasks page by page (``GET /api/tasks``): for small pulls only, an export
-        being several times faster per task."""
-        page = 1
-        seen = 0
-        while True:
+    def task_page(self, project_id: int, *, page: int = 1, page_size: int = 100) -> tuple[list[Mapping[str, Any]], int]:
+        """One page of the project's tasks with annotations and predictions (``GET /api/tasks``)
+        and the number of tasks in all; past the last page, no tasks."""
+        try:
             body = self.json(
                 "GET",
                 "api/tasks",
@@ -396,13 +394,32 @@ class LabelStudioClient:
                 what=f"listing tasks of project {project_id} (page {page})",
                 project_id=project_id,
             )
-            tasks = body.get("tasks") if isinstance(body, Mapping) else body
-            if not isinstance(tasks, list) or not tasks:
+        except errors.RemoteNotFound:
+            # Label Studio answers a page past the end with 404; the project itself exists if it
+            # answered the first page.
+            if page > 1:
+                return [], 0
+            raise
+        tasks = body.get("tasks") if isinstance(body, Mapping) else body
+        total = body.get("total") if isinstance(body, Mapping) else None
+        if not isinstance(tasks, list):
+            raise errors.UpstreamError(
+                f"the task list of project {project_id} has no tasks array", url=self.url("api/tasks")
+            )
+        return tasks, total if isinstance(total, int) else len(tasks)
+
+    def iter_tasks(self, project_id: int, *, page_size: int = 100) -> Iterator[Mapping[str, Any]]:
+        """The project's tasks page by page: for small pulls only, an export being several times
+        faster per task."""
+        page = 1
+        seen = 0
+        while True:
+            tasks, total = self.task_page(project_id, page=page, page_size=page_size)
+            if not tasks:
                 return
             yield from tasks
             seen += len(tasks)
-            total = body.get("total") if isinstance(body, Mapping) else None
-            if len(tasks) < page_size or (isinstance(total, int) and seen >= total):
+            if len(tasks) < page_size or seen >= total:
                 return
             page += 1
 

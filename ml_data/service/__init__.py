@@ -19,12 +19,12 @@ from flask import Flask, g, jsonify, request
 from ml_data.config import Settings
 from ml_data.errors import ConfigurationError
 from ml_data.http import HttpClient
-from ml_data.resolvers import Resolver
 from ml_data.service import errors
 from ml_data.service.api import api
 from ml_data.service.config import ServiceSettings
-from ml_data.service.guard import UrlGuard
+from ml_data.service.guard import GuardedResolver, UrlGuard
 from ml_data.service.jobs import JobRegistry
+from ml_data.service.projects import projects
 
 logger = logging.getLogger("ml_data.service")
 _OPEN = frozenset({"/healthz"})
@@ -39,10 +39,14 @@ def create_app(settings: Settings | None = None, service: ServiceSettings | None
     app = Flask("ml_data.service")
     app.config["MAX_CONTENT_LENGTH"] = service.max_request_bytes
     guard = UrlGuard(settings, service.allow)
-    app.extensions["ml_data.resolver"] = Resolver(settings, http=HttpClient(settings, url_guard=guard.check_hop))
+    app.extensions["ml_data.resolver"] = GuardedResolver(
+        settings, guard, http=HttpClient(settings, url_guard=guard.check_hop)
+    )
     app.extensions["ml_data.guard"] = guard
     app.extensions["ml_data.jobs"] = JobRegistry()
+    app.extensions["ml_data.datasets_dir"] = service.datasets_dir or settings.cache_dir / "datasets"
     app.register_blueprint(api)
+    app.register_blueprint(projects)
     errors.register(app)
 
     @app.before_request

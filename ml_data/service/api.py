@@ -8,6 +8,8 @@ from flask import Blueprint, current_app, jsonify, request, send_file
 
 from ml_data._version import __version__
 from ml_data.errors import MlDataError
+from ml_data.labelstudio import LabelStudioClient
+from ml_data.pipeline import project_resources
 from ml_data.resolvers import LocalFile, Resolver, resolve_many
 from ml_data.resolvers.refs import looks_like_resource
 from ml_data.service.errors import ApiError, status_of
@@ -127,10 +129,7 @@ def _prefetch(resolver: Resolver, guard: UrlGuard) -> Any:
             except MlDataError as exc:
                 _record(job, url, exc)
         for start in range(0, len(allowed), _BATCH):
-            result = resolve_many(allowed[start : start + _BATCH], resolver=resolver, progress=False, workers=8)
-            job.done += len(result.files)
-            for url, error in result.errors.items():
-                _record(job, url, error)
+            _resolve_batch(job, resolver, allowed[start : start + _BATCH])
 
     return work
 
@@ -143,9 +142,42 @@ def _record(job: Job, url: str, exc: MlDataError) -> None:
 
 @api.post("/v1/prefetch")
 def prefetch():  # type: ignore[no-untyped-def]
-    items = _items(request.get_json(silent=True))
+    payload = request.get_json(silent=True)
+    if isinstance(payload, dict) and "project" in payload:
+        project = payload["project"]
+        if not isinstance(project, int) or isinstance(project, bool) or project < 1:
+            raise ApiError(400, "bad_request", "project must be a positive integer (a Label Studio project id)")
+        resolver = _resolver()
+        LabelStudioClient(resolver.settings)  # not configured: fail now, not in the job
+        return jsonify(_jobs().submit("prefetch-project", [], _prefetch_project(resolver, project)).as_dict()), 202
+    items = _items(payload)
     job = _jobs().submit("prefetch", items, _prefetch(_resolver(), _guard()))
     return jsonify(job.as_dict()), 202
+
+
+def _prefetch_project(resolver: Resolver, project: int) -> Any:
+    """Every resource of the project's tasks, resolved batch by batch as the export arrives."""
+
+    def work(job: Job, _items: list[Any]) -> None:
+        batch: list[tuple[str, int | None]] = []
+        for item in project_resources(project, resolver.settings):
+            job.total += 1
+            batch.append(item)
+            if len(batch) >= _BATCH:
+                _resolve_batch(job, resolver, batch)
+                batch = []
+        _resolve_batch(job, resolver, batch)
+
+    return work
+
+
+def _resolve_batch(job: Job, resolver: Resolver, batch: list[tuple[str, int | None]]) -> None:
+    if not batch:
+        return
+    result = resolve_many(batch, resolver=resolver, progress=False, workers=8)
+    job.done += len(result.files)
+    for error in result.errors.values():
+        _record(job, error.url or "", error)
 
 
 @api.get("/v1/jobs/<job_id>")

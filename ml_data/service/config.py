@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -20,12 +21,21 @@ class ServiceSettings:
     no_auth: bool = False
     #: largest request body accepted (a prefetch list)
     max_request_bytes: int = 1024 * 1024
+    #: where dataset jobs write (default: ``datasets/`` in the cache folder, so that images are
+    #: hard links into the cache, which needs the same file system)
+    datasets_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
-        """``ML_DATA_SERVICE_TOKEN``, ``ML_DATA_SERVICE_ALLOW`` (comma-separated)."""
+        """``ML_DATA_SERVICE_TOKEN``, ``ML_DATA_SERVICE_ALLOW`` (comma-separated),
+        ``ML_DATA_SERVICE_DATASETS_DIR``."""
         env = os.environ if environ is None else environ
         allow = tuple(
             item.strip().rstrip("/") for item in env.get("ML_DATA_SERVICE_ALLOW", "").split(",") if item.strip()
         )
-        return cls(token=env.get("ML_DATA_SERVICE_TOKEN") or None, allow=allow)
+        datasets = env.get("ML_DATA_SERVICE_DATASETS_DIR")
+        return cls(
+            token=env.get("ML_DATA_SERVICE_TOKEN") or None,
+            allow=allow,
+            datasets_dir=Path(datasets).expanduser() if datasets else None,
+        )

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Any
 
 from ml_data.config import Settings
 from ml_data.errors import URLNotAllowed
 from ml_data.http import Origin
+from ml_data.resolvers import LocalFile, Resolver
 from ml_data.resolvers.refs import CloudRef, HttpRef, Ref
 
 _LOCAL_KINDS = frozenset({"local_files", "upload", "local_path", "data_uri"})
@@ -54,6 +56,19 @@ class UrlGuard:
         if origin not in self.origins:
             return False
         return _is_ip(origin.host) or _resolves_publicly(origin.host)
+
+
+class GuardedResolver(Resolver):
+    """A resolver that refuses, before any connection, every URL the guard does not allow; used for
+    everything the service fetches (single resources, prefetch jobs, dataset jobs)."""
+
+    def __init__(self, settings: Settings, guard: UrlGuard, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        self.guard = guard
+
+    def resolve(self, url: str, *, task_id: int | None = None, refresh: bool = False) -> LocalFile:
+        self.guard.check_ref(self.parse(url))
+        return super().resolve(url, task_id=task_id, refresh=refresh)
 
 
 def _is_ip(host: str) -> bool:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -22,6 +23,10 @@ class Job:
     errors: list[dict[str, str]] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
     finished_at: float | None = None
+    #: what a finished job produced (a dataset job: its figures and download link)
+    result: dict[str, Any] | None = None
+    #: where a dataset job writes its dataset
+    output: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -34,6 +39,7 @@ class Job:
             "errors": self.errors,
             "created_at": self.created_at,
             "finished_at": self.finished_at,
+            "result": self.result,
         }
 
 

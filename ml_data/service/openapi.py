@@ -30,9 +30,11 @@ _JOB = {
         "errors": {"type": "array", "items": {"type": "object"}},
         "created_at": {"type": "number"},
         "finished_at": {"type": ["number", "null"]},
+        "result": {"type": ["object", "null"]},
     },
 }
-_ERRORS = {str(code): _ERROR for code in (400, 401, 403, 404, 502, 504)}
+_ERRORS = {str(code): _ERROR for code in (400, 401, 403, 404, 409, 502, 504)}
+_PROJECT_ID = {"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -75,6 +77,7 @@ OPENAPI: dict[str, Any] = {
                                 "properties": {
                                     "urls": {"type": "array", "items": {"type": "string"}},
                                     "tasks": {"type": "array", "items": {"type": "object"}},
+                                    "project": {"type": "integer", "minimum": 1},
                                 },
                             }
                         }
@@ -92,6 +95,79 @@ OPENAPI: dict[str, Any] = {
                 "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {
                     "200": {"description": "job", "content": {"application/json": {"schema": _JOB}}},
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/projects/{project_id}/tasks": {
+            "get": {
+                "summary": "A page of the project's tasks from Label Studio; rewrite=true points resource URLs here",
+                "parameters": [
+                    _PROJECT_ID,
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {"name": "page_size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    {"name": "rewrite", "in": "query", "schema": {"type": "boolean"}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "tasks",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "tasks": {"type": "array", "items": {"type": "object"}},
+                                        "total": {"type": "integer"},
+                                        "page": {"type": "integer"},
+                                        "page_size": {"type": "integer"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/projects/{project_id}/datasets": {
+            "post": {
+                "summary": "Build or update a dataset of the project with the fetch pipeline (a background job)",
+                "parameters": [_PROJECT_ID],
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["format"],
+                                "properties": {
+                                    "format": {"type": "string"},
+                                    "annotations": {
+                                        "type": "string",
+                                        "enum": ["all", "latest", "first", "ground-truth"],
+                                    },
+                                    "predictions": {"type": "boolean"},
+                                    "model_version": {"type": "string"},
+                                    "on_error": {"type": "string", "enum": ["fail", "skip"]},
+                                    "split": {"type": "string", "examples": ["train=0.8,val=0.2"]},
+                                    "category_order": {"type": "string", "enum": ["alphabetical", "config"]},
+                                    "category_start": {"type": "integer", "enum": [0, 1]},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "202": {"description": "job", "content": {"application/json": {"schema": _JOB}}},
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/datasets/{job_id}/download": {
+            "get": {
+                "summary": "The dataset of a finished dataset job, as a zip (streamed)",
+                "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "zip", "content": {"application/zip": {}}},
                     **_ERRORS,
                 },
             }

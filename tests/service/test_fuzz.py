@@ -11,19 +11,27 @@ from hypothesis import strategies as st  # noqa: E402
 from ml_data import Settings  # noqa: E402
 from ml_data.service import ServiceSettings, create_app  # noqa: E402
 
+pytestmark = pytest.mark.label_studio
+
 TOKEN = "fuzz-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")
-def operations(tmp_path_factory):  # type: ignore[no-untyped-def]
+def operations(tmp_path_factory, seeded):  # type: ignore[no-untyped-def]
+    """The app with the session's Label Studio, so the project endpoints answer for real."""
     settings = Settings(
-        cache_dir=tmp_path_factory.mktemp("fuzz-cache"), retries=0, connect_timeout=0.5, read_timeout=0.5
+        label_studio_url=seeded.server.url,
+        api_key=seeded.server.legacy_token,
+        cache_dir=tmp_path_factory.mktemp("fuzz-cache"),
+        retries=0,
+        connect_timeout=0.5,
+        read_timeout=5.0,
     )
     app = create_app(settings, ServiceSettings(token=TOKEN))
     schema = schemathesis.openapi.from_wsgi("/v1/openapi.json", app, headers=AUTH)
     found = [result.ok() for result in schema.get_all_operations()]
-    assert len(found) >= 6
+    assert len(found) >= 9
     return found
 
 

@@ -63,6 +63,9 @@ def test_healthz_needs_no_token(client):
         ("post", "/v1/prefetch"),
         ("get", "/v1/jobs/x"),
         ("post", "/v1/webhooks/label-studio"),
+        ("get", "/v1/projects/3/tasks"),
+        ("post", "/v1/projects/3/datasets"),
+        ("get", "/v1/datasets/x/download"),
     ],
 )
 @pytest.mark.parametrize("header", [None, "Bearer wrong", f"Token {TOKEN}", "Bearer"])

@@ -1,0 +1,202 @@
+"""Label Studio projects over the sidecar: their tasks (resource URLs optionally pointing at the
+sidecar), datasets built by the fetch pipeline as background jobs, and those datasets as zips."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context, url_for
+
+from ml_data.config import Settings
+from ml_data.converters import KNOWN_FORMATS, normalize_format_name
+from ml_data.converters.label_config import parse_label_config
+from ml_data.errors import ConfigurationError, MlDataError
+from ml_data.labelstudio import LabelStudioClient
+from ml_data.pipeline import MANIFEST, DatasetOptions, _resource_keys, fetch_project, parse_split
+from ml_data.resolvers import Resolver
+from ml_data.service.errors import ApiError
+from ml_data.service.jobs import Job, JobRegistry
+
+projects = Blueprint("projects", __name__)
+_MAX_PAGE_SIZE = 1000
+_ZIP_CHUNK = 1024 * 1024
+
+
+def _settings() -> Settings:
+    return current_app.extensions["ml_data.resolver"].settings  # type: ignore[no-any-return]
+
+
+def _resolver() -> Resolver:
+    return current_app.extensions["ml_data.resolver"]  # type: ignore[no-any-return]
+
+
+def _jobs() -> JobRegistry:
+    return current_app.extensions["ml_data.jobs"]  # type: ignore[no-any-return]
+
+
+def _datasets_dir() -> Path:
+    return current_app.extensions["ml_data.datasets_dir"]  # type: ignore[no-any-return]
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    value = request.args.get(name, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ApiError(400, "bad_request", f"{name} must be an integer, got {value!r}") from None
+    if not low <= number <= high:
+        raise ApiError(400, "bad_request", f"{name} must be between {low} and {high}")
+    return number
+
+
+@projects.get("/v1/projects/<int:project_id>/tasks")
+def tasks(project_id: int):  # type: ignore[no-untyped-def]
+    """One page of the project's tasks; ``rewrite=true`` points their resource URLs at this
+    service's /v1/resources, for backends that reach neither Label Studio nor the buckets."""
+    page = _int_arg("page", 1, 1, 10**9)
+    page_size = _int_arg("page_size", 100, 1, _MAX_PAGE_SIZE)
+    client = LabelStudioClient(_settings())
+    found, total = client.task_page(project_id, page=page, page_size=page_size)
+    if request.args.get("rewrite", "").lower() in ("1", "true", "yes"):
+        project = client.project(project_id)
+        keys = _resource_keys(parse_label_config(project.label_config) if project.label_config else None)
+        found = [_rewritten(task, keys) for task in found]
+    return jsonify(tasks=found, total=total, page=page, page_size=page_size)
+
+
+def _rewritten(task: Mapping[str, Any], keys: list[str] | None) -> dict[str, Any]:
+    """The task with each resource URL in its data replaced by this service's URL for it."""
+    from ml_data.pipeline import _resources
+
+    data = dict(task.get("data") or {})
+    task_id = task.get("id")
+    base = url_for("api.resources", _external=True)
+    for url in _resources(data, keys):
+        query = {"url": url, **({"task_id": task_id} if isinstance(task_id, int) else {})}
+        for key, value in data.items():
+            if value == url:
+                data[key] = f"{base}?{urlencode(query)}"
+            elif isinstance(value, list):
+                data[key] = [f"{base}?{urlencode(query)}" if item == url else item for item in value]
+    return {**task, "data": data}
+
+
+def _options(payload: Any) -> DatasetOptions:
+    if not isinstance(payload, dict):
+        raise ApiError(400, "bad_request", "expected a JSON object with at least a format")
+    name = payload.get("format")
+    if not isinstance(name, str) or normalize_format_name(name) not in KNOWN_FORMATS:
+        raise ApiError(400, "bad_request", f"format must be one of {', '.join(KNOWN_FORMATS)}")
+    allowed = {"annotations", "predictions", "model_version", "on_error", "split", "category_order", "category_start"}
+    unknown = set(payload) - allowed - {"format"}
+    if unknown:
+        raise ApiError(400, "bad_request", f"unknown options: {', '.join(sorted(unknown))}")
+    options = {key: payload[key] for key in allowed if key in payload}
+    try:
+        if "split" in options:
+            options["split"] = parse_split(options["split"])
+        return DatasetOptions(format=normalize_format_name(name), **options)
+    except (TypeError, ValueError, ConfigurationError) as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+
+
+def _dataset_folder(project_id: int, options: DatasetOptions) -> Path:
+    """One folder per project and choice of options, so a repeated request updates it incrementally."""
+    digest = hashlib.sha256(orjson.dumps(options.fingerprint(), option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
+    return _datasets_dir() / f"project-{project_id}-{options.format}-{digest}"
+
+
+@projects.post("/v1/projects/<int:project_id>/datasets")
+def build(project_id: int):  # type: ignore[no-untyped-def]
+    """Build (or update) a dataset with the fetch pipeline in the background; returns the job."""
+    options = _options(request.get_json(silent=True))
+    settings, resolver = _settings(), _resolver()
+    LabelStudioClient(settings)  # not configured: fail now, not in the job
+    out = _dataset_folder(project_id, options)
+
+    def work(job: Job, _items: list[Any]) -> None:
+        report = fetch_project(
+            project_id, format=options.format, out=out, settings=settings, options=options, resolver=resolver
+        )
+        job.total = report.tasks
+        job.done = report.tasks
+        job.result = {
+            "tasks": report.tasks,
+            "tasks_changed": report.tasks_changed,
+            "unchanged": report.unchanged,
+            "files": report.files_linked + report.files_copied + report.files_kept,
+            "bytes": report.bytes_total,
+            "failures": report.failures,
+            "download": f"/v1/datasets/{job.id}/download",
+        }
+
+    job = _jobs().submit("dataset", [], work)
+    job.output = out
+    return jsonify(job.as_dict()), 202
+
+
+@projects.get("/v1/datasets/<job_id>/download")
+def download(job_id: str):  # type: ignore[no-untyped-def]
+    """The dataset of a finished job as a zip, streamed (files stored as they are)."""
+    job = _jobs().get(job_id)
+    if job is None or job.kind != "dataset" or job.output is None:
+        raise ApiError(404, "not_found", f"no dataset job {job_id}")
+    if job.state in ("queued", "running"):
+        raise ApiError(409, "not_ready", f"dataset job {job_id} is {job.state}")
+    if job.state == "failed":
+        raise ApiError(
+            409, "job_failed", f"dataset job {job_id} failed: {job.errors[-1]['message'] if job.errors else ''}"
+        )
+    folder = job.output
+    try:
+        manifest = orjson.loads((folder / MANIFEST).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        raise ApiError(404, "not_found", f"the dataset of job {job_id} is gone") from None
+    names = [*sorted(manifest.get("files") or {}), MANIFEST]
+    return Response(
+        stream_with_context(_zip_stream(folder, names)),
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{folder.name}.zip"'},
+    )
+
+
+class _Sink:
+    """A write-only, unseekable file for zipfile: what is written is handed out in chunks."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts.clear()
+        return data
+
+
+def _zip_stream(folder: Path, names: list[str]) -> Iterator[bytes]:
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:  # type: ignore[call-overload]
+        for name in names:
+            path = folder / name
+            if not path.resolve().is_relative_to(folder.resolve()):
+                raise MlDataError(f"refusing {name}: outside the dataset")
+            with open(path, "rb") as source, archive.open(name, "w", force_zip64=True) as target:
+                while block := source.read(_ZIP_CHUNK):
+                    target.write(block)
+                    yield sink.take()
+            yield sink.take()
+    yield sink.take()

@@ -1,0 +1,124 @@
+"""The service's project endpoints against the session's real Label Studio: tasks (rewritten to the
+sidecar's resource URLs), dataset jobs and their zips, prefetching a whole project."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from urllib.parse import urlsplit
+
+import pytest
+
+from ml_data.service import ServiceSettings, create_app
+
+pytestmark = pytest.mark.label_studio
+
+TOKEN = "service-token-for-projects"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def client(seeded, tmp_path):
+    settings = seeded.settings(tmp_path)
+    app = create_app(settings, ServiceSettings(token=TOKEN, allow=(seeded.files.origin,)))
+    app.testing = True
+    return app.test_client()
+
+
+def finished(client, job_id):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}", headers=AUTH).get_json()
+        if job["state"] not in ("queued", "running"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError("job did not finish")
+
+
+def test_tasks_page_by_page(client, seeded):
+    first = client.get(f"/v1/projects/{seeded.project}/tasks?page_size=4", headers=AUTH).get_json()
+    second = client.get(f"/v1/projects/{seeded.project}/tasks?page_size=4&page=2", headers=AUTH).get_json()
+    assert first["total"] == 6 and len(first["tasks"]) == 4 and len(second["tasks"]) == 2
+    ids = [task["id"] for task in first["tasks"] + second["tasks"]]
+    assert sorted(ids) == sorted(seeded.originals)
+    assert any(task["annotations"] for task in first["tasks"])
+    past = client.get(f"/v1/projects/{seeded.project}/tasks?page_size=4&page=9", headers=AUTH).get_json()
+    assert past["tasks"] == []
+
+
+def test_rewritten_tasks_point_at_the_sidecar_and_serve_the_original_bytes(client, seeded):
+    answer = client.get(f"/v1/projects/{seeded.project}/tasks?page_size=100&rewrite=true", headers=AUTH)
+    tasks = answer.get_json()["tasks"]
+    assert len(tasks) == 6
+    for task in tasks:
+        link = urlsplit(task["data"]["image"])
+        assert link.path == "/v1/resources" and f"task_id={task['id']}" in link.query
+        served = client.get(f"{link.path}?{link.query}", headers=AUTH)
+        assert served.status_code == 200 and served.data == seeded.originals[task["id"]]
+
+
+def test_missing_project_and_bad_paging(client):
+    missing = client.get("/v1/projects/999/tasks", headers=AUTH)
+    assert missing.status_code == 404 and "project 999" in missing.get_json()["message"]
+    assert client.get("/v1/projects/3/tasks?page_size=5000", headers=AUTH).status_code == 400
+    assert client.get("/v1/projects/3/tasks?page=x", headers=AUTH).status_code == 400
+
+
+def test_a_dataset_job_and_its_zip(client, seeded):
+    answer = client.post(
+        f"/v1/projects/{seeded.project}/datasets", json={"format": "yolo", "split": "train=0.5,val=0.5"}, headers=AUTH
+    )
+    assert answer.status_code == 202
+    job = finished(client, answer.get_json()["id"])
+    assert job["state"] == "done", job
+    assert job["result"]["tasks"] == 6 and job["result"]["failures"] == {}
+    download = client.get(job["result"]["download"], headers=AUTH)
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(download.data))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert set(archive.namelist()) == set(manifest["files"]) | {"manifest.json"}
+    images = {entry["task"]: name for name, entry in manifest["files"].items() if entry.get("source")}
+    for task_id, name in images.items():
+        assert archive.read(name) == seeded.originals[task_id]
+    assert archive.read("data.yaml").startswith(b"path: .\ntrain: train/images")
+
+    again = finished(
+        client,
+        client.post(
+            f"/v1/projects/{seeded.project}/datasets",
+            json={"format": "yolo", "split": "train=0.5,val=0.5"},
+            headers=AUTH,
+        ).get_json()["id"],
+    )
+    assert again["result"]["unchanged"] is True
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"format": "nope"}, {"format": "yolo", "colour": "red"}, {"format": "yolo", "split": "train=2"}, [1, 2]],
+)
+def test_bad_dataset_requests(client, seeded, body):
+    answer = client.post(f"/v1/projects/{seeded.project}/datasets", json=body, headers=AUTH)
+    assert answer.status_code == 400 and answer.get_json()["error"] == "bad_request"
+
+
+def test_download_of_an_unknown_job(client):
+    assert client.get("/v1/datasets/nope/download", headers=AUTH).status_code == 404
+
+
+def test_prefetch_a_whole_project(client, seeded):
+    job = finished(client, client.post("/v1/prefetch", json={"project": seeded.project}, headers=AUTH).get_json()["id"])
+    assert job["state"] == "done" and job["total"] == 6 and job["done"] == 6
+    info = client.get("/v1/info", headers=AUTH).get_json()
+    assert info["cache"]["entries"] == 6
+    assert client.post("/v1/prefetch", json={"project": "3"}, headers=AUTH).status_code == 400
+
+
+def test_project_endpoints_without_label_studio_configured(settings):
+    app = create_app(settings, ServiceSettings(token=TOKEN))
+    client = app.test_client()
+    answer = client.get("/v1/projects/3/tasks", headers=AUTH)
+    assert answer.status_code == 502 and answer.get_json()["error"] == "label_studio_not_configured"
+    assert client.post("/v1/projects/3/datasets", json={"format": "yolo"}, headers=AUTH).status_code == 502
