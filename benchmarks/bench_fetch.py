@@ -8,7 +8,8 @@ YOLO export (``exportType=YOLO``, labels only), same server, same project, same 
 A real Label Studio (tests/servers/label_studio.py) on 127.0.0.1 gets project 3 with N tasks, each
 an image of about 30 KB on a loopback file server (nginx when installed) and one annotation with
 three boxes. Figures: Label Studio's export; ml-data's fetch with an empty cache (every image
-downloaded), with a warm cache into a new folder, and a re-run on the unchanged project.
+downloaded), with a warm cache into a new folder, a re-run on the unchanged project, and a re-run
+after one annotation was added.
 """
 
 from __future__ import annotations
@@ -86,11 +87,11 @@ def seed(url: str, token: str, origin: str, count: int) -> int:
     return project
 
 
-def label_studio_yolo(url: str, token: str, project: int, target: Path) -> float:
+def label_studio_export(url: str, token: str, project: int, target: Path, export_type: str) -> float:
     started = time.perf_counter()
     answer = requests.get(
         f"{url}/api/projects/{project}/export",
-        params={"exportType": "YOLO", "download_resources": "false"},
+        params={"exportType": export_type, "download_resources": "false", "download_all_tasks": "true"},
         headers={"Authorization": f"Token {token}"},
         timeout=3600,
     )
@@ -124,7 +125,8 @@ def main() -> None:
                 started = time.perf_counter()
                 project = seed(studio.url, studio.legacy_token, origin, arguments.tasks)
                 print(f"seeded project {project}: {arguments.tasks} tasks in {time.perf_counter() - started:.1f} s")
-                reference = label_studio_yolo(studio.url, studio.legacy_token, project, work / "ls-yolo.zip")
+                reference = label_studio_export(studio.url, studio.legacy_token, project, work / "ls.zip", "YOLO")
+                json_only = label_studio_export(studio.url, studio.legacy_token, project, work / "ls.json", "JSON")
                 cache = work / "cache"
                 cold, report = ml_data_fetch(studio.url, studio.legacy_token, project, work / "cold", cache)
                 assert report["resources_resolved"] == arguments.tasks, report
@@ -133,16 +135,32 @@ def main() -> None:
                 warm, _ = ml_data_fetch(studio.url, studio.legacy_token, project, work / "warm", cache)
                 again, report = ml_data_fetch(studio.url, studio.legacy_token, project, work / "cold", cache)
                 assert report["unchanged"], report
+                first_task = requests.get(
+                    f"{studio.url}/api/tasks",
+                    params={"project": project, "page_size": 1},
+                    headers={"Authorization": f"Token {studio.legacy_token}"},
+                    timeout=60,
+                ).json()["tasks"][0]["id"]
+                requests.post(
+                    f"{studio.url}/api/tasks/{first_task}/annotations/",
+                    json={"result": task(0, origin, random.Random(1))["annotations"][0]["result"]},
+                    headers={"Authorization": f"Token {studio.legacy_token}"},
+                    timeout=60,
+                ).raise_for_status()
+                changed, report = ml_data_fetch(studio.url, studio.legacy_token, project, work / "cold", cache)
+                assert report["tasks_changed"] == 1 and report["resources_resolved"] == 1, report
         finally:
             server.terminate()
             server.wait()
 
     n = arguments.tasks
     print(f"\n{n} tasks, images of {arguments.image_size // 1000} KB served by {kind} on loopback")
+    print(f"  Label Studio exportType=JSON (tasks only)   {json_only:8.2f} s")
     print(f"  Label Studio exportType=YOLO (labels only)  {reference:8.2f} s")
     print(f"  ml-data fetch yolo, empty cache (images)    {cold:8.2f} s   {reference / cold:5.2f}x")
     print(f"  ml-data fetch yolo, warm cache, new folder  {warm:8.2f} s   {reference / warm:5.2f}x")
     print(f"  ml-data fetch yolo, unchanged project       {again:8.2f} s   {reference / again:5.2f}x")
+    print(f"  ml-data fetch yolo, one annotation added    {changed:8.2f} s   {reference / changed:5.2f}x")
 
 
 if __name__ == "__main__":
