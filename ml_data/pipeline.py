@@ -36,6 +36,7 @@ from ml_data._version import __version__
 from ml_data.config import Settings
 from ml_data.converters import get_format, write_format
 from ml_data.converters.base import ConversionReport, ConvertOptions, atomic_folder, select_annotations
+from ml_data.converters.images import UniqueNames
 from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.converters.model import read_tasks, task_from_dict
 from ml_data.errors import ConfigurationError, FormatNotSupported, InvalidExport, MlDataError, ResourcesFailed
@@ -63,6 +64,8 @@ _URL_PREFIXES = (
     "/projects/",
     "/storage-data/",
 )
+#: Formats that keep task data as it is: their resources go to media/, the URLs rewritten to match.
+DATA_FORMATS = frozenset({"json", "json-min", "csv", "tsv"})
 _SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
 
 
@@ -457,12 +460,17 @@ def build_dataset(
     placed_from: dict[str, _Placement] = {}
     with atomic_folder(out) as building:
         split_names = list(options.split) if options.split else [None]
+        media = (
+            _MediaLinks(tasks, lambda url, task_id: local_path(url, task_id) is not None)
+            if fmt.name in DATA_FORMATS
+            else None
+        )
         for split_name in split_names:
             folder = building / split_name if split_name else building
             folder.mkdir(exist_ok=True)
             keep = _task_filter(tasks, split_name, failed_tasks)
             conversion = write_format(
-                _FilteredTasks(export, keep),
+                _FilteredTasks(export, keep, media),
                 fmt.name,
                 folder,
                 config=parsed,
@@ -478,6 +486,9 @@ def build_dataset(
             if split_name:
                 report.splits[split_name] = conversion.tasks
             prefix = f"{split_name}/" if split_name else ""
+            if media is not None:
+                conversion.placements.extend((url, task_id, path) for (url, task_id), path in media.placed.items())
+                media.placed.clear()
             for url, task_id, relative in conversion.placements:
                 target = prefix + relative
                 local = resolved.get(url)
@@ -696,16 +707,58 @@ def _task_filter(tasks: Mapping[str, _TaskInfo], split_name: str | None, exclude
 
 
 class _FilteredTasks:
-    """The export's raw tasks that ``keep`` accepts; re-iterable (formats may read tasks twice)."""
+    """The export's raw tasks that ``keep`` accepts, their resource URLs pointed at the dataset's
+    copies by ``media`` if given; re-iterable (formats may read tasks twice)."""
 
-    def __init__(self, export: Path, keep: Callable[[Any], bool]) -> None:
+    def __init__(self, export: Path, keep: Callable[[Any], bool], media: _MediaLinks | None = None) -> None:
         self.export = export
         self.keep = keep
+        self.media = media
 
     def __iter__(self) -> Iterator[Mapping[str, Any]]:
         for raw in read_tasks(self.export).raw():
             if self.keep(raw.get("id")):
-                yield raw
+                yield self.media.rewrite(raw) if self.media is not None else raw
+
+
+class _MediaLinks:
+    """For formats that keep task data as it is (JSON, CSV): each resolved resource is placed at
+    ``media/<name>`` and its URL in the task data replaced by that relative path."""
+
+    def __init__(self, tasks: Mapping[str, _TaskInfo], available: Callable[[str, Any], bool]) -> None:
+        self.tasks = tasks
+        self.available = available
+        self.names = UniqueNames()
+        #: (URL, task id) -> its path in the dataset
+        self.placed: dict[tuple[str, Any], str] = {}
+
+    def rewrite(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+        info = self.tasks.get(str(raw.get("id")))
+        data = raw.get("data")
+        if info is None or not info.resources or not isinstance(data, Mapping):
+            return raw
+        task_id = raw.get("id")
+        links = {url: self._path(url, task_id) for url in info.resources if self.available(url, task_id)}
+        if not links:
+            return raw
+        rewritten = {
+            key: (
+                [links.get(item, item) if isinstance(item, str) else item for item in value]
+                if isinstance(value, list)
+                else links.get(value, value)
+                if isinstance(value, str)
+                else value
+            )
+            for key, value in data.items()
+        }
+        return {**raw, "data": rewritten}
+
+    def _path(self, url: str, task_id: Any) -> str:
+        path = self.placed.get((url, task_id))
+        if path is None:
+            path = f"media/{self.names.stem(url, task_id)}{UniqueNames.extension(url, default='')}"
+            self.placed[(url, task_id)] = path
+        return path
 
 
 def _as_str(path: Path | None) -> str | None:

@@ -268,3 +268,22 @@ def test_fingerprint_ignores_how_the_export_was_made_but_not_what_changed():
     repredicted = dict(direct, predictions=[8])
     fingerprints = {task_fingerprint(task) for task in (direct, relabelled, moved, repredicted)}
     assert len(fingerprints) == 4
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_data_formats_place_resources_under_media_and_point_at_them(file_server, images, settings, tmp_path, fmt):
+    tasks = tasks_for(file_server, 2) + [{"id": 3, "data": {"image": file_server.url("/img/3.png")}, "annotations": []}]
+    export = write_export(tmp_path / "export.json", tasks)
+    out = tmp_path / fmt
+    run(export, out, settings, fmt=fmt)
+    if fmt == "json":
+        written = {task["id"]: task["data"]["image"] for task in json.loads((out / "result.json").read_text())}
+    else:
+        import csv
+
+        with open(out / "result.csv", newline="") as handle:
+            written = {int(row["id"]): row["image"] for row in csv.DictReader(handle)}
+    assert written[1] == "media/1.png" and written[2] == "media/2.png"
+    assert written[3] == file_server.url("/img/3.png")  # not annotated: not fetched, left as it was
+    for n in (1, 2):
+        assert (out / "media" / f"{n}.png").read_bytes() == images[f"/img/{n}.png"]
