@@ -287,3 +287,19 @@ def test_data_formats_place_resources_under_media_and_point_at_them(file_server,
     assert written[3] == file_server.url("/img/3.png")  # not annotated: not fetched, left as it was
     for n in (1, 2):
         assert (out / "media" / f"{n}.png").read_bytes() == images[f"/img/{n}.png"]
+
+
+def test_a_server_that_is_down_leaves_the_previous_dataset(file_server, images, settings, tmp_path):
+    from ml_data.errors import UpstreamUnavailable
+    from ml_data.pipeline import fetch_project
+    from tests.servers.processes import free_port
+
+    export = write_export(tmp_path / "export.json", tasks_for(file_server, 2))
+    out = tmp_path / "dataset"
+    run(export, out, settings)
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    down = settings.with_changes(label_studio_url=f"http://127.0.0.1:{free_port()}", api_key="x" * 20, retries=0)
+    with pytest.raises(UpstreamUnavailable):
+        fetch_project(3, format="yolo", out=out, settings=down)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "dataset", "export.json"]
