@@ -1,5 +1,6 @@
 """Service benchmark: warm-cache ``GET /v1/resources`` of a 50 KB file under wrk, beside nginx
-serving the same file from disk, in the same run (both on 127.0.0.1).
+serving the same file from disk, in the same run (both on 127.0.0.1), and beside a bare Flask app
+under the same server sending the same file (the framework's ceiling).
 
     apt-get install -y wrk nginx-light
     .venv/bin/python benchmarks/bench_service.py [--seconds 10] [--connections 32]
@@ -64,6 +65,12 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        bare_port = free_port()
+        bare = subprocess.Popen(
+            [sys.executable, str(HERE / "bare_flask.py"), str(files / "image.jpg"), str(bare_port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             resource = f"http://127.0.0.1:{port}/v1/resources?" + urllib.parse.urlencode({"url": f"{origin}/image.jpg"})
             request = urllib.request.Request(resource, headers={"Authorization": f"Bearer {TOKEN}"})
@@ -75,7 +82,10 @@ def main() -> None:
                     time.sleep(0.1)
             nginx_rps, nginx_p99 = wrk(f"{origin}/image.jpg", args.seconds, args.connections)
             ours_rps, ours_p99 = wrk(resource, args.seconds, args.connections, f"Authorization: Bearer {TOKEN}")
+            bare_rps, bare_p99 = wrk(f"http://127.0.0.1:{bare_port}/file", args.seconds, args.connections)
         finally:
+            bare.terminate()
+            bare.wait(10)
             service.terminate()
             service.wait(10)
             nginx.kill()
@@ -83,6 +93,10 @@ def main() -> None:
     print(f"warm GET of a 50 KB file, wrk -t2 -c{args.connections} -d{args.seconds}s on 127.0.0.1")
     print(f"  nginx    {nginx_rps:9.0f} req/s   p99 {nginx_p99:7.2f} ms")
     print(f"  ml-data  {ours_rps:9.0f} req/s   p99 {ours_p99:7.2f} ms   ({100 * ours_rps / nginx_rps:.0f}% of nginx)")
+    print(
+        f"  Flask    {bare_rps:9.0f} req/s   p99 {bare_p99:7.2f} ms   ({100 * bare_rps / nginx_rps:.0f}% of nginx; "
+        "send_file alone under the same server)"
+    )
 
 
 if __name__ == "__main__":
