@@ -63,6 +63,9 @@ def run(which: str, fmt: str, source: Path, out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument(
+        "--formats", nargs="+", choices=[fmt for fmt, _kind in CASES], default=[fmt for fmt, _kind in CASES]
+    )
     args = parser.parse_args()
     print(f"{'tasks':>7} {'format':10} {'reference':>10} {'ml-data':>9} {'speed-up':>8} {'ref RSS':>8} {'our RSS':>8}")
     with tempfile.TemporaryDirectory(prefix="ml-data-convert-") as tmp:
@@ -72,6 +75,8 @@ def main() -> None:
                 kind: write_export(work / f"{kind}-{size}.json", kind, size, seed=1) for kind in ("image", "ner")
             }
             for fmt, kind in CASES:
+                if fmt not in args.formats:
+                    continue
                 theirs = run("reference", fmt, exports[kind], work / f"ref-{fmt}-{size}")
                 ours = run("ml-data", fmt, exports[kind], work / f"ours-{fmt}-{size}")
                 print(

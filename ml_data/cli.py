@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import click
 
@@ -168,8 +171,30 @@ FORMAT_HELP = (
 )
 
 
+@dataclass(frozen=True)
+class ConversionChoices:
+    """What ``convert`` and ``fetch`` both let the user choose."""
+
+    annotations: str
+    predictions: bool
+    model_version: str | None
+    on_error: str
+    split_sentences: bool
+    category_order: str
+    category_start: int
+
+    def options(self, **extra: Any) -> dict[str, Any]:
+        return {**self.__dict__, **extra}
+
+
 def _conversion_options(command: Callable[..., None]) -> Callable[..., None]:
-    """The options ``convert`` and ``fetch`` share: which annotations, how to fail, class ids."""
+    """The options ``convert`` and ``fetch`` share, handed to the command as one ``choices``."""
+
+    @functools.wraps(command)
+    def with_choices(**kwargs: Any) -> None:
+        fields = {name: kwargs.pop(name) for name in ConversionChoices.__dataclass_fields__}
+        command(choices=ConversionChoices(**fields), **kwargs)
+
     decorators = [
         click.option(
             "--annotations",
@@ -194,9 +219,10 @@ def _conversion_options(command: Callable[..., None]) -> Callable[..., None]:
         ),
         click.option("--json", "as_json", is_flag=True, help="Print the report as JSON."),
     ]
+    wrapped: Callable[..., None] = with_choices
     for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+        wrapped = decorator(wrapped)
+    return wrapped
 
 
 def _read_config(config_file: str | None) -> str | None:
@@ -213,18 +239,7 @@ def _read_config(config_file: str | None) -> str | None:
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="Labeling config XML.")
 @_conversion_options
 def convert(
-    export: str,
-    format_name: str,
-    out: str,
-    config_file: str | None,
-    annotations: str,
-    predictions: bool,
-    model_version: str | None,
-    on_error: str,
-    split_sentences: bool,
-    category_order: str,
-    category_start: int,
-    as_json: bool,
+    export: str, format_name: str, out: str, config_file: str | None, choices: ConversionChoices, as_json: bool
 ) -> None:
     """Convert a Label Studio export (JSON list, JSON lines, or a folder of task files) to FORMAT.
 
@@ -259,15 +274,10 @@ def convert(
             return None
 
     options = ConvertOptions(
-        annotations=annotations,
-        predictions=predictions,
-        model_version=model_version,
-        on_error=on_error,
-        split_sentences=split_sentences,
-        media=media if normalize_format_name(format_name) == "asr-manifest" else None,
-        image_sizes=image_sizes,
-        category_order=category_order,
-        category_start=category_start,
+        **choices.options(
+            media=media if normalize_format_name(format_name) == "asr-manifest" else None,
+            image_sizes=image_sizes,
+        )
     )
     try:
         report = run_convert(export, format_name, out, config=config, options=options, progress=not as_json)
@@ -328,13 +338,7 @@ def fetch(
     workers: int,
     copy_files: bool,
     snapshot: bool,
-    annotations: str,
-    predictions: bool,
-    model_version: str | None,
-    on_error: str,
-    split_sentences: bool,
-    category_order: str,
-    category_start: int,
+    choices: ConversionChoices,
     as_json: bool,
 ) -> None:
     """Pull a project's tasks, cache every resource, and write a training-ready dataset.
@@ -360,17 +364,7 @@ def fetch(
         if changes:
             settings = settings.with_changes(**changes)
         options = DatasetOptions(
-            format=format_name,
-            annotations=annotations,
-            predictions=predictions,
-            model_version=model_version,
-            on_error=on_error,
-            split=parse_split(split),
-            category_order=category_order,
-            category_start=category_start,
-            split_sentences=split_sentences,
-            link=not copy_files,
-            workers=workers,
+            **choices.options(format=format_name, split=parse_split(split), link=not copy_files, workers=workers)
         )
         if export_file is not None:
             if out is None:

@@ -44,6 +44,7 @@ from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, make_session
 from ml_data.redaction import redact_url
 from ml_data.resolvers import Resolver, resolve_many
 from ml_data.resolvers.base import LocalFile
+from ml_data.resolvers.refs import looks_like_resource
 
 logger = logging.getLogger(__name__)
 
@@ -51,19 +52,6 @@ MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 #: Object tags whose value is always a file to fetch; any other tag counts when valueType="url".
 MEDIA_TAGS = frozenset({"Image", "Audio", "AudioPlus", "Video", "Pdf", "TimeSeries"})
-#: Without a labeling config, data values that start like these are taken for resources.
-_URL_PREFIXES = (
-    "http://",
-    "https://",
-    "s3://",
-    "gs://",
-    "azure-blob://",
-    "data:",
-    "/data/",
-    "/tasks/",
-    "/projects/",
-    "/storage-data/",
-)
 #: Formats that keep task data as it is: their resources go to media/, the URLs rewritten to match.
 DATA_FORMATS = frozenset({"json", "json-min", "csv", "tsv"})
 _SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
@@ -680,7 +668,8 @@ def _resources(data: Mapping[str, Any], keys: list[str] | None) -> list[str]:
     found: list[str] = []
     if keys is None:
         values: Iterable[Any] = data.values()
-        strings = [value for value in values if isinstance(value, str) and value.startswith(_URL_PREFIXES)]
+        # Without a labeling config: the values that look like URLs or Label Studio paths.
+        strings = [value for value in values if looks_like_resource(value)]
     else:
         strings = []
         for key in keys:

@@ -89,27 +89,24 @@ def test_a_truncated_export_leaves_no_file(client, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def first_task_page(order: str, task_id: int, total: int) -> None:
+    """The one-task page of the Data Manager's list that the chunk plan asks for, in ``order``."""
+    query = json.dumps({"ordering": [order]}, separators=(",", ":"))
+    responses.get(
+        f"{URL}/api/tasks",
+        match=[
+            responses.matchers.query_param_matcher(
+                {"project": "3", "fields": "task_only", "page": "1", "page_size": "1", "query": query}
+            )
+        ],
+        json={"tasks": [{"id": task_id}], "total": total},
+    )
+
+
 @responses.activate
 def test_chunk_plan_from_the_id_span(client):
-    def page(order: str, task_id: int, total: int) -> None:
-        responses.get(
-            f"{URL}/api/tasks",
-            match=[
-                responses.matchers.query_param_matcher(
-                    {
-                        "project": "3",
-                        "fields": "task_only",
-                        "page": "1",
-                        "page_size": "1",
-                        "query": json.dumps({"ordering": [order]}, separators=(",", ":")),
-                    }
-                )
-            ],
-            json={"tasks": [{"id": task_id}], "total": total},
-        )
-
-    page("tasks:id", 10, 5)
-    page("-tasks:id", 14, 5)
+    first_task_page("tasks:id", 10, 5)
+    first_task_page("-tasks:id", 14, 5)
     chunks = client.export_chunks(3, chunk_size=2)
     assert chunks is not None
     responses.get(f"{URL}/api/projects/3/export", json=[{"id": 10}, {"id": 11}])
@@ -121,20 +118,6 @@ def test_chunk_plan_from_the_id_span(client):
 
 @responses.activate
 def test_sparse_ids_fall_back_to_one_export(client):
-    for order, task_id in (("tasks:id", 1), ("-tasks:id", 100_000)):
-        responses.get(
-            f"{URL}/api/tasks",
-            match=[
-                responses.matchers.query_param_matcher(
-                    {
-                        "project": "3",
-                        "fields": "task_only",
-                        "page": "1",
-                        "page_size": "1",
-                        "query": json.dumps({"ordering": [order]}, separators=(",", ":")),
-                    }
-                )
-            ],
-            json={"tasks": [{"id": task_id}], "total": 10},
-        )
+    first_task_page("tasks:id", 1, 10)
+    first_task_page("-tasks:id", 100_000, 10)
     assert client.export_chunks(3) is None

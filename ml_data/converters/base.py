@@ -48,7 +48,8 @@ class ConvertOptions:
     category_order: str = "alphabetical"
     #: COCO: the first automatically assigned category id (0, or 1 as some tools expect)
     category_start: int = 0
-    #: ASR: audio_filepath is the dataset-relative path where the caller places the audio
+    #: the caller places the media the output refers to (the fetch pipeline): the report lists
+    #: them (``placements``), and the ASR manifest's audio_filepath is the dataset-relative path
     #: (``audio/<name>``), not the local file from ``media``
     place_media: bool = False
 
@@ -126,8 +127,10 @@ class Context:
                 self.fail_or_skip(exc.task_id, exc.message)
 
     def place(self, url: str, task_id: Any, relative_path: str) -> str:
-        """Record that the output refers to the media at ``url`` as ``relative_path``."""
-        self.report.placements.append((url, task_id, relative_path))
+        """Record that the output refers to the media at ``url`` as ``relative_path`` (kept only
+        when the caller places media, so a plain conversion's memory stays flat)."""
+        if self.options.place_media:
+            self.report.placements.append((url, task_id, relative_path))
         return relative_path
 
     def fail_or_skip(self, task_id: Any, reason: str) -> None:

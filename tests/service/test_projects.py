@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 from urllib.parse import urlsplit
 
 import pytest
 
 from ml_data.service import ServiceSettings, create_app
+from tests.service.jobs import wait_for_job
 
 pytestmark = pytest.mark.label_studio
 
@@ -28,13 +28,7 @@ def client(seeded, tmp_path):
 
 
 def finished(client, job_id):
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}", headers=AUTH).get_json()
-        if job["state"] not in ("queued", "running"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError("job did not finish")
+    return wait_for_job(client, job_id, AUTH)
 
 
 def test_tasks_page_by_page(client, seeded):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,6 +13,7 @@ import requests
 from ml_data import ConfigurationError
 from ml_data.service import ServiceSettings, create_app
 from tests.servers.http_files import FileServer
+from tests.service.jobs import wait_for_job
 
 TOKEN = "s3cret-service-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -36,13 +36,7 @@ def client(make_app, file_server):  # type: ignore[no-untyped-def]
 
 
 def wait_for(client, job_id):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}", headers=AUTH).get_json()
-        if job["state"] not in ("queued", "running"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError("job did not finish")
+    return wait_for_job(client, job_id, AUTH, timeout=30)
 
 
 def test_refuses_to_start_without_a_token(settings):
