@@ -7,6 +7,7 @@ caller's size lookup (no downloads here).
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -14,6 +15,8 @@ from ml_data.converters.base import Context
 from ml_data.converters.geometry import corners, enclosing_box, to_pixels
 from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
 from ml_data.converters.label_config import LabelConfig
+
+_COLLECT_EVERY = 1000
 
 
 def _child(parent: ElementTree.Element, tag: str, text: object = None) -> ElementTree.Element:
@@ -93,3 +96,7 @@ class VocFormat:
             ElementTree.indent(root)
             ElementTree.ElementTree(root).write(folder / f"{stem}.xml", encoding="utf-8", xml_declaration=True)
             context.report.items_written += 1
+            if context.report.items_written % _COLLECT_EVERY == 0:
+                # ElementTree's writer leaves reference cycles behind, and conversions run with the
+                # cyclic collector off: collect the young ones now and then so memory stays flat.
+                gc.collect(0)
