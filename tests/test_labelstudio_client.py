@@ -107,9 +107,9 @@ def first_task_page(order: str, task_id: int, total: int) -> None:
 def test_chunk_plan_from_the_id_span(client):
     first_task_page("tasks:id", 10, 5)
     first_task_page("-tasks:id", 14, 5)
+    responses.get(f"{URL}/api/projects/3/export", json=[{"id": 10}, {"id": 11}])
     chunks = client.export_chunks(3, chunk_size=2)
     assert chunks is not None
-    responses.get(f"{URL}/api/projects/3/export", json=[{"id": 10}, {"id": 11}])
     first = next(iter(chunks))
     assert first == [{"id": 10}, {"id": 11}]
     request = responses.calls[-1].request
@@ -121,3 +121,22 @@ def test_sparse_ids_fall_back_to_one_export(client):
     first_task_page("tasks:id", 1, 10)
     first_task_page("-tasks:id", 100_000, 10)
     assert client.export_chunks(3) is None
+
+
+@responses.activate
+def test_a_refused_first_chunk_falls_back_to_one_export(client):
+    """A proxy in front of Label Studio may refuse long URLs (414): one export instead."""
+    first_task_page("tasks:id", 1, 3)
+    first_task_page("-tasks:id", 3, 3)
+    responses.get(f"{URL}/api/projects/3/export", status=414)
+    assert client.export_chunks(3) is None
+
+
+@responses.activate
+def test_chunks_keep_their_urls_under_the_budget(client):
+    first_task_page("tasks:id", 100_000, 2000)
+    first_task_page("-tasks:id", 101_999, 2000)
+    responses.get(f"{URL}/api/projects/3/export", json=[{"id": 100_000}])
+    assert client.export_chunks(3) is not None
+    query = responses.calls[-1].request.url.split("?", 1)[1]
+    assert 5000 < len(query) <= 6100

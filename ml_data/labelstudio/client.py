@@ -33,8 +33,10 @@ EXPORT_READ_TIMEOUT = 1800.0
 #: How long a snapshot export may take to finish on the server, and how often to ask.
 SNAPSHOT_TIMEOUT = 3 * 3600.0
 SNAPSHOT_POLL_INTERVAL = 0.5
-#: Tasks per chunked export request (Django refuses more than 1,000 query fields, the ids among them).
+#: Tasks per chunked export request at most (Django refuses more than 1,000 query fields).
 EXPORT_CHUNK_SIZE = 990
+#: Bytes of ids in a chunk's URL: under the 8 KB request line that proxies such as nginx accept.
+EXPORT_QUERY_BUDGET = 6000
 #: Chunks are used while the id range is at most this many times the number of tasks.
 SPARSE_IDS_FACTOR = 4
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
@@ -220,14 +222,16 @@ class LabelStudioClient:
         return self._save(response, dest, f"exporting project {project_id}")
 
     def export_chunks(
-        self, project_id: int, *, chunk_size: int = EXPORT_CHUNK_SIZE
+        self, project_id: int, *, chunk_size: int | None = None
     ) -> Iterator[list[Mapping[str, Any]]] | None:
         """Every task of the project in chunks of ids, through the direct export's ``ids[]`` filter,
-        or None when the project's ids are too sparse for that to pay (then use :meth:`export`).
+        or None when that cannot be used (then use :meth:`export`): ids too sparse for chunks to
+        pay, or a server (or a proxy in front of it) that refuses the first chunk's long URL.
 
         Label Studio builds a whole export in memory before it answers; in chunks, the first tasks
         arrive within a second, so their resources download while the server exports the rest, and
-        the server never holds more than one chunk.
+        the server never holds more than one chunk. ``chunk_size`` defaults to as many ids as fit
+        in :data:`EXPORT_QUERY_BUDGET` bytes of query (at most :data:`EXPORT_CHUNK_SIZE`).
         """
         span = self._task_id_span(project_id)
         if span is None:
@@ -235,30 +239,48 @@ class LabelStudioClient:
         first, last, total = span
         if total == 0:
             return iter(())
+        if chunk_size is None:
+            per_id = len("ids%5B%5D=&") + len(str(last))
+            chunk_size = max(1, min(EXPORT_CHUNK_SIZE, EXPORT_QUERY_BUDGET // per_id))
         if last - first + 1 > SPARSE_IDS_FACTOR * max(total, chunk_size):
             return None
-        return self._chunks(project_id, first, last, chunk_size)
+        starts = range(first, last + 1, chunk_size)
+        try:
+            head = self._export_ids(project_id, range(first, min(first + chunk_size, last + 1)))
+        except errors.UpstreamHTTPError as exc:
+            if exc.status_code in (400, 413, 414, 431):
+                logger.info("chunked export refused (HTTP %s): exporting in one piece", exc.status_code)
+                return None
+            raise
+        return self._chunks(project_id, head, starts[1:], last, chunk_size)
 
-    def _chunks(self, project_id: int, first: int, last: int, chunk_size: int) -> Iterator[list[Mapping[str, Any]]]:
-        for start in range(first, last + 1, chunk_size):
-            ids = range(start, min(start + chunk_size, last + 1))
-            params: list[tuple[str, Any]] = [("exportType", "JSON"), ("download_all_tasks", "true")]
-            params += [("ids[]", task_id) for task_id in ids]
-            tasks = self.json(
-                "GET",
-                f"api/projects/{int(project_id)}/export",
-                params=params,
-                what=f"exporting tasks {ids.start}-{ids.stop - 1} of project {project_id}",
-                project_id=project_id,
-                read_timeout=max(self.settings.read_timeout, EXPORT_READ_TIMEOUT),
-            )
-            if not isinstance(tasks, list):
-                raise errors.UpstreamError(
-                    f"the export of project {project_id} is not a list of tasks",
-                    url=self.url(f"api/projects/{project_id}/export"),
-                )
+    def _chunks(
+        self, project_id: int, head: list[Mapping[str, Any]], starts: range, last: int, chunk_size: int
+    ) -> Iterator[list[Mapping[str, Any]]]:
+        if head:
+            yield head
+        for start in starts:
+            tasks = self._export_ids(project_id, range(start, min(start + chunk_size, last + 1)))
             if tasks:
                 yield tasks
+
+    def _export_ids(self, project_id: int, ids: range) -> list[Mapping[str, Any]]:
+        params: list[tuple[str, Any]] = [("exportType", "JSON"), ("download_all_tasks", "true")]
+        params += [("ids[]", task_id) for task_id in ids]
+        tasks = self.json(
+            "GET",
+            f"api/projects/{int(project_id)}/export",
+            params=params,
+            what=f"exporting tasks {ids.start}-{ids.stop - 1} of project {project_id}",
+            project_id=project_id,
+            read_timeout=max(self.settings.read_timeout, EXPORT_READ_TIMEOUT),
+        )
+        if not isinstance(tasks, list):
+            raise errors.UpstreamError(
+                f"the export of project {project_id} is not a list of tasks",
+                url=self.url(f"api/projects/{project_id}/export"),
+            )
+        return tasks
 
     def _task_id_span(self, project_id: int) -> tuple[int, int, int] | None:
         """(lowest task id, highest task id, number of tasks), from two one-task pages of the Data
