@@ -1,0 +1,158 @@
+"""Brush benchmark: masks of 1920x1080 to NumPy and PNG files, ml-data against label-studio-sdk's
+converter (BRUSH_TO_NUMPY, BRUSH_TO_PNG), same export, same run.
+
+    .venv/bin/python benchmarks/bench_brush.py               # 1,000 masks
+    .venv/bin/python benchmarks/bench_brush.py --masks 100
+
+Each task has one brush result: a mask of a few filled ellipses, run-length encoded as Label Studio
+stores it. Each conversion runs in a fresh process (wall time and peak RSS are its own); the outputs
+are compared: every mask ml-data writes equals the reference's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ml_data.converters.brush_rle import rle_from_mask  # noqa: E402
+
+WIDTH, HEIGHT = 1920, 1080
+CONFIG = (
+    "<View><Image name='image' value='$image'/>"
+    "<BrushLabels name='tag' toName='image'><Label value='cell'/></BrushLabels></View>"
+)
+CASES = [("BRUSH_TO_NUMPY", "brush-numpy"), ("BRUSH_TO_PNG", "brush-png")]
+
+_CHILD = """
+import json, resource, sys, time
+which, fmt, source, out, config = sys.argv[1:6]
+start = time.perf_counter()
+if which == "ml-data":
+    sys.path.insert(0, {root!r})
+    from ml_data.converters import convert
+    convert(source, fmt, out, config=config)
+else:
+    from label_studio_sdk.converter import Converter
+    Converter(config=config, project_dir=None, download_resources=False).convert(source, out, fmt, is_dir=False)
+print(json.dumps({{"seconds": time.perf_counter() - start,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def mask(rng: np.random.Generator) -> np.ndarray:
+    """A few filled ellipses: the shapes a brush leaves."""
+    ys, xs = np.ogrid[:HEIGHT, :WIDTH]
+    filled = np.zeros((HEIGHT, WIDTH), dtype=bool)
+    for _ in range(int(rng.integers(2, 6))):
+        cx, cy = rng.integers(0, WIDTH), rng.integers(0, HEIGHT)
+        rx, ry = rng.integers(40, 300), rng.integers(40, 300)
+        filled |= ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 <= 1
+    return np.where(filled, 255, 0).astype(np.uint8)
+
+
+def write_export(path: Path, count: int) -> None:
+    rng = np.random.default_rng(3)
+    with open(path, "w") as handle:
+        handle.write("[")
+        for index in range(count):
+            task = {
+                "id": index + 1,
+                "data": {"image": f"/data/upload/1/img_{index:05d}.png"},
+                "annotations": [
+                    {
+                        "id": index + 1,
+                        "completed_by": 1,
+                        "result": [
+                            {
+                                "id": f"b{index}",
+                                "from_name": "tag",
+                                "to_name": "image",
+                                "type": "brushlabels",
+                                "original_width": WIDTH,
+                                "original_height": HEIGHT,
+                                "value": {
+                                    "format": "rle",
+                                    "rle": rle_from_mask(mask(rng)),
+                                    "brushlabels": ["cell"],
+                                },
+                            }
+                        ],
+                    }
+                ],
+            }
+            handle.write(("," if index else "") + json.dumps(task))
+        handle.write("]")
+
+
+def run(which: str, fmt: str, source: Path, out: Path) -> dict:
+    if which == "reference":
+        out.mkdir()  # the reference writes into an existing folder; ml-data creates its own
+    finished = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(root=str(ROOT)), which, fmt, str(source), str(out), CONFIG],
+        capture_output=True,
+        text=True,
+    )
+    if finished.returncode != 0:
+        sys.exit(f"{which} {fmt} failed:\n{finished.stderr[-2000:]}")
+    return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
+def same_masks(reference: Path, ours: Path, suffix: str) -> bool:
+    """Every mask of ours equals the reference's for the same task (reference files are named
+    ``task-<id>-...``, ours after the image, ``img_<id - 1>-...``)."""
+    theirs = {int(path.name.split("-")[1]): path for path in reference.rglob(f"*{suffix}")}
+    mine = {int(path.name[4:9]) + 1: path for path in ours.rglob(f"*{suffix}")}
+    if set(theirs) != set(mine):
+        return False
+    if suffix == ".npy":
+        load = np.load
+    else:
+        from PIL import Image
+
+        def load(path: Path) -> np.ndarray:
+            with Image.open(path) as image:
+                return np.asarray(image)
+
+    for task_id, their_path in theirs.items():
+        their_mask, my_mask = load(their_path), load(mine[task_id])
+        if their_mask.ndim == 3:
+            their_mask = their_mask[..., -1]
+        if not np.array_equal(their_mask > 0, my_mask > 0):
+            return False
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--masks", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ml-data-brush-") as tmp:
+        work = Path(tmp)
+        export = work / "export.json"
+        write_export(export, args.masks)
+        print(f"{args.masks} brush masks of {WIDTH}x{HEIGHT}")
+        print(f"  {'format':16} {'reference':>10} {'ml-data':>9} {'speed-up':>8} {'ref RSS':>8} {'our RSS':>8}  same")
+        for reference_format, our_format in CASES:
+            theirs = run("reference", reference_format, export, work / f"ref-{our_format}")
+            ours = run("ml-data", our_format, export, work / f"ours-{our_format}")
+            suffix = ".npy" if our_format == "brush-numpy" else ".png"
+            same = same_masks(work / f"ref-{our_format}", work / f"ours-{our_format}", suffix)
+            print(
+                f"  {our_format:16} {theirs['seconds']:9.2f}s {ours['seconds']:8.2f}s "
+                f"{theirs['seconds'] / ours['seconds']:7.1f}x {theirs['peak_rss_mb']:6.0f}MB "
+                f"{ours['peak_rss_mb']:6.0f}MB  {'yes' if same else 'NO'}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
