@@ -278,6 +278,7 @@ def fetch_project(
             source=source,
             resolver=resolver,
             prefetched=prefetched,
+            scanned=prefetcher.tasks,
             progress=progress,
         )
     finally:
@@ -363,11 +364,13 @@ def build_dataset(
     source: dict[str, Any],
     resolver: Resolver | None = None,
     prefetched: Mapping[str, LocalFile | MlDataError] | None = None,
+    scanned: dict[str, _TaskInfo] | None = None,
     progress: bool = False,
 ) -> DatasetReport:
     """Tasks of ``export`` -> the dataset folder ``out`` (see the module docstring).
 
-    ``prefetched``: outcomes of resources already resolved (while the export was arriving)."""
+    ``prefetched``: outcomes of resources already resolved (while the export was arriving);
+    ``scanned``: the tasks already read from ``export`` (else it is read once more here)."""
     fmt = get_format(options.format)
     parsed = parse_label_config(config) if config else None
     reason = fmt.check(parsed)
@@ -375,7 +378,7 @@ def build_dataset(
         raise FormatNotSupported(reason)
     report = DatasetReport(out=out, format=fmt.name, source=source)
     started = time.monotonic()
-    tasks = _scan(export, parsed, options)
+    tasks = scanned if scanned is not None else _scan(export, parsed, options)
     report.tasks = len(tasks)
     settings_key = {
         "manifest_version": MANIFEST_VERSION,
@@ -520,13 +523,7 @@ def _scan(export: Path, config: LabelConfig | None, options: DatasetOptions) -> 
     tasks: dict[str, _TaskInfo] = {}
     reader = _TaskReader(config, options)
     for raw in read_tasks(export).raw():
-        task_id = raw.get("id")
-        if task_id is None:
-            raise InvalidExport(f"a task in {export.name} has no id; ml-data needs exports from Label Studio")
-        key = str(task_id)
-        if key in tasks:
-            raise InvalidExport(f"task {task_id} appears twice in {export.name}")
-        tasks[key] = reader.info(raw)
+        reader.add(tasks, raw, export.name)
     return tasks
 
 
@@ -573,6 +570,17 @@ class _TaskReader:
         self.select = options.convert_options()
         self.split = options.split
 
+    def add(self, tasks: dict[str, _TaskInfo], raw: Mapping[str, Any], source: str) -> _TaskInfo:
+        """Read ``raw`` into ``tasks`` (by id); a task without an id, or twice, is an error."""
+        task_id = raw.get("id")
+        if task_id is None:
+            raise InvalidExport(f"a task in {source} has no id; ml-data needs exports from Label Studio")
+        key = str(task_id)
+        if key in tasks:
+            raise InvalidExport(f"task {task_id} appears twice in {source}")
+        info = tasks[key] = self.info(raw)
+        return info
+
     def info(self, raw: Mapping[str, Any]) -> _TaskInfo:
         try:
             selected = bool(select_annotations(task_from_dict(raw), self.select)[0])
@@ -617,6 +625,8 @@ class _Prefetcher:
         progress: bool,
     ) -> None:
         self.reader = _TaskReader(config, options)
+        #: every task read so far (the build uses them instead of reading the export again)
+        self.tasks: dict[str, _TaskInfo] = {}
         self.resolver = resolver
         self.old_tasks: Mapping[str, Any] = (previous or {}).get("tasks") or {}
         self.reusable = _reusable_files(out, previous, set(self.old_tasks)) if previous else {}
@@ -625,7 +635,7 @@ class _Prefetcher:
         self.bar = tqdm(unit=" files", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
 
     def add(self, raw: Mapping[str, Any]) -> None:
-        info = self.reader.info(raw)
+        info = self.reader.add(self.tasks, raw, "the export")
         if not info.selected:
             return
         task_id = str(raw.get("id"))
