@@ -46,10 +46,22 @@ def decode_rle(rle: bytes | Sequence[int]) -> np.ndarray:
     out = np.empty(count, dtype=_dtype(word_size))
     weights = (1 << np.arange(word_size - 1, -1, -1, dtype=np.uint64)).astype(np.uint64)
     position, index = 53, 0
+    widest = 3 + max(sizes)
     while index < count:
-        head = read(position, 3)
-        size = sizes[head & 3]
-        end = min(index + 1 + read(position + 3, size), count)
+        if position + widest <= total_bits:
+            # The record's header (3 bits) and run length in one read: most records are short.
+            start = position >> 3
+            stop = (position + widest + 7) >> 3
+            chunk = int.from_bytes(data[start:stop], "big") >> ((stop - start) * 8 - (position - start * 8) - widest)
+            chunk &= (1 << widest) - 1
+            head = chunk >> (widest - 3)
+            size = sizes[head & 3]
+            length = (chunk >> (widest - 3 - size)) & ((1 << size) - 1)
+        else:
+            head = read(position, 3)
+            size = sizes[head & 3]
+            length = read(position + 3, size)
+        end = min(index + 1 + length, count)
         position += 3 + size
         if head >> 2:  # repeat
             out[index:end] = read(position, word_size)
