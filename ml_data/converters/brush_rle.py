@@ -52,11 +52,11 @@ def decode_rle(rle: bytes | Sequence[int]) -> np.ndarray:
             # The record's header (3 bits) and run length in one read: most records are short.
             start = position >> 3
             stop = (position + widest + 7) >> 3
-            chunk = int.from_bytes(data[start:stop], "big") >> ((stop - start) * 8 - (position - start * 8) - widest)
-            chunk &= (1 << widest) - 1
-            head = chunk >> (widest - 3)
+            record = int.from_bytes(data[start:stop], "big") >> ((stop - start) * 8 - (position - start * 8) - widest)
+            record &= (1 << widest) - 1
+            head = record >> (widest - 3)
             size = sizes[head & 3]
-            length = (chunk >> (widest - 3 - size)) & ((1 << size) - 1)
+            length = (record >> (widest - 3 - size)) & ((1 << size) - 1)
         else:
             head = read(position, 3)
             size = sizes[head & 3]
