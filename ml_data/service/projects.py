@@ -3,7 +3,12 @@ sidecar), datasets built by the fetch pipeline as background jobs, and those dat
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import shutil
+import time
+import uuid
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -26,6 +31,7 @@ from ml_data.service.jobs import Job, JobRegistry
 projects = Blueprint("projects", __name__)
 _MAX_PAGE_SIZE = 1000
 _ZIP_CHUNK = 1024 * 1024
+_STALE_DOWNLOAD_SECONDS = 6 * 3600
 
 
 def _settings() -> Settings:
@@ -154,16 +160,51 @@ def download(job_id: str):  # type: ignore[no-untyped-def]
             409, "job_failed", f"dataset job {job_id} failed: {job.errors[-1]['message'] if job.errors else ''}"
         )
     folder = job.output
-    try:
-        manifest = orjson.loads((folder / MANIFEST).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        raise ApiError(404, "not_found", f"the dataset of job {job_id} is gone") from None
-    names = [*sorted(manifest.get("files") or {}), MANIFEST]
+    downloads = _datasets_dir() / ".downloads"
+    _remove_stale(downloads)
+    snapshot, names = _snapshot(folder, downloads / uuid.uuid4().hex)
+    if snapshot is None:
+        raise ApiError(404, "not_found", f"the dataset of job {job_id} is gone")
     return Response(
-        stream_with_context(_zip_stream(folder, names)),
+        stream_with_context(_zip_stream(snapshot, names, remove_after=True)),
         mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{folder.name}.zip"'},
     )
+
+
+def _remove_stale(downloads: Path) -> None:
+    """Snapshots of downloads that were never read to the end (a client that went away before the
+    first byte leaves its snapshot behind)."""
+    cutoff = time.time() - _STALE_DOWNLOAD_SECONDS
+    for leftover in downloads.glob("*") if downloads.is_dir() else ():
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < cutoff:
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _snapshot(folder: Path, target: Path, attempts: int = 3) -> tuple[Path | None, list[str]]:
+    """Hard links to one complete version of the dataset, for the zip to read while a rebuild may
+    swap a new version in: the folder is the same before and after linking, else it is tried
+    again. (None, []) when there is no dataset."""
+    for _attempt in range(attempts):
+        shutil.rmtree(target, ignore_errors=True)
+        try:
+            before = folder.stat().st_ino
+            target.mkdir(parents=True)
+            os.link(folder / MANIFEST, target / MANIFEST)
+            manifest = orjson.loads((target / MANIFEST).read_bytes())
+            names = sorted(manifest.get("files") or {})
+            for name in names:
+                if not (folder / name).resolve().is_relative_to(folder.resolve()):
+                    raise MlDataError(f"refusing {name}: outside the dataset")
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
+                os.link(folder / name, target / name)
+            if folder.stat().st_ino == before:
+                return target, [*names, MANIFEST]
+        except (OSError, orjson.JSONDecodeError):
+            continue
+    shutil.rmtree(target, ignore_errors=True)
+    return None, []
 
 
 class _Sink:
@@ -187,16 +228,17 @@ class _Sink:
         return data
 
 
-def _zip_stream(folder: Path, names: list[str]) -> Iterator[bytes]:
+def _zip_stream(folder: Path, names: list[str], *, remove_after: bool = False) -> Iterator[bytes]:
     sink = _Sink()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:  # type: ignore[call-overload]
-        for name in names:
-            path = folder / name
-            if not path.resolve().is_relative_to(folder.resolve()):
-                raise MlDataError(f"refusing {name}: outside the dataset")
-            with open(path, "rb") as source, archive.open(name, "w", force_zip64=True) as target:
-                while block := source.read(_ZIP_CHUNK):
-                    target.write(block)
-                    yield sink.take()
-            yield sink.take()
-    yield sink.take()
+    try:
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:  # type: ignore[call-overload]
+            for name in names:
+                with open(folder / name, "rb") as source, archive.open(name, "w", force_zip64=True) as target:
+                    while block := source.read(_ZIP_CHUNK):
+                        target.write(block)
+                        yield sink.take()
+                yield sink.take()
+        yield sink.take()
+    finally:
+        if remove_after:
+            shutil.rmtree(folder, ignore_errors=True)

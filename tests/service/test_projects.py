@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
 from urllib.parse import urlsplit
 
@@ -87,6 +88,25 @@ def test_a_dataset_job_and_its_zip(client, seeded):
         ).get_json()["id"],
     )
     assert again["result"]["unchanged"] is True
+
+
+def test_a_download_reads_one_version_even_if_a_rebuild_swaps_the_folder(client, seeded, tmp_path):
+    answer = client.post(f"/v1/projects/{seeded.project}/datasets", json={"format": "coco"}, headers=AUTH)
+    job = finished(client, answer.get_json()["id"])
+    folder = tmp_path / "cache" / "datasets"
+    (dataset,) = [path for path in folder.iterdir() if path.name.startswith("project-")]
+    response = client.get(job["result"]["download"], headers=AUTH, buffered=False)
+    # A rebuild swaps a new version in before the client reads the zip: the old files are gone.
+    dataset.rename(folder / "old")
+    shutil.rmtree(folder / "old")
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.response)))
+    response.close()
+    manifest = json.loads(archive.read("manifest.json"))
+    assert set(archive.namelist()) == set(manifest["files"]) | {"manifest.json"}
+    assert len(json.loads(archive.read("result.json"))["images"]) == 5
+    assert list((folder / ".downloads").iterdir()) == []  # the snapshot is removed after the download
+    gone = client.get(job["result"]["download"], headers=AUTH)
+    assert gone.status_code == 404
 
 
 @pytest.mark.parametrize(
