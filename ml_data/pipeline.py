@@ -240,6 +240,7 @@ def fetch_project(
     reason = get_format(options.format).check(config)
     if reason is not None:
         raise FormatNotSupported(reason)
+    _check_target(target)
     previous = _read_manifest(target)
     prefetcher = _Prefetcher(config, options, target, previous, resolver, progress=progress)
     started = time.monotonic()
@@ -386,6 +387,7 @@ def build_dataset(
         "label_config_sha256": hashlib.sha256((config or "").encode()).hexdigest(),
         **options.fingerprint(),
     }
+    _check_target(out)
     previous = _read_manifest(out)
     old_tasks: Mapping[str, Any] = previous.get("tasks", {}) if previous else {}
     unchanged = {
@@ -778,6 +780,15 @@ def _image_size(path: Path | None) -> tuple[int, int] | None:
 
 
 # -- the previous dataset -------------------------------------------------------------------------
+
+
+def _check_target(out: Path) -> None:
+    """The dataset folder is replaced as a whole: refuse a folder that holds something else."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
+        raise ConfigurationError(
+            f"{out} exists and is not an ml-data dataset (no {MANIFEST}); it would be replaced: "
+            "choose a new or empty folder"
+        )
 
 
 def _read_manifest(out: Path) -> dict[str, Any] | None:

@@ -303,3 +303,15 @@ def test_a_server_that_is_down_leaves_the_previous_dataset(file_server, images, 
         fetch_project(3, format="yolo", out=out, settings=down)
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "dataset", "export.json"]
+
+
+def test_a_folder_that_is_not_a_dataset_is_never_replaced(file_server, images, settings, tmp_path):
+    export = write_export(tmp_path / "export.json", tasks_for(file_server, 1))
+    precious = tmp_path / "home"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    with pytest.raises(ConfigurationError, match="not an ml-data dataset"):
+        run(export, precious, settings)
+    assert (precious / "thesis.tex").read_text() == "years of work"
+    (tmp_path / "empty").mkdir()
+    assert run(export, tmp_path / "empty", settings).tasks == 1
