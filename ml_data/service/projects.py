@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import threading
 import time
 import uuid
 import zipfile
@@ -112,6 +113,15 @@ def _options(payload: Any) -> DatasetOptions:
         raise ApiError(400, "bad_request", str(exc)) from None
 
 
+_FOLDER_LOCKS: dict[Path, threading.Lock] = {}
+_FOLDER_LOCKS_GUARD = threading.Lock()
+
+
+def _folder_lock(folder: Path) -> threading.Lock:
+    with _FOLDER_LOCKS_GUARD:
+        return _FOLDER_LOCKS.setdefault(folder, threading.Lock())
+
+
 def _dataset_folder(project_id: int, options: DatasetOptions) -> Path:
     """One folder per project and choice of options, so a repeated request updates it incrementally."""
     digest = hashlib.sha256(orjson.dumps(options.fingerprint(), option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
@@ -127,9 +137,10 @@ def build(project_id: int):  # type: ignore[no-untyped-def]
     out = _dataset_folder(project_id, options)
 
     def work(job: Job, _items: list[Any]) -> None:
-        report = fetch_project(
-            project_id, format=options.format, out=out, settings=settings, options=options, resolver=resolver
-        )
+        with _folder_lock(out):  # the same dataset requested twice: built once, then found unchanged
+            report = fetch_project(
+                project_id, format=options.format, out=out, settings=settings, options=options, resolver=resolver
+            )
         job.total = report.tasks
         job.done = report.tasks
         job.result = {
