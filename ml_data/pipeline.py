@@ -40,6 +40,7 @@ from ml_data.converters.images import UniqueNames
 from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.converters.model import read_tasks, task_from_dict
 from ml_data.errors import ConfigurationError, FormatNotSupported, InvalidExport, MlDataError, ResourcesFailed
+from ml_data.hashing import file_sha256
 from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, make_session
 from ml_data.redaction import redact_url
 from ml_data.resolvers import Resolver, resolve_many
@@ -884,7 +885,7 @@ def _place_and_record(
         if relative in files or not path.is_file():
             continue
         size = path.stat().st_size
-        sha256 = _sha256(path)
+        sha256 = file_sha256(path)
         previous_entry = old_files.get(relative)
         if previous_entry and previous_entry.get("sha256") == sha256 and previous_entry.get("size") == size:
             # The same content: keep the previous file (its inode and time) instead of the new copy.
@@ -914,14 +915,6 @@ def _copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
     except OSError as exc:
         raise MlDataError(f"cannot copy {source} into the dataset: {exc.strerror or exc}") from None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_yolo_split_yaml(building: Path, splits: list[str]) -> None:

@@ -43,6 +43,7 @@ import filelock
 
 from ml_data.cache.naming import cache_key, safe_filename
 from ml_data.errors import CacheError, IncompleteDownload
+from ml_data.hashing import file_sha256
 from ml_data.redaction import redact_url
 
 if TYPE_CHECKING:
@@ -335,7 +336,7 @@ class Cache:
         if entry is None:
             self._memo.pop(key, None)
             return None
-        if verify == "hash" and _file_sha256(entry.path) != entry.sha256:
+        if verify == "hash" and file_sha256(entry.path) != entry.sha256:
             logger.warning("cache entry %s is corrupt (sha256 mismatch); not using it", entry.key)
             # Not waiting: the caller may hold this entry's lock itself; a new download replaces it.
             self._remove_entry(entry.key, wait=False)
@@ -540,7 +541,7 @@ class Cache:
         for entry in self.scan().entries:
             checked += 1
             try:
-                actual = _file_sha256(entry.path)
+                actual = file_sha256(entry.path)
             except OSError as exc:
                 corrupt.append(CorruptEntry(entry.key, entry.path, f"unreadable: {exc.strerror or exc}"))
                 continue
@@ -713,14 +714,6 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _subdirs(path: Path) -> list[Path]:

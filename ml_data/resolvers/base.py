@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ml_data.hashing import file_sha256
 from ml_data.redaction import redact_url
 
 if TYPE_CHECKING:
@@ -38,11 +38,7 @@ class LocalFile:
     def sha256(self) -> str:
         """The file's sha256 (from the cache metadata; computed on first use for in-place files)."""
         if self._sha256 is None:
-            digest = hashlib.sha256()
-            with open(self.path, "rb") as handle:
-                for block in iter(lambda: handle.read(1024 * 1024), b""):
-                    digest.update(block)
-            object.__setattr__(self, "_sha256", digest.hexdigest())
+            object.__setattr__(self, "_sha256", file_sha256(self.path))
         assert self._sha256 is not None
         return self._sha256
 

@@ -1,0 +1,16 @@
+"""The sha256 of a file, read in blocks (memory bounded whatever its size)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+_BLOCK = 1024 * 1024
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
