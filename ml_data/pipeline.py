@@ -281,6 +281,7 @@ def fetch_project(
             resolver=resolver,
             prefetched=prefetched,
             scanned=prefetcher.tasks,
+            previous=previous,
             progress=progress,
         )
     finally:
@@ -342,6 +343,9 @@ def _with_format(options: DatasetOptions | None, format: str) -> DatasetOptions:
 # -- the build ------------------------------------------------------------------------------------
 
 
+#: ``build_dataset``'s default: the previous manifest is read from the output folder
+_UNREAD = object()
+
 #: where a placed file comes from: its local path, the resolved file (or None), the previous
 #: dataset's entry (or None), and the task id
 _Placement = tuple[Path, "LocalFile | None", "Mapping[str, Any] | None", Any]
@@ -367,12 +371,14 @@ def build_dataset(
     resolver: Resolver | None = None,
     prefetched: Mapping[str, LocalFile | MlDataError] | None = None,
     scanned: dict[str, _TaskInfo] | None = None,
+    previous: Mapping[str, Any] | None | object = _UNREAD,
     progress: bool = False,
 ) -> DatasetReport:
     """Tasks of ``export`` -> the dataset folder ``out`` (see the module docstring).
 
     ``prefetched``: outcomes of resources already resolved (while the export was arriving);
-    ``scanned``: the tasks already read from ``export`` (else it is read once more here)."""
+    ``scanned``: the tasks already read from ``export`` (else it is read once more here);
+    ``previous``: the manifest of the dataset in ``out``, if the caller already read it."""
     fmt = get_format(options.format)
     parsed = parse_label_config(config) if config else None
     reason = fmt.check(parsed)
@@ -388,8 +394,10 @@ def build_dataset(
         "label_config_sha256": hashlib.sha256((config or "").encode()).hexdigest(),
         **options.fingerprint(),
     }
-    _check_target(out)
-    previous = _read_manifest(out)
+    if previous is _UNREAD:
+        _check_target(out)
+        previous = _read_manifest(out)
+    assert previous is None or isinstance(previous, Mapping)
     old_tasks: Mapping[str, Any] = previous.get("tasks", {}) if previous else {}
     unchanged = {
         task_id
