@@ -120,6 +120,9 @@ def _path(value: str | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+DEFAULT_MAX_FILE_SIZE = 20 * 1000**3
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything ml-data needs to know about its environment.
@@ -165,11 +168,18 @@ class Settings:
     s3_endpoint_url: str | None = None
     #: Seconds to wait for another process that downloads the same resource.
     lock_timeout: float = 600.0
+    #: Largest file downloaded into the cache (bytes); larger ones fail with ResourceTooLarge.
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    #: Seconds one file's download may take in all, retries included (the read timeout alone
+    #: lets a server that trickles a byte at a time hold a download forever).
+    download_deadline: float = 1800.0
 
     def __post_init__(self) -> None:
         if self.label_studio_url is not None:
             object.__setattr__(self, "label_studio_url", normalize_label_studio_url(self.label_studio_url))
         object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+        if self.max_file_size <= 0 or self.download_deadline <= 0:
+            raise ConfigurationError("the file size limit and the download deadline must be positive")
         if self.cache_verify not in ("size", "hash"):
             raise ConfigurationError(f"cache verify policy must be 'size' or 'hash', got {self.cache_verify!r}")
 
@@ -184,7 +194,8 @@ class Settings:
         ``ML_DATA_CACHE_VERIFY`` (``size`` or ``hash``), ``ML_DATA_CACHE_GRACE`` (entries used this
         recently are never evicted, default 60s), ``ML_DATA_TIMEOUT`` (read timeout),
         ``ML_DATA_CONNECT_TIMEOUT``, ``ML_DATA_RETRIES``, ``ML_DATA_VERIFY_SSL``,
-        ``ML_DATA_S3_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``). Cloud
+        ``ML_DATA_S3_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``),
+        ``ML_DATA_MAX_FILE_SIZE`` (default 20GB), ``ML_DATA_DOWNLOAD_DEADLINE`` (default 30m). Cloud
         credentials are left to each SDK's own environment and files.
         """
         env = os.environ if environ is None else environ
@@ -213,6 +224,12 @@ class Settings:
             s3_endpoint_url=_first(env, "ML_DATA_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
             proxies=tuple(sorted((scheme, url) for scheme, url in proxies.items() if scheme != "no")),
             no_proxy=proxies.get("no", ""),
+            max_file_size=parse_size(env["ML_DATA_MAX_FILE_SIZE"])
+            if env.get("ML_DATA_MAX_FILE_SIZE")
+            else DEFAULT_MAX_FILE_SIZE,
+            download_deadline=parse_duration(env["ML_DATA_DOWNLOAD_DEADLINE"])
+            if env.get("ML_DATA_DOWNLOAD_DEADLINE")
+            else 1800.0,
         )
 
     def with_changes(self, **changes: object) -> Settings:

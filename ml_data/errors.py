@@ -10,6 +10,7 @@ reference keeps working::
     ├── MissingTaskId (ValueError)                 a cloud URI without credentials and without task id
     ├── MissingDependency (ImportError)            an optional extra is not installed
     ├── UnsupportedURL (ValueError)                a URL no resolver understands
+    │   └── UnsafeURL (PermissionError)            a URL that could be read two ways (refused)
     ├── UnsafePath (ValueError, PermissionError)   a path that escapes its allowed root
     ├── NotFound (FileNotFoundError)               a local file or a cache entry that does not exist
     ├── CacheError (OSError)                       the cache folder cannot be used
@@ -28,6 +29,8 @@ reference keeps working::
         ├── UpstreamTimeout (requests.Timeout, TimeoutError)
         ├── UpstreamUnavailable (requests.ConnectionError, ConnectionError)
         ├── IncompleteDownload                     truncated body, length or checksum mismatch
+        ├── UnacceptableResponse                   a compressed body, a range that was not asked for
+        ├── ResourceTooLarge                       larger than ML_DATA_MAX_FILE_SIZE
         └── TooManyRedirects (requests.TooManyRedirects)
 
 Messages name the URL, task or file concerned, always with tokens and signatures redacted.
@@ -81,6 +84,11 @@ class MissingDependency(MlDataError, ImportError):
 
 class UnsupportedURL(MlDataError, ValueError):
     """No resolver understands this URL."""
+
+
+class UnsafeURL(UnsupportedURL, PermissionError):
+    """A URL that the guard, the token check and the connection could read differently
+    (backslashes, user information, odd IP spellings, dot segments, ...): refused outright."""
 
 
 class UnsafePath(MlDataError, ValueError, PermissionError):
@@ -153,6 +161,15 @@ class UpstreamUnavailable(UpstreamError, requests.ConnectionError, ConnectionErr
 
 class IncompleteDownload(UpstreamError):
     """The body was shorter or longer than announced, or its checksum did not match."""
+
+
+class UnacceptableResponse(UpstreamError):
+    """The server answered with something that is not the file as stored: a compressed body
+    (``Content-Encoding``) or a partial one (``206``) that was not asked for."""
+
+
+class ResourceTooLarge(UpstreamError):
+    """The file is larger than the configured cap (``ML_DATA_MAX_FILE_SIZE``)."""
 
 
 class TooManyRedirects(UpstreamError, requests.TooManyRedirects):

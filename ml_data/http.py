@@ -6,31 +6,45 @@ pointed. Here every request has connect and read timeouts, connection errors, 42
 with backoff, redirects are followed hop by hop so credentials are attached only to the exact Label
 Studio origin (scheme, host and port) and never again once a redirect has left it, and every failure
 becomes a typed :mod:`ml_data.errors` exception with the URL redacted.
+
+Every hop is one :class:`~ml_data.urls.HttpURL`, read once. Its host name is resolved once; the
+guard (if any) sees those addresses, and the connection is made to exactly those addresses (pinned
+in the connection pool, the Host header and TLS server name staying the name): the socket goes
+where the check said, whatever a second DNS answer or another URL parser would say. The Label Studio
+token goes only to the paths of the resources ml-data reads (uploads, Local Files, the storage
+proxy, resolve/presign links) and, for the API client, to the API.
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
 import json
 import logging
+import re
+import socket
+import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_exceptions
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.util import connection as urllib3_connection
 from urllib3.util.retry import Retry
 
 from ml_data import errors
 from ml_data._version import __version__
 from ml_data.config import Settings
 from ml_data.redaction import redact_secret, redact_url
+from ml_data.urls import HttpURL, is_ip_address, parse_http_url
 
 logger = logging.getLogger(__name__)
 
@@ -54,17 +68,14 @@ class Origin:
     port: int
 
     @classmethod
-    def of(cls, url: str) -> Origin | None:
-        """The origin of an absolute http(s) URL, or None for anything else."""
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError:
-            return None
-        scheme = parts.scheme.lower()
-        if scheme not in _DEFAULT_PORTS or not parts.hostname:
-            return None
-        return cls(scheme, parts.hostname.lower().rstrip("."), port or _DEFAULT_PORTS[scheme])
+    def of(cls, url: str | HttpURL) -> Origin | None:
+        """The origin of an absolute http(s) URL (read strictly), or None for anything else."""
+        if not isinstance(url, HttpURL):
+            try:
+                url = parse_http_url(url)
+            except errors.UnsupportedURL:
+                return None
+        return cls(*url.origin)
 
     def __str__(self) -> str:
         return f"{self.scheme}://{self.host}:{self.port}"
@@ -78,6 +89,84 @@ class _BoundedRetry(Retry):
     def get_retry_after(self, response):  # type: ignore[no-untyped-def]
         seconds = super().get_retry_after(response)
         return None if seconds is None else min(seconds, self.MAX_RETRY_AFTER)
+
+
+#: (host, port) -> the addresses a connection to it may go to; set by HttpClient around each send.
+_PINNED: contextvars.ContextVar[Mapping[tuple[str, int], tuple[str, ...]] | None] = contextvars.ContextVar(
+    "ml_data_pinned_addresses", default=None
+)
+
+
+class _PinnedConnectionMixin:
+    """Connect to the addresses HttpClient resolved and checked, never to a fresh DNS answer."""
+
+    host: str
+    port: int
+    timeout: Any
+    source_address: Any
+    socket_options: Any
+
+    def _new_conn(self) -> socket.socket:
+        pins = _PINNED.get()
+        if pins is None:
+            return super()._new_conn()  # type: ignore[misc, no-any-return]
+        host = self.host.strip("[]").rstrip(".").lower()
+        addresses = pins.get((host, self.port))
+        if not addresses:
+            raise NewConnectionError(self, f"refusing to connect to {host}:{self.port}: not the checked host")  # type: ignore[arg-type]
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                sock = urllib3_connection.create_connection(
+                    (address, self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except TimeoutError as exc:
+                failure = ConnectTimeoutError(self, f"Connection to {self.host} timed out ({exc})")
+            except OSError as exc:
+                failure = NewConnectionError(self, f"Failed to establish a new connection: {exc}")  # type: ignore[arg-type]
+            else:
+                sys.audit("http.client.connect", self, self.host, self.port)
+                return sock
+        assert failure is not None
+        raise failure
+
+
+class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _PinnedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
+class PinnedAdapter(HTTPAdapter):
+    """requests' adapter whose connections go only to the addresses :class:`HttpClient` checked."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
+
+
+def resolve_host(host: str, port: int) -> tuple[str, ...]:
+    """The addresses ``host`` resolves to, in the resolver's order (an IP address is its own)."""
+    if is_ip_address(host):
+        return (host,)
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return tuple(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+
+
+HostResolver = Callable[[str, int], tuple[str, ...]]
 
 
 def make_session(settings: Settings, *, pool_maxsize: int = DEFAULT_POOL_SIZE) -> requests.Session:
@@ -99,7 +188,7 @@ def make_session(settings: Settings, *, pool_maxsize: int = DEFAULT_POOL_SIZE) -
         raise_on_status=False,
         respect_retry_after_header=True,
     )
-    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=pool_maxsize, max_retries=retry)
+    adapter = PinnedAdapter(pool_connections=16, pool_maxsize=pool_maxsize, max_retries=retry)
     session = requests.Session()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -164,11 +253,14 @@ class LabelStudioAuth:
     """
 
     def __init__(self, base_url: str, token: str) -> None:
-        origin = Origin.of(base_url)
-        if origin is None:
-            raise errors.ConfigurationError(f"invalid Label Studio URL {base_url!r}")
+        try:
+            base = parse_http_url(base_url)
+        except errors.UnsupportedURL:
+            raise errors.ConfigurationError(f"invalid Label Studio URL {redact_url(base_url)!r}") from None
         self.base_url = base_url.rstrip("/")
-        self.origin = origin
+        self.origin = Origin(*base.origin)
+        #: the path Label Studio is served under ("" at the root, "/label-studio" behind a prefix)
+        self.prefix = base.path.rstrip("/")
         self._token = token
         self.is_personal_access_token = is_personal_access_token(token)
         self._access: str | None = None
@@ -180,9 +272,14 @@ class LabelStudioAuth:
         """Which kind of token this is, for messages."""
         return "personal access token" if self.is_personal_access_token else "legacy token"
 
-    def applies_to(self, url: str) -> bool:
-        """True if ``url`` is on exactly the Label Studio origin (scheme, host and port)."""
-        return Origin.of(url) == self.origin
+    def applies_to(self, url: str | HttpURL, *, api: bool = False) -> bool:
+        """True if the token goes to ``url``: exactly the Label Studio origin (scheme, host and port)
+        and one of the resource paths ml-data reads (any path of Label Studio's with ``api``, for
+        the calls the API client makes itself)."""
+        target = url if isinstance(url, HttpURL) else _strict_or_none(url)
+        if target is None or Origin(*target.origin) != self.origin:
+            return False
+        return api or is_token_path(target.path, prefix=self.prefix)
 
     def headers(self, session: requests.Session, settings: Settings) -> dict[str, str]:
         """The Authorization header, renewing the access token when needed."""
@@ -230,6 +327,31 @@ class LabelStudioAuth:
         self._access = access
         self._access_expiry = jwt_expiry(access) or (time.time() + 60.0)
         logger.debug("renewed Label Studio access token for %s", self.origin)
+
+
+# The paths of the files Label Studio serves that ml-data reads with the token (after the URL
+# prefix Label Studio is served under); never /api/, whose answers hold tokens and user data.
+_TOKEN_PATH = re.compile(
+    r"^/(?:data/upload/[^/]+/.|data/local-files/?$|storage-data/uploaded/?$|(?:tasks|projects)/\d+/(?:resolve|presign)/?$)"
+)
+
+
+def is_token_path(path: str, *, prefix: str = "") -> bool:
+    """True for a Label Studio resource path that needs the token.
+
+    >>> is_token_path("/data/upload/3/x.jpg"), is_token_path("/api/current-user/token")
+    (True, False)
+    """
+    if prefix and path.startswith(prefix + "/"):
+        path = path[len(prefix) :]
+    return bool(_TOKEN_PATH.match(path))
+
+
+def _strict_or_none(url: str) -> HttpURL | None:
+    try:
+        return parse_http_url(url)
+    except errors.UnsupportedURL:
+        return None
 
 
 def raise_for_response(response: requests.Response, url: str, *, hint: str = "") -> None:
@@ -281,14 +403,17 @@ def is_identity_encoded(response: requests.Response) -> bool:
     return response.headers.get("Content-Encoding", "identity").strip().lower() in ("", "identity")
 
 
-UrlGuard = Callable[[str], None]
+#: Called before every connection with the URL and the addresses it resolved to (None when a proxy
+#: connects); raises to refuse it. The service's SSRF guard is one.
+UrlGuard = Callable[[HttpURL, "tuple[str, ...] | None"], None]
 
 
 class HttpClient:
-    """Typed, origin-safe GETs over one pooled session.
+    """Typed, origin-safe requests over one pooled session.
 
-    ``url_guard`` (optional) is called with every URL before a connection is made, including each
-    redirect target; it raises to refuse one (the service uses it against SSRF).
+    ``url_guard`` (optional) is called with every URL, redirects included, and the addresses its
+    host resolved to, before a connection is made; it raises to refuse one. ``resolve_host`` is
+    how host names become addresses (the resolver's answer is taken once per request and pinned).
     """
 
     def __init__(
@@ -298,13 +423,19 @@ class HttpClient:
         session: requests.Session | None = None,
         auth: LabelStudioAuth | None = None,
         url_guard: UrlGuard | None = None,
+        resolve_host: HostResolver = resolve_host,
     ) -> None:
         self.settings = settings
         self.session = session or new_session(settings)
+        for prefix in ("http://", "https://"):
+            if not isinstance(self.session.adapters.get(prefix), PinnedAdapter):
+                # Without it, connections would resolve host names again, after the checks.
+                self.session.mount(prefix, PinnedAdapter(max_retries=_adapter_retries(self.session, prefix)))
         if auth is None and settings.label_studio_url and settings.api_key:
             auth = LabelStudioAuth(settings.label_studio_url, settings.api_key)
         self.auth = auth
         self.url_guard = url_guard
+        self.resolve_host = resolve_host
         self._proxies = dict(settings.proxies)
         self._bypass: dict[str, bool] = {}
 
@@ -312,11 +443,11 @@ class HttpClient:
     def timeout(self) -> tuple[float, float]:
         return (self.settings.connect_timeout, self.settings.read_timeout)
 
-    def proxies_for(self, url: str) -> dict[str, str]:
+    def proxies_for(self, url: str | HttpURL) -> dict[str, str]:
         """The proxies to use for ``url``: none for hosts in no_proxy (decided once per host)."""
         if not self._proxies:
             return {}
-        host = urlsplit(url).hostname or ""
+        host = url.host if isinstance(url, HttpURL) else (Origin.of(url) or Origin("", "", 0)).host
         bypass = self._bypass.get(host)
         if bypass is None:
             bypass = bool(self.settings.no_proxy) and bool(
@@ -327,56 +458,72 @@ class HttpClient:
             self._bypass[host] = bypass
         return {} if bypass else self._proxies
 
-    def get(self, url: str, *, headers: Mapping[str, str] | None = None, stream: bool = True) -> requests.Response:
+    def get(
+        self, url: str | HttpURL, *, headers: Mapping[str, str] | None = None, stream: bool = True
+    ) -> requests.Response:
         """GET ``url``, following redirects; the response is a success or a typed error is raised.
 
-        The Label Studio credentials go only to URLs on its exact origin, and to none after a
-        redirect has left that origin (a presigned cloud URL must never see the token).
+        The Label Studio credentials go only to resource URLs on its exact origin, and to none
+        after a redirect has left that origin (a presigned cloud URL must never see the token).
         """
         return self.request("GET", url, headers=headers, stream=stream)
 
     def request(
         self,
         method: str,
-        url: str,
+        url: str | HttpURL,
         *,
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
         stream: bool = True,
         read_timeout: float | None = None,
+        api: bool = False,
     ) -> requests.Response:
         """Like :meth:`get` for any method; a 303 (or 301/302 after a POST) continues as a GET
         without the body, as browsers do; 307/308 repeat the method and body.
 
         ``read_timeout`` overrides the configured one (a server that builds a whole export before
-        its first byte needs longer than a file server)."""
-        current = url
+        its first byte needs longer than a file server). ``api`` lets the token go to any path of
+        Label Studio's (the API client's own calls), not only to resource paths."""
+        current = url if isinstance(url, HttpURL) else parse_http_url(url)
+        first = current
         left_origin = False
         retried_auth = False
         for _hop in range(self.settings.max_redirects + 1):
+            proxies = self.proxies_for(current)
+            addresses = None if proxies else self._addresses(current)
             if self.url_guard is not None:
-                self.url_guard(current)
-            send_auth = self.auth is not None and not left_origin and self.auth.applies_to(current)
+                self.url_guard(current, addresses)
+            send_auth = self.auth is not None and not left_origin and self.auth.applies_to(current, api=api)
             request_headers = dict(headers or {})
             if send_auth:
                 assert self.auth is not None
                 request_headers.update(self.auth.headers(self.session, self.settings))
             try:
                 response = self._send(
-                    method, current, request_headers, json_body=json_body, stream=stream, read_timeout=read_timeout
+                    method,
+                    current,
+                    request_headers,
+                    addresses=addresses,
+                    proxies=proxies,
+                    json_body=json_body,
+                    stream=stream,
+                    read_timeout=read_timeout,
                 )
             except requests.RequestException as exc:
-                raise _translate_exception(exc, current) from None
+                raise _translate_exception(exc, str(current)) from None
             if response.status_code in _REDIRECT_STATUSES and "Location" in response.headers:
-                target = urljoin(current, response.headers["Location"])
+                location = response.headers["Location"]
                 response.close()
-                if Origin.of(target) is None:
-                    raise errors.UnsupportedURL(
-                        f"refusing a redirect to a non-http(s) location {redact_url(target)}", url=url
-                    )
-                if self.auth is None or not self.auth.applies_to(target):
+                try:
+                    target = current.join(location)
+                except errors.UnsupportedURL as exc:
+                    raise errors.UnsafeURL(
+                        f"refusing a redirect to {redact_url(location)}: {exc.message}", url=str(first)
+                    ) from None
+                if self.auth is None or Origin(*target.origin) != self.auth.origin:
                     left_origin = True
-                logger.debug("redirect %s -> %s", redact_url(current), redact_url(target))
+                logger.debug("redirect %s -> %s", redact_url(str(current)), redact_url(str(target)))
                 if response.status_code in (301, 302, 303) and method != "HEAD":
                     method, json_body = "GET", None
                 current = target
@@ -405,47 +552,104 @@ class HttpClient:
                     hint = (
                         "no Label Studio token was sent to this origin (set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY)"
                     )
-                raise_for_response(response, current, hint=hint)
+                raise_for_response(response, str(current), hint=hint)
             return response
-        raise errors.TooManyRedirects(f"more than {self.settings.max_redirects} redirects", url=url)
+        raise errors.TooManyRedirects(f"more than {self.settings.max_redirects} redirects", url=str(first))
+
+    def _addresses(self, target: HttpURL) -> tuple[str, ...]:
+        try:
+            addresses = self.resolve_host(target.host, target.port)
+        except OSError as exc:
+            raise errors.UpstreamUnavailable(
+                f"cannot resolve host {target.host} ({type(exc).__name__})", url=str(target)
+            ) from None
+        if not addresses:
+            raise errors.UpstreamUnavailable(f"host {target.host} has no address", url=str(target))
+        return addresses
 
     def _send(
         self,
         method: str,
-        url: str,
+        target: HttpURL,
         headers: Mapping[str, str],
         *,
+        addresses: tuple[str, ...] | None,
+        proxies: dict[str, str],
         json_body: Any = None,
         stream: bool,
         read_timeout: float | None = None,
     ) -> requests.Response:
-        """One request, prepared here and sent on the session.
+        """One request, prepared here and sent on the session, its connection pinned to
+        ``addresses``.
 
         ``Session.get`` would also merge cookies and environment settings on every call (a third of
         the client's cost per small file); ml-data uses neither, its settings being read once.
         """
         prepared = requests.PreparedRequest()
-        prepared.prepare(method=method, url=url, headers={**self.session.headers, **headers}, json=json_body)
-        return self.session.send(
-            prepared,
-            stream=stream,
-            timeout=self.timeout if read_timeout is None else (self.settings.connect_timeout, read_timeout),
-            allow_redirects=False,
-            proxies=self.proxies_for(url),
-            verify=self.session.verify,
-        )
-
-    def iter_body(self, response: requests.Response, url: str) -> Iterator[bytes]:
-        """The body in chunks (memory bounded whatever the size), with failures typed."""
+        prepared.prepare(method=method, url=str(target), headers={**self.session.headers, **headers}, json=json_body)
+        pins = None if addresses is None else {(target.host, target.port): addresses}
+        token = _PINNED.set(pins)
         try:
+            return self.session.send(
+                prepared,
+                stream=stream,
+                timeout=self.timeout if read_timeout is None else (self.settings.connect_timeout, read_timeout),
+                allow_redirects=False,
+                proxies=proxies,
+                verify=self.session.verify,
+            )
+        finally:
+            _PINNED.reset(token)
+
+    def iter_body(
+        self,
+        response: requests.Response,
+        url: str,
+        *,
+        max_bytes: int | None = None,
+        deadline: float | None = None,
+        decode: bool = False,
+    ) -> Iterator[bytes]:
+        """The body in chunks (memory bounded whatever the size), with failures typed.
+
+        Files are stored as sent: a body with a ``Content-Encoding`` is refused (expanding it
+        could turn kilobytes on the wire into gigabytes on disk), unless ``decode`` (API answers).
+        ``max_bytes`` caps the size; ``deadline`` (a ``time.monotonic()`` value) bounds the whole
+        transfer, however slowly the server trickles bytes in under the read timeout.
+        """
+        received = 0
+        try:
+            if not is_identity_encoded(response) and not decode:
+                raise errors.UnacceptableResponse(
+                    f"the server compressed the body (Content-Encoding: {response.headers.get('Content-Encoding')}) "
+                    "although it was asked for the file as stored",
+                    url=url,
+                )
             if is_identity_encoded(response) and hasattr(response.raw, "read1"):
                 # read1 hands over every byte that arrived, so a transfer that breaks off keeps
                 # all it received and can resume from there (iter_content drops a partial chunk).
-                while chunk := response.raw.read1(CHUNK_SIZE):
-                    yield chunk
+                chunks: Iterator[bytes] = iter(lambda: response.raw.read1(CHUNK_SIZE), b"")
             else:
-                yield from response.iter_content(CHUNK_SIZE)
+                chunks = response.iter_content(CHUNK_SIZE)
+            for chunk in chunks:
+                received += len(chunk)
+                if max_bytes is not None and received > max_bytes:
+                    raise errors.ResourceTooLarge(
+                        f"larger than the {max_bytes:,}-byte limit (ML_DATA_MAX_FILE_SIZE)", url=url
+                    )
+                if deadline is not None and time.monotonic() > deadline:
+                    raise errors.UpstreamTimeout(
+                        f"the transfer took longer than its {self.settings.download_deadline:.0f}s deadline "
+                        "(ML_DATA_DOWNLOAD_DEADLINE)",
+                        url=url,
+                    )
+                yield chunk
         except (requests.RequestException, urllib3_exceptions.HTTPError, OSError) as exc:
             raise _translate_exception(exc, url) from None
         finally:
             response.close()
+
+
+def _adapter_retries(session: requests.Session, prefix: str) -> Any:
+    adapter = session.adapters.get(prefix)
+    return getattr(adapter, "max_retries", 0)

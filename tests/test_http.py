@@ -152,13 +152,13 @@ def test_token_never_follows_a_redirect_to_another_origin(file_server, other_ser
 
 def test_token_is_not_sent_again_after_leaving_the_origin(file_server, other_server, settings):
     # A foreign server must not be able to bounce us back to Label Studio with our token.
-    file_server.add("/start", redirect_to=other_server.url("/bounce"))
-    other_server.add("/bounce", redirect_to=file_server.url("/api/projects/"))
-    file_server.add("/api/projects/", body=b"[]")
+    file_server.add("/data/upload/1/start", redirect_to=other_server.url("/bounce"))
+    other_server.add("/bounce", redirect_to=file_server.url("/data/upload/1/back.jpg"))
+    file_server.add("/data/upload/1/back.jpg", body=b"[]")
     client = client_for(settings, file_server.origin, LEGACY_TOKEN)
-    client.get(file_server.url("/start"))
+    client.get(file_server.url("/data/upload/1/start"))
     headers = [(r.path, r.headers.get("Authorization")) for r in file_server.requests]
-    assert headers == [("/start", f"Token {LEGACY_TOKEN}"), ("/api/projects/", None)]
+    assert headers == [("/data/upload/1/start", f"Token {LEGACY_TOKEN}"), ("/data/upload/1/back.jpg", None)]
 
 
 def test_token_not_sent_over_http_when_origin_is_https(file_server, settings):
@@ -193,37 +193,37 @@ def test_personal_access_token_is_exchanged_once_and_sent_as_bearer(file_server,
 
 def test_access_token_is_renewed_before_it_expires(file_server, settings):
     ls = FakeLabelStudio(file_server, access_lifetime=5.0)  # inside the renewal margin
-    ls.serve_file("/f", b"f")
+    ls.serve_file("/data/upload/1/f.jpg", b"f")
     client = client_for(settings, ls.url, ls.personal_access_token)
-    client.get(file_server.url("/f"))
-    client.get(file_server.url("/f"))
+    client.get(file_server.url("/data/upload/1/f.jpg"))
+    client.get(file_server.url("/data/upload/1/f.jpg"))
     assert ls.refreshes == 2
 
 
 def test_access_token_is_renewed_once_after_a_401(file_server, settings):
     ls = FakeLabelStudio(file_server)
-    ls.serve_file("/f", b"f")
+    ls.serve_file("/data/upload/1/f.jpg", b"f")
     client = client_for(settings, ls.url, ls.personal_access_token)
-    client.get(file_server.url("/f"))
+    client.get(file_server.url("/data/upload/1/f.jpg"))
     ls.revoke_access_tokens()
-    assert client.get(file_server.url("/f")).content == b"f"
+    assert client.get(file_server.url("/data/upload/1/f.jpg")).content == b"f"
     assert ls.refreshes == 2
 
 
 def test_rejected_personal_access_token_is_a_clear_error(file_server, settings):
     ls = FakeLabelStudio(file_server)
-    ls.serve_file("/f", b"f")
+    ls.serve_file("/data/upload/1/f.jpg", b"f")
     client = client_for(settings, ls.url, make_jwt("refresh", serial=99))
     with pytest.raises(errors.AuthenticationFailed, match="personal access token"):
-        client.get(file_server.url("/f"))
+        client.get(file_server.url("/data/upload/1/f.jpg"))
 
 
 def test_wrong_legacy_token_names_the_token_kind(file_server, settings):
     ls = FakeLabelStudio(file_server)
-    ls.serve_file("/f", b"f")
+    ls.serve_file("/data/upload/1/f.jpg", b"f")
     client = client_for(settings, ls.url, "f" * 40)
     with pytest.raises(errors.AuthenticationFailed, match="legacy token") as info:
-        client.get(file_server.url("/f"))
+        client.get(file_server.url("/data/upload/1/f.jpg"))
     assert "f" * 40 not in str(info.value)
 
 
@@ -233,6 +233,42 @@ def test_auth_only_applies_to_its_origin():
     assert not auth.applies_to("http://ls:8081/data/upload/1/x.jpg")
     assert not auth.applies_to("https://ls:8080/x")
     assert not auth.applies_to("http://ls.evil:8080/x")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/label-studio/data/upload/1/x.jpg",
+        "/data/upload/1/x.jpg",
+        "/data/local-files/?d=a.jpg",
+        "/storage-data/uploaded/?filepath=upload/1/x.jpg",
+        "/tasks/7/resolve/?fileuri=czM6Ly9iL2s=",
+        "/projects/3/presign/?fileuri=czM6Ly9iL2s=",
+    ],
+)
+def test_the_token_goes_to_label_studio_resource_paths(path):
+    auth = LabelStudioAuth("http://ls:8080/label-studio", LEGACY_TOKEN)
+    assert auth.applies_to(f"http://ls:8080{path}")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/current-user/token",
+        "/label-studio/api/current-user/token",
+        "/api/projects/",
+        "/user/account",
+        "/data/upload/",
+        "/tasks/7/",
+        "/data/upload/1/%2e%2e/%2e%2e/api/current-user/token",
+    ],
+)
+def test_the_token_never_goes_to_the_api_when_resolving(path):
+    """Regression: /v1/resources?url=<label studio>/api/current-user/token returned the token."""
+    auth = LabelStudioAuth("http://ls:8080/label-studio", LEGACY_TOKEN)
+    assert not auth.applies_to(f"http://ls:8080{path}")
+    if "%2e" not in path:
+        assert auth.applies_to(f"http://ls:8080{path}", api=True)
 
 
 def test_proxy_is_used_except_for_no_proxy_hosts(file_server, other_server, settings):

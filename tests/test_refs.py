@@ -160,15 +160,6 @@ CASES = [
         "k.jpg",
     ),
     (
-        "http://127.0.0.1:9000/bucket/k.jpg?X-Amz-Credential=AK%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"
-        "&X-Amz-Signature=00",
-        None,
-        CloudRef,
-        "s3",
-        "s3://bucket/k.jpg",
-        "k.jpg",
-    ),
-    (
         "https://storage.googleapis.com/bucket/d/k.jpg?X-Goog-Signature=1",
         None,
         CloudRef,
@@ -350,3 +341,32 @@ def test_errors_redact_signatures():
     message = str(info.value)
     assert "hunter2" not in message and "SECRET123" not in message
     assert "ftp://user:***@h/x?token=***" in message
+
+
+MINIO_URL = (
+    "http://127.0.0.1:9000/bucket/k.jpg?X-Amz-Credential=AK%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"
+    "&X-Amz-Signature=00"
+)
+
+
+def test_a_presigned_url_on_the_configured_s3_endpoint_has_the_cloud_identity():
+    ref = parse_ref(MINIO_URL, s3_endpoint_url="http://127.0.0.1:9000")
+    assert type(ref) is CloudRef and ref.identity == "s3://bucket/k.jpg" and ref.via == "presigned"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        MINIO_URL,  # S3-looking parameters on a host that is not the configured endpoint
+        "http://allowed.example/victim-bucket/model.jpg?X-Amz-Credential=a%2Fb%2Fus-east-1%2Fs3%2Faws4_request"
+        "&X-Amz-Signature=00",
+        "http://allowed.example/victim-bucket/model.jpg?AWSAccessKeyId=A&Signature=x&Expires=1",
+        "http://bucket.s3.amazonaws.com.evil.example/k.jpg?X-Amz-Signature=1",
+        "http://storage.googleapis.com.evil.example/b/k.jpg",
+    ],
+)
+def test_only_a_clouds_own_endpoint_gives_a_cloud_identity(url):
+    """Regression: any server could name (and fill the cache entry of) an object in any bucket."""
+    ref = parse_ref(url, s3_endpoint_url="http://127.0.0.1:9001")
+    assert type(ref) is HttpRef
+    assert not ref.identity.startswith(("s3://", "gs://", "azure-blob://"))

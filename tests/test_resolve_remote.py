@@ -114,7 +114,8 @@ def test_url_without_a_file_name_is_named_after_its_type(file_server, resolver):
     assert resolver.resolve(file_server.origin + "/").path.name == "file.json"
 
 
-def test_presigned_url_with_a_new_signature_is_a_cache_hit(file_server, resolver):
+def test_presigned_url_with_a_new_signature_is_a_cache_hit(file_server, settings):
+    resolver = Resolver(settings.with_changes(s3_endpoint_url=file_server.origin))
     key_path = "/bucket/photos/x.jpg"
     file_server.add(key_path, body=b"object")
     credential = "X-Amz-Credential=AK%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"

@@ -99,7 +99,9 @@ class LabelStudioClient:
         """One API request; failures raised as typed errors that say what was being done."""
         url = self.url(path, params)
         try:
-            return self.http.request(method, url, json_body=json_body, stream=stream, read_timeout=read_timeout)
+            return self.http.request(
+                method, url, json_body=json_body, stream=stream, read_timeout=read_timeout, api=True
+            )
         except errors.UpstreamError as exc:
             raise self._explain(exc, url, what, project_id) from None
 
@@ -392,7 +394,7 @@ class LabelStudioClient:
         partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.partial")
         try:
             with open(partial, "wb") as handle:
-                for chunk in self.http.iter_body(response, response.url):
+                for chunk in self.http.iter_body(response, response.url, decode=True):
                     handle.write(chunk)
             os.replace(partial, dest)
         except errors.UpstreamError as exc:

@@ -7,9 +7,11 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ml_data.cache import Cache
 from ml_data.config import Settings
@@ -17,6 +19,9 @@ from ml_data.errors import MlDataError, UnsupportedURL
 from ml_data.http import HttpClient
 from ml_data.resolvers.base import Fetcher, LocalFile
 from ml_data.resolvers.refs import Ref, parse_ref
+
+if TYPE_CHECKING:
+    from ml_data.resolvers.base import RefGuard
 
 #: URL kind -> module whose ``fetch`` handles it; imported on first use.
 KNOWN_FETCHERS = MappingProxyType(
@@ -58,6 +63,7 @@ class Resolver:
         cache: Cache | None = None,
         allow_downloads: bool = True,
         refresh: bool = False,
+        guard: RefGuard | None = None,
     ) -> None:
         self.settings = settings
         self.http = http or HttpClient(settings)
@@ -66,18 +72,30 @@ class Resolver:
         self.allow_downloads = allow_downloads
         #: When True, cached remote files are revalidated (or downloaded again) whatever their age.
         self.refresh = refresh
+        #: Called with every parsed URL before its fetcher runs (the service's SSRF guard); it
+        #: raises to refuse one. Fetchers that reach a store by other means than the HTTP client
+        #: (cloud SDKs) are covered by this decision too.
+        self.guard = guard
+
+    def _variant(self, **changes: object) -> Resolver:
+        # A copy keeps the class and everything else (a guarded resolver stays guarded).
+        variant = copy.copy(self)
+        variant.__dict__.update(changes)
+        return variant
 
     def without_downloads(self) -> Resolver:
         """The same resolver, but it only returns files that are local or already cached."""
-        return Resolver(self.settings, http=self.http, cache=self.cache, allow_downloads=False)
+        return self._variant(allow_downloads=False)
 
     def refreshing(self) -> Resolver:
         """The same resolver, but it revalidates every cached remote file it returns."""
-        return Resolver(self.settings, http=self.http, cache=self.cache, refresh=True)
+        return self._variant(refresh=True)
 
     def parse(self, url: str) -> Ref:
         """The typed Ref for ``url`` (pure)."""
-        return parse_ref(url, label_studio_url=self.settings.label_studio_url)
+        return parse_ref(
+            url, label_studio_url=self.settings.label_studio_url, s3_endpoint_url=self.settings.s3_endpoint_url
+        )
 
     def resolve(self, url: str, *, task_id: int | None = None, refresh: bool = False) -> LocalFile:
         """The complete local file for ``url``; errors name the URL (redacted) and the task.
@@ -88,6 +106,8 @@ class Resolver:
             return self.refreshing().resolve(url, task_id=task_id)
         try:
             ref = self.parse(url)
+            if self.guard is not None:
+                self.guard(ref)
             return get_fetcher(ref.kind)(ref, self, task_id)
         except MlDataError as exc:
             if exc.task_id is None:

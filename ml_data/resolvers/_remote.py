@@ -14,18 +14,20 @@ import mimetypes
 import re
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 from ml_data.cache.freshness import Action, freshness_action
 from ml_data.errors import (
     IncompleteDownload,
     LabelStudioNotConfigured,
     NotFound,
+    ResourceTooLarge,
+    UnacceptableResponse,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from ml_data.http import is_identity_encoded
 from ml_data.resolvers.base import LocalFile
+from ml_data.urls import HttpURL, parse_http_url
 
 if TYPE_CHECKING:
     import requests
@@ -39,7 +41,7 @@ logger = logging.getLogger(__name__)
 _BROKEN_TRANSFER = (IncompleteDownload, UpstreamUnavailable, UpstreamTimeout)
 
 
-def cached_download(resolver: Resolver, ref: Ref, url: str, *, identity: str | None = None) -> LocalFile:
+def cached_download(resolver: Resolver, ref: Ref, url: HttpURL, *, identity: str | None = None) -> LocalFile:
     """Return the cached file for ``ref``, downloading or revalidating ``url`` when needed.
 
     Concurrent callers, in this process or others, wait on one per-identity lock, so N callers
@@ -76,7 +78,7 @@ def cached_download(resolver: Resolver, ref: Ref, url: str, *, identity: str | N
 
 
 def revalidate(
-    resolver: Resolver, entry: CacheEntry, identity: str, url: str, *, kind: str, filename: str
+    resolver: Resolver, entry: CacheEntry, identity: str, url: HttpURL, *, kind: str, filename: str
 ) -> CacheEntry:
     """Ask the server whether ``entry`` is current: 304 refreshes its metadata, 200 replaces it."""
     headers = {}
@@ -97,7 +99,7 @@ def revalidate(
 def download(
     resolver: Resolver,
     identity: str,
-    url: str,
+    url: HttpURL,
     *,
     filename: str,
     kind: str | None = None,
@@ -107,13 +109,17 @@ def download(
 
     The caller holds the identity's lock. Connection errors and 429/5xx before the body are
     retried by the session; a body that breaks off (reset, truncated, stalled) is retried here up
-    to ``settings.retries`` times, from where it stopped when the server allows it.
+    to ``settings.retries`` times, from where it stopped when the server allows it. The whole
+    download, retries included, must finish within ``settings.download_deadline`` seconds and stay
+    under ``settings.max_file_size`` bytes.
     """
     settings = resolver.settings
     http = resolver.http
+    text = str(url)
+    deadline = time.monotonic() + settings.download_deadline
     response = response if response is not None else http.get(url)
     first = response
-    total = _content_length(response)
+    total = _checked_full_response(response, text, settings.max_file_size)
     validator = _range_validator(response)
     resumable = (
         total is not None and validator is not None and "bytes" in response.headers.get("Accept-Ranges", "").lower()
@@ -122,12 +128,14 @@ def download(
     with resolver.cache.pending(identity) as pending:
         while True:
             try:
-                pending.write_all(http.iter_body(response, url))
+                pending.write_all(
+                    http.iter_body(response, text, max_bytes=settings.max_file_size - pending.size, deadline=deadline)
+                )
                 if total is not None and pending.size != total:
-                    raise IncompleteDownload(f"received {pending.size} bytes where {total} were announced", url=url)
+                    raise IncompleteDownload(f"received {pending.size} bytes where {total} were announced", url=text)
                 return pending.commit(
                     _filename(filename, first),
-                    source=url,
+                    source=text,
                     expected_size=total,
                     kind=kind,
                     content_type=_content_type(first, filename),
@@ -135,7 +143,7 @@ def download(
                     last_modified=first.headers.get("Last-Modified"),
                 )
             except _BROKEN_TRANSFER as exc:
-                if attempt >= settings.retries:
+                if attempt >= settings.retries or time.monotonic() >= deadline:
                     raise
                 delay = settings.backoff_factor * (2**attempt)
                 attempt += 1
@@ -146,7 +154,7 @@ def download(
             if resumable and 0 < pending.size < (total or 0):
                 assert validator is not None
                 response = http.get(url, headers={"Range": f"bytes={pending.size}-", "If-Range": validator})
-                if response.status_code == 206 and _range_start(response) == pending.size:
+                if response.status_code == 206 and _content_range(response) == (pending.size, total):
                     logger.info("resuming at byte %d of %d", pending.size, total)
                     continue
             else:
@@ -154,18 +162,34 @@ def download(
             # A full body: start over (the server could not resume, or the object changed).
             pending.restart()
             first = response
-            total = _content_length(response)
+            total = _checked_full_response(response, text, settings.max_file_size)
 
 
-def label_studio_url(resolver: Resolver, ls_url: str, *, url: str) -> str:
-    """The absolute URL for a Label Studio path, checking that Label Studio is configured.
+def _checked_full_response(response: requests.Response, url: str, max_size: int) -> int | None:
+    """The announced length of a whole-file answer; refuses a partial one nobody asked for and
+    one announced larger than the cap."""
+    if response.status_code == 206:
+        response.close()
+        raise UnacceptableResponse("the server sent part of the file (206) to a request for all of it", url=url)
+    total = _content_length(response)
+    if total is not None and total > max_size:
+        response.close()
+        raise ResourceTooLarge(
+            f"the file has {total:,} bytes, more than the {max_size:,}-byte limit (ML_DATA_MAX_FILE_SIZE)", url=url
+        )
+    return total
+
+
+def label_studio_url(resolver: Resolver, ls_url: str, *, url: str, target: HttpURL | None = None) -> HttpURL:
+    """The URL to ask Label Studio for ``ls_url`` (a path and query), checking that Label Studio
+    is configured; ``target`` is the URL itself when the task gave an absolute one.
 
     A path that already carries the configured URL's path prefix (``/label-studio/data/...``) is
     joined to the origin; any other path is joined to the configured URL.
     """
     settings = resolver.settings
-    if "://" in ls_url:
-        absolute = ls_url
+    if target is not None:
+        absolute = target
     else:
         base = settings.label_studio_url
         if not base:
@@ -175,12 +199,12 @@ def label_studio_url(resolver: Resolver, ls_url: str, *, url: str) -> str:
                 "LOCAL_FILES_DOCUMENT_ROOT / ML_DATA_UPLOAD_DIR",
                 url=url,
             )
-        parts = urlsplit(base)
-        prefix = parts.path.rstrip("/")
-        if prefix and (ls_url == prefix or ls_url.startswith(prefix + "/")):
-            absolute = urlunsplit((parts.scheme, parts.netloc, "", "", "")) + ls_url
-        else:
-            absolute = base + "/" + ls_url.lstrip("/")
+        base_url = parse_http_url(base)
+        prefix = base_url.path.rstrip("/")
+        path = "/" + ls_url.lstrip("/")
+        if prefix and (path == prefix or path.startswith(prefix + "/")):
+            prefix = ""
+        absolute = parse_http_url(f"{base_url.scheme}://{base_url.netloc}{prefix}{path}")
     if resolver.http.auth is None or not resolver.http.auth.applies_to(absolute):
         raise LabelStudioNotConfigured(
             "this file is served by Label Studio, which needs a token: set LABEL_STUDIO_API_KEY "
@@ -210,9 +234,12 @@ def _range_validator(response: requests.Response) -> str | None:
     return response.headers.get("Last-Modified")
 
 
-def _range_start(response: requests.Response) -> int | None:
-    match = re.match(r"bytes (\d+)-\d+/(?:\d+|\*)", response.headers.get("Content-Range", ""))
-    return int(match.group(1)) if match else None
+def _content_range(response: requests.Response) -> tuple[int, int | None] | None:
+    """(first byte, complete length) of a 206's Content-Range."""
+    match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", response.headers.get("Content-Range", "").strip())
+    if not match:
+        return None
+    return int(match.group(1)), None if match.group(3) == "*" else int(match.group(3))
 
 
 def _content_type(response: requests.Response, filename: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -73,3 +74,7 @@ class Fetcher(Protocol):
     """One per URL kind: turn a parsed Ref into a local file."""
 
     def __call__(self, ref: Ref, resolver: Resolver, task_id: int | None) -> LocalFile: ...
+
+
+#: Decides, before any connection, whether a parsed URL may be fetched; raises to refuse it.
+RefGuard = Callable[["Ref"], None]

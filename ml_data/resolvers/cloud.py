@@ -25,11 +25,11 @@ _EXTRAS = {"s3": "s3", "gs": "gcs", "azure-blob": "azure"}
 
 def fetch(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
     if ref.via == "presigned":
-        assert ref.url is not None
-        return cached_download(resolver, ref, ref.url)
+        assert ref.target is not None
+        return cached_download(resolver, ref, ref.target)
     if ref.via == "label-studio":
         assert ref.ls_url is not None
-        return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw))
+        return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw, target=ref.target))
     sdk = _sdk_module(ref.scheme)
     if sdk.available(resolver.settings):
         return sdk.fetch(ref, resolver, task_id)  # type: ignore[no-any-return]

@@ -14,4 +14,4 @@ if TYPE_CHECKING:
 
 def fetch(ref: HttpRef, resolver: Resolver, task_id: int | None) -> LocalFile:
     """Download once; later calls are cache hits under the URL's canonical identity."""
-    return cached_download(resolver, ref, ref.url)
+    return cached_download(resolver, ref, ref.target)

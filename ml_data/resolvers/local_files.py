@@ -26,7 +26,7 @@ def fetch(ref: LocalFilesRef, resolver: Resolver, task_id: int | None) -> LocalF
     mounted = read_mounted(resolver, ref, resolver.settings.local_files_root, relative)
     if mounted is not None:
         return mounted
-    return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw))
+    return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw, target=ref.target))
 
 
 def read_mounted(
@@ -40,6 +40,6 @@ def read_mounted(
     path = contained_path(real_root, relative, url=ref.raw)
     if path.is_file():
         return LocalFile.in_place(path, ref)
-    if not (resolver.settings.label_studio_url or "://" in ref.ls_url):
+    if not (resolver.settings.label_studio_url or ref.target is not None):
         raise NotFound(f"no file {relative!r} under {real_root}", url=ref.raw)
     return None

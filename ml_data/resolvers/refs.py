@@ -30,10 +30,11 @@ import mimetypes
 import posixpath
 import re
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from ml_data.errors import UnsafePath, UnsupportedURL
+from ml_data.errors import UnsafePath, UnsafeURL, UnsupportedURL
+from ml_data.urls import HttpURL, parse_http_url
 
 CLOUD_SCHEMES = {"s3": "s3", "gs": "gcs", "azure-blob": "azure"}
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -111,11 +112,13 @@ class Ref:
 
 @dataclass(frozen=True)
 class _LabelStudioRef(Ref):
-    """A resource Label Studio serves. ``ls_url`` is the URL to ask Label Studio for it: a path
-    (with any prefix such as ``/label-studio``) and query, or an absolute URL on its origin."""
+    """A resource Label Studio serves. ``ls_url`` is what to ask Label Studio for: a path (with any
+    prefix such as ``/label-studio``) and query; ``target`` is the whole URL when the task gave an
+    absolute one on Label Studio's origin (None for a relative path)."""
 
     ls_url: str
     origin: str  # "" when the URL was relative
+    target: HttpURL | None = None
 
 
 @dataclass(frozen=True)
@@ -123,8 +126,8 @@ class UploadRef(_LabelStudioRef):
     """A file uploaded to Label Studio: ``upload/<project>/<file>`` in its media folder."""
 
     kind: ClassVar[str] = "upload"
-    project: str
-    name: str
+    project: str = ""
+    name: str = ""
 
     @property
     def upload_key(self) -> str:
@@ -144,7 +147,7 @@ class LocalFilesRef(_LabelStudioRef):
     """A Local Files storage file: ``path`` is the decoded ``?d=`` value, relative to the document root."""
 
     kind: ClassVar[str] = "local_files"
-    path: str
+    path: str = ""
 
     @property
     def identity(self) -> str:
@@ -173,18 +176,23 @@ class LocalPathRef(Ref):
 
 @dataclass(frozen=True)
 class HttpRef(Ref):
-    """An http(s) URL that is neither a Label Studio nor a cloud storage URL."""
+    """An http(s) URL that is neither a Label Studio nor a cloud storage URL; ``target`` is its one
+    reading, the very value the guard checks and the connection uses."""
 
     kind: ClassVar[str] = "http"
-    url: str
+    target: HttpURL
+
+    @property
+    def url(self) -> str:
+        return str(self.target)
 
     @functools.cached_property
     def identity(self) -> str:
-        return canonical_http_url(self.url)
+        return canonical_http_url(self.target)
 
     @property
     def filename(self) -> str:
-        return posixpath.basename(unquote(urlsplit(self.url).path))
+        return posixpath.basename(unquote(self.target.path))
 
 
 @dataclass(frozen=True)
@@ -227,11 +235,17 @@ class CloudRef(Ref):
     bucket: str
     key: str
     via: str = "uri"
-    url: str | None = None
+    #: the presigned URL (``via="presigned"``) or the absolute resolve link, read once
+    target: HttpURL | None = None
     ls_url: str | None = None
     origin: str = ""
     task_id: int | None = None
     project_id: int | None = None
+
+    @property
+    def url(self) -> str | None:
+        """The presigned URL, for ``via="presigned"``."""
+        return str(self.target) if self.via == "presigned" and self.target is not None else None
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -284,10 +298,13 @@ def looks_like_resource(value: object) -> bool:
 _MEMO_MAX_URL = 4096
 
 
-def parse_ref(url: str, *, label_studio_url: str | None = None) -> Ref:
+def parse_ref(url: str, *, label_studio_url: str | None = None, s3_endpoint_url: str | None = None) -> Ref:
     """Parse ``url`` from a task into a typed Ref.
 
-    ``label_studio_url`` lets absolute URLs on that origin be recognised as Label Studio's.
+    ``label_studio_url`` lets absolute URLs on that origin be recognised as Label Studio's;
+    ``s3_endpoint_url`` (MinIO, an emulator) is the one non-AWS host whose URLs are S3 objects.
+    A URL on any other host keeps an http identity, whatever its path and query look like: only
+    a cloud's own endpoint has the authority to name its objects.
 
     >>> parse_ref("/data/upload/3/x.jpg").identity
     'label-studio-upload:/upload/3/x.jpg'
@@ -297,21 +314,27 @@ def parse_ref(url: str, *, label_studio_url: str | None = None) -> Ref:
     if isinstance(url, str) and len(url) <= _MEMO_MAX_URL:
         # Parsing is pure and Refs are frozen: a resolve of a URL seen before skips it (hot path
         # for warm caches). Long URLs (data: URIs) are not kept.
-        return _parse_memo(url, label_studio_url)
-    return _parse(url, label_studio_url)
+        return _parse_memo(url, label_studio_url, s3_endpoint_url)
+    return _parse(url, label_studio_url, s3_endpoint_url)
 
 
 @functools.lru_cache(maxsize=65536)
-def _parse_memo(url: str, label_studio_url: str | None) -> Ref:
-    return _parse(url, label_studio_url)
+def _parse_memo(url: str, label_studio_url: str | None, s3_endpoint_url: str | None) -> Ref:
+    return _parse(url, label_studio_url, s3_endpoint_url)
 
 
-def _parse(url: str, label_studio_url: str | None) -> Ref:
+def _parse(url: str, label_studio_url: str | None, s3_endpoint_url: str | None) -> Ref:
     if not isinstance(url, str) or not url.strip():
         raise UnsupportedURL(f"expected a non-empty URL string, got {type(url).__name__} {url!r:.40}")
     url = url.strip()
     if "\x00" in url:
         raise UnsafePath("URL contains a NUL byte", url=url)
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsafeURL(
+            "URL contains a lone surrogate (not valid text)", url=url.encode("utf-8", "replace").decode()
+        ) from None
     lowered = url.lower()
     # Relative Label Studio paths belong to the configured instance: same identity as absolute ones.
     ls_origin = _origin_text(label_studio_url) if label_studio_url else ""
@@ -322,8 +345,8 @@ def _parse(url: str, label_studio_url: str | None) -> Ref:
         return _parse_cloud_uri(url, raw=url)
     if lowered.startswith("file:"):
         return _parse_file_url(url)
-    if lowered.startswith(("http://", "https://")):
-        return _parse_absolute(url, label_studio_url)
+    if lowered.startswith(("http:", "https:")):
+        return _parse_absolute(url, label_studio_url, s3_endpoint_url)
     parts = urlsplit(url)
     if parts.scheme and len(parts.scheme) > 1:
         raise UnsupportedURL(
@@ -354,26 +377,30 @@ def _unreachable(url: str) -> Ref:
     raise UnsupportedURL("not a valid Label Studio upload path (expected upload/<project>/<file>)", url=url)
 
 
-def _parse_label_studio_path(path_and_query: str, *, raw: str, ls_url: str, origin: str) -> Ref | None:
+def _parse_label_studio_path(
+    path_and_query: str, *, raw: str, ls_url: str, origin: str, target: HttpURL | None = None
+) -> Ref | None:
     """Classify a Label Studio URL by its path; None if it is not one of Label Studio's."""
+    if "\\" in path_and_query:
+        raise UnsafePath("Windows-style paths and backslashes are not accepted", url=raw)
     parts = urlsplit(path_and_query)
     path = parts.path
+    common: dict[str, Any] = {"raw": raw, "ls_url": ls_url, "origin": origin, "target": target}
     match = _UPLOAD.match(path)
-    if match and not parts.query:
-        return UploadRef(
-            raw=raw, ls_url=ls_url, origin=origin, project=unquote(match["project"]), name=unquote(match["file"])
-        )
+    if match:
+        # Label Studio serves /data/upload/ whatever the query says (a cache-busting ?v=2).
+        return UploadRef(**common, project=unquote(match["project"]), name=unquote(match["file"]))
     if _LOCAL_FILES.match(path):
         value = _last_query_value(parts.query, "d")
         if not value:
             raise UnsupportedURL("Local Files URL has no file path (?d=)", url=raw)
-        return LocalFilesRef(raw=raw, ls_url=ls_url, origin=origin, path=value)
+        return LocalFilesRef(**common, path=value)
     if _STORAGE_DATA.match(path):
         key = _last_query_value(parts.query, "filepath") or ""
         key_match = _UPLOAD_KEY.match(key)
         if not key_match:
             raise UnsupportedURL("storage-data URL has no upload/<project>/<file> filepath", url=raw)
-        return UploadRef(raw=raw, ls_url=ls_url, origin=origin, project=key_match["project"], name=key_match["file"])
+        return UploadRef(**common, project=key_match["project"], name=key_match["file"])
     match = _RESOLVE.match(path)
     if match:
         fileuri = _last_query_value(parts.query, "fileuri")
@@ -388,6 +415,7 @@ def _parse_label_studio_path(path_and_query: str, *, raw: str, ls_url: str, orig
             bucket=cloud.bucket,
             key=cloud.key,
             via="label-studio",
+            target=target,
             ls_url=ls_url,
             origin=origin,
             task_id=number if match["scope"] == "tasks" else None,
@@ -455,23 +483,22 @@ def _parse_data_uri(url: str) -> DataRef:
     return DataRef(raw=url, media_type=media_type, is_base64=is_base64, payload=payload)
 
 
-def _parse_absolute(url: str, label_studio_url: str | None) -> Ref:
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise UnsupportedURL("http(s) URL has no host", url=url)
-    origin = _origin_text(url)
-    if label_studio_url and origin == _origin_text(label_studio_url):
-        path_and_query = parts.path + (f"?{parts.query}" if parts.query else "")
-        ref = _parse_label_studio_path(path_and_query, raw=url, ls_url=url, origin=origin)
+def _parse_absolute(url: str, label_studio_url: str | None, s3_endpoint_url: str | None) -> Ref:
+    target = parse_http_url(url)
+    origin = _origin_text(target)
+    if label_studio_url and target.origin == parse_http_url(label_studio_url).origin:
+        ref = _parse_label_studio_path(target.target, raw=url, ls_url=target.target, origin=origin, target=target)
         if ref is not None:
             return ref
-    cloud = _presigned_cloud_object(url)
+    cloud = _cloud_object_url(target, url, s3_endpoint_url)
     if cloud is not None:
         return cloud
-    return HttpRef(raw=url, url=url)
+    return HttpRef(raw=url, target=target)
 
 
-def _origin_text(url: str) -> str:
+def _origin_text(url: str | HttpURL) -> str:
+    if isinstance(url, HttpURL):
+        return f"{url.scheme}://{url.host}:{url.port}"
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
@@ -482,37 +509,42 @@ def _origin_text(url: str) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def _presigned_cloud_object(url: str) -> CloudRef | None:
-    """Recognise S3, GCS and Azure object URLs (signed or public) so they share the cloud identity."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    path = unquote(parts.path)
-    params = {key.lower(): value for key, value in parse_qsl(parts.query, keep_blank_values=True)}
+def _cloud_object_url(target: HttpURL, raw: str, s3_endpoint_url: str | None) -> CloudRef | None:
+    """An S3, GCS or Azure object URL (signed or public) on that cloud's own endpoint, so that it
+    shares the object's cloud identity. Only the endpoint's host decides: any server can copy a
+    bucket-like path and signature-like parameters into its URLs, and must not thereby name (and
+    fill the cache entry of) an object in somebody's bucket."""
+    host = target.host
+    path = unquote(target.path)
     bucket = key = None
     scheme = "s3"
     virtual = _S3_VIRTUAL_HOST.match(host)
-    if virtual:
+    if target.scheme == "https" and virtual:
         bucket, key = virtual["bucket"], path[1:]
-    elif (
-        _S3_PATH_HOST.match(host)
-        or "/s3/aws4_request" in params.get("x-amz-credential", "")
-        or ("awsaccesskeyid" in params and "signature" in params)
-    ):
-        # Path style: AWS without a bucket host, or any S3-compatible endpoint (MinIO, ...)
-        # whose SigV4 credential scope names the s3 service, or that uses S3's SigV2 query auth.
+    elif target.scheme == "https" and _S3_PATH_HOST.match(host):
         bucket, _, key = path[1:].partition("/")
-    elif host in _GCS_HOSTS:
+    elif s3_endpoint_url and _same_origin(target, s3_endpoint_url):
+        # The configured S3-compatible endpoint (MinIO, an emulator): path style.
+        bucket, _, key = path[1:].partition("/")
+    elif target.scheme == "https" and host in _GCS_HOSTS:
         scheme = "gs"
         bucket, _, key = path[1:].partition("/")
-    elif host.endswith(".storage.googleapis.com"):
+    elif target.scheme == "https" and host.endswith(".storage.googleapis.com"):
         scheme = "gs"
         bucket, key = host[: -len(".storage.googleapis.com")], path[1:]
-    elif _AZURE_HOST.match(host):
+    elif target.scheme == "https" and _AZURE_HOST.match(host):
         scheme = "azure-blob"
         bucket, _, key = path[1:].partition("/")
     if not bucket or not key:
         return None
-    return CloudRef(raw=url, scheme=scheme, bucket=bucket, key=key, via="presigned", url=url)
+    return CloudRef(raw=raw, scheme=scheme, bucket=bucket, key=key, via="presigned", target=target)
+
+
+def _same_origin(target: HttpURL, other: str) -> bool:
+    try:
+        return target.origin == parse_http_url(other).origin
+    except UnsupportedURL:
+        return False
 
 
 def _is_signature_param(name: str, *, azure_sas: bool) -> bool:
@@ -524,20 +556,16 @@ def _is_signature_param(name: str, *, azure_sas: bool) -> bool:
     )
 
 
-def canonical_http_url(url: str) -> str:
+def canonical_http_url(url: str | HttpURL) -> str:
     """The identity of an http(s) URL: lower-case scheme and host, no default port, no fragment,
     no signature parameters (so a re-signed URL of the same resource is the same identity).
 
     >>> canonical_http_url("HTTPS://Example.COM:443/a.jpg?Expires=1&Signature=x&v=2#top")
     'https://example.com/a.jpg?v=2'
     """
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    port = parts.port
-    netloc = host if port is None or str(port) == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    target = url if isinstance(url, HttpURL) else parse_http_url(url)
+    pairs = parse_qsl(target.query, keep_blank_values=True)
     azure_sas = any(name.lower() == "sig" for name, _ in pairs)
     kept = [(name, value) for name, value in pairs if not _is_signature_param(name, azure_sas=azure_sas)]
-    query = urlencode(kept) if len(kept) != len(pairs) else parts.query
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    query = urlencode(kept) if len(kept) != len(pairs) else target.query
+    return urlunsplit((target.scheme, target.netloc, target.path, query, ""))

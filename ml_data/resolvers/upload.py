@@ -28,7 +28,7 @@ def fetch(ref: UploadRef, resolver: Resolver, task_id: int | None) -> LocalFile:
     if mounted is not None:
         return mounted
     try:
-        return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw))
+        return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw, target=ref.target))
     except RemoteNotFound:
         if "/storage-data/" in ref.ls_url:
             raise

@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None, service: ServiceSettings | None
     app = Flask("ml_data.service")
     app.config["MAX_CONTENT_LENGTH"] = service.max_request_bytes
     guard = UrlGuard(settings, service.allow)
+    # The service's own, lower, cap on what one request may pull into the cache.
+    settings = settings.with_changes(max_file_size=min(settings.max_file_size, service.max_file_size))
     app.extensions["ml_data.resolver"] = GuardedResolver(
         settings, guard, http=HttpClient(settings, url_guard=guard.check_hop)
     )

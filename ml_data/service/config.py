@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ml_data.config import parse_size
+
 
 @dataclass(frozen=True)
 class ServiceSettings:
@@ -24,11 +26,14 @@ class ServiceSettings:
     #: where dataset jobs write (default: ``datasets/`` in the cache folder, so that images are
     #: hard links into the cache, which needs the same file system)
     datasets_dir: Path | None = None
+    #: largest file the service downloads for a client (ML_DATA_SERVICE_MAX_FILE_SIZE); the
+    #: library's own limit applies when it is lower
+    max_file_size: int = 2 * 1000**3
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
         """``ML_DATA_SERVICE_TOKEN``, ``ML_DATA_SERVICE_ALLOW`` (comma-separated),
-        ``ML_DATA_SERVICE_DATASETS_DIR``."""
+        ``ML_DATA_SERVICE_DATASETS_DIR``, ``ML_DATA_SERVICE_MAX_FILE_SIZE`` (default 2GB)."""
         env = os.environ if environ is None else environ
         allow = tuple(
             item.strip().rstrip("/") for item in env.get("ML_DATA_SERVICE_ALLOW", "").split(",") if item.strip()
@@ -38,4 +43,7 @@ class ServiceSettings:
             token=env.get("ML_DATA_SERVICE_TOKEN") or None,
             allow=allow,
             datasets_dir=Path(datasets).expanduser() if datasets else None,
+            max_file_size=parse_size(env["ML_DATA_SERVICE_MAX_FILE_SIZE"])
+            if env.get("ML_DATA_SERVICE_MAX_FILE_SIZE")
+            else 2 * 1000**3,
         )

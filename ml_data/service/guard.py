@@ -1,32 +1,56 @@
 """What the service may fetch: no open proxy, no SSRF.
 
-A URL is allowed when it is served by Label Studio (its configured origin), is in Local Files /
-upload folders (containment applies), is a ``data:`` URI, or names an allowlisted origin or bucket.
-Every request the HTTP client makes, redirects included, is checked again before it connects, and
-an allowlisted host name must not resolve to a loopback, link-local or private address (DNS
-rebinding); IP addresses in the allowlist are taken as they are.
+A URL is allowed when it is one of the files Label Studio serves (uploads, Local Files, the storage
+proxy, resolve/presign links: never its ``/api/``), is in the Local Files / upload folders
+(containment applies), is a ``data:`` URI, or names an allowlisted origin or bucket. The decision
+is made twice on the same parsed values: once on the Ref before its fetcher runs (cloud SDK fetches
+included), and by the HTTP client before every connection, redirects included, with the addresses
+the host name resolved to. Those addresses are the ones connected to (the client pins them), so a
+name that answers a public address to the check and a private one to the connection cannot get
+through; an allowlisted host name must resolve only to public addresses, while IP addresses in the
+allowlist are taken as they are.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import socket
+from collections.abc import Callable
 from typing import Any
 
 from ml_data.config import Settings
 from ml_data.errors import URLNotAllowed
-from ml_data.http import Origin
-from ml_data.resolvers import LocalFile, Resolver
+from ml_data.http import Origin, is_token_path
+from ml_data.resolvers import Resolver
 from ml_data.resolvers.refs import CloudRef, HttpRef, Ref
+from ml_data.urls import HttpURL, parse_http_url
 
 _LOCAL_KINDS = frozenset({"local_files", "upload", "local_path", "data_uri"})
 
+#: Whether an allowlisted host name may connect to this address.
+AddressPolicy = Callable[[str], bool]
+
+
+def is_public_address(address: str) -> bool:
+    """False for loopback, link-local, private, reserved and unspecified addresses."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    return not (ip.is_loopback or ip.is_link_local or ip.is_private or ip.is_reserved or ip.is_unspecified)
+
 
 class UrlGuard:
-    def __init__(self, settings: Settings, allow: tuple[str, ...]) -> None:
-        self.label_studio = Origin.of(settings.label_studio_url) if settings.label_studio_url else None
+    """The allow decision of the service, for parsed URLs and for each connection."""
+
+    def __init__(
+        self, settings: Settings, allow: tuple[str, ...], *, address_allowed: AddressPolicy = is_public_address
+    ) -> None:
+        base = parse_http_url(settings.label_studio_url) if settings.label_studio_url else None
+        self.label_studio = Origin(*base.origin) if base is not None else None
+        self.label_studio_prefix = base.path.rstrip("/") if base is not None else ""
         self.origins = {origin for origin in (Origin.of(item) for item in allow) if origin is not None}
         self.buckets = {item.lower() for item in allow if item.lower().startswith(("s3://", "gs://", "azure-blob://"))}
+        self.address_allowed = address_allowed
+
+    def __call__(self, ref: Ref) -> None:
+        self.check_ref(ref)
 
     def check_ref(self, ref: Ref) -> None:
         """Refuse a parsed URL the service may not fetch (before any connection)."""
@@ -35,27 +59,38 @@ class UrlGuard:
         if isinstance(ref, CloudRef):
             if f"{ref.scheme}://{ref.bucket}".lower() in self.buckets:
                 return
-            if ref.via == "presigned" and ref.url is not None and self._origin_allowed(ref.url):
+            if ref.via == "presigned" and ref.target is not None and self._origin_allowed(ref.target, None):
                 return
             raise URLNotAllowed(f"{ref.scheme}://{ref.bucket} is not an allowed bucket", url=ref.raw)
-        if isinstance(ref, HttpRef) and self._origin_allowed(ref.url):
-            return
+        if isinstance(ref, HttpRef):
+            if self._is_label_studio(ref.target) and not self._is_label_studio_file(ref.target):
+                raise URLNotAllowed("only the files Label Studio serves are fetched, never its API", url=ref.raw)
+            if self._origin_allowed(ref.target, None):
+                return
         raise URLNotAllowed("this origin is not allowed (see ML_DATA_SERVICE_ALLOW)", url=ref.raw)
 
-    def check_hop(self, url: str) -> None:
-        """The HTTP client's guard: called with every URL, redirects included, before connecting."""
-        if not self._origin_allowed(url):
-            raise URLNotAllowed("refusing to connect to an origin that is not allowed", url=url)
+    def check_hop(self, target: HttpURL, addresses: tuple[str, ...] | None) -> None:
+        """The HTTP client's guard: called with every URL, redirects included, and the addresses
+        that will be connected to (None behind a proxy), before connecting."""
+        if self._is_label_studio(target):
+            if not self._is_label_studio_file(target):
+                raise URLNotAllowed("refusing to fetch Label Studio's API", url=str(target))
+            return
+        if not self._origin_allowed(target, addresses):
+            raise URLNotAllowed("refusing to connect to an origin that is not allowed", url=str(target))
 
-    def _origin_allowed(self, url: str) -> bool:
-        origin = Origin.of(url)
-        if origin is None:
+    def _is_label_studio(self, target: HttpURL) -> bool:
+        return self.label_studio is not None and Origin(*target.origin) == self.label_studio
+
+    def _is_label_studio_file(self, target: HttpURL) -> bool:
+        return is_token_path(target.path, prefix=self.label_studio_prefix)
+
+    def _origin_allowed(self, target: HttpURL, addresses: tuple[str, ...] | None) -> bool:
+        if Origin(*target.origin) not in self.origins:
             return False
-        if origin == self.label_studio:
+        if target.is_ip or addresses is None:
             return True
-        if origin not in self.origins:
-            return False
-        return _is_ip(origin.host) or _resolves_publicly(origin.host)
+        return bool(addresses) and all(self.address_allowed(address) for address in addresses)
 
 
 class GuardedResolver(Resolver):
@@ -63,29 +98,4 @@ class GuardedResolver(Resolver):
     everything the service fetches (single resources, prefetch jobs, dataset jobs)."""
 
     def __init__(self, settings: Settings, guard: UrlGuard, **kwargs: Any) -> None:
-        super().__init__(settings, **kwargs)
-        self.guard = guard
-
-    def resolve(self, url: str, *, task_id: int | None = None, refresh: bool = False) -> LocalFile:
-        self.guard.check_ref(self.parse(url))
-        return super().resolve(url, task_id=task_id, refresh=refresh)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def _resolves_publicly(host: str) -> bool:
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError:
-        return False
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%")[0])
-        if ip.is_loopback or ip.is_link_local or ip.is_private or ip.is_reserved or ip.is_unspecified:
-            return False
-    return bool(addresses)
+        super().__init__(settings, guard=guard, **kwargs)
