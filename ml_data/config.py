@@ -173,6 +173,8 @@ class Settings:
     #: Seconds one file's download may take in all, retries included (the read timeout alone
     #: lets a server that trickles a byte at a time hold a download forever).
     download_deadline: float = 1800.0
+    #: A cache temp file silent this long is a dead writer's (on any host sharing the cache).
+    cache_writer_timeout: float = 15 * 60.0
 
     def __post_init__(self) -> None:
         if self.label_studio_url is not None:
@@ -195,7 +197,9 @@ class Settings:
         recently are never evicted, default 60s), ``ML_DATA_TIMEOUT`` (read timeout),
         ``ML_DATA_CONNECT_TIMEOUT``, ``ML_DATA_RETRIES``, ``ML_DATA_VERIFY_SSL``,
         ``ML_DATA_S3_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``),
-        ``ML_DATA_MAX_FILE_SIZE`` (default 20GB), ``ML_DATA_DOWNLOAD_DEADLINE`` (default 30m). Cloud
+        ``ML_DATA_MAX_FILE_SIZE`` (default 20GB), ``ML_DATA_DOWNLOAD_DEADLINE`` (default 30m),
+        ``ML_DATA_CACHE_WRITER_TIMEOUT`` (default 15m: a cache temp file silent this long belongs to
+        a dead writer). Cloud
         credentials are left to each SDK's own environment and files.
         """
         env = os.environ if environ is None else environ
@@ -230,6 +234,9 @@ class Settings:
             download_deadline=parse_duration(env["ML_DATA_DOWNLOAD_DEADLINE"])
             if env.get("ML_DATA_DOWNLOAD_DEADLINE")
             else 1800.0,
+            cache_writer_timeout=parse_duration(env["ML_DATA_CACHE_WRITER_TIMEOUT"])
+            if env.get("ML_DATA_CACHE_WRITER_TIMEOUT")
+            else 15 * 60.0,
         )
 
     def with_changes(self, **changes: object) -> Settings:

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from ml_data import Cache, Settings
 from ml_data.cache import cache_key
 from ml_data.cli import main
+from ml_data.errors import CacheError
 
 
 def fill(cache: Cache, count: int, size: int = 1000, start: int = 0) -> list[str]:
@@ -107,25 +108,59 @@ def test_clear_removes_everything_not_in_use(tmp_path):
     assert cache.get(first) is None and cache.get(second) is not None
 
 
-def test_leftovers_of_dead_processes_are_cleaned_and_live_ones_kept(tmp_path):
-    cache = Cache(tmp_path)
+def test_leftovers_are_judged_by_their_heartbeat_not_by_their_pid(tmp_path):
+    """Regression: a temp file whose pid is not alive here (another container on the same cache
+    volume) was deleted while its writer was still downloading."""
+    cache = Cache(tmp_path, writer_timeout=60.0)
     fill(cache, 1)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
     tmp = tmp_path / "tmp"
-    dead_part = tmp / f"{'a' * 16}.{dead_pid}.0123.part"
-    live_part = tmp / f"{'b' * 16}.{os.getpid()}.4567.part"
-    dead_part.write_bytes(b"partial")
+    silent_part = tmp / f"{'a' * 16}.other-host.{os.getpid()}.0123.part"
+    live_part = tmp / f"{'b' * 16}.other-host.{dead_pid}.4567.part"
+    silent_part.write_bytes(b"partial")
     live_part.write_bytes(b"in progress")
+    long_ago = time.time() - 3600
+    os.utime(silent_part, (long_ago, long_ago))
     orphan = cache.entry_dir("c" * 64)
     orphan.mkdir(parents=True)
     (orphan / "x.bin").write_bytes(b"file without metadata")
+    being_committed = cache.entry_dir("d" * 64)
+    being_committed.mkdir(parents=True)
+    (being_committed / "y.bin").write_bytes(b"renamed in, metadata not yet written")
+    for path in (orphan / "x.bin", orphan):
+        os.utime(path, (long_ago, long_ago))
     info = cache.scan()
-    assert set(info.leftovers) == {dead_part, orphan}
+    assert set(info.leftovers) == {silent_part, orphan}
     report = cache.prune()
     assert report.leftovers_removed == 2
-    assert not dead_part.exists() and not orphan.exists() and live_part.exists()
+    assert not silent_part.exists() and not orphan.exists()
+    assert live_part.exists() and (being_committed / "y.bin").exists()
     assert len(cache.scan().entries) == 1
+
+
+def test_a_writer_whose_temp_file_was_removed_fails_with_a_typed_error(tmp_path):
+    cache = Cache(tmp_path)
+    with cache.pending("https://h/x.bin") as pending:
+        pending.write(b"abc")
+        pending.path.unlink()
+        with pytest.raises(CacheError, match="removed from the cache"):
+            pending.commit("x.bin", source="https://h/x.bin", expected_size=3)
+    assert cache.get("https://h/x.bin") is None
+
+
+def test_a_slow_writer_keeps_its_heartbeat(tmp_path, monkeypatch):
+    from ml_data.cache import store
+
+    monkeypatch.setattr(store, "HEARTBEAT_SECONDS", 0.0)
+    cache = Cache(tmp_path, writer_timeout=60.0)
+    with cache.pending("https://h/slow.bin") as pending:
+        pending.write(b"a")
+        long_ago = time.time() - 3600
+        os.utime(pending.path, (long_ago, long_ago))
+        pending.write(b"b")  # a write refreshes the heartbeat
+        assert time.time() - pending.path.stat().st_mtime < 60
+        assert pending.path not in cache.scan().leftovers
 
 
 # -- the command line ---------------------------------------------------------------------------

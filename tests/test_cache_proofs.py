@@ -72,8 +72,12 @@ def test_a_process_killed_mid_download_leaves_nothing_that_is_served(file_server
         child.wait(timeout=10)
     assert child.returncode == -signal.SIGKILL
 
-    resolver = Resolver(Settings(cache_dir=cache_dir, retries=0, lock_timeout=10))
+    resolver = Resolver(Settings(cache_dir=cache_dir, retries=0, lock_timeout=10, cache_writer_timeout=60.0))
     assert resolver.cache.get(url) is None  # the partial download is not an entry
+    parts = list((cache_dir / "tmp").glob("*.part"))
+    assert len(parts) == 1 and parts[0] not in resolver.cache.scan().leftovers  # its heartbeat is recent
+    long_ago = time.time() - 3600
+    os.utime(parts[0], (long_ago, long_ago))  # silent for an hour: its writer is gone
     leftovers = [p for p in resolver.cache.scan().leftovers if p.suffix == ".part"]
     assert len(leftovers) == 1 and f".{child.pid}." in leftovers[0].name
 

@@ -6,7 +6,7 @@ Layout under the cache root::
     objects/<k[:2]>/<k>/.meta.json      size, sha256, ETag, Last-Modified, redacted source, times;
                                         its mtime is the entry's last access (for LRU eviction)
     locks/<k[:2]>/<k>.lock              per-key cross-process lock (one download for N processes)
-    tmp/<k[:16]>.<pid>.<random>.part    downloads in progress
+    tmp/<k[:16]>.<host>.<pid>.<random>.part    downloads in progress
 
 ``k`` is the full sha256 of the resource's canonical identity. A file becomes visible only once it
 is complete: it is written to a unique temp file (one per process: locks can silently do nothing on
@@ -14,6 +14,14 @@ network filesystems, so no two writers ever share a file), its length is checked
 place with ``os.replace``, and only then is its metadata written. An entry counts as a hit only when
 its metadata exists and the file's size (or, with ``verify="hash"``, its sha256) matches it, so an
 interrupted or damaged download is never served.
+
+Several hosts or containers may share the cache folder (an NFS volume, one volume mounted into many
+ML backend replicas), where locks may do nothing and process ids mean nothing across pid namespaces.
+Correctness therefore never rests on a lock: each writer has its own temp file (named with its host,
+pid and a random part), the rename commits, the metadata follows. A writer is known to be alive by
+its heartbeat, the temp file's modification time, which it refreshes while it writes (at least every
+``HEARTBEAT_SECONDS``); cleaning removes a temp file, or an entry folder without metadata, only once
+it has been silent for ``writer_timeout`` seconds, whoever wrote it.
 
 Removal (eviction, pruning, ``--fix``) takes the entry's lock without waiting, so an entry being
 written is skipped, and deletes the metadata first. Entries used within the last ``grace_seconds``
@@ -30,7 +38,9 @@ import json
 import logging
 import os
 import queue
+import re
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -56,9 +66,13 @@ META_NAME = ".meta.json"
 EVICTED_NAME = ".evicted"
 META_VERSION = 1
 VERIFY_POLICIES = ("size", "hash")
-#: Temp files of live processes are left alone unless older than this (their pid may be reused,
-#: or they may belong to another host sharing the cache).
-STALE_TMP_SECONDS = 24 * 3600.0
+#: A writer refreshes its temp file's mtime at least this often, even when no bytes arrive.
+HEARTBEAT_SECONDS = 30.0
+#: Temp files and metadata-less entry folders silent for this long belong to a dead writer (on any
+#: host); it must be well above the read timeout, the longest a live writer waits for bytes.
+DEFAULT_WRITER_TIMEOUT = 15 * 60.0
+#: Names the host in temp file names, so writers on hosts sharing the cache never collide.
+HOST_ID = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname())[:40].strip("-") or "host"
 #: Entries remembered per process (cleared when full; a miss only costs reading the metadata).
 _MEMO_ENTRIES = 100_000
 
@@ -185,11 +199,21 @@ class PendingFile:
         self._handle = open(self.path, "xb")
         self._digest = _Digest()
         self.size = 0
+        self._beat = time.monotonic()
 
     def write(self, chunk: bytes) -> None:
         self._handle.write(chunk)
         self._digest.update(chunk)
         self.size += len(chunk)
+        if time.monotonic() - self._beat >= HEARTBEAT_SECONDS:
+            self.heartbeat()
+
+    def heartbeat(self) -> None:
+        """Tell cleaners on any host that this writer is alive (bytes may sit in a buffer)."""
+        self._beat = time.monotonic()
+        with contextlib.suppress(OSError):
+            self._handle.flush()
+            os.utime(self.path)
 
     def write_all(self, chunks: Iterable[bytes]) -> None:
         for chunk in chunks:
@@ -264,8 +288,11 @@ class Cache:
         lock_timeout: float = 600.0,
         max_size: int | None = None,
         grace_seconds: float = 60.0,
+        writer_timeout: float = DEFAULT_WRITER_TIMEOUT,
     ) -> None:
         self.root = Path(root)
+        #: a temp file or metadata-less entry silent this long is a dead writer's leftover
+        self.writer_timeout = writer_timeout
         self._objects = os.fspath(self.root / "objects")
         self.lock_timeout = lock_timeout
         self.max_size = max_size
@@ -287,6 +314,7 @@ class Cache:
             lock_timeout=settings.lock_timeout,
             max_size=settings.cache_max_size,
             grace_seconds=settings.cache_eviction_grace,
+            writer_timeout=settings.cache_writer_timeout,
         )
 
     # -- layout -------------------------------------------------------------------------------
@@ -303,7 +331,7 @@ class Cache:
     def _new_tmp_path(self, key: str, suffix: str) -> Path:
         tmp_dir = self._tmp_dir()
         self._ensure_dir(tmp_dir)
-        return tmp_dir / f"{key[:16]}.{os.getpid()}.{uuid.uuid4().hex}{suffix}"
+        return tmp_dir / f"{key[:16]}.{HOST_ID}.{os.getpid()}.{uuid.uuid4().hex}{suffix}"
 
     def _ensure_dir(self, path: Path) -> None:
         if path in self._made:
@@ -498,8 +526,16 @@ class Cache:
                     _remove(stale)
         except OSError as exc:
             raise CacheError(f"cannot create cache folder {directory}: {exc.strerror or exc}") from None
-        os.replace(tmp_path, directory / name)
-        self._write_meta(key, meta)
+        try:
+            os.replace(tmp_path, directory / name)
+            self._write_meta(key, meta)
+        except FileNotFoundError:
+            # Another host's cleaner removed our temp file or the entry folder (it judged the
+            # writer dead): nothing half-done is visible, and the caller may try again.
+            raise CacheError(
+                f"the download of {redact_url(meta.get('source', ''))} was removed from the cache while it was "
+                "being committed (is a cache on another host pruning with a shorter writer timeout?)"
+            ) from None
         # The metadata's mtime is the use time: take it from the file, whose clock readers see.
         accessed = (directory / META_NAME).stat().st_mtime
         entry = _entry_from_meta(key, directory / name, meta, last_accessed=accessed)
@@ -529,7 +565,7 @@ class Cache:
                     entries.append(entry)
                 elif self._evicted_recently(directory):
                     continue  # deleted once its grace period has passed
-                elif not self._is_locked(directory.name):
+                elif (self._was_evicted(directory) or self._silent(directory)) and not self._is_locked(directory.name):
                     leftovers.append(directory)
         leftovers.extend(self._stale_tmp_files())
         return CacheInfo(root=self.root, entries=tuple(entries), leftovers=tuple(leftovers), max_size=self.max_size)
@@ -651,6 +687,9 @@ class Cache:
             lock.release()
         return True
 
+    def _was_evicted(self, directory: Path) -> bool:
+        return (directory / EVICTED_NAME).exists()
+
     def _evicted_recently(self, directory: Path) -> bool:
         try:
             evicted_at = (directory / EVICTED_NAME).stat().st_mtime
@@ -658,19 +697,19 @@ class Cache:
             return False
         return time.time() - evicted_at < self.grace_seconds
 
+    def _silent(self, path: Path) -> bool:
+        """True when nothing under ``path`` changed for ``writer_timeout`` seconds."""
+        try:
+            stamps = [path.stat().st_mtime]
+            if path.is_dir():
+                stamps += [item.stat(follow_symlinks=False).st_mtime for item in os.scandir(path)]
+        except FileNotFoundError:
+            return False
+        return time.time() - max(stamps) > self.writer_timeout
+
     def _stale_tmp_files(self) -> list[Path]:
-        now = time.time()
-        stale = []
-        for path in _files(self._tmp_dir()):
-            parts = path.name.split(".")
-            pid = int(parts[1]) if len(parts) >= 3 and parts[1].isdigit() else None
-            try:
-                age = now - path.stat().st_mtime
-            except FileNotFoundError:
-                continue
-            if age > STALE_TMP_SECONDS or (pid is not None and not _pid_alive(pid)):
-                stale.append(path)
-        return stale
+        """Temp files whose writer stopped its heartbeat, on this host or another one."""
+        return [path for path in _files(self._tmp_dir()) if self._silent(path)]
 
     def _clean_leftovers(self, leftovers: Iterable[Path]) -> int:
         count = 0
@@ -702,18 +741,6 @@ def _entry_from_meta(key: str, path: Path, meta: dict, *, last_accessed: float) 
         validated_at=float(meta.get("validated_at", created)),
         last_accessed=last_accessed,
     )
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _subdirs(path: Path) -> list[Path]:

@@ -60,6 +60,8 @@ class Route:
     last_modified: str | None = None
     #: answer "Range: bytes=N-" with 206
     ranges: bool = False
+    #: send no Content-Length: the body ends when the connection closes
+    no_length: bool = False
     #: called with the route after each answer (to change the object between requests)
     after_answer: Callable[[Route], None] | None = None
     served: int = 0
@@ -136,7 +138,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         for name, value in {**route.headers, **extra}.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
+        if route.no_length:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if not send_body:
             return
