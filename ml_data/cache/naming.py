@@ -27,6 +27,8 @@ def safe_filename(name: str, *, fallback: str = "file") -> str:
     >>> safe_filename("../../etc/pass wd.JPG")
     'etc_pass wd.JPG'
     """
+    # Lone surrogates (from a JSON "\\ud800") cannot be written to a file system: replaced.
+    name = name.encode("utf-8", "replace").decode("utf-8")
     name = unicodedata.normalize("NFC", name)
     name = _LEADING.sub("", _UNSAFE.sub("_", name)).rstrip(" .")
     if not name:

@@ -18,6 +18,7 @@ from ml_data.errors import ConversionError, MlDataError
 
 ANNOTATION_CHOICES = ("all", "latest", "first", "ground-truth")
 ERROR_POLICIES = ("fail", "skip")
+CATEGORY_ORDERS = ("alphabetical", "config")
 
 #: (url, task id) -> a local path, or None when it cannot be resolved; given by the caller (the
 #: pipeline or the CLI), so converters never touch the network themselves.

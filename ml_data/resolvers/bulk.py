@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from ml_data.config import Settings
-from ml_data.errors import MlDataError
+from ml_data.errors import MlDataError, UpstreamError
 from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, make_session, new_session
+from ml_data.redaction import redact_url
 from ml_data.resolvers.base import LocalFile
 
 if TYPE_CHECKING:
@@ -93,6 +94,10 @@ def resolve_many(
             return identity, resolver.resolve(url, task_id=task_id)
         except MlDataError as exc:
             return identity, exc
+        except (OSError, ValueError, UnicodeError) as exc:
+            # Never one URL's unforeseen failure for the whole batch: recorded like any other.
+            logger.exception("unexpected error resolving %s", redact_url(url))
+            return identity, UpstreamError(f"unexpected error: {type(exc).__name__}", url=url, task_id=task_id)
 
     bar = tqdm(total=len(groups), unit="file", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
     with bar, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ml-data") as pool:

@@ -16,6 +16,7 @@ from ml_data.service.errors import ApiError, status_of
 from ml_data.service.guard import UrlGuard
 from ml_data.service.jobs import Job, JobRegistry
 from ml_data.service.openapi import OPENAPI
+from ml_data.service.schemas import PREFETCH, WEBHOOK, parse_body
 
 api = Blueprint("api", __name__)
 _BATCH = 64
@@ -94,26 +95,23 @@ def _etag(local: LocalFile) -> str:
     return f"{stat.st_size:x}-{stat.st_mtime_ns:x}-{stat.st_ino:x}"
 
 
-def _items(payload: Any) -> list[tuple[str, int | None]]:
-    """(url, task id) pairs from ``{"urls": [...]}`` or ``{"tasks": [...]}`` (task objects)."""
-    if not isinstance(payload, dict):
-        raise ApiError(400, "bad_request", "expected a JSON object")
+def _items(payload: dict[str, Any]) -> list[tuple[str, int | None]]:
+    """(url, task id) pairs from a validated ``{"urls": [...]}`` or ``{"tasks": [...]}`` body."""
     items: list[tuple[str, int | None]] = []
     for entry in payload.get("urls") or []:
         if isinstance(entry, str):
             items.append((entry, None))
-        elif isinstance(entry, dict) and isinstance(entry.get("url"), str):
-            items.append((entry["url"], _task_id(entry.get("task_id"))))
         else:
-            raise ApiError(400, "bad_request", "urls must be strings or {url, task_id} objects")
-    tasks = payload.get("tasks") or ([payload["task"]] if isinstance(payload.get("task"), dict) else [])
+            items.append((entry["url"], entry.get("task_id")))
+    tasks = list(payload.get("tasks") or [])
+    if isinstance(payload.get("task"), dict):
+        tasks.append(payload["task"])
     for task in tasks:
-        if isinstance(task, dict) and isinstance(task.get("data"), dict):
-            task_id = task.get("id") if isinstance(task.get("id"), int) else None
-            for value in task["data"].values():
-                for item in value if isinstance(value, list) else [value]:
-                    if looks_like_resource(item):
-                        items.append((item, task_id))
+        task_id = task.get("id")
+        for value in (task.get("data") or {}).values():
+            for item in value if isinstance(value, list) else [value]:
+                if looks_like_resource(item):
+                    items.append((item, task_id))
     if len(items) > _MAX_URLS:
         raise ApiError(400, "bad_request", f"at most {_MAX_URLS} URLs per request")
     return items
@@ -142,11 +140,9 @@ def _record(job: Job, url: str, exc: MlDataError) -> None:
 
 @api.post("/v1/prefetch")
 def prefetch():  # type: ignore[no-untyped-def]
-    payload = request.get_json(silent=True)
-    if isinstance(payload, dict) and "project" in payload:
+    payload = parse_body(request.get_data(cache=False), PREFETCH)
+    if "project" in payload:
         project = payload["project"]
-        if not isinstance(project, int) or isinstance(project, bool) or project < 1:
-            raise ApiError(400, "bad_request", "project must be a positive integer (a Label Studio project id)")
         resolver = _resolver()
         LabelStudioClient(resolver.settings)  # not configured: fail now, not in the job
         return jsonify(_jobs().submit("prefetch-project", [], _prefetch_project(resolver, project)).as_dict()), 202
@@ -191,9 +187,7 @@ def job(job_id: str):  # type: ignore[no-untyped-def]
 @api.post("/v1/webhooks/label-studio")
 def webhook():  # type: ignore[no-untyped-def]
     """Label Studio's task and annotation events: prefetch the resources of the tasks they carry."""
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict) or "action" not in payload:
-        raise ApiError(400, "bad_request", "expected a Label Studio webhook payload with an action")
+    payload = parse_body(request.get_data(cache=False), WEBHOOK)
     items = _items({"tasks": payload.get("tasks") or [], "task": payload.get("task")})
     if not items:
         return jsonify(action=payload["action"], job=None), 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ml_data._version import __version__
+from ml_data.service.schemas import DATASET, PREFETCH, WEBHOOK
 
 _ERROR = {
     "description": "error",
@@ -69,20 +70,7 @@ OPENAPI: dict[str, Any] = {
         "/v1/prefetch": {
             "post": {
                 "summary": "Warm the cache in the background",
-                "requestBody": {
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "urls": {"type": "array", "items": {"type": "string"}},
-                                    "tasks": {"type": "array", "items": {"type": "object"}},
-                                    "project": {"type": "integer", "minimum": 1},
-                                },
-                            }
-                        }
-                    }
-                },
+                "requestBody": {"required": True, "content": {"application/json": {"schema": PREFETCH}}},
                 "responses": {
                     "202": {"description": "job", "content": {"application/json": {"schema": _JOB}}},
                     **_ERRORS,
@@ -133,29 +121,7 @@ OPENAPI: dict[str, Any] = {
             "post": {
                 "summary": "Build or update a dataset of the project with the fetch pipeline (a background job)",
                 "parameters": [_PROJECT_ID],
-                "requestBody": {
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["format"],
-                                "properties": {
-                                    "format": {"type": "string"},
-                                    "annotations": {
-                                        "type": "string",
-                                        "enum": ["all", "latest", "first", "ground-truth"],
-                                    },
-                                    "predictions": {"type": "boolean"},
-                                    "model_version": {"type": "string"},
-                                    "on_error": {"type": "string", "enum": ["fail", "skip"]},
-                                    "split": {"type": "string", "examples": ["train=0.8,val=0.2"]},
-                                    "category_order": {"type": "string", "enum": ["alphabetical", "config"]},
-                                    "category_start": {"type": "integer", "enum": [0, 1]},
-                                },
-                            }
-                        }
-                    }
-                },
+                "requestBody": {"required": True, "content": {"application/json": {"schema": DATASET}}},
                 "responses": {
                     "202": {"description": "job", "content": {"application/json": {"schema": _JOB}}},
                     **_ERRORS,
@@ -175,7 +141,7 @@ OPENAPI: dict[str, Any] = {
         "/v1/webhooks/label-studio": {
             "post": {
                 "summary": "Label Studio webhook receiver: prefetches the resources of the tasks in the event",
-                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                "requestBody": {"required": True, "content": {"application/json": {"schema": WEBHOOK}}},
                 "responses": {
                     "200": {"description": "nothing to do"},
                     "202": {"description": "prefetch job"},

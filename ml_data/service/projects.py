@@ -20,7 +20,7 @@ import orjson
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context, url_for
 
 from ml_data.config import Settings
-from ml_data.converters import KNOWN_FORMATS, normalize_format_name
+from ml_data.converters import normalize_format_name
 from ml_data.converters.label_config import parse_label_config
 from ml_data.errors import ConfigurationError, MlDataError
 from ml_data.labelstudio import LabelStudioClient
@@ -28,6 +28,7 @@ from ml_data.pipeline import MANIFEST, DatasetOptions, _resource_keys, fetch_pro
 from ml_data.resolvers import Resolver
 from ml_data.service.errors import ApiError
 from ml_data.service.jobs import Job, JobRegistry
+from ml_data.service.schemas import DATASET, parse_body
 
 projects = Blueprint("projects", __name__)
 _MAX_PAGE_SIZE = 1000
@@ -94,17 +95,10 @@ def _rewritten(task: Mapping[str, Any], keys: list[str] | None) -> dict[str, Any
     return {**task, "data": data}
 
 
-def _options(payload: Any) -> DatasetOptions:
-    if not isinstance(payload, dict):
-        raise ApiError(400, "bad_request", "expected a JSON object with at least a format")
-    name = payload.get("format")
-    if not isinstance(name, str) or normalize_format_name(name) not in KNOWN_FORMATS:
-        raise ApiError(400, "bad_request", f"format must be one of {', '.join(KNOWN_FORMATS)}")
-    allowed = {"annotations", "predictions", "model_version", "on_error", "split", "category_order", "category_start"}
-    unknown = set(payload) - allowed - {"format"}
-    if unknown:
-        raise ApiError(400, "bad_request", f"unknown options: {', '.join(sorted(unknown))}")
-    options = {key: payload[key] for key in allowed if key in payload}
+def _options(payload: dict[str, Any]) -> DatasetOptions:
+    """Dataset options from a body already checked against :data:`~ml_data.service.schemas.DATASET`."""
+    name = payload["format"]
+    options = {key: value for key, value in payload.items() if key != "format"}
     try:
         if "split" in options:
             options["split"] = parse_split(options["split"])
@@ -131,7 +125,7 @@ def _dataset_folder(project_id: int, options: DatasetOptions) -> Path:
 @projects.post("/v1/projects/<int:project_id>/datasets")
 def build(project_id: int):  # type: ignore[no-untyped-def]
     """Build (or update) a dataset with the fetch pipeline in the background; returns the job."""
-    options = _options(request.get_json(silent=True))
+    options = _options(parse_body(request.get_data(cache=False), DATASET))
     settings, resolver = _settings(), _resolver()
     LabelStudioClient(settings)  # not configured: fail now, not in the job
     out = _dataset_folder(project_id, options)
