@@ -19,10 +19,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ml_data.converters.base import Context, ConversionReport, ConvertOptions, Format, atomic_folder
+from ml_data.converters.base import UNCONVERTIBLE, Context, ConversionReport, ConvertOptions, Format, atomic_folder
 from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.converters.model import Annotation, Region, Task, read_tasks
-from ml_data.errors import FormatNotSupported, UnknownFormat
+from ml_data.errors import ConversionError, FormatNotSupported, MlDataError, UnknownFormat
 
 #: format name -> "module:attribute" of its Format; imported on first use.
 KNOWN_FORMATS = MappingProxyType(
@@ -108,7 +108,13 @@ def write_format(
     bar = tqdm(unit=" tasks", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
     context = Context(read_tasks(source), parsed, options, report, on_task=lambda: bar.update(1))
     with bar, _no_cyclic_gc():
-        fmt.write(context, folder)
+        try:
+            fmt.write(context, folder)
+        except MlDataError:
+            raise
+        except UNCONVERTIBLE as exc:
+            # A format met task data it did not guard against: still a typed error, never a traceback.
+            raise ConversionError(f"cannot convert the export ({type(exc).__name__}: {str(exc)[:200]})") from None
     return report
 
 

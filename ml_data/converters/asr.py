@@ -56,20 +56,26 @@ class AsrManifestFormat:
         names = UniqueNames()
         with open(out / "manifest.json", "wb") as handle:
             for task, url, selected in annotated_tasks(context, key, "audio URL", non_empty=True):
-                local = lookup(url, task.id) if lookup is not None else url
-                if local is None:
-                    context.fail_or_skip(task.id, f"audio could not be resolved to a local file: {url}")
-                    continue
-                duration = wav_duration(local) if lookup is not None else None
-                path = local
-                if context.options.place_media:
-                    name = f"audio/{names.stem(url, task.id)}{UniqueNames.extension(url, default='.wav')}"
-                    path = context.place(url, task.id, name)
-                for entry in self._entries(selected[0], controls, path, duration):
-                    handle.write(orjson.dumps(entry) + b"\n")
-                    context.report.items_written += 1
-                if len(selected) > 1:
-                    context.report.warn(f"task {task.id}: {len(selected)} annotations, the first one exported")
+                with context.guard(task.id):
+                    self._write_task(context, handle, task, url, selected, controls, names)
+
+    def _write_task(self, context, handle, task, url, selected, controls, names) -> None:  # type: ignore[no-untyped-def]
+        lookup = context.options.media
+        local = lookup(url, task.id) if lookup is not None else url
+        if local is None:
+            context.fail_or_skip(task.id, f"audio could not be resolved to a local file: {url}")
+            return
+        duration = wav_duration(local) if lookup is not None else None
+        path = local
+        if context.options.place_media:
+            name = f"audio/{names.stem(url, task.id)}{UniqueNames.extension(url, default='.wav')}"
+            path = context.place(url, task.id, name)
+        lines = [orjson.dumps(entry) + b"\n" for entry in self._entries(selected[0], controls, path, duration)]
+        for line in lines:
+            handle.write(line)
+            context.report.items_written += 1
+        if len(selected) > 1:
+            context.report.warn(f"task {task.id}: {len(selected)} annotations, the first one exported")
 
     @staticmethod
     def _entries(annotation: Any, controls: set[str], path: str, duration: float | None) -> list[dict[str, Any]]:

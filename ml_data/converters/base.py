@@ -59,6 +59,10 @@ class ConvertOptions:
             raise ValueError(f"annotations must be one of {', '.join(ANNOTATION_CHOICES)}, got {self.annotations!r}")
         if self.on_error not in ERROR_POLICIES:
             raise ValueError(f"on_error must be one of {', '.join(ERROR_POLICIES)}, got {self.on_error!r}")
+        if self.category_order not in CATEGORY_ORDERS:
+            raise ValueError(f"category_order must be one of {', '.join(CATEGORY_ORDERS)}, got {self.category_order!r}")
+        if self.category_start not in (0, 1):
+            raise ValueError(f"category_start must be 0 or 1, got {self.category_start!r}")
 
 
 @dataclass
@@ -134,10 +138,46 @@ class Context:
             self.report.placements.append((url, task_id, relative_path))
         return relative_path
 
+    @contextlib.contextmanager
+    def guard(self, task_id: Any) -> Iterator[None]:
+        """Around one task's conversion: whatever its data makes go wrong (a wrong type, a number
+        out of range, a broken RLE) fails the run naming the task, or skips it, by the policy.
+        Formats write a task's output only once it is fully computed, so a skipped task leaves
+        nothing behind."""
+        try:
+            yield
+        except ConversionError:
+            raise
+        except MlDataError as exc:
+            self.fail_or_skip(task_id, exc.message)
+        except UNCONVERTIBLE as exc:
+            self.fail_or_skip(task_id, f"the task's data cannot be converted ({type(exc).__name__}: {str(exc)[:200]})")
+
     def fail_or_skip(self, task_id: Any, reason: str) -> None:
         if self.options.on_error == "fail":
-            raise ConversionError(reason, task_id=task_id)
-        self.report.skip(task_id, reason)
+            raise ConversionError(reason, task_id=_printable_id(task_id)) from None
+        self.report.skip(_printable_id(task_id), reason)
+
+
+#: What malformed task data raises inside a format: each becomes a typed error naming the task.
+UNCONVERTIBLE = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    ArithmeticError,
+    UnicodeError,
+    RecursionError,
+)
+
+
+def _printable_id(task_id: Any) -> Any:
+    """A task id fit for a report and a message (an export may put anything there)."""
+    if task_id is None or (isinstance(task_id, int) and not isinstance(task_id, bool) and abs(task_id) < 2**63):
+        return task_id
+    text = str(task_id) if isinstance(task_id, str | int | float) else type(task_id).__name__
+    return text.encode("utf-8", "replace").decode("utf-8")[:100]
 
 
 class Format(Protocol):
@@ -244,13 +284,17 @@ def prettify(values: list[dict[str, Any]]) -> Any:
 
 
 def annotator(annotation: Annotation | None, *, int_id: bool) -> Any:
-    """Who made the annotation: the email when the export has the user object, else the id."""
+    """Who made the annotation: the email when the export has the user object, else the id; None
+    (null, an empty cell) when the export does not say, as Label Studio writes it."""
     who = annotation.completed_by if annotation is not None else {}
     if isinstance(who, Mapping):
-        return who.get("email")
-    if isinstance(who, int) and int_id:
+        email = who.get("email")
+        return email if isinstance(email, str) else None
+    if isinstance(who, int) and not isinstance(who, bool):
+        return who if int_id else str(who)
+    if isinstance(who, str):
         return who
-    return str(who)
+    return None
 
 
 @contextlib.contextmanager

@@ -12,16 +12,24 @@ from pathlib import Path
 
 import numpy as np
 
+from ml_data.cache.naming import safe_filename
 from ml_data.converters.base import Context
 from ml_data.converters.brush_rle import mask_from_rle
 from ml_data.converters.images import UniqueNames, annotated_images, image_key
 from ml_data.converters.label_config import LabelConfig
+from ml_data.errors import InvalidExport
 
 _UNSAFE = re.compile(r"[^\w.-]+")
 
 
 def _safe(text: str) -> str:
-    return _UNSAFE.sub("_", text).strip("_") or "label"
+    return safe_filename(_UNSAFE.sub("_", str(text)).strip("_"), fallback="label")[:60]
+
+
+def _side(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 100_000:
+        raise InvalidExport(f"brush mask size {str(value)[:40]!r} is not a positive number of pixels")
+    return value
 
 
 class BrushFormat:
@@ -41,37 +49,37 @@ class BrushFormat:
         assert config is not None
         names = UniqueNames()
         for task, url, annotation in annotated_images(context, image_key(config)):
-            layers: dict[tuple[str, str], np.ndarray] = {}
-            for region in annotation.result:
-                if region.type.lower() not in ("brushlabels", "brush") or region.value.get("format", "rle") != "rle":
+            with context.guard(task.id):
+                layers: dict[tuple[str, str], np.ndarray] = {}
+                for region in annotation.result:
+                    if (
+                        region.type.lower() not in ("brushlabels", "brush")
+                        or region.value.get("format", "rle") != "rle"
+                    ):
+                        continue
+                    rle = region.value.get("rle")
+                    if not rle or not region.original_width or not region.original_height:
+                        context.fail_or_skip(task.id, f"brush result {region.id} has no RLE or no size")
+                        continue
+                    mask = mask_from_rle(rle, _side(region.original_width), _side(region.original_height))
+                    label = (region.value.get("brushlabels") or ["no_label"])[0]
+                    key = (region.from_name, label)
+                    layers[key] = mask if key not in layers else np.maximum(layers[key], mask)
+                if not layers:
                     continue
-                rle = region.value.get("rle")
-                if not rle or not region.original_width or not region.original_height:
-                    context.fail_or_skip(task.id, f"brush result {region.id} has no RLE or no size")
-                    continue
-                try:
-                    mask = mask_from_rle(rle, int(region.original_width), int(region.original_height))
-                except ValueError as exc:
-                    context.fail_or_skip(task.id, f"brush result {region.id}: {exc}")
-                    continue
-                label = (region.value.get("brushlabels") or ["no_label"])[0]
-                key = (region.from_name, label)
-                layers[key] = mask if key not in layers else np.maximum(layers[key], mask)
-            if not layers:
-                continue
-            stem = names.stem(url, task.id)
-            for (control, label), mask in layers.items():
-                target = out / f"{stem}-{_safe(control)}-{_safe(label)}{self.extension}"
-                binary = np.where(mask > 0, 255, 0).astype(np.uint8)
-                if self.extension == ".npy":
-                    np.save(target, binary)
-                else:
-                    from PIL import Image
+                stem = names.stem(url, task.id)
+                for (control, label), mask in layers.items():
+                    target = out / f"{stem}-{_safe(control)}-{_safe(label)}{self.extension}"
+                    binary = np.where(mask > 0, 255, 0).astype(np.uint8)
+                    if self.extension == ".npy":
+                        np.save(target, binary)
+                    else:
+                        from PIL import Image
 
-                    # Level 1: masks of two values compress nearly as well, several times faster.
-                    Image.fromarray(binary).save(target, compress_level=1)
-                context.report.items_written += 1
-            context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}")
+                        # Level 1: masks of two values compress nearly as well, several times faster.
+                        Image.fromarray(binary).save(target, compress_level=1)
+                    context.report.items_written += 1
+                context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}")
 
 
 BRUSH_PNG = BrushFormat("brush-png", ".png")

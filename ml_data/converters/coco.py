@@ -22,7 +22,7 @@ import orjson
 
 from ml_data.converters.base import Context
 from ml_data.converters.categories import categories, keypoint_names
-from ml_data.converters.geometry import corners, enclosing_box, polygon_area, polygon_pixels, to_pixels
+from ml_data.converters.geometry import corners, enclosing_box, number, polygon_area, polygon_pixels, to_pixels
 from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Region
@@ -61,27 +61,25 @@ class CocoFormat:
 
         try:
             for task, url, annotation in annotated_images(context, image_key(config)):
-                regions = list(annotation.result)
-                size = image_size(regions, url, task.id, context)
-                if size is None:
-                    continue
-                width, height = size
-                image_id = counts["images"]
-                stem = names.stem(url, task.id)
-                emit(
-                    "images",
-                    {
-                        "id": image_id,
-                        "width": width,
-                        "height": height,
-                        "file_name": context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}"),
-                    },
-                )
-                for item in self._annotations(regions, ids, points, width, height, task.id, context):
-                    if item["category_id"] is None:
-                        item["category_id"], default_used = default_id, True
-                    emit("annotations", {"id": counts["annotations"], "image_id": image_id, **item})
-                context.report.items_written += 1
+                with context.guard(task.id):
+                    regions = list(annotation.result)
+                    size = image_size(regions, url, task.id, context)
+                    if size is None:
+                        continue
+                    width, height = size
+                    # Everything of the task is computed before anything is written: a task that
+                    # fails leaves no image without its annotations.
+                    items = list(self._annotations(regions, ids, points, width, height, task.id, context))
+                    image_id = counts["images"]
+                    stem = names.stem(url, task.id)
+                    file_name = f"images/{stem}{UniqueNames.extension(url)}"
+                    emit("images", {"id": image_id, "width": width, "height": height, "file_name": file_name})
+                    context.place(url, task.id, file_name)
+                    for item in items:
+                        if item["category_id"] is None:
+                            item["category_id"], default_used = default_id, True
+                        emit("annotations", {"id": counts["annotations"], "image_id": image_id, **item})
+                    context.report.items_written += 1
         finally:
             for handle in parts.values():
                 handle.close()
@@ -121,13 +119,13 @@ class CocoFormat:
             if kind not in ("rectanglelabels", "polygonlabels"):
                 continue
             label = (region.value.get(kind) or [None])[0]
-            if label not in ids:
+            if not isinstance(label, str) or label not in ids:
                 context.report.skip(task_id, f"label {label!r} is not a category of the config")
                 continue
             try:
                 yield self._shape(kind, region.value, ids[label], width, height)
             except (KeyError, TypeError, ValueError) as exc:
-                context.fail_or_skip(task_id, f"result {region.id} has no valid geometry ({exc})")
+                context.fail_or_skip(task_id, f"result {str(region.id)[:40]} has no valid geometry ({exc})")
         for parent_id, group in keypoints.items():
             item = self._keypoints(group, points, width, height)
             if parent_id is not None:
@@ -178,8 +176,8 @@ class CocoFormat:
             label = (region.value.get("keypointlabels") or [None])[0]
             if label not in points:
                 continue
-            x = min(max(float(region.value["x"]) / 100 * width, 0.0), width)
-            y = min(max(float(region.value["y"]) / 100 * height, 0.0), height)
+            x = min(max(number(region.value.get("x"), "keypoint x") / 100 * width, 0.0), width)
+            y = min(max(number(region.value.get("y"), "keypoint y") / 100 * height, 0.0), height)
             index = points.index(label)
             vector[3 * index : 3 * index + 3] = [x, y, 2]
             placed.append((x, y))

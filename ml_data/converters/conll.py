@@ -115,14 +115,20 @@ class ConllFormat:
             context.report.warn(f"several texts carry Labels; exporting {text_name!r} only")
         key = config.objects[text_name].value_key or ""
         controls = set(targets[text_name])
-        with open(out / "result.conll", "w", encoding="utf-8") as handle:
+        split = context.options.split_sentences
+        with open(out / "result.conll", "w", encoding="utf-8", errors="replace") as handle:
             handle.write(DOCSTART)
             for task, text, selected in annotated_tasks(context, key, "text"):
-                for annotation in selected:
-                    spans = self._spans(annotation, controls, text, context, task.id)
-                    for line in self._lines(text, spans, context.options.split_sentences):
-                        handle.write(line)
-                    context.report.items_written += 1
+                with context.guard(task.id):
+                    # The task's lines are all computed before any is written: a task that fails
+                    # leaves nothing half-written.
+                    blocks = [
+                        "".join(self._lines(text, self._spans(a, controls, text, context, task.id), split))
+                        for a in selected
+                    ]
+                    for block in blocks:
+                        handle.write(block)
+                        context.report.items_written += 1
 
     @staticmethod
     def _spans(annotation: Annotation, controls: set[str], text: str, context: Context, task_id: Any) -> list:

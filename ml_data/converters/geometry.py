@@ -10,6 +10,28 @@ import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from ml_data.errors import InvalidExport
+
+#: Coordinates are percentages of the image; far outside this they are not coordinates at all.
+_LIMIT = 1e6
+
+
+def number(value: Any, what: str) -> float:
+    """A finite number from a result value; an :class:`InvalidExport` for NaN, infinities, null,
+    objects, booleans and absurd magnitudes (which would otherwise be written as ``nan``/``null``).
+
+    >>> number(12.5, "x")
+    12.5
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidExport(f"{what} is {type(value).__name__}, not a number")
+    if isinstance(value, int) and abs(value) > _LIMIT:
+        raise InvalidExport(f"{what} is out of range")
+    result = float(value)
+    if not math.isfinite(result) or abs(result) > _LIMIT:
+        raise InvalidExport(f"{what} is not a finite coordinate ({result!r})")
+    return result
+
 
 class Box(NamedTuple):
     """An axis-aligned box in pixels: top-left corner, width, height."""
@@ -27,12 +49,12 @@ def to_pixels(value: Mapping[str, Any], width: float, height: float) -> tuple[Bo
     (Box(x=20.0, y=20.0, width=100.0, height=25.0), 0.0)
     """
     box = Box(
-        float(value["x"]) / 100 * width,
-        float(value["y"]) / 100 * height,
-        float(value["width"]) / 100 * width,
-        float(value["height"]) / 100 * height,
+        number(value.get("x"), "x") / 100 * width,
+        number(value.get("y"), "y") / 100 * height,
+        number(value.get("width"), "width") / 100 * width,
+        number(value.get("height"), "height") / 100 * height,
     )
-    return box, float(value.get("rotation") or 0.0)
+    return box, number(value.get("rotation") or 0.0, "rotation")
 
 
 def from_pixels(box: Box, width: float, height: float, rotation: float = 0.0) -> dict[str, float]:
@@ -68,7 +90,10 @@ def clamp_point(x: float, y: float, width: float, height: float) -> tuple[float,
 
 def polygon_pixels(value: Mapping[str, Any], width: float, height: float) -> list[tuple[float, float]]:
     """A polygon result's points in pixels."""
-    return [(float(x) / 100 * width, float(y) / 100 * height) for x, y in value.get("points") or []]
+    points = value.get("points") or []
+    if not isinstance(points, list) or not all(isinstance(point, list | tuple) and len(point) == 2 for point in points):
+        raise InvalidExport("polygon points must be a list of [x, y] pairs")
+    return [(number(x, "point x") / 100 * width, number(y, "point y") / 100 * height) for x, y in points]
 
 
 def polygon_area(points: list[tuple[float, float]]) -> float:

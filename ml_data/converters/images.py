@@ -6,40 +6,43 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
+from ml_data.cache.naming import safe_filename
 from ml_data.converters.base import Context, annotated_tasks
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation, Region, Task
+from ml_data.errors import InvalidExport
 
 
 def image_name(url: str) -> str:
     """The file name of an image URL or path (``/data/local-files/?d=dir/x.jpg`` -> ``x.jpg``)."""
     parts = urlsplit(url)
-    if parts.query and "d=" in parts.query:
-        path = unquote(parts.query.split("d=", 1)[1])
-    else:
-        path = unquote(parts.path)
+    local_files = [value for key, value in parse_qsl(parts.query) if key == "d"] if "local-files" in parts.path else []
+    path = local_files[-1] if local_files else unquote(parts.path)
     return posixpath.basename(path) or "image"
 
 
 class UniqueNames:
     """Stems made unique per task: the first task keeps ``frame``, another task's ``frame``
-    becomes ``frame__task<id>`` (images of the same name in different folders are common)."""
+    becomes ``frame__task<id>`` (images of the same name in different folders are common).
+    Stems are safe file names whatever the URL and the task id hold (``..``, ``/``, NUL, 300
+    characters): they become label files in the output."""
 
     def __init__(self) -> None:
         self._owner: dict[str, object] = {}
 
     def stem(self, url: str, task_id: object) -> str:
-        stem = posixpath.splitext(image_name(url))[0].replace("/", "_") or "image"
+        stem = safe_filename(posixpath.splitext(image_name(url))[0], fallback="image")
         if self._owner.get(stem, task_id) != task_id:
-            stem = f"{stem}__task{task_id}"
+            stem = safe_filename(f"{stem}__task{task_id}", fallback="image")
         self._owner[stem] = task_id
         return stem
 
     @staticmethod
     def extension(url: str, default: str = ".jpg") -> str:
-        return posixpath.splitext(image_name(url))[1] or default
+        extension = posixpath.splitext(safe_filename(image_name(url)))[1]
+        return extension if extension and len(extension) <= 16 else default
 
 
 def image_key(config: LabelConfig) -> str:
@@ -60,12 +63,24 @@ def annotated_images(context: Context, key: str, *, warn_many: bool = False) -> 
         yield task, url, selected[0]
 
 
+#: Larger than any real image side; a size past it is a broken export, not a picture.
+MAX_IMAGE_SIDE = 1_000_000
+
+
+def _dimension(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_IMAGE_SIDE:
+        raise InvalidExport(f"original image size {str(value)[:40]!r} is not a positive number of pixels")
+    if isinstance(value, float) and not value.is_integer():
+        raise InvalidExport(f"original image size {value!r} is not a whole number of pixels")
+    return int(value)
+
+
 def image_size(regions: Iterable[Region], url: str, task_id: Any, context: Context) -> tuple[int, int] | None:
     """The image's size: from the first result that records it, else the caller's size lookup;
     None (after failing or skipping the task, by policy) when neither knows it."""
     for region in regions:
         if region.original_width and region.original_height:
-            return int(region.original_width), int(region.original_height)
+            return _dimension(region.original_width), _dimension(region.original_height)
     lookup = context.options.image_sizes
     size = lookup(url, task_id) if lookup is not None else None
     if size is None:

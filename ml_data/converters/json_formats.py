@@ -47,12 +47,13 @@ class JsonFormat:
         writer = _JsonListWriter(out / "result.json")
         try:
             for task in context.each_task():
-                raw = dict(task.raw)
-                if context.options.annotations != "all":
-                    selected, _ = select_annotations(task, context.options)
-                    raw["annotations"] = [a.raw for a in selected if not a.is_prediction]
-                writer.add(raw)
-                context.report.items_written += 1
+                with context.guard(task.id):
+                    raw = dict(task.raw)
+                    if context.options.annotations != "all":
+                        selected, _ = select_annotations(task, context.options)
+                        raw["annotations"] = [a.raw for a in selected if not a.is_prediction]
+                    writer.add(raw)
+                    context.report.items_written += 1
         finally:
             writer.close()
 
@@ -114,7 +115,8 @@ class JsonMinFormat:
         writer = _JsonListWriter(out / "result.json")
         try:
             for task, annotation in records(context):
-                writer.add(min_record(task, annotation, context.config, int_id=True))
-                context.report.items_written += 1
+                with context.guard(task.id):
+                    writer.add(min_record(task, annotation, context.config, int_id=True))
+                    context.report.items_written += 1
         finally:
             writer.close()

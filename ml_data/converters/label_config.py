@@ -166,13 +166,22 @@ class LabelConfig:
         return {tag.type for tag in self.controls.values()}
 
 
+#: Largest explicit class id accepted: YOLO's classes.txt has a line for every id up to the largest.
+MAX_CATEGORY = 99_999
+
+
 def _int(value: str | None) -> int | None:
     if value is None:
         return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 6:
+        return None if not text.lstrip("-").isdigit() else _out_of_range(value)
+    number = int(text)
+    return number if number <= MAX_CATEGORY else _out_of_range(value)
+
+
+def _out_of_range(value: str) -> int:
+    raise InvalidLabelConfig(f"category={value[:40]!r}: class ids must be whole numbers from 0 to {MAX_CATEGORY}")
 
 
 def parse_label_config(xml: str) -> LabelConfig:

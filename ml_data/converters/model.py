@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -120,6 +121,8 @@ def _annotation(item: Any, task_id: Any, *, is_prediction: bool) -> Annotation:
 
 def task_from_dict(raw: Any) -> Task:
     """A Task from one exported task object (``completions`` read as ``annotations``)."""
+    if isinstance(raw, Unreadable):
+        raise InvalidExport(f"unreadable task: {raw}")
     if not isinstance(raw, dict | Mapping):
         raise InvalidExport(f"a task is {type(raw).__name__}, not an object")
     task_id = raw.get("id")
@@ -246,6 +249,22 @@ def _array_items(path: Path) -> Iterator[Any]:
                 continue
             try:
                 item, end = _DECODER.raw_decode(buffer, position)
+            except RecursionError:
+                # Valid JSON nested deeper than the decoder goes: that task is reported as
+                # unreadable (skipped or failed by the policy), and reading goes on after it.
+                skipped = _value_end(buffer, position)
+                if skipped is not None:
+                    position = skipped
+                    want = _CHUNK
+                    yield Unreadable(f"a task nested deeper than {sys.getrecursionlimit()} levels")
+                    continue
+                more = handle.read(want)
+                if not more or len(buffer) - position > _MAX_ITEM:
+                    raise InvalidExport(f"{path} is not valid JSON: an item is nested too deeply") from None
+                buffer = buffer[position:] + decoder.decode(more)
+                position = 0
+                want = min(want * 2, 256 * 1024 * 1024)
+                continue
             except json.JSONDecodeError as exc:
                 more = handle.read(want)
                 if not more or len(buffer) - position > _MAX_ITEM:
@@ -258,6 +277,38 @@ def _array_items(path: Path) -> Iterator[Any]:
             want = _CHUNK
             position = end
             yield item
+
+
+class Unreadable(str):
+    """Stands in the task stream for a task that could not be read (not an object, so reading it
+    as a task raises :class:`InvalidExport` with this text)."""
+
+
+def _value_end(buffer: str, position: int) -> int | None:
+    """Where the JSON value starting at ``position`` ends, found without recursion; None when it
+    runs past the buffer."""
+    depth = 0
+    index = position
+    in_string = False
+    length = len(buffer)
+    while index < length:
+        char = buffer[index]
+        if in_string:
+            if char == "\\":
+                index += 2
+                continue
+            if char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+        index += 1
+    return None
 
 
 def _json_lines(path: Path) -> Iterator[Mapping[str, Any]]:

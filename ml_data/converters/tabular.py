@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ def _compact(value: Any) -> str:
     try:
         return orjson.dumps(value).decode("utf-8")
     except TypeError:  # e.g. integers beyond 64 bits, which orjson refuses
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        # allow_nan=False: orjson writes NaN as null; this one refuses it rather than write NaN.
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _transcript(messages: Any) -> str:
@@ -48,7 +50,9 @@ def _columns(task: Task, annotation: Annotation | None, config: LabelConfig | No
         outputs[name] = pretty if isinstance(pretty, str) else _compact(pretty)
         if any(value.get("type") in ("Chat", "chatmessage") for value in values):
             outputs[f"{name}_transcript"] = _transcript(pretty)
-    data = {key: _compact(value) if isinstance(value, dict | list) else value for key, value in task.data.items()}
+    data = {
+        key: _compact(value) if isinstance(value, dict | list) else _cell(value) for key, value in task.data.items()
+    }
     fixed: dict[str, Any] = {
         "annotator": annotator(annotation, int_id=False),
         "annotation_id": annotation.id if annotation else None,
@@ -62,14 +66,21 @@ def _columns(task: Task, annotation: Annotation | None, config: LabelConfig | No
         fixed["history"] = _compact(annotation.history)
     if task.id is not None:
         outputs = {"id": task.id, **outputs}
-    return outputs, data, fixed
+    return outputs, data, {key: _cell(value) for key, value in fixed.items()}
+
+
+def _cell(value: Any) -> Any:
+    """A scalar as a cell: NaN and infinities (which an export may hold) are empty, never "nan"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _spool_line(parts: tuple[dict, dict, dict]) -> bytes:
     try:
         return orjson.dumps(parts) + b"\n"
     except TypeError:
-        return json.dumps(parts, ensure_ascii=False).encode("utf-8") + b"\n"
+        return json.dumps(parts, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n"
 
 
 class TabularFormat:
@@ -90,11 +101,13 @@ class TabularFormat:
         spool_path = out / ".rows.jsonl"
         with open(spool_path, "wb") as spool:
             for task, annotation in records(context):
-                outputs, data, fixed = _columns(task, annotation, context.config)
-                control_keys.update(outputs)
-                data_keys.update(data)
-                other_keys.update(fixed)
-                spool.write(_spool_line((outputs, data, fixed)))
+                with context.guard(task.id):
+                    outputs, data, fixed = _columns(task, annotation, context.config)
+                    line = _spool_line((outputs, data, fixed))
+                    control_keys.update(outputs)
+                    data_keys.update(data)
+                    other_keys.update(fixed)
+                    spool.write(line)
         colliding = data_keys & (control_keys - {"id"})
         columns = (data_keys - colliding) | {f"_data_{key}" for key in colliding} | control_keys | other_keys
         with open(out / self.filename, "w", encoding="utf-8", newline="") as handle, open(spool_path, "rb") as spool:

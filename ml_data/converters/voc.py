@@ -8,6 +8,7 @@ caller's size lookup (no downloads here).
 from __future__ import annotations
 
 import gc
+import re
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -15,6 +16,7 @@ from ml_data.converters.base import Context
 from ml_data.converters.geometry import corners, enclosing_box, to_pixels
 from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
 from ml_data.converters.label_config import LabelConfig
+from ml_data.errors import InvalidExport
 
 _COLLECT_EVERY = 1000
 
@@ -33,6 +35,9 @@ def voc_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int)
     xmax = min(max(int(round(x1)), xmin), width)
     ymax = min(max(int(round(y1)), ymin), height)
     return xmin, ymin, xmax, ymax
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class VocFormat:
@@ -54,48 +59,51 @@ class VocFormat:
         folder.mkdir()
         names = UniqueNames()
         for task, url, annotation in annotated_images(context, image_key(config)):
-            regions = annotation.result
-            size = image_size(regions, url, task.id, context)
-            if size is None:
-                continue
-            width, height = size
-            stem = names.stem(url, task.id)
-            root = ElementTree.Element("annotation")
-            _child(root, "folder", "images")
-            filename = f"{stem}{UniqueNames.extension(url)}"
-            _child(root, "filename", filename)
-            context.place(url, task.id, f"images/{filename}")
-            size_element = _child(root, "size")
-            _child(size_element, "width", width)
-            _child(size_element, "height", height)
-            _child(size_element, "depth", 3)
-            _child(root, "segmented", 0)
-            for region in regions:
-                kind = region.type.lower()
-                if kind in ("polygonlabels", "polygon"):
-                    context.report.skip(task.id, "polygon left out of VOC (boxes only; use coco or yolo-seg)")
+            with context.guard(task.id):
+                regions = annotation.result
+                size = image_size(regions, url, task.id, context)
+                if size is None:
                     continue
-                if kind != "rectanglelabels":
-                    continue
-                labels = region.value.get("rectanglelabels") or []
-                if not labels:
-                    continue
-                box, rotation = to_pixels(region.value, width, height)
-                outer = enclosing_box(corners(box, rotation), width, height)
-                xmin, ymin, xmax, ymax = voc_box(
-                    outer.x, outer.y, outer.x + outer.width, outer.y + outer.height, width, height
-                )
-                item = _child(root, "object")
-                _child(item, "name", labels[0])
-                _child(item, "pose", "Unspecified")
-                _child(item, "truncated", 0)
-                _child(item, "difficult", 0)
-                bndbox = _child(item, "bndbox")
-                for tag, value in (("xmin", xmin), ("ymin", ymin), ("xmax", xmax), ("ymax", ymax)):
-                    _child(bndbox, tag, value)
-            ElementTree.indent(root)
-            ElementTree.ElementTree(root).write(folder / f"{stem}.xml", encoding="utf-8", xml_declaration=True)
-            context.report.items_written += 1
+                width, height = size
+                stem = names.stem(url, task.id)
+                root = ElementTree.Element("annotation")
+                _child(root, "folder", "images")
+                filename = f"{stem}{UniqueNames.extension(url)}"
+                _child(root, "filename", filename)
+                context.place(url, task.id, f"images/{filename}")
+                size_element = _child(root, "size")
+                _child(size_element, "width", width)
+                _child(size_element, "height", height)
+                _child(size_element, "depth", 3)
+                _child(root, "segmented", 0)
+                for region in regions:
+                    kind = region.type.lower()
+                    if kind in ("polygonlabels", "polygon"):
+                        context.report.skip(task.id, "polygon left out of VOC (boxes only; use coco or yolo-seg)")
+                        continue
+                    if kind != "rectanglelabels":
+                        continue
+                    labels = region.value.get("rectanglelabels") or []
+                    if not labels:
+                        continue
+                    if not isinstance(labels[0], str) or _NOT_XML.search(labels[0]):
+                        raise InvalidExport(f"label {str(labels[0])[:40]!r} cannot be written to XML")
+                    box, rotation = to_pixels(region.value, width, height)
+                    outer = enclosing_box(corners(box, rotation), width, height)
+                    xmin, ymin, xmax, ymax = voc_box(
+                        outer.x, outer.y, outer.x + outer.width, outer.y + outer.height, width, height
+                    )
+                    item = _child(root, "object")
+                    _child(item, "name", labels[0])
+                    _child(item, "pose", "Unspecified")
+                    _child(item, "truncated", 0)
+                    _child(item, "difficult", 0)
+                    bndbox = _child(item, "bndbox")
+                    for tag, value in (("xmin", xmin), ("ymin", ymin), ("xmax", xmax), ("ymax", ymax)):
+                        _child(bndbox, tag, value)
+                ElementTree.indent(root)
+                ElementTree.ElementTree(root).write(folder / f"{stem}.xml", encoding="utf-8", xml_declaration=True)
+                context.report.items_written += 1
             if context.report.items_written % _COLLECT_EVERY == 0:
                 # ElementTree's writer leaves reference cycles behind, and conversions run with the
                 # cyclic collector off: collect the young ones now and then so memory stays flat.

@@ -20,7 +20,7 @@ from typing import Any
 
 from ml_data.converters.base import Context
 from ml_data.converters.categories import SHAPE_TAGS, categories, keypoint_names, shape_labels
-from ml_data.converters.geometry import corners, enclosing_box, polygon_pixels, to_pixels
+from ml_data.converters.geometry import corners, enclosing_box, number, polygon_pixels, to_pixels
 from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Region, Task
@@ -62,18 +62,19 @@ class YoloFormat:
         labels.mkdir()
         names_in_use = UniqueNames()
         for task, url, annotation in annotated_images(context, image_key(config), warn_many=True):
-            regions = annotation.result
-            lines = (
-                self._pose_lines(task, regions, ids, points, url, context)
-                if self.name == "yolo-pose"
-                else self._lines(task, regions, ids, url, context)
-            )
-            if lines is None:
-                continue
-            stem = names_in_use.stem(url, task.id)
-            (labels / f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
-            context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}")
-            context.report.items_written += 1
+            with context.guard(task.id):
+                regions = annotation.result
+                lines = (
+                    self._pose_lines(task, regions, ids, points, url, context)
+                    if self.name == "yolo-pose"
+                    else self._lines(task, regions, ids, url, context)
+                )
+                if lines is None:
+                    continue
+                stem = names_in_use.stem(url, task.id)
+                (labels / f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
+                context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}")
+                context.report.items_written += 1
         names = {index: name for name, index in ids.items()}
         classes = [names.get(index, f"unused_{index}") for index in range(max(names, default=-1) + 1)]
         (out / "classes.txt").write_text("".join(name + "\n" for name in classes))
@@ -103,7 +104,7 @@ class YoloFormat:
             try:
                 lines.append(self._line(class_id, region.value, width, height))
             except (KeyError, TypeError, ValueError) as exc:
-                context.fail_or_skip(task.id, f"result {region.id} has no valid geometry ({exc})")
+                context.fail_or_skip(task.id, f"result {str(region.id)[:40]} has no valid geometry ({exc})")
                 return None
         return lines
 
@@ -140,8 +141,8 @@ class YoloFormat:
             for child in children.get(region.id or "", []):
                 label = (child.value.get("keypointlabels") or [None])[0]
                 if label in points:
-                    x = min(max(float(child.value["x"]) / 100, 0.0), 1.0)
-                    y = min(max(float(child.value["y"]) / 100, 0.0), 1.0)
+                    x = min(max(number(child.value.get("x"), "keypoint x") / 100, 0.0), 1.0)
+                    y = min(max(number(child.value.get("y"), "keypoint y") / 100, 0.0), 1.0)
                     vector[points.index(label)] = f"{x:.6f} {y:.6f} 2"
             lines.append(line + (" " + " ".join(vector) if vector else ""))
         return lines
@@ -168,6 +169,8 @@ class YoloFormat:
 def _class_id(name: str, ids: dict[str, int], context: Context) -> int | None:
     """The class of a result's label; a label that differs from a config label only in case (the
     config was edited after labelling) is matched to it, with a warning."""
+    if not isinstance(name, str):
+        return None
     if name in ids:
         return ids[name]
     folded = [label for label in ids if label.casefold() == str(name).casefold()]
