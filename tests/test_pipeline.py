@@ -315,3 +315,22 @@ def test_a_folder_that_is_not_a_dataset_is_never_replaced(file_server, images, s
     assert (precious / "thesis.tex").read_text() == "years of work"
     (tmp_path / "empty").mkdir()
     assert run(export, tmp_path / "empty", settings).tasks == 1
+
+
+def test_skip_policy_survives_hostile_resources(file_server, images, settings, tmp_path):
+    """Regression: one bad resource (a URL ending in %2e%2e, a 300-character name) aborted
+    fetch --on-error skip."""
+    root = tmp_path / "root"
+    root.mkdir()
+    hostile = [
+        box_task(20, file_server.url("/img/%2e%2e")),
+        box_task(21, "/data/local-files/?d=" + "x" * 300 + ".png"),
+        box_task(22, file_server.url("/" + "y" * 300 + ".png")),
+        box_task(23, "/data/local-files/?d=a%00b.png"),
+    ]
+    export = write_export(tmp_path / "export.json", tasks_for(file_server, 2) + hostile)
+    out = tmp_path / "dataset"
+    report = run(export, out, settings.with_changes(local_files_root=root), on_error="skip")
+    assert len(report.failures) == 4
+    assert sorted(p.name for p in (out / "labels").iterdir()) == ["1.txt", "2.txt"]
+    assert file_server.gets("/img/%2e%2e") == 0 and file_server.gets("/img/..") == 0

@@ -38,7 +38,11 @@ def read_mounted(
     if real_root is None:
         return None
     path = contained_path(real_root, relative, url=ref.raw)
-    if path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise NotFound(f"cannot look up {relative[:80]!r} under {real_root}: {exc.strerror}", url=ref.raw) from None
+    if is_file:
         return LocalFile.in_place(path, ref)
     if not (resolver.settings.label_studio_url or ref.target is not None):
         raise NotFound(f"no file {relative!r} under {real_root}", url=ref.raw)
