@@ -236,6 +236,21 @@ def is_personal_access_token(token: str) -> bool:
     return header is not None and "alg" in header
 
 
+def token_kind(token: str) -> str:
+    """``"legacy"``, ``"refresh"`` (a personal access token) or ``"access"`` (a short-lived access
+    token, as label-studio-ml's base class hands out after refreshing it itself), from the JWT's
+    ``token_type`` claim, read without verifying the signature (Label Studio verifies it).
+
+    >>> token_kind("0123456789abcdef")
+    'legacy'
+    """
+    if not is_personal_access_token(token):
+        return "legacy"
+    parts = token.split(".")
+    payload = _b64url_json(parts[1]) or {}
+    return "access" if payload.get("token_type") == "access" else "refresh"
+
+
 def jwt_expiry(token: str) -> float | None:
     """The ``exp`` claim of a JWT (seconds since the epoch), read without verifying the signature."""
     parts = token.split(".")
@@ -250,6 +265,8 @@ class LabelStudioAuth:
     A legacy token is sent as ``Authorization: Token <key>``. A personal access token is a JWT
     refresh token: it is exchanged at ``POST /api/token/refresh/`` for a short-lived access token,
     sent as ``Authorization: Bearer <access>``, and renewed shortly before it expires or after a 401.
+    An access token given directly (a JWT whose ``token_type`` is ``access``) is sent as it is: it
+    cannot be renewed here, so when it expires the 401 says what to pass instead.
     """
 
     def __init__(self, base_url: str, token: str) -> None:
@@ -262,15 +279,20 @@ class LabelStudioAuth:
         #: the path Label Studio is served under ("" at the root, "/label-studio" behind a prefix)
         self.prefix = base.path.rstrip("/")
         self._token = token
-        self.is_personal_access_token = is_personal_access_token(token)
-        self._access: str | None = None
+        #: "legacy", "refresh" (a personal access token) or "access"
+        self.token_kind = token_kind(token)
+        #: a JWT, sent as Bearer (a personal access token, or an access token made from one)
+        self.is_personal_access_token = self.token_kind != "legacy"
+        #: whether a 401 can be cured by exchanging the token for a new access token
+        self.can_renew = self.token_kind == "refresh"
+        self._access: str | None = token if self.token_kind == "access" else None
         self._access_expiry = 0.0
         self._lock = threading.Lock()
 
     @property
     def kind(self) -> str:
         """Which kind of token this is, for messages."""
-        return "personal access token" if self.is_personal_access_token else "legacy token"
+        return {"legacy": "legacy token", "refresh": "personal access token", "access": "access token"}[self.token_kind]
 
     def applies_to(self, url: str | HttpURL, *, api: bool = False) -> bool:
         """True if the token goes to ``url``: exactly the Label Studio origin (scheme, host and port)
@@ -283,8 +305,10 @@ class LabelStudioAuth:
 
     def headers(self, session: requests.Session, settings: Settings) -> dict[str, str]:
         """The Authorization header, renewing the access token when needed."""
-        if not self.is_personal_access_token:
+        if self.token_kind == "legacy":
             return {"Authorization": f"Token {self._token}"}
+        if self.token_kind == "access":
+            return {"Authorization": f"Bearer {self._token}"}
         with self._lock:
             if self._access is None or time.time() >= self._access_expiry - _EXPIRY_MARGIN:
                 self._refresh(session, settings)
@@ -292,6 +316,8 @@ class LabelStudioAuth:
 
     def invalidate(self) -> None:
         """Forget the access token (after a 401), so the next request gets a new one."""
+        if not self.can_renew:
+            return
         with self._lock:
             self._access = None
 
@@ -352,6 +378,13 @@ def _strict_or_none(url: str) -> HttpURL | None:
         return parse_http_url(url)
     except errors.UnsupportedURL:
         return None
+
+
+ACCESS_TOKEN_EXPIRED = (
+    "Label Studio rejected the access token: access tokens expire after minutes; pass the personal "
+    "access token itself (the refresh token from Account & Settings), which ml-data renews as needed, "
+    "or the legacy token"
+)
 
 
 def raise_for_response(response: requests.Response, url: str, *, hint: str = "") -> None:
@@ -532,7 +565,7 @@ class HttpClient:
                 response.status_code == 401
                 and send_auth
                 and self.auth is not None
-                and self.auth.is_personal_access_token
+                and self.auth.can_renew
                 and not retried_auth
             ):
                 # The access token may have been revoked or expired early: renew it once.
@@ -548,6 +581,8 @@ class HttpClient:
                         f"Label Studio rejected the {self.auth.kind}; check LABEL_STUDIO_API_KEY "
                         "(a legacy token or a personal access token from Account & Settings)"
                     )
+                    if self.auth.token_kind == "access":
+                        hint = ACCESS_TOKEN_EXPIRED
                 elif response.status_code == 401 and not send_auth:
                     hint = (
                         "no Label Studio token was sent to this origin (set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY)"

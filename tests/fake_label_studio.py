@@ -10,7 +10,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 
-from tests.jwt_tokens import make_jwt
+from tests.jwt_tokens import make_jwt, verify_jwt
 from tests.servers.http_files import FileServer, Recorded, Route
 
 LEGACY_TOKEN = "0123456789abcdef0123456789abcdef01234567"
@@ -18,7 +18,8 @@ LEGACY_TOKEN = "0123456789abcdef0123456789abcdef01234567"
 
 @dataclass
 class FakeLabelStudio:
-    """Accepts the legacy token and one personal access token, issuing access tokens on refresh."""
+    """Accepts the legacy token and one personal access token, issuing signed access tokens on
+    refresh; only access tokens are accepted as ``Bearer``."""
 
     server: FileServer
     personal_access_token: str = field(default_factory=lambda: make_jwt("refresh", lifetime=3600))
@@ -36,7 +37,8 @@ class FakeLabelStudio:
 
     def _refresh(self, request: Recorded) -> tuple[int, dict[str, str], bytes]:
         body = json.loads(request.body or b"{}")
-        if body.get("refresh") != self.personal_access_token:
+        claims = verify_jwt(str(body.get("refresh", "")))
+        if body.get("refresh") != self.personal_access_token or not claims or claims["token_type"] != "refresh":
             return 401, {"Content-Type": "application/json"}, b'{"detail": "Token is invalid or expired"}'
         with self._lock:
             self.refreshes += 1
@@ -52,7 +54,12 @@ class FakeLabelStudio:
         header = request.headers.get("Authorization", "")
         if header == f"Token {LEGACY_TOKEN}":
             return True
-        return header.startswith("Bearer ") and header[7:] in self.valid_access
+        if not header.startswith("Bearer "):
+            return False
+        # Only a valid, signed, unexpired access token (never the refresh token itself), as Label
+        # Studio's JWT authentication does.
+        claims = verify_jwt(header[7:])
+        return claims is not None and claims["token_type"] == "access" and header[7:] in self.valid_access
 
     def serve_file(self, path: str, body: bytes, content_type: str = "image/jpeg") -> Route:
         """A file that needs a valid token, as Label Studio's /data/ views do."""

@@ -54,9 +54,7 @@ HOSTILE_LOCAL_FILES = [
     "photos/x.jpg/../../../outside/secret.txt",
     "..",
     "../data-evil/secret.txt",
-    "/etc/passwd",
-    "%2Fetc%2Fpasswd",
-    "//etc/passwd",
+    "/../outside/secret.txt",
     "photos/x.jpg%00.png",
     "%00",
     "..\\..\\etc\\passwd",
@@ -77,7 +75,16 @@ def test_hostile_local_files_paths_are_refused(local_resolver, hostile):
 
 
 @pytest.mark.parametrize(
-    "encoded", ["%252e%252e/outside/secret.txt", "....//outside/secret.txt", "...%2F...%2Foutside"]
+    "encoded",
+    [
+        "%252e%252e/outside/secret.txt",
+        "....//outside/secret.txt",
+        "...%2F...%2Foutside",
+        # Label Studio strips leading slashes: these name files under the document root.
+        "/etc/passwd",
+        "%2Fetc%2Fpasswd",
+        "//etc/passwd",
+    ],
 )
 def test_paths_that_only_look_hostile_stay_inside(local_resolver, encoded):
     # Decoded once (as Label Studio does), these are odd names inside the root: not found there.
@@ -177,3 +184,13 @@ def test_plain_paths_need_a_configured_root(tmp_path):
         Resolver(Settings(cache_dir=tmp_path / "c")).resolve(str(target))
     allowed = Resolver(Settings(cache_dir=tmp_path / "c", extra_local_roots=(tmp_path,)))
     assert allowed.resolve(str(target)).path == Path(os.path.realpath(target))
+
+
+def test_label_studio_url_forms_with_a_leading_slash_or_a_query(local_resolver, layout):
+    """Regression: ?d=/photos/x.jpg was refused as absolute, /data/upload/3/a.jpg?x=1 as unknown;
+    Label Studio serves both (and so did the reference)."""
+    expected = layout["root"] / "photos" / "x.jpg"
+    assert local_resolver.resolve("/data/local-files/?d=/photos/x.jpg").path == expected
+    assert local_resolver.resolve("/data/local-files/?d=%2Fphotos%2Fx.jpg").path == expected
+    upload = local_resolver.resolve("/data/upload/3/a.jpg")
+    assert local_resolver.resolve("/data/upload/3/a.jpg?x=1").path == upload.path

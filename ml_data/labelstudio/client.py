@@ -23,7 +23,7 @@ import requests
 
 from ml_data import errors
 from ml_data.config import Settings
-from ml_data.http import HttpClient
+from ml_data.http import ACCESS_TOKEN_EXPIRED, HttpClient
 from ml_data.redaction import redact_url
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,9 @@ class LabelStudioClient:
         status = getattr(exc, "status_code", None)
         if isinstance(exc, errors.AuthenticationFailed):
             sent = "Authorization: Bearer <access token>" if auth.is_personal_access_token else "Authorization: Token"
-            if auth.is_personal_access_token:
+            if auth.token_kind == "access":
+                advice = ACCESS_TOKEN_EXPIRED
+            elif auth.is_personal_access_token:
                 advice = (
                     "the personal access token may be revoked, expired or from another server; create a new "
                     "one under Account & Settings > Personal Access Token, or use the legacy token"

@@ -394,7 +394,9 @@ def _parse_label_studio_path(
         value = _last_query_value(parts.query, "d")
         if not value:
             raise UnsupportedURL("Local Files URL has no file path (?d=)", url=raw)
-        return LocalFilesRef(**common, path=value)
+        # Label Studio serves ?d=/images/x.png as images/x.png under its document root (it strips
+        # leading slashes): the same file, the same identity.
+        return LocalFilesRef(**common, path=value.lstrip("/") or value)
     if _STORAGE_DATA.match(path):
         key = _last_query_value(parts.query, "filepath") or ""
         key_match = _UPLOAD_KEY.match(key)
