@@ -181,10 +181,12 @@ class ConversionChoices:
     on_error: str
     split_sentences: bool
     category_order: str
-    category_start: int
+    category_start: int | None
+    #: None: the command's default (convert: Label Studio's layout; fetch: the standard one)
+    layout: str | None
 
     def options(self, **extra: Any) -> dict[str, Any]:
-        return {**self.__dict__, **extra}
+        return {**{key: value for key, value in self.__dict__.items() if value is not None or key != "layout"}, **extra}
 
 
 def _conversion_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -215,7 +217,17 @@ def _conversion_options(command: Callable[..., None]) -> Callable[..., None]:
             help="COCO/YOLO/VOC class ids: alphabetical (as Label Studio documents) or config order.",
         ),
         click.option(
-            "--category-start", type=click.IntRange(0, 1), default=0, show_default=True, help="COCO: first id."
+            "--category-start",
+            type=click.IntRange(0, 1),
+            default=None,
+            help="COCO: the first category id (default 1; 0 numbers them as Label Studio does).",
+        ),
+        click.option(
+            "--layout",
+            type=click.Choice(["standard", "label-studio"]),
+            default=None,
+            help="COCO/VOC/YOLO files: 'standard' (what pycocotools, torchvision, detectron2, datumaro and "
+            "Ultralytics read as it is; fetch's default) or 'label-studio' (Label Studio's export; convert's default).",
         ),
         click.option("--json", "as_json", is_flag=True, help="Print the report as JSON."),
     ]

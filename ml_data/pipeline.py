@@ -115,8 +115,12 @@ class DatasetOptions:
     on_error: str = "fail"
     split: Mapping[str, float] | None = None
     category_order: str = "alphabetical"
-    category_start: int = 0
+    category_start: int | None = None
     split_sentences: bool = False
+    #: "standard": the layout training tools read as it is (COCO annotations/ + images/<split>/,
+    #: VOC JPEGImages/ + ImageSets/Main/, Ultralytics images/<split>/ + labels/<split>/);
+    #: "label-studio": Label Studio's own export files, one folder per split
+    layout: str = "standard"
     #: hard-link files ml-data owns (cache, previous dataset) instead of copying them
     link: bool = True
     workers: int = 16
@@ -130,6 +134,7 @@ class DatasetOptions:
             split_sentences=self.split_sentences,
             category_order=self.category_order,
             category_start=self.category_start,
+            layout=self.layout,
             **extra,
         )
 
@@ -145,6 +150,7 @@ class DatasetOptions:
             "category_order": self.category_order,
             "category_start": self.category_start,
             "split_sentences": self.split_sentences,
+            "layout": self.layout,
         }
 
 
@@ -461,7 +467,11 @@ def build_dataset(
 
     placed_from: dict[str, _Placement] = {}
     with atomic_folder(out) as building:
-        split_names = list(options.split) if options.split else [None]
+        # Formats with a standard layout of their own write every split in one pass (their files
+        # name the split); the others get a folder per split.
+        one_pass = options.layout == "standard" and "standard" in getattr(fmt, "layouts", ())
+        split_names = list(options.split) if options.split and not one_pass else [None]
+        subsets = tuple(options.split) if options.split and one_pass else ()
         media = (
             _MediaLinks(tasks, lambda url, task_id: local_path(url, task_id) is not None)
             if fmt.name in DATA_FORMATS
@@ -480,6 +490,8 @@ def build_dataset(
                     media=lambda url, task_id: _as_str(local_path(url, task_id)),
                     image_sizes=lambda url, task_id: _image_size(local_path(url, task_id)),
                     place_media=True,
+                    subsets=subsets,
+                    subset_of=lambda task_id: tasks[str(task_id)].split,
                 ),
                 progress=progress,
             )
@@ -487,6 +499,9 @@ def build_dataset(
             report.conversions[split_name or "all"] = conversion
             if split_name:
                 report.splits[split_name] = conversion.tasks
+            elif subsets:
+                counted = [tasks[key].split for key in tasks if keep(key)]
+                report.splits = {name: counted.count(name) for name in subsets}
             prefix = f"{split_name}/" if split_name else ""
             if media is not None:
                 conversion.placements.extend((url, task_id, path) for (url, task_id), path in media.placed.items())
@@ -499,7 +514,7 @@ def build_dataset(
                 if path is None:
                     raise MlDataError(f"no local file for {redact_url(url)} (task {task_id}) to place at {target}")
                 placed_from[target] = (path, local, old, task_id)
-        if fmt.name.startswith("yolo") and options.split:
+        if fmt.name.startswith("yolo") and options.split and not one_pass:
             _write_yolo_split_yaml(building, list(options.split))
         logger.info("converted to %s in %.1f s", fmt.name, time.monotonic() - started)
         files = _place_and_record(building, out, previous, placed_from, options, report)
@@ -929,7 +944,7 @@ def _write_yolo_split_yaml(building: Path, splits: list[str]) -> None:
     """A top-level data.yaml naming each split's images folder (the classes are the same in all)."""
     first = building / splits[0] / "data.yaml"
     names = first.read_text().split("names:\n", 1)[1] if first.exists() else ""
-    lines = ["path: ."]
+    lines = []
     for split in splits:
         key = "val" if split in ("val", "valid", "validation") else split
         lines.append(f"{key}: {split}/images")

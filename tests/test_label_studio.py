@@ -77,7 +77,7 @@ def test_fetch_writes_a_complete_dataset_with_identical_images(seeded, tmp_path,
         line = (out / "labels" / rotated).read_text().split()
         assert [float(v) for v in line[1:]] == pytest.approx(_enclosing_box(25, 25, 40, 30, 30.0), abs=1e-5)
     else:
-        coco = json.loads((out / "result.json").read_text())
+        coco = json.loads((out / "annotations" / "instances_default.json").read_text())
         assert len(coco["images"]) == 5 and len(coco["annotations"]) == 5
         assert {c["name"] for c in coco["categories"]} == {"cat", "dog"}
 
@@ -134,7 +134,8 @@ def test_personal_access_token_works_too(seeded, tmp_path):
     report = fetch_project(
         seeded.project, format="coco", out=tmp_path / "coco", settings=seeded.settings(tmp_path, token)
     )
-    assert report.tasks == 6 and len(json.loads((tmp_path / "coco" / "result.json").read_text())["images"]) == 5
+    instances = tmp_path / "coco" / "annotations" / "instances_default.json"
+    assert report.tasks == 6 and len(json.loads(instances.read_text())["images"]) == 5
 
 
 def test_cli_fetch_with_url_and_token_from_the_environment(seeded, tmp_path, monkeypatch):
@@ -156,7 +157,7 @@ def test_cli_fetch_with_url_and_token_from_the_environment(seeded, tmp_path, mon
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "6 tasks" in result.output
-    assert (out / "data.yaml").read_text().startswith("path: .\ntrain: train/images\nval: val/images")
+    assert (out / "data.yaml").read_text().startswith('train: "images/train"\nval: "images/val"')
 
 
 def test_a_wrong_token_fails_clearly_and_leaves_nothing(seeded, tmp_path):

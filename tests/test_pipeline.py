@@ -177,9 +177,9 @@ def test_sizes_missing_from_results_are_read_from_the_images(file_server, images
     export = write_export(tmp_path / "export.json", [task])
     out = tmp_path / "dataset"
     run(export, out, settings, fmt="coco")
-    coco = json.loads((out / "result.json").read_text())
+    coco = json.loads((out / "annotations" / "instances_default.json").read_text())
     assert (coco["images"][0]["width"], coco["images"][0]["height"]) == (40, 30)
-    assert (out / coco["images"][0]["file_name"]).read_bytes() == images["/img/1.png"]
+    assert (out / "images" / coco["images"][0]["file_name"]).read_bytes() == images["/img/1.png"]
 
 
 def test_split_is_deterministic_by_task_id_and_yolo_gets_a_data_yaml(file_server, images, settings, tmp_path):
@@ -189,9 +189,21 @@ def test_split_is_deterministic_by_task_id_and_yolo_gets_a_data_yaml(file_server
     assert sum(report.splits.values()) == 5
     for n in range(1, 6):
         split = split_of(n, {"train": 0.6, "val": 0.4})
+        assert (out / "images" / split / f"{n}.png").exists() and (out / "labels" / split / f"{n}.txt").exists()
+    data = (out / "data.yaml").read_text()
+    assert 'train: "images/train"' in data and 'val: "images/val"' in data and '0: "cat"' in data
+    assert "path:" not in data  # Ultralytics then resolves the folders against the yaml's own folder
+
+
+def test_label_studio_layout_keeps_a_folder_per_split(file_server, images, settings, tmp_path):
+    export = write_export(tmp_path / "export.json", tasks_for(file_server))
+    out = tmp_path / "dataset"
+    run(export, out, settings, split={"train": 0.6, "val": 0.4}, layout="label-studio")
+    for n in range(1, 6):
+        split = split_of(n, {"train": 0.6, "val": 0.4})
         assert (out / split / "images" / f"{n}.png").exists() and (out / split / "labels" / f"{n}.txt").exists()
     data = (out / "data.yaml").read_text()
-    assert "train: train/images" in data and "val: val/images" in data and '0: "cat"' in data
+    assert "train: train/images" in data and "val: val/images" in data and "path:" not in data
     assignments = [split_of(n, {"train": 0.8, "val": 0.2}) for n in range(10_000)]
     assert 0.78 < assignments.count("train") / 10_000 < 0.82
 

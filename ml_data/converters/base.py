@@ -19,6 +19,11 @@ from ml_data.errors import ConversionError, MlDataError
 ANNOTATION_CHOICES = ("all", "latest", "first", "ground-truth")
 ERROR_POLICIES = ("fail", "skip")
 CATEGORY_ORDERS = ("alphabetical", "config")
+#: "label-studio": the files Label Studio's own export writes (result.json, Annotations/, labels/);
+#: "standard": the layout the training tools' readers take as it is (COCO's annotations/ and
+#: images/<subset>/, VOC's JPEGImages/ and ImageSets/Main/, Ultralytics' images/<subset>/ and
+#: labels/<subset>/). Formats without a standard layout of their own write the same in both.
+LAYOUTS = ("label-studio", "standard")
 
 #: (url, task id) -> a local path, or None when it cannot be resolved; given by the caller (the
 #: pipeline or the CLI), so converters never touch the network themselves.
@@ -47,12 +52,22 @@ class ConvertOptions:
     image_sizes: Callable[[str, int | None], tuple[int, int] | None] | None = None
     #: class ids: "alphabetical" (as Label Studio documents) or "config" order
     category_order: str = "alphabetical"
-    #: COCO: the first automatically assigned category id (0, or 1 as some tools expect)
-    category_start: int = 0
+    #: COCO: the first automatically assigned category id; None: 1 (0 means background to
+    #: torchvision's detection models and to datumaro); 0 gives Label Studio's own numbering
+    category_start: int | None = None
     #: the caller places the media the output refers to (the fetch pipeline): the report lists
     #: them (``placements``), and the ASR manifest's audio_filepath is the dataset-relative path
     #: (``audio/<name>``), not the local file from ``media``
     place_media: bool = False
+    #: see :data:`LAYOUTS`
+    layout: str = "label-studio"
+    #: the standard layout's subsets: every subset name, and the subset of a task (by its id)
+    subsets: tuple[str, ...] = ()
+    subset_of: Callable[[Any], str] | None = None
+
+    def subset(self, task_id: Any) -> str | None:
+        """The subset (split) a task belongs to, or None when the dataset has no subsets."""
+        return self.subset_of(task_id) if self.subset_of is not None and self.subsets else None
 
     def __post_init__(self) -> None:
         if self.annotations not in ANNOTATION_CHOICES:
@@ -61,7 +76,9 @@ class ConvertOptions:
             raise ValueError(f"on_error must be one of {', '.join(ERROR_POLICIES)}, got {self.on_error!r}")
         if self.category_order not in CATEGORY_ORDERS:
             raise ValueError(f"category_order must be one of {', '.join(CATEGORY_ORDERS)}, got {self.category_order!r}")
-        if self.category_start not in (0, 1):
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
+        if self.category_start not in (None, 0, 1):
             raise ValueError(f"category_start must be 0 or 1, got {self.category_start!r}")
 
 

@@ -8,8 +8,17 @@
   parent rectangle (``parentID``) form one annotation of the rectangle's category, the others one
   annotation per task of the category ``default``; missing keypoints are ``0 0 0``.
 - categories: shape tags only (not KeyPointLabels, whose labels name keypoints); alphabetical ids
-  from 0 by default (``category_start=1`` for tools that expect 1), explicit ``category`` kept.
+  from 1 by default (0 is background to torchvision's detection models and to datumaro;
+  ``category_start=0`` numbers them as Label Studio does), explicit ``category`` kept.
+- annotation ids start at 1: pycocotools' COCOeval takes id 0 for "unmatched", so a ground truth
+  evaluated against itself would score below 1.0 with an annotation 0.
+- a rotated rectangle's ``area`` is the rectangle's own (its ``bbox`` encloses its corners).
 Images, annotations and categories are streamed to temp files and joined at the end.
+
+Layouts: ``label-studio`` writes ``result.json`` with ``file_name`` ``images/<name>``, as Label
+Studio's export; ``standard`` writes ``annotations/instances_<subset>.json`` (``default`` without
+subsets) with ``file_name`` relative to ``images/<subset>/``, as datumaro, torchvision's
+``CocoDetection`` and detectron2's ``register_coco_instances`` take it.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ _BOX_TAGS = ("RectangleLabels", "PolygonLabels", "BrushLabels", "EllipseLabels")
 
 class CocoFormat:
     name = "coco"
+    layouts = ("label-studio", "standard")
 
     def check(self, config: LabelConfig | None) -> str | None:
         if config is None:
@@ -46,19 +56,15 @@ class CocoFormat:
         config = context.config
         assert config is not None
         options = context.options
-        ids = categories(config, options.category_order, start=options.category_start, tags=_BOX_TAGS)
+        start = 1 if options.category_start is None else options.category_start
+        ids = categories(config, options.category_order, start=start, tags=_BOX_TAGS)
         points = keypoint_names(config)
         # Keypoints without a parent rectangle go to "default": its id is reserved up front.
-        default_id = max(ids.values(), default=options.category_start - 1) + 1
+        default_id = max(ids.values(), default=start - 1) + 1
+        standard = options.layout == "standard"
         names = UniqueNames()
-        parts = {part: open(out / f".{part}.part", "wb") for part in ("images", "annotations")}
-        counts = {"images": 0, "annotations": 0}
+        subsets: dict[str | None, _SubsetParts] = {}
         default_used = False
-
-        def emit(part: str, item: dict[str, Any]) -> None:
-            parts[part].write((b",\n" if counts[part] else b"") + orjson.dumps(item))
-            counts[part] += 1
-
         try:
             for task, url, annotation in annotated_images(context, image_key(config)):
                 with context.guard(task.id):
@@ -70,19 +76,24 @@ class CocoFormat:
                     # Everything of the task is computed before anything is written: a task that
                     # fails leaves no image without its annotations.
                     items = list(self._annotations(regions, ids, points, width, height, task.id, context))
-                    image_id = counts["images"]
-                    stem = names.stem(url, task.id)
-                    file_name = f"images/{stem}{UniqueNames.extension(url)}"
-                    emit("images", {"id": image_id, "width": width, "height": height, "file_name": file_name})
-                    context.place(url, task.id, file_name)
+                    subset = options.subset(task.id) if standard else None
+                    part = subsets.get(subset) or subsets.setdefault(subset, _SubsetParts(out, subset))
+                    image_id = part.counts["images"]
+                    file_name = f"{names.stem(url, task.id)}{UniqueNames.extension(url)}"
+                    folder = f"images/{subset}/" if subset else "images/"
+                    # The standard layout's file_name is relative to the subset's images folder
+                    # (torchvision's and detectron2's image root); Label Studio's to the output.
+                    image = {"id": image_id, "width": width, "height": height}
+                    part.emit("images", {**image, "file_name": file_name if standard else folder + file_name})
+                    context.place(url, task.id, folder + file_name)
                     for item in items:
                         if item["category_id"] is None:
                             item["category_id"], default_used = default_id, True
-                        emit("annotations", {"id": counts["annotations"], "image_id": image_id, **item})
+                        part.emit("annotations", {"id": part.counts["annotations"] + 1, "image_id": image_id, **item})
                     context.report.items_written += 1
         finally:
-            for handle in parts.values():
-                handle.close()
+            for part in subsets.values():
+                part.close()
         category_list = [
             {"id": index, "name": name, "supercategory": name}
             for name, index in sorted(ids.items(), key=lambda kv: kv[1])
@@ -92,20 +103,14 @@ class CocoFormat:
         if points:
             for category in category_list:
                 category["keypoints"], category["skeleton"] = points, []
-        self._assemble(out, category_list)
-
-    @staticmethod
-    def _assemble(out: Path, category_list: list[dict[str, Any]]) -> None:
-        with open(out / "result.json", "wb") as handle:
-            handle.write(b'{"images": [\n')
-            with open(out / ".images.part", "rb") as part:
-                shutil.copyfileobj(part, handle)
-            handle.write(b'\n],\n"categories": ' + orjson.dumps(category_list) + b',\n"annotations": [\n')
-            with open(out / ".annotations.part", "rb") as part:
-                shutil.copyfileobj(part, handle)
-            handle.write(b'\n],\n"info": {"description": "exported by ml-data"}}\n')
-        (out / ".images.part").unlink()
-        (out / ".annotations.part").unlink()
+        if not standard:
+            (subsets.get(None) or _SubsetParts(out, None)).assemble(out / "result.json", category_list)
+            return
+        (out / "annotations").mkdir()
+        for subset in dict.fromkeys([*options.subsets, *subsets]) if options.subsets else [None]:
+            (out / "images" / (subset or "")).mkdir(parents=True, exist_ok=True)
+            target = out / "annotations" / f"instances_{subset or 'default'}.json"
+            (subsets.get(subset) or _SubsetParts(out, subset)).assemble(target, category_list)
 
     def _annotations(self, regions, ids, points, width, height, task_id, context):  # type: ignore[no-untyped-def]
         by_id = {region.id: region for region in regions if region.id}
@@ -163,7 +168,7 @@ class CocoFormat:
             "category_id": category_id,
             "segmentation": segmentation,
             "bbox": list(outer),
-            "area": outer.width * outer.height,
+            "area": box.width * box.height if rotation % 360 else outer.width * outer.height,
             "iscrowd": 0,
             "ignore": 0,
         }
@@ -190,3 +195,34 @@ class CocoFormat:
             "iscrowd": 0,
             "ignore": 0,
         }
+
+
+class _SubsetParts:
+    """The images and annotations of one subset, streamed to temp files and joined at the end."""
+
+    def __init__(self, out: Path, subset: str | None) -> None:
+        tag = f"-{subset}" if subset else ""
+        self.paths = {part: out / f".{part}{tag}.part" for part in ("images", "annotations")}
+        self.handles = {part: open(path, "wb") for part, path in self.paths.items()}
+        self.counts = {"images": 0, "annotations": 0}
+
+    def emit(self, part: str, item: dict[str, Any]) -> None:
+        self.handles[part].write((b",\n" if self.counts[part] else b"") + orjson.dumps(item))
+        self.counts[part] += 1
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+
+    def assemble(self, target: Path, category_list: list[dict[str, Any]]) -> None:
+        self.close()
+        with open(target, "wb") as handle:
+            handle.write(b'{"images": [\n')
+            with open(self.paths["images"], "rb") as part:
+                shutil.copyfileobj(part, handle)
+            handle.write(b'\n],\n"categories": ' + orjson.dumps(category_list) + b',\n"annotations": [\n')
+            with open(self.paths["annotations"], "rb") as part:
+                shutil.copyfileobj(part, handle)
+            handle.write(b'\n],\n"info": {"description": "exported by ml-data"}}\n')
+        for path in self.paths.values():
+            path.unlink()

@@ -3,6 +3,11 @@
 Rectangles become ``bndbox`` (rotated ones: the box around their corners); polygons have no place
 in VOC and are reported as skipped, never dropped silently. Sizes come from the results or the
 caller's size lookup (no downloads here).
+
+Layouts: ``label-studio`` (``Annotations/`` and ``images/``, as Label Studio's export) and
+``standard`` (Pascal VOC's own, as datumaro and VOC readers take it: ``Annotations/``,
+``JPEGImages/``, ``ImageSets/Main/<subset>.txt`` listing each subset's images, ``default``
+without subsets, and ``labelmap.txt`` with the class names).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 class VocFormat:
     name = "voc"
+    layouts = ("label-studio", "standard")
 
     def check(self, config: LabelConfig | None) -> str | None:
         if config is None:
@@ -55,9 +61,13 @@ class VocFormat:
     def write(self, context: Context, out: Path) -> None:
         config = context.config
         assert config is not None
+        options = context.options
+        standard = options.layout == "standard"
+        images = "JPEGImages" if standard else "images"
         folder = out / "Annotations"
         folder.mkdir()
         names = UniqueNames()
+        image_sets: dict[str, list[str]] = {subset: [] for subset in options.subsets} if standard else {}
         for task, url, annotation in annotated_images(context, image_key(config)):
             with context.guard(task.id):
                 regions = annotation.result
@@ -67,10 +77,9 @@ class VocFormat:
                 width, height = size
                 stem = names.stem(url, task.id)
                 root = ElementTree.Element("annotation")
-                _child(root, "folder", "images")
+                _child(root, "folder", images)
                 filename = f"{stem}{UniqueNames.extension(url)}"
                 _child(root, "filename", filename)
-                context.place(url, task.id, f"images/{filename}")
                 size_element = _child(root, "size")
                 _child(size_element, "width", width)
                 _child(size_element, "height", height)
@@ -103,8 +112,27 @@ class VocFormat:
                         _child(bndbox, tag, value)
                 ElementTree.indent(root)
                 ElementTree.ElementTree(root).write(folder / f"{stem}.xml", encoding="utf-8", xml_declaration=True)
+                context.place(url, task.id, f"{images}/{filename}")
+                if standard:
+                    image_sets.setdefault(options.subset(task.id) or "default", []).append(stem)
                 context.report.items_written += 1
             if context.report.items_written % _COLLECT_EVERY == 0:
                 # ElementTree's writer leaves reference cycles behind, and conversions run with the
                 # cyclic collector off: collect the young ones now and then so memory stays flat.
                 gc.collect(0)
+        if standard:
+            self._write_standard_lists(out, image_sets or {"default": []}, config)
+
+    @staticmethod
+    def _write_standard_lists(out: Path, image_sets: dict[str, list[str]], config: LabelConfig) -> None:
+        main = out / "ImageSets" / "Main"
+        main.mkdir(parents=True)
+        for subset, stems in image_sets.items():
+            (main / f"{subset}.txt").write_text("".join(stem + "\n" for stem in stems), "utf-8")
+        (out / "JPEGImages").mkdir(exist_ok=True)
+        labels = [label for control in config.controls_of_type("RectangleLabels") for label in control.labels]
+        names = list(dict.fromkeys(label.value for label in labels))
+        # datumaro's label map: name:color:parts:actions (no colour: it picks one).
+        lines = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
+        lines += [f"{name}:::" for name in names if name != "background" and ":" not in name and "\n" not in name]
+        (out / "labelmap.txt").write_text("\n".join(lines) + "\n", "utf-8")

@@ -6,6 +6,12 @@ Variants, one kind of line per file (never boxes and polygons mixed): ``yolo-pos
 corners); ``yolo-obb`` ``cls x1 y1 x2 y2 x3 y3 x4 y4`` (the rotated corners); ``yolo-seg``
 ``cls x1 y1 ...`` from polygons. Coordinates are normalised to [0, 1] and clamped to the image.
 
+Layouts: ``label-studio`` (Label Studio's own: ``labels/``, ``images/``) and ``standard`` (what
+Ultralytics and datumaro read as they are: ``images/<subset>/`` and ``labels/<subset>/`` when the
+dataset has subsets). ``data.yaml`` has no ``path`` (Ultralytics then resolves the folders against
+the yaml's own folder, from any working directory); yolo-pose's has ``kpt_shape`` and, when every
+keypoint name is symmetric or has its left/right partner, ``flip_idx``.
+
 Label files are named after the image's file name; when two tasks' images share a name, the later
 one becomes ``<name>__task<id>.txt``. A task with an annotation but no regions gets an empty file
 (a background image); a task without annotations is skipped (unlabelled is not "no objects").
@@ -15,6 +21,7 @@ One annotation per task: the first selected (newest with ``all``); more are repo
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +41,8 @@ _KINDS = {
 
 
 class YoloFormat:
+    layouts = ("label-studio", "standard")
+
     def __init__(self, name: str) -> None:
         self.name = name
         self.region_types = _KINDS[name]
@@ -58,6 +67,8 @@ class YoloFormat:
         points = keypoint_names(config)
         tags = tuple(tag for tag in SHAPE_TAGS if tag != "KeyPointLabels") if self.name == "yolo-pose" else SHAPE_TAGS
         ids = categories(config, context.options.category_order, tags=tags)
+        options = context.options
+        standard = options.layout == "standard"
         labels = out / "labels"
         labels.mkdir()
         names_in_use = UniqueNames()
@@ -71,15 +82,18 @@ class YoloFormat:
                 )
                 if lines is None:
                     continue
+                subset = options.subset(task.id) if standard else None
+                folder = f"{subset}/" if subset else ""
                 stem = names_in_use.stem(url, task.id)
-                (labels / f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
-                context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}")
+                (labels / folder).mkdir(exist_ok=True)
+                (labels / f"{folder}{stem}.txt").write_text("".join(line + "\n" for line in lines))
+                context.place(url, task.id, f"images/{folder}{stem}{UniqueNames.extension(url)}")
                 context.report.items_written += 1
         names = {index: name for name, index in ids.items()}
         classes = [names.get(index, f"unused_{index}") for index in range(max(names, default=-1) + 1)]
         (out / "classes.txt").write_text("".join(name + "\n" for name in classes))
-        yaml_names = "".join(f"  {index}: {_yaml_string(name)}\n" for index, name in enumerate(classes))
-        (out / "data.yaml").write_text(f"path: .\ntrain: images\nval: images\nnames:\n{yaml_names}")
+        subsets = options.subsets if standard else ()
+        (out / "data.yaml").write_text(data_yaml(classes, subsets, points if self.name == "yolo-pose" else None))
 
     def _lines(
         self, task: Task, regions: tuple[Region, ...], ids: dict[str, int], url: str, context: Context
@@ -185,6 +199,69 @@ def _class_id(name: str, ids: dict[str, int], context: Context) -> int | None:
 def _yaml_string(text: str) -> str:
     # A JSON string is a valid YAML double-quoted scalar.
     return json.dumps(text, ensure_ascii=False)
+
+
+def split_keys(subsets: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """data.yaml key -> images folder, for a dataset's subsets (Ultralytics wants ``train`` and
+    ``val``; ``valid``/``validation`` are its ``val``; with no val subset the last one is used)."""
+    if not subsets:
+        return {"train": "images", "val": "images"}
+    keys: dict[str, str] = {}
+    for subset in subsets:
+        key = "val" if subset in ("val", "valid", "validation") else subset
+        keys[key] = f"images/{subset}"
+    keys.setdefault("val", f"images/{subsets[-1]}")
+    keys.setdefault("train", f"images/{subsets[0]}")
+    return keys
+
+
+def data_yaml(classes: list[str], subsets: tuple[str, ...] | list[str], keypoints: list[str] | None) -> str:
+    """Ultralytics' dataset file. No ``path``: Ultralytics then takes the folders relative to the
+    yaml's own folder, so training works from any working directory."""
+    lines = [f"{key}: {_yaml_string(folder)}" for key, folder in split_keys(subsets).items()]
+    lines.append("names:")
+    lines += [f"  {index}: {_yaml_string(name)}" for index, name in enumerate(classes)]
+    if keypoints is not None:
+        lines.append(f"kpt_shape: [{len(keypoints)}, 3]")
+        flip = flip_index(keypoints)
+        if flip is not None:
+            lines.append(f"flip_idx: [{', '.join(str(index) for index in flip)}]")
+    return "\n".join(lines) + "\n"
+
+
+_SIDES = {"left": "right", "right": "left", "l": "r", "r": "l"}
+
+
+def flip_index(names: list[str]) -> list[int] | None:
+    """Where each keypoint goes when the image is mirrored: its left/right partner (by name:
+    ``left_eye`` <-> ``right_eye``, ``L-knee`` <-> ``R-knee``), itself when it has no side; None
+    when a sided keypoint has no partner (then a flip cannot be derived).
+
+    >>> flip_index(["nose", "left_eye", "right_eye"])
+    [0, 2, 1]
+    """
+    position = {name: index for index, name in enumerate(names)}
+    flipped = []
+    for name in names:
+        parts = re.split(r"([_\-\s.]+)", name)
+        swapped = [_swap_side(part) for part in parts]
+        partner = "".join(swapped)
+        if partner == name:
+            flipped.append(position[name])
+        elif partner in position:
+            flipped.append(position[partner])
+        else:
+            return None
+    return flipped
+
+
+def _swap_side(word: str) -> str:
+    other = _SIDES.get(word.lower())
+    if other is None:
+        return word
+    if word.isupper():
+        return other.upper()
+    return other.capitalize() if word[:1].isupper() else other
 
 
 YOLO = YoloFormat("yolo")

@@ -13,7 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ml_data.converters import KNOWN_FORMATS
-from ml_data.converters.base import ANNOTATION_CHOICES, CATEGORY_ORDERS, ERROR_POLICIES
+from ml_data.converters.base import ANNOTATION_CHOICES, CATEGORY_ORDERS, ERROR_POLICIES, LAYOUTS
 from ml_data.service.errors import ApiError
 
 #: URLs (or tasks) in one prefetch request.
@@ -90,7 +90,8 @@ DATASET: dict[str, Any] = {
             ]
         },
         "category_order": {"type": "string", "enum": list(CATEGORY_ORDERS)},
-        "category_start": {"type": "integer", "enum": [0, 1]},
+        "category_start": {"type": ["integer", "null"], "enum": [0, 1, None]},
+        "layout": {"type": "string", "enum": list(LAYOUTS)},
     },
     "required": ["format"],
     "additionalProperties": False,

@@ -86,15 +86,19 @@ def test_explicit_category_ids_are_ints(tmp_path):
     assert {c["name"]: c["id"] for c in result["categories"]} == {"a": 10, "b": 2, "c": 7}
 
 
-def test_one_based_ids_on_request(tmp_path):
+def test_ids_start_at_one_and_label_studios_numbering_on_request(tmp_path):
+    """Category 0 is background to torchvision and datumaro; annotation id 0 is "unmatched" to
+    COCOeval. category_start=0 gives Label Studio's own numbering."""
     config = CONFIG.replace(" category='10'", "").replace(" category='2'", "").replace(" category='7'", "")
     value = {"x": 10, "y": 10, "width": 10, "height": 10, "rotation": 0}
-    convert([box_task(1, "a", value)], "coco", tmp_path / "zero", config=config)
+    convert([box_task(1, "a", value)], "coco", tmp_path / "default", config=config)
     convert(
-        [box_task(1, "a", value)], "coco", tmp_path / "one", config=config, options=ConvertOptions(category_start=1)
+        [box_task(1, "a", value)], "coco", tmp_path / "zero", config=config, options=ConvertOptions(category_start=0)
     )
+    default = load(tmp_path / "default")
+    assert [c["id"] for c in default["categories"]] == [1, 2, 3]
+    assert [a["id"] for a in default["annotations"]] == [1]
     assert [c["id"] for c in load(tmp_path / "zero")["categories"]] == [0, 1, 2]
-    assert [c["id"] for c in load(tmp_path / "one")["categories"]] == [1, 2, 3]
 
 
 def test_rotated_box_on_a_non_square_image(tmp_path):

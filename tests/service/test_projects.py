@@ -77,7 +77,7 @@ def test_a_dataset_job_and_its_zip(client, seeded):
     images = {entry["task"]: name for name, entry in manifest["files"].items() if entry.get("source")}
     for task_id, name in images.items():
         assert archive.read(name) == seeded.originals[task_id]
-    assert archive.read("data.yaml").startswith(b"path: .\ntrain: train/images")
+    assert archive.read("data.yaml").startswith(b'train: "images/train"')
 
     again = finished(
         client,
@@ -103,7 +103,7 @@ def test_a_download_reads_one_version_even_if_a_rebuild_swaps_the_folder(client,
     response.close()
     manifest = json.loads(archive.read("manifest.json"))
     assert set(archive.namelist()) == set(manifest["files"]) | {"manifest.json"}
-    assert len(json.loads(archive.read("result.json"))["images"]) == 5
+    assert len(json.loads(archive.read("annotations/instances_default.json"))["images"]) == 5
     assert list((folder / ".downloads").iterdir()) == []  # the snapshot is removed after the download
     gone = client.get(job["result"]["download"], headers=AUTH)
     assert gone.status_code == 404
