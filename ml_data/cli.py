@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,27 +43,23 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
 
 
-def _task_resources(path: str) -> Iterator[tuple[str, int | None, str]]:
-    """(url, task id, data key) for every resource URL in a Label Studio export's task data."""
+def _task_resources(path: str) -> Iterator[tuple[Any, int | None, str | None, bool]]:
+    """(value, task id, data key, is a resource URL) for every value in a Label Studio export's
+    task data, read as a stream; values that are not resource URLs are reported by the caller."""
+    from ml_data.converters import read_tasks
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            tasks = json.load(handle)
-    except (OSError, ValueError) as exc:
+        for number, task in enumerate(read_tasks(path).raw(), 1):
+            data = task.get("data") if isinstance(task, Mapping) else None
+            task_id = task.get("id") if isinstance(task, Mapping) and isinstance(task.get("id"), int) else None
+            if not isinstance(data, Mapping):
+                yield f"task #{number} has no data object", task_id, None, False
+                continue
+            for key, value in data.items():
+                for item in value if isinstance(value, list) else [value]:
+                    yield item, task_id, str(key), looks_like_resource(item)
+    except (OSError, MlDataError) as exc:
         raise click.ClickException(f"cannot read tasks from {path}: {exc}") from None
-    if isinstance(tasks, dict):
-        tasks = [tasks]
-    if not isinstance(tasks, list):
-        raise click.ClickException(f"{path}: expected a JSON list of tasks")
-    for task in tasks:
-        data = task.get("data") if isinstance(task, dict) else None
-        if not isinstance(data, dict):
-            continue
-        task_id = task.get("id") if isinstance(task.get("id"), int) else None
-        for key, value in data.items():
-            values = value if isinstance(value, list) else [value]
-            for item in values:
-                if looks_like_resource(item):
-                    yield item, task_id, key
 
 
 @main.command()
@@ -84,12 +81,22 @@ def resolve(urls: tuple[str, ...], task_id: int | None, tasks_file: str | None, 
     if not urls and not tasks_file:
         raise click.UsageError("give URLs, or --tasks FILE")
     resolver = Resolver(_settings(), refresh=refresh)
-    items: list[tuple[str, int | None, str | None]] = [(url, task_id, None) for url in urls]
+    items: Iterable[tuple[Any, int | None, str | None, bool]] = [(url, task_id, None, True) for url in urls]
     if tasks_file:
-        items.extend(_task_resources(tasks_file))
+        items = itertools.chain(items, _task_resources(tasks_file))
     failed = 0
-    for url, item_task_id, key in items:
+    for url, item_task_id, key, is_resource in items:
         context = {"task_id": item_task_id, "key": key} if key is not None else {}
+        if not is_resource:
+            # Text to label, numbers, or anything else that names no file: said, never dropped silently.
+            shown = url if isinstance(url, str) else type(url).__name__
+            note = f"not a resource URL ({shown[:60]!r}), left out"
+            if as_json:
+                click.echo(json.dumps({**context, "skipped": note}, ensure_ascii=False))
+            else:
+                where = f"task {item_task_id}, " if item_task_id is not None else ""
+                click.echo(f"skipped: {where}data {key!r}: {note}" if key else f"skipped: {url}", err=True)
+            continue
         try:
             local = resolver.resolve(url, task_id=item_task_id)
         except MlDataError as exc:
@@ -128,7 +135,7 @@ def _read_url_list(path: str) -> list[tuple[str, int | None]]:
             head = handle.read(1).lstrip()
             handle.seek(0)
             if head in ("[", "{"):
-                return [(url, task_id) for url, task_id, _key in _task_resources(path)]
+                return [(url, task_id) for url, task_id, _key, resource in _task_resources(path) if resource]
             lines = [line.strip() for line in handle]
     except OSError as exc:
         raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -301,9 +308,15 @@ def convert(
     _print_conversion(report)
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 item``, ``2 items``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _print_conversion(report: ConversionReport, indent: str = "") -> None:
     click.echo(
-        f"{indent}{report.format}: {report.items_written} items from {report.tasks} tasks written to {report.output}"
+        f"{indent}{report.format}: {_count(report.items_written, 'item')} from {_count(report.tasks, 'task')} "
+        f"written to {report.output}"
     )
     for reason, count in report.skipped.most_common():
         click.echo(f"{indent}  skipped {count}: {reason}")
@@ -407,11 +420,12 @@ def fetch(
         click.echo(json.dumps(report.as_dict(), indent=2, default=str))
         return
     if report.unchanged:
-        click.echo(f"{report.out}: up to date ({report.tasks} tasks, nothing rewritten)")
+        click.echo(f"{report.out}: up to date ({_count(report.tasks, 'task')}, nothing rewritten)")
         return
     click.echo(
-        f"{report.out}: {report.tasks} tasks ({report.tasks_changed} new or changed, {report.tasks_removed} removed); "
-        f"{report.resources} resources ({report.resources_resolved} resolved, {report.resources_reused} reused); "
+        f"{report.out}: {_count(report.tasks, 'task')} ({report.tasks_changed} new or changed, "
+        f"{report.tasks_removed} removed); {_count(report.resources, 'resource')} "
+        f"({report.resources_resolved} resolved, {report.resources_reused} reused); "
         f"files: {report.files_linked} linked, {report.files_copied} copied, {report.files_kept} kept; "
         f"{_human(report.bytes_total)}"
     )

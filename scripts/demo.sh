@@ -17,8 +17,14 @@ export LOCAL_FILES_DOCUMENT_ROOT="$PWD/examples/media"
 export ML_DATA_UPLOAD_DIR="$PWD/examples/media/upload"
 export ML_DATA_CACHE_DIR="${ML_DATA_CACHE_DIR:-$PWD/.ml-data-cache}"
 
-# The "external" link is served by a file server on loopback for the length of the demo.
-port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# The "external" link is served by a file server on loopback for the length of the demo. Its port
+# is part of the link, so the same port every run keeps a second run's dataset unchanged; a free
+# one is taken only when that one is busy.
+port=${ML_DATA_DEMO_PORT:-18765}
+if ! .venv/bin/python -c "import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', $port))" 2>/dev/null; then
+    port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    echo "port ${ML_DATA_DEMO_PORT:-18765} is busy: serving the example link on $port (a rerun will see changed URLs)"
+fi
 .venv/bin/python -m http.server --bind 127.0.0.1 --directory examples/media "$port" >/dev/null 2>&1 &
 server_pid=$!
 work=$(mktemp -d)

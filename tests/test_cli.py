@@ -61,7 +61,11 @@ def test_resolve_tasks_file_resolves_every_resource_with_its_task_id(file_server
     export = tmp_path / "export.json"
     export.write_text(json.dumps(tasks))
     result = CliRunner().invoke(main, ["resolve", "--json", "--tasks", str(export)])
-    records = [json.loads(line) for line in result.output.splitlines()]
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    # Values that are not resource URLs are reported, not dropped silently.
+    skipped = [(r.get("task_id"), r.get("key")) for r in lines if "skipped" in r]
+    assert skipped == [(10, "text"), (11, "n"), (None, None)]
+    records = [r for r in lines if "skipped" not in r]
     assert [(r["task_id"], r["key"]) for r in records] == [(10, "image"), (11, "images"), (11, "images")]
     assert open(records[0]["path"], "rb").read() == b"1" and open(records[1]["path"], "rb").read() == b"2"
     assert records[2]["error"] == "LabelStudioNotConfigured" and "task 11" in records[2]["message"]
