@@ -59,7 +59,10 @@ class BrushFormat:
                         continue
                     rle = region.value.get("rle")
                     if not rle or not region.original_width or not region.original_height:
-                        context.fail_or_skip(task.id, f"brush result {region.id} has no RLE or no size")
+                        # An empty mask (Label Studio writes "rle": [] for a cleared brush) holds
+                        # nothing to export: reported, never fatal.
+                        context.report.skip(task.id, "brush result without RLE or size")
+                        context.report.warn(f"task {task.id}: brush result {str(region.id)[:40]} has no RLE or no size")
                         continue
                     mask = mask_from_rle(rle, _side(region.original_width), _side(region.original_height))
                     label = (region.value.get("brushlabels") or ["no_label"])[0]

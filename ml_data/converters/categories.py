@@ -31,6 +31,21 @@ def shape_labels(config: LabelConfig, tags: tuple[str, ...] = SHAPE_TAGS) -> tup
     return names, explicit
 
 
+#: The plain shape tags that take their classes from a ``Labels`` control on the same image
+#: (Label Studio's OCR template: ``Rectangle`` and ``Polygon`` with ``Labels`` and a ``TextArea``).
+GENERIC_SHAPES = {"RectangleLabels": "Rectangle", "PolygonLabels": "Polygon", "KeyPointLabels": "KeyPoint"}
+
+
+def has_shape(config: LabelConfig, labelled_tag: str) -> bool:
+    """True if the config labels that shape: ``RectangleLabels``, or a ``Rectangle`` on an image that a
+    ``Labels`` control also targets (likewise Polygon, KeyPoint)."""
+    if config.controls_of_type(labelled_tag):
+        return True
+    plain = GENERIC_SHAPES.get(labelled_tag)
+    labelled = {target for control in config.controls_of_type("Labels") for target in control.to_names}
+    return any(set(control.to_names) & labelled for control in config.controls_of_type(plain or ""))
+
+
 def categories(
     config: LabelConfig, order: str = "alphabetical", *, start: int = 0, tags: tuple[str, ...] = SHAPE_TAGS
 ) -> dict[str, int]:

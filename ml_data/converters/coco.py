@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from ml_data.converters.base import Context
-from ml_data.converters.categories import categories, keypoint_names
+from ml_data.converters.categories import categories, has_shape, keypoint_names
 from ml_data.converters.geometry import corners, enclosing_box, number, polygon_area, polygon_pixels, to_pixels
 from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
 from ml_data.converters.label_config import LabelConfig
@@ -48,8 +48,11 @@ class CocoFormat:
             return "COCO needs the labeling config (categories)"
         if not any(tag.type == "Image" for tag in config.objects.values()):
             return "COCO needs an <Image> object"
-        if not config.controls_of_type("RectangleLabels", "PolygonLabels", "KeyPointLabels"):
-            return "COCO needs RectangleLabels, PolygonLabels or KeyPointLabels on the image"
+        if not any(has_shape(config, tag) for tag in ("RectangleLabels", "PolygonLabels", "KeyPointLabels")):
+            return (
+                "COCO needs RectangleLabels, PolygonLabels or KeyPointLabels on the image "
+                "(or Rectangle/Polygon with Labels)"
+            )
         return None
 
     def write(self, context: Context, out: Path) -> None:
@@ -128,7 +131,11 @@ class CocoFormat:
                 context.report.skip(task_id, f"label {label!r} is not a category of the config")
                 continue
             try:
-                yield self._shape(kind, region.value, ids[label], width, height)
+                shape = self._shape(kind, region.value, ids[label], width, height)
+                if isinstance(region.value.get("text"), dict):
+                    # A per-region TextArea (OCR): its text, as datumaro and CVAT keep attributes.
+                    shape["attributes"] = {str(name): str(text) for name, text in region.value["text"].items()}
+                yield shape
             except (KeyError, TypeError, ValueError) as exc:
                 context.fail_or_skip(task_id, f"result {str(region.id)[:40]} has no valid geometry ({exc})")
         for parent_id, group in keypoints.items():

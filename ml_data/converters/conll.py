@@ -3,8 +3,9 @@ from the character offsets of every ``Labels`` span on the text, a blank line be
 (and, with ``split_sentences``, between sentences), after the ``-DOCSTART- -X- O O`` line that
 ``spacy convert`` expects.
 
-Tokens come from NLTK's Treebank tokenizer, as in Label Studio's own export, with a per-character
-fallback for scripts written without spaces (Chinese, Japanese, Thai ...). A token that overlaps a
+Tokens come from NLTK's Treebank tokenizer with the punctuation rules Label Studio's own export sets
+(it also splits on ``/``: ``1/2`` is ``1 / 2``), with a per-character fallback for scripts written
+without spaces (Chinese, Japanese, Thai ...). A token that overlaps a
 span is tagged: ``B-`` for the span's first token, ``I-`` after. Overlapping spans cannot be
 expressed in IOB: the first (longest at equal start) is kept and the others are reported.
 """
@@ -23,7 +24,27 @@ from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation
 
 DOCSTART = "-DOCSTART- -X- O O\n\n"
-_TOKENIZER = TreebankWordTokenizer()
+
+
+class LabelStudioTokenizer(TreebankWordTokenizer):
+    """NLTK's Treebank tokenizer with the punctuation rules of Label Studio's converter.
+
+    A class of ml-data's own: importing ``label_studio_sdk.converter`` replaces ``PUNCTUATION`` on
+    NLTK's class for the whole process, which must not change what ml-data writes.
+    """
+
+    PUNCTUATION = [
+        (re.compile(r"([:,])([^\d])"), r" \1 \2"),
+        (re.compile(r"([:,])$"), r" \1 "),
+        (re.compile(r"\.\.\."), r" ... "),
+        (re.compile(r"[;@#$/%&]"), r" \g<0> "),
+        (re.compile(r'([^\.])(\.)([\]\)}>"\']*)\s*$'), r"\1 \2\3 "),  # the final period
+        (re.compile(r"[?!]"), r" \g<0> "),
+        (re.compile(r"([^'])' "), r"\1 ' "),
+    ]
+
+
+_TOKENIZER = LabelStudioTokenizer()
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 
 

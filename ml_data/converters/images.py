@@ -4,7 +4,7 @@ knowing their size."""
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -60,7 +60,58 @@ def annotated_images(context: Context, key: str, *, warn_many: bool = False) -> 
     for task, url, selected in annotated_tasks(context, key, "image"):
         if warn_many and len(selected) > 1:
             context.report.warn(f"task {task.id}: {len(selected)} annotations, the first one exported")
-        yield task, url, selected[0]
+        annotation = selected[0]
+        yield task, url, annotation._replace(result=shape_regions(annotation.result))
+
+
+_PLAIN_SHAPES = {"rectangle": "rectanglelabels", "polygon": "polygonlabels", "keypoint": "keypointlabels"}
+
+
+def shape_regions(regions: tuple[Region, ...]) -> tuple[Region, ...]:
+    """Regions in the shape of ``RectangleLabels`` results, whatever tags made them.
+
+    A plain ``Rectangle``/``Polygon``/``KeyPoint`` paired with ``Labels`` (Label Studio's OCR
+    template) is exported as separate results sharing the region's id: the shape, its labels and,
+    with a per-region ``TextArea``, its text. They become one ``rectanglelabels`` (...) region; a
+    ``labels`` result that carries the geometry itself does too. The region's texts are kept in
+    ``value["text"]`` (control name -> text) for formats that have room for them.
+    """
+    if not any(region.type.lower() in ("labels", "textarea") for region in regions):
+        return regions
+    labels: dict[Any, Any] = {}
+    texts: dict[Any, dict[str, str]] = {}
+    shaped: set[Any] = set()
+    for region in regions:
+        kind = region.type.lower()
+        if region.id is None:
+            continue
+        if kind == "labels":
+            labels[region.id] = region.value.get("labels")
+        elif kind == "textarea":
+            lines = region.value.get("text")
+            text = "\n".join(str(line) for line in lines) if isinstance(lines, list) else str(lines or "")
+            texts.setdefault(region.id, {})[region.from_name] = text
+        elif kind in _PLAIN_SHAPES:
+            shaped.add(region.id)
+    merged = []
+    for region in regions:
+        kind = region.type.lower()
+        target = None
+        if kind in _PLAIN_SHAPES and region.id in labels:
+            target = _PLAIN_SHAPES[kind]
+        elif kind == "labels" and region.id not in shaped:
+            if "points" in region.value:
+                target = "polygonlabels"
+            elif {"x", "y", "width", "height"} <= set(region.value):
+                target = "rectanglelabels"
+        if target is not None:
+            value = {**region.value, target: labels.get(region.id)}
+            if region.id in texts:
+                value["text"] = texts[region.id]
+            merged.append(region._replace(type=target, value=value))
+        elif kind not in ("labels", "textarea") and not (kind in _PLAIN_SHAPES and region.id in labels):
+            merged.append(region)
+    return tuple(merged)
 
 
 #: Larger than any real image side; a size past it is a broken export, not a picture.
@@ -75,7 +126,7 @@ def _dimension(value: Any) -> int:
     return int(value)
 
 
-def image_size(regions: Iterable[Region], url: str, task_id: Any, context: Context) -> tuple[int, int] | None:
+def image_size(regions: Sequence[Region], url: str, task_id: Any, context: Context) -> tuple[int, int] | None:
     """The image's size: from the first result that records it, else the caller's size lookup;
     None (after failing or skipping the task, by policy) when neither knows it."""
     for region in regions:
@@ -84,5 +135,12 @@ def image_size(regions: Iterable[Region], url: str, task_id: Any, context: Conte
     lookup = context.options.image_sizes
     size = lookup(url, task_id) if lookup is not None else None
     if size is None:
-        context.fail_or_skip(task_id, "image size unknown (no original_width/height and no size lookup)")
+        if not regions:
+            # A submitted annotation with no regions records no size: nothing is lost by leaving
+            # that image out, so it is skipped with a warning rather than stopping the run.
+            reason = "annotation without regions and without an image size (the image was not measured)"
+            context.report.skip(task_id, reason)
+            context.report.warn(f"task {task_id}: {reason}; fetch measures the image instead")
+        else:
+            context.fail_or_skip(task_id, "image size unknown (no original_width/height and no size lookup)")
     return size

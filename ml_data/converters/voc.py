@@ -18,6 +18,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from ml_data.converters.base import Context
+from ml_data.converters.categories import has_shape
 from ml_data.converters.geometry import corners, enclosing_box, to_pixels
 from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
 from ml_data.converters.label_config import LabelConfig
@@ -54,7 +55,7 @@ class VocFormat:
             return "VOC needs the labeling config"
         if not any(tag.type == "Image" for tag in config.objects.values()):
             return "VOC needs an <Image> object"
-        if not config.controls_of_type("RectangleLabels"):
+        if not has_shape(config, "RectangleLabels"):
             return "VOC holds boxes only: it needs <RectangleLabels> on the image"
         return None
 

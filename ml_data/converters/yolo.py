@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_data.converters.base import Context
-from ml_data.converters.categories import SHAPE_TAGS, categories, keypoint_names, shape_labels
+from ml_data.converters.categories import SHAPE_TAGS, categories, has_shape, keypoint_names, shape_labels
 from ml_data.converters.geometry import corners, enclosing_box, number, polygon_pixels, to_pixels
 from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
 from ml_data.converters.label_config import LabelConfig
@@ -53,8 +53,8 @@ class YoloFormat:
         if not any(tag.type == "Image" for tag in config.objects.values()):
             return f"{self.name} needs an <Image> object"
         wanted = "PolygonLabels" if self.name == "yolo-seg" else "RectangleLabels"
-        if not config.controls_of_type(wanted):
-            return f"{self.name} needs <{wanted}> on the image"
+        if not has_shape(config, wanted):
+            return f"{self.name} needs <{wanted}> (or <{wanted[: -len('Labels')]}> with <Labels>) on the image"
         if self.name == "yolo-pose" and not config.controls_of_type("KeyPointLabels"):
             return "yolo-pose needs <KeyPointLabels> (with rectangles as their parents)"
         if not shape_labels(config)[0]:
@@ -65,7 +65,8 @@ class YoloFormat:
         config = context.config
         assert config is not None
         points = keypoint_names(config)
-        tags = tuple(tag for tag in SHAPE_TAGS if tag != "KeyPointLabels") if self.name == "yolo-pose" else SHAPE_TAGS
+        # Keypoint labels name the points of a pose, never a box class.
+        tags = tuple(tag for tag in SHAPE_TAGS if tag != "KeyPointLabels")
         ids = categories(config, context.options.category_order, tags=tags)
         options = context.options
         standard = options.layout == "standard"
