@@ -436,6 +436,25 @@ def fetch(
 
 
 @main.command()
+@click.option("--project", "project_id", type=int, help="Also check that a task of this project can be read.")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+def doctor(project_id: int | None, as_json: bool) -> None:
+    """Check what an ML backend needs to read its tasks' files, a line each: Label Studio and its
+    token, the Local Files and upload folders (and a sample task with --project), the cache, the
+    cloud SDKs. Exit status 1 when a check fails."""
+    from ml_data.doctor import failed, run_checks
+
+    checks = run_checks(_settings(), project=project_id)
+    if as_json:
+        click.echo(json.dumps([check.as_dict() for check in checks], indent=2))
+    else:
+        for check in checks:
+            click.echo(f"{check.status:<5} {check.name:<17} {check.message}")
+    if failed(checks):
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)

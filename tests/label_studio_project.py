@@ -40,6 +40,13 @@ class Seeded:
     originals: dict[int, bytes] = field(default_factory=dict)
     unannotated: int = 0
     rotated: int = 0
+    #: Label Studio gives a user one personal access token at a time: made once, shared by tests
+    _personal_access_token: str | None = None
+
+    def personal_access_token(self) -> str:
+        if self._personal_access_token is None:
+            self._personal_access_token = self.api("POST", "/api/token/").json()["token"]
+        return self._personal_access_token
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = {"Authorization": f"Token {self.server.legacy_token}"}

@@ -13,6 +13,7 @@ import json
 import math
 
 import pytest
+import requests
 from click.testing import CliRunner
 
 from ml_data.cli import main
@@ -128,8 +129,7 @@ def test_second_run_downloads_nothing_and_a_new_annotation_redoes_one_task(seede
 
 
 def test_personal_access_token_works_too(seeded, tmp_path):
-    answer = seeded.api("POST", "/api/token/").json()
-    token = answer["token"]
+    token = seeded.personal_access_token()
     assert token.count(".") == 2
     report = fetch_project(
         seeded.project, format="coco", out=tmp_path / "coco", settings=seeded.settings(tmp_path, token)
@@ -193,3 +193,19 @@ def test_predictions_come_with_their_results(seeded, tmp_path):
     assert len(predicted) == 1
     assert predicted[0]["predictions"][0]["model_version"] == "v1"
     assert predicted[0]["predictions"][0]["result"][0]["value"]["rectanglelabels"] == ["dog"]
+
+
+def test_get_local_path_with_label_studios_own_access_and_refresh_tokens(seeded, tmp_path):
+    """label-studio-ml's base class passes a short-lived access token it refreshed itself."""
+    from ml_data import get_local_path
+
+    refresh = seeded.personal_access_token()
+    answer = requests.post(f"{seeded.server.url}/api/token/refresh/", json={"refresh": refresh}, timeout=30)
+    access = answer.json()["access"]
+    task_id = min(seeded.originals)
+    url = seeded.api("GET", f"/api/tasks/{task_id}").json()["data"]["image"]
+    for token in (access, refresh):
+        path = get_local_path(
+            url, cache_dir=str(tmp_path / token[-8:]), hostname=seeded.server.url, access_token=token, task_id=task_id
+        )
+        assert open(path, "rb").read() == seeded.originals[task_id]

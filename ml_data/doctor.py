@@ -1,0 +1,290 @@
+"""``ml-data doctor``: why an ML backend cannot read its images, one check a line.
+
+The commonest support question is "my backend cannot read the images". Each check says what it
+found and, when something is wrong, what to change: Label Studio reachable at ``LABEL_STUDIO_URL``
+and really Label Studio; the token's kind and whether Label Studio accepts it; the Local Files and
+upload folders, and whether a sample task's files are found there (and resolve); the cache folder;
+each cloud SDK and whether it finds credentials. Nothing here changes anything, and no cloud
+metadata service is probed.
+
+>>> checks = run_checks(Settings.from_env(), project=3)  # doctest: +SKIP
+>>> [check.status for check in checks]  # doctest: +SKIP
+['ok', 'ok', 'ok', 'warn', 'ok', 'skip', 'skip', 'skip']
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ml_data import errors
+from ml_data.config import Settings
+from ml_data.http import HttpClient, token_kind
+from ml_data.labelstudio import LabelStudioClient
+from ml_data.redaction import redact_url
+from ml_data.resolvers import Resolver
+from ml_data.resolvers.refs import LocalFilesRef, UploadRef, looks_like_resource
+
+STATUSES = ("ok", "warn", "fail", "skip")
+#: Free space below this in the cache folder is a warning.
+LOW_FREE_SPACE = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding: ``status`` is ok, warn (works, but worth knowing), fail or skip."""
+
+    name: str
+    status: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"check": self.name, "status": self.status, "message": self.message}
+
+
+def run_checks(settings: Settings, *, project: int | None = None) -> list[Check]:
+    """Every check, in the order a user would fix things."""
+    checks = [*_label_studio(settings, project), _cache(settings)]
+    checks += [_cloud(name, probe) for name, probe in _CLOUDS.items()]
+    return checks
+
+
+def failed(checks: list[Check]) -> bool:
+    return any(check.status == "fail" for check in checks)
+
+
+# -- Label Studio ----------------------------------------------------------------------------------
+
+
+def _label_studio(settings: Settings, project: int | None) -> list[Check]:
+    url = settings.label_studio_url
+    if not url:
+        return [
+            Check("label-studio", "fail", "LABEL_STUDIO_URL is not set (e.g. http://label-studio:8080)"),
+            Check("token", "skip", "needs LABEL_STUDIO_URL"),
+            *_folders(settings),
+            Check("sample-task", "skip", "needs LABEL_STUDIO_URL"),
+        ]
+    reached = _reach(settings, url)
+    token = _token(settings, reached.status == "ok")
+    checks = [reached, token, *_folders(settings)]
+    if project is None:
+        checks.append(Check("sample-task", "skip", "pass --project N to check a task's files"))
+    elif token.status != "ok":
+        checks.append(Check("sample-task", "skip", "needs an accepted token"))
+    else:
+        checks.append(_sample_task(settings, project))
+    return checks
+
+
+def _reach(settings: Settings, url: str) -> Check:
+    # /api/version answers without a token: it tells Label Studio from any other server.
+    client = HttpClient(settings.with_changes(api_key=None, retries=0))
+    try:
+        response = client.request("GET", f"{url}/api/version", stream=False, api=True)
+        body = response.json()
+    except (errors.UpstreamUnavailable, errors.UpstreamTimeout) as exc:
+        return Check("label-studio", "fail", _unreachable(url, exc))
+    except (errors.UpstreamError, ValueError) as exc:
+        return Check(
+            "label-studio", "fail", f"{url} answered, but not as Label Studio does ({_short(exc)}): is it the root URL?"
+        )
+    version = _version(body)
+    if version is None:
+        return Check("label-studio", "fail", f"{url}/api/version is not Label Studio's: is it the root URL?")
+    return Check("label-studio", "ok", f"Label Studio {version} at {url}")
+
+
+def _unreachable(url: str, exc: Exception) -> str:
+    message = f"cannot reach {url} ({type(exc).__name__}): is Label Studio running, and is LABEL_STUDIO_URL right?"
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+    if host in ("localhost", "127.0.0.1", "[::1]") and _in_container():
+        message += (
+            " This process runs in a container, where localhost is the container itself: use the Label Studio "
+            "host's name or address (with Docker Desktop, http://host.docker.internal:8080)"
+        )
+    return message
+
+
+def _in_container() -> bool:
+    if os.path.exists("/.dockerenv") or os.path.exists("/run/.containerenv"):
+        return True
+    try:
+        return any(word in Path("/proc/1/cgroup").read_text() for word in ("docker", "kubepods", "containerd"))
+    except OSError:
+        return False
+
+
+def _version(body: Any) -> str | None:
+    if not isinstance(body, Mapping):
+        return None
+    package = body.get("label-studio-os-package")
+    if isinstance(package, Mapping) and package.get("version"):
+        return str(package["version"])
+    release = body.get("release")
+    return str(release) if isinstance(release, str | int | float) and release else None
+
+
+def _token(settings: Settings, reachable: bool) -> Check:
+    if not settings.api_key:
+        return Check(
+            "token",
+            "fail",
+            "LABEL_STUDIO_API_KEY is not set: a legacy token or a personal access token from Account & Settings",
+        )
+    kind = {"legacy": "legacy token", "refresh": "personal access token", "access": "access token"}[
+        token_kind(settings.api_key)
+    ]
+    if not reachable:
+        return Check("token", "skip", f"a {kind}; not checked (Label Studio not reached)")
+    try:
+        user = LabelStudioClient(settings.with_changes(retries=0)).json(
+            "GET", "api/current-user/whoami", what="checking the token"
+        )
+    except errors.MlDataError as exc:
+        return Check("token", "fail", f"the {kind} was refused: {_short(exc)}")
+    who = user.get("email") or user.get("username") if isinstance(user, Mapping) else None
+    note = " (it expires within minutes: prefer the personal access token itself)" if kind == "access token" else ""
+    return Check("token", "warn" if note else "ok", f"a {kind}, accepted{f' for {who}' if who else ''}{note}")
+
+
+def _folders(settings: Settings) -> list[Check]:
+    return [
+        _folder("local-files-root", settings.local_files_root, "LOCAL_FILES_DOCUMENT_ROOT", "Local Files storage"),
+        _folder("upload-dir", settings.upload_dir, "ML_DATA_UPLOAD_DIR", "uploaded files"),
+    ]
+
+
+def _folder(name: str, path: Path | None, variable: str, what: str) -> Check:
+    if path is None or str(path) == "/":
+        return Check(name, "skip", f"{variable} not set: {what} are downloaded from Label Studio")
+    if not path.is_dir():
+        return Check(name, "fail", f"{variable}={path} is not a folder here (is the volume mounted?)")
+    if not os.access(path, os.R_OK | os.X_OK):
+        return Check(name, "fail", f"{variable}={path} is not readable by this user")
+    return Check(name, "ok", f"{variable}={path}: {what} are read in place")
+
+
+def _sample_task(settings: Settings, project: int) -> Check:
+    try:
+        tasks, total = LabelStudioClient(settings.with_changes(retries=0)).task_page(project, page=1, page_size=1)
+    except errors.MlDataError as exc:
+        return Check("sample-task", "fail", _short(exc))
+    if not tasks:
+        return Check("sample-task", "warn", f"project {project} has no tasks to check")
+    task = tasks[0]
+    task_id = task.get("id") if isinstance(task.get("id"), int) else None
+    data = task.get("data")
+    if not isinstance(data, Mapping):
+        data = {}
+    urls = [item for value in data.values() for item in (value if isinstance(value, list) else [value])]
+    urls = [url for url in urls if looks_like_resource(url)]
+    if not urls:
+        return Check("sample-task", "warn", f"task {task_id} of project {project} references no files")
+    url = urls[0]
+    resolver = Resolver(settings.with_changes(retries=0))
+    placement = _placement(settings, resolver, url)
+    try:
+        local = resolver.resolve(url, task_id=task_id)
+    except errors.MlDataError as exc:
+        return Check(
+            "sample-task", "fail", f"task {task_id}: {redact_url(url)} cannot be read: {_short(exc)}{placement}"
+        )
+    where = "in place" if not local.cached else "downloaded into the cache"
+    return Check("sample-task", "ok", f"task {task_id}: {redact_url(url)} read {where} ({local.size} bytes){placement}")
+
+
+def _placement(settings: Settings, resolver: Resolver, url: str) -> str:
+    """Whether the mounted folders hold the sample file (a note for the message)."""
+    try:
+        ref = resolver.parse(url)
+    except errors.MlDataError:
+        return ""
+    if isinstance(ref, LocalFilesRef) and settings.local_files_root:
+        found = (settings.local_files_root / ref.path).is_file()
+        return "" if found else "; not under LOCAL_FILES_DOCUMENT_ROOT (is it the folder Label Studio serves?)"
+    if isinstance(ref, UploadRef) and settings.upload_dir:
+        found = (settings.upload_dir / ref.project / ref.name).is_file()
+        return "" if found else "; not under ML_DATA_UPLOAD_DIR (it should be Label Studio's media/upload)"
+    return ""
+
+
+# -- the cache ---------------------------------------------------------------------------------------
+
+
+def _cache(settings: Settings) -> Check:
+    folder = settings.cache_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".doctor-{uuid.uuid4().hex}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        return Check("cache", "fail", f"ML_DATA_CACHE_DIR={folder} is not writable: {exc.strerror or exc}")
+    free = shutil.disk_usage(folder).free
+    status = "warn" if free < LOW_FREE_SPACE else "ok"
+    limit = f", limit {settings.cache_max_size:,} bytes" if settings.cache_max_size else ""
+    return Check("cache", status, f"{folder} writable, {free / 1e9:.1f} GB free{limit}")
+
+
+# -- cloud SDKs --------------------------------------------------------------------------------------
+
+
+def _aws_credentials() -> str | None:
+    """Where boto3 would find credentials, without probing an instance metadata service."""
+    names = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    found = [name for name in names if os.environ.get(name)]
+    shared = Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")).expanduser()
+    if found:
+        return ", ".join(found)
+    return str(shared) if shared.is_file() else None
+
+
+def _gcs_credentials() -> str | None:
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST"):
+        if os.environ.get(name):
+            return name
+    adc = Path("~/.config/gcloud/application_default_credentials.json").expanduser()
+    return str(adc) if adc.is_file() else None
+
+
+def _azure_credentials() -> str | None:
+    for name in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN", "AZURE_STORAGE_KEY"):
+        if os.environ.get(name):
+            return name
+    return "AZURE_CLIENT_ID" if os.environ.get("AZURE_CLIENT_ID") else None
+
+
+_CLOUDS: dict[str, tuple[str, str, Callable[[], str | None]]] = {
+    "s3": ("boto3", "ml-data[s3]", _aws_credentials),
+    "gcs": ("google.cloud.storage", "ml-data[gcs]", _gcs_credentials),
+    "azure": ("azure.storage.blob", "ml-data[azure]", _azure_credentials),
+}
+
+
+def _cloud(name: str, probe: tuple[str, str, Callable[[], str | None]]) -> Check:
+    module, extra, credentials = probe
+    try:
+        installed = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        installed = False
+    if not installed:
+        return Check(name, "skip", f"SDK not installed (pip install '{extra}'); objects go through Label Studio")
+    found = credentials()
+    if found is None:
+        return Check(name, "warn", "SDK installed, no credentials found; objects go through Label Studio (task id)")
+    return Check(name, "ok", f"SDK installed, credentials from {found}")
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+__all__ = ["Check", "failed", "run_checks"]
