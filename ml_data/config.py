@@ -116,6 +116,30 @@ def _proxies(environ: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+#: The cloud SDKs' own variables, read once with the rest of the settings and handed to the SDKs
+#: (rather than left for them to read from the environment at some later call).
+CLOUD_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_CLOUD_PROJECT",
+    "STORAGE_EMULATOR_HOST",
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "AZURE_STORAGE_ACCOUNT",
+    "AZURE_STORAGE_KEY",
+)
+
+
+def cloud_environment(environ: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+    """The cloud SDK variables that are set, as a hashable value for :class:`Settings`."""
+    env = os.environ if environ is None else environ
+    return tuple((name, env[name]) for name in CLOUD_VARIABLES if env.get(name))
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
@@ -175,6 +199,12 @@ class Settings:
     download_deadline: float = 1800.0
     #: A cache temp file silent this long is a dead writer's (on any host sharing the cache).
     cache_writer_timeout: float = 15 * 60.0
+    #: The cloud SDKs' variables (credentials, emulator hosts) that were set: see CLOUD_VARIABLES.
+    cloud_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    def cloud(self, name: str) -> str | None:
+        """One of the cloud SDK variables read with these settings (None when it was not set)."""
+        return dict(self.cloud_env).get(name)
 
     def __post_init__(self) -> None:
         if self.label_studio_url is not None:
@@ -237,6 +267,7 @@ class Settings:
             cache_writer_timeout=parse_duration(env["ML_DATA_CACHE_WRITER_TIMEOUT"])
             if env.get("ML_DATA_CACHE_WRITER_TIMEOUT")
             else 15 * 60.0,
+            cloud_env=cloud_environment(env),
         )
 
     def with_changes(self, **changes: object) -> Settings:

@@ -203,19 +203,26 @@ def make_session(settings: Settings, *, pool_maxsize: int = DEFAULT_POOL_SIZE) -
     return session
 
 
-SessionFactory = Callable[[Settings], requests.Session]
+#: ``factory(settings, pool_maxsize=N)`` -> a session whose http(s) adapters are
+#: :class:`PinnedAdapter` (HttpClient mounts one where they are not).
+SessionFactory = Callable[..., requests.Session]
 _session_factory: SessionFactory = make_session
 
 
 def set_session_factory(factory: SessionFactory | None) -> None:
-    """Replace how sessions are made (e.g. to add a proxy or a custom CA); None restores the default."""
+    """Replace how every session of ml-data is made (e.g. to add a client certificate or mount a
+    test adapter); None restores the default. The factory is called as
+    ``factory(settings, pool_maxsize=N)``.
+
+    >>> set_session_factory(lambda settings, pool_maxsize: my_session(settings))  # doctest: +SKIP
+    """
     global _session_factory
     _session_factory = factory or make_session
 
 
-def new_session(settings: Settings) -> requests.Session:
-    """A session from the current factory."""
-    return _session_factory(settings)
+def new_session(settings: Settings, *, pool_maxsize: int = DEFAULT_POOL_SIZE) -> requests.Session:
+    """A session from the current factory, with connections for ``pool_maxsize`` threads per origin."""
+    return _session_factory(settings, pool_maxsize=pool_maxsize)
 
 
 def _b64url_json(segment: str) -> dict | None:

@@ -41,7 +41,7 @@ from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.converters.model import read_tasks, task_from_dict
 from ml_data.errors import ConfigurationError, FormatNotSupported, InvalidExport, MlDataError, ResourcesFailed
 from ml_data.hashing import file_sha256
-from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, make_session
+from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, new_session
 from ml_data.redaction import redact_url
 from ml_data.resolvers import Resolver, resolve_many
 from ml_data.resolvers.base import LocalFile
@@ -241,7 +241,7 @@ def fetch_project(
         resolver = Resolver(settings, http=client.http)
     if resolver is None:
         resolver = Resolver(
-            settings, http=HttpClient(settings, session=make_session(settings, pool_maxsize=options.workers))
+            settings, http=HttpClient(settings, session=new_session(settings, pool_maxsize=options.workers))
         )
     config = parse_label_config(project.label_config) if project.label_config else None
     reason = get_format(options.format).check(config)

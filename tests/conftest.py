@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ml_data import Resolver, Settings
+from ml_data.config import cloud_environment
 from tests.label_studio_project import Seeded
 from tests.servers.http_files import FileServer
 from tests.servers.label_studio import LabelStudioServer
@@ -26,11 +27,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     # boto3 would otherwise ask the EC2 metadata address for credentials: not a loopback address.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("NO_GCE_CHECK", "true")  # the same for google-auth and the GCE metadata address
-    from ml_data.resolvers import azure, gcs, s3
-
-    for module in (s3, gcs, azure):
-        module.client.cache_clear()
-        module.available.cache_clear()
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
@@ -54,7 +50,7 @@ def s3_settings(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, settings: Set
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
-    return settings.with_changes(s3_endpoint_url=s3_endpoint)
+    return settings.with_changes(s3_endpoint_url=s3_endpoint, cloud_env=cloud_environment())
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from ml_data import AccessDenied, RemoteNotFound, Resolver, Settings
+from ml_data.config import cloud_environment
 
 
 @dataclass
@@ -41,6 +42,7 @@ def _gcs_rig(endpoint: str, monkeypatch, settings: Settings) -> Rig:  # type: ig
     assert client._connection.API_BASE_URL.startswith("http://127.0.0.1:")
     bucket = f"bucket-{uuid.uuid4().hex[:12]}"
     client.create_bucket(bucket)
+    settings = settings.with_changes(cloud_env=cloud_environment())
     return Rig("gs", bucket, settings, lambda key, body: client.bucket(bucket).blob(key).upload_from_string(body))
 
 
@@ -48,6 +50,7 @@ def _azure_rig(connection_string: str, monkeypatch, settings: Settings) -> Rig: 
     from azure.storage.blob import BlobServiceClient
 
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection_string)
+    settings = settings.with_changes(cloud_env=cloud_environment())
     service = BlobServiceClient.from_connection_string(connection_string)
     container = f"container-{uuid.uuid4().hex[:12]}"
     service.create_container(container)
@@ -139,7 +142,7 @@ def test_azure_wrong_key_is_access_denied_with_a_hint(azurite_connection_string,
     wrong = azurite_connection_string.replace(AZURITE_KEY, "d3Jvbmc=" * 11)
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", wrong)
     with pytest.raises(AccessDenied, match="task id") as info:
-        Resolver(settings).resolve("azure-blob://container/x.jpg")
+        Resolver(settings.with_changes(cloud_env=cloud_environment())).resolve("azure-blob://container/x.jpg")
     assert isinstance(info.value, PermissionError)
 
 

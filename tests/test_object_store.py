@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ml_data import IncompleteDownload, Resolver, UpstreamUnavailable
+from ml_data.config import cloud_environment
 from ml_data.resolvers._object_store import ObjectInfo, fetch_object
 from ml_data.resolvers.refs import parse_ref
 
@@ -77,7 +78,7 @@ def test_gcs_emulator_killed_mid_download_leaves_no_entry(monkeypatch, settings)
         client = storage.Client()
         client.create_bucket("killed")
         client.bucket("killed").blob("big.bin").upload_from_string(big)
-        resolver = Resolver(settings.with_changes(retries=0))
+        resolver = Resolver(settings.with_changes(retries=0, cloud_env=cloud_environment()))
         outcome: dict[str, object] = {}
 
         def run() -> None:

@@ -2,141 +2,17 @@
 
 :func:`resolve` is the typed API; :func:`get_local_path` is the drop-in replacement for
 ``label_studio_tools.core.utils.io.get_local_path``. Both parse the URL into a Ref (pure, see
-:mod:`ml_data.resolvers.refs`) and hand it to the fetcher registered for its kind.
+:mod:`ml_data.resolvers.refs`) and hand it to the fetcher registered for its kind
+(:mod:`ml_data.resolvers.resolver`). This module only re-exports.
 """
 
 from __future__ import annotations
 
-import copy
-import functools
-import importlib
-from types import MappingProxyType
-from typing import TYPE_CHECKING
-
-from ml_data.cache import Cache
-from ml_data.config import Settings
-from ml_data.errors import MlDataError, UnsupportedURL
-from ml_data.http import HttpClient
-from ml_data.resolvers.base import Fetcher, LocalFile
-from ml_data.resolvers.refs import Ref, parse_ref
-
-if TYPE_CHECKING:
-    from ml_data.resolvers.base import RefGuard
-
-#: URL kind -> module whose ``fetch`` handles it; imported on first use.
-KNOWN_FETCHERS = MappingProxyType(
-    {
-        "local_files": "ml_data.resolvers.local_files",
-        "upload": "ml_data.resolvers.upload",
-        "local_path": "ml_data.resolvers.local_path",
-        "http": "ml_data.resolvers.http",
-        "data_uri": "ml_data.resolvers.data_uri",
-        "s3": "ml_data.resolvers.cloud",
-        "gcs": "ml_data.resolvers.cloud",
-        "azure": "ml_data.resolvers.cloud",
-    }
-)
-
-
-@functools.cache
-def get_fetcher(kind: str) -> Fetcher:
-    """The fetcher for a URL kind (an error listing the known kinds for an unknown one)."""
-    module_name = KNOWN_FETCHERS.get(kind)
-    if module_name is None:
-        raise UnsupportedURL(f"no fetcher for URL kind {kind!r}; known kinds: {', '.join(sorted(KNOWN_FETCHERS))}")
-    return importlib.import_module(module_name).fetch  # type: ignore[no-any-return]
-
-
-class Resolver:
-    """Resolves URLs with one settings value, one HTTP client (pooled) and one cache.
-
-    >>> resolver = Resolver(Settings.from_env())  # doctest: +SKIP
-    >>> resolver.resolve("/data/upload/3/x.jpg").path  # doctest: +SKIP
-    PosixPath('/home/me/.cache/ml-data/objects/4f/4f.../x.jpg')
-    """
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        http: HttpClient | None = None,
-        cache: Cache | None = None,
-        allow_downloads: bool = True,
-        refresh: bool = False,
-        guard: RefGuard | None = None,
-    ) -> None:
-        self.settings = settings
-        self.http = http or HttpClient(settings)
-        self.cache = cache or Cache.from_settings(settings)
-        #: When False, files not present locally or in the cache raise NotFound instead.
-        self.allow_downloads = allow_downloads
-        #: When True, cached remote files are revalidated (or downloaded again) whatever their age.
-        self.refresh = refresh
-        #: Called with every parsed URL before its fetcher runs (the service's SSRF guard); it
-        #: raises to refuse one. Fetchers that reach a store by other means than the HTTP client
-        #: (cloud SDKs) are covered by this decision too.
-        self.guard = guard
-
-    def _variant(self, **changes: object) -> Resolver:
-        # A copy keeps the class and everything else (a guarded resolver stays guarded).
-        variant = copy.copy(self)
-        variant.__dict__.update(changes)
-        return variant
-
-    def without_downloads(self) -> Resolver:
-        """The same resolver, but it only returns files that are local or already cached."""
-        return self._variant(allow_downloads=False)
-
-    def refreshing(self) -> Resolver:
-        """The same resolver, but it revalidates every cached remote file it returns."""
-        return self._variant(refresh=True)
-
-    def parse(self, url: str) -> Ref:
-        """The typed Ref for ``url`` (pure)."""
-        return parse_ref(
-            url, label_studio_url=self.settings.label_studio_url, s3_endpoint_url=self.settings.s3_endpoint_url
-        )
-
-    def resolve(self, url: str, *, task_id: int | None = None, refresh: bool = False) -> LocalFile:
-        """The complete local file for ``url``; errors name the URL (redacted) and the task.
-
-        ``refresh=True`` revalidates a cached remote file now instead of after the TTL.
-        """
-        if refresh and not self.refresh:
-            return self.refreshing().resolve(url, task_id=task_id)
-        try:
-            ref = self.parse(url)
-            if self.guard is not None:
-                self.guard(ref)
-            return get_fetcher(ref.kind)(ref, self, task_id)
-        except MlDataError as exc:
-            if exc.task_id is None:
-                exc.task_id = task_id
-            raise
-
-
-@functools.lru_cache(maxsize=16)
-def resolver_for(settings: Settings) -> Resolver:
-    """A shared Resolver per settings value, so repeated calls reuse one connection pool."""
-    return Resolver(settings)
-
-
-def resolve(
-    url: str, *, task_id: int | None = None, settings: Settings | None = None, refresh: bool = False
-) -> LocalFile:
-    """Resolve a task URL to a complete local file.
-
-    Local files (Local Files storage, mounted uploads, allowed plain paths) are returned in place;
-    everything else is downloaded once into the cache and verified.
-
-    >>> resolve("/data/local-files/?d=photos/cat.jpg").path  # doctest: +SKIP
-    PosixPath('/data/photos/cat.jpg')
-    """
-    return resolver_for(settings or Settings.from_env()).resolve(url, task_id=task_id, refresh=refresh)
-
-
-from ml_data.resolvers.bulk import BulkResult, resolve_many  # noqa: E402  (uses Resolver)
-from ml_data.resolvers.compat import get_local_path  # noqa: E402  (uses resolver_for)
+from ml_data.resolvers.base import LocalFile
+from ml_data.resolvers.bulk import BulkResult, resolve_many
+from ml_data.resolvers.compat import get_local_path
+from ml_data.resolvers.refs import parse_ref
+from ml_data.resolvers.resolver import KNOWN_FETCHERS, Resolver, get_fetcher, resolve, resolver_for
 
 __all__ = [
     "KNOWN_FETCHERS",

@@ -27,7 +27,7 @@ from ml_data.resolvers.refs import CloudRef
 
 if TYPE_CHECKING:
     from ml_data.cache import CacheEntry
-    from ml_data.resolvers import Resolver
+    from ml_data.resolvers.resolver import Resolver
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     import requests
 
     from ml_data.cache import CacheEntry
-    from ml_data.resolvers import Resolver
     from ml_data.resolvers.refs import Ref
+    from ml_data.resolvers.resolver import Resolver
 
 logger = logging.getLogger(__name__)
 

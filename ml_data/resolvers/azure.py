@@ -1,6 +1,6 @@
 """``azure-blob://container/blob`` objects through azure-storage-blob (the ``[azure]`` extra).
 
-Credentials come from the SDK's usual environment: ``AZURE_STORAGE_CONNECTION_STRING``, or
+Credentials come from the SDK's usual variables, read once into the Settings: ``AZURE_STORAGE_CONNECTION_STRING``, or
 ``AZURE_STORAGE_ACCOUNT`` with ``AZURE_STORAGE_KEY`` (the names Label Studio's Azure storage uses
 too). The version is the ETag; the stored Content-MD5 is checked when the blob has one.
 """
@@ -8,7 +8,6 @@ too). The version is the ETag; the stored Content-MD5 is checked when the blob h
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +18,7 @@ from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.refs import CloudRef
 
 if TYPE_CHECKING:
-    from ml_data.resolvers import Resolver
+    from ml_data.resolvers.resolver import Resolver
 
 
 @functools.lru_cache(maxsize=8)
@@ -33,13 +32,13 @@ def client(settings: Settings) -> Any:
         "read_timeout": settings.read_timeout,
         "retry_total": settings.retries,
     }
-    connection_string = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+    connection_string = settings.cloud("AZURE_STORAGE_CONNECTION_STRING")
     if connection_string:
         return BlobServiceClient.from_connection_string(connection_string, **options)
-    account = os.environ["AZURE_STORAGE_ACCOUNT"]
+    account = settings.cloud("AZURE_STORAGE_ACCOUNT") or ""
     return BlobServiceClient(
         f"https://{account}.blob.core.windows.net",
-        credential={"account_name": account, "account_key": os.environ["AZURE_STORAGE_KEY"]},
+        credential={"account_name": account, "account_key": settings.cloud("AZURE_STORAGE_KEY") or ""},
         **options,
     )
 
@@ -51,8 +50,8 @@ def available(settings: Settings) -> bool:
     except ImportError:
         return False
     return bool(
-        os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
-        or (os.environ.get("AZURE_STORAGE_ACCOUNT") and os.environ.get("AZURE_STORAGE_KEY"))
+        settings.cloud("AZURE_STORAGE_CONNECTION_STRING")
+        or (settings.cloud("AZURE_STORAGE_ACCOUNT") and settings.cloud("AZURE_STORAGE_KEY"))
     )
 
 

@@ -14,8 +14,8 @@ from ml_data.redaction import redact_url
 
 if TYPE_CHECKING:
     from ml_data.cache import CacheEntry
-    from ml_data.resolvers import Resolver
     from ml_data.resolvers.refs import Ref
+    from ml_data.resolvers.resolver import Resolver
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,15 @@ import sys
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from ml_data.config import Settings
-from ml_data.errors import MlDataError, UpstreamError
-from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, make_session, new_session
+from ml_data.errors import ConfigurationError, MlDataError, UpstreamError
+from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, new_session
 from ml_data.redaction import redact_url
 from ml_data.resolvers.base import LocalFile
-
-if TYPE_CHECKING:
-    from ml_data.resolvers import Resolver
+from ml_data.resolvers.resolver import Resolver
 
 logger = logging.getLogger(__name__)
 
@@ -58,16 +55,12 @@ def resolve_many(
     >>> result = resolve_many(["/data/upload/3/a.jpg", ("s3://b/k.jpg", 12)])  # doctest: +SKIP
     >>> result.files, result.errors  # doctest: +SKIP
     """
-    from ml_data.resolvers import Resolver  # the package imports this module
-
     if workers < 1:
-        raise ValueError("workers must be at least 1")
+        raise ConfigurationError(f"workers must be at least 1, got {workers}")
     if resolver is None:
         settings = settings or Settings.from_env()
         # One session for all workers: its pools (one per origin) hold a connection per worker.
-        session = (
-            new_session(settings) if workers <= DEFAULT_POOL_SIZE else make_session(settings, pool_maxsize=workers)
-        )
+        session = new_session(settings, pool_maxsize=max(workers, DEFAULT_POOL_SIZE))
         resolver = Resolver(settings, http=HttpClient(settings, session=session))
     if refresh:
         resolver = resolver.refreshing()

@@ -18,7 +18,7 @@ from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.refs import CloudRef, encode_fileuri
 
 if TYPE_CHECKING:
-    from ml_data.resolvers import Resolver
+    from ml_data.resolvers.resolver import Resolver
 
 _EXTRAS = {"s3": "s3", "gs": "gcs", "azure-blob": "azure"}
 

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from ml_data.config import Settings
+from ml_data.resolvers.resolver import resolver_for
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +63,6 @@ def get_local_path(
     :raises ValueError: invalid hostname, unsafe path, unsupported URL
     :raises requests.HTTPError: the server answered with an error (401, 403, 404, ...)
     """
-    from ml_data.resolvers import resolver_for
-
     settings = Settings.from_env()
     overrides: dict[str, object] = {}
     if hostname:

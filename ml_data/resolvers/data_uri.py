@@ -8,7 +8,7 @@ from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.refs import DataRef
 
 if TYPE_CHECKING:
-    from ml_data.resolvers import Resolver
+    from ml_data.resolvers.resolver import Resolver
 
 
 def fetch(ref: DataRef, resolver: Resolver, task_id: int | None) -> LocalFile:

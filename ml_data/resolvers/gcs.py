@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.refs import CloudRef
 
 if TYPE_CHECKING:
-    from ml_data.resolvers import Resolver
+    from ml_data.resolvers.resolver import Resolver
 
 
 @functools.lru_cache(maxsize=8)
@@ -30,7 +29,18 @@ def client(settings: Settings) -> Any:
         from google.cloud import storage
     except ImportError:
         raise MissingDependency("gs:// objects need google-cloud-storage: pip install 'ml-data[gcs]'") from None
-    return storage.Client()
+    emulator = settings.cloud("STORAGE_EMULATOR_HOST")
+    project = settings.cloud("GOOGLE_CLOUD_PROJECT")
+    if emulator:
+        from google.auth.credentials import AnonymousCredentials
+
+        return storage.Client(
+            project=project or "ml-data", credentials=AnonymousCredentials(), client_options={"api_endpoint": emulator}
+        )
+    credentials_file = settings.cloud("GOOGLE_APPLICATION_CREDENTIALS")
+    if credentials_file:
+        return storage.Client.from_service_account_json(credentials_file, project=project)
+    return storage.Client(project=project)
 
 
 @functools.lru_cache(maxsize=8)
@@ -41,7 +51,7 @@ def available(settings: Settings) -> bool:
         from google.cloud import storage  # noqa: F401
     except ImportError:
         return False
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
+    if settings.cloud("STORAGE_EMULATOR_HOST") or settings.cloud("GOOGLE_APPLICATION_CREDENTIALS"):
         return True
     try:
         google.auth.default()

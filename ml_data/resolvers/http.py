@@ -9,7 +9,7 @@ from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.refs import HttpRef
 
 if TYPE_CHECKING:
-    from ml_data.resolvers import Resolver
+    from ml_data.resolvers.resolver import Resolver
 
 
 def fetch(ref: HttpRef, resolver: Resolver, task_id: int | None) -> LocalFile:

@@ -13,7 +13,7 @@ from ml_data.resolvers.refs import LocalFilesRef, UploadRef
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ml_data.resolvers import Resolver
+    from ml_data.resolvers.resolver import Resolver
 
 
 def fetch(ref: LocalFilesRef, resolver: Resolver, task_id: int | None) -> LocalFile:

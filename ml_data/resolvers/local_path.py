@@ -10,7 +10,7 @@ from ml_data.resolvers.containment import contained_absolute, contained_path, us
 from ml_data.resolvers.refs import LocalPathRef
 
 if TYPE_CHECKING:
-    from ml_data.resolvers import Resolver
+    from ml_data.resolvers.resolver import Resolver
 
 
 def fetch(ref: LocalPathRef, resolver: Resolver, task_id: int | None) -> LocalFile:

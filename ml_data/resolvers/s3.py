@@ -26,7 +26,7 @@ from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.refs import CloudRef
 
 if TYPE_CHECKING:
-    from ml_data.resolvers import Resolver
+    from ml_data.resolvers.resolver import Resolver
 
 _MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
 
@@ -35,7 +35,7 @@ _MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
 def client(settings: Settings) -> Any:
     """One boto3 client per settings value (boto3 clients are thread-safe and pooled)."""
     try:
-        import boto3
+        import boto3  # noqa: F401 - a clear error here when the extra is missing
         from botocore.config import Config
     except ImportError:
         raise MissingDependency("s3:// objects need boto3: pip install 'ml-data[s3]'") from None
@@ -45,17 +45,31 @@ def client(settings: Settings) -> Any:
         retries={"max_attempts": settings.retries + 1, "mode": "standard"},
         max_pool_connections=32,
     )
-    return boto3.session.Session().client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
+    return _session(settings).client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
+
+
+def _session(settings: Settings) -> Any:
+    """A boto3 session with the credentials the settings were read with; without any, boto3's own
+    chain (shared files, instance roles)."""
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id=settings.cloud("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=settings.cloud("AWS_SECRET_ACCESS_KEY"),
+        aws_session_token=settings.cloud("AWS_SESSION_TOKEN"),
+        region_name=settings.cloud("AWS_REGION") or settings.cloud("AWS_DEFAULT_REGION"),
+        profile_name=settings.cloud("AWS_PROFILE"),
+    )
 
 
 @functools.lru_cache(maxsize=8)
 def available(settings: Settings) -> bool:
     """True when boto3 is installed and finds credentials (else Label Studio is asked instead)."""
     try:
-        import boto3
+        import boto3  # noqa: F401
     except ImportError:
         return False
-    return boto3.session.Session().get_credentials() is not None
+    return _session(settings).get_credentials() is not None
 
 
 class S3Store:

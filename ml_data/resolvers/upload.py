@@ -13,7 +13,7 @@ from ml_data.resolvers.local_files import read_mounted
 from ml_data.resolvers.refs import UploadRef
 
 if TYPE_CHECKING:
-    from ml_data.resolvers import Resolver
+    from ml_data.resolvers.resolver import Resolver
 
 
 def fetch(ref: UploadRef, resolver: Resolver, task_id: int | None) -> LocalFile:
