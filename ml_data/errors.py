@@ -21,6 +21,7 @@ reference keeps working::
     ├── ConversionError (ValueError)               one task could not be converted (policy "fail")
     ├── URLNotAllowed (PermissionError)            the service may not fetch from there (SSRF guard)
     ├── ResourcesFailed                            resources of a dataset failed; ``failures``
+    ├── OutputError (OSError)                      a dataset or output folder cannot be written
     └── UpstreamError (requests.RequestException)  talking to a remote server failed
         ├── UpstreamHTTPError (requests.HTTPError) a non-2xx answer; ``status_code``
         │   ├── AuthenticationFailed (PermissionError)   401
@@ -174,6 +175,10 @@ class ResourceTooLarge(UpstreamError):
 
 class TooManyRedirects(UpstreamError, requests.TooManyRedirects):
     """More redirects than allowed."""
+
+
+class OutputError(MlDataError, OSError):
+    """A dataset or conversion output cannot be written (disk full, permissions, a missing source)."""
 
 
 class ResourcesFailed(MlDataError):

@@ -39,7 +39,14 @@ from ml_data.converters.base import ConversionReport, ConvertOptions, atomic_fol
 from ml_data.converters.images import UniqueNames
 from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.converters.model import read_tasks, task_from_dict
-from ml_data.errors import ConfigurationError, FormatNotSupported, InvalidExport, MlDataError, ResourcesFailed
+from ml_data.errors import (
+    ConfigurationError,
+    FormatNotSupported,
+    InvalidExport,
+    MlDataError,
+    OutputError,
+    ResourcesFailed,
+)
 from ml_data.hashing import file_sha256
 from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, new_session
 from ml_data.redaction import redact_url
@@ -512,7 +519,7 @@ def build_dataset(
                 old = reusable.get((redact_url(url), str(task_id)))
                 path = local.path if local is not None else (out / old["path"] if old else None)
                 if path is None:
-                    raise MlDataError(f"no local file for {redact_url(url)} (task {task_id}) to place at {target}")
+                    raise OutputError(f"no local file for {redact_url(url)} (task {task_id}) to place at {target}")
                 placed_from[target] = (path, local, old, task_id)
         if fmt.name.startswith("yolo") and options.split and not one_pass:
             _write_yolo_split_yaml(building, list(options.split))
@@ -937,7 +944,7 @@ def _copy(source: Path, target: Path) -> None:
     try:
         shutil.copyfile(source, target)
     except OSError as exc:
-        raise MlDataError(f"cannot copy {source} into the dataset: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot copy {source} into the dataset: {exc.strerror or exc}") from None
 
 
 def _write_yolo_split_yaml(building: Path, splits: list[str]) -> None:

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING
 import filelock
 
 from ml_data.cache.naming import cache_key, safe_filename
-from ml_data.errors import CacheError, IncompleteDownload
+from ml_data.errors import CacheError, ConfigurationError, IncompleteDownload
 from ml_data.hashing import file_sha256
 from ml_data.redaction import redact_url
 
@@ -351,7 +351,7 @@ class Cache:
         corrupt file is never handed out. A hit counts as an access (for LRU eviction).
         """
         if verify not in VERIFY_POLICIES:
-            raise ValueError(f"verify must be one of {VERIFY_POLICIES}, got {verify!r}")
+            raise ConfigurationError(f"verify must be one of {VERIFY_POLICIES}, got {verify!r}")
         key = cache_key(identity)
         if verify == "size":
             remembered = self._remembered(key)
@@ -546,10 +546,6 @@ class Cache:
         meta_tmp = self._new_tmp_path(key, ".meta")
         meta_tmp.write_text(json.dumps(meta, sort_keys=True), "utf-8")
         os.replace(meta_tmp, self.entry_dir(key) / META_NAME)
-
-    def path_for(self, identity: str) -> Path:
-        """The folder an identity's entry lives in (whether or not it exists)."""
-        return self.entry_dir(cache_key(identity))
 
     # -- inspecting and cleaning --------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation, Task, TaskSource
-from ml_data.errors import ConversionError, MlDataError
+from ml_data.errors import ConfigurationError, ConversionError, MlDataError
 
 ANNOTATION_CHOICES = ("all", "latest", "first", "ground-truth")
 ERROR_POLICIES = ("fail", "skip")
@@ -28,6 +28,15 @@ LAYOUTS = ("label-studio", "standard")
 #: (url, task id) -> a local path, or None when it cannot be resolved; given by the caller (the
 #: pipeline or the CLI), so converters never touch the network themselves.
 MediaLookup = Callable[[str, "int | None"], "str | None"]
+
+
+def check_choice(name: str, value: object, choices: tuple[object, ...]) -> None:
+    """A typed error naming the option and its choices, for a value that is not one of them."""
+    # True == 1 in Python: a boolean is only one of the choices if it is one itself.
+    is_choice = any(choice is value for choice in choices) if isinstance(value, bool) else value in choices
+    if not is_choice:
+        listed = ", ".join("none" if choice is None else str(choice) for choice in choices)
+        raise ConfigurationError(f"{name} must be one of {listed}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -70,16 +79,11 @@ class ConvertOptions:
         return self.subset_of(task_id) if self.subset_of is not None and self.subsets else None
 
     def __post_init__(self) -> None:
-        if self.annotations not in ANNOTATION_CHOICES:
-            raise ValueError(f"annotations must be one of {', '.join(ANNOTATION_CHOICES)}, got {self.annotations!r}")
-        if self.on_error not in ERROR_POLICIES:
-            raise ValueError(f"on_error must be one of {', '.join(ERROR_POLICIES)}, got {self.on_error!r}")
-        if self.category_order not in CATEGORY_ORDERS:
-            raise ValueError(f"category_order must be one of {', '.join(CATEGORY_ORDERS)}, got {self.category_order!r}")
-        if self.layout not in LAYOUTS:
-            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
-        if self.category_start not in (None, 0, 1):
-            raise ValueError(f"category_start must be 0 or 1, got {self.category_start!r}")
+        check_choice("annotations", self.annotations, ANNOTATION_CHOICES)
+        check_choice("on_error", self.on_error, ERROR_POLICIES)
+        check_choice("category_order", self.category_order, CATEGORY_ORDERS)
+        check_choice("layout", self.layout, LAYOUTS)
+        check_choice("category_start", self.category_start, (None, 0, 1))
 
 
 @dataclass

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ml_data.errors import InvalidExport
+
 DEFAULT_RUN_SIZES = (3, 4, 8, 16)
 
 
@@ -28,14 +30,14 @@ def decode_rle(rle: bytes | Sequence[int]) -> np.ndarray:
     """
     data = bytes(rle)
     if len(data) < 7:
-        raise ValueError("RLE too short for its header")
+        raise InvalidExport("RLE too short for its header")
     raw = np.frombuffer(data + b"\x00", dtype=np.uint8)
     bits: np.ndarray | None = None  # the stream as bits, only for word sizes other than 8
     total_bits = len(data) * 8
 
     def read(position: int, width: int) -> int:
         if position + width > total_bits:
-            raise ValueError("RLE ends in the middle of a record")
+            raise InvalidExport("RLE ends in the middle of a record")
         start, end = position >> 3, (position + width + 7) >> 3
         chunk = int.from_bytes(data[start:end], "big")
         return (chunk >> ((end - start) * 8 - (position - start * 8) - width)) & ((1 << width) - 1)
@@ -69,7 +71,7 @@ def decode_rle(rle: bytes | Sequence[int]) -> np.ndarray:
         else:  # literal block
             length = end - index
             if position + length * word_size > total_bits:
-                raise ValueError("RLE ends in the middle of a record")
+                raise InvalidExport("RLE ends in the middle of a record")
             if word_size == 8:
                 # Bytes shifted by the block's bit offset: no per-bit work at all.
                 first, shift = position >> 3, position & 7
@@ -89,7 +91,7 @@ def encode_rle(values: np.ndarray, word_size: int = 8, run_sizes: Sequence[int] 
     """Encode a flat array as Label Studio reads it (runs as repeats, lone values as literals)."""
     flat = np.asarray(values).ravel()
     if flat.size and int(flat.max()) >= 1 << word_size:
-        raise ValueError(f"values do not fit in {word_size} bits")
+        raise InvalidExport(f"values do not fit in {word_size} bits")
     sizes = list(run_sizes)
     longest = 1 << sizes[-1]
     fields: list[np.ndarray] = [_bits(flat.size, 32), _bits(word_size - 1, 5)] + [_bits(s - 1, 4) for s in sizes]
@@ -138,12 +140,12 @@ def mask_from_rle(rle: bytes | Sequence[int], width: int, height: int) -> np.nda
     """The ``height x width`` uint8 mask (alpha channel) of a brush result's RLE."""
     values = decode_rle(rle)
     if values.size != width * height * 4:
-        raise ValueError(f"RLE holds {values.size} values, not {width}x{height} RGBA")
+        raise InvalidExport(f"RLE holds {values.size} values, not {width}x{height} RGBA")
     return values.reshape(height, width, 4)[:, :, 3]
 
 
 def rle_from_mask(mask: np.ndarray) -> list[int]:
     """The RLE of a 2-D mask, as Label Studio's brush expects it (each pixel as 4 equal channels)."""
     if mask.ndim != 2:
-        raise ValueError("mask must be 2-D")
+        raise InvalidExport("mask must be 2-D")
     return encode_rle(np.repeat(np.asarray(mask, dtype=np.uint8).ravel(), 4))

@@ -10,6 +10,7 @@ keeps N; the other names take the lowest free ids.
 from __future__ import annotations
 
 from ml_data.converters.label_config import LabelConfig
+from ml_data.errors import ConfigurationError
 
 SHAPE_TAGS = ("RectangleLabels", "PolygonLabels", "KeyPointLabels", "BrushLabels", "EllipseLabels")
 
@@ -57,7 +58,7 @@ def categories(
     {'ant': 0, 'zebra': 1}
     """
     if order not in ("alphabetical", "config"):
-        raise ValueError(f"order must be 'alphabetical' or 'config', got {order!r}")
+        raise ConfigurationError(f"order must be 'alphabetical' or 'config', got {order!r}")
     names, explicit = shape_labels(config, tags)
     used = set(explicit.values())
     ids: dict[str, int] = {}

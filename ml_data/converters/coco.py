@@ -35,6 +35,7 @@ from ml_data.converters.geometry import corners, enclosing_box, number, polygon_
 from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Region
+from ml_data.errors import InvalidExport
 
 _BOX_TAGS = ("RectangleLabels", "PolygonLabels", "BrushLabels", "EllipseLabels")
 
@@ -157,7 +158,7 @@ class CocoFormat:
         if kind == "polygonlabels":
             pts = polygon_pixels(value, width, height)
             if len(pts) < 3:
-                raise ValueError("a polygon needs three points")
+                raise InvalidExport("a polygon needs three points")
             outer = enclosing_box(pts, width, height)
             return {
                 "category_id": category_id,

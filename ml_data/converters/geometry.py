@@ -84,10 +84,6 @@ def enclosing_box(points: list[tuple[float, float]], width: float, height: float
     return Box(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
 
 
-def clamp_point(x: float, y: float, width: float, height: float) -> tuple[float, float]:
-    return min(max(x, 0.0), width), min(max(y, 0.0), height)
-
-
 def polygon_pixels(value: Mapping[str, Any], width: float, height: float) -> list[tuple[float, float]]:
     """A polygon result's points in pixels."""
     points = value.get("points") or []

@@ -159,12 +159,6 @@ class LabelConfig:
                     found.setdefault(target, []).append(control.name)
         return found
 
-    def object_types(self) -> set[str]:
-        return {tag.type for tag in self.objects.values()}
-
-    def control_types(self) -> set[str]:
-        return {tag.type for tag in self.controls.values()}
-
 
 #: Largest explicit class id accepted: YOLO's classes.txt has a line for every id up to the largest.
 MAX_CATEGORY = 99_999

@@ -31,6 +31,7 @@ from ml_data.converters.geometry import corners, enclosing_box, number, polygon_
 from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Region, Task
+from ml_data.errors import InvalidExport
 
 _KINDS = {
     "yolo": ("rectanglelabels", "rectangle"),
@@ -169,7 +170,7 @@ class YoloFormat:
                 for x, y in polygon_pixels(value, width, height)
             ]
             if len(points) < 3:
-                raise ValueError("a polygon needs three points")
+                raise InvalidExport("a polygon needs three points")
             return f"{class_id} " + " ".join(f"{x:.6f} {y:.6f}" for x, y in points)
         box, rotation = to_pixels(value, width, height)
         points = corners(box, rotation)

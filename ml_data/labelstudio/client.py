@@ -434,21 +434,6 @@ class LabelStudioClient:
             )
         return tasks, total if isinstance(total, int) else len(tasks)
 
-    def iter_tasks(self, project_id: int, *, page_size: int = 100) -> Iterator[Mapping[str, Any]]:
-        """The project's tasks page by page: for small pulls only, an export being several times
-        faster per task."""
-        page = 1
-        seen = 0
-        while True:
-            tasks, total = self.task_page(project_id, page=page, page_size=page_size)
-            if not tasks:
-                return
-            yield from tasks
-            seen += len(tasks)
-            if len(tasks) < page_size or seen >= total:
-                return
-            page += 1
-
 
 def _server_detail(response: requests.Response | None) -> str:
     """Label Studio's own explanation (``detail`` of a JSON error), short."""

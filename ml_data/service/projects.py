@@ -22,7 +22,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 from ml_data.config import Settings
 from ml_data.converters import normalize_format_name
 from ml_data.converters.label_config import parse_label_config
-from ml_data.errors import ConfigurationError, MlDataError
+from ml_data.errors import ConfigurationError, UnsafePath
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline import MANIFEST, DatasetOptions, _resource_keys, fetch_project, parse_split
 from ml_data.resolvers import Resolver
@@ -201,7 +201,7 @@ def _snapshot(folder: Path, target: Path, attempts: int = 3) -> tuple[Path | Non
             names = sorted(manifest.get("files") or {})
             for name in names:
                 if not (folder / name).resolve().is_relative_to(folder.resolve()):
-                    raise MlDataError(f"refusing {name}: outside the dataset")
+                    raise UnsafePath(f"refusing {name}: outside the dataset")
                 (target / name).parent.mkdir(parents=True, exist_ok=True)
                 os.link(folder / name, target / name)
             if folder.stat().st_ino == before:
