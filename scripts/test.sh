@@ -26,13 +26,13 @@ phase() {
     echo "setup: $name: done in $(( $(date +%s) - started ))s"
 }
 
-python_inputs="$("$python" --version 2>&1) $(sha256sum pyproject.toml) $( [ -x .venv/bin/python ] && echo venv)"
+python_inputs="$("$python" --version 2>&1) $(sha256sum pyproject.toml) $( [ -x .venv/bin/python ] && echo venv || true)"
 phase python-packages "$python_inputs" bash scripts/setup.sh test all
 # Azurite (the Azure Blob emulator) from npm, pinned by package-lock.json.
-node_inputs="$(node --version 2>&1) $(sha256sum package-lock.json) $( [ -d node_modules ] && echo modules)"
+node_inputs="$(node --version 2>&1) $(sha256sum package-lock.json) $( [ -d node_modules ] && echo modules || true)"
 phase azurite "$node_inputs" npm ci --no-audit --no-fund --loglevel=error
 # Label Studio in a virtual environment of its own (its pins differ from ml-data's).
-phase label-studio "$(sha256sum scripts/install-label-studio.sh) $( [ -x .cache/label-studio-venv/bin/python ] && echo venv)" \
+phase label-studio "$(sha256sum scripts/install-label-studio.sh) $( [ -x .cache/label-studio-venv/bin/python ] && echo venv || true)" \
     bash scripts/install-label-studio.sh
 
 started=$(date +%s)
