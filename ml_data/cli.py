@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
@@ -18,9 +19,10 @@ from ml_data.cache import Cache
 from ml_data.config import Settings, parse_duration, parse_size
 from ml_data.converters.base import ConversionReport, ConvertOptions
 from ml_data.errors import MlDataError
+from ml_data.pipeline.options import CHOICES
+from ml_data.pipeline.tasks import task_resources
 from ml_data.redaction import redact_url
 from ml_data.resolvers import LocalFile, Resolver, resolve_many
-from ml_data.resolvers.refs import looks_like_resource
 
 
 def _settings() -> Settings:
@@ -55,9 +57,10 @@ def _task_resources(path: str) -> Iterator[tuple[Any, int | None, str | None, bo
             if not isinstance(data, Mapping):
                 yield f"task #{number} has no data object", task_id, None, False
                 continue
+            resources = set(task_resources(data, None))
             for key, value in data.items():
                 for item in value if isinstance(value, list) else [value]:
-                    yield item, task_id, str(key), looks_like_resource(item)
+                    yield item, task_id, str(key), isinstance(item, str) and item in resources
     except (OSError, MlDataError) as exc:
         raise click.ClickException(f"cannot read tasks from {path}: {exc}") from None
 
@@ -172,10 +175,7 @@ def prefetch(file: str, workers: int, refresh: bool, as_json: bool) -> None:
         sys.exit(1)
 
 
-FORMAT_HELP = (
-    "json, json-min, csv, tsv, conll2003, asr-manifest, coco, voc, yolo, yolo-obb, yolo-seg, yolo-pose, "
-    "brush-png, brush-numpy."
-)
+FORMAT_HELP = ", ".join(CHOICES["format"]) + " (case-insensitive; JSON_MIN works too)."
 
 
 @dataclass(frozen=True)
@@ -207,31 +207,32 @@ def _conversion_options(command: Callable[..., None]) -> Callable[..., None]:
     decorators = [
         click.option(
             "--annotations",
-            type=click.Choice(["all", "latest", "first", "ground-truth"]),
+            type=click.Choice(CHOICES["annotations"]),
             default="all",
             show_default=True,
             help="Which annotations of each task.",
         ),
         click.option("--predictions", is_flag=True, help="Export predictions too."),
         click.option("--model-version", help="With --predictions: only this model version's."),
-        click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True),
+        click.option("--on-error", type=click.Choice(CHOICES["on_error"]), default="fail", show_default=True),
         click.option("--split-sentences", is_flag=True, help="CoNLL: a blank line between sentences."),
         click.option(
             "--category-order",
-            type=click.Choice(["alphabetical", "config"]),
+            type=click.Choice(CHOICES["category_order"]),
             default="alphabetical",
             show_default=True,
             help="COCO/YOLO/VOC class ids: alphabetical (as Label Studio documents) or config order.",
         ),
         click.option(
             "--category-start",
-            type=click.IntRange(0, 1),
+            type=click.Choice([str(value) for value in CHOICES["category_start"]]),
             default=None,
+            callback=lambda _context, _param, value: None if value is None else int(value),
             help="COCO: the first category id (default 1; 0 numbers them as Label Studio does).",
         ),
         click.option(
             "--layout",
-            type=click.Choice(["standard", "label-studio"]),
+            type=click.Choice(CHOICES["layout"]),
             default=None,
             help="COCO/VOC/YOLO files: 'standard' (what pycocotools, torchvision, detectron2, datumaro and "
             "Ultralytics read as it is; fetch's default) or 'label-studio' (Label Studio's export; convert's default).",
@@ -473,7 +474,7 @@ def serve(host: str, port: int, threads: int, no_auth: bool) -> None:
             loopback = host == "localhost"
         if not loopback:
             raise click.ClickException("--no-auth is only allowed on a loopback address (e.g. 127.0.0.1)")
-        service = ServiceSettings(token=service.token, allow=service.allow, no_auth=True)
+        service = dataclasses.replace(service, no_auth=True)
     try:
         app = create_app(_settings(), service)
     except MlDataError as exc:

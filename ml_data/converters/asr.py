@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from ml_data.converters.base import Context, annotated_tasks
+from ml_data.converters.base import Context, FormatBase, annotated_tasks
 from ml_data.converters.images import UniqueNames
 from ml_data.converters.label_config import LabelConfig
 
@@ -29,7 +29,7 @@ def wav_duration(path: str) -> float | None:
     return None
 
 
-class AsrManifestFormat:
+class AsrManifestFormat(FormatBase):
     name = "asr-manifest"
 
     def check(self, config: LabelConfig | None) -> str | None:

@@ -202,13 +202,34 @@ def _printable_id(task_id: Any) -> Any:
 
 
 class Format(Protocol):
-    """One export format. ``check`` says why a config cannot be exported in it (None: it can)."""
+    """One export format. ``check`` says why a config cannot be exported in it (None: it can).
+
+    What the fetch pipeline asks of a format besides writing it: ``layouts`` (whether it has a
+    standard layout of its own, see :data:`LAYOUTS`), ``keeps_task_data`` (the task data is
+    written as it is: the resources then go to ``media/`` with the URLs rewritten), and
+    ``finish_splits`` (what to write once every split's folder is written, in Label Studio's
+    layout). :class:`FormatBase` has the defaults.
+    """
 
     name: str
+    layouts: tuple[str, ...]
+    keeps_task_data: bool
 
     def check(self, config: LabelConfig | None) -> str | None: ...
 
     def write(self, context: Context, out: Path) -> None: ...
+
+    def finish_splits(self, folder: Path, splits: list[str]) -> None: ...
+
+
+class FormatBase:
+    """The defaults of :class:`Format`'s pipeline hooks."""
+
+    layouts: tuple[str, ...] = ("label-studio",)
+    keeps_task_data = False
+
+    def finish_splits(self, folder: Path, splits: list[str]) -> None:
+        """Nothing to write beside the split folders."""
 
 
 def select_annotations(task: Task, options: ConvertOptions) -> tuple[list[Annotation], str | None]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ml_data.cache.naming import safe_filename
-from ml_data.converters.base import Context
+from ml_data.converters.base import Context, FormatBase
 from ml_data.converters.brush_rle import mask_from_rle
 from ml_data.converters.images import UniqueNames, annotated_images, image_key
 from ml_data.converters.label_config import LabelConfig
@@ -32,7 +32,7 @@ def _side(value: object) -> int:
     return value
 
 
-class BrushFormat:
+class BrushFormat(FormatBase):
     def __init__(self, name: str, extension: str) -> None:
         self.name = name
         self.extension = extension

@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from ml_data.converters.base import Context
+from ml_data.converters.base import Context, FormatBase
 from ml_data.converters.categories import categories, has_shape, keypoint_names
 from ml_data.converters.geometry import corners, enclosing_box, number, polygon_area, polygon_pixels, to_pixels
 from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
@@ -40,7 +40,7 @@ from ml_data.errors import InvalidExport
 _BOX_TAGS = ("RectangleLabels", "PolygonLabels", "BrushLabels", "EllipseLabels")
 
 
-class CocoFormat:
+class CocoFormat(FormatBase):
     name = "coco"
     layouts = ("label-studio", "standard")
 

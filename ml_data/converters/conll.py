@@ -19,7 +19,7 @@ from typing import Any
 
 from nltk.tokenize import TreebankWordTokenizer
 
-from ml_data.converters.base import Context, annotated_tasks
+from ml_data.converters.base import Context, FormatBase, annotated_tasks
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation
 
@@ -112,7 +112,7 @@ def iob_tags(tokens: list[tuple[int, int]], spans: list[tuple[int, int, str]]) -
     return tags
 
 
-class ConllFormat:
+class ConllFormat(FormatBase):
     name = "conll2003"
 
     def check(self, config: LabelConfig | None) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from ml_data.converters.base import Context, annotation_outputs, annotator, prettify, select_annotations
+from ml_data.converters.base import Context, FormatBase, annotation_outputs, annotator, prettify, select_annotations
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation, Task
 
@@ -34,9 +34,11 @@ class _JsonListWriter:
         self._handle.close()
 
 
-class JsonFormat:
+class JsonFormat(FormatBase):
     """``result.json``: the tasks as exported. With an annotation choice other than ``all`` (or
     with predictions off), each task's ``annotations`` holds only the selected ones."""
+
+    keeps_task_data = True
 
     name = "json"
 
@@ -103,8 +105,10 @@ def records(context: Context):  # type: ignore[no-untyped-def]
         context.report.warn(f"results of {name!r}, a control the labeling config does not have, were left out")
 
 
-class JsonMinFormat:
+class JsonMinFormat(FormatBase):
     """``result.json``: a list of flat records, one per exported annotation."""
+
+    keeps_task_data = True
 
     name = "json-min"
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from ml_data.converters.base import Context, annotation_outputs, annotator, prettify
+from ml_data.converters.base import Context, FormatBase, annotation_outputs, annotator, prettify
 from ml_data.converters.json_formats import records
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation, Task
@@ -83,7 +83,9 @@ def _spool_line(parts: tuple[dict, dict, dict]) -> bytes:
         return json.dumps(parts, ensure_ascii=False, allow_nan=False).encode("utf-8") + b"\n"
 
 
-class TabularFormat:
+class TabularFormat(FormatBase):
+    keeps_task_data = True
+
     def __init__(self, name: str, delimiter: str, filename: str) -> None:
         self.name = name
         self.delimiter = delimiter

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from xml.etree import ElementTree
 
-from ml_data.converters.base import Context
+from ml_data.converters.base import Context, FormatBase
 from ml_data.converters.categories import has_shape
 from ml_data.converters.geometry import corners, enclosing_box, to_pixels
 from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
@@ -46,7 +46,7 @@ def voc_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-class VocFormat:
+class VocFormat(FormatBase):
     name = "voc"
     layouts = ("label-studio", "standard")
 

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ml_data.converters.base import Context
+from ml_data.converters.base import Context, FormatBase
 from ml_data.converters.categories import SHAPE_TAGS, categories, has_shape, keypoint_names, shape_labels
 from ml_data.converters.geometry import corners, enclosing_box, number, polygon_pixels, to_pixels
 from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
@@ -41,7 +41,7 @@ _KINDS = {
 }
 
 
-class YoloFormat:
+class YoloFormat(FormatBase):
     layouts = ("label-studio", "standard")
 
     def __init__(self, name: str) -> None:
@@ -96,6 +96,19 @@ class YoloFormat:
         (out / "classes.txt").write_text("".join(name + "\n" for name in classes))
         subsets = options.subsets if standard else ()
         (out / "data.yaml").write_text(data_yaml(classes, subsets, points if self.name == "yolo-pose" else None))
+
+    def finish_splits(self, folder: Path, splits: list[str]) -> None:
+        """Label Studio's layout with splits: a top-level data.yaml naming each split's images
+        folder (the classes are the same in all)."""
+        first = folder / splits[0] / "data.yaml"
+        names = first.read_text().split("names:\n", 1)[1] if first.exists() else ""
+        lines = []
+        for split in splits:
+            key = "val" if split in ("val", "valid", "validation") else split
+            lines.append(f"{key}: {split}/images")
+        if not any(line.startswith("val:") for line in lines):
+            lines.append(f"val: {splits[-1]}/images")
+        (folder / "data.yaml").write_text("\n".join(lines) + "\nnames:\n" + names)
 
     def _lines(
         self, task: Task, regions: tuple[Region, ...], ids: dict[str, int], url: str, context: Context

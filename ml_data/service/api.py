@@ -9,9 +9,8 @@ from flask import Blueprint, current_app, jsonify, request, send_file
 from ml_data._version import __version__
 from ml_data.errors import MlDataError
 from ml_data.labelstudio import LabelStudioClient
-from ml_data.pipeline import project_resources
+from ml_data.pipeline import project_resources, task_resources
 from ml_data.resolvers import LocalFile, Resolver, resolve_many
-from ml_data.resolvers.refs import looks_like_resource
 from ml_data.service.errors import ApiError, status_of
 from ml_data.service.guard import UrlGuard
 from ml_data.service.jobs import Job, JobRegistry
@@ -108,10 +107,7 @@ def _items(payload: dict[str, Any]) -> list[tuple[str, int | None]]:
         tasks.append(payload["task"])
     for task in tasks:
         task_id = task.get("id")
-        for value in (task.get("data") or {}).values():
-            for item in value if isinstance(value, list) else [value]:
-                if looks_like_resource(item):
-                    items.append((item, task_id))
+        items += [(url, task_id) for url in task_resources(task.get("data") or {}, None)]
     if len(items) > _MAX_URLS:
         raise ApiError(400, "bad_request", f"at most {_MAX_URLS} URLs per request")
     return items

@@ -3,15 +3,10 @@ sidecar), datasets built by the fetch pipeline as background jobs, and those dat
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import shutil
 import threading
-import time
 import uuid
-import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -20,11 +15,11 @@ import orjson
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context, url_for
 
 from ml_data.config import Settings
-from ml_data.converters import normalize_format_name
 from ml_data.converters.label_config import parse_label_config
-from ml_data.errors import ConfigurationError, UnsafePath
+from ml_data.errors import ConfigurationError
 from ml_data.labelstudio import LabelStudioClient
-from ml_data.pipeline import MANIFEST, DatasetOptions, _resource_keys, fetch_project, parse_split
+from ml_data.pipeline import DatasetOptions, fetch_project, resource_keys, task_resources
+from ml_data.pipeline.archive import remove_stale_snapshots, snapshot_dataset, zip_stream
 from ml_data.resolvers import Resolver
 from ml_data.service.errors import ApiError
 from ml_data.service.jobs import Job, JobRegistry
@@ -32,8 +27,6 @@ from ml_data.service.schemas import DATASET, parse_body
 
 projects = Blueprint("projects", __name__)
 _MAX_PAGE_SIZE = 1000
-_ZIP_CHUNK = 1024 * 1024
-_STALE_DOWNLOAD_SECONDS = 6 * 3600
 
 
 def _settings() -> Settings:
@@ -73,19 +66,17 @@ def tasks(project_id: int):  # type: ignore[no-untyped-def]
     found, total = client.task_page(project_id, page=page, page_size=page_size)
     if request.args.get("rewrite", "").lower() in ("1", "true", "yes"):
         project = client.project(project_id)
-        keys = _resource_keys(parse_label_config(project.label_config) if project.label_config else None)
+        keys = resource_keys(parse_label_config(project.label_config) if project.label_config else None)
         found = [_rewritten(task, keys) for task in found]
     return jsonify(tasks=found, total=total, page=page, page_size=page_size)
 
 
 def _rewritten(task: Mapping[str, Any], keys: list[str] | None) -> dict[str, Any]:
     """The task with each resource URL in its data replaced by this service's URL for it."""
-    from ml_data.pipeline import _resources
-
     data = dict(task.get("data") or {})
     task_id = task.get("id")
     base = url_for("api.resources", _external=True)
-    for url in _resources(data, keys):
+    for url in task_resources(data, keys):
         query = {"url": url, **({"task_id": task_id} if isinstance(task_id, int) else {})}
         for key, value in data.items():
             if value == url:
@@ -97,13 +88,9 @@ def _rewritten(task: Mapping[str, Any], keys: list[str] | None) -> dict[str, Any
 
 def _options(payload: dict[str, Any]) -> DatasetOptions:
     """Dataset options from a body already checked against :data:`~ml_data.service.schemas.DATASET`."""
-    name = payload["format"]
-    options = {key: value for key, value in payload.items() if key != "format"}
     try:
-        if "split" in options:
-            options["split"] = parse_split(options["split"])
-        return DatasetOptions(format=normalize_format_name(name), **options)
-    except (TypeError, ValueError, ConfigurationError) as exc:
+        return DatasetOptions(**payload)
+    except ConfigurationError as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
 
 
@@ -166,84 +153,12 @@ def download(job_id: str):  # type: ignore[no-untyped-def]
         )
     folder = job.output
     downloads = _datasets_dir() / ".downloads"
-    _remove_stale(downloads)
-    snapshot, names = _snapshot(folder, downloads / uuid.uuid4().hex)
+    remove_stale_snapshots(downloads)
+    snapshot, names = snapshot_dataset(folder, downloads / uuid.uuid4().hex)
     if snapshot is None:
         raise ApiError(404, "not_found", f"the dataset of job {job_id} is gone")
     return Response(
-        stream_with_context(_zip_stream(snapshot, names, remove_after=True)),
+        stream_with_context(zip_stream(snapshot, names, remove_after=True)),
         mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{folder.name}.zip"'},
     )
-
-
-def _remove_stale(downloads: Path) -> None:
-    """Snapshots of downloads that were never read to the end (a client that went away before the
-    first byte leaves its snapshot behind)."""
-    cutoff = time.time() - _STALE_DOWNLOAD_SECONDS
-    for leftover in downloads.glob("*") if downloads.is_dir() else ():
-        with contextlib.suppress(OSError):
-            if leftover.stat().st_mtime < cutoff:
-                shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _snapshot(folder: Path, target: Path, attempts: int = 3) -> tuple[Path | None, list[str]]:
-    """Hard links to one complete version of the dataset, for the zip to read while a rebuild may
-    swap a new version in: the folder is the same before and after linking, else it is tried
-    again. (None, []) when there is no dataset."""
-    for _attempt in range(attempts):
-        shutil.rmtree(target, ignore_errors=True)
-        try:
-            before = folder.stat().st_ino
-            target.mkdir(parents=True)
-            os.link(folder / MANIFEST, target / MANIFEST)
-            manifest = orjson.loads((target / MANIFEST).read_bytes())
-            names = sorted(manifest.get("files") or {})
-            for name in names:
-                if not (folder / name).resolve().is_relative_to(folder.resolve()):
-                    raise UnsafePath(f"refusing {name}: outside the dataset")
-                (target / name).parent.mkdir(parents=True, exist_ok=True)
-                os.link(folder / name, target / name)
-            if folder.stat().st_ino == before:
-                return target, [*names, MANIFEST]
-        except (OSError, orjson.JSONDecodeError):
-            continue
-    shutil.rmtree(target, ignore_errors=True)
-    return None, []
-
-
-class _Sink:
-    """A write-only, unseekable file for zipfile: what is written is handed out in chunks."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.parts.append(bytes(data))
-        self.size += len(data)
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        data = b"".join(self.parts)
-        self.parts.clear()
-        return data
-
-
-def _zip_stream(folder: Path, names: list[str], *, remove_after: bool = False) -> Iterator[bytes]:
-    sink = _Sink()
-    try:
-        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:  # type: ignore[call-overload]
-            for name in names:
-                with open(folder / name, "rb") as source, archive.open(name, "w", force_zip64=True) as target:
-                    while block := source.read(_ZIP_CHUNK):
-                        target.write(block)
-                        yield sink.take()
-                yield sink.take()
-        yield sink.take()
-    finally:
-        if remove_after:
-            shutil.rmtree(folder, ignore_errors=True)

@@ -12,8 +12,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from ml_data.converters import KNOWN_FORMATS
-from ml_data.converters.base import ANNOTATION_CHOICES, CATEGORY_ORDERS, ERROR_POLICIES, LAYOUTS
+from ml_data.pipeline.options import options_schema
 from ml_data.service.errors import ApiError
 
 #: URLs (or tasks) in one prefetch request.
@@ -67,35 +66,8 @@ WEBHOOK: dict[str, Any] = {
     "required": ["action"],
 }
 
-_SPLIT_NAME = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
-
-DATASET: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "format": {"type": "string", "enum": sorted({*KNOWN_FORMATS, *(name.upper() for name in KNOWN_FORMATS)})},
-        "annotations": {"type": "string", "enum": list(ANNOTATION_CHOICES)},
-        "predictions": {"type": "boolean"},
-        "model_version": {"type": ["string", "null"], "maxLength": 1000},
-        "on_error": {"type": "string", "enum": list(ERROR_POLICIES)},
-        "split": {
-            "anyOf": [
-                {"type": "string", "maxLength": 1000, "examples": ["train=0.8,val=0.2"]},
-                {
-                    "type": "object",
-                    "propertyNames": _SPLIT_NAME,
-                    "additionalProperties": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-                    "maxProperties": 16,
-                },
-                {"type": "null"},
-            ]
-        },
-        "category_order": {"type": "string", "enum": list(CATEGORY_ORDERS)},
-        "category_start": {"type": ["integer", "null"], "enum": [0, 1, None]},
-        "layout": {"type": "string", "enum": list(LAYOUTS)},
-    },
-    "required": ["format"],
-    "additionalProperties": False,
-}
+#: A dataset request: the pipeline's one options type publishes it.
+DATASET: dict[str, Any] = options_schema()
 
 _VALIDATORS = {id(schema): Draft202012Validator(schema) for schema in (PREFETCH, WEBHOOK, DATASET)}
 

@@ -1,0 +1,51 @@
+"""From a Label Studio project (or an export file) to a training-ready dataset folder.
+
+The one orchestration in ml-data: tasks -> every referenced resource resolved in parallel (shared
+cache) -> converted to the chosen format -> a dataset folder with the resources placed beside the
+annotations (hard links where ml-data owns the file, copies otherwise) and a ``manifest.json``.
+
+Re-running is incremental: the manifest records each task's fingerprint and every file's size and
+sha256. An unchanged project rewrites nothing; otherwise only new or changed tasks have their
+resources resolved (the others are taken from the previous dataset), and files whose content did
+not change keep their inode. The new dataset is built beside the old one and swapped in only when
+complete, so a failed run leaves the previous dataset intact.
+
+Modules: :mod:`~ml_data.pipeline.tasks` (the pure task core: resources, fingerprints, splits),
+:mod:`~ml_data.pipeline.options` (the one options type), :mod:`~ml_data.pipeline.manifest`,
+:mod:`~ml_data.pipeline.placing` (files into the dataset), :mod:`~ml_data.pipeline.prefetch`,
+:mod:`~ml_data.pipeline.build`, :mod:`~ml_data.pipeline.fetch` (the entry points),
+:mod:`~ml_data.pipeline.archive` (a dataset as a streamed zip).
+"""
+
+from __future__ import annotations
+
+from ml_data.pipeline.archive import snapshot_dataset, zip_stream
+from ml_data.pipeline.build import build_dataset
+from ml_data.pipeline.fetch import fetch_export, fetch_project, project_resources
+from ml_data.pipeline.manifest import MANIFEST_VERSION
+from ml_data.pipeline.options import CHOICES, SERVICE_OPTIONS, DatasetOptions, options_schema, parse_split
+from ml_data.pipeline.report import MANIFEST, DatasetReport
+from ml_data.pipeline.tasks import TaskInfo, TaskReader, resource_keys, split_of, task_fingerprint, task_resources
+
+__all__ = [
+    "CHOICES",
+    "MANIFEST",
+    "MANIFEST_VERSION",
+    "SERVICE_OPTIONS",
+    "DatasetOptions",
+    "DatasetReport",
+    "TaskInfo",
+    "TaskReader",
+    "build_dataset",
+    "fetch_export",
+    "fetch_project",
+    "options_schema",
+    "parse_split",
+    "project_resources",
+    "resource_keys",
+    "snapshot_dataset",
+    "split_of",
+    "task_fingerprint",
+    "task_resources",
+    "zip_stream",
+]

@@ -1,0 +1,264 @@
+"""Tasks of an export -> the dataset folder: plan what changed, resolve what is missing, convert,
+place the files, write the manifest. The new dataset is built beside the old one and swapped in
+only when complete, so a failed run leaves the previous dataset intact."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ml_data.config import Settings
+from ml_data.converters import Format, get_format, write_format
+from ml_data.converters.base import atomic_folder
+from ml_data.converters.label_config import LabelConfig, parse_label_config
+from ml_data.errors import FormatNotSupported, MlDataError, OutputError, ResourcesFailed
+from ml_data.pipeline.manifest import (
+    check_target,
+    files_intact,
+    fill_from_manifest,
+    manifest_bytes,
+    read_manifest,
+    reusable_files,
+    settings_key,
+)
+from ml_data.pipeline.options import DatasetOptions
+from ml_data.pipeline.placing import FilteredTasks, MediaLinks, Placement, image_size, place_and_record
+from ml_data.pipeline.report import MANIFEST, DatasetReport
+from ml_data.pipeline.tasks import TaskInfo, TaskReader, scan_tasks, task_id_value
+from ml_data.redaction import redact_url
+from ml_data.resolvers import resolve_many
+from ml_data.resolvers.base import LocalFile
+from ml_data.resolvers.resolver import Resolver
+
+logger = logging.getLogger(__name__)
+
+
+def build_dataset(
+    export: Path,
+    out: Path,
+    *,
+    config: str | None,
+    settings: Settings,
+    options: DatasetOptions,
+    source: dict[str, Any],
+    resolver: Resolver | None = None,
+    progress: bool = False,
+) -> DatasetReport:
+    """The tasks of ``export`` -> the dataset folder ``out`` (see :mod:`ml_data.pipeline`).
+
+    >>> build_dataset(Path("export.json"), Path("data"), config=xml, settings=settings,
+    ...               options=DatasetOptions(format="coco"), source={"export": "export.json"})  # doctest: +SKIP
+    """
+    return Build(export, out, config, settings, options, source, resolver, progress).run()
+
+
+@dataclass
+class Build:
+    """One build. What the caller already has (the previous manifest, the tasks read while they
+    arrived, resources resolved meanwhile) is handed in rather than worked out again."""
+
+    export: Path
+    out: Path
+    config: str | None
+    settings: Settings
+    options: DatasetOptions
+    source: dict[str, Any]
+    resolver: Resolver | None = None
+    progress: bool = False
+    #: the previous manifest (None: no previous dataset); read from ``out`` when not given
+    previous: Mapping[str, Any] | None = None
+    previous_read: bool = False
+    #: tasks already read from the export, and resources already resolved
+    tasks: dict[str, TaskInfo] | None = None
+    prefetched: Mapping[str, LocalFile | MlDataError] = field(default_factory=dict)
+
+    def run(self) -> DatasetReport:
+        fmt = get_format(self.options.format)
+        parsed = parse_label_config(self.config) if self.config else None
+        reason = fmt.check(parsed)
+        if reason is not None:
+            raise FormatNotSupported(reason)
+        report = DatasetReport(out=self.out, format=fmt.name, source=self.source)
+        tasks = self.tasks
+        if tasks is None:
+            reader = TaskReader(parsed, self.options.convert_options(), self.options.split)
+            tasks = scan_tasks(self.export, reader)
+        report.tasks = len(tasks)
+        key = settings_key(self.config, self.options)
+        if not self.previous_read:
+            check_target(self.out)
+            self.previous = read_manifest(self.out)
+        previous = self.previous
+        old_tasks: Mapping[str, Any] = previous.get("tasks", {}) if previous else {}
+        unchanged = {
+            task_id
+            for task_id, info in tasks.items()
+            if (old_tasks.get(task_id) or {}).get("fingerprint") == info.fingerprint
+        }
+        report.tasks_changed = len(tasks) - len(unchanged)
+        report.tasks_removed = len(set(old_tasks) - set(tasks))
+        if (
+            previous is not None
+            and previous.get("settings") == key
+            and report.tasks_changed == 0
+            and report.tasks_removed == 0
+            and files_intact(self.out, previous)
+        ):
+            report.unchanged = True
+            fill_from_manifest(report, previous)
+            return report
+        reusable = reusable_files(self.out, previous, unchanged) if previous else {}
+        resolved, failed_tasks = self._resolve(tasks, reusable, report)
+        with atomic_folder(self.out) as building:
+            placed_from = self._convert(building, fmt, parsed, tasks, resolved, reusable, failed_tasks, report)
+            files = place_and_record(building, self.out, previous, placed_from, link=self.options.link, report=report)
+            (building / MANIFEST).write_bytes(
+                manifest_bytes(
+                    source=self.source,
+                    settings=key,
+                    config=self.config,
+                    tasks=tasks,
+                    failed_tasks=failed_tasks,
+                    files=files,
+                    report=report,
+                )
+            )
+        return report
+
+    def _resolve(
+        self,
+        tasks: Mapping[str, TaskInfo],
+        reusable: Mapping[tuple[str, str], Mapping[str, Any]],
+        report: DatasetReport,
+    ) -> tuple[dict[str, LocalFile], set[str]]:
+        """Resources: the previous dataset holds those of unchanged tasks; the rest are resolved.
+        Returns the resolved files by URL and the tasks left out (policy skip)."""
+        wanted: dict[tuple[str, str], None] = {}
+        for task_id, info in tasks.items():
+            if info.selected:
+                for url in info.resources:
+                    wanted[(url, task_id)] = None
+        report.resources = len(wanted)
+        to_resolve = [
+            (url, task_id_value(task_id)) for url, task_id in wanted if (redact_url(url), task_id) not in reusable
+        ]
+        report.resources_reused = len(wanted) - len(to_resolve)
+        outcomes = dict(self.prefetched)
+        missing = [(url, task_id) for url, task_id in to_resolve if url not in outcomes]
+        if missing:
+            result = resolve_many(
+                missing,
+                workers=self.options.workers,
+                progress=self.progress,
+                settings=self.settings,
+                resolver=self.resolver,
+            )
+            outcomes.update(result.files)
+            outcomes.update(result.errors)
+        needed = {url for url, _task_id in to_resolve}
+        resolved = {url: found for url, found in outcomes.items() if url in needed and isinstance(found, LocalFile)}
+        errors = {url: found for url, found in outcomes.items() if url in needed and isinstance(found, MlDataError)}
+        report.resources_resolved = len(resolved)
+        if not errors:
+            return resolved, set()
+        for url, error in errors.items():
+            report.failures[redact_url(url)] = str(error)
+        if self.options.on_error == "fail":
+            first = "; ".join(str(error) for error in list(errors.values())[:5])
+            raise ResourcesFailed(
+                f"{len(errors)} of {len(to_resolve)} resources could not be resolved "
+                f"(nothing written; --on-error skip leaves their tasks out): {first}",
+                failures={redact_url(url): error for url, error in errors.items()},
+            )
+        return resolved, {task_id for url, task_id in wanted if url in errors}
+
+    def _convert(
+        self,
+        building: Path,
+        fmt: Format,
+        parsed: LabelConfig | None,
+        tasks: Mapping[str, TaskInfo],
+        resolved: Mapping[str, LocalFile],
+        reusable: Mapping[tuple[str, str], Mapping[str, Any]],
+        failed_tasks: set[str],
+        report: DatasetReport,
+    ) -> dict[str, Placement]:
+        """Write the format into ``building`` and say where each resource goes."""
+        started = time.monotonic()
+
+        def local_path(url: str, task_id: Any) -> Path | None:
+            found = resolved.get(url)
+            if found is not None:
+                return found.path
+            old = reusable.get((redact_url(url), str(task_id)))
+            return self.out / old["path"] if old is not None else None
+
+        split = self.options.split
+        # Formats with a standard layout of their own write every split in one pass (their files
+        # name the split); the others get a folder per split.
+        one_pass = self.options.layout == "standard" and "standard" in fmt.layouts
+        split_names: list[str | None] = list(split) if split and not one_pass else [None]
+        subsets = tuple(split) if split and one_pass else ()
+        media = (
+            MediaLinks(tasks, lambda url, task_id: local_path(url, task_id) is not None)
+            if fmt.keeps_task_data
+            else None
+        )
+        placed_from: dict[str, Placement] = {}
+        for split_name in split_names:
+            folder = building / split_name if split_name else building
+            folder.mkdir(exist_ok=True)
+
+            def keep(task_id: Any, split_name: str | None = split_name) -> bool:
+                key = str(task_id)
+                info = tasks.get(key)
+                return info is not None and key not in failed_tasks and split_name in (None, info.split)
+
+            conversion = write_format(
+                FilteredTasks(self.export, keep, media),
+                fmt.name,
+                folder,
+                config=parsed,
+                options=self.options.convert_options(
+                    media=lambda url, task_id: _as_str(local_path(url, task_id)),
+                    image_sizes=lambda url, task_id: image_size(local_path(url, task_id)),
+                    place_media=True,
+                    subsets=subsets,
+                    subset_of=lambda task_id: tasks[str(task_id)].split,
+                ),
+                progress=self.progress,
+            )
+            conversion.output = self.out / split_name if split_name else self.out
+            report.conversions[split_name or "all"] = conversion
+            if split_name:
+                report.splits[split_name] = conversion.tasks
+            elif subsets:
+                counted = [tasks[key].split for key in tasks if keep(key)]
+                report.splits = {name: counted.count(name) for name in subsets}
+            prefix = f"{split_name}/" if split_name else ""
+            if media is not None:
+                conversion.placements.extend((url, task_id, path) for (url, task_id), path in media.placed.items())
+                media.placed.clear()
+            for url, task_id, relative in conversion.placements:
+                target = prefix + relative
+                local = resolved.get(url)
+                old = reusable.get((redact_url(url), str(task_id)))
+                path = local.path if local is not None else (self.out / old["path"] if old else None)
+                if path is None:
+                    raise OutputError(f"no local file for {redact_url(url)} (task {task_id}) to place at {target}")
+                placed_from[target] = (path, local, old, task_id)
+        if split and not one_pass:
+            fmt.finish_splits(building, list(split))
+        logger.info("converted to %s in %.1f s", fmt.name, time.monotonic() - started)
+        return placed_from
+
+
+def _as_str(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
+__all__ = ["Build", "build_dataset"]

@@ -1,0 +1,148 @@
+"""The dataset's ``manifest.json``: reading the previous one, deciding what of it can be kept, and
+writing the new one.
+
+The manifest records the source, the label config, the options, each task's fingerprint,
+annotations, split and resources, and every file with its size and sha256: what makes a re-run
+incremental, and a dataset checkable.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ml_data._version import __version__
+from ml_data.errors import ConfigurationError
+from ml_data.pipeline.options import DatasetOptions
+from ml_data.pipeline.report import MANIFEST, DatasetReport
+from ml_data.pipeline.tasks import TaskInfo
+from ml_data.redaction import redact_url
+
+MANIFEST_VERSION = 1
+
+
+def settings_key(config: str | None, options: DatasetOptions) -> dict[str, Any]:
+    """What, besides the tasks, decides a dataset's content: a change rebuilds it."""
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "ml_data_version": __version__,
+        "label_config_sha256": hashlib.sha256((config or "").encode()).hexdigest(),
+        **options.fingerprint(),
+    }
+
+
+def check_target(out: Path) -> None:
+    """The dataset folder is replaced as a whole: refuse a folder that holds something else."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
+        raise ConfigurationError(
+            f"{out} exists and is not an ml-data dataset (no {MANIFEST}); it would be replaced: "
+            "choose a new or empty folder"
+        )
+
+
+def read_manifest(out: Path) -> dict[str, Any] | None:
+    try:
+        manifest = orjson.loads((out / MANIFEST).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("manifest_version") != MANIFEST_VERSION:
+        return None
+    return manifest
+
+
+def files_intact(out: Path, manifest: Mapping[str, Any]) -> bool:
+    """Every file the manifest lists is there with its size (a cheap check; no hashing)."""
+    for relative, entry in (manifest.get("files") or {}).items():
+        try:
+            if (out / relative).stat().st_size != entry.get("size"):
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def reusable_files(
+    out: Path, manifest: Mapping[str, Any] | None, unchanged: set[str]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """(redacted URL, task id) -> the previous dataset's file of that resource, for unchanged tasks
+    whose file is still there with its size."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for relative, entry in ((manifest or {}).get("files") or {}).items():
+        source, task = entry.get("source"), entry.get("task")
+        if source is None or str(task) not in unchanged:
+            continue
+        try:
+            if (out / relative).stat().st_size != entry.get("size"):
+                continue
+        except OSError:
+            continue
+        found[(source, str(task))] = {**entry, "path": relative}
+    return found
+
+
+def fill_from_manifest(report: DatasetReport, manifest: Mapping[str, Any]) -> None:
+    """An unchanged dataset's report, from its manifest."""
+    files = manifest.get("files") or {}
+    report.files_kept = len(files)
+    report.bytes_total = sum(int(entry.get("size") or 0) for entry in files.values())
+    report.resources = sum(1 for entry in files.values() if entry.get("source"))
+    report.resources_reused = report.resources
+    split = (manifest.get("settings") or {}).get("split")
+    if isinstance(split, Mapping):
+        report.splits = {name: 0 for name in split}
+    for info in (manifest.get("tasks") or {}).values():
+        if info.get("split") in report.splits:
+            report.splits[info["split"]] += 1
+
+
+def manifest_bytes(
+    *,
+    source: dict[str, Any],
+    settings: dict[str, Any],
+    config: str | None,
+    tasks: Mapping[str, TaskInfo],
+    failed_tasks: set[str],
+    files: dict[str, dict[str, Any]],
+    report: DatasetReport,
+) -> bytes:
+    """The new ``manifest.json``."""
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "ml_data_version": __version__,
+        "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "source": source,
+        "settings": settings,
+        "label_config": config or None,
+        "tasks": {
+            task_id: {
+                "fingerprint": info.fingerprint,
+                "split": info.split,
+                "annotations": info.annotations,
+                "resources": [redact_url(url) for url in info.resources],
+                **({"excluded": "a resource could not be resolved"} if task_id in failed_tasks else {}),
+            }
+            for task_id, info in tasks.items()
+        },
+        "files": files,
+        "failures": report.failures,
+        "conversions": {name: conversion.as_dict() for name, conversion in report.conversions.items()},
+    }
+    return orjson.dumps(manifest, option=orjson.OPT_INDENT_2)
+
+
+__all__ = [
+    "MANIFEST",
+    "MANIFEST_VERSION",
+    "check_target",
+    "files_intact",
+    "fill_from_manifest",
+    "manifest_bytes",
+    "read_manifest",
+    "reusable_files",
+    "settings_key",
+]

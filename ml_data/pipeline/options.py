@@ -1,0 +1,194 @@
+"""What dataset to build: one options type for the library, the CLI and the service.
+
+:class:`DatasetOptions` is validated once, when it is made; the CLI's choices and the service's
+JSON Schema are both derived from :data:`CHOICES` (themselves the converters' registries), so a new
+format or annotation policy appears everywhere at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ml_data.converters import KNOWN_FORMATS, get_format, normalize_format_name
+from ml_data.converters.base import (
+    ANNOTATION_CHOICES,
+    CATEGORY_ORDERS,
+    ERROR_POLICIES,
+    LAYOUTS,
+    ConvertOptions,
+    check_choice,
+)
+from ml_data.errors import ConfigurationError
+
+_SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+#: The options with a fixed set of values, and those values: the CLI's choices and the service's
+#: enums come from here.
+CHOICES: Mapping[str, tuple[Any, ...]] = {
+    "format": tuple(KNOWN_FORMATS),
+    "annotations": ANNOTATION_CHOICES,
+    "on_error": ERROR_POLICIES,
+    "category_order": CATEGORY_ORDERS,
+    "category_start": (0, 1),
+    "layout": LAYOUTS,
+}
+
+
+def parse_split(text: str | Mapping[str, float] | None) -> dict[str, float] | None:
+    """``train=0.8,val=0.2`` -> ``{"train": 0.8, "val": 0.2}``; the fractions must add up to 1."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, Mapping):
+        try:
+            parts = {str(name): float(value) for name, value in text.items()}
+        except (TypeError, ValueError):
+            raise ConfigurationError('split fractions must be numbers, e.g. {"train": 0.8}') from None
+    elif isinstance(text, str):
+        parts = {}
+        for item in text.split(","):
+            name, sep, fraction = item.partition("=")
+            name = name.strip()
+            try:
+                parts[name] = float(fraction)
+            except ValueError:
+                raise ConfigurationError(f"invalid split {item!r}: expected name=fraction, e.g. train=0.8") from None
+            if not sep:
+                raise ConfigurationError(f"invalid split {item!r}: expected name=fraction, e.g. train=0.8")
+    else:
+        raise ConfigurationError(f"a split is text such as train=0.8,val=0.2, not {type(text).__name__}")
+    for name, value in parts.items():
+        if not _SPLIT_NAME.match(name):
+            raise ConfigurationError(f"invalid split name {name!r}: letters, digits, - and _ only")
+        if not 0 < value <= 1:
+            raise ConfigurationError(f"split {name}={value}: a fraction must be in (0, 1]")
+    if abs(sum(parts.values()) - 1.0) > 1e-6:
+        raise ConfigurationError(f"split fractions add up to {sum(parts.values()):g}, not 1")
+    return parts
+
+
+@dataclass(frozen=True)
+class DatasetOptions:
+    """What dataset to build: the format and the conversion choices, the split, and how to fail.
+
+    Checked when made: an unknown format or choice is a :class:`ConfigurationError` naming the
+    known ones, before anything is downloaded.
+
+    >>> DatasetOptions(format="YOLO", split="train=0.8,val=0.2").split
+    {'train': 0.8, 'val': 0.2}
+    """
+
+    format: str = "json"
+    annotations: str = "all"
+    predictions: bool = False
+    model_version: str | None = None
+    #: "fail": a resource or task that cannot be used stops the run (the previous dataset stays);
+    #: "skip": such tasks are left out and reported
+    on_error: str = "fail"
+    split: Mapping[str, float] | None = None
+    category_order: str = "alphabetical"
+    category_start: int | None = None
+    split_sentences: bool = False
+    #: "standard": the layout training tools read as it is (COCO annotations/ + images/<split>/,
+    #: VOC JPEGImages/ + ImageSets/Main/, Ultralytics images/<split>/ + labels/<split>/);
+    #: "label-studio": Label Studio's own export files, one folder per split
+    layout: str = "standard"
+    #: hard-link files ml-data owns (cache, previous dataset) instead of copying them
+    link: bool = True
+    workers: int = 16
+
+    def __post_init__(self) -> None:
+        name = normalize_format_name(self.format) if isinstance(self.format, str) else self.format
+        check_choice("format", name, CHOICES["format"])
+        object.__setattr__(self, "format", name)
+        object.__setattr__(self, "split", parse_split(self.split))
+        for option in ("annotations", "on_error", "category_order", "layout"):
+            check_choice(option, getattr(self, option), CHOICES[option])
+        check_choice("category_start", self.category_start, (None, *CHOICES["category_start"]))
+        for flag in ("predictions", "split_sentences", "link"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigurationError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
+        if self.model_version is not None and not isinstance(self.model_version, str):
+            raise ConfigurationError(f"model_version must be text, got {self.model_version!r}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or not 1 <= self.workers <= 256:
+            raise ConfigurationError(f"workers must be a whole number from 1 to 256, got {self.workers!r}")
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(field.name for field in fields(cls))
+
+    def convert_options(self, **extra: Any) -> ConvertOptions:
+        return ConvertOptions(
+            annotations=self.annotations,
+            predictions=self.predictions,
+            model_version=self.model_version,
+            on_error=self.on_error,
+            split_sentences=self.split_sentences,
+            category_order=self.category_order,
+            category_start=self.category_start,
+            layout=self.layout,
+            **extra,
+        )
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides the dataset's content (not how it is built: workers, linking)."""
+        return {
+            "format": get_format(self.format).name,
+            "annotations": self.annotations,
+            "predictions": self.predictions,
+            "model_version": self.model_version,
+            "on_error": self.on_error,
+            "split": dict(self.split) if self.split else None,
+            "category_order": self.category_order,
+            "category_start": self.category_start,
+            "split_sentences": self.split_sentences,
+            "layout": self.layout,
+        }
+
+
+#: The options a client of the service may set (the rest are the server's business).
+SERVICE_OPTIONS = (
+    "annotations",
+    "predictions",
+    "model_version",
+    "on_error",
+    "split",
+    "category_order",
+    "category_start",
+    "layout",
+)
+
+
+def options_schema() -> dict[str, Any]:
+    """The JSON Schema of a dataset request: ``format`` and :data:`SERVICE_OPTIONS`, with the
+    enums of :data:`CHOICES`."""
+    formats = sorted({*CHOICES["format"], *(name.upper() for name in CHOICES["format"])})
+    properties: dict[str, Any] = {
+        "format": {"type": "string", "enum": formats},
+        "annotations": {"type": "string", "enum": list(CHOICES["annotations"])},
+        "predictions": {"type": "boolean"},
+        "model_version": {"type": ["string", "null"], "maxLength": 1000},
+        "on_error": {"type": "string", "enum": list(CHOICES["on_error"])},
+        "split": {
+            "anyOf": [
+                {"type": "string", "maxLength": 1000, "examples": ["train=0.8,val=0.2"]},
+                {
+                    "type": "object",
+                    "propertyNames": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                    "additionalProperties": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                    "maxProperties": 16,
+                },
+                {"type": "null"},
+            ]
+        },
+        "category_order": {"type": "string", "enum": list(CHOICES["category_order"])},
+        "category_start": {"type": ["integer", "null"], "enum": [*CHOICES["category_start"], None]},
+        "layout": {"type": "string", "enum": list(CHOICES["layout"])},
+    }
+    assert set(properties) == {"format", *SERVICE_OPTIONS}
+    return {"type": "object", "properties": properties, "required": ["format"], "additionalProperties": False}
+
+
+__all__ = ["CHOICES", "SERVICE_OPTIONS", "DatasetOptions", "options_schema", "parse_split"]
