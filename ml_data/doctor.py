@@ -25,8 +25,9 @@ from typing import Any
 
 from ml_data import errors
 from ml_data.config import Settings
-from ml_data.http import HttpClient, token_kind
+from ml_data.http import HttpClient
 from ml_data.labelstudio import LabelStudioClient
+from ml_data.labelstudio.auth import token_kind
 from ml_data.redaction import redact_url
 from ml_data.resolvers import Resolver
 from ml_data.resolvers.refs import LocalFilesRef, UploadRef, looks_like_resource

@@ -17,19 +17,15 @@ proxy, resolve/presign links) and, for the API client, to the API.
 
 from __future__ import annotations
 
-import base64
 import contextvars
-import json
 import logging
-import re
 import socket
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -43,8 +39,11 @@ from urllib3.util.retry import Retry
 from ml_data import errors
 from ml_data._version import __version__
 from ml_data.config import Settings
-from ml_data.redaction import redact_secret, redact_url
+from ml_data.redaction import redact_url
 from ml_data.urls import HttpURL, is_ip_address, parse_http_url
+
+if TYPE_CHECKING:
+    from ml_data.labelstudio.auth import LabelStudioAuth
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +54,6 @@ DEFAULT_POOL_SIZE = 32
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-#: Renew a personal-access-token's access token this many seconds before it expires.
-_EXPIRY_MARGIN = 30.0
 
 
 @dataclass(frozen=True)
@@ -225,175 +222,6 @@ def new_session(settings: Settings, *, pool_maxsize: int = DEFAULT_POOL_SIZE) ->
     return _session_factory(settings, pool_maxsize=pool_maxsize)
 
 
-def _b64url_json(segment: str) -> dict | None:
-    try:
-        padded = segment + "=" * (-len(segment) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, UnicodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def is_personal_access_token(token: str) -> bool:
-    """True if ``token`` is a JWT (Label Studio personal access token), False for a legacy token."""
-    parts = token.split(".")
-    if len(parts) != 3 or not all(parts):
-        return False
-    header = _b64url_json(parts[0])
-    return header is not None and "alg" in header
-
-
-def token_kind(token: str) -> str:
-    """``"legacy"``, ``"refresh"`` (a personal access token) or ``"access"`` (a short-lived access
-    token, as label-studio-ml's base class hands out after refreshing it itself), from the JWT's
-    ``token_type`` claim, read without verifying the signature (Label Studio verifies it).
-
-    >>> token_kind("0123456789abcdef")
-    'legacy'
-    """
-    if not is_personal_access_token(token):
-        return "legacy"
-    parts = token.split(".")
-    payload = _b64url_json(parts[1]) or {}
-    return "access" if payload.get("token_type") == "access" else "refresh"
-
-
-def jwt_expiry(token: str) -> float | None:
-    """The ``exp`` claim of a JWT (seconds since the epoch), read without verifying the signature."""
-    parts = token.split(".")
-    payload = _b64url_json(parts[1]) if len(parts) == 3 else None
-    exp = payload.get("exp") if payload else None
-    return float(exp) if isinstance(exp, (int, float)) else None
-
-
-class LabelStudioAuth:
-    """Label Studio credentials, bound to one origin.
-
-    A legacy token is sent as ``Authorization: Token <key>``. A personal access token is a JWT
-    refresh token: it is exchanged at ``POST /api/token/refresh/`` for a short-lived access token,
-    sent as ``Authorization: Bearer <access>``, and renewed shortly before it expires or after a 401.
-    An access token given directly (a JWT whose ``token_type`` is ``access``) is sent as it is: it
-    cannot be renewed here, so when it expires the 401 says what to pass instead.
-    """
-
-    def __init__(self, base_url: str, token: str) -> None:
-        try:
-            base = parse_http_url(base_url)
-        except errors.UnsupportedURL:
-            raise errors.ConfigurationError(f"invalid Label Studio URL {redact_url(base_url)!r}") from None
-        self.base_url = base_url.rstrip("/")
-        self.origin = Origin(*base.origin)
-        #: the path Label Studio is served under ("" at the root, "/label-studio" behind a prefix)
-        self.prefix = base.path.rstrip("/")
-        self._token = token
-        #: "legacy", "refresh" (a personal access token) or "access"
-        self.token_kind = token_kind(token)
-        #: a JWT, sent as Bearer (a personal access token, or an access token made from one)
-        self.is_personal_access_token = self.token_kind != "legacy"
-        #: whether a 401 can be cured by exchanging the token for a new access token
-        self.can_renew = self.token_kind == "refresh"
-        self._access: str | None = token if self.token_kind == "access" else None
-        self._access_expiry = 0.0
-        self._lock = threading.Lock()
-
-    @property
-    def kind(self) -> str:
-        """Which kind of token this is, for messages."""
-        return {"legacy": "legacy token", "refresh": "personal access token", "access": "access token"}[self.token_kind]
-
-    def applies_to(self, url: str | HttpURL, *, api: bool = False) -> bool:
-        """True if the token goes to ``url``: exactly the Label Studio origin (scheme, host and port)
-        and one of the resource paths ml-data reads (any path of Label Studio's with ``api``, for
-        the calls the API client makes itself)."""
-        target = url if isinstance(url, HttpURL) else _strict_or_none(url)
-        if target is None or Origin(*target.origin) != self.origin:
-            return False
-        return api or is_token_path(target.path, prefix=self.prefix)
-
-    def headers(self, session: requests.Session, settings: Settings) -> dict[str, str]:
-        """The Authorization header, renewing the access token when needed."""
-        if self.token_kind == "legacy":
-            return {"Authorization": f"Token {self._token}"}
-        if self.token_kind == "access":
-            return {"Authorization": f"Bearer {self._token}"}
-        with self._lock:
-            if self._access is None or time.time() >= self._access_expiry - _EXPIRY_MARGIN:
-                self._refresh(session, settings)
-            return {"Authorization": f"Bearer {self._access}"}
-
-    def invalidate(self) -> None:
-        """Forget the access token (after a 401), so the next request gets a new one."""
-        if not self.can_renew:
-            return
-        with self._lock:
-            self._access = None
-
-    def redact(self, text: str) -> str:
-        """``text`` with this token and its access token removed."""
-        return redact_secret(redact_secret(text, self._token), self._access)
-
-    def _refresh(self, session: requests.Session, settings: Settings) -> None:
-        url = f"{self.base_url}/api/token/refresh/"
-        try:
-            response = session.post(
-                url,
-                json={"refresh": self._token},
-                timeout=(settings.connect_timeout, settings.read_timeout),
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            raise _translate_exception(exc, url) from None
-        if response.status_code in (401, 403):
-            raise errors.AuthenticationFailed(
-                f"Label Studio refused the personal access token (HTTP {response.status_code}): it "
-                "may be expired or revoked; create a new one under Account & Settings, or use the "
-                "legacy token instead",
-                status_code=response.status_code,
-                url=url,
-                response=response,
-            )
-        if not response.ok:
-            raise_for_response(response, url)
-        access = response.json().get("access") if response.content else None
-        if not isinstance(access, str) or not access:
-            raise errors.UpstreamError("Label Studio's token refresh answer has no access token", url=url)
-        self._access = access
-        self._access_expiry = jwt_expiry(access) or (time.time() + 60.0)
-        logger.debug("renewed Label Studio access token for %s", self.origin)
-
-
-# The paths of the files Label Studio serves that ml-data reads with the token (after the URL
-# prefix Label Studio is served under); never /api/, whose answers hold tokens and user data.
-_TOKEN_PATH = re.compile(
-    r"^/(?:data/upload/[^/]+/.|data/local-files/?$|storage-data/uploaded/?$|(?:tasks|projects)/\d+/(?:resolve|presign)/?$)"
-)
-
-
-def is_token_path(path: str, *, prefix: str = "") -> bool:
-    """True for a Label Studio resource path that needs the token.
-
-    >>> is_token_path("/data/upload/3/x.jpg"), is_token_path("/api/current-user/token")
-    (True, False)
-    """
-    if prefix and path.startswith(prefix + "/"):
-        path = path[len(prefix) :]
-    return bool(_TOKEN_PATH.match(path))
-
-
-def _strict_or_none(url: str) -> HttpURL | None:
-    try:
-        return parse_http_url(url)
-    except errors.UnsupportedURL:
-        return None
-
-
-ACCESS_TOKEN_EXPIRED = (
-    "Label Studio rejected the access token: access tokens expire after minutes; pass the personal "
-    "access token itself (the refresh token from Account & Settings), which ml-data renews as needed, "
-    "or the legacy token"
-)
-
-
 def raise_for_response(response: requests.Response, url: str, *, hint: str = "") -> None:
     """Raise the typed error for a non-success response (the one place statuses become errors)."""
     if response.ok:
@@ -411,7 +239,7 @@ def raise_for_response(response: requests.Response, url: str, *, hint: str = "")
     raise error_type(message, status_code=status, url=url, response=response)
 
 
-def _translate_exception(exc: BaseException, url: str) -> errors.UpstreamError:
+def translate_exception(exc: BaseException, url: str) -> errors.UpstreamError:
     """Turn a requests/urllib3 exception into the matching typed error."""
     if isinstance(exc, errors.UpstreamError):
         return exc
@@ -472,6 +300,9 @@ class HttpClient:
                 # Without it, connections would resolve host names again, after the checks.
                 self.session.mount(prefix, PinnedAdapter(max_retries=_adapter_retries(self.session, prefix)))
         if auth is None and settings.label_studio_url and settings.api_key:
+            # Imported here: the auth module builds on this one (its token exchange is a request).
+            from ml_data.labelstudio.auth import LabelStudioAuth
+
             auth = LabelStudioAuth(settings.label_studio_url, settings.api_key)
         self.auth = auth
         self.url_guard = url_guard
@@ -551,7 +382,7 @@ class HttpClient:
                     read_timeout=read_timeout,
                 )
             except requests.RequestException as exc:
-                raise _translate_exception(exc, str(current)) from None
+                raise translate_exception(exc, str(current)) from None
             if response.status_code in _REDIRECT_STATUSES and "Location" in response.headers:
                 location = response.headers["Location"]
                 response.close()
@@ -589,6 +420,8 @@ class HttpClient:
                         "(a legacy token or a personal access token from Account & Settings)"
                     )
                     if self.auth.token_kind == "access":
+                        from ml_data.labelstudio.auth import ACCESS_TOKEN_EXPIRED
+
                         hint = ACCESS_TOKEN_EXPIRED
                 elif response.status_code == 401 and not send_auth:
                     hint = (
@@ -687,7 +520,7 @@ class HttpClient:
                     )
                 yield chunk
         except (requests.RequestException, urllib3_exceptions.HTTPError, OSError) as exc:
-            raise _translate_exception(exc, url) from None
+            raise translate_exception(exc, url) from None
         finally:
             response.close()
 

@@ -7,7 +7,8 @@ import pytest
 
 from ml_data import errors
 from ml_data.config import Settings
-from ml_data.http import HttpClient, LabelStudioAuth, Origin, is_personal_access_token, jwt_expiry
+from ml_data.http import HttpClient, Origin
+from ml_data.labelstudio.auth import LabelStudioAuth, is_personal_access_token, jwt_expiry
 from tests.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
 from tests.jwt_tokens import make_jwt
 from tests.servers.http_files import FileServer

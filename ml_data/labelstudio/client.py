@@ -23,7 +23,8 @@ import requests
 
 from ml_data import errors
 from ml_data.config import Settings
-from ml_data.http import ACCESS_TOKEN_EXPIRED, HttpClient
+from ml_data.http import HttpClient
+from ml_data.labelstudio.auth import ACCESS_TOKEN_EXPIRED
 from ml_data.redaction import redact_url
 
 logger = logging.getLogger(__name__)

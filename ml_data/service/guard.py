@@ -19,7 +19,8 @@ from typing import Any
 
 from ml_data.config import Settings
 from ml_data.errors import URLNotAllowed
-from ml_data.http import Origin, is_token_path
+from ml_data.http import Origin
+from ml_data.labelstudio.auth import is_token_path
 from ml_data.resolvers import Resolver
 from ml_data.resolvers.refs import CloudRef, HttpRef, Ref
 from ml_data.urls import HttpURL, parse_http_url

@@ -1,0 +1,210 @@
+"""Label Studio's credentials: which kind a token is, where it may go, and the personal access
+token's exchange for short-lived access tokens.
+
+A legacy token is sent as ``Authorization: Token <key>``. A personal access token is a JWT refresh
+token, exchanged at ``POST /api/token/refresh/`` for access tokens sent as ``Bearer``; an access
+token given directly (label-studio-ml's base class hands those out) is sent as it is. Tokens go
+only to the configured origin, and there only to the resource paths ml-data reads (the API client
+also to the API).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+
+import requests
+
+from ml_data import errors
+from ml_data.config import Settings
+from ml_data.http import Origin, raise_for_response, translate_exception
+from ml_data.redaction import redact_secret, redact_url
+from ml_data.urls import HttpURL, parse_http_url
+
+logger = logging.getLogger(__name__)
+
+#: Renew a personal-access-token's access token this many seconds before it expires.
+_EXPIRY_MARGIN = 30.0
+
+
+def _b64url_json(segment: str) -> dict | None:
+    try:
+        padded = segment + "=" * (-len(segment) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def is_personal_access_token(token: str) -> bool:
+    """True if ``token`` is a JWT (Label Studio personal access token), False for a legacy token."""
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts):
+        return False
+    header = _b64url_json(parts[0])
+    return header is not None and "alg" in header
+
+
+def token_kind(token: str) -> str:
+    """``"legacy"``, ``"refresh"`` (a personal access token) or ``"access"`` (a short-lived access
+    token, as label-studio-ml's base class hands out after refreshing it itself), from the JWT's
+    ``token_type`` claim, read without verifying the signature (Label Studio verifies it).
+
+    >>> token_kind("0123456789abcdef")
+    'legacy'
+    """
+    if not is_personal_access_token(token):
+        return "legacy"
+    parts = token.split(".")
+    payload = _b64url_json(parts[1]) or {}
+    return "access" if payload.get("token_type") == "access" else "refresh"
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT (seconds since the epoch), read without verifying the signature."""
+    parts = token.split(".")
+    payload = _b64url_json(parts[1]) if len(parts) == 3 else None
+    exp = payload.get("exp") if payload else None
+    return float(exp) if isinstance(exp, (int, float)) else None
+
+
+class LabelStudioAuth:
+    """Label Studio credentials, bound to one origin.
+
+    A legacy token is sent as ``Authorization: Token <key>``. A personal access token is a JWT
+    refresh token: it is exchanged at ``POST /api/token/refresh/`` for a short-lived access token,
+    sent as ``Authorization: Bearer <access>``, and renewed shortly before it expires or after a 401.
+    An access token given directly (a JWT whose ``token_type`` is ``access``) is sent as it is: it
+    cannot be renewed here, so when it expires the 401 says what to pass instead.
+    """
+
+    def __init__(self, base_url: str, token: str) -> None:
+        try:
+            base = parse_http_url(base_url)
+        except errors.UnsupportedURL:
+            raise errors.ConfigurationError(f"invalid Label Studio URL {redact_url(base_url)!r}") from None
+        self.base_url = base_url.rstrip("/")
+        self.origin = Origin(*base.origin)
+        #: the path Label Studio is served under ("" at the root, "/label-studio" behind a prefix)
+        self.prefix = base.path.rstrip("/")
+        self._token = token
+        #: "legacy", "refresh" (a personal access token) or "access"
+        self.token_kind = token_kind(token)
+        #: a JWT, sent as Bearer (a personal access token, or an access token made from one)
+        self.is_personal_access_token = self.token_kind != "legacy"
+        #: whether a 401 can be cured by exchanging the token for a new access token
+        self.can_renew = self.token_kind == "refresh"
+        self._access: str | None = token if self.token_kind == "access" else None
+        self._access_expiry = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def kind(self) -> str:
+        """Which kind of token this is, for messages."""
+        return {"legacy": "legacy token", "refresh": "personal access token", "access": "access token"}[self.token_kind]
+
+    def applies_to(self, url: str | HttpURL, *, api: bool = False) -> bool:
+        """True if the token goes to ``url``: exactly the Label Studio origin (scheme, host and port)
+        and one of the resource paths ml-data reads (any path of Label Studio's with ``api``, for
+        the calls the API client makes itself)."""
+        target = url if isinstance(url, HttpURL) else _strict_or_none(url)
+        if target is None or Origin(*target.origin) != self.origin:
+            return False
+        return api or is_token_path(target.path, prefix=self.prefix)
+
+    def headers(self, session: requests.Session, settings: Settings) -> dict[str, str]:
+        """The Authorization header, renewing the access token when needed."""
+        if self.token_kind == "legacy":
+            return {"Authorization": f"Token {self._token}"}
+        if self.token_kind == "access":
+            return {"Authorization": f"Bearer {self._token}"}
+        with self._lock:
+            if self._access is None or time.time() >= self._access_expiry - _EXPIRY_MARGIN:
+                self._refresh(session, settings)
+            return {"Authorization": f"Bearer {self._access}"}
+
+    def invalidate(self) -> None:
+        """Forget the access token (after a 401), so the next request gets a new one."""
+        if not self.can_renew:
+            return
+        with self._lock:
+            self._access = None
+
+    def redact(self, text: str) -> str:
+        """``text`` with this token and its access token removed."""
+        return redact_secret(redact_secret(text, self._token), self._access)
+
+    def _refresh(self, session: requests.Session, settings: Settings) -> None:
+        url = f"{self.base_url}/api/token/refresh/"
+        try:
+            response = session.post(
+                url,
+                json={"refresh": self._token},
+                timeout=(settings.connect_timeout, settings.read_timeout),
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise translate_exception(exc, url) from None
+        if response.status_code in (401, 403):
+            raise errors.AuthenticationFailed(
+                f"Label Studio refused the personal access token (HTTP {response.status_code}): it "
+                "may be expired or revoked; create a new one under Account & Settings, or use the "
+                "legacy token instead",
+                status_code=response.status_code,
+                url=url,
+                response=response,
+            )
+        if not response.ok:
+            raise_for_response(response, url)
+        access = response.json().get("access") if response.content else None
+        if not isinstance(access, str) or not access:
+            raise errors.UpstreamError("Label Studio's token refresh answer has no access token", url=url)
+        self._access = access
+        self._access_expiry = jwt_expiry(access) or (time.time() + 60.0)
+        logger.debug("renewed Label Studio access token for %s", self.origin)
+
+
+# The paths of the files Label Studio serves that ml-data reads with the token (after the URL
+# prefix Label Studio is served under); never /api/, whose answers hold tokens and user data.
+_TOKEN_PATH = re.compile(
+    r"^/(?:data/upload/[^/]+/.|data/local-files/?$|storage-data/uploaded/?$|(?:tasks|projects)/\d+/(?:resolve|presign)/?$)"
+)
+
+
+def is_token_path(path: str, *, prefix: str = "") -> bool:
+    """True for a Label Studio resource path that needs the token.
+
+    >>> is_token_path("/data/upload/3/x.jpg"), is_token_path("/api/current-user/token")
+    (True, False)
+    """
+    if prefix and path.startswith(prefix + "/"):
+        path = path[len(prefix) :]
+    return bool(_TOKEN_PATH.match(path))
+
+
+def _strict_or_none(url: str) -> HttpURL | None:
+    try:
+        return parse_http_url(url)
+    except errors.UnsupportedURL:
+        return None
+
+
+ACCESS_TOKEN_EXPIRED = (
+    "Label Studio rejected the access token: access tokens expire after minutes; pass the personal "
+    "access token itself (the refresh token from Account & Settings), which ml-data renews as needed, "
+    "or the legacy token"
+)
+
+
+__all__ = [
+    "ACCESS_TOKEN_EXPIRED",
+    "LabelStudioAuth",
+    "is_personal_access_token",
+    "is_token_path",
+    "jwt_expiry",
+    "token_kind",
+]

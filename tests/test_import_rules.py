@@ -1,0 +1,101 @@
+"""The layering the maintainers keep: no import cycles; converters never reach for resolvers, the
+pipeline or the service; the CLI and the service use only the pipeline's public names."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "ml_data"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def _target(node: ast.ImportFrom | ast.Import, module: str) -> list[tuple[str, list[str]]]:
+    """(imported module, names) of one import statement, relative imports resolved."""
+    if isinstance(node, ast.Import):
+        return [(alias.name, []) for alias in node.names]
+    base = node.module or ""
+    if node.level:
+        package = module.split(".")
+        if not MODULES[module].name == "__init__.py":
+            package = package[:-1]
+        base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+    found = []
+    for alias in node.names:
+        submodule = f"{base}.{alias.name}"
+        found.append((submodule, []) if submodule in MODULES else (base, [alias.name]))
+    return found
+
+
+def imports(module: str, *, runtime_only: bool) -> list[tuple[str, list[str]]]:
+    """What ``module`` imports from ml_data: with ``runtime_only``, the imports that run when the
+    module is imported (top level, not under TYPE_CHECKING); otherwise every import in it."""
+    tree = ast.parse(MODULES[module].read_text("utf-8"))
+    nodes: list[ast.AST] = []
+    if runtime_only:
+        for node in tree.body:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            nodes.append(node)
+        statements = [node for node in nodes if isinstance(node, ast.Import | ast.ImportFrom)]
+    else:
+        statements = [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]
+    found = []
+    for statement in statements:
+        for target, names in _target(statement, module):
+            if target == "ml_data" or target.startswith("ml_data."):
+                found.append((target, names))
+    return found
+
+
+def test_no_import_cycles():
+    graph = {module: {target for target, _ in imports(module, runtime_only=True)} & set(MODULES) for module in MODULES}
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(module: str) -> None:
+        if module in done:
+            return
+        assert module not in visiting, "import cycle: " + " -> ".join([*visiting[visiting.index(module) :], module])
+        visiting.append(module)
+        for target in sorted(graph[module]):
+            visit(target)
+        visiting.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+    assert len(done) == len(MODULES) > 40
+
+
+def test_converters_never_import_resolvers_pipeline_or_service():
+    forbidden = ("ml_data.resolvers", "ml_data.pipeline", "ml_data.service", "ml_data.labelstudio", "ml_data.http")
+    for module in MODULES:
+        if module.startswith("ml_data.converters"):
+            for target, _ in imports(module, runtime_only=False):
+                assert not target.startswith(forbidden), f"{module} imports {target}"
+
+
+def test_the_cli_and_the_service_use_only_public_names_of_the_pipeline():
+    users = [module for module in MODULES if module == "ml_data.cli" or module.startswith("ml_data.service")]
+    checked = 0
+    for module in users:
+        for target, names in imports(module, runtime_only=False):
+            if target.startswith("ml_data.pipeline"):
+                checked += 1
+                assert not any(part.startswith("_") for part in target.split(".")), f"{module} imports {target}"
+                assert not any(name.startswith("_") for name in names), f"{module} imports {names} from {target}"
+    assert checked >= 3
+
+
+def test_the_resolvers_package_only_re_exports():
+    tree = ast.parse(MODULES["ml_data.resolvers"].read_text("utf-8"))
+    definitions = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)]
+    assert definitions == []
