@@ -291,3 +291,30 @@ def test_netrc_credentials_are_never_added(file_server, settings, monkeypatch, t
     file_server.add("/x.jpg", body=b"x")
     HttpClient(settings).get(file_server.url("/x.jpg"))
     assert file_server.seen_authorization() == []
+
+
+def test_every_client_takes_its_session_from_the_factory(file_server, settings):
+    """set_session_factory reaches single resolves, bulk resolves and the pipeline's clients."""
+    from ml_data import resolve_many
+    from ml_data.http import make_session, new_session, set_session_factory
+    from ml_data.resolvers import Resolver
+
+    made: list[int] = []
+
+    def factory(settings, pool_maxsize):  # type: ignore[no-untyped-def]
+        made.append(pool_maxsize)
+        session = make_session(settings, pool_maxsize=pool_maxsize)
+        session.headers["X-Custom"] = "yes"
+        return session
+
+    file_server.add("/a.bin", body=b"a")
+    file_server.add("/b.bin", body=b"b")
+    set_session_factory(factory)
+    try:
+        Resolver(settings).resolve(file_server.url("/a.bin"))
+        resolve_many([file_server.url("/b.bin")], settings=settings, workers=40, progress=False)
+        assert new_session(settings, pool_maxsize=3) is not None
+    finally:
+        set_session_factory(None)
+    assert made == [32, 40, 3]
+    assert all(request.headers.get("X-Custom") == "yes" for request in file_server.requests)

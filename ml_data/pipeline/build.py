@@ -75,11 +75,14 @@ class Build:
     #: tasks already read from the export, and resources already resolved
     tasks: dict[str, TaskInfo] | None = None
     prefetched: Mapping[str, LocalFile | MlDataError] = field(default_factory=dict)
+    #: the config already parsed, and already found expressible in the format
+    parsed: LabelConfig | None = None
+    checked: bool = False
 
     def run(self) -> DatasetReport:
         fmt = get_format(self.options.format)
-        parsed = parse_label_config(self.config) if self.config else None
-        reason = fmt.check(parsed)
+        parsed = self.parsed if self.parsed is not None or not self.config else parse_label_config(self.config)
+        reason = None if self.checked else fmt.check(parsed)
         if reason is not None:
             raise FormatNotSupported(reason)
         report = DatasetReport(out=self.out, format=fmt.name, source=self.source)

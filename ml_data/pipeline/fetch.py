@@ -53,7 +53,8 @@ def fetch_project(
     options = _with_format(options, format)
     client = LabelStudioClient(settings)
     project = client.project(project_id)
-    target = Path(out) if out is not None else Path("datasets") / f"project-{project_id}-{get_format(format).name}"
+    fmt = get_format(options.format)
+    target = Path(out) if out is not None else Path("datasets") / f"project-{project_id}-{fmt.name}"
     target.parent.mkdir(parents=True, exist_ok=True)
     export = target.parent / f".{target.name}.export-{uuid.uuid4().hex[:12]}.json"
     if resolver is None and options.workers <= DEFAULT_POOL_SIZE:
@@ -63,7 +64,7 @@ def fetch_project(
             settings, http=HttpClient(settings, session=new_session(settings, pool_maxsize=options.workers))
         )
     config = parse_label_config(project.label_config) if project.label_config else None
-    reason = get_format(options.format).check(config)
+    reason = fmt.check(config)  # before anything is downloaded
     if reason is not None:
         raise FormatNotSupported(reason)
     check_target(target)
@@ -100,6 +101,7 @@ def fetch_project(
         build = Build(export, target, project.label_config, settings, options, source, resolver, progress)
         build.previous, build.previous_read = previous, True
         build.tasks, build.prefetched = prefetcher.tasks, prefetched
+        build.parsed, build.checked = config, True
         return build.run()
     finally:
         prefetcher.close()
