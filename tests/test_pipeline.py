@@ -346,3 +346,29 @@ def test_skip_policy_survives_hostile_resources(file_server, images, settings, t
     assert len(report.failures) == 4
     assert sorted(p.name for p in (out / "labels").iterdir()) == ["1.txt", "2.txt"]
     assert file_server.gets("/img/%2e%2e") == 0 and file_server.gets("/img/..") == 0
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "coco", "json", "csv"])
+@pytest.mark.parametrize("policy", ["fail", "skip"])
+def test_fetch_survives_values_orjson_refuses(settings, tmp_path, fmt, policy):
+    """Integers beyond 64 bits and lone surrogates in task data, or as ids, once stopped fetch with
+    an untyped TypeError (fingerprints, the manifest)."""
+    from ml_data.errors import MlDataError
+
+    image = "data:image/png;base64,iVBORw0KGgo="
+    tasks = [
+        {**box_task(2**70, image), "id": 2**70},
+        {**box_task(2, image), "data": {"image": image, "n": 2**70, "t": "\ud800", "x": float("nan")}},
+        box_task(3, image),
+    ]
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(tasks))
+    out = tmp_path / "dataset"
+    try:
+        report = run(export, out, settings, fmt=fmt, on_error=policy)
+    except MlDataError:
+        assert policy == "fail" and not out.exists()
+        return
+    manifest = (out / "manifest.json").read_text()
+    assert report.tasks == 3 and "NaN" not in manifest
+    assert str(2**70) in manifest

@@ -88,12 +88,11 @@ class CocoFormat(FormatBase):
                     # The standard layout's file_name is relative to the subset's images folder
                     # (torchvision's and detectron2's image root); Label Studio's to the output.
                     image = {"id": image_id, "width": width, "height": height}
-                    part.emit("images", {**image, "file_name": file_name if standard else folder + file_name})
-                    context.place(url, task.id, folder + file_name)
                     for item in items:
                         if item["category_id"] is None:
                             item["category_id"], default_used = default_id, True
-                        part.emit("annotations", {"id": part.counts["annotations"] + 1, "image_id": image_id, **item})
+                    part.emit_task({**image, "file_name": file_name if standard else folder + file_name}, items)
+                    context.place(url, task.id, folder + file_name)
                     context.report.items_written += 1
         finally:
             for part in subsets.values():
@@ -214,9 +213,20 @@ class _SubsetParts:
         self.handles = {part: open(path, "wb") for part, path in self.paths.items()}
         self.counts = {"images": 0, "annotations": 0}
 
-    def emit(self, part: str, item: dict[str, Any]) -> None:
-        self.handles[part].write((b",\n" if self.counts[part] else b"") + orjson.dumps(item))
-        self.counts[part] += 1
+    def emit_task(self, image: dict[str, Any], annotations: list[dict[str, Any]]) -> None:
+        """One image and its annotations (numbered from 1 in the subset), all serialised before
+        any is written, so a task either appears whole or not at all."""
+        first = self.counts["annotations"] + 1
+        records = [
+            orjson.dumps({"id": first + index, "image_id": image["id"], **item})
+            for index, item in enumerate(annotations)
+        ]
+        head = orjson.dumps(image)
+        self.handles["images"].write((b",\n" if self.counts["images"] else b"") + head)
+        self.counts["images"] += 1
+        for record in records:
+            self.handles["annotations"].write((b",\n" if self.counts["annotations"] else b"") + record)
+            self.counts["annotations"] += 1
 
     def close(self) -> None:
         for handle in self.handles.values():

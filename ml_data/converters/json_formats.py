@@ -6,13 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ml_data.converters.base import Context, FormatBase, annotation_outputs, annotator, prettify, select_annotations
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation, Task
-
-_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+from ml_data.jsonio import dumps
 
 
 class _JsonListWriter:
@@ -26,7 +23,7 @@ class _JsonListWriter:
     def add(self, item: Any) -> None:
         if not self._first:
             self._handle.write(b",\n")
-        self._handle.write(orjson.dumps(item, option=_OPTIONS))
+        self._handle.write(dumps(item, indent=True, non_str_keys=True))
         self._first = False
 
     def close(self) -> None:

@@ -10,14 +10,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
-
 from ml_data.config import Settings
 from ml_data.converters import get_format
 from ml_data.converters.label_config import parse_label_config
 from ml_data.converters.model import read_tasks
 from ml_data.errors import FormatNotSupported
 from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, new_session
+from ml_data.jsonio import dumps
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline.build import Build
 from ml_data.pipeline.manifest import check_target, read_manifest
@@ -89,7 +88,7 @@ def fetch_project(
                 separator = b"["
                 for chunk in chunks:
                     for raw in chunk:
-                        handle.write(separator + orjson.dumps(raw))
+                        handle.write(separator + dumps(raw))
                         separator = b",\n"
                         prefetcher.add(raw)
                 handle.write(b"[]" if separator == b"[" else b"]")

@@ -18,6 +18,7 @@ import orjson
 
 from ml_data._version import __version__
 from ml_data.errors import ConfigurationError
+from ml_data.jsonio import dumps
 from ml_data.pipeline.options import DatasetOptions
 from ml_data.pipeline.report import MANIFEST, DatasetReport
 from ml_data.pipeline.tasks import TaskInfo
@@ -132,7 +133,7 @@ def manifest_bytes(
         "failures": report.failures,
         "conversions": {name: conversion.as_dict() for name, conversion in report.conversions.items()},
     }
-    return orjson.dumps(manifest, option=orjson.OPT_INDENT_2)
+    return dumps(manifest, indent=True)
 
 
 __all__ = [

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ml_data.converters.base import ConvertOptions, select_annotations
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import read_tasks, task_from_dict
 from ml_data.errors import InvalidExport, MlDataError
+from ml_data.jsonio import dumps
 from ml_data.resolvers.refs import looks_like_resource
 
 #: Object tags whose value is always a file to fetch; any other tag counts when valueType="url".
@@ -87,14 +86,14 @@ def task_fingerprint(raw: Mapping[str, Any]) -> str:
         "annotations": annotations,
         "predictions": sorted(
             (
-                orjson.dumps([item.get("id"), item.get("updated_at"), item.get("result")]).decode()
+                dumps([item.get("id"), item.get("updated_at"), item.get("result")]).decode()
                 if isinstance(item, Mapping)
                 else str(item)
             )
             for item in raw.get("predictions") or ()
         ),
     }
-    return hashlib.sha256(orjson.dumps(view, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+    return hashlib.sha256(dumps(view, sort_keys=True)).hexdigest()[:32]
 
 
 def split_of(task_id: Any, split: Mapping[str, float]) -> str:
