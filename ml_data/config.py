@@ -209,7 +209,9 @@ class Settings:
     def __post_init__(self) -> None:
         if self.label_studio_url is not None:
             object.__setattr__(self, "label_studio_url", normalize_label_studio_url(self.label_studio_url))
-        object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+        # Absolute from the start: a relative folder would mean another place after a chdir, and
+        # another again to code that resolves paths against its own root (Flask's send_file).
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser().absolute())
         if self.max_file_size <= 0 or self.download_deadline <= 0:
             raise ConfigurationError("the file size limit and the download deadline must be positive")
         if self.cache_verify not in ("size", "hash"):

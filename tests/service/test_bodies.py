@@ -107,3 +107,17 @@ def test_resolve_many_records_a_lone_surrogate_url(file_server, settings):
     result = resolve_many([file_server.url("/ok.bin"), bad], settings=settings, progress=False)
     assert list(result.files) == [file_server.url("/ok.bin")]
     assert isinstance(result.errors[bad], UnsafeURL)
+
+
+def test_a_relative_cache_folder_still_serves_its_files(tmp_path, monkeypatch):
+    """Regression: with a relative ML_DATA_CACHE_DIR, send_file looked for the file under the
+    service package (500) instead of the working directory."""
+    from ml_data import Settings
+
+    monkeypatch.chdir(tmp_path)
+    app = create_app(Settings(cache_dir="relative-cache"), ServiceSettings(token=TOKEN))
+    response = app.test_client().get(
+        "/v1/resources", query_string={"url": "data:text/plain,hello"}, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert response.status_code == 200 and response.data == b"hello"
+    assert (tmp_path / "relative-cache").is_dir()
