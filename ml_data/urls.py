@@ -135,17 +135,23 @@ def parse_http_url(text: str) -> HttpURL:
     return HttpURL(scheme=scheme, host=host, port=port, path=path, query=query)
 
 
-def _check_text(text: str) -> None:
-    if "\\" in text:
-        raise UnsafeURL("URL contains a backslash", url=text)
-    if _CONTROL.search(text):
-        raise UnsafeURL("URL contains control characters", url=text)
+def reject_lone_surrogates(text: str) -> None:
+    """A lone surrogate (a JSON ``"\\ud800"``) is no text any parser, file system or server reads
+    the same way: refused before anything else looks at the URL."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise UnsafeURL(
             "URL contains a lone surrogate (not valid text)", url=text.encode("utf-8", "replace").decode()
         ) from None
+
+
+def _check_text(text: str) -> None:
+    if "\\" in text:
+        raise UnsafeURL("URL contains a backslash", url=text)
+    if _CONTROL.search(text):
+        raise UnsafeURL("URL contains control characters", url=text)
+    reject_lone_surrogates(text)
 
 
 def _parse_authority(authority: str, scheme: str, text: str) -> tuple[str, int]:

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from ml_data.errors import UnsafePath, UnsafeURL, UnsupportedURL
-from ml_data.urls import HttpURL, parse_http_url
+from ml_data.errors import UnsafePath, UnsupportedURL
+from ml_data.urls import HttpURL, parse_http_url, reject_lone_surrogates
 
 CLOUD_SCHEMES = {"s3": "s3", "gs": "gcs", "azure-blob": "azure"}
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -329,12 +329,7 @@ def _parse(url: str, label_studio_url: str | None, s3_endpoint_url: str | None) 
     url = url.strip()
     if "\x00" in url:
         raise UnsafePath("URL contains a NUL byte", url=url)
-    try:
-        url.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UnsafeURL(
-            "URL contains a lone surrogate (not valid text)", url=url.encode("utf-8", "replace").decode()
-        ) from None
+    reject_lone_surrogates(url)
     lowered = url.lower()
     # Relative Label Studio paths belong to the configured instance: same identity as absolute ones.
     ls_origin = _origin_text(label_studio_url) if label_studio_url else ""
