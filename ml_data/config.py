@@ -199,6 +199,9 @@ class Settings:
     download_deadline: float = 1800.0
     #: A cache temp file silent this long is a dead writer's (on any host sharing the cache).
     cache_writer_timeout: float = 15 * 60.0
+    #: Take per-entry locks so N processes download a file once (off where locks are not
+    #: honoured, e.g. NFS without a lock manager: then duplicates are possible, corruption is not).
+    cache_locking: bool = True
     #: The cloud SDKs' variables (credentials, emulator hosts) that were set: see CLOUD_VARIABLES.
     cloud_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
@@ -231,7 +234,7 @@ class Settings:
         ``ML_DATA_S3_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``),
         ``ML_DATA_MAX_FILE_SIZE`` (default 20GB), ``ML_DATA_DOWNLOAD_DEADLINE`` (default 30m),
         ``ML_DATA_CACHE_WRITER_TIMEOUT`` (default 15m: a cache temp file silent this long belongs to
-        a dead writer). Cloud
+        a dead writer), ``ML_DATA_CACHE_LOCKS`` (default true; false where locks are not honoured). Cloud
         credentials are left to each SDK's own environment and files.
         """
         env = os.environ if environ is None else environ
@@ -270,6 +273,7 @@ class Settings:
             if env.get("ML_DATA_CACHE_WRITER_TIMEOUT")
             else 15 * 60.0,
             cloud_env=cloud_environment(env),
+            cache_locking=_bool(env, "ML_DATA_CACHE_LOCKS", True),
         )
 
     def with_changes(self, **changes: object) -> Settings:

@@ -289,8 +289,11 @@ class Cache:
         max_size: int | None = None,
         grace_seconds: float = 60.0,
         writer_timeout: float = DEFAULT_WRITER_TIMEOUT,
+        locking: bool = True,
     ) -> None:
         self.root = Path(root)
+        #: whether per-entry locks are taken to avoid duplicate downloads (never for correctness)
+        self.locking = locking
         #: a temp file or metadata-less entry silent this long is a dead writer's leftover
         self.writer_timeout = writer_timeout
         self._objects = os.fspath(self.root / "objects")
@@ -315,6 +318,7 @@ class Cache:
             max_size=settings.cache_max_size,
             grace_seconds=settings.cache_eviction_grace,
             writer_timeout=settings.cache_writer_timeout,
+            locking=settings.cache_locking,
         )
 
     # -- layout -------------------------------------------------------------------------------
@@ -438,8 +442,15 @@ class Cache:
 
     @contextlib.contextmanager
     def locked(self, identity: str) -> Iterator[None]:
-        """Hold the cross-process lock of ``identity`` (to download it once for all processes)."""
+        """Hold the cross-process lock of ``identity`` (to download it once for all processes).
+
+        Without ``locking`` (a file system that does not honour locks), nothing is held: writers
+        may then download the same file twice, each into its own temp file, and both are complete.
+        """
         key = cache_key(identity)
+        if not self.locking:
+            yield
+            return
         try:
             with self._lock(key, self.lock_timeout):
                 yield
@@ -537,7 +548,12 @@ class Cache:
                 "being committed (is a cache on another host pruning with a shorter writer timeout?)"
             ) from None
         # The metadata's mtime is the use time: take it from the file, whose clock readers see.
-        accessed = (directory / META_NAME).stat().st_mtime
+        # Without locks another writer of the same entry may be between retiring this metadata
+        # and writing its own: the entry is complete either way.
+        try:
+            accessed = (directory / META_NAME).stat().st_mtime
+        except FileNotFoundError:
+            accessed = time.time()
         entry = _entry_from_meta(key, directory / name, meta, last_accessed=accessed)
         self._remember(entry)
         return entry
