@@ -5,6 +5,7 @@ only when complete, so a failed run leaves the previous dataset intact."""
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,9 @@ from ml_data.config import Settings
 from ml_data.converters import Format, get_format, write_format
 from ml_data.converters.base import atomic_folder
 from ml_data.converters.label_config import LabelConfig, parse_label_config
+from ml_data.converters.model import read_tasks
 from ml_data.errors import FormatNotSupported, MlDataError, OutputError, ResourcesFailed
+from ml_data.jsonio import dumps
 from ml_data.pipeline.manifest import (
     check_target,
     files_intact,
@@ -212,52 +215,81 @@ class Build:
             else None
         )
         placed_from: dict[str, Placement] = {}
-        for split_name in split_names:
-            folder = building / split_name if split_name else building
-            folder.mkdir(exist_ok=True)
+        # With a folder per split, each split's tasks are first put in a file of their own: one
+        # pass over the export instead of one per split.
+        with tempfile.TemporaryDirectory(dir=building.parent, prefix=f".{self.out.name}.splits-") as parts:
+            sources = split_exports(self.export, tasks, split_names, Path(parts))
+            for split_name in split_names:
+                folder = building / split_name if split_name else building
+                folder.mkdir(exist_ok=True)
 
-            def keep(task_id: Any, split_name: str | None = split_name) -> bool:
-                key = str(task_id)
-                info = tasks.get(key)
-                return info is not None and key not in failed_tasks and split_name in (None, info.split)
+                def keep(task_id: Any, split_name: str | None = split_name) -> bool:
+                    key = str(task_id)
+                    info = tasks.get(key)
+                    return info is not None and key not in failed_tasks and split_name in (None, info.split)
 
-            conversion = write_format(
-                FilteredTasks(self.export, keep, media),
-                fmt.name,
-                folder,
-                config=parsed,
-                options=self.options.convert_options(
-                    media=lambda url, task_id: _as_str(local_path(url, task_id)),
-                    image_sizes=lambda url, task_id: image_size(local_path(url, task_id)),
-                    place_media=True,
-                    subsets=subsets,
-                    subset_of=lambda task_id: tasks[str(task_id)].split,
-                ),
-                progress=self.progress,
-            )
-            conversion.output = self.out / split_name if split_name else self.out
-            report.conversions[split_name or "all"] = conversion
-            if split_name:
-                report.splits[split_name] = conversion.tasks
-            elif subsets:
-                counted = [tasks[key].split for key in tasks if keep(key)]
-                report.splits = {name: counted.count(name) for name in subsets}
-            prefix = f"{split_name}/" if split_name else ""
-            if media is not None:
-                conversion.placements.extend((url, task_id, path) for (url, task_id), path in media.placed.items())
-                media.placed.clear()
-            for url, task_id, relative in conversion.placements:
-                target = prefix + relative
-                local = resolved.get(url)
-                old = reusable.get((redact_url(url), str(task_id)))
-                path = local.path if local is not None else (self.out / old["path"] if old else None)
-                if path is None:
-                    raise OutputError(f"no local file for {redact_url(url)} (task {task_id}) to place at {target}")
-                placed_from[target] = (path, local, old, task_id)
+                conversion = write_format(
+                    FilteredTasks(sources[split_name], keep, media),
+                    fmt.name,
+                    folder,
+                    config=parsed,
+                    options=self.options.convert_options(
+                        media=lambda url, task_id: _as_str(local_path(url, task_id)),
+                        image_sizes=lambda url, task_id: image_size(local_path(url, task_id)),
+                        place_media=True,
+                        subsets=subsets,
+                        subset_of=lambda task_id: tasks[str(task_id)].split,
+                    ),
+                    progress=self.progress,
+                )
+                conversion.output = self.out / split_name if split_name else self.out
+                report.conversions[split_name or "all"] = conversion
+                if split_name:
+                    report.splits[split_name] = conversion.tasks
+                elif subsets:
+                    counted = [tasks[key].split for key in tasks if keep(key)]
+                    report.splits = {name: counted.count(name) for name in subsets}
+                prefix = f"{split_name}/" if split_name else ""
+                if media is not None:
+                    conversion.placements.extend((url, task_id, path) for (url, task_id), path in media.placed.items())
+                    media.placed.clear()
+                for url, task_id, relative in conversion.placements:
+                    target = prefix + relative
+                    local = resolved.get(url)
+                    old = reusable.get((redact_url(url), str(task_id)))
+                    path = local.path if local is not None else (self.out / old["path"] if old else None)
+                    if path is None:
+                        raise OutputError(f"no local file for {redact_url(url)} (task {task_id}) to place at {target}")
+                    placed_from[target] = (path, local, old, task_id)
         if split and not one_pass:
             fmt.finish_splits(building, list(split))
         logger.info("converted to %s in %.1f s", fmt.name, time.monotonic() - started)
         return placed_from
+
+
+def split_exports(
+    export: Path, tasks: Mapping[str, TaskInfo], split_names: list[str | None], folder: Path
+) -> dict[str | None, Path]:
+    """Each split's tasks in a file of its own, from one pass over the export (the conversions then
+    read only their own tasks, not the whole export once per split). With no splits, the export."""
+    if split_names == [None]:
+        return {None: export}
+    paths = {name: folder / f"{name}.json" for name in split_names}
+    handles = {name: open(path, "wb") for name, path in paths.items()}
+    written = dict.fromkeys(split_names, 0)
+    try:
+        for raw in read_tasks(export).raw():
+            info = tasks.get(str(raw.get("id")))
+            name = info.split if info is not None else None
+            if name in handles:
+                # A JSON array, read back by the standard library's exact decoder (big integers).
+                handles[name].write((b",\n" if written[name] else b"[") + dumps(raw))
+                written[name] += 1
+    finally:
+        for name, handle in handles.items():
+            handle.write(b"]" if written[name] else b"[]")
+            handle.close()
+    return dict(paths)
 
 
 def _as_str(path: Path | None) -> str | None:
