@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -106,12 +107,17 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigurationError(f"{name} must be true or false, got {value!r}")
 
 
+#: The proxy variables that matter to http(s) requests (lower-case names win, as in urllib).
+_PROXY_SCHEMES = ("http", "https", "all", "no")
+PROXY_VARIABLES = tuple(name for scheme in _PROXY_SCHEMES for name in (f"{scheme.upper()}_PROXY", f"{scheme}_proxy"))
+
+
 def _proxies(environ: Mapping[str, str]) -> dict[str, str]:
-    """``http_proxy``, ``HTTPS_PROXY``, ``no_proxy``, ... by scheme (lower-case names win, as in urllib)."""
+    """``http_proxy``, ``HTTPS_PROXY``, ``no_proxy``, ... by scheme."""
     found: dict[str, str] = {}
-    for name in sorted(environ, key=lambda n: n.islower()):  # upper-case first, lower-case overrides
-        value = environ[name]
-        if value and name.lower().endswith("_proxy") and name.lower() != "request_method_proxy":
+    for name in PROXY_VARIABLES:  # upper-case first, lower-case overrides
+        value = environ.get(name)
+        if value:
             found[name.lower()[: -len("_proxy")]] = value
     return found
 
@@ -222,7 +228,19 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read the settings from ``environ`` (default: ``os.environ``).
+        """Read the settings from ``environ`` (default: ``os.environ``); see :meth:`read`.
+
+        From ``os.environ``, the result is remembered per value of every variable it depends on
+        (and the working directory): an ML backend calling ``get_local_path`` per image pays for
+        reading the environment once, and a changed variable is still seen on the next call.
+        """
+        if environ is not None or cls is not Settings:
+            return cls.read(os.environ if environ is None else environ)
+        return _from_environment((os.getcwd(), *(os.environ.get(name) for name in ENV_NAMES)))
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str]) -> Settings:
+        """Read the settings from ``environ``.
 
         Names: ``LABEL_STUDIO_URL`` (or ``LABEL_STUDIO_HOST``), ``LABEL_STUDIO_API_KEY`` (or
         ``LABEL_STUDIO_ACCESS_TOKEN``), ``LOCAL_FILES_DOCUMENT_ROOT`` (or with the ``LABEL_STUDIO_``
@@ -237,7 +255,7 @@ class Settings:
         a dead writer), ``ML_DATA_CACHE_LOCKS`` (default true; false where locks are not honoured). Cloud
         credentials are left to each SDK's own environment and files.
         """
-        env = os.environ if environ is None else environ
+        env = environ
         max_size = env.get("ML_DATA_CACHE_MAX_SIZE")
         retries = env.get("ML_DATA_RETRIES", "3")
         if not retries.isdigit():
@@ -279,3 +297,44 @@ class Settings:
     def with_changes(self, **changes: object) -> Settings:
         """A copy with some fields changed (settings themselves never change)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+#: Every environment variable :meth:`Settings.read` depends on (the key of the from_env memo).
+ENV_NAMES = (
+    "LABEL_STUDIO_URL",
+    "LABEL_STUDIO_HOST",
+    "LABEL_STUDIO_API_KEY",
+    "LABEL_STUDIO_ACCESS_TOKEN",
+    "LOCAL_FILES_DOCUMENT_ROOT",
+    "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT",
+    "ML_DATA_UPLOAD_DIR",
+    "ML_DATA_LOCAL_ROOTS",
+    "ML_DATA_CACHE_DIR",
+    "XDG_CACHE_HOME",
+    "HOME",
+    "ML_DATA_CACHE_MAX_SIZE",
+    "ML_DATA_CACHE_TTL",
+    "ML_DATA_CACHE_VERIFY",
+    "ML_DATA_CACHE_GRACE",
+    "ML_DATA_CONNECT_TIMEOUT",
+    "ML_DATA_TIMEOUT",
+    "ML_DATA_RETRIES",
+    "ML_DATA_VERIFY_SSL",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "ML_DATA_S3_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL",
+    "ML_DATA_MAX_FILE_SIZE",
+    "ML_DATA_DOWNLOAD_DEADLINE",
+    "ML_DATA_CACHE_WRITER_TIMEOUT",
+    "ML_DATA_CACHE_LOCKS",
+    *PROXY_VARIABLES,
+    *CLOUD_VARIABLES,
+)
+
+
+@functools.lru_cache(maxsize=32)
+def _from_environment(key: tuple[str | None, ...]) -> Settings:
+    environ = {name: value for name, value in zip(ENV_NAMES, key[1:], strict=True) if value is not None}
+    return Settings.read(environ)

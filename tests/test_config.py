@@ -114,3 +114,28 @@ def test_proxies_and_ca_bundle_are_read_once():
     assert dict(settings.proxies) == {"https": "http://lower:3128", "http": "http://plain:3128"}
     assert settings.no_proxy == "localhost,127.0.0.1"
     assert settings.ca_bundle == "/etc/ssl/corp.pem"
+
+
+def test_from_env_sees_a_changed_variable_on_the_next_call(monkeypatch, tmp_path):
+    """Settings from os.environ are remembered per value of every variable they depend on."""
+    monkeypatch.setenv("ML_DATA_CACHE_DIR", str(tmp_path / "one"))
+    first = Settings.from_env()
+    assert Settings.from_env() is first  # remembered
+    monkeypatch.setenv("ML_DATA_CACHE_DIR", str(tmp_path / "two"))
+    assert Settings.from_env().cache_dir == tmp_path / "two"
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:3128")
+    assert dict(Settings.from_env().proxies) == {"https": "http://127.0.0.1:3128"}
+
+
+def test_every_variable_settings_read_is_part_of_the_memo_key():
+    import inspect
+    import re
+
+    from ml_data import config
+
+    source = inspect.getsource(config.Settings.read)
+    read = set(
+        re.findall(r'"((?:ML_DATA|LABEL_STUDIO|LOCAL_FILES|AWS|REQUESTS|CURL)_[A-Z0-9_]+|[A-Z]+_[A-Z_]*)"', source)
+    )
+    read |= set(config.CLOUD_VARIABLES) | set(config.PROXY_VARIABLES) | {"XDG_CACHE_HOME", "HOME"}
+    assert read <= set(config.ENV_NAMES), read - set(config.ENV_NAMES)

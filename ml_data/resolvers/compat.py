@@ -13,6 +13,7 @@ that does not exist (see below).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -31,6 +32,32 @@ def _label_studio_upload_dir() -> Path | None:
         base = os.path.join(data_home, "label-studio")
     upload = Path(base) / "media" / "upload"
     return upload if upload.is_dir() else None
+
+
+@functools.lru_cache(maxsize=64)
+def _with_arguments(
+    settings: Settings,
+    hostname: str | None,
+    access_token: str | None,
+    cache_dir: str | None,
+    upload_dir: str | Path | None,
+) -> Settings:
+    """The settings of one call pattern (the same arguments give the same settings, remembered)."""
+    overrides: dict[str, object] = {"upload_dir": Path(upload_dir) if upload_dir else None}
+    if hostname:
+        overrides["label_studio_url"] = hostname
+    if access_token:
+        overrides["api_key"] = access_token
+    if cache_dir:
+        overrides["cache_dir"] = Path(cache_dir)
+    settings = settings.with_changes(**overrides)
+    if settings.label_studio_url and "localhost" in settings.label_studio_url:
+        logger.warning(
+            "LABEL_STUDIO_URL uses localhost (%s): inside a Docker container that is the container "
+            "itself, not the host; use the host's address or the service name instead",
+            settings.label_studio_url,
+        )
+    return settings
 
 
 def get_local_path(
@@ -63,23 +90,15 @@ def get_local_path(
     :raises ValueError: invalid hostname, unsafe path, unsupported URL
     :raises requests.HTTPError: the server answered with an error (401, 403, 404, ...)
     """
-    settings = Settings.from_env()
-    overrides: dict[str, object] = {}
-    if hostname:
-        overrides["label_studio_url"] = hostname
-    if access_token:
-        overrides["api_key"] = access_token
-    if cache_dir:
-        overrides["cache_dir"] = Path(cache_dir)
-    upload_dir = image_dir or (project_dir and os.path.join(project_dir, "upload")) or settings.upload_dir
-    overrides["upload_dir"] = Path(upload_dir) if upload_dir else _label_studio_upload_dir()
-    settings = settings.with_changes(**overrides)
-    if settings.label_studio_url and "localhost" in settings.label_studio_url:
-        logger.warning(
-            "LABEL_STUDIO_URL uses localhost (%s): inside a Docker container that is the container "
-            "itself, not the host; use the host's address or the service name instead",
-            settings.label_studio_url,
-        )
+    base = Settings.from_env()  # remembered per environment: cheap on every call
+    upload_dir = image_dir or (project_dir and os.path.join(project_dir, "upload")) or base.upload_dir
+    settings = _with_arguments(
+        base,
+        hostname or None,
+        access_token or None,
+        str(cache_dir) if cache_dir else None,
+        str(upload_dir) if upload_dir else _label_studio_upload_dir(),
+    )
     resolver = resolver_for(settings)
     if not download_resources:
         resolver = resolver.without_downloads()
