@@ -171,10 +171,13 @@ class TaskSource:
         if self._path is None:
             assert self._items is not None
             yield from self._items
-        elif self._path.is_dir():
-            yield from _read_folder(self._path)
-        else:
-            yield from _read_file(self._path)
+            return
+        try:
+            yield from _read_folder(self._path) if self._path.is_dir() else _read_file(self._path)
+        except UnicodeDecodeError as exc:
+            raise InvalidExport(
+                f"{self._path} is not UTF-8 text (byte {exc.start}): not a Label Studio export"
+            ) from None
 
     def __iter__(self) -> Iterator[Task]:
         for raw in self.raw():

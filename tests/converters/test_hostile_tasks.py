@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ml_data.converters import KNOWN_FORMATS, ConvertOptions, convert
 from ml_data.converters.label_config import parse_label_config
-from ml_data.errors import ConversionError, InvalidLabelConfig, MlDataError
+from ml_data.errors import ConversionError, InvalidExport, InvalidLabelConfig, MlDataError
 
 CONFIG = parse_label_config(
     "<View>"
@@ -184,3 +184,16 @@ def test_a_task_nested_deeper_than_the_decoder_goes_is_skipped(tmp_path):
     assert report.items_written == 2 and sum(report.skipped.values()) == 1
     with pytest.raises(ConversionError, match="nested deeper"):
         convert(export, "json", tmp_path / "out2")
+
+
+def test_an_export_that_is_not_utf8_is_a_typed_error_for_convert_and_fetch(tmp_path):
+    from ml_data import Settings
+    from ml_data.pipeline import fetch_export
+
+    export = tmp_path / "export.json"
+    export.write_bytes(b'[{"id": 1, "data": {"text": "\xff\xfe"}}]')
+    with pytest.raises(InvalidExport, match="not UTF-8"):
+        convert(export, "json", tmp_path / "out")
+    with pytest.raises(InvalidExport, match="not UTF-8"):
+        fetch_export(export, format="json", out=tmp_path / "dataset", settings=Settings(cache_dir=tmp_path / "c"))
+    assert not (tmp_path / "out").exists() and not (tmp_path / "dataset").exists()
