@@ -37,7 +37,6 @@ from ml_data.errors import UnsafePath, UnsupportedURL
 from ml_data.urls import HttpURL, parse_http_url, reject_lone_surrogates
 
 CLOUD_SCHEMES = {"s3": "s3", "gs": "gcs", "azure-blob": "azure"}
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 # Query parameters that sign a URL rather than name a resource (S3 SigV2/SigV4, GCS V2/V4,
 # CloudFront). Azure SAS parameters are stripped only when the URL carries a SAS ``sig``.
@@ -332,7 +331,6 @@ def _parse(url: str, label_studio_url: str | None, s3_endpoint_url: str | None) 
     reject_lone_surrogates(url)
     lowered = url.lower()
     # Relative Label Studio paths belong to the configured instance: same identity as absolute ones.
-    ls_origin = _origin_text(label_studio_url) if label_studio_url else ""
     if lowered.startswith("data:"):
         return _parse_data_uri(url)
     scheme, sep, _ = url.partition("://")
@@ -342,6 +340,8 @@ def _parse(url: str, label_studio_url: str | None, s3_endpoint_url: str | None) 
         return _parse_file_url(url)
     if lowered.startswith(("http:", "https:")):
         return _parse_absolute(url, label_studio_url, s3_endpoint_url)
+    configured = _configured_origin(label_studio_url)
+    ls_origin = _origin_text(configured) if configured is not None else ""
     parts = urlsplit(url)
     if parts.scheme and len(parts.scheme) > 1:
         raise UnsupportedURL(
@@ -482,8 +482,9 @@ def _parse_data_uri(url: str) -> DataRef:
 
 def _parse_absolute(url: str, label_studio_url: str | None, s3_endpoint_url: str | None) -> Ref:
     target = parse_http_url(url)
-    origin = _origin_text(target)
-    if label_studio_url and target.origin == parse_http_url(label_studio_url).origin:
+    configured = _configured_origin(label_studio_url)
+    if configured is not None and target.origin == configured.origin:
+        origin = _origin_text(target)
         ref = _parse_label_studio_path(target.target, raw=url, ls_url=target.target, origin=origin, target=target)
         if ref is not None:
             return ref
@@ -493,17 +494,20 @@ def _parse_absolute(url: str, label_studio_url: str | None, s3_endpoint_url: str
     return HttpRef(raw=url, target=target)
 
 
-def _origin_text(url: str | HttpURL) -> str:
-    if isinstance(url, HttpURL):
-        return f"{url.scheme}://{url.host}:{url.port}"
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
+def _origin_text(url: HttpURL) -> str:
+    return f"{url.scheme}://{url.host}:{url.port}"
+
+
+@functools.lru_cache(maxsize=16)
+def _configured_origin(url: str | None) -> HttpURL | None:
+    """A configured URL (Label Studio's, the S3 endpoint), read once by the same strict reader as
+    task URLs; None when it is not set or not readable."""
+    if not url:
+        return None
     try:
-        port = str(parts.port or _DEFAULT_PORTS.get(scheme, ""))
-    except ValueError:
-        port = ""
-    return f"{scheme}://{host}:{port}"
+        return parse_http_url(url)
+    except UnsupportedURL:
+        return None
 
 
 def _cloud_object_url(target: HttpURL, raw: str, s3_endpoint_url: str | None) -> CloudRef | None:
@@ -520,7 +524,7 @@ def _cloud_object_url(target: HttpURL, raw: str, s3_endpoint_url: str | None) ->
         bucket, key = virtual["bucket"], path[1:]
     elif target.scheme == "https" and _S3_PATH_HOST.match(host):
         bucket, _, key = path[1:].partition("/")
-    elif s3_endpoint_url and _same_origin(target, s3_endpoint_url):
+    elif (endpoint := _configured_origin(s3_endpoint_url)) is not None and target.origin == endpoint.origin:
         # The configured S3-compatible endpoint (MinIO, an emulator): path style.
         bucket, _, key = path[1:].partition("/")
     elif target.scheme == "https" and host in _GCS_HOSTS:
@@ -535,13 +539,6 @@ def _cloud_object_url(target: HttpURL, raw: str, s3_endpoint_url: str | None) ->
     if not bucket or not key:
         return None
     return CloudRef(raw=raw, scheme=scheme, bucket=bucket, key=key, via="presigned", target=target)
-
-
-def _same_origin(target: HttpURL, other: str) -> bool:
-    try:
-        return target.origin == parse_http_url(other).origin
-    except UnsupportedURL:
-        return False
 
 
 def _is_signature_param(name: str, *, azure_sas: bool) -> bool:
