@@ -252,26 +252,22 @@ def _array_items(path: Path) -> Iterator[Any]:
                 continue
             try:
                 item, end = _DECODER.raw_decode(buffer, position)
-            except RecursionError:
-                # Valid JSON nested deeper than the decoder goes: that task is reported as
-                # unreadable (skipped or failed by the policy), and reading goes on after it.
-                skipped = _value_end(buffer, position)
-                if skipped is not None:
-                    position = skipped
-                    want = _CHUNK
-                    yield Unreadable(f"a task nested deeper than {sys.getrecursionlimit()} levels")
-                    continue
+            except (RecursionError, json.JSONDecodeError) as exc:
+                if isinstance(exc, RecursionError):
+                    # Valid JSON nested deeper than the decoder goes: that task is reported as
+                    # unreadable (skipped or failed by the policy), and reading goes on after it.
+                    skipped = _value_end(buffer, position)
+                    if skipped is not None:
+                        position = skipped
+                        want = _CHUNK
+                        yield Unreadable(f"a task nested deeper than {sys.getrecursionlimit()} levels")
+                        continue
+                    problem = "an item is nested too deeply"
+                else:
+                    problem = f"{exc.msg} (character {exc.pos})"
                 more = handle.read(want)
                 if not more or len(buffer) - position > _MAX_ITEM:
-                    raise InvalidExport(f"{path} is not valid JSON: an item is nested too deeply") from None
-                buffer = buffer[position:] + decoder.decode(more)
-                position = 0
-                want = min(want * 2, 256 * 1024 * 1024)
-                continue
-            except json.JSONDecodeError as exc:
-                more = handle.read(want)
-                if not more or len(buffer) - position > _MAX_ITEM:
-                    raise InvalidExport(f"{path} is not valid JSON: {exc.msg} (character {exc.pos})") from None
+                    raise InvalidExport(f"{path} is not valid JSON: {problem}") from None
                 # The item runs past the window: keep its start, read more (doubling for huge items).
                 buffer = buffer[position:] + decoder.decode(more)
                 position = 0
