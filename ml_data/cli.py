@@ -376,7 +376,7 @@ def fetch(
     Re-running updates the dataset incrementally; a failed run leaves the previous one intact.
     """
     from ml_data.config import normalize_label_studio_url
-    from ml_data.pipeline import DatasetOptions, fetch_export, fetch_project, parse_split
+    from ml_data.pipeline import DatasetOptions, fetch_export, fetch_project
 
     if (project_id is None) == (export_file is None):
         raise click.UsageError("give either --project ID or --export FILE")
@@ -390,7 +390,7 @@ def fetch(
         if changes:
             settings = settings.with_changes(**changes)
         options = DatasetOptions(
-            **choices.options(format=format_name, split=parse_split(split), link=not copy_files, workers=workers)
+            **choices.options(format=format_name, split=split, link=not copy_files, workers=workers)
         )
         if export_file is not None:
             if out is None:

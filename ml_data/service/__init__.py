@@ -44,7 +44,6 @@ def create_app(settings: Settings | None = None, service: ServiceSettings | None
     app.extensions["ml_data.resolver"] = GuardedResolver(
         settings, guard, http=HttpClient(settings, url_guard=guard.check_hop)
     )
-    app.extensions["ml_data.guard"] = guard
     app.extensions["ml_data.jobs"] = JobRegistry()
     app.extensions["ml_data.datasets_dir"] = service.datasets_dir or settings.cache_dir / "datasets"
     app.register_blueprint(api)

@@ -12,7 +12,6 @@ from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline import project_resources, task_resources
 from ml_data.resolvers import LocalFile, Resolver, resolve_many
 from ml_data.service.errors import ApiError, status_of
-from ml_data.service.guard import UrlGuard
 from ml_data.service.jobs import Job, JobRegistry
 from ml_data.service.openapi import OPENAPI
 from ml_data.service.schemas import PREFETCH, WEBHOOK, parse_body
@@ -24,10 +23,6 @@ _MAX_URLS = 100_000
 
 def _resolver() -> Resolver:
     return current_app.extensions["ml_data.resolver"]  # type: ignore[no-any-return]
-
-
-def _guard() -> UrlGuard:
-    return current_app.extensions["ml_data.guard"]  # type: ignore[no-any-return]
 
 
 def _jobs() -> JobRegistry:
@@ -71,8 +66,7 @@ def resources():  # type: ignore[no-untyped-def]
         raise ApiError(400, "bad_request", "the url parameter is required")
     task_id = _task_id(request.args.get("task_id"))
     resolver = _resolver()
-    _guard().check_ref(resolver.parse(url))
-    local = resolver.resolve(url, task_id=task_id)
+    local = resolver.resolve(url, task_id=task_id)  # the guarded resolver refuses before connecting
     if request.args.get("as") == "path":
         return jsonify(path=str(local.path), size=local.size, sha256=local.sha256, content_type=local.content_type)
     return send_file(
@@ -113,17 +107,12 @@ def _items(payload: dict[str, Any]) -> list[tuple[str, int | None]]:
     return items
 
 
-def _prefetch(resolver: Resolver, guard: UrlGuard) -> Any:
+def _prefetch(resolver: Resolver) -> Any:
+    """The job: the guarded resolver refuses what the service may not fetch, recorded per URL."""
+
     def work(job: Job, items: list[tuple[str, int | None]]) -> None:
-        allowed = []
-        for url, task_id in items:
-            try:
-                guard.check_ref(resolver.parse(url))
-                allowed.append((url, task_id))
-            except MlDataError as exc:
-                _record(job, url, exc)
-        for start in range(0, len(allowed), _BATCH):
-            _resolve_batch(job, resolver, allowed[start : start + _BATCH])
+        for start in range(0, len(items), _BATCH):
+            _resolve_batch(job, resolver, items[start : start + _BATCH])
 
     return work
 
@@ -143,7 +132,7 @@ def prefetch():  # type: ignore[no-untyped-def]
         LabelStudioClient(resolver.settings)  # not configured: fail now, not in the job
         return jsonify(_jobs().submit("prefetch-project", [], _prefetch_project(resolver, project)).as_dict()), 202
     items = _items(payload)
-    job = _jobs().submit("prefetch", items, _prefetch(_resolver(), _guard()))
+    job = _jobs().submit("prefetch", items, _prefetch(_resolver()))
     return jsonify(job.as_dict()), 202
 
 
@@ -187,5 +176,5 @@ def webhook():  # type: ignore[no-untyped-def]
     items = _items({"tasks": payload.get("tasks") or [], "task": payload.get("task")})
     if not items:
         return jsonify(action=payload["action"], job=None), 200
-    job = _jobs().submit("webhook-prefetch", items, _prefetch(_resolver(), _guard()))
+    job = _jobs().submit("webhook-prefetch", items, _prefetch(_resolver()))
     return jsonify(action=payload["action"], job=job.as_dict()), 202
