@@ -27,7 +27,7 @@ from ml_data import errors
 from ml_data.config import Settings
 from ml_data.http import HttpClient
 from ml_data.labelstudio import LabelStudioClient
-from ml_data.labelstudio.auth import token_kind
+from ml_data.labelstudio.auth import TOKEN_KIND_NAMES, token_kind
 from ml_data.redaction import redact_url
 from ml_data.resolvers import Resolver
 from ml_data.resolvers.refs import LocalFilesRef, UploadRef, looks_like_resource
@@ -139,9 +139,7 @@ def _token(settings: Settings, reachable: bool) -> Check:
             "fail",
             "LABEL_STUDIO_API_KEY is not set: a legacy token or a personal access token from Account & Settings",
         )
-    kind = {"legacy": "legacy token", "refresh": "personal access token", "access": "access token"}[
-        token_kind(settings.api_key)
-    ]
+    kind = TOKEN_KIND_NAMES[token_kind(settings.api_key)]
     if not reachable:
         return Check("token", "skip", f"a {kind}; not checked (Label Studio not reached)")
     try:

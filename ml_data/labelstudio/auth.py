@@ -49,6 +49,10 @@ def is_personal_access_token(token: str) -> bool:
     return header is not None and "alg" in header
 
 
+#: How each token kind is named in messages.
+TOKEN_KIND_NAMES = {"legacy": "legacy token", "refresh": "personal access token", "access": "access token"}
+
+
 def token_kind(token: str) -> str:
     """``"legacy"``, ``"refresh"`` (a personal access token) or ``"access"`` (a short-lived access
     token, as label-studio-ml's base class hands out after refreshing it itself), from the JWT's
@@ -105,7 +109,7 @@ class LabelStudioAuth:
     @property
     def kind(self) -> str:
         """Which kind of token this is, for messages."""
-        return {"legacy": "legacy token", "refresh": "personal access token", "access": "access token"}[self.token_kind]
+        return TOKEN_KIND_NAMES[self.token_kind]
 
     def applies_to(self, url: str | HttpURL, *, api: bool = False) -> bool:
         """True if the token goes to ``url``: exactly the Label Studio origin (scheme, host and port)
@@ -202,6 +206,7 @@ ACCESS_TOKEN_EXPIRED = (
 
 __all__ = [
     "ACCESS_TOKEN_EXPIRED",
+    "TOKEN_KIND_NAMES",
     "LabelStudioAuth",
     "is_personal_access_token",
     "is_token_path",
