@@ -9,12 +9,13 @@ key reads as annotations. Every format reads from these objects, never from the 
 from __future__ import annotations
 
 import codecs
+import io
 import json
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 
@@ -234,48 +235,81 @@ def _array_items(path: Path) -> Iterator[Any]:
     event parser such as ijson); the window holds a few MiB and the item being read, whatever the
     file size. Separators between items are read leniently.
     """
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
     with open(path, "rb") as handle:
-        buffer = decoder.decode(handle.read(_CHUNK))
-        position = buffer.index("[") + 1
-        want = _CHUNK
-        while True:
-            while position < len(buffer) and (buffer[position] in _SPACE or buffer[position] == ","):
-                position += 1
-            if position < len(buffer) and buffer[position] == "]":
-                return
-            if position >= len(buffer):
-                chunk = handle.read(want)
-                if not chunk:
-                    raise InvalidExport(f"{path} is not valid JSON: the list is not closed")
-                buffer, position = decoder.decode(chunk), 0
-                continue
-            try:
-                item, end = _DECODER.raw_decode(buffer, position)
-            except (RecursionError, json.JSONDecodeError) as exc:
-                if isinstance(exc, RecursionError):
-                    # Valid JSON nested deeper than the decoder goes: that task is reported as
-                    # unreadable (skipped or failed by the policy), and reading goes on after it.
-                    skipped = _value_end(buffer, position)
-                    if skipped is not None:
-                        position = skipped
-                        want = _CHUNK
-                        yield Unreadable(f"a task nested deeper than {sys.getrecursionlimit()} levels")
-                        continue
-                    problem = "an item is nested too deeply"
-                else:
-                    problem = f"{exc.msg} (character {exc.pos})"
-                more = handle.read(want)
-                if not more or len(buffer) - position > _MAX_ITEM:
-                    raise InvalidExport(f"{path} is not valid JSON: {problem}") from None
-                # The item runs past the window: keep its start, read more (doubling for huge items).
-                buffer = buffer[position:] + decoder.decode(more)
-                position = 0
-                want = min(want * 2, 256 * 1024 * 1024)
-                continue
-            want = _CHUNK
-            position = end
+        for item, _start, _end in _array_scan(handle, str(path), "utf-8-sig"):
             yield item
+
+
+def array_item_spans(path: str | os.PathLike[str]) -> Iterator[tuple[int, int]]:
+    """(start, end) byte offsets of each item of the export's top-level JSON array, read in one
+    streaming pass: a distributed reader hands ranges of them to its workers, which then parse
+    only their own bytes (:func:`array_items_of`).
+
+    The scan decodes as Latin-1, where a character is a byte, so positions are byte offsets; the
+    JSON structure is all ASCII, which UTF-8 never reuses inside a multi-byte character.
+    """
+    with open(path, "rb") as handle:
+        for _item, start, end in _array_scan(handle, os.fspath(path), "latin-1"):
+            yield start, end
+
+
+def array_items_of(items: bytes, name: str) -> Iterator[Any]:
+    """The tasks in ``items``: a run of whole array items with their separators, as one span of
+    :func:`array_item_spans` to another cuts them out of an export."""
+    yield from (item for item, _start, _end in _array_scan(io.BytesIO(b"[" + items + b"]"), name, "utf-8"))
+
+
+def _array_scan(handle: BinaryIO, name: str, encoding: str) -> Iterator[tuple[Any, int, int]]:
+    """(item, start, end) of each item of the top-level JSON array in ``handle``; start and end
+    count decoded characters from the beginning (bytes, for Latin-1)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    buffer = decoder.decode(handle.read(_CHUNK))
+    position = buffer.index("[") + 1
+    offset = 0  # how many characters precede buffer[0]
+    want = _CHUNK
+    while True:
+        while position < len(buffer) and (buffer[position] in _SPACE or buffer[position] == ","):
+            position += 1
+        if position < len(buffer) and buffer[position] == "]":
+            return
+        if position >= len(buffer):
+            chunk = handle.read(want)
+            if not chunk:
+                raise InvalidExport(f"{name} is not valid JSON: the list is not closed")
+            offset += len(buffer)
+            buffer, position = decoder.decode(chunk), 0
+            continue
+        try:
+            item, end = _DECODER.raw_decode(buffer, position)
+        except (RecursionError, json.JSONDecodeError) as exc:
+            if isinstance(exc, RecursionError):
+                # Valid JSON nested deeper than the decoder goes: that task is reported as
+                # unreadable (skipped or failed by the policy), and reading goes on after it.
+                skipped = _value_end(buffer, position)
+                if skipped is not None:
+                    start, position = position, skipped
+                    want = _CHUNK
+                    yield (
+                        Unreadable(f"a task nested deeper than {sys.getrecursionlimit()} levels"),
+                        offset + start,
+                        offset + skipped,
+                    )
+                    continue
+                problem = "an item is nested too deeply"
+            else:
+                problem = f"{exc.msg} (character {offset + exc.pos})"
+            more = handle.read(want)
+            if not more or len(buffer) - position > _MAX_ITEM:
+                raise InvalidExport(f"{name} is not valid JSON: {problem}") from None
+            # The item runs past the window: keep its start, read more (doubling for huge items).
+            offset += position
+            buffer = buffer[position:] + decoder.decode(more)
+            position = 0
+            want = min(want * 2, 256 * 1024 * 1024)
+            continue
+        want = _CHUNK
+        yield item, offset + position, offset + end
+        position = end
 
 
 class Unreadable(str):
