@@ -235,41 +235,50 @@ class LabelStudioClient:
 
         Label Studio builds a whole export in memory before it answers; in chunks, the first tasks
         arrive within a second, so their resources download while the server exports the rest, and
-        the server never holds more than one chunk. ``chunk_size`` defaults to as many ids as fit
-        in :data:`EXPORT_QUERY_BUDGET` bytes of query (at most :data:`EXPORT_CHUNK_SIZE`).
+        the server never holds more than one chunk.
         """
-        span = self._task_id_span(project_id)
-        if span is None:
-            return None
-        first, last, total = span
-        if total == 0:
-            return iter(())
-        if chunk_size is None:
-            per_id = len("ids%5B%5D=&") + len(str(last))
-            chunk_size = max(1, min(EXPORT_CHUNK_SIZE, EXPORT_QUERY_BUDGET // per_id))
-        if last - first + 1 > SPARSE_IDS_FACTOR * max(total, chunk_size):
-            return None
-        starts = range(first, last + 1, chunk_size)
+        ranges = self.export_id_ranges(project_id, chunk_size=chunk_size)
+        if not ranges:
+            return None if ranges is None else iter(())
         try:
-            head = self._export_ids(project_id, range(first, min(first + chunk_size, last + 1)))
+            head = self.export_ids(project_id, ranges[0])
         except errors.UpstreamHTTPError as exc:
             if exc.status_code in (400, 413, 414, 431):
                 logger.info("chunked export refused (HTTP %s): exporting in one piece", exc.status_code)
                 return None
             raise
-        return self._chunks(project_id, head, starts[1:], last, chunk_size)
+        return self._chunks(project_id, head, ranges[1:])
+
+    def export_id_ranges(self, project_id: int, *, chunk_size: int | None = None) -> list[range] | None:
+        """The ranges of task ids that :meth:`export_chunks` asks for, one request each (a
+        distributed reader hands them to its workers); None when the ids are too sparse for chunks
+        to pay. ``chunk_size`` defaults to as many ids as fit in :data:`EXPORT_QUERY_BUDGET` bytes
+        of query (at most :data:`EXPORT_CHUNK_SIZE`)."""
+        span = self._task_id_span(project_id)
+        if span is None:
+            return None
+        first, last, total = span
+        if total == 0:
+            return []
+        if chunk_size is None:
+            per_id = len("ids%5B%5D=&") + len(str(last))
+            chunk_size = max(1, min(EXPORT_CHUNK_SIZE, EXPORT_QUERY_BUDGET // per_id))
+        if last - first + 1 > SPARSE_IDS_FACTOR * max(total, chunk_size):
+            return None
+        return [range(start, min(start + chunk_size, last + 1)) for start in range(first, last + 1, chunk_size)]
 
     def _chunks(
-        self, project_id: int, head: list[Mapping[str, Any]], starts: range, last: int, chunk_size: int
+        self, project_id: int, head: list[Mapping[str, Any]], ranges: list[range]
     ) -> Iterator[list[Mapping[str, Any]]]:
         if head:
             yield head
-        for start in starts:
-            tasks = self._export_ids(project_id, range(start, min(start + chunk_size, last + 1)))
+        for ids in ranges:
+            tasks = self.export_ids(project_id, ids)
             if tasks:
                 yield tasks
 
-    def _export_ids(self, project_id: int, ids: range) -> list[Mapping[str, Any]]:
+    def export_ids(self, project_id: int, ids: range) -> list[Mapping[str, Any]]:
+        """The tasks whose ids are in ``ids`` (a direct export; missing ids are left out)."""
         params: list[tuple[str, Any]] = [("exportType", "JSON"), ("download_all_tasks", "true")]
         params += [("ids[]", task_id) for task_id in ids]
         tasks = self.json(
