@@ -58,6 +58,11 @@ class MlDataError(Exception):
         self.task_id = task_id
         super().__init__(message, **kwargs)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled whole, keywords included: an error raised in another process (a Ray worker, a
+        process pool) arrives as the same type with the same fields."""
+        return (_restore, (type(self), self.args, self.__dict__))
+
     def __str__(self) -> str:
         context = []
         if self.task_id is not None:
@@ -65,6 +70,13 @@ class MlDataError(Exception):
         if self.url:
             context.append(f"url {self.url}")
         return f"{self.message} [{', '.join(context)}]" if context else self.message
+
+
+def _restore(cls: type[MlDataError], args: tuple[Any, ...], state: dict[str, Any]) -> MlDataError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigurationError(MlDataError, ValueError):

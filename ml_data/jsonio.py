@@ -1,4 +1,4 @@
-"""JSON out for values that come from exports, which may hold what orjson refuses: integers beyond
+"""JSON in and out for values that come from exports, which may hold what orjson refuses: integers beyond
 64 bits and lone surrogates (a JSON ``"\\ud800"``). orjson writes everything else, fast; the
 standard library writes those, escaped, so one odd task never stops a dataset."""
 
@@ -23,6 +23,15 @@ def dumps(value: Any, *, sort_keys: bool = False, indent: bool = False, non_str_
         return text.encode("ascii")
 
 
+def loads(data: bytes | str) -> Any:
+    """JSON as :func:`dumps` writes it: orjson when it can read it, else the standard library
+    (integers beyond 64 bits, lone surrogates)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 def _finite(value: Any) -> Any:
     """NaN and infinities as null, as orjson writes them (the standard library would write NaN)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -34,4 +43,4 @@ def _finite(value: Any) -> Any:
     return value
 
 
-__all__ = ["dumps"]
+__all__ = ["dumps", "loads"]

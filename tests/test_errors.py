@@ -57,3 +57,18 @@ def test_message_names_task_and_redacted_url():
 )
 def test_redact_url(url, expected):
     assert redact_url(url) == expected
+
+
+def test_errors_cross_process_boundaries_whole():
+    """Ray and process pools pickle errors: the type, the message and the keywords survive."""
+    import pickle
+
+    from ml_data.errors import NotFound, ResourcesFailed, UpstreamHTTPError
+
+    cause = NotFound("no such file", url="https://h/x.jpg?token=secret", task_id=7)
+    failed = ResourcesFailed("1 of 2 resources failed", failures={"https://h/x.jpg": cause})
+    back = pickle.loads(pickle.dumps(failed))
+    assert type(back) is ResourcesFailed and str(back) == str(failed)
+    assert str(back.failures["https://h/x.jpg"]) == str(cause) and "secret" not in str(cause)
+    http = pickle.loads(pickle.dumps(UpstreamHTTPError("server said 503", status_code=503, url="https://h/a")))
+    assert type(http) is UpstreamHTTPError and http.status_code == 503 and http.url == "https://h/a"
