@@ -351,6 +351,15 @@ def _print_conversion(report: ConversionReport, indent: str = "") -> None:
 @click.option("--workers", type=click.IntRange(1, 256), default=16, show_default=True, help="Parallel downloads.")
 @click.option("--copy", "copy_files", is_flag=True, help="Copy resources instead of hard-linking them from the cache.")
 @click.option("--snapshot", is_flag=True, help="Pull tasks through an export snapshot (for very large projects).")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="ray: read, resolve and write on a Ray cluster (pip install 'ml-data[ray]'); --out must be a folder "
+    "every node sees.",
+)
+@click.option("--ray-address", help="The Ray cluster to join with --engine ray (auto: this machine's cluster).")
 @_conversion_options
 def fetch(
     project_id: int | None,
@@ -364,6 +373,8 @@ def fetch(
     workers: int,
     copy_files: bool,
     snapshot: bool,
+    engine: str,
+    ray_address: str | None,
     choices: ConversionChoices,
     as_json: bool,
 ) -> None:
@@ -372,6 +383,7 @@ def fetch(
     \b
     ml-data fetch --project 3 --format yolo --split train=0.8,val=0.2
     ml-data fetch --export export.json --config config.xml --format coco --out data/coco
+    ml-data fetch --project 3 --format yolo --engine ray --ray-address auto --out /shared/yolo
 
     Re-running updates the dataset incrementally; a failed run leaves the previous one intact.
     """
@@ -392,7 +404,21 @@ def fetch(
         options = DatasetOptions(
             **choices.options(format=format_name, split=split, link=not copy_files, workers=workers)
         )
-        if export_file is not None:
+        if engine == "ray":
+            if export_file is not None and out is None:
+                raise click.UsageError("--export needs --out")
+            from ml_data.ray.fetch import fetch_with_ray
+
+            report = fetch_with_ray(
+                project=project_id,
+                export=export_file,
+                config=_read_config(config_file) if export_file is not None else None,
+                out=out,
+                settings=settings,
+                options=options,
+                address=ray_address,
+            )
+        elif export_file is not None:
             if out is None:
                 raise click.UsageError("--export needs --out")
             report = fetch_export(

@@ -1,0 +1,156 @@
+"""Resolving every task's resources on the cluster: ``map_batches`` over a pool of actors, each
+with one :class:`~ml_data.resolvers.Resolver` (its node's cache, or a shared one, as the
+settings say) and a bounded thread pool for the downloads.
+
+A URL that fails is recorded against its row (``errors``); it never fails the job. What to do
+with such rows is the dataset's policy (``write_dataset(on_error=...)``), or ``on_error="skip"``
+here to drop them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+from ray.data import ActorPoolStrategy, Dataset
+
+from ml_data.config import Settings
+from ml_data.errors import ConfigurationError, MlDataError
+from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, new_session
+from ml_data.resolvers.base import LocalFile
+from ml_data.resolvers.bulk import resolve_many
+from ml_data.resolvers.resolver import Resolver
+
+FILE_TYPE = pa.struct(
+    [
+        ("size", pa.int64()),
+        ("sha256", pa.string()),
+        ("source", pa.string()),
+        ("cached", pa.bool_()),
+        ("content_type", pa.string()),
+        ("kind", pa.string()),
+    ]
+)
+FETCH_MODES = ("path", "bytes")
+ERROR_POLICIES = ("record", "skip")
+
+
+def error_text(error: MlDataError) -> str:
+    """How a row records a failure: the error's type and its (redacted) message."""
+    return f"{type(error).__name__}: {error}"
+
+
+def local_file(path: str, entry: Mapping[str, Any]) -> LocalFile:
+    """A row's resolved file back into a :class:`LocalFile` (on the node that resolved it, or any
+    node that sees the same cache)."""
+    from pathlib import Path
+
+    return LocalFile(
+        path=Path(path),
+        size=int(entry["size"]),
+        content_type=entry.get("content_type"),
+        source=entry["source"],
+        kind=entry["kind"],
+        cached=bool(entry["cached"]),
+        _sha256=entry["sha256"],
+    )
+
+
+class ResolveBatch:
+    """The callable each actor of the pool holds: one resolver, reused for every batch."""
+
+    def __init__(self, settings: Settings, fetch: str, threads: int) -> None:
+        session = new_session(settings, pool_maxsize=max(threads, DEFAULT_POOL_SIZE))
+        self.resolver = Resolver(settings, http=HttpClient(settings, session=session))
+        self.fetch = fetch
+        self.threads = threads
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        ids = batch.column("id").to_pylist()
+        resources = batch.column("resources").to_pylist()
+        wanted = {(url, task_id): None for task_id, urls in zip(ids, resources, strict=True) for url in urls or ()}
+        result = resolve_many(list(wanted), workers=self.threads, progress=False, resolver=self.resolver)
+        paths, files, errors, contents = [], [], [], []
+        for urls in resources:
+            row_paths: list[str | None] = []
+            row_files: list[dict[str, Any] | None] = []
+            row_errors: list[str | None] = []
+            row_contents: list[bytes | None] = []
+            for url in urls or ():
+                found = result.files.get(url)
+                if found is None:
+                    error = result.errors.get(url)
+                    row_errors.append(error_text(error) if error is not None else "not resolved")
+                    row_paths.append(None)
+                    row_files.append(None)
+                    row_contents.append(None)
+                    continue
+                row_errors.append(None)
+                row_paths.append(str(found.path))
+                row_files.append(
+                    {
+                        "size": found.size,
+                        "sha256": found.sha256,
+                        "source": found.source,
+                        "cached": found.cached,
+                        "content_type": found.content_type,
+                        "kind": found.kind,
+                    }
+                )
+                if self.fetch == "bytes":
+                    row_contents.append(found.path.read_bytes())
+            paths.append(row_paths)
+            files.append(row_files)
+            errors.append(row_errors)
+            contents.append(row_contents)
+        batch = batch.append_column("paths", pa.array(paths, pa.list_(pa.string())))
+        batch = batch.append_column("files", pa.array(files, pa.list_(FILE_TYPE)))
+        batch = batch.append_column("errors", pa.array(errors, pa.list_(pa.string())))
+        if self.fetch == "bytes":
+            batch = batch.append_column("contents", pa.array(contents, pa.list_(pa.binary())))
+        return batch
+
+
+def resolve_resources(
+    ds: Dataset,
+    *,
+    fetch: str = "path",
+    concurrency: int = 2,
+    threads: int = 16,
+    batch_size: int = 256,
+    num_cpus: float = 0.25,
+    on_error: str = "record",
+    settings: Settings | None = None,
+) -> Dataset:
+    """Add each task's resolved resources to ``ds`` (rows of :func:`ml_data.ray.read_tasks`).
+
+    New columns, aligned with ``resources``: ``paths`` (local paths, null where it failed),
+    ``files`` (size, sha256, source, cached, content type, kind), ``errors`` (null where it
+    worked) and, with ``fetch="bytes"``, ``contents``. ``concurrency`` actors resolve with
+    ``threads`` downloads in flight each; ``num_cpus`` is what each actor reserves (downloads
+    mostly wait). ``on_error="skip"`` drops rows with a failed resource.
+
+    >>> ds = resolve_resources(read_tasks(project=3), concurrency=4)  # doctest: +SKIP
+    """
+    if fetch not in FETCH_MODES:
+        raise ConfigurationError(f"fetch must be one of {', '.join(FETCH_MODES)}, got {fetch!r}")
+    if on_error not in ERROR_POLICIES:
+        raise ConfigurationError(f"on_error must be one of {', '.join(ERROR_POLICIES)}, got {on_error!r}")
+    if concurrency < 1 or threads < 1:
+        raise ConfigurationError("concurrency and threads must be at least 1")
+    settings = settings or Settings.from_env()
+    resolved = ds.map_batches(
+        ResolveBatch,
+        fn_constructor_kwargs={"settings": settings, "fetch": fetch, "threads": threads},
+        batch_format="pyarrow",
+        batch_size=batch_size,
+        compute=ActorPoolStrategy(size=concurrency),
+        num_cpus=num_cpus,
+    )
+    if on_error == "skip":
+        resolved = resolved.filter(lambda row: not any(row["errors"]))
+    return resolved
+
+
+__all__ = ["FILE_TYPE", "ResolveBatch", "error_text", "local_file", "resolve_resources"]

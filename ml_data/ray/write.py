@@ -1,0 +1,216 @@
+"""A dataset folder from a Ray Dataset of tasks: a :class:`DatasetSink` whose write tasks each build
+a complete dataset of their own tasks (the single-machine build, on the worker: conversion, files
+placed from the cache, a manifest) in a staging folder beside the target; the driver then merges
+the shards (:mod:`ml_data.ray.merge`) and moves the result into place in one rename.
+
+Nothing partial is ever visible: a shard is built in a temporary folder and renamed when whole; a
+write task that dies (or is retried) leaves only folders no write result names, removed with the
+staging folder; the dataset replaces the previous one only once complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ray.data import Dataset
+from ray.data.block import Block, BlockAccessor
+from ray.data.datasource import Datasink, WriteResult
+
+from ml_data.config import Settings
+from ml_data.converters import get_format
+from ml_data.converters.base import atomic_folder
+from ml_data.converters.label_config import parse_label_config
+from ml_data.errors import ConfigurationError, FormatNotSupported, MlDataError
+from ml_data.jsonio import dumps
+from ml_data.labelstudio import LabelStudioClient
+from ml_data.pipeline.build import Build
+from ml_data.pipeline.manifest import check_target
+from ml_data.pipeline.options import DatasetOptions, parse_split
+from ml_data.pipeline.report import DatasetReport
+from ml_data.ray.merge import merge_shards, write_manifest
+from ml_data.ray.read import raw_task
+from ml_data.ray.resolve import local_file
+from ml_data.resolvers.base import LocalFile
+
+logger = logging.getLogger(__name__)
+
+
+class ShardFailure(MlDataError):
+    """A resource a row recorded as failed (its message is the row's error)."""
+
+
+#: what a write task returns: its shard folder's name and its build's counts
+ShardResult = dict[str, Any]
+#: the counts of a shard's report that add up to the dataset's
+_COUNTS = ("resources", "resources_resolved", "files_linked", "files_copied")
+
+
+class DatasetSink(Datasink[ShardResult | None]):
+    """Writes rows of :func:`ml_data.ray.read_tasks` (resolved or not) as one dataset folder."""
+
+    def __init__(
+        self,
+        out: Path,
+        *,
+        config: str | None,
+        options: DatasetOptions,
+        source: dict[str, Any],
+        settings: Settings,
+    ) -> None:
+        self.out = Path(out).absolute()
+        self.config = config
+        self.options = options
+        self.source = source
+        self.settings = settings
+        self.staging = self.out.parent / f".{self.out.name}.shards-{uuid.uuid4().hex[:12]}"
+        self.report: DatasetReport | None = None
+
+    def on_write_start(self, schema: Any = None) -> None:
+        check_target(self.out)
+        self.staging.mkdir(parents=True)
+
+    def write(self, blocks: Iterable[Block], ctx: Any) -> ShardResult | None:
+        """Build this write task's shard (None when it had no rows)."""
+        rows: list[Mapping[str, Any]] = []
+        for block in blocks:
+            rows.extend(BlockAccessor.for_block(block).iter_rows(public_row_format=False))
+        if not rows:
+            return None
+        name = f"shard-{uuid.uuid4().hex[:12]}"
+        export = self.staging / f".{name}.export.json"
+        prefetched: dict[str, LocalFile | MlDataError] = {}
+        with open(export, "wb") as handle:
+            handle.write(b"[")
+            for number, row in enumerate(rows):
+                handle.write((b",\n" if number else b"") + dumps(raw_task(row)))
+                _collect(row, prefetched)
+            handle.write(b"]")
+        try:
+            report = Build(
+                export,
+                self.staging / name,
+                self.config,
+                self.settings,
+                self.options,
+                self.source,
+                previous=None,
+                previous_read=True,
+                prefetched=prefetched,
+            ).run()
+        finally:
+            export.unlink(missing_ok=True)
+        return {"shard": name, **{count: getattr(report, count) for count in _COUNTS}, "failures": report.failures}
+
+    def on_write_complete(self, write_result: WriteResult[ShardResult | None]) -> None:
+        results = [result for result in write_result.write_returns if result]
+        shards = sorted(self.staging / result["shard"] for result in results)
+        try:
+            with atomic_folder(self.out) as building:
+                if not shards:
+                    export = _empty_export(self.staging)
+                    Build(export, self.staging / "empty", self.config, self.settings, self.options, self.source).run()
+                    shards = [self.staging / "empty"]
+                manifest = merge_shards(shards, building, self.out)
+                write_manifest(building, manifest)
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
+        self.report = _report(self.out, self.options.format, manifest, results)
+
+    def on_write_failed(self, error: Exception) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def get_name(self) -> str:
+        return "LabelStudioDataset"
+
+
+def _collect(row: Mapping[str, Any], prefetched: dict[str, LocalFile | MlDataError]) -> None:
+    """The row's resolved files (and failures), by URL, for the shard's build."""
+    paths = row.get("paths")
+    if paths is None:
+        return
+    files = row.get("files") or []
+    errors = row.get("errors") or []
+    for url, path, entry, error in zip(row["resources"], paths, files, errors, strict=False):
+        if path is not None and entry is not None:
+            prefetched[url] = local_file(path, entry)
+        elif error is not None:
+            prefetched[url] = ShardFailure(error)
+
+
+def _report(out: Path, format: str, manifest: Mapping[str, Any], results: list[ShardResult]) -> DatasetReport:
+    """The dataset's report: counts from the manifest and the shards' builds."""
+    report = DatasetReport(out=out, format=format, source=manifest.get("source") or {})
+    tasks = manifest.get("tasks") or {}
+    report.tasks = report.tasks_changed = len(tasks)
+    for count in _COUNTS:
+        setattr(report, count, sum(int(result.get(count) or 0) for result in results))
+    report.bytes_total = sum(int(entry.get("size") or 0) for entry in (manifest.get("files") or {}).values())
+    report.failures = dict(manifest.get("failures") or {})
+    split = (manifest.get("settings") or {}).get("split")
+    if isinstance(split, Mapping):
+        report.splits = {name: sum(1 for info in tasks.values() if info.get("split") == name) for name in split}
+    return report
+
+
+def _empty_export(staging: Path) -> Path:
+    export = staging / ".empty.export.json"
+    export.write_bytes(b"[]")
+    return export
+
+
+def write_dataset(
+    ds: Dataset,
+    path: str | os.PathLike[str],
+    *,
+    format: str = "json",
+    split: str | Mapping[str, float] | None = None,
+    project: int | None = None,
+    config: str | None = None,
+    source: dict[str, Any] | None = None,
+    options: DatasetOptions | None = None,
+    settings: Settings | None = None,
+    concurrency: int | None = None,
+    num_cpus: float = 0.5,
+) -> DatasetReport:
+    """Write ``ds`` (rows of :func:`read_tasks`, after :func:`resolve_resources` or not: a row's
+    unresolved resources are resolved by its write task) as a ``format`` dataset at ``path``, with
+    the ``manifest.json`` single-machine ``fetch`` writes.
+
+    ``project``: the Label Studio project the tasks come from (its labeling config and the
+    manifest's source); or ``config`` (the labeling config XML) and ``source``.
+    ``path`` is a folder every worker sees (a shared volume on a cluster). ``num_cpus``: what
+    each write task reserves.
+
+    >>> write_dataset(resolve_resources(read_tasks(project=3)), "data/yolo", format="yolo",
+    ...               split="train=0.8,val=0.2", project=3)  # doctest: +SKIP
+    """
+    settings = settings or Settings.from_env()
+    if options is None:
+        options = DatasetOptions(format=format, split=parse_split(split))
+    elif options.format != get_format(format).name or split is not None:
+        options = DatasetOptions(
+            **{**options.__dict__, "format": format, "split": options.split if split is None else parse_split(split)}
+        )
+    if project is not None:
+        client = LabelStudioClient(settings)
+        info = client.project(project)
+        config = config if config is not None else info.label_config
+        source = source or {"label_studio_url": client.base_url, "project": info.id, "title": info.title}
+    if source is None:
+        raise ConfigurationError("write_dataset needs project= or source= (what the manifest names as the source)")
+    reason = get_format(options.format).check(parse_label_config(config) if config else None)
+    if reason is not None:
+        raise FormatNotSupported(reason)
+    sink = DatasetSink(Path(path), config=config, options=options, source=source, settings=settings)
+    ds.write_datasink(sink, concurrency=concurrency, ray_remote_args={"num_cpus": num_cpus})
+    assert sink.report is not None
+    return sink.report
+
+
+__all__ = ["DatasetSink", "write_dataset"]
