@@ -99,3 +99,22 @@ def test_the_resolvers_package_only_re_exports():
     tree = ast.parse(MODULES["ml_data.resolvers"].read_text("utf-8"))
     definitions = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)]
     assert definitions == []
+
+
+def test_only_ml_data_ray_imports_ray():
+    """The single-machine path never imports Ray: no module outside ml_data.ray names it at import
+    time, and loading the CLI, the pipeline and the service leaves it unloaded."""
+    import subprocess
+    import sys
+
+    for module, path in MODULES.items():
+        if module == "ml_data.ray" or module.startswith("ml_data.ray."):
+            continue
+        tree = ast.parse(path.read_text("utf-8"))
+        top = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+        named = [alias.name for node in top if isinstance(node, ast.Import) for alias in node.names]
+        named += [node.module or "" for node in top if isinstance(node, ast.ImportFrom) and not node.level]
+        assert not [name for name in named if name == "ray" or name.startswith("ray.")], module
+    probe = "import sys, ml_data, ml_data.cli, ml_data.pipeline, ml_data.service; print('ray' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"
