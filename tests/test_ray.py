@@ -280,3 +280,29 @@ def test_a_worker_killed_mid_download_leaves_no_partial_file(cluster, tmp_path, 
     entries = cache.scan().entries
     assert len(entries) == 7 and cache.verify().corrupt == ()
     assert {entry.path.read_bytes() for entry in entries} == {*bodies.values(), slow}
+
+
+def test_a_failed_resource_fails_the_dataset_or_leaves_its_task_out(cluster, tmp_path, settings):
+    """on_error as in fetch: "fail" raises the typed error and writes nothing; "skip" writes the
+    rest, the task marked excluded in the manifest."""
+    from ml_data.errors import ResourcesFailed
+    from ml_data.ray import read_tasks, resolve_resources, write_dataset
+
+    with FileServer() as files:
+        files.add("/img/ok.png", Route(body=png((9, 9, 9), (8, 8))))
+        tasks = [
+            {"id": 1, "data": {"image": files.url("/img/ok.png")}, "annotations": [{"id": 1, "result": []}]},
+            {"id": 2, "data": {"image": files.url("/img/gone.png")}, "annotations": [{"id": 2, "result": []}]},
+        ]
+        resolved = resolve_resources(read_tasks(tasks=tasks, config=CONFIG, settings=settings), settings=settings)
+        common = {"format": "json", "config": CONFIG, "source": {"export": "tasks"}, "settings": settings}
+        with pytest.raises(ResourcesFailed, match="gone.png"):
+            write_dataset(resolved, tmp_path / "failed", **common)
+        assert not (tmp_path / "failed").exists()
+        assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".failed")] == []
+        options = DatasetOptions(format="json", on_error="skip")
+        report = write_dataset(resolved, tmp_path / "skipped", options=options, **common)
+    manifest = json.loads((tmp_path / "skipped" / "manifest.json").read_text())
+    assert "excluded" in manifest["tasks"]["2"] and "excluded" not in manifest["tasks"]["1"]
+    assert list(report.failures) == [files.url("/img/gone.png")]
+    assert [task["id"] for task in json.loads((tmp_path / "skipped" / "result.json").read_text())] == [1]
