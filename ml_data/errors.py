@@ -74,7 +74,6 @@ class MlDataError(Exception):
 
 def _restore(cls: type[MlDataError], args: tuple[Any, ...], state: dict[str, Any]) -> MlDataError:
     error = cls.__new__(cls, *args)
-    error.args = args
     error.__dict__.update(state)
     return error
 

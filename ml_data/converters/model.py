@@ -194,7 +194,8 @@ def read_tasks(source: str | os.PathLike[str] | Iterable[Mapping[str, Any]]) -> 
     return TaskSource(source)
 
 
-def _first_char(path: Path) -> str:
+def first_char(path: Path) -> str:
+    """The export's first character after a BOM and white space: ``[`` for a JSON list."""
     with open(path, "rb") as handle:
         while chunk := handle.read(4096):
             stripped = chunk.lstrip()
@@ -206,7 +207,7 @@ def _first_char(path: Path) -> str:
 
 
 def _read_file(path: Path) -> Iterator[Mapping[str, Any]]:
-    first = _first_char(path)
+    first = first_char(path)
     if first == "[":
         # Streamed: memory stays flat whatever the number of tasks.
         yield from _array_items(path)

@@ -7,8 +7,9 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from ml_data.config import Settings
 from ml_data.converters import get_format
@@ -115,14 +116,20 @@ def project_resources(project_id: int, settings: Settings) -> Iterator[tuple[str
     reader = TaskReader(config, DatasetOptions().convert_options())
     chunks = client.export_chunks(project_id)
     if chunks is None:
-        with tempfile.TemporaryDirectory(prefix="ml-data-export-") as folder:
-            export = client.export(project_id, Path(folder) / "export.json")
-            for raw in read_tasks(export).raw():
-                yield from reader.resources(raw)
+        for raw in whole_export(client, project_id):
+            yield from reader.resources(raw)
         return
     for chunk in chunks:
         for raw in chunk:
             yield from reader.resources(raw)
+
+
+def whole_export(client: LabelStudioClient, project_id: int) -> Iterator[Mapping[str, Any]]:
+    """Every task of the project from one export, read streaming from a temporary file (removed
+    when the iteration ends)."""
+    with tempfile.TemporaryDirectory(prefix="ml-data-export-") as folder:
+        export = client.export(project_id, Path(folder) / "export.json")
+        yield from read_tasks(export).raw()
 
 
 def fetch_export(
@@ -153,4 +160,4 @@ def _with_format(options: DatasetOptions | None, format: str) -> DatasetOptions:
     return options
 
 
-__all__ = ["fetch_export", "fetch_project", "project_resources"]
+__all__ = ["fetch_export", "fetch_project", "project_resources", "whole_export"]

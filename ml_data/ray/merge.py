@@ -203,8 +203,7 @@ def _add_reports(total: dict[str, Any] | None, report: Mapping[str, Any], output
         "tasks": total.get("tasks", 0) + report.get("tasks", 0),
         "items_written": total.get("items_written", 0) + report.get("items_written", 0),
         "skipped": skipped,
-        "warnings": (total.get("warnings") or [])
-        + (report.get("warnings") or [])[: max(0, 100 - len(total.get("warnings") or []))],
+        "warnings": ((total.get("warnings") or []) + (report.get("warnings") or []))[:100],
         "examples": ((total.get("examples") or []) + (report.get("examples") or []))[:20],
     }
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +27,12 @@ from ray.data.datasource import Datasource, ReadTask
 
 from ml_data.config import Settings
 from ml_data.converters.label_config import parse_label_config
-from ml_data.converters.model import Unreadable, array_item_spans, array_items_of
+from ml_data.converters.model import Unreadable, array_item_spans, array_items_of, first_char
 from ml_data.converters.model import read_tasks as read_export
 from ml_data.errors import ConfigurationError, InvalidExport
 from ml_data.jsonio import dumps, loads
 from ml_data.labelstudio import LabelStudioClient
+from ml_data.pipeline.fetch import whole_export
 from ml_data.pipeline.tasks import resource_keys, task_resources
 
 #: the columns every read gives, in order
@@ -177,15 +177,13 @@ class TaskDatasource(Datasource):
         source = f"project {project}"
         if ranges is None:
             # Ids too sparse for ranges: one read task exports the project in one piece.
-            return [_Plan(lambda: _whole_export(settings, project), None, None, source)]
+            return [_Plan(lambda: whole_export(LabelStudioClient(settings), project), None, None, source)]
         return [_Plan(functools.partial(_export_ids, settings, project, ids), len(ids), None, source) for ids in ranges]
 
     def _export_plans(self) -> list[_Plan]:
         export = self.export
         assert export is not None
-        with open(export, "rb") as handle:
-            head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-        if head.startswith(b"["):
+        if first_char(export) == "[":
             spans = _grouped(array_item_spans(export), self.tasks_per_read or EXPORT_TASKS_PER_READ)
             return [
                 _Plan(functools.partial(_read_span, export, start, end), count, end - start, export.name)
@@ -218,12 +216,6 @@ def _read_span(export: Path, start: int, end: int) -> Iterator[Any]:
         handle.seek(start)
         items = handle.read(end - start)
     yield from array_items_of(items, export.name)
-
-
-def _whole_export(settings: Settings, project: int) -> Iterator[Any]:
-    with tempfile.TemporaryDirectory(prefix="ml-data-export-") as folder:
-        export = LabelStudioClient(settings).export(project, Path(folder) / "export.json")
-        yield from read_export(export).raw()
 
 
 def read_tasks(

@@ -10,6 +10,7 @@ here to drop them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -44,8 +45,6 @@ def error_text(error: MlDataError) -> str:
 def local_file(path: str, entry: Mapping[str, Any]) -> LocalFile:
     """A row's resolved file back into a :class:`LocalFile` (on the node that resolved it, or any
     node that sees the same cache)."""
-    from pathlib import Path
-
     return LocalFile(
         path=Path(path),
         size=int(entry["size"]),
@@ -68,47 +67,33 @@ class ResolveBatch:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         ids = batch.column("id").to_pylist()
-        resources = batch.column("resources").to_pylist()
-        wanted = {(url, task_id): None for task_id, urls in zip(ids, resources, strict=True) for url in urls or ()}
+        resources = [urls or [] for urls in batch.column("resources").to_pylist()]
+        wanted = {(url, task_id): None for task_id, urls in zip(ids, resources, strict=True) for url in urls}
         result = resolve_many(list(wanted), workers=self.threads, progress=False, resolver=self.resolver)
-        paths, files, errors, contents = [], [], [], []
-        for urls in resources:
-            row_paths: list[str | None] = []
-            row_files: list[dict[str, Any] | None] = []
-            row_errors: list[str | None] = []
-            row_contents: list[bytes | None] = []
-            for url in urls or ():
-                found = result.files.get(url)
-                if found is None:
-                    error = result.errors.get(url)
-                    row_errors.append(error_text(error) if error is not None else "not resolved")
-                    row_paths.append(None)
-                    row_files.append(None)
-                    row_contents.append(None)
-                    continue
-                row_errors.append(None)
-                row_paths.append(str(found.path))
-                row_files.append(
-                    {
-                        "size": found.size,
-                        "sha256": found.sha256,
-                        "source": found.source,
-                        "cached": found.cached,
-                        "content_type": found.content_type,
-                        "kind": found.kind,
-                    }
-                )
-                if self.fetch == "bytes":
-                    row_contents.append(found.path.read_bytes())
-            paths.append(row_paths)
-            files.append(row_files)
-            errors.append(row_errors)
-            contents.append(row_contents)
-        batch = batch.append_column("paths", pa.array(paths, pa.list_(pa.string())))
-        batch = batch.append_column("files", pa.array(files, pa.list_(FILE_TYPE)))
-        batch = batch.append_column("errors", pa.array(errors, pa.list_(pa.string())))
+        # Once per URL: (local path, file entry, error); rows then only look them up.
+        outcomes: dict[str, tuple[str | None, dict[str, Any] | None, str | None]] = {}
+        for url, _task_id in wanted:
+            found = result.files.get(url)
+            if found is None:
+                error = result.errors.get(url)
+                outcomes[url] = (None, None, error_text(error) if error is not None else "not resolved")
+            else:
+                entry = {
+                    key: getattr(found, key) for key in ("size", "sha256", "source", "cached", "content_type", "kind")
+                }
+                outcomes[url] = (str(found.path), entry, None)
+
+        def column(index: int, kind: pa.DataType) -> pa.Array:
+            return pa.array([[outcomes[url][index] for url in urls] for urls in resources], pa.list_(kind))
+
+        batch = batch.append_column("paths", column(0, pa.string()))
+        batch = batch.append_column("files", column(1, FILE_TYPE))
+        batch = batch.append_column("errors", column(2, pa.string()))
         if self.fetch == "bytes":
-            batch = batch.append_column("contents", pa.array(contents, pa.list_(pa.binary())))
+            contents = {url: Path(path).read_bytes() for url, (path, _entry, _error) in outcomes.items() if path}
+            batch = batch.append_column(
+                "contents", pa.array([[contents.get(url) for url in urls] for urls in resources], pa.list_(pa.binary()))
+            )
         return batch
 
 
