@@ -26,6 +26,10 @@ def _safe(text: str) -> str:
     return safe_filename(_UNSAFE.sub("_", str(text)).strip("_"), fallback="label")[:60]
 
 
+#: Largest mask decoded (a task's size fields are hostile input: 100,000 x 100,000 would ask for 10 GB).
+MAX_MASK_PIXELS = 1 << 28
+
+
 def _side(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 100_000:
         raise InvalidExport(f"brush mask size {str(value)[:40]!r} is not a positive number of pixels")
@@ -64,7 +68,10 @@ class BrushFormat(FormatBase):
                         context.report.skip(task.id, "brush result without RLE or size")
                         context.report.warn(f"task {task.id}: brush result {str(region.id)[:40]} has no RLE or no size")
                         continue
-                    mask = mask_from_rle(rle, _side(region.original_width), _side(region.original_height))
+                    width, height = _side(region.original_width), _side(region.original_height)
+                    if width * height > MAX_MASK_PIXELS:
+                        raise InvalidExport(f"brush mask of {width}x{height} pixels is larger than {MAX_MASK_PIXELS}")
+                    mask = mask_from_rle(rle, width, height, binary=True)
                     label = (region.value.get("brushlabels") or ["no_label"])[0]
                     key = (region.from_name, label)
                     layers[key] = mask if key not in layers else np.maximum(layers[key], mask)
@@ -73,14 +80,13 @@ class BrushFormat(FormatBase):
                 stem = names.stem(url, task.id)
                 for (control, label), mask in layers.items():
                     target = out / f"{stem}-{_safe(control)}-{_safe(label)}{self.extension}"
-                    binary = np.where(mask > 0, 255, 0).astype(np.uint8)
                     if self.extension == ".npy":
-                        np.save(target, binary)
+                        np.save(target, mask)
                     else:
                         from PIL import Image
 
                         # Level 1: masks of two values compress nearly as well, several times faster.
-                        Image.fromarray(binary).save(target, compress_level=1)
+                        Image.fromarray(mask).save(target, compress_level=1)
                     context.report.items_written += 1
                 context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}")
 

@@ -5,8 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ml_data.converters.brush_rle import decode_rle, encode_rle, mask_from_rle, rle_from_mask
+from ml_data.converters.brush_rle import (
+    VECTORISED_MAX_BYTES,
+    _decode_vectorised,
+    decode_channel,
+    decode_rle,
+    decode_rle_by_record,
+    encode_rle,
+    mask_from_rle,
+    rle_from_mask,
+)
+from ml_data.errors import InvalidExport
 
 reference = pytest.importorskip("label_studio_sdk.converter.brush")
 
@@ -63,3 +75,83 @@ def test_malformed_rle_is_a_clear_error(rle):
 def test_mask_size_must_match():
     with pytest.raises(ValueError, match="not 3x3 RGBA"):
         mask_from_rle(rle_from_mask(np.zeros((2, 2), dtype=np.uint8)), 3, 3)
+
+
+def _stream(draw_bits: list[int]) -> bytes:
+    return bytes(np.packbits(np.array(draw_bits, dtype=np.uint8)).tolist())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    word_size=st.integers(1, 16),
+    run_sizes=st.lists(st.integers(1, 16), min_size=4, max_size=4),
+    pieces=st.lists(st.tuples(st.integers(1, 70), st.integers(0, 2**16 - 1), st.booleans()), max_size=30),
+    cut=st.integers(0, 40),
+)
+def test_vectorised_decoder_agrees_with_the_record_loop(word_size, run_sizes, pieces, cut):
+    """Any stream, whole or cut short: both decoders give the same values or both refuse it."""
+    values = np.concatenate(
+        [
+            np.full(length, value % (1 << word_size)) if run else np.arange(value, value + length) % (1 << word_size)
+            for length, value, run in pieces
+        ]
+        or [np.zeros(0)]
+    ).astype(np.uint16)
+    stream = bytes(encode_rle(values, word_size=word_size, run_sizes=sorted(run_sizes)))
+    stream = stream[: max(0, len(stream) - cut)] if cut < 20 else stream
+    outcomes = []
+    for decoder in (decode_rle, decode_rle_by_record):
+        try:
+            outcomes.append(decoder(stream).tolist())
+        except InvalidExport as exc:
+            outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1]
+    if cut >= 20:
+        assert outcomes[0] == values.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(stream=st.binary(min_size=7, max_size=300))
+def test_arbitrary_bytes_decode_alike_or_fail_typed(stream):
+    """Hostile input: random bytes after a small value count never crash either decoder differently."""
+    count = int.from_bytes(stream[:2], "big") % 4096  # a value count the decoders may allocate
+    stream = count.to_bytes(4, "big") + stream[2:]
+    outcomes = []
+    for decoder in (decode_rle, decode_rle_by_record):
+        try:
+            outcomes.append(decoder(stream).tolist())
+        except InvalidExport as exc:
+            outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_large_streams_use_the_record_loop_with_the_same_result():
+    rng = np.random.default_rng(5)
+    noise = rng.integers(0, 256, 120_000).astype(np.uint8)  # literal blocks: a stream of over 64 KB
+    stream = bytes(encode_rle(noise))
+    assert len(stream) > VECTORISED_MAX_BYTES
+    assert np.array_equal(decode_rle(stream), noise)
+    assert np.array_equal(_decode_vectorised(stream), noise)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.integers(0, 255), max_size=400).map(lambda v: np.repeat(np.array(v, dtype=np.uint8), 3)),
+    channels=st.integers(1, 5),
+    data=st.data(),
+)
+def test_one_channel_equals_every_nth_value(values, channels, data):
+    channel = data.draw(st.integers(0, channels - 1))
+    stream = encode_rle(values)
+    assert decode_channel(stream, channel, channels).tolist() == values[channel::channels].tolist()
+    binary = decode_channel(stream, channel, channels, binary=True)
+    assert binary.tolist() == [255 if v else 0 for v in values[channel::channels].tolist()]
+
+
+def test_large_stream_masks_match_the_vectorised_ones():
+    rng = np.random.default_rng(8)
+    mask = (rng.integers(0, 2, (400, 300)) * 255).astype(np.uint8)  # noise: a stream of over 64 KB
+    rle = rle_from_mask(mask)
+    assert len(rle) > VECTORISED_MAX_BYTES
+    assert np.array_equal(mask_from_rle(rle, 300, 400), mask)
+    assert np.array_equal(mask_from_rle(rle, 300, 400, binary=True), mask)

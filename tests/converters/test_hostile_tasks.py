@@ -8,6 +8,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -197,3 +198,26 @@ def test_an_export_that_is_not_utf8_is_a_typed_error_for_convert_and_fetch(tmp_p
     with pytest.raises(InvalidExport, match="not UTF-8"):
         fetch_export(export, format="json", out=tmp_path / "dataset", settings=Settings(cache_dir=tmp_path / "c"))
     assert not (tmp_path / "out").exists() and not (tmp_path / "dataset").exists()
+
+
+def test_a_brush_mask_of_absurd_size_is_refused_before_decoding(tmp_path):
+    """A task's size fields are hostile: 100,000 x 100,000 pixels would ask for 10 GB of mask."""
+    from ml_data.converters.brush_rle import rle_from_mask
+
+    config = (
+        "<View><Image name='image' value='$image'/>"
+        "<BrushLabels name='tag' toName='image'><Label value='cell'/></BrushLabels></View>"
+    )
+    region = {
+        "id": "m",
+        "from_name": "tag",
+        "to_name": "image",
+        "type": "brushlabels",
+        "original_width": 100_000,
+        "original_height": 100_000,
+        "value": {"format": "rle", "rle": rle_from_mask(np.zeros((2, 2), dtype=np.uint8)), "brushlabels": ["cell"]},
+    }
+    task = {"id": 7, "data": {"image": "/data/upload/1/x.png"}, "annotations": [{"id": 1, "result": [region]}]}
+    with pytest.raises(ConversionError, match="100000x100000 pixels is larger") as info:
+        convert([task], "brush-numpy", tmp_path / "out", config=config)
+    assert info.value.task_id == 7 and not (tmp_path / "out").exists()
