@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -236,7 +236,7 @@ class Settings:
         """
         if environ is not None or cls is not Settings:
             return cls.read(os.environ if environ is None else environ)
-        return _from_environment((os.getcwd(), *(os.environ.get(name) for name in ENV_NAMES)))
+        return _from_environment(os.getcwd(), environment_key(ENV_NAMES))
 
     @classmethod
     def read(cls, environ: Mapping[str, str]) -> Settings:
@@ -334,7 +334,38 @@ ENV_NAMES = (
 )
 
 
+def environment_key(names: tuple[str, ...]) -> tuple[object, ...]:
+    """The values of ``names`` in ``os.environ``, as a key for memos that depend on them.
+
+    Called on every ``get_local_path``: it reads the environment's own store with names encoded
+    once, where ``os.environ.get`` would encode each name and decode each value on every call.
+    """
+    raw = getattr(os.environ, "_data", None)
+    encode = getattr(os.environ, "encodekey", None)
+    if not isinstance(raw, dict) or encode is None:  # another implementation: the public way
+        return tuple(os.environ.get(name) for name in names)
+    encoded = _ENCODED_NAMES.get(names)
+    if encoded is None:
+        encoded = _ENCODED_NAMES[names] = tuple(encode(name) for name in names)
+    return tuple(map(raw.get, encoded))
+
+
+def environment_values(key: tuple[object, ...]) -> tuple[str | None, ...]:
+    """The text of each value in an :func:`environment_key` (None for a variable not set)."""
+    decode = getattr(os.environ, "decodevalue", str)
+    return tuple(_text(value, decode) for value in key)
+
+
+def _text(value: object, decode: Callable[[object], str]) -> str | None:
+    return value if value is None or isinstance(value, str) else decode(value)
+
+
+_ENCODED_NAMES: dict[tuple[str, ...], tuple[object, ...]] = {}
+
+
 @functools.lru_cache(maxsize=32)
-def _from_environment(key: tuple[str | None, ...]) -> Settings:
-    environ = {name: value for name, value in zip(ENV_NAMES, key[1:], strict=True) if value is not None}
-    return Settings.read(environ)
+def _from_environment(cwd: str, key: tuple[object, ...]) -> Settings:
+    """Settings for one state of the environment (``key``: the values of ENV_NAMES, as stored)."""
+    del cwd  # part of the memo key only: relative paths in the variables mean another folder
+    values = environment_values(key)
+    return Settings.read({name: value for name, value in zip(ENV_NAMES, values, strict=True) if value is not None})

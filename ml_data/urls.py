@@ -18,6 +18,7 @@ layers pass that value on rather than a string.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -155,43 +156,56 @@ def _check_text(text: str) -> None:
 
 
 def _parse_authority(authority: str, scheme: str, text: str) -> tuple[str, int]:
+    try:
+        return _authority(authority, scheme)
+    except _Refused as exc:
+        raise UnsafeURL(str(exc), url=text) from None
+
+
+class _Refused(ValueError):
+    """Why an authority is refused (the caller adds the URL)."""
+
+
+@functools.lru_cache(maxsize=1024)
+def _authority(authority: str, scheme: str) -> tuple[str, int]:
+    """Host and port of an authority; pure, so remembered: a task's URLs share a few hosts."""
     if not authority:
-        raise UnsafeURL("URL has no host", url=text)
+        raise _Refused("URL has no host")
     if "@" in authority:
-        raise UnsafeURL("URLs with user information (user@host) are not accepted", url=text)
+        raise _Refused("URLs with user information (user@host) are not accepted")
     if any(char.isspace() for char in authority) or "%" in authority:
-        raise UnsafeURL("URL host contains spaces or percent-encoding", url=text)
+        raise _Refused("URL host contains spaces or percent-encoding")
     if authority.startswith("["):
         closing = authority.find("]")
         if closing < 0:
-            raise UnsafeURL("unclosed IPv6 address in URL", url=text)
+            raise _Refused("unclosed IPv6 address in URL")
         literal, after = authority[1:closing], authority[closing + 1 :]
         try:
             address = ipaddress.IPv6Address(literal)
         except ValueError:
-            raise UnsafeURL("not a valid IPv6 address in URL", url=text) from None
+            raise _Refused("not a valid IPv6 address in URL") from None
         host = str(address)
         port_text = after[1:] if after.startswith(":") else None
         if after and port_text is None:
-            raise UnsafeURL("unexpected text after the IPv6 address", url=text)
+            raise _Refused("unexpected text after the IPv6 address")
     else:
         host_text, colon, port_text_or_empty = authority.partition(":")
         port_text = port_text_or_empty if colon else None
-        host = _parse_host(host_text, text)
+        host = _parse_host(host_text)
     if port_text is None:
         return host, DEFAULT_PORTS[scheme]
     if not port_text.isascii() or not port_text.isdigit() or not 0 < int(port_text) < 65536 or len(port_text) > 5:
-        raise UnsafeURL("URL port must be a number from 1 to 65535", url=text)
+        raise _Refused("URL port must be a number from 1 to 65535")
     return host, int(port_text)
 
 
-def _parse_host(host_text: str, text: str) -> str:
+def _parse_host(host_text: str) -> str:
     if not host_text:
-        raise UnsafeURL("URL has no host", url=text)
+        raise _Refused("URL has no host")
     try:
         host = host_text.encode("idna").decode("ascii").lower() if not host_text.isascii() else host_text.lower()
     except UnicodeError:
-        raise UnsafeURL("URL host is not a valid domain name", url=text) from None
+        raise _Refused("URL host is not a valid domain name") from None
     labels = host.split(".")
     if _IPV4_LOOKING.match(labels[-1]):
         # A host whose last label is numeric is an IPv4 address to browsers and resolvers, which
@@ -199,12 +213,12 @@ def _parse_host(host_text: str, text: str) -> str:
         try:
             address = ipaddress.IPv4Address(host)
         except ValueError:
-            raise UnsafeURL("IPv4 addresses must be written as four decimal numbers (a.b.c.d)", url=text) from None
+            raise _Refused("IPv4 addresses must be written as four decimal numbers (a.b.c.d)") from None
         if str(address) != host:
-            raise UnsafeURL("IPv4 addresses must be written as four decimal numbers (a.b.c.d)", url=text)
+            raise _Refused("IPv4 addresses must be written as four decimal numbers (a.b.c.d)")
         return host
     if len(host) > 253 or not all(_REG_NAME_LABEL.match(label) for label in labels):
-        raise UnsafeURL("URL host is not a valid host name", url=text)
+        raise _Refused("URL host is not a valid host name")
     return host
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ml_data import UnsafePath, UnsupportedURL
 from ml_data.resolvers.refs import (
@@ -370,3 +372,39 @@ def test_only_a_clouds_own_endpoint_gives_a_cloud_identity(url):
     ref = parse_ref(url, s3_endpoint_url="http://127.0.0.1:9001")
     assert type(ref) is HttpRef
     assert not ref.identity.startswith(("s3://", "gs://", "azure-blob://"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scheme=st.sampled_from(["http", "HTTPS", "https"]),
+    host=st.sampled_from(["Example.COM", "127.0.0.1", "[::1]", "h"]),
+    port=st.sampled_from(["", ":80", ":443", ":8080"]),
+    path=st.text(alphabet="abc/é %20._-~", max_size=20),
+    query=st.lists(
+        st.tuples(
+            st.sampled_from(["v", "Signature", "sig", "X-Amz-Signature", "a b", "é"]), st.text("xy=&%20", max_size=4)
+        ),
+        max_size=4,
+    ),
+)
+def test_identity_is_the_url_rebuilt_from_its_parsed_parts(scheme, host, port, path, query):
+    """Cache keys must not move: the identity equals urlunsplit of the parsed, cleaned parts."""
+    from urllib.parse import urlencode, urlunsplit
+
+    from ml_data.errors import MlDataError
+    from ml_data.resolvers.refs import _is_signature_param, canonical_http_url
+    from ml_data.urls import parse_http_url
+
+    text = f"{scheme}://{host}{port}/{path}" + (f"?{urlencode(query)}" if query else "")
+    try:
+        target = parse_http_url(text)
+    except MlDataError:
+        return
+    from urllib.parse import parse_qsl
+
+    pairs = parse_qsl(target.query, keep_blank_values=True)
+    azure = any(name.lower() == "sig" for name, _ in pairs)
+    kept = [(n, v) for n, v in pairs if not _is_signature_param(n, azure_sas=azure)]
+    expected_query = urlencode(kept) if len(kept) != len(pairs) else target.query
+    expected = urlunsplit((target.scheme, target.netloc, target.path, expected_query, ""))
+    assert canonical_http_url(target) == expected == canonical_http_url(text)

@@ -33,6 +33,7 @@ file readable even if it is unlinked afterwards.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -361,19 +362,32 @@ class Cache:
             remembered = self._remembered(key)
             if remembered is not None:
                 return remembered
-        # Mark the use before reading: an evictor re-checks the use time under the entry's lock,
-        # so it either sees this use and keeps the entry, or removes the metadata first (a miss).
-        self._touch(key)
-        entry = self._read_entry(key)
-        if entry is None:
+        found = self._read_entry_and_inode(key)
+        if found is None:
             self._memo.pop(key, None)
             return None
+        entry, inode = found
+        now = time.time()
+        marked = entry.last_accessed
+        if now - marked >= self.grace_seconds / 4:
+            marked = now
+            if not self._touch(key):
+                # The use is marked after the read, and only when the last mark is getting old (a
+                # mark is a metadata write). An evictor re-checks the use time under the entry's lock
+                # and removes the metadata first: either it sees this mark and keeps the entry, or
+                # the metadata is gone and marking it fails (a miss). An entry marked less than a
+                # quarter of the grace period ago is not evicted for three quarters of it.
+                self._memo.pop(key, None)
+                return None
+            entry = dataclasses.replace(entry, last_accessed=now)
         if verify == "hash" and file_sha256(entry.path) != entry.sha256:
             logger.warning("cache entry %s is corrupt (sha256 mismatch); not using it", entry.key)
             # Not waiting: the caller may hold this entry's lock itself; a new download replaces it.
             self._remove_entry(entry.key, wait=False)
             return None
-        self._remember(entry)
+        if len(self._memo) >= _MEMO_ENTRIES:
+            self._memo.clear()
+        self._memo[key] = (entry, inode, marked)
         return entry
 
     def _remembered(self, key: str) -> CacheEntry | None:
@@ -415,28 +429,55 @@ class Cache:
         self._memo[entry.key] = (entry, inode, time.time())
 
     def _read_entry(self, key: str) -> CacheEntry | None:
-        # Plain strings rather than Path objects: this runs on every cache hit.
+        found = self._read_entry_and_inode(key)
+        return found[0] if found is not None else None
+
+    def _read_entry_and_inode(self, key: str) -> tuple[CacheEntry, int] | None:
+        """The entry as its metadata describes it, if its file matches, and the file's inode.
+
+        Runs on every first hit of a process: plain strings and os-level calls (four system
+        calls for the metadata, one stat for the file), no Path or buffered file objects.
+        """
         directory = os.path.join(self._objects, key[:2], key)
-        meta_path = os.path.join(directory, META_NAME)
         try:
-            with open(meta_path, "rb") as handle:
-                meta = json.loads(handle.read())
-                accessed = os.fstat(handle.fileno()).st_mtime
-            path = Path(directory, meta["filename"])
-            size = os.stat(path).st_size
+            handle = os.open(os.path.join(directory, META_NAME), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return None
+        try:
+            data = os.read(handle, 65536)
+            while len(data) % 65536 == 0 and data:  # a long identity: read the rest
+                more = os.read(handle, 65536)
+                if not more:
+                    break
+                data += more
+            accessed = os.fstat(handle).st_mtime
+        except OSError:
+            return None
+        finally:
+            os.close(handle)
+        try:
+            meta = json.loads(data)
+            name = meta["filename"]
+            if "/" in name or name in ("", ".", ".."):
+                return None  # not a name this cache writes
+            stat = os.stat(os.path.join(directory, name))
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if meta.get("version") != META_VERSION or size != meta.get("size"):
+        if meta.get("version") != META_VERSION or stat.st_size != meta.get("size"):
             logger.warning("cache entry %s does not match its metadata; ignoring it", key)
             return None
         try:
-            return _entry_from_meta(key, path, meta, last_accessed=accessed)
+            return _entry_from_meta(key, Path(directory, name), meta, last_accessed=accessed), stat.st_ino
         except (KeyError, TypeError, ValueError):
             return None
 
-    def _touch(self, key: str) -> None:
-        with contextlib.suppress(OSError):
+    def _touch(self, key: str) -> bool:
+        """Mark a use of the entry (its metadata's mtime); False when the metadata is gone."""
+        try:
             os.utime(os.path.join(self._objects, key[:2], key, META_NAME))
+        except OSError:
+            return False
+        return True
 
     # -- writing ------------------------------------------------------------------------------
 

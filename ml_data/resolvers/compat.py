@@ -18,20 +18,31 @@ import logging
 import os
 from pathlib import Path
 
-from ml_data.config import Settings
+from ml_data.config import Settings, environment_key, environment_values
 from ml_data.resolvers.resolver import resolver_for
 
 logger = logging.getLogger(__name__)
 
 
-def _label_studio_upload_dir() -> Path | None:
-    """Where a Label Studio on this machine keeps uploads (what the reference looked in)."""
-    base = os.environ.get("LABEL_STUDIO_BASE_DATA_DIR")
+#: Where a local Label Studio keeps its data depends on these variables.
+_LABEL_STUDIO_DATA_NAMES = ("LABEL_STUDIO_BASE_DATA_DIR", "XDG_DATA_HOME", "HOME")
+
+
+def _label_studio_upload_dir() -> str | None:
+    """Where a Label Studio on this machine keeps uploads (what the reference looked in), when it
+    exists: one stat per call, the path itself worked out once per environment."""
+    candidate = _label_studio_upload_candidate(environment_key(_LABEL_STUDIO_DATA_NAMES))
+    return candidate if os.path.isdir(candidate) else None
+
+
+@functools.lru_cache(maxsize=8)
+def _label_studio_upload_candidate(key: tuple[object, ...]) -> str:
+    base, data_home, home = environment_values(key)
     if not base:
-        data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+        if not data_home:
+            data_home = os.path.join(home or os.path.expanduser("~"), ".local", "share")
         base = os.path.join(data_home, "label-studio")
-    upload = Path(base) / "media" / "upload"
-    return upload if upload.is_dir() else None
+    return os.path.join(base, "media", "upload")
 
 
 @functools.lru_cache(maxsize=64)

@@ -31,7 +31,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from ml_data.errors import UnsafePath, UnsupportedURL
 from ml_data.urls import HttpURL, parse_http_url, reject_lone_surrogates
@@ -558,8 +558,15 @@ def canonical_http_url(url: str | HttpURL) -> str:
     'https://example.com/a.jpg?v=2'
     """
     target = url if isinstance(url, HttpURL) else parse_http_url(url)
-    pairs = parse_qsl(target.query, keep_blank_values=True)
-    azure_sas = any(name.lower() == "sig" for name, _ in pairs)
-    kept = [(name, value) for name, value in pairs if not _is_signature_param(name, azure_sas=azure_sas)]
-    query = urlencode(kept) if len(kept) != len(pairs) else target.query
-    return urlunsplit((target.scheme, target.netloc, target.path, query, ""))
+    query = target.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        azure_sas = any(name.lower() == "sig" for name, _ in pairs)
+        kept = [(name, value) for name, value in pairs if not _is_signature_param(name, azure_sas=azure_sas)]
+        query = urlencode(kept) if len(kept) != len(pairs) else query
+    # The parsed path always starts with "/": joining the parts is what urlunsplit would do.
+    return (
+        f"{target.scheme}://{target.netloc}{target.path}?{query}"
+        if query
+        else f"{target.scheme}://{target.netloc}{target.path}"
+    )
