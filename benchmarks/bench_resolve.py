@@ -116,6 +116,30 @@ print(json.dumps({"seconds": elapsed, "peak_rss_mb": resource.getrusage(resource
 """
 
 
+_WARM_CHILD = """
+import json, sys, time
+which, cache, urls = sys.argv[1], sys.argv[2], sys.argv[3:]
+if which == "ml-data":
+    from ml_data import get_local_path
+else:
+    from label_studio_tools.core.utils.io import get_local_path
+get_local_path(urls[0], cache_dir=cache)  # imports and the first call's set-up are not counted
+start = time.perf_counter()
+for url in urls[1:]:
+    get_local_path(url, cache_dir=cache)
+print(json.dumps({"us_per_call": (time.perf_counter() - start) / (len(urls) - 1) * 1e6}))
+"""
+
+
+def warm_get_local_path(which: str, urls: list[str], cache: Path) -> float:
+    """Microseconds per ``get_local_path`` of a cached file, each file seen for the first time by a
+    new process (the call an ML backend makes per image after a restart)."""
+    output = subprocess.run(
+        [sys.executable, "-c", _WARM_CHILD, which, str(cache), *urls], check=True, capture_output=True, text=True
+    ).stdout
+    return float(json.loads(output)["us_per_call"])
+
+
 def run_big(which: str, url: str, cache: Path) -> dict:
     output = subprocess.run(
         [sys.executable, "-c", _BIG_CHILD, which, url, str(cache)], check=True, capture_output=True, text=True
@@ -176,6 +200,10 @@ def main() -> None:
         figures["reference_again"] = timed(
             lambda: [reference_get_local_path(u, cache_dir=str(theirs_cache)) for u in urls]
         )
+        # get_local_path itself, in a new process per implementation (median of three).
+        for name, cache in (("reference", theirs_cache), ("ours", ours_cache)):
+            runs = sorted(warm_get_local_path("ml-data" if name == "ours" else name, urls, cache) for _ in range(3))
+            figures[f"{name}_glp_us"] = runs[1]
         return figures
 
     with tempfile.TemporaryDirectory(prefix="ml-data-bench-") as tmp:
@@ -205,6 +233,11 @@ def main() -> None:
         for phase in ("cold", "warm", "again"):
             ref, ours = figures[f"reference_{phase}"], figures[f"ours_{phase}"]
             print(f"    {phase:5s} reference {ref:7.3f} s   ml-data {ours:7.3f} s   speed-up {ref / ours:5.1f}x")
+        ref, ours = figures["reference_glp_us"], figures["ours_glp_us"]
+        print(
+            f"    get_local_path, cached, new process: reference {ref:6.1f} us/call   ml-data {ours:6.1f} us/call   "
+            f"speed-up {ref / ours:5.2f}x"
+        )
 
     print(
         f"small files: {count} x {size // 1000} KB; cold: ml-data resolve_many with {args.workers} workers; "

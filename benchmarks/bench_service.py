@@ -1,6 +1,7 @@
 """Service benchmark: warm-cache ``GET /v1/resources`` of a 50 KB file under wrk, beside nginx
-serving the same file from disk, in the same run (both on 127.0.0.1), and beside a bare Flask app
-under the same server sending the same file (the framework's ceiling).
+serving the same file from disk, in the same run (both on 127.0.0.1), beside a bare Flask app
+under the same server sending the same file (the framework's ceiling), and through nginx with the
+shipped config (docker/nginx), the service answering X-Accel-Redirect and nginx sending the file.
 
     apt-get install -y wrk nginx-light
     .venv/bin/python benchmarks/bench_service.py [--seconds 10] [--connections 32]
@@ -24,6 +25,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_resolve import free_port, start_server  # noqa: E402
+
+sys.path.insert(0, str(HERE.parent))
+from tests.servers.nginx import ACCEL_LOCATION, nginx_in_front  # noqa: E402
 
 TOKEN = "benchmark-token"
 
@@ -65,6 +69,13 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        accel_port = free_port()
+        accelerated = subprocess.Popen(
+            [str(Path(sys.executable).parent / "ml-data"), "serve", "--port", str(accel_port), "--threads", "16"],
+            env={**env, "ML_DATA_ACCEL_REDIRECT": ACCEL_LOCATION},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         bare_port = free_port()
         bare = subprocess.Popen(
             [sys.executable, str(HERE / "bare_flask.py"), str(files / "image.jpg"), str(bare_port)],
@@ -83,7 +94,19 @@ def main() -> None:
             nginx_rps, nginx_p99 = wrk(f"{origin}/image.jpg", args.seconds, args.connections)
             ours_rps, ours_p99 = wrk(resource, args.seconds, args.connections, f"Authorization: Bearer {TOKEN}")
             bare_rps, bare_p99 = wrk(f"http://127.0.0.1:{bare_port}/file", args.seconds, args.connections)
+            front_dir = root / "front"
+            front_dir.mkdir()
+            with nginx_in_front(
+                front_dir, listen_port=free_port(), service_port=accel_port, cache_dir=root / "cache"
+            ) as front:
+                through = front + resource[resource.index("/v1/") :]
+                urllib.request.urlopen(
+                    urllib.request.Request(through, headers={"Authorization": f"Bearer {TOKEN}"}), timeout=10
+                ).read()
+                front_rps, front_p99 = wrk(through, args.seconds, args.connections, f"Authorization: Bearer {TOKEN}")
         finally:
+            accelerated.terminate()
+            accelerated.wait(10)
             bare.terminate()
             bare.wait(10)
             service.terminate()
@@ -96,6 +119,10 @@ def main() -> None:
     print(
         f"  Flask    {bare_rps:9.0f} req/s   p99 {bare_p99:7.2f} ms   ({100 * bare_rps / nginx_rps:.0f}% of nginx; "
         "send_file alone under the same server)"
+    )
+    print(
+        f"  ml-data behind nginx, X-Accel-Redirect {front_rps:9.0f} req/s   p99 {front_p99:7.2f} ms   "
+        f"({100 * front_rps / nginx_rps:.0f}% of nginx)"
     )
 
 

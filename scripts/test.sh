@@ -31,6 +31,25 @@ phase python-packages "$python_inputs" bash scripts/setup.sh test all ray
 # Azurite (the Azure Blob emulator) from npm, pinned by package-lock.json.
 node_inputs="$(node --version 2>&1) $(sha256sum package-lock.json) $( [ -d node_modules ] && echo modules || true)"
 phase azurite "$node_inputs" npm ci --no-audit --no-fund --loglevel=error
+# nginx (Debian's package) for the test of the shipped nginx config in front of the service. The
+# package is installed without starting its default site (which would listen on every address).
+install_nginx() {
+    if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then return 0; fi
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "setup: nginx: not installed and no root apt-get here; its test is skipped"
+        return 0
+    fi
+    local created_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+        created_policy=yes
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null 2>&1 \
+             && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light >/dev/null; }
+    if [ -n "$created_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+}
+phase nginx "$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || echo missing)" install_nginx
 # Label Studio in a virtual environment of its own (its pins differ from ml-data's).
 phase label-studio "$(sha256sum scripts/install-label-studio.sh) $( [ -x .cache/label-studio-venv/bin/python ] && echo venv || true)" \
     bash scripts/install-label-studio.sh

@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, service: ServiceSettings | None
         settings, guard, http=HttpClient(settings, url_guard=guard.check_hop)
     )
     app.extensions["ml_data.jobs"] = JobRegistry()
+    app.extensions["ml_data.accel_redirect"] = service.accel_redirect
     app.extensions["ml_data.datasets_dir"] = service.datasets_dir or settings.cache_dir / "datasets"
     app.register_blueprint(api)
     app.register_blueprint(projects)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import unicodedata
 from typing import Any
+from urllib.parse import quote
 
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from ml_data._version import __version__
 from ml_data.errors import MlDataError
@@ -69,6 +72,9 @@ def resources():  # type: ignore[no-untyped-def]
     local = resolver.resolve(url, task_id=task_id)  # the guarded resolver refuses before connecting
     if request.args.get("as") == "path":
         return jsonify(path=str(local.path), size=local.size, sha256=local.sha256, content_type=local.content_type)
+    accelerated = _accel_redirect(local, resolver)
+    if accelerated is not None:
+        return accelerated
     return send_file(
         local.path,
         mimetype=local.content_type or "application/octet-stream",
@@ -77,6 +83,34 @@ def resources():  # type: ignore[no-untyped-def]
         max_age=0,
         download_name=local.path.name,
     )
+
+
+def _accel_redirect(local: LocalFile, resolver: Resolver) -> Response | None:
+    """An empty answer that tells the proxy in front (nginx) to send a cached file itself, from
+    its internal location for the cache folder; None when not configured or not a cached file
+    (files served in place are outside that location)."""
+    location = current_app.extensions.get("ml_data.accel_redirect")
+    if not location or not local.cached:
+        return None
+    root, path = os.fspath(resolver.cache.root) + os.sep, os.fspath(local.path)
+    if not path.startswith(root):
+        return None
+    response = current_app.response_class(status=200)
+    response.headers["X-Accel-Redirect"] = location + quote(path[len(root) :].replace(os.sep, "/"), safe="/")
+    response.headers["Content-Type"] = local.content_type or "application/octet-stream"
+    response.headers.set("Content-Disposition", "inline", **_filename_options(local.path.name))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _filename_options(name: str) -> dict[str, str]:
+    """``filename`` (ASCII) and ``filename*`` (UTF-8) as send_file writes them."""
+    try:
+        name.encode("ascii")
+    except UnicodeEncodeError:
+        simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+        return {"filename": simple, "filename*": f"UTF-8''{quote(name, safe='!#$&+^`|~')}"}
+    return {"filename": name}
 
 
 def _etag(local: LocalFile) -> str:

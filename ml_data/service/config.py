@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ml_data.config import parse_size
+from ml_data.errors import ConfigurationError
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,30 @@ class ServiceSettings:
     #: largest file the service downloads for a client (ML_DATA_SERVICE_MAX_FILE_SIZE); the
     #: library's own limit applies when it is lower
     max_file_size: int = 2 * 1000**3
+    #: ML_DATA_ACCEL_REDIRECT: the internal location of a proxy in front (nginx) that maps to the
+    #: cache folder, e.g. ``/_ml_data_cache/``. Set, ``/v1/resources`` answers cached files with
+    #: ``X-Accel-Redirect`` and the proxy sends the bytes (Range, ETag and 304 are then its own).
+    accel_redirect: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.accel_redirect is not None:
+            location = self.accel_redirect.strip()
+            if (
+                not location.startswith("/")
+                or not location.isascii()
+                or any(c.isspace() or c in "?#%\\" for c in location)
+            ):
+                raise ConfigurationError(
+                    "ML_DATA_ACCEL_REDIRECT must be a location path such as /_ml_data_cache/, "
+                    f"got {self.accel_redirect!r}"
+                )
+            object.__setattr__(self, "accel_redirect", location.rstrip("/") + "/")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
         """``ML_DATA_SERVICE_TOKEN``, ``ML_DATA_SERVICE_ALLOW`` (comma-separated),
-        ``ML_DATA_SERVICE_DATASETS_DIR``, ``ML_DATA_SERVICE_MAX_FILE_SIZE`` (default 2GB)."""
+        ``ML_DATA_SERVICE_DATASETS_DIR``, ``ML_DATA_SERVICE_MAX_FILE_SIZE`` (default 2GB),
+        ``ML_DATA_ACCEL_REDIRECT`` (a proxy's internal location for the cache folder)."""
         env = os.environ if environ is None else environ
         allow = tuple(
             item.strip().rstrip("/") for item in env.get("ML_DATA_SERVICE_ALLOW", "").split(",") if item.strip()
@@ -46,4 +66,5 @@ class ServiceSettings:
             max_file_size=parse_size(env["ML_DATA_SERVICE_MAX_FILE_SIZE"])
             if env.get("ML_DATA_SERVICE_MAX_FILE_SIZE")
             else 2 * 1000**3,
+            accel_redirect=env.get("ML_DATA_ACCEL_REDIRECT") or None,
         )

@@ -16,9 +16,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(command: list[str], port: int, name: str, *, timeout: float = 60.0) -> Iterator[None]:
+def running(
+    command: list[str], port: int, name: str, *, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> Iterator[None]:
     """Run ``command`` until the block ends; ready once 127.0.0.1:``port`` accepts connections."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         deadline = time.monotonic() + timeout
         while True:
