@@ -16,7 +16,7 @@ import click
 
 from ml_data._version import __version__
 from ml_data.cache import Cache
-from ml_data.config import Settings, parse_duration, parse_size
+from ml_data.config import DEFAULT_WORKERS, Settings, parse_duration, parse_size
 from ml_data.converters.base import ConversionReport, ConvertOptions
 from ml_data.errors import MlDataError
 from ml_data.pipeline.options import CHOICES
@@ -147,7 +147,9 @@ def _read_url_list(path: str) -> list[tuple[str, int | None]]:
 
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--workers", default=16, show_default=True, type=click.IntRange(1, 256), help="Parallel downloads.")
+@click.option(
+    "--workers", default=DEFAULT_WORKERS, show_default=True, type=click.IntRange(1, 256), help="Parallel downloads."
+)
 @click.option("--refresh", is_flag=True, help="Revalidate cached files upstream now, whatever their age.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 def prefetch(file: str, workers: int, refresh: bool, as_json: bool) -> None:
@@ -348,7 +350,9 @@ def _print_conversion(report: ConversionReport, indent: str = "") -> None:
     help="Dataset folder (default: datasets/project-<id>-<format>); replaced only when complete.",
 )
 @click.option("--split", help="Deterministic split by task id hash, e.g. train=0.8,val=0.2.")
-@click.option("--workers", type=click.IntRange(1, 256), default=16, show_default=True, help="Parallel downloads.")
+@click.option(
+    "--workers", type=click.IntRange(1, 256), default=DEFAULT_WORKERS, show_default=True, help="Parallel downloads."
+)
 @click.option("--copy", "copy_files", is_flag=True, help="Copy resources instead of hard-linking them from the cache.")
 @click.option("--snapshot", is_flag=True, help="Pull tasks through an export snapshot (for very large projects).")
 @click.option(

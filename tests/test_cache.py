@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -156,3 +158,37 @@ def test_safe_filename(name, expected):
     result = safe_filename(name)
     assert result == expected
     assert len(result.encode()) <= 120
+
+
+def test_entry_locks_exclude_threads_and_processes_and_die_with_their_holder(tmp_path):
+    """The per-entry lock (flock on a lock file): a second holder in this process times out, the
+    lock is free once released, and a process killed while holding it does not keep it."""
+    import filelock
+
+    cache = Cache(tmp_path / "cache", lock_timeout=0.2)
+    key = "ab" + "0" * 62
+    with cache._lock(key, 0.2):
+        with pytest.raises(filelock.Timeout):
+            cache._lock(key, 0.1).acquire()
+        assert cache._is_locked(key)
+    assert not cache._is_locked(key)
+    lock_path = tmp_path / "cache" / "locks" / "ab" / f"{key}.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_EX); "
+            "print('held', flush=True); time.sleep(60)",
+            str(lock_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert cache._is_locked(key)
+    finally:
+        holder.kill()
+        holder.wait()
+    with cache._lock(key, 5.0):  # the kernel released it with the process
+        pass

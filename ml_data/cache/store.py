@@ -52,6 +52,11 @@ from typing import TYPE_CHECKING
 
 import filelock
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 from ml_data.cache.naming import cache_key, safe_filename
 from ml_data.errors import CacheError, ConfigurationError, IncompleteDownload
 from ml_data.hashing import file_sha256
@@ -186,6 +191,54 @@ class _Digest:
         return self._sha.hexdigest()
 
 
+class _EntryLock:
+    """One entry's cross-process lock: ``flock`` on its lock file, polled until ``timeout``.
+
+    Each acquisition opens the file anew, so two acquisitions exclude each other whether they come
+    from two processes or two threads of one (flock belongs to the open file). Three system calls
+    a download; raises ``filelock.Timeout`` as the portable lock does.
+    """
+
+    __slots__ = ("_handle", "path", "timeout")
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._handle: int | None = None
+
+    def acquire(self) -> None:
+        assert fcntl is not None
+        handle = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        deadline = time.monotonic() + self.timeout
+        delay = 0.001
+        try:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise filelock.Timeout(self.path) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.05)
+        except BaseException:
+            os.close(handle)
+            raise
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            os.close(handle)  # closing the file releases its lock
+
+    def __enter__(self) -> _EntryLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
 class PendingFile:
     """A download in progress: a unique temp file and the running sha256 of what was written.
 
@@ -196,7 +249,7 @@ class PendingFile:
         self.cache = cache
         self.identity = identity
         self.key = cache_key(identity)
-        self.path = cache._new_tmp_path(self.key, ".part")
+        self.path = Path(cache._new_tmp_path(self.key, ".part"))
         self._handle = open(self.path, "xb")
         self._digest = _Digest()
         self.size = 0
@@ -298,11 +351,13 @@ class Cache:
         #: a temp file or metadata-less entry silent this long is a dead writer's leftover
         self.writer_timeout = writer_timeout
         self._objects = os.fspath(self.root / "objects")
+        self._locks = os.fspath(self.root / "locks")
+        self._tmp = os.fspath(self.root / "tmp")
         self.lock_timeout = lock_timeout
         self.max_size = max_size
         self.grace_seconds = grace_seconds
         # Folders known to exist: creating them again costs a system call per download.
-        self._made: set[Path] = set()
+        self._made: set[str | Path] = set()
         # Entries this process has read or written: key -> (entry, inode of its file, last touch).
         self._memo: dict[str, tuple[CacheEntry, int, float]] = {}
         # Bytes written by this process since the last full scan: eviction scans only when the
@@ -333,16 +388,15 @@ class Cache:
     def _tmp_dir(self) -> Path:
         return self.root / "tmp"
 
-    def _new_tmp_path(self, key: str, suffix: str) -> Path:
-        tmp_dir = self._tmp_dir()
-        self._ensure_dir(tmp_dir)
-        return tmp_dir / f"{key[:16]}.{HOST_ID}.{os.getpid()}.{uuid.uuid4().hex}{suffix}"
+    def _new_tmp_path(self, key: str, suffix: str) -> str:
+        self._ensure_dir(self._tmp)
+        return os.path.join(self._tmp, f"{key[:16]}.{HOST_ID}.{os.getpid()}.{uuid.uuid4().hex}{suffix}")
 
-    def _ensure_dir(self, path: Path) -> None:
+    def _ensure_dir(self, path: str | Path) -> None:
         if path in self._made:
             return
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            os.makedirs(path, exist_ok=True)
         except OSError as exc:
             raise CacheError(f"cannot create cache folder {path}: {exc.strerror or exc}") from None
         self._made.add(path)
@@ -501,10 +555,13 @@ class Cache:
                 f"{redact_url(identity)}; its lock is {self._lock_path(key)}"
             ) from None
 
-    def _lock(self, key: str, timeout: float) -> filelock.FileLock:
-        lock_path = self._lock_path(key)
-        self._ensure_dir(lock_path.parent)
-        return filelock.FileLock(str(lock_path), timeout=timeout)
+    def _lock(self, key: str, timeout: float) -> _EntryLock | filelock.FileLock:
+        lock_dir = os.path.join(self._locks, key[:2])
+        self._ensure_dir(lock_dir)
+        lock_path = os.path.join(lock_dir, f"{key}.lock")
+        if fcntl is None:  # no flock here (Windows): filelock's portable lock
+            return filelock.FileLock(lock_path, timeout=timeout)
+        return _EntryLock(lock_path, timeout)
 
     @contextlib.contextmanager
     def pending(self, identity: str) -> Iterator[PendingFile]:
@@ -601,8 +658,9 @@ class Cache:
 
     def _write_meta(self, key: str, meta: dict) -> None:
         meta_tmp = self._new_tmp_path(key, ".meta")
-        meta_tmp.write_text(json.dumps(meta, sort_keys=True), "utf-8")
-        os.replace(meta_tmp, self.entry_dir(key) / META_NAME)
+        with open(meta_tmp, "xb") as handle:
+            handle.write(json.dumps(meta, sort_keys=True).encode("utf-8"))
+        os.replace(meta_tmp, os.path.join(self._objects, key[:2], key, META_NAME))
 
     # -- inspecting and cleaning --------------------------------------------------------------
 

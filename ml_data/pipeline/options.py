@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ml_data.config import DEFAULT_WORKERS
 from ml_data.converters import KNOWN_FORMATS, get_format, normalize_format_name
 from ml_data.converters.base import (
     ANNOTATION_CHOICES,
@@ -97,7 +98,7 @@ class DatasetOptions:
     layout: str = "standard"
     #: hard-link files ml-data owns (cache, previous dataset) instead of copying them
     link: bool = True
-    workers: int = 16
+    workers: int = DEFAULT_WORKERS
 
     def __post_init__(self) -> None:
         name = normalize_format_name(self.format) if isinstance(self.format, str) else self.format

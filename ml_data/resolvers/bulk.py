@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from ml_data.config import Settings
+from ml_data.config import DEFAULT_WORKERS, Settings
 from ml_data.errors import ConfigurationError, MlDataError, UpstreamError
 from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, new_session
 from ml_data.redaction import redact_url
@@ -42,7 +42,7 @@ class BulkResult:
 def resolve_many(
     urls: Iterable[ResourceRequest],
     *,
-    workers: int = 16,
+    workers: int = DEFAULT_WORKERS,
     progress: bool = True,
     refresh: bool = False,
     settings: Settings | None = None,
