@@ -161,7 +161,9 @@ def curl_speed(url: str, target: Path) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=None, help="resolve_many's workers (default: its own)")
+    parser.add_argument("--count", type=int, default=None, help="small files (default 2,000; 200 with --quick)")
+    parser.add_argument("--skip-large", action="store_true", help="leave out the 1 GiB file")
     parser.add_argument(
         "--server",
         choices=("nginx", "python"),
@@ -176,11 +178,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     count, size = (200, 50_000) if args.quick else (2000, 50_000)
-    big = (64 if args.quick else 1024) * 1024 * 1024
+    count = args.count or count
+    big = 0 if args.skip_large else (64 if args.quick else 1024) * 1024 * 1024
 
     from label_studio_tools.core.utils.io import get_local_path as reference_get_local_path
 
     from ml_data import Resolver, Settings, resolve_many
+    from ml_data.config import DEFAULT_WORKERS
+
+    workers = {"workers": args.workers} if args.workers else {}
 
     def small_files(origin: str, work: Path) -> dict[str, float]:
         urls = [f"{origin}/small/img_{index:05d}.jpg" for index in range(count)]
@@ -189,7 +195,7 @@ def main() -> None:
         settings = Settings(cache_dir=ours_cache)
         figures = {
             "reference_cold": timed(lambda: [reference_get_local_path(u, cache_dir=str(theirs_cache)) for u in urls]),
-            "ours_cold": timed(lambda: resolve_many(urls, workers=args.workers, progress=False, settings=settings)),
+            "ours_cold": timed(lambda: resolve_many(urls, progress=False, settings=settings, **workers)),
             "reference_warm": timed(lambda: [reference_get_local_path(u, cache_dir=str(theirs_cache)) for u in urls]),
         }
         # Warm, as a new process finds it (metadata read from disk), then as a long-running
@@ -212,10 +218,11 @@ def main() -> None:
         server, origin = start_server(root / "files", args.server)
         try:
             local = small_files(origin, root / "local")
-            big_url = f"{origin}/big.bin"
-            curl = curl_speed(big_url, root / "curl.bin")
-            ours_big = run_big("ml-data", big_url, root / "ours-big")
-            reference_big = run_big("reference", big_url, root / "theirs-big")
+            if big:
+                big_url = f"{origin}/big.bin"
+                curl = curl_speed(big_url, root / "curl.bin")
+                ours_big = run_big("ml-data", big_url, root / "ours-big")
+                reference_big = run_big("reference", big_url, root / "theirs-big")
         finally:
             server.kill()
             server.wait()
@@ -240,12 +247,15 @@ def main() -> None:
         )
 
     print(
-        f"small files: {count} x {size // 1000} KB; cold: ml-data resolve_many with {args.workers} workers; "
+        f"small files: {count} x {size // 1000} KB; cold: ml-data resolve_many with {args.workers or DEFAULT_WORKERS} "
+        "workers; "
         "warm: a new resolver in a loop; again: the same resolver once more; the reference always in a loop"
     )
     report(f"  served by {args.server} on loopback (no latency: CPU-bound on both sides)", local)
     if remote:
         report(f"  served with {args.latency:.0f} ms latency per answer (as from an object store)", remote)
+    if not big:
+        return
     mib = big / 2**20
     print(f"large file: {mib:.0f} MiB")
     for name, figures in (("reference", reference_big), ("ml-data", ours_big)):

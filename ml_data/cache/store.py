@@ -33,7 +33,6 @@ file readable even if it is unlinked afterwards.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import logging
@@ -416,24 +415,26 @@ class Cache:
             remembered = self._remembered(key)
             if remembered is not None:
                 return remembered
-        found = self._read_entry_and_inode(key)
+        found = self._read_meta(key)
         if found is None:
             self._memo.pop(key, None)
             return None
-        entry, inode = found
+        path, meta, marked, inode = found
         now = time.time()
-        marked = entry.last_accessed
         if now - marked >= self.grace_seconds / 4:
-            marked = now
+            # The use is marked after the read, and only when the last mark is getting old (a
+            # mark is a metadata write). An evictor re-checks the use time under the entry's lock
+            # and removes the metadata first: either it sees this mark and keeps the entry, or
+            # the metadata is gone and marking it fails (a miss). An entry marked less than a
+            # quarter of the grace period ago is not evicted for three quarters of it.
             if not self._touch(key):
-                # The use is marked after the read, and only when the last mark is getting old (a
-                # mark is a metadata write). An evictor re-checks the use time under the entry's lock
-                # and removes the metadata first: either it sees this mark and keeps the entry, or
-                # the metadata is gone and marking it fails (a miss). An entry marked less than a
-                # quarter of the grace period ago is not evicted for three quarters of it.
                 self._memo.pop(key, None)
                 return None
-            entry = dataclasses.replace(entry, last_accessed=now)
+            marked = now
+        try:
+            entry = _entry_from_meta(key, Path(path), meta, last_accessed=marked)
+        except (KeyError, TypeError, ValueError):
+            return None
         if verify == "hash" and file_sha256(entry.path) != entry.sha256:
             logger.warning("cache entry %s is corrupt (sha256 mismatch); not using it", entry.key)
             # Not waiting: the caller may hold this entry's lock itself; a new download replaces it.
@@ -483,11 +484,18 @@ class Cache:
         self._memo[entry.key] = (entry, inode, time.time())
 
     def _read_entry(self, key: str) -> CacheEntry | None:
-        found = self._read_entry_and_inode(key)
-        return found[0] if found is not None else None
+        found = self._read_meta(key)
+        if found is None:
+            return None
+        path, meta, accessed, _inode = found
+        try:
+            return _entry_from_meta(key, Path(path), meta, last_accessed=accessed)
+        except (KeyError, TypeError, ValueError):
+            return None
 
-    def _read_entry_and_inode(self, key: str) -> tuple[CacheEntry, int] | None:
-        """The entry as its metadata describes it, if its file matches, and the file's inode.
+    def _read_meta(self, key: str) -> tuple[str, dict, float, int] | None:
+        """The file's path, the entry's metadata, its last use and the file's inode, if the file
+        matches the metadata.
 
         Runs on every first hit of a process: plain strings and os-level calls (four system
         calls for the metadata, one stat for the file), no Path or buffered file objects.
@@ -514,16 +522,14 @@ class Cache:
             name = meta["filename"]
             if "/" in name or name in ("", ".", ".."):
                 return None  # not a name this cache writes
-            stat = os.stat(os.path.join(directory, name))
+            path = os.path.join(directory, name)
+            stat = os.stat(path)
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if meta.get("version") != META_VERSION or stat.st_size != meta.get("size"):
+        if not isinstance(meta, dict) or meta.get("version") != META_VERSION or stat.st_size != meta.get("size"):
             logger.warning("cache entry %s does not match its metadata; ignoring it", key)
             return None
-        try:
-            return _entry_from_meta(key, Path(directory, name), meta, last_accessed=accessed), stat.st_ino
-        except (KeyError, TypeError, ValueError):
-            return None
+        return path, meta, accessed, stat.st_ino
 
     def _touch(self, key: str) -> bool:
         """Mark a use of the entry (its metadata's mtime); False when the metadata is gone."""
