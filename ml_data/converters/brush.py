@@ -17,6 +17,7 @@ from ml_data.converters.base import Context, FormatBase
 from ml_data.converters.brush_rle import mask_from_rle
 from ml_data.converters.images import UniqueNames, annotated_images, image_key
 from ml_data.converters.label_config import LabelConfig
+from ml_data.converters.png import write_gray_png
 from ml_data.errors import InvalidExport
 
 _UNSAFE = re.compile(r"[^\w.-]+")
@@ -83,10 +84,7 @@ class BrushFormat(FormatBase):
                     if self.extension == ".npy":
                         np.save(target, mask)
                     else:
-                        from PIL import Image
-
-                        # Level 1: masks of two values compress nearly as well, several times faster.
-                        Image.fromarray(mask).save(target, compress_level=1)
+                        write_gray_png(target, mask)
                     context.report.items_written += 1
                 context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}")
 

@@ -155,3 +155,33 @@ def test_large_stream_masks_match_the_vectorised_ones():
     assert len(rle) > VECTORISED_MAX_BYTES
     assert np.array_equal(mask_from_rle(rle, 300, 400), mask)
     assert np.array_equal(mask_from_rle(rle, 300, 400, binary=True), mask)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    height=st.integers(1, 40),
+    width=st.integers(1, 40),
+    seed=st.integers(0, 2**16),
+)
+def test_mask_pngs_read_back_as_written(height, width, seed):
+    """Masks are PNG files any decoder reads: Pillow gives back the same 8-bit grayscale pixels."""
+    import io
+
+    from PIL import Image
+
+    from ml_data.converters.png import gray_png
+
+    mask = np.random.default_rng(seed).integers(0, 256, (height, width)).astype(np.uint8)
+    with Image.open(io.BytesIO(gray_png(mask))) as image:
+        image.load()
+        assert image.mode == "L" and image.size == (width, height)
+        assert np.array_equal(np.asarray(image), mask)
+
+
+def test_png_refuses_what_it_cannot_encode():
+    from ml_data.converters.png import gray_png
+
+    with pytest.raises(ValueError, match="2-D uint8"):
+        gray_png(np.zeros((2, 2, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="cannot be"):
+        gray_png(np.zeros((0, 3), dtype=np.uint8))
