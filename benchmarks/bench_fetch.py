@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -100,13 +101,33 @@ def label_studio_export(url: str, token: str, project: int, target: Path, export
     return time.perf_counter() - started
 
 
+#: Phases of a fetch, from its own log (``-v``): seconds since the fetch started.
+PHASES = {
+    "export": re.compile(r"export of project \d+ done after ([\d.]+) s"),
+    "resolved": re.compile(r"\d+ resources resolved after ([\d.]+) s"),
+}
+
+
 def ml_data_fetch(url: str, token: str, project: int, out: Path, cache: Path) -> tuple[float, dict]:
     env = {**os.environ, "LABEL_STUDIO_URL": url, "LABEL_STUDIO_API_KEY": token, "ML_DATA_CACHE_DIR": str(cache)}
-    command = [str(ROOT / ".venv" / "bin" / "ml-data"), "fetch", "--project", str(project), "--format", "yolo"]
+    command = [str(ROOT / ".venv" / "bin" / "ml-data"), "-v", "fetch", "--project", str(project), "--format", "yolo"]
     started = time.perf_counter()
     finished = subprocess.run([*command, "--out", str(out), "--json"], env=env, capture_output=True, check=True)
     elapsed = time.perf_counter() - started
-    return elapsed, json.loads(finished.stdout)
+    report = json.loads(finished.stdout)
+    log = finished.stderr.decode(errors="replace")
+    report["phases"] = {name: float(m[1]) for name, pattern in PHASES.items() if (m := pattern.search(log))}
+    return elapsed, report
+
+
+def phases(elapsed: float, report: dict) -> str:
+    """Where a fetch's time went: tasks exported (downloads running beside), the downloads still
+    left after the export, then building the dataset (and the process's start and exit)."""
+    found = report.get("phases", {})
+    if "export" not in found or "resolved" not in found:
+        return ""
+    export, resolved = found["export"], found["resolved"]
+    return f"export {export:.1f} s, downloads after it {resolved - export:.1f} s, building {elapsed - resolved:.1f} s"
 
 
 def main() -> None:
@@ -129,10 +150,12 @@ def main() -> None:
                 json_only = label_studio_export(studio.url, studio.legacy_token, project, work / "ls.json", "JSON")
                 cache = work / "cache"
                 cold, report = ml_data_fetch(studio.url, studio.legacy_token, project, work / "cold", cache)
+                cold_phases = phases(cold, report)
                 assert report["resources_resolved"] == arguments.tasks, report
                 images = list((work / "cold" / "images").iterdir())
                 assert len(images) == arguments.tasks
-                warm, _ = ml_data_fetch(studio.url, studio.legacy_token, project, work / "warm", cache)
+                warm, report = ml_data_fetch(studio.url, studio.legacy_token, project, work / "warm", cache)
+                warm_phases = phases(warm, report)
                 again, report = ml_data_fetch(studio.url, studio.legacy_token, project, work / "cold", cache)
                 assert report["unchanged"], report
                 first_task = requests.get(
@@ -157,8 +180,8 @@ def main() -> None:
     print(f"\n{n} tasks, images of {arguments.image_size // 1000} KB served by {kind} on loopback")
     print(f"  Label Studio exportType=JSON (tasks only)   {json_only:8.2f} s")
     print(f"  Label Studio exportType=YOLO (labels only)  {reference:8.2f} s")
-    print(f"  ml-data fetch yolo, empty cache (images)    {cold:8.2f} s   {reference / cold:5.2f}x")
-    print(f"  ml-data fetch yolo, warm cache, new folder  {warm:8.2f} s   {reference / warm:5.2f}x")
+    print(f"  ml-data fetch yolo, empty cache (images)    {cold:8.2f} s   {reference / cold:5.2f}x   {cold_phases}")
+    print(f"  ml-data fetch yolo, warm cache, new folder  {warm:8.2f} s   {reference / warm:5.2f}x   {warm_phases}")
     print(f"  ml-data fetch yolo, unchanged project       {again:8.2f} s   {reference / again:5.2f}x")
     print(f"  ml-data fetch yolo, one annotation added    {changed:8.2f} s   {reference / changed:5.2f}x")
 
