@@ -105,6 +105,7 @@ def label_studio_export(url: str, token: str, project: int, target: Path, export
 PHASES = {
     "export": re.compile(r"export of project \d+ done after ([\d.]+) s"),
     "resolved": re.compile(r"\d+ resources resolved after ([\d.]+) s"),
+    "converted": re.compile(r"converted to \S+ in ([\d.]+) s"),
 }
 
 
@@ -127,7 +128,11 @@ def phases(elapsed: float, report: dict) -> str:
     if "export" not in found or "resolved" not in found:
         return ""
     export, resolved = found["export"], found["resolved"]
-    return f"export {export:.1f} s, downloads after it {resolved - export:.1f} s, building {elapsed - resolved:.1f} s"
+    converted = f" (converting {found['converted']:.1f} s)" if "converted" in found else ""
+    return (
+        f"export {export:.1f} s, downloads after it {resolved - export:.1f} s, "
+        f"building {elapsed - resolved:.1f} s{converted}"
+    )
 
 
 def main() -> None:
