@@ -23,6 +23,10 @@ def number(value: Any, what: str) -> float:
     >>> number(12.5, "x")
     12.5
     """
+    # The common case first: an exact float or int in range (NaN fails both comparisons).
+    kind = type(value)
+    if (kind is float or kind is int) and -_LIMIT <= value <= _LIMIT:
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidExport(f"{what} is {type(value).__name__}, not a number")
     if isinstance(value, int) and abs(value) > _LIMIT:
@@ -78,10 +82,37 @@ def corners(box: Box, rotation: float) -> list[tuple[float, float]]:
 
 
 def enclosing_box(points: list[tuple[float, float]], width: float, height: float) -> Box:
-    """The smallest axis-aligned box around ``points``, clamped to the image."""
-    xs = [min(max(x, 0.0), width) for x, _ in points]
-    ys = [min(max(y, 0.0), height) for _, y in points]
-    return Box(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+    """The smallest axis-aligned box around ``points``, clamped to the image.
+
+    Each coordinate is clamped as ``min(max(v, 0.0), size)`` and the extremes are the first
+    smallest and largest, as ``min``/``max`` over lists pick them (signed zeros included), in one
+    pass: this runs for every box of an export."""
+    remaining = iter(points)
+    first = next(remaining, None)
+    if first is None:
+        raise ValueError("no points to enclose")
+    left = right = _clamp(first[0], width)
+    top = bottom = _clamp(first[1], height)
+    for x, y in remaining:
+        x, y = _clamp(x, width), _clamp(y, height)
+        if x < left:
+            left = x
+        elif x > right:
+            right = x
+        if y < top:
+            top = y
+        elif y > bottom:
+            bottom = y
+    return Box(left, top, right - left, bottom - top)
+
+
+def _clamp(value: float, size: float) -> float:
+    """``min(max(value, 0.0), size)``, the very same result (signed zeros, NaN, an int size)."""
+    if value < 0.0:
+        value = 0.0
+    if size < value:
+        return size
+    return value
 
 
 def polygon_pixels(value: Mapping[str, Any], width: float, height: float) -> list[tuple[float, float]]:

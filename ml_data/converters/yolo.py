@@ -74,6 +74,7 @@ class YoloFormat(FormatBase):
         labels = out / "labels"
         labels.mkdir()
         names_in_use = UniqueNames()
+        folders_made: set[str] = set()
         for task, url, annotation in annotated_images(context, image_key(config), warn_many=True):
             with context.guard(task.id):
                 regions = annotation.result
@@ -87,8 +88,11 @@ class YoloFormat(FormatBase):
                 subset = options.subset(task.id) if standard else None
                 folder = f"{subset}/" if subset else ""
                 stem = names_in_use.stem(url, task.id)
-                (labels / folder).mkdir(exist_ok=True)
-                (labels / f"{folder}{stem}.txt").write_text("".join(line + "\n" for line in lines))
+                if folder not in folders_made:
+                    (labels / folder).mkdir(exist_ok=True)
+                    folders_made.add(folder)
+                with open(f"{labels}/{folder}{stem}.txt", "w", encoding="utf-8") as handle:
+                    handle.write("".join(line + "\n" for line in lines))
                 context.place(url, task.id, f"images/{folder}{stem}{UniqueNames.extension(url)}")
                 context.report.items_written += 1
         names = {index: name for name, index in ids.items()}

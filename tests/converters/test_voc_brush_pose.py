@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ml_data.converters import convert
 from ml_data.converters.brush_rle import rle_from_mask
-from ml_data.converters.voc import voc_box
+from ml_data.converters.voc import voc_box, voc_document
 
 CONFIG = (
     "<View><Image name='img' value='$image'/><RectangleLabels name='box' toName='img'><Label value='cat'/></RectangleLabels>"
@@ -83,6 +86,63 @@ def brush_region(mask, label):  # type: ignore[no-untyped-def]
         "original_height": height,
         "value": {"format": "rle", "rle": rle_from_mask(mask), "brushlabels": [label]},
     }
+
+
+def _element_tree_document(folder, filename, width, height, objects):
+    """The same annotation built and written by ElementTree, as VOC files were written before."""
+    root = ElementTree.Element("annotation")
+
+    def child(parent, tag, text=None):
+        element = ElementTree.SubElement(parent, tag)
+        if text is not None:
+            element.text = str(text)
+        return element
+
+    child(root, "folder", folder)
+    child(root, "filename", filename)
+    size = child(root, "size")
+    child(size, "width", width)
+    child(size, "height", height)
+    child(size, "depth", 3)
+    child(root, "segmented", 0)
+    for name, bounds in objects:
+        item = child(root, "object")
+        child(item, "name", name)
+        child(item, "pose", "Unspecified")
+        child(item, "truncated", 0)
+        child(item, "difficult", 0)
+        box = child(item, "bndbox")
+        for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), bounds, strict=True):
+            child(box, tag, value)
+    ElementTree.indent(root)
+    written = io.BytesIO()
+    ElementTree.ElementTree(root).write(written, encoding="utf-8", xml_declaration=True)
+    return written.getvalue()
+
+
+coordinate = st.integers(min_value=-(2**40), max_value=2**40)
+markup = st.text(alphabet=st.sampled_from("&<>\"'a\u00e9\u4e2d\U0001f600\ud800\r\n\t ]"), max_size=12)
+names = st.one_of(st.text(max_size=12), markup)
+
+
+@given(
+    folder=st.sampled_from(["images", "JPEGImages"]),
+    filename=names,
+    width=st.integers(min_value=1, max_value=100_000),
+    height=st.integers(min_value=1, max_value=100_000),
+    objects=st.lists(st.tuples(names, st.tuples(coordinate, coordinate, coordinate, coordinate)), max_size=4),
+)
+def test_voc_files_are_byte_for_byte_what_element_tree_writes(folder, filename, width, height, objects):
+    expected = _element_tree_document(folder, filename, width, height, objects)
+    assert voc_document(folder, filename, width, height, objects) == expected
+
+
+def test_voc_document_reads_back_with_escaped_names():
+    objects = [("a<b & c>", (1, 2, 3, 4))]
+    root = ElementTree.fromstring(voc_document("images", "x&y.jpg", 10, 20, objects))
+    assert root.findtext("filename") == "x&y.jpg"
+    assert root.findtext("object/name") == "a<b & c>"
+    assert [root.findtext(f"object/bndbox/{tag}") for tag in ("xmin", "ymin", "xmax", "ymax")] == ["1", "2", "3", "4"]
 
 
 @pytest.mark.parametrize(("fmt", "suffix"), [("brush-numpy", ".npy"), ("brush-png", ".png")])

@@ -1,0 +1,101 @@
+"""Geometry: whatever an export puts where a coordinate belongs, the result is a finite float in
+range or an InvalidExport; boxes around points are exactly the clamped extremes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ml_data.converters.geometry import Box, corners, enclosing_box, number
+from ml_data.errors import InvalidExport
+
+
+class _Float(float):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+def _accepted(value: object) -> bool:
+    """The rule, written out: a non-bool real number, finite, at most a million in magnitude."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(float(value)) and abs(value) <= 1e6 if isinstance(value, float) else abs(value) <= 1e6
+
+
+values = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-2e6, max_value=2e6),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.integers(min_value=-1_000_001, max_value=1_000_001),
+    st.sampled_from([1e6, -1e6, 1_000_000, -1_000_000, 1e6 + 1e-9, -0.0, 10**400, True, False]),
+    st.builds(_Float, st.floats(allow_nan=True)),
+    st.builds(_Int, st.integers(min_value=-(2**30), max_value=2**30)),
+    st.none(),
+    st.text(max_size=3),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@given(values)
+def test_number_accepts_exactly_finite_coordinates_in_range(value):
+    if _accepted(value):
+        result = number(value, "x")
+        assert type(result) is float
+        assert result == float(value)
+        assert math.copysign(1.0, result) == math.copysign(1.0, float(value))
+    else:
+        with pytest.raises(InvalidExport) as caught:
+            number(value, "x")
+        assert caught.value.message.startswith("x ")
+
+
+def _enclosing_by_lists(points, width, height):
+    """The definition: clamp every coordinate, then min and max over the lists."""
+    xs = [min(max(x, 0.0), width) for x, _ in points]
+    ys = [min(max(y, 0.0), height) for _, y in points]
+    return (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
+
+
+def _exact(values):
+    """Floats compared by their bits and type: signed zeros and NaN count."""
+    return [(type(value), repr(value)) for value in values]
+
+
+coordinate = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1.0, 100.0]),
+    st.integers(min_value=-5, max_value=200),
+)
+
+
+@given(
+    st.lists(st.tuples(coordinate, coordinate), min_size=1, max_size=6),
+    st.integers(min_value=1, max_value=100),
+    st.integers(min_value=1, max_value=100),
+)
+def test_enclosing_box_is_the_clamped_min_and_max(points, width, height):
+    assert _exact(enclosing_box(points, width, height)) == _exact(_enclosing_by_lists(points, width, height))
+
+
+@given(
+    st.floats(min_value=-1e6, max_value=1e6),
+    st.floats(min_value=-1e6, max_value=1e6),
+    st.floats(min_value=-1e4, max_value=1e4),
+    st.floats(min_value=-1e4, max_value=1e4),
+    st.floats(min_value=-720, max_value=720),
+)
+def test_a_rotated_box_stays_inside_the_image(x, y, w, h, rotation):
+    outer = enclosing_box(corners(Box(x, y, w, h), rotation), 640, 480)
+    assert 0.0 <= outer.x <= 640 and 0.0 <= outer.y <= 480
+    assert 0.0 <= outer.width <= 640 - outer.x and 0.0 <= outer.height <= 480 - outer.y
+
+
+def test_enclosing_nothing_is_an_error():
+    with pytest.raises(ValueError):
+        enclosing_box([], 10, 10)
