@@ -1,0 +1,91 @@
+"""Where a conversion's time goes: cProfile of ``convert`` for each format, grouped by stage.
+
+    .venv/bin/python benchmarks/profile_convert.py                  # 20,000 tasks, every format
+    .venv/bin/python benchmarks/profile_convert.py --tasks 5000 --formats COCO VOC
+
+The exports are bench_convert.py's (tests/converters/exports.py): image tasks with 5 boxes for
+the image and tabular formats, NER texts for CoNLL. Each format is profiled in a fresh process;
+each stage is the cumulative time of the functions that make it, as a share of the whole run
+(stages nest, so shares do not add up to 100 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pstats
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.converters.exports import write_export  # noqa: E402
+
+FORMATS = ("JSON_MIN", "CSV", "TSV", "CONLL2003", "COCO", "YOLO", "VOC")
+
+_CHILD = """
+import cProfile, sys
+sys.path.insert(0, {root!r})
+from tests.converters.exports import IMAGE_CONFIG, NER_CONFIG
+from ml_data.converters import convert
+fmt, source, out, profile = sys.argv[1:5]
+config = NER_CONFIG if fmt == "CONLL2003" else IMAGE_CONFIG
+cProfile.run("convert(source, fmt, out, config=config)", profile)
+"""
+
+#: stage -> (the end of a file name, a function name): the stage is that function's cumulative time.
+STAGES = {
+    "decoding the export (windowed json)": ("ml_data/converters/model.py", "_array_scan"),
+    "building the model (task_from_dict)": ("ml_data/converters/model.py", "task_from_dict"),
+    "box geometry: to_pixels": ("ml_data/converters/geometry.py", "to_pixels"),
+    "box geometry: corners": ("ml_data/converters/geometry.py", "corners"),
+    "box geometry: enclosing_box": ("ml_data/converters/geometry.py", "enclosing_box"),
+    "creating files (open)": ("~", "<built-in method io.open>"),
+    "csv writer rows": ("~", "<method 'writerow' of '_csv.writer' objects>"),
+    "VOC documents": ("ml_data/converters/voc.py", "voc_document"),
+    "CoNLL tokens (NLTK span_tokenize)": ("ml_data/converters/conll.py", "tokenize"),
+}
+
+
+def stage_shares(profile: Path) -> tuple[float, dict[str, float]]:
+    stats = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]
+    total = max(entry[3] for entry in stats.values())
+    shares = {}
+    for stage, (file_part, function) in STAGES.items():
+        cumulative = sum(
+            entry[3]
+            for (filename, _line, name), entry in stats.items()
+            if name == function and filename.endswith(file_part)
+        )
+        if cumulative:
+            shares[stage] = cumulative / total
+    return total, shares
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=20_000)
+    parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ml-data-profile-") as tmp:
+        root = Path(tmp)
+        exports = {
+            kind: write_export(root / f"{kind}.json", kind, args.tasks)
+            for kind in {"ner" if fmt == "CONLL2003" else "image" for fmt in args.formats}
+        }
+        print(f"{args.tasks} tasks: share of each format's profiled time")
+        for fmt in args.formats:
+            profile = root / f"{fmt}.prof"
+            source = exports["ner" if fmt == "CONLL2003" else "image"]
+            child = [sys.executable, "-c", _CHILD.format(root=str(ROOT))]
+            subprocess.run([*child, fmt, str(source), str(root / f"out-{fmt}"), str(profile)], check=True)
+            total, shares = stage_shares(profile)
+            print(f"  {fmt} ({total:.2f} s under the profiler)")
+            for stage, share in shares.items():
+                print(f"    {stage:40s} {100 * share:5.1f} %")
+
+
+if __name__ == "__main__":
+    main()
