@@ -12,11 +12,13 @@ import codecs
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
+import msgspec
 import orjson
 
 from ml_data.errors import InvalidExport
@@ -227,18 +229,91 @@ _CHUNK = 8 * 1024 * 1024
 _MAX_ITEM = 512 * 1024 * 1024
 _DECODER = json.JSONDecoder()
 _SPACE = frozenset(" \t\r\n")
+_NUMBER_TAIL = re.compile(r"[0-9.eE+-]*")
+
+
+#: msgspec skips a value without building it and, when bytes follow, says where they start.
+_SKIP = msgspec.json.Decoder(msgspec.Raw)
+_DECODE = msgspec.json.Decoder()
+_TRAILING = re.compile(r"trailing characters \(byte (\d+)\)")
+_SEPARATORS = re.compile(rb"[ \t\r\n,]*")
 
 
 def _array_items(path: Path) -> Iterator[Any]:
     """The items of a top-level JSON array, one at a time, from a sliding window of the file.
 
-    The standard library's C decoder parses each item and says where it ended (faster than an
-    event parser such as ijson); the window holds a few MiB and the item being read, whatever the
-    file size. Separators between items are read leniently.
+    Each task's bytes are found by msgspec skipping the value (no objects built), then decoded by
+    msgspec into the same dicts the standard library makes, several times faster. Anything the
+    fast path does not take as it is (a non-object item, NaN, a lone surrogate, a number out of
+    float range, a task over a window in size, broken JSON) hands the rest of the file, from that
+    item on, to the standard library's decoder (:func:`_array_scan`), which reads what it
+    accepts and names what it does not. Separators between items are read leniently.
     """
     with open(path, "rb") as handle:
-        for item, _start, _end in _array_scan(handle, str(path), "utf-8-sig"):
+        buffer = handle.read(_CHUNK)
+        if buffer.startswith(b"\xef\xbb\xbf"):
+            buffer = buffer[3:]
+            skipped = 3
+        else:
+            skipped = 0
+        opening = buffer.find(b"[")
+        if opening < 0 or buffer[:opening].strip():
+            handle.seek(0)
+            yield from (item for item, _start, _end in _array_scan(handle, str(path), "utf-8-sig"))
+            return
+        position = opening + 1
+        while True:
+            position = _after_separators(buffer, position)
+            if position < len(buffer) and buffer[position] == 0x5D:  # "]"
+                return
+            found = _next_item(buffer, position) if position < len(buffer) else None
+            if found is None:
+                # The window ends inside the separators or the item: slide it along.
+                chunk = handle.read(_CHUNK) if len(buffer) - position < _CHUNK else b""
+                if chunk:
+                    skipped += position
+                    buffer, position = buffer[position:] + chunk, 0
+                    continue
+            if found is None or found is _NOT_HERE:
+                handle.seek(skipped + position)
+                for item, _start, _end in _array_scan(handle, str(path), "utf-8", at_byte=skipped + position):
+                    yield item
+                return
+            item, position = found
             yield item
+
+
+def _after_separators(buffer: bytes, position: int) -> int:
+    match = _SEPARATORS.match(buffer, position)
+    return match.end() if match else position
+
+
+#: _next_item's answer for an item the fast path leaves to the standard library's decoder.
+_NOT_HERE: Any = object()
+
+
+def _next_item(buffer: bytes, position: int) -> tuple[Any, int] | None:
+    """(item, where it ends) for the object starting at ``position``; None when it runs past the
+    window (or the window ends right after it), :data:`_NOT_HERE` when it is not for msgspec."""
+    if buffer[position] != 0x7B:  # "{"
+        return _NOT_HERE
+    view = memoryview(buffer)[position:]
+    try:
+        _SKIP.decode(view)
+    except msgspec.DecodeError as exc:
+        match = _TRAILING.search(str(exc))
+        if match is None:
+            return None if "truncated" in str(exc) else _NOT_HERE
+        # The first byte after the value (and any white space) is at byte N - 1.
+        end = int(match.group(1)) - 1
+    except RecursionError:
+        return _NOT_HERE
+    else:
+        return None  # nothing after it yet: whether a separator follows is in the next read
+    try:
+        return _DECODE.decode(view[:end]), position + end
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return _NOT_HERE
 
 
 def array_item_spans(path: str | os.PathLike[str]) -> Iterator[tuple[int, int]]:
@@ -260,12 +335,16 @@ def array_items_of(items: bytes, name: str) -> Iterator[Any]:
     yield from (item for item, _start, _end in _array_scan(io.BytesIO(b"[" + items + b"]"), name, "utf-8"))
 
 
-def _array_scan(handle: BinaryIO, name: str, encoding: str) -> Iterator[tuple[Any, int, int]]:
+def _array_scan(
+    handle: BinaryIO, name: str, encoding: str, *, at_byte: int | None = None
+) -> Iterator[tuple[Any, int, int]]:
     """(item, start, end) of each item of the top-level JSON array in ``handle``; start and end
-    count decoded characters from the beginning (bytes, for Latin-1)."""
+    count decoded characters from the beginning (bytes, for Latin-1). With ``at_byte``, the
+    handle is inside the array at that byte, at an item or a separator."""
     decoder = codecs.getincrementaldecoder(encoding)()
     buffer = decoder.decode(handle.read(_CHUNK))
-    position = buffer.index("[") + 1
+    position = 0 if at_byte is not None else buffer.index("[") + 1
+    after = "" if at_byte is None else f" after byte {at_byte}"
     offset = 0  # how many characters precede buffer[0]
     want = _CHUNK
     while True:
@@ -298,7 +377,7 @@ def _array_scan(handle: BinaryIO, name: str, encoding: str) -> Iterator[tuple[An
                     continue
                 problem = "an item is nested too deeply"
             else:
-                problem = f"{exc.msg} (character {offset + exc.pos})"
+                problem = f"{exc.msg} (character {offset + exc.pos}{after})"
             more = handle.read(want)
             if not more or len(buffer) - position > _MAX_ITEM:
                 raise InvalidExport(f"{name} is not valid JSON: {problem}") from None
@@ -308,6 +387,14 @@ def _array_scan(handle: BinaryIO, name: str, encoding: str) -> Iterator[tuple[An
             position = 0
             want = min(want * 2, 256 * 1024 * 1024)
             continue
+        if end == len(buffer) or (type(item) in (int, float) and _NUMBER_TAIL.fullmatch(buffer, end)):
+            # A number that ends with the window may go on in the next read ("0." of "0.5").
+            more = handle.read(want)
+            if more:
+                offset += position
+                buffer = buffer[position:] + decoder.decode(more)
+                position = 0
+                continue
         want = _CHUNK
         yield item, offset + position, offset + end
         position = end

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import tracemalloc
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ml_data.converters import read_tasks
 from ml_data.errors import InvalidExport
@@ -140,3 +144,125 @@ def test_tasks_larger_than_the_reading_window(tmp_path, monkeypatch):
     path.write_text(json.dumps(tasks)[:-1])
     with pytest.raises(InvalidExport, match="not closed"):
         list(read_tasks(path))
+
+
+# --- the msgspec fast path reads exactly what the standard library's decoder reads ------------
+
+_json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.sampled_from(["\ud800", "a\udfffb", "é中😀", "\\", '"', "\u2028"]),
+)
+_json_value = st.recursive(
+    _json_leaf,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=12,
+)
+# Literals the standard library takes and msgspec does not: they must reach the same items.
+_odd_literal = st.sampled_from(["NaN", "-Infinity", "1e400", "-1E999", '"\\ud800"', '"\\udc00x"'])
+
+
+@st.composite
+def _exports(draw: st.DrawFn) -> bytes:
+    """A JSON list of tasks as text: objects (some with odd literals), now and then a non-object,
+    with arbitrary white space and lenient separators between items."""
+    parts = []
+    for _ in range(draw(st.integers(min_value=0, max_value=6))):
+        if draw(st.integers(min_value=0, max_value=9)) == 0:
+            item = json.dumps(draw(_json_value))
+        else:
+            task = draw(st.dictionaries(st.text(max_size=4), _json_value, max_size=4))
+            item = json.dumps({"id": draw(st.integers()), **task}, ensure_ascii=draw(st.booleans()))
+            if draw(st.integers(min_value=0, max_value=5)) == 0:
+                item = item[:-1] + (", " if len(item) > 2 else "") + f'"odd": {draw(_odd_literal)}' + "}"
+        parts.append(item)
+    space = st.sampled_from(["", " ", "\n", "\t", "\r\n  "])
+    text = "[" + draw(space)
+    for index, item in enumerate(parts):
+        text += item + draw(space) + ("," if index < len(parts) - 1 else draw(st.sampled_from(["", ""]))) + draw(space)
+    prefix = draw(st.sampled_from(["", "\ufeff", " \n"]))
+    return (prefix + text + "]").encode("utf-8", "surrogatepass")
+
+
+def _outcome(read, path):  # type: ignore[no-untyped-def]
+    """Every item read before an error, and the error's type."""
+    items = []
+    try:
+        for item in read(path):
+            items.append(repr(item))
+    except (InvalidExport, UnicodeDecodeError) as exc:
+        return items, type(exc).__name__
+    return items, None
+
+
+def _standard_library_only(path):  # type: ignore[no-untyped-def]
+    from ml_data.converters.model import _array_scan
+
+    with open(path, "rb") as handle:
+        yield from (item for item, _start, _end in _array_scan(handle, str(path), "utf-8-sig"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(export=_exports(), chunk=st.sampled_from([8, 31, 64, 257, 8 * 1024 * 1024]), cut=st.data())
+def test_the_fast_reader_reads_what_the_standard_library_reads(tmp_path_factory, export, chunk, cut):
+    import ml_data.converters.model as model
+
+    path = tmp_path_factory.mktemp("export") / "export.json"
+    mutation = cut.draw(st.sampled_from(["none", "truncate", "flip", "insert"]))
+    if mutation != "none" and export:
+        at = cut.draw(st.integers(min_value=0, max_value=len(export) - 1))
+        byte = cut.draw(st.sampled_from([b"\xff", b"{", b"}", b"]", b",", b'"', b"x", b"\x01", b"\xc3"]))
+        export = {
+            "truncate": export[:at],
+            "flip": export[:at] + byte + export[at + 1 :],
+            "insert": export[:at] + byte + export[at:],
+        }[mutation]
+    path.write_bytes(export)
+    if not export.lstrip(b" \n\t\r\xef\xbb\xbf").startswith(b"["):
+        return  # not a JSON list: read by the other paths
+    with mock.patch.object(model, "_CHUNK", chunk):
+        fast, fast_error = _outcome(model._array_items, path)
+        standard, standard_error = _outcome(_standard_library_only, path)
+    assert fast_error == standard_error, (export, chunk)
+    if standard_error == "UnicodeDecodeError":
+        # Bytes are decoded a window at a time, so where the error stops the reading depends on
+        # where the windows fall: the items read are the same up to the shorter run.
+        shorter = min(len(fast), len(standard))
+        assert fast[:shorter] == standard[:shorter]
+    else:
+        assert fast == standard, (export, chunk)
+
+
+def test_the_fast_reader_hands_odd_tasks_to_the_standard_library(tmp_path):
+    path = tmp_path / "export.json"
+    path.write_text('[{"id": 1, "data": {}}, {"id": 2, "data": {"x": NaN}}, {"id": 3, "data": {}}]')
+    tasks = list(read_tasks(path))
+    assert [task.id for task in tasks] == [1, 2, 3]
+    assert math.isnan(tasks[1].data["x"])
+    path.write_text('[{"id": 1, "data": {}}, {"id": 2, "data": {}} x]')
+    with pytest.raises(InvalidExport, match=r"Expecting value \(character 0 after byte \d+\)"):
+        list(read_tasks(path))
+
+
+def test_a_number_cut_by_the_window_is_read_whole(tmp_path, monkeypatch):
+    import ml_data.converters.model as model
+
+    monkeypatch.setattr(model, "_CHUNK", 4)
+    path = tmp_path / "export.json"
+    path.write_text("[1234567, 0.25e-3,-10]")
+    assert list(_standard_library_only(path)) == [1234567, 0.25e-3, -10]
+    assert [end - start for start, end in model.array_item_spans(path)] == [7, 7, 3]
+
+
+def test_a_clean_export_never_needs_the_standard_library(tmp_path, monkeypatch):
+    """msgspec's message for bytes after a value is what the fast path reads ends from: if a
+    msgspec release changes it, reading stays right (the fallback) but slow, and this says so."""
+    import ml_data.converters.model as model
+
+    monkeypatch.setattr(model, "_CHUNK", 1500)  # many windows, tasks cut at their edges
+    monkeypatch.setattr(model, "_array_scan", mock.Mock(side_effect=AssertionError("fallback used")))
+    path = write_json(tmp_path / "export.json", [{**TASK, "id": n} for n in range(50)])
+    assert [task.id for task in read_tasks(path)] == list(range(50))
