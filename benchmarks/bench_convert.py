@@ -9,7 +9,8 @@ fresh process, so its peak RSS is its own. For scale, each size also prints two 
 orjson reading the whole file into dicts, and a typed decoder (msgspec Structs holding only the
 fields the formats read, from the same bytes); each format's line ends with its time over the
 typed floor. YOLO and VOC also create one file per image: their line adds the time to create as
-many empty files in a fresh folder.
+many empty files in a fresh folder. A second line gives ml-data's own streaming reader alone (the
+task dicts every format starts from), with its peak RSS.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ elif which == "parse":
     import orjson
     with open(source, "rb") as handle:
         orjson.loads(handle.read())
+elif which == "read":
+    from ml_data.converters.model import read_tasks
+    for _task in read_tasks(source).raw():
+        pass
 elif which == "typed":
     import msgspec
 
@@ -115,11 +120,18 @@ def main() -> None:
             }
             floor = {kind: run("parse", "JSON", path, work / "unused") for kind, path in exports.items()}
             typed = {kind: run("typed", "JSON", path, work / "unused") for kind, path in exports.items()}
+            reading = {kind: run("read", "JSON", path, work / "unused") for kind, path in exports.items()}
             files = run("files", str(size), exports["image"], work / f"files-{size}")["seconds"]
             print(
                 f"{size:>7} parsing alone: orjson (whole file) image {floor['image']['seconds']:.2f}s, "
                 f"NER {floor['ner']['seconds']:.2f}s; typed decode (msgspec) image {typed['image']['seconds']:.2f}s, "
                 f"NER {typed['ner']['seconds']:.2f}s; creating {size} files {files:.2f}s",
+                flush=True,
+            )
+            print(
+                f"{size:>7} ml-data's streaming reader alone (task dicts, flat memory): "
+                f"image {reading['image']['seconds']:.2f}s {reading['image']['peak_rss_mb']:.0f}MB, "
+                f"NER {reading['ner']['seconds']:.2f}s {reading['ner']['peak_rss_mb']:.0f}MB",
                 flush=True,
             )
             for fmt, kind in CASES:
