@@ -52,7 +52,7 @@ elif which == "parse":
     with open(source, "rb") as handle:
         orjson.loads(handle.read())
 elif which == "read":
-    from ml_data.converters.model import read_tasks
+    from ml_data.converters import read_tasks
     for _task in read_tasks(source).raw():
         pass
 elif which == "typed":

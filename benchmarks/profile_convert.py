@@ -12,7 +12,6 @@ each stage is the cumulative time of the functions that make it, as a share of t
 from __future__ import annotations
 
 import argparse
-import pstats
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from profiling import stage_shares  # noqa: E402
 
 from tests.converters.exports import write_export  # noqa: E402
 
@@ -49,21 +51,6 @@ STAGES = {
 }
 
 
-def stage_shares(profile: Path) -> tuple[float, dict[str, float]]:
-    stats = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]
-    total = max(entry[3] for entry in stats.values())
-    shares = {}
-    for stage, (file_part, function) in STAGES.items():
-        cumulative = sum(
-            entry[3]
-            for (filename, _line, name), entry in stats.items()
-            if name == function and filename.endswith(file_part)
-        )
-        if cumulative:
-            shares[stage] = cumulative / total
-    return total, shares
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=20_000)
@@ -81,10 +68,11 @@ def main() -> None:
             source = exports["ner" if fmt == "CONLL2003" else "image"]
             child = [sys.executable, "-c", _CHILD.format(root=str(ROOT))]
             subprocess.run([*child, fmt, str(source), str(root / f"out-{fmt}"), str(profile)], check=True)
-            total, shares = stage_shares(profile)
+            total, shares = stage_shares(profile, STAGES)
             print(f"  {fmt} ({total:.2f} s under the profiler)")
             for stage, share in shares.items():
-                print(f"    {stage:40s} {100 * share:5.1f} %")
+                if share:
+                    print(f"    {stage:40s} {100 * share:5.1f} %")
 
 
 if __name__ == "__main__":

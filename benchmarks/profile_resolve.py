@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pstats
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_resolve import make_files, start_server  # noqa: E402
+from profiling import stage_shares  # noqa: E402
 
 _FIRST_LOOK = """
 import json, sys, time
@@ -70,20 +70,6 @@ STAGES = {
 }
 
 
-def stage_shares(profile: Path) -> dict[str, float]:
-    stats = pstats.Stats(str(profile))
-    total = max(cumulative for (_, _, _, cumulative, _) in stats.stats.values())  # type: ignore[attr-defined]
-    shares = {}
-    for stage, (file_part, function) in STAGES.items():
-        cumulative = sum(
-            entry[3]
-            for (filename, _line, name), entry in stats.stats.items()  # type: ignore[attr-defined]
-            if name == function and filename.endswith(file_part)
-        )
-        shares[stage] = cumulative / total
-    return shares
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000)
@@ -102,6 +88,7 @@ def main() -> None:
                     [*run, _FIRST_LOOK, str(root / "cache"), *urls], check=True, capture_output=True, text=True
                 ).stdout
             )
+            _total, shares = stage_shares(profile, STAGES)  # read before the folder goes
         finally:
             server.kill()
             server.wait()
@@ -110,7 +97,7 @@ def main() -> None:
         print(f"  {step:16s} {micros:7.1f}")
     print(f"  {'total':16s} {sum(first_look.values()):7.1f}")
     print(f"cold downloads, one thread, {args.count} files: share of the profiled time")
-    for stage, share in stage_shares(profile).items():
+    for stage, share in shares.items():
         print(f"  {stage:48s} {100 * share:5.1f} %")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import pstats
 import sys
 import tempfile
 import time
@@ -20,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_resolve import make_files, start_server  # noqa: E402
+from profiling import stage_shares  # noqa: E402
 
 PARTS = {
     "the whole request (Werkzeug test client)": ("werkzeug/test.py", "run_wsgi_app"),
@@ -61,17 +61,13 @@ def main() -> None:
                 {"client": client, "url": url, "headers": headers, "n": args.requests},
                 str(profile),
             )
-            stats = pstats.Stats(str(profile)).stats  # type: ignore[attr-defined]
+            _total, shares = stage_shares(profile, PARTS)
         finally:
             server.kill()
             server.wait()
-    total = max(entry[3] for entry in stats.values())
     print(f"{args.requests} warm GET /v1/resources through the test client: {per_request:.0f} us each (unprofiled)")
-    for part, (file_part, function) in PARTS.items():
-        cumulative = sum(
-            entry[3] for (name, _, func), entry in stats.items() if func == function and name.endswith(file_part)
-        )
-        print(f"  {part:45s} {100 * cumulative / total:5.1f} %")
+    for part, share in shares.items():
+        print(f"  {part:45s} {100 * share:5.1f} %")
 
 
 if __name__ == "__main__":

@@ -268,13 +268,16 @@ def _array_items(path: Path) -> Iterator[Any]:
                 return
             found = _next_item(buffer, position) if position < len(buffer) else None
             if found is None:
-                # The window ends inside the separators or the item: slide it along.
+                # The window ends inside the separators or the item: slide it along, unless the
+                # file ends here or the item is a window long (the standard library's reader
+                # then names the problem, or reads the item by growing its own window).
                 chunk = handle.read(_CHUNK) if len(buffer) - position < _CHUNK else b""
                 if chunk:
                     skipped += position
                     buffer, position = buffer[position:] + chunk, 0
                     continue
-            if found is None or found is _NOT_HERE:
+                found = _NOT_HERE
+            if found is _NOT_HERE:
                 handle.seek(skipped + position)
                 for item, _start, _end in _array_scan(handle, str(path), "utf-8", at_byte=skipped + position):
                     yield item
@@ -301,9 +304,10 @@ def _next_item(buffer: bytes, position: int) -> tuple[Any, int] | None:
     try:
         _SKIP.decode(view)
     except msgspec.DecodeError as exc:
-        match = _TRAILING.search(str(exc))
+        message = str(exc)
+        match = _TRAILING.search(message)
         if match is None:
-            return None if "truncated" in str(exc) else _NOT_HERE
+            return None if "truncated" in message else _NOT_HERE
         # The first byte after the value (and any white space) is at byte N - 1.
         end = int(match.group(1)) - 1
     except RecursionError:
