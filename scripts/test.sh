@@ -10,13 +10,16 @@ stamps=.cache/stamps
 mkdir -p "$stamps"
 python=${PYTHON:-python3}
 
-# Run "$@" as phase $1 unless the hash of its inputs ($2, a string) matches the last successful run.
+# Run "$@" as phase $1 unless its output $3 (a path) exists and the hash of its inputs ($2, a
+# string, with the command itself) matches the last successful run. Whether the output exists is
+# checked apart from the inputs: folded into them, it would be read before the phase runs, so the
+# stamp saved after a first run would say "missing" and the next run would redo every phase.
 phase() {
-    local name=$1 inputs=$2
-    shift 2
+    local name=$1 inputs=$2 output=$3
+    shift 3
     local stamp="$stamps/$name" digest started
-    digest=$(printf '%s' "$inputs" | sha256sum | cut -d' ' -f1)
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then
+    digest=$(printf '%s\n' "$inputs" "$*" | sha256sum | cut -d' ' -f1)
+    if [ -e "$output" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then
         echo "setup: $name: up to date"
         return 0
     fi
@@ -26,11 +29,11 @@ phase() {
     echo "setup: $name: done in $(( $(date +%s) - started ))s"
 }
 
-python_inputs="$("$python" --version 2>&1) $(sha256sum pyproject.toml) $( [ -x .venv/bin/python ] && echo venv || true)"
-phase python-packages "$python_inputs" bash scripts/setup.sh test all ray
+phase python-packages "$("$python" --version 2>&1) $(sha256sum pyproject.toml scripts/setup.sh)" .venv/bin/python \
+    bash scripts/setup.sh test all ray
 # Azurite (the Azure Blob emulator) from npm, pinned by package-lock.json.
-node_inputs="$(node --version 2>&1) $(sha256sum package-lock.json) $( [ -d node_modules ] && echo modules || true)"
-phase azurite "$node_inputs" npm ci --no-audit --no-fund --loglevel=error
+phase azurite "$(node --version 2>&1) $(sha256sum package-lock.json)" node_modules \
+    npm ci --no-audit --no-fund --loglevel=error
 # nginx (Debian's package) for the test of the shipped nginx config in front of the service. The
 # package is installed without starting its default site (which would listen on every address).
 install_nginx() {
@@ -49,9 +52,10 @@ install_nginx() {
              && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx-light >/dev/null; }
     if [ -n "$created_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 }
-phase nginx "$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || echo missing)" install_nginx
+# Where it cannot be installed (no root apt-get) the phase is tried again on each run: it only says so.
+phase nginx "$(declare -f install_nginx)" "$(command -v nginx || echo /usr/sbin/nginx)" install_nginx
 # Label Studio in a virtual environment of its own (its pins differ from ml-data's).
-phase label-studio "$(sha256sum scripts/install-label-studio.sh) $( [ -x .cache/label-studio-venv/bin/python ] && echo venv || true)" \
+phase label-studio "$(sha256sum scripts/install-label-studio.sh)" .cache/label-studio-venv/bin/python \
     bash scripts/install-label-studio.sh
 
 started=$(date +%s)
