@@ -59,6 +59,7 @@ except ImportError:  # Windows
 from ml_data.cache.naming import cache_key, safe_filename
 from ml_data.errors import CacheError, ConfigurationError, IncompleteDownload
 from ml_data.hashing import file_sha256
+from ml_data.media_types import media_type
 from ml_data.redaction import redact_url
 
 if TYPE_CHECKING:
@@ -307,7 +308,7 @@ class PendingFile:
             "identity": redact_url(self.identity),
             "source": redact_url(source),
             "kind": kind,
-            "content_type": content_type,
+            "content_type": media_type(content_type),
             "etag": etag,
             "last_modified": last_modified,
             "created_at": now,
@@ -851,7 +852,8 @@ def _entry_from_meta(key: str, path: Path, meta: dict, *, last_accessed: float) 
         identity=meta.get("identity", ""),
         source=meta.get("source", ""),
         kind=meta.get("kind"),
-        content_type=meta.get("content_type"),
+        # Checked again on the way out: an older version or a hand edit may have written anything.
+        content_type=media_type(meta.get("content_type")),
         etag=meta.get("etag"),
         last_modified=meta.get("last_modified"),
         created_at=created,
