@@ -1,5 +1,5 @@
 """What the service answers for what the cache holds: a checked Content-Type whatever a data: URI
-or an entry's metadata says."""
+or an entry's metadata says, and a JSON 503 with Retry-After when the cache's disk is full."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from ml_data.cache import Cache
 from ml_data.resolvers.refs import parse_ref
 from ml_data.service import ServiceSettings, create_app
+from tests.disk_faults import Faults, temp_files
 
 TOKEN = "s3cret-service-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -52,3 +53,15 @@ def test_an_entry_whose_metadata_was_tampered_with_is_still_served(client, setti
         response = resource(client, uri)
         assert response.status_code == 200 and response.data == b"hello"
         assert response.headers["Content-Type"] == "application/octet-stream"
+
+
+def test_a_full_disk_is_a_json_503_with_retry_after(client, settings, monkeypatch):
+    uri = "data:text/plain;base64,aGVsbG8="
+    with monkeypatch.context() as patch:
+        Faults(patch, settings.cache_dir, fail_at=1)
+        response = resource(client, uri)
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
+    body = response.get_json()
+    assert body["error"] == "cache_unavailable" and str(settings.cache_dir) in body["message"]
+    assert temp_files(settings.cache_dir) == []
+    assert resource(client, uri).status_code == 200  # room again
