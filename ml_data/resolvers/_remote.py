@@ -52,7 +52,7 @@ def cached_download(resolver: Resolver, ref: Ref, url: HttpURL, *, identity: str
     settings = resolver.settings
     cache = resolver.cache
     started = time.time()
-    entry = cache.get(identity, verify=settings.cache_verify)
+    entry = resolver.cached(identity)
     action = freshness_action(entry, kind=ref.kind, now=started, ttl=settings.cache_ttl, refresh=resolver.refresh)
     if action is Action.REUSE:
         assert entry is not None
@@ -62,7 +62,7 @@ def cached_download(resolver: Resolver, ref: Ref, url: HttpURL, *, identity: str
             return LocalFile.from_entry(entry, ref)
         raise NotFound("not in the cache, and downloads are off (download_resources=False)", url=ref.raw)
     with cache.locked(identity):
-        entry = cache.get(identity, verify=settings.cache_verify)
+        entry = resolver.cached(identity)
         if entry is not None and entry.validated_at >= started:
             return LocalFile.from_entry(entry, ref)  # another caller just did the work
         action = freshness_action(
