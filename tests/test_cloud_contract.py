@@ -110,6 +110,14 @@ def test_missing_object_is_a_typed_not_found(rig):
     assert Resolver(rig.settings).cache.get(rig.uri("absent.txt")) is None
 
 
+def test_hash_verification_downloads_a_damaged_object_again(rig):
+    rig.put("h.bin", b"0123456789")
+    verifying = Resolver(rig.settings.with_changes(cache_verify="hash"))
+    path = verifying.resolve(rig.uri("h.bin")).path
+    path.write_bytes(b"01234X6789")  # same size: only the hash can tell
+    assert verifying.resolve(rig.uri("h.bin")).path.read_bytes() == b"0123456789"
+
+
 @pytest.mark.parametrize("key", ["dir with space/a b.jpg", "plus+sign.jpg", "100%25 sure %.jpg", "猫/图片.png"])
 def test_odd_key_names_round_trip(rig, key):
     rig.put(key, key.encode())

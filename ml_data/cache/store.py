@@ -6,14 +6,16 @@ Layout under the cache root::
     objects/<k[:2]>/<k>/.meta.json      size, sha256, ETag, Last-Modified, redacted source, times;
                                         its mtime is the entry's last access (for LRU eviction)
     locks/<k[:2]>/<k>.lock              per-key cross-process lock (one download for N processes)
-    tmp/<k[:16]>.<host>.<pid>.<random>.part    downloads in progress
+    tmp/<k[:16]>.<host>.<pid>.<random>.part    downloads in progress (``.meta``: metadata)
 
 ``k`` is the full sha256 of the resource's canonical identity. A file becomes visible only once it
 is complete: it is written to a unique temp file (one per process: locks can silently do nothing on
-network filesystems, so no two writers ever share a file), its length is checked, it is moved into
-place with ``os.replace``, and only then is its metadata written. An entry counts as a hit only when
-its metadata exists and the file's size (or, with ``verify="hash"``, its sha256) matches it, so an
-interrupted or damaged download is never served.
+network filesystems, so no two writers ever share a file), its length is checked, its metadata is
+written to a temp file too, then the file is moved into place with ``os.replace`` and its metadata
+after it. A write the system refuses (a full disk) is a :class:`CacheError` and leaves no temp file
+and no file without metadata. An entry counts as a hit only when its metadata exists and the file's
+size (or, with ``verify="hash"``, its sha256) matches it, so an interrupted or damaged download is
+never served. Content types are checked on the way in and out (:mod:`ml_data.media_types`).
 
 Several hosts or containers may share the cache folder (an NFS volume, one volume mounted into many
 ML backend replicas), where locks may do nothing and process ids mean nothing across pid namespaces.
@@ -33,6 +35,7 @@ file readable even if it is unlinked afterwards.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -59,6 +62,7 @@ except ImportError:  # Windows
 from ml_data.cache.naming import cache_key, safe_filename
 from ml_data.errors import CacheError, ConfigurationError, IncompleteDownload
 from ml_data.hashing import file_sha256
+from ml_data.media_types import media_type
 from ml_data.redaction import redact_url
 
 if TYPE_CHECKING:
@@ -80,6 +84,9 @@ DEFAULT_WRITER_TIMEOUT = 15 * 60.0
 HOST_ID = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname())[:40].strip("-") or "host"
 #: Entries remembered per process (cleared when full; a miss only costs reading the metadata).
 _MEMO_ENTRIES = 100_000
+#: errno values that mean the device (or the user's quota) is full.
+_NO_SPACE = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
 @dataclass(frozen=True)
@@ -249,13 +256,19 @@ class PendingFile:
         self.identity = identity
         self.key = cache_key(identity)
         self.path = Path(cache._new_tmp_path(self.key, ".part"))
-        self._handle = open(self.path, "xb")
+        try:
+            self._handle = open(self.path, "xb")
+        except OSError as exc:
+            raise _write_error(cache.root, exc, url=identity) from None
         self._digest = _Digest()
         self.size = 0
         self._beat = time.monotonic()
 
     def write(self, chunk: bytes) -> None:
-        self._handle.write(chunk)
+        try:
+            self._handle.write(chunk)
+        except OSError as exc:  # a full disk above all; the caller's ``pending`` removes the file
+            raise _write_error(self.cache.root, exc, url=self.identity) from None
         self._digest.update(chunk)
         self.size += len(chunk)
         if time.monotonic() - self._beat >= HEARTBEAT_SECONDS:
@@ -274,8 +287,11 @@ class PendingFile:
 
     def restart(self) -> None:
         """Drop what was written (the server could not resume)."""
-        self._handle.seek(0)
-        self._handle.truncate()
+        try:
+            self._handle.seek(0)  # flushes the buffer first, which can meet a full disk
+            self._handle.truncate()
+        except OSError as exc:
+            raise _write_error(self.cache.root, exc, url=self.identity) from None
         self._digest.close()
         self._digest = _Digest()
         self.size = 0
@@ -293,7 +309,10 @@ class PendingFile:
         last_modified: str | None = None,
     ) -> CacheEntry:
         """Check the length (and checksum, when known) and move the file into place."""
-        self._handle.close()
+        try:
+            self._handle.close()  # writes what is still buffered
+        except OSError as exc:
+            raise _write_error(self.cache.root, exc, url=source) from None
         if expected_size is not None and self.size != expected_size:
             raise IncompleteDownload(f"received {self.size} bytes where {expected_size} were announced", url=source)
         sha256 = self._digest.hexdigest()
@@ -307,7 +326,7 @@ class PendingFile:
             "identity": redact_url(self.identity),
             "source": redact_url(source),
             "kind": kind,
-            "content_type": content_type,
+            "content_type": media_type(content_type),
             "etag": etag,
             "last_modified": last_modified,
             "created_at": now,
@@ -397,7 +416,7 @@ class Cache:
         try:
             os.makedirs(path, exist_ok=True)
         except OSError as exc:
-            raise CacheError(f"cannot create cache folder {path}: {exc.strerror or exc}") from None
+            raise _write_error(self.root, exc, failed=f"create cache folder {path}") from None
         self._made.add(path)
 
     # -- reading ------------------------------------------------------------------------------
@@ -552,14 +571,20 @@ class Cache:
         if not self.locking:
             yield
             return
+        lock = self._lock(key, self.lock_timeout)
         try:
-            with self._lock(key, self.lock_timeout):
-                yield
+            lock.acquire()
         except filelock.Timeout:
             raise CacheError(
                 f"waited {self.lock_timeout:.0f}s for another process to finish downloading "
                 f"{redact_url(identity)}; its lock is {self._lock_path(key)}"
             ) from None
+        except OSError as exc:  # the lock file cannot be created (a full disk, permissions)
+            raise _write_error(self.root, exc, url=identity) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def _lock(self, key: str, timeout: float) -> _EntryLock | filelock.FileLock:
         lock_dir = os.path.join(self._locks, key[:2])
@@ -626,24 +651,36 @@ class Cache:
         return updated
 
     def _commit(self, key: str, tmp_path: Path, filename: str, meta: dict) -> CacheEntry:
+        """Move a complete temp file into its entry folder, then its metadata beside it.
+
+        What needs disk space (the metadata, the folder) is made before the folder is touched,
+        and a failure after that empties it again: a full disk leaves the entry complete or
+        absent, never a file without metadata. (A process killed between the two renames leaves
+        one, which is a miss and is cleaned once silent for ``writer_timeout``.)
+        """
         directory = self.entry_dir(key)
-        self._ensure_dir(directory.parent)
         name = safe_filename(filename)
         meta["filename"] = name
+        meta_tmp = self._meta_aside(key, meta)
+        touched = committed = False
         try:
-            directory.mkdir()
-        except FileExistsError:
-            # Retire the old metadata first: from here to the new metadata, the entry is a miss.
-            with contextlib.suppress(FileNotFoundError):
-                (directory / META_NAME).unlink()
-            for stale in directory.iterdir():
-                if stale.name != name:
-                    _remove(stale)
-        except OSError as exc:
-            raise CacheError(f"cannot create cache folder {directory}: {exc.strerror or exc}") from None
-        try:
+            self._ensure_dir(directory.parent)
+            try:
+                directory.mkdir()
+                touched = True
+            except FileExistsError:
+                touched = True
+                # Retire the old metadata first: from here to the new metadata, the entry is a miss.
+                with contextlib.suppress(FileNotFoundError):
+                    (directory / META_NAME).unlink()
+                for stale in directory.iterdir():
+                    if stale.name != name:
+                        _remove(stale)
             os.replace(tmp_path, directory / name)
-            self._write_meta(key, meta)
+            os.replace(meta_tmp, directory / META_NAME)
+            committed = True
+        except CacheError:
+            raise
         except FileNotFoundError:
             # Another host's cleaner removed our temp file or the entry folder (it judged the
             # writer dead): nothing half-done is visible, and the caller may try again.
@@ -651,6 +688,20 @@ class Cache:
                 f"the download of {redact_url(meta.get('source', ''))} was removed from the cache while it was "
                 "being committed (is a cache on another host pruning with a shorter writer timeout?)"
             ) from None
+        except OSError as exc:
+            raise _write_error(self.root, exc, url=meta.get("source")) from None
+        finally:
+            if not committed:
+                with contextlib.suppress(OSError):
+                    os.unlink(meta_tmp)
+                if touched:
+                    # Never a file without its metadata (ours, or the old one's, retired above;
+                    # without locks maybe another writer's, which is then a miss, never wrong);
+                    # the folder goes too unless someone has put something else in it.
+                    with contextlib.suppress(OSError):
+                        os.unlink(directory / name)
+                    with contextlib.suppress(OSError):
+                        os.rmdir(directory)
         # The metadata's mtime is the use time: take it from the file, whose clock readers see.
         # Without locks another writer of the same entry may be between retiring this metadata
         # and writing its own: the entry is complete either way.
@@ -662,11 +713,33 @@ class Cache:
         self._remember(entry)
         return entry
 
+    def _meta_aside(self, key: str, meta: dict) -> str:
+        """Write ``meta`` to a temp file of its own and return its path; on failure (a full disk)
+        the temp file is removed and a :class:`CacheError` raised."""
+        path = self._new_tmp_path(key, ".meta")
+        data = memoryview(json.dumps(meta, sort_keys=True).encode("utf-8"))
+        try:
+            handle = os.open(path, _CREATE_FLAGS, 0o644)
+            try:
+                while data:
+                    data = data[os.write(handle, data) :]
+            finally:
+                os.close(handle)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise _write_error(self.root, exc, url=meta.get("source")) from None
+        return path
+
     def _write_meta(self, key: str, meta: dict) -> None:
-        meta_tmp = self._new_tmp_path(key, ".meta")
-        with open(meta_tmp, "xb") as handle:
-            handle.write(json.dumps(meta, sort_keys=True).encode("utf-8"))
-        os.replace(meta_tmp, os.path.join(self._objects, key[:2], key, META_NAME))
+        """Replace an entry's metadata (the old one stays if the new one cannot be written)."""
+        meta_tmp = self._meta_aside(key, meta)
+        try:
+            os.replace(meta_tmp, os.path.join(self._objects, key[:2], key, META_NAME))
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(meta_tmp)
+            raise _write_error(self.root, exc, url=meta.get("source")) from None
 
     # -- inspecting and cleaning --------------------------------------------------------------
 
@@ -795,8 +868,9 @@ class Cache:
                 (directory / META_NAME).unlink()
             if unused_for > 0:
                 # Evicted: a miss from now on, but the file stays for one more grace period, so a
-                # reader that was handed its path just before can still open it.
-                with contextlib.suppress(FileNotFoundError):
+                # reader that was handed its path just before can still open it. Without the
+                # marker (a full disk) it stays until cleaning finds the folder silent.
+                with contextlib.suppress(OSError):
                     (directory / EVICTED_NAME).touch()
             else:
                 shutil.rmtree(directory, ignore_errors=True)
@@ -851,13 +925,31 @@ def _entry_from_meta(key: str, path: Path, meta: dict, *, last_accessed: float) 
         identity=meta.get("identity", ""),
         source=meta.get("source", ""),
         kind=meta.get("kind"),
-        content_type=meta.get("content_type"),
+        # Checked again on the way out: an older version or a hand edit may have written anything.
+        content_type=media_type(meta.get("content_type")),
         etag=meta.get("etag"),
         last_modified=meta.get("last_modified"),
         created_at=created,
         validated_at=float(meta.get("validated_at", created)),
         last_accessed=last_accessed,
     )
+
+
+def _write_error(root: Path, exc: OSError, *, url: str | None = None, failed: str | None = None) -> CacheError:
+    """The typed error for a write into the cache that the system refused, naming the folder
+    (``failed`` says what could not be done, when not just writing).
+
+    ``errno`` is kept, so code that looked for ENOSPC in a plain OSError still finds it.
+    """
+    if exc.errno in _NO_SPACE:
+        reason = "no space left on the device"
+        message = f"the cache folder {root} is full ({reason}): free space, or set ML_DATA_CACHE_MAX_SIZE"
+    else:
+        reason = exc.strerror or str(exc)
+        message = f"cannot {failed or f'write to the cache folder {root}'}: {reason}"
+    error = CacheError(message, url=url)
+    error.errno, error.strerror = exc.errno, reason
+    return error
 
 
 def _subdirs(path: Path) -> list[Path]:

@@ -56,7 +56,7 @@ def fetch_object(store: ObjectStore, ref: CloudRef, resolver: Resolver) -> Local
     is downloaded."""
     settings, cache = resolver.settings, resolver.cache
     started = time.time()
-    entry = cache.get(ref.identity, verify=settings.cache_verify)
+    entry = resolver.cached(ref.identity)
     if entry is not None and not resolver.refresh and started - entry.validated_at < settings.cache_ttl:
         return LocalFile.from_entry(entry, ref)
     if not resolver.allow_downloads:
@@ -64,7 +64,7 @@ def fetch_object(store: ObjectStore, ref: CloudRef, resolver: Resolver) -> Local
             return LocalFile.from_entry(entry, ref)
         raise NotFound("not in the cache, and downloads are off", url=ref.raw)
     with cache.locked(ref.identity):
-        entry = cache.get(ref.identity, verify=settings.cache_verify)
+        entry = resolver.cached(ref.identity)
         if entry is not None and entry.validated_at >= started:
             return LocalFile.from_entry(entry, ref)
         info = store.head(ref)

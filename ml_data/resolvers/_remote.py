@@ -26,6 +26,7 @@ from ml_data.errors import (
     UpstreamUnavailable,
 )
 from ml_data.http import is_identity_encoded
+from ml_data.media_types import OCTET_STREAM, media_type
 from ml_data.resolvers.base import LocalFile
 from ml_data.urls import HttpURL, parse_http_url
 
@@ -51,7 +52,7 @@ def cached_download(resolver: Resolver, ref: Ref, url: HttpURL, *, identity: str
     settings = resolver.settings
     cache = resolver.cache
     started = time.time()
-    entry = cache.get(identity, verify=settings.cache_verify)
+    entry = resolver.cached(identity)
     action = freshness_action(entry, kind=ref.kind, now=started, ttl=settings.cache_ttl, refresh=resolver.refresh)
     if action is Action.REUSE:
         assert entry is not None
@@ -61,7 +62,7 @@ def cached_download(resolver: Resolver, ref: Ref, url: HttpURL, *, identity: str
             return LocalFile.from_entry(entry, ref)
         raise NotFound("not in the cache, and downloads are off (download_resources=False)", url=ref.raw)
     with cache.locked(identity):
-        entry = cache.get(identity, verify=settings.cache_verify)
+        entry = resolver.cached(identity)
         if entry is not None and entry.validated_at >= started:
             return LocalFile.from_entry(entry, ref)  # another caller just did the work
         action = freshness_action(
@@ -243,17 +244,18 @@ def _content_range(response: requests.Response) -> tuple[int, int | None] | None
 
 
 def _content_type(response: requests.Response, filename: str) -> str | None:
-    header = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-    if header and header != "application/octet-stream":
+    """The server's media type when it names one (checked), else the file name's."""
+    header = media_type(response.headers.get("Content-Type"))
+    if header and header != OCTET_STREAM:
         return header
-    return mimetypes.guess_type(filename)[0] or (header or None)
+    return mimetypes.guess_type(filename)[0] or header
 
 
 def _filename(filename: str, response: requests.Response) -> str:
     if filename:
         return filename
     # No name in the URL (e.g. https://host/): name it after the content type.
-    content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
+    content_type = media_type(response.headers.get("Content-Type")) or ""
     return "file" + (mimetypes.guess_extension(content_type) or "")
 
 

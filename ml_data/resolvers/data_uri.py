@@ -14,11 +14,11 @@ if TYPE_CHECKING:
 def fetch(ref: DataRef, resolver: Resolver, task_id: int | None) -> LocalFile:
     """Write the decoded payload once; the identity is the hash of the whole URI."""
     cache = resolver.cache
-    entry = cache.get(ref.identity)
-    if entry is None:
+    entry = resolver.cached(ref.identity)
+    if entry is None:  # missing, or damaged (and discarded): decoded anew
         payload = ref.decode()
         with cache.locked(ref.identity):
-            entry = cache.get(ref.identity) or cache.put(
+            entry = resolver.cached(ref.identity) or cache.put(
                 ref.identity, ref.filename, [payload], source=ref.raw, content_type=ref.media_type
             )
     return LocalFile.from_entry(entry, ref)

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from ml_data.errors import UnsafePath, UnsupportedURL
+from ml_data.media_types import media_type as checked_media_type
 from ml_data.urls import HttpURL, parse_http_url, reject_lone_surrogates
 
 CLOUD_SCHEMES = {"s3": "s3", "gs": "gcs", "azure-blob": "azure"}
@@ -476,7 +477,7 @@ def _parse_data_uri(url: str) -> DataRef:
         raise UnsupportedURL("data: URI has no ',' before its payload", url=url)
     params = head.split(";")
     is_base64 = params[-1].strip().lower() == "base64"
-    media_type = params[0].strip().lower() or "text/plain"
+    media_type = checked_media_type(params[0]) or "text/plain"  # RFC 2397's default
     return DataRef(raw=url, media_type=media_type, is_base64=is_base64, payload=payload)
 
 

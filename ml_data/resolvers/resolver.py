@@ -17,6 +17,7 @@ from ml_data.resolvers.base import Fetcher, LocalFile
 from ml_data.resolvers.refs import Ref, parse_ref
 
 if TYPE_CHECKING:
+    from ml_data.cache import CacheEntry
     from ml_data.resolvers.base import RefGuard
 
 #: URL kind -> module whose ``fetch`` handles it; imported on first use.
@@ -86,6 +87,11 @@ class Resolver:
     def refreshing(self) -> Resolver:
         """The same resolver, but it revalidates every cached remote file it returns."""
         return self._variant(refresh=True)
+
+    def cached(self, identity: str) -> CacheEntry | None:
+        """The cache entry for ``identity``, checked as ``settings.cache_verify`` says (its size,
+        or its sha256): fetchers read the cache only through here, so no kind skips the check."""
+        return self.cache.get(identity, verify=self.settings.cache_verify)
 
     def parse(self, url: str) -> Ref:
         """The typed Ref for ``url`` (pure)."""

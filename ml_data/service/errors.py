@@ -25,6 +25,9 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (errors.CacheError, 503, "cache_unavailable"),
     (errors.MlDataError, 400, "bad_request"),
 ]
+#: Seconds a client is asked to wait after a 503 (a full or busy cache: eviction, a finished
+#: download or an operator may free it by then).
+RETRY_AFTER_SECONDS = 30
 
 
 class ApiError(Exception):
@@ -50,7 +53,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(errors.MlDataError)
     def _ml_data(exc: errors.MlDataError):  # type: ignore[no-untyped-def]
         status, code = status_of(exc)
-        return jsonify(error=code, message=str(exc)), status
+        response = jsonify(error=code, message=str(exc))
+        if status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response, status
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
