@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from ml_data import Resolver, Settings, resolve_many
 from ml_data.cli import main
-from ml_data.errors import MlDataError, UnsafePath, UnsupportedURL, URLNotAllowed
+from ml_data.errors import MlDataError, NotFound, UnsafePath, UnsupportedURL, URLNotAllowed
 from ml_data.redaction import redact_url
 from ml_data.resolvers.refs import CloudRef, HttpRef, Ref, parse_ref
 from tests.url_strategies import REPORTED, any_url, reaches_network
@@ -90,6 +90,14 @@ def test_resolve_many_gives_each_url_its_own_outcome(offline_resolver, urls):
     assert set(result.files) | set(result.errors) == {*urls, GOOD}
     assert not set(result.files) & set(result.errors)
     assert all(isinstance(error, MlDataError) for error in result.errors.values())
+
+
+def test_a_file_name_longer_than_the_file_system_allows_is_not_found(offline_resolver, root):
+    """Regression: Path.is_file raised ENAMETOOLONG (an OSError) for a plain path, out of resolve."""
+    long_name = "n" * 300 + ".jpg"
+    for url in (long_name, f"{root}/{long_name}", f"file://{root}/{long_name}", f"/data/local-files/?d={long_name}"):
+        with pytest.raises(NotFound):
+            offline_resolver.resolve(url)
 
 
 def _cli_env(root: Path, tmp_path: Path) -> dict[str, str]:
