@@ -81,6 +81,7 @@ _PATH = [
     "base64,",
     "[",
     "]",
+    "n" * 300,  # longer than a file name may be
 ]
 
 

@@ -32,8 +32,13 @@ def good(file_server):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def client(settings, file_server):  # type: ignore[no-untyped-def]
-    """The service allowed to fetch only from the test's own file server."""
+def client(settings, file_server, tmp_path):  # type: ignore[no-untyped-def]
+    """The service allowed to fetch only from the test's own file server, with a Local Files
+    folder (so that paths reach the file system too)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.jpg").write_bytes(b"a")
+    settings = settings.with_changes(local_files_root=root)
     app = create_app(settings, ServiceSettings(token=TOKEN, allow=(file_server.origin,)))
     app.testing = True
     return app.test_client()
