@@ -385,8 +385,8 @@ def _parse_label_studio_path(
     """Classify a Label Studio URL by its path; None if it is not one of Label Studio's."""
     if "\\" in path_and_query:
         raise UnsafePath("Windows-style paths and backslashes are not accepted", url=raw)
-    # A relative reference (or an absolute URL's path and query): everything before '?' is the
-    # path, whatever it holds.
+    # A path and query (relative, or an absolute URL's): the path is everything before the first
+    # '?' or '#', whatever it holds. Not split_url: "c:/data/upload/..." has no scheme here.
     path, _, query = path_and_query.partition("#")[0].partition("?")
     common: dict[str, Any] = {"raw": raw, "ls_url": ls_url, "origin": origin, "target": target}
     match = _UPLOAD.match(path)
