@@ -67,8 +67,12 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
 def normalize_label_studio_url(url: str) -> str:
     """Check that a Label Studio URL has a scheme and host, and drop the trailing slash."""
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # urlsplit's own refusal of a malformed bracketed host ("http://[x")
+        valid = False
+    if not valid:
         raise ConfigurationError(
             f"invalid Label Studio URL {url!r}: give the full URL with its scheme, e.g. http://label-studio:8080"
         )

@@ -75,21 +75,39 @@ def _redact(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
-        return "<unparseable URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{REDACTED}@{hostport}" if ":" in userinfo else f"{REDACTED}@{hostport}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(is_secret_param(name) for name, _ in pairs):
-            query = urlencode(
-                [(name, REDACTED if is_secret_param(name) else value) for name, value in pairs],
-                safe="*/",
-            )
+        return _redact_unsplittable(url)
+    netloc, query = _redact_netloc(parts.netloc), _redact_query(parts.query)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _redact_netloc(netloc: str) -> str:
+    if "@" not in netloc:
+        return netloc
+    userinfo, _, hostport = netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return f"{user}:{REDACTED}@{hostport}" if ":" in userinfo else f"{REDACTED}@{hostport}"
+
+
+def _redact_query(query: str) -> str:
+    if not query:
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(is_secret_param(name) for name, _ in pairs):
+        return query
+    return urlencode([(name, REDACTED if is_secret_param(name) else value) for name, value in pairs], safe="*/")
+
+
+def _redact_unsplittable(url: str) -> str:
+    """A string ``urlsplit`` refuses (``file://[x``, a host that changes under NFKC), split by
+    hand so that errors still name it (and two such URLs stay apart), its secrets masked all
+    the same."""
+    rest, hash_sign, fragment = url.partition("#")
+    rest, question_mark, query = rest.partition("?")
+    scheme, separator, rest = rest.partition("://")
+    if separator:
+        netloc, slash, path = rest.partition("/")
+        rest = _redact_netloc(netloc) + slash + path
+    return f"{scheme}{separator}{rest}{question_mark}{_redact_query(query)}{hash_sign}{fragment}"
 
 
 def redact_secret(text: str, secret: str | None) -> str:

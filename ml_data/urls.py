@@ -22,6 +22,7 @@ import functools
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 
 from ml_data.errors import UnsafeURL
@@ -37,6 +38,41 @@ _IPV4_LOOKING = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")
 _SAFE_PATH = "/:@!$&'()*+,;=-._~%"
 _SAFE_QUERY = _SAFE_PATH + "?"
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# RFC 3986 appendix B, with the scheme grammar of section 3.1: every part optional, so every string
+# matches (DOTALL: a newline is text like any other).
+_GENERIC = re.compile(
+    r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):)?(?://(?P<authority>[^/?#]*))?(?P<path>[^?#]*)"
+    r"(?:\?(?P<query>[^#]*))?(?:#.*)?",
+    re.DOTALL,
+)
+
+
+class URLParts(NamedTuple):
+    """A URL reference split into its parts, nothing decoded or checked. ``authority`` and
+    ``query`` are None when the text has none (``//`` or ``?`` absent)."""
+
+    scheme: str
+    authority: str | None
+    path: str
+    query: str | None
+
+
+def split_url(text: str) -> URLParts:
+    """Split any string into scheme, authority, path and query; never raises.
+
+    Why not ``urllib.parse.urlsplit``: it raises a bare ``ValueError`` for ``file://[x`` or
+    ``foo://]`` (it checks bracketed hosts), and silently deletes tabs and newlines, so a string
+    and its parts would not say the same thing. Here nothing is removed and nothing refused: the
+    caller decides what the parts may hold.
+
+    >>> split_url("file://[x/a.jpg?v=1#top")
+    URLParts(scheme='file', authority='[x', path='/a.jpg', query='v=1')
+    >>> split_url("/data/local-files/?d=a.jpg")
+    URLParts(scheme='', authority=None, path='/data/local-files/', query='d=a.jpg')
+    """
+    match = _GENERIC.fullmatch(text)
+    assert match is not None  # every part of the pattern is optional
+    return URLParts(match["scheme"] or "", match["authority"], match["path"], match["query"])
 
 
 @dataclass(frozen=True)
@@ -239,4 +275,4 @@ def _check_path(path: str, text: str) -> None:
         raise UnsafeURL("URL path contains an encoded NUL or backslash", url=text)
 
 
-__all__ = ["DEFAULT_PORTS", "HttpURL", "is_ip_address", "parse_http_url"]
+__all__ = ["DEFAULT_PORTS", "HttpURL", "URLParts", "is_ip_address", "parse_http_url", "split_url"]

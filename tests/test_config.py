@@ -80,6 +80,7 @@ def test_settings_are_frozen_and_hashable():
     [
         ({"LABEL_STUDIO_URL": "ls.example:8080"}, "scheme"),
         ({"LABEL_STUDIO_URL": "ftp://ls"}, "scheme"),
+        ({"LABEL_STUDIO_URL": "http://[ls:8080"}, "scheme"),  # urlsplit's bare ValueError, once
         ({"ML_DATA_TIMEOUT": "soon"}, "ML_DATA_TIMEOUT"),
         ({"ML_DATA_TIMEOUT": "-1"}, "positive"),
         ({"ML_DATA_RETRIES": "many"}, "ML_DATA_RETRIES"),

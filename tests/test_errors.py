@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ml_data import errors
 from ml_data.redaction import redact_url
@@ -52,11 +54,26 @@ def test_message_names_task_and_redacted_url():
         ("https://h/x?X-Goog-Signature=a", "https://h/x?X-Goog-Signature=***"),
         ("https://h/x?v=1", "https://h/x?v=1"),
         ("data:image/png;base64," + "A" * 5000, "data:image/png;base64,<5000 characters>"),
+        # urlsplit refuses these (bracketed hosts): still named, still masked
+        ("file://[x", "file://[x"),
+        ("http://u:pw@[x/a.jpg?token=t0k&v=1#top", "http://u:***@[x/a.jpg?token=***&v=1#top"),
         (None, ""),
     ],
 )
 def test_redact_url(url, expected):
     assert redact_url(url) == expected
+
+
+@given(
+    prefix=st.text(max_size=30)
+    | st.sampled_from(["file://[x", "http://[", "a://]/", "http://\u2100x/", "http://u:p@[/"]),
+    name=st.sampled_from(["token", "sig", "X-Amz-Signature", "password"]),
+    secret=st.text(alphabet="0123456789abcdef", min_size=12, max_size=24),
+)
+def test_redaction_never_raises_and_never_shows_a_secret(prefix, name, secret):
+    url = f"{prefix.partition('#')[0].partition('?')[0]}?{name}=S3CRET{secret}"
+    redacted = redact_url(url)
+    assert f"S3CRET{secret}" not in redacted and isinstance(redacted, str)
 
 
 def test_errors_cross_process_boundaries_whole():

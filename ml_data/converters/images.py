@@ -4,9 +4,10 @@ knowing their size."""
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from ml_data.cache.naming import safe_filename
 from ml_data.converters.base import Context, annotated_tasks
@@ -14,12 +15,20 @@ from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation, Region, Task
 from ml_data.errors import InvalidExport
 
+_SCHEME_AND_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
+
 
 def image_name(url: str) -> str:
-    """The file name of an image URL or path (``/data/local-files/?d=dir/x.jpg`` -> ``x.jpg``)."""
-    parts = urlsplit(url)
-    local_files = [value for key, value in parse_qsl(parts.query) if key == "d"] if "local-files" in parts.path else []
-    path = local_files[-1] if local_files else unquote(parts.path)
+    """The file name of an image URL or path (``/data/local-files/?d=dir/x.jpg`` -> ``x.jpg``).
+
+    Split by hand rather than by ``urlsplit``, which raises on a malformed bracketed host
+    (``http://[x/a.jpg``): a name needs no host, and naming never refuses a task."""
+    path, _, query = url.partition("#")[0].partition("?")
+    authority = _SCHEME_AND_HOST.match(path)
+    if authority is not None:
+        path = path[authority.end() :]
+    local_files = [value for key, value in parse_qsl(query) if key == "d"] if "local-files" in path else []
+    path = local_files[-1] if local_files else unquote(path)
     return posixpath.basename(path) or "image"
 
 

@@ -26,6 +26,10 @@ def fetch(ref: LocalPathRef, resolver: Resolver, task_id: int | None) -> LocalFi
         if root is None:
             raise UnsafePath("relative paths are read under LOCAL_FILES_DOCUMENT_ROOT, which is not set", url=ref.raw)
         path = contained_path(root, ref.path, url=ref.raw)
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError as exc:  # e.g. a name longer than the file system allows (is_file raises those)
+        raise NotFound(f"cannot look up the file: {exc.strerror}", url=ref.raw) from None
+    if not is_file:
         raise NotFound("no such file", url=ref.raw)
     return LocalFile.in_place(path, ref)

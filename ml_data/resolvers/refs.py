@@ -31,11 +31,11 @@ import posixpath
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode
 
-from ml_data.errors import UnsafePath, UnsupportedURL
+from ml_data.errors import MlDataError, UnsafePath, UnsupportedURL
 from ml_data.media_types import media_type as checked_media_type
-from ml_data.urls import HttpURL, parse_http_url, reject_lone_surrogates
+from ml_data.urls import HttpURL, parse_http_url, reject_lone_surrogates, split_url
 
 CLOUD_SCHEMES = {"s3": "s3", "gs": "gcs", "azure-blob": "azure"}
 
@@ -311,11 +311,18 @@ def parse_ref(url: str, *, label_studio_url: str | None = None, s3_endpoint_url:
     >>> parse_ref("https://b.s3.amazonaws.com/k.jpg?X-Amz-Signature=1").identity
     's3://b/k.jpg'
     """
-    if isinstance(url, str) and len(url) <= _MEMO_MAX_URL:
-        # Parsing is pure and Refs are frozen: a resolve of a URL seen before skips it (hot path
-        # for warm caches). Long URLs (data: URIs) are not kept.
-        return _parse_memo(url, label_studio_url, s3_endpoint_url)
-    return _parse(url, label_studio_url, s3_endpoint_url)
+    try:
+        if isinstance(url, str) and len(url) <= _MEMO_MAX_URL:
+            # Parsing is pure and Refs are frozen: a resolve of a URL seen before skips it (hot
+            # path for warm caches). Long URLs (data: URIs) are not kept.
+            return _parse_memo(url, label_studio_url, s3_endpoint_url)
+        return _parse(url, label_studio_url, s3_endpoint_url)
+    except MlDataError:
+        raise
+    except ValueError as exc:
+        # Parsing is pure: a ValueError (a UnicodeError too) can only come from the text itself, so
+        # it is this URL's typed failure, never a batch's or a request's.
+        raise UnsupportedURL(f"not a readable URL ({type(exc).__name__})", url=url) from None
 
 
 @functools.lru_cache(maxsize=65536)
@@ -343,10 +350,10 @@ def _parse(url: str, label_studio_url: str | None, s3_endpoint_url: str | None) 
         return _parse_absolute(url, label_studio_url, s3_endpoint_url)
     configured = _configured_origin(label_studio_url)
     ls_origin = _origin_text(configured) if configured is not None else ""
-    parts = urlsplit(url)
-    if parts.scheme and len(parts.scheme) > 1:
+    scheme = split_url(url).scheme
+    if len(scheme) > 1:
         raise UnsupportedURL(
-            f"unsupported URL scheme {parts.scheme!r}: expected http(s)://, s3://, gs://, "
+            f"unsupported URL scheme {scheme.lower()!r}: expected http(s)://, s3://, gs://, "
             "azure-blob://, file://, data:, a Label Studio path (/data/upload/..., "
             "/data/local-files/?d=...) or a local path",
             url=url,
@@ -379,29 +386,30 @@ def _parse_label_studio_path(
     """Classify a Label Studio URL by its path; None if it is not one of Label Studio's."""
     if "\\" in path_and_query:
         raise UnsafePath("Windows-style paths and backslashes are not accepted", url=raw)
-    parts = urlsplit(path_and_query)
-    path = parts.path
+    # A path and query (relative, or an absolute URL's): the path is everything before the first
+    # '?' or '#', whatever it holds. Not split_url: "c:/data/upload/..." has no scheme here.
+    path, _, query = path_and_query.partition("#")[0].partition("?")
     common: dict[str, Any] = {"raw": raw, "ls_url": ls_url, "origin": origin, "target": target}
     match = _UPLOAD.match(path)
     if match:
         # Label Studio serves /data/upload/ whatever the query says (a cache-busting ?v=2).
         return UploadRef(**common, project=unquote(match["project"]), name=unquote(match["file"]))
     if _LOCAL_FILES.match(path):
-        value = _last_query_value(parts.query, "d")
+        value = _last_query_value(query, "d")
         if not value:
             raise UnsupportedURL("Local Files URL has no file path (?d=)", url=raw)
         # Label Studio serves ?d=/images/x.png as images/x.png under its document root (it strips
         # leading slashes): the same file, the same identity.
         return LocalFilesRef(**common, path=value.lstrip("/") or value)
     if _STORAGE_DATA.match(path):
-        key = _last_query_value(parts.query, "filepath") or ""
+        key = _last_query_value(query, "filepath") or ""
         key_match = _UPLOAD_KEY.match(key)
         if not key_match:
             raise UnsupportedURL("storage-data URL has no upload/<project>/<file> filepath", url=raw)
         return UploadRef(**common, project=key_match["project"], name=key_match["file"])
     match = _RESOLVE.match(path)
     if match:
-        fileuri = _last_query_value(parts.query, "fileuri")
+        fileuri = _last_query_value(query, "fileuri")
         if not fileuri:
             raise UnsupportedURL(f"Label Studio {match['verb']} link has no fileuri", url=raw)
         cloud_uri = decode_fileuri(fileuri, raw=raw)
@@ -460,8 +468,8 @@ def _parse_cloud_uri(uri: str, *, raw: str) -> CloudRef:
 
 
 def _parse_file_url(url: str) -> LocalPathRef:
-    parts = urlsplit(url)
-    if parts.netloc not in ("", "localhost"):
+    parts = split_url(url)
+    if parts.authority not in (None, "", "localhost"):
         raise UnsupportedURL("file:// URLs must not name a remote host", url=url)
     path = unquote(parts.path)
     if "\x00" in path:

@@ -7,13 +7,12 @@ is made twice on the same parsed values: once on the Ref before its fetcher runs
 included), and by the HTTP client before every connection, redirects included, with the addresses
 the host name resolved to. Those addresses are the ones connected to (the client pins them), so a
 name that answers a public address to the check and a private one to the connection cannot get
-through; an allowlisted host name must resolve only to public addresses, while IP addresses in the
-allowlist are taken as they are.
+through; an allowlisted host name must resolve only to globally routable addresses (see
+:mod:`ml_data.service.addresses`), while IP addresses in the allowlist are taken as they are.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -23,18 +22,13 @@ from ml_data.http import Origin
 from ml_data.labelstudio.auth import is_token_path
 from ml_data.resolvers import Resolver
 from ml_data.resolvers.refs import CloudRef, HttpRef, Ref
+from ml_data.service.addresses import is_public_address
 from ml_data.urls import HttpURL, parse_http_url
 
 _LOCAL_KINDS = frozenset({"local_files", "upload", "local_path", "data_uri"})
 
 #: Whether an allowlisted host name may connect to this address.
 AddressPolicy = Callable[[str], bool]
-
-
-def is_public_address(address: str) -> bool:
-    """False for loopback, link-local, private, reserved and unspecified addresses."""
-    ip = ipaddress.ip_address(address.split("%")[0])
-    return not (ip.is_loopback or ip.is_link_local or ip.is_private or ip.is_reserved or ip.is_unspecified)
 
 
 class UrlGuard:

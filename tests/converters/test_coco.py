@@ -143,3 +143,11 @@ def test_same_image_names_in_two_folders_stay_two_images(tmp_path):
     second["data"]["image"] = "/data/local-files/?d=right/frame.jpg"
     convert([first, second], "coco", tmp_path / "out", config=CONFIG)
     assert [i["file_name"] for i in load(tmp_path / "out")["images"]] == ["images/frame.jpg", "images/frame__task2.jpg"]
+
+
+def test_an_image_url_urlsplit_refuses_still_names_its_file(tmp_path):
+    """Regression: naming the image of http://[x/a.jpg raised urlsplit's ValueError (task failed)."""
+    task = box_task(1, "a", {"x": 10, "y": 10, "width": 10, "height": 10, "rotation": 0})
+    task["data"]["image"] = "http://[x/dir/a.jpg?v=1"
+    report = convert([task], "coco", tmp_path / "out", config=CONFIG)
+    assert report.skipped == {} and [i["file_name"] for i in load(tmp_path / "out")["images"]] == ["images/a.jpg"]
