@@ -5,7 +5,7 @@ stalled server (no timeouts), retried nothing, and sent the Label Studio token w
 pointed. Here every request has connect and read timeouts, connection errors, 429 and 5xx are retried
 with backoff, redirects are followed hop by hop so credentials are attached only to the exact Label
 Studio origin (scheme, host and port) and never again once a redirect has left it, and every failure
-becomes a typed :mod:`ml_data.errors` exception with the URL redacted.
+becomes a typed :mod:`ml_data.errors` exception with the URL redacted (:mod:`ml_data.http_errors`).
 
 Every hop is one :class:`~ml_data.urls.HttpURL`, read once. Its host name is resolved once; the
 guard (if any) sees those addresses, and the connection is made to exactly those addresses (pinned
@@ -32,13 +32,14 @@ from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_exceptions
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 from urllib3.util.retry import Retry
 
 from ml_data import errors
 from ml_data._version import __version__
 from ml_data.config import Settings
+from ml_data.http_errors import failure_reason, raise_for_response, translate_exception
 from ml_data.redaction import redact_url
 from ml_data.urls import HttpURL, is_ip_address, parse_http_url
 
@@ -87,6 +88,27 @@ class _BoundedRetry(Retry):
         return None if seconds is None else min(seconds, self.MAX_RETRY_AFTER)
 
 
+class _RetryLogFilter(logging.Filter):
+    """urllib3 warns before each retry of a connection with the pool's internals and the request
+    path (query included): noise before the real error, and a token in the log. For our own pools
+    the line is dropped, and the retry logged at debug level, redacted, by this module."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if not (args and isinstance(args[0], _BoundedRetry)):
+            return True
+        error = args[1] if len(args) > 1 and isinstance(args[1], BaseException) else None
+        logger.debug("retrying (%s) after %s", _retries_left(args[0]), failure_reason(error) if error else "an error")
+        return False
+
+
+def _retries_left(retry: Retry) -> str:
+    return f"{retry.total} left" if isinstance(retry.total, int) else "retries left"
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RetryLogFilter())
+
+
 #: (host, port) -> the addresses a connection to it may go to; set by HttpClient around each send.
 _PINNED: contextvars.ContextVar[Mapping[tuple[str, int], tuple[str, ...]] | None] = contextvars.ContextVar(
     "ml_data_pinned_addresses", default=None
@@ -121,8 +143,10 @@ class _PinnedConnectionMixin:
                 )
             except TimeoutError as exc:
                 failure = ConnectTimeoutError(self, f"Connection to {self.host} timed out ({exc})")
+                failure.__cause__ = exc
             except OSError as exc:
                 failure = NewConnectionError(self, f"Failed to establish a new connection: {exc}")  # type: ignore[arg-type]
+                failure.__cause__ = exc  # the reason (refused, unreachable) is told from it
             else:
                 sys.audit("http.client.connect", self, self.host, self.port)
                 return sock
@@ -219,50 +243,6 @@ def set_session_factory(factory: SessionFactory | None) -> None:
 def new_session(settings: Settings, *, pool_maxsize: int = DEFAULT_POOL_SIZE) -> requests.Session:
     """A session from the current factory, with connections for ``pool_maxsize`` threads per origin."""
     return _session_factory(settings, pool_maxsize=pool_maxsize)
-
-
-def raise_for_response(response: requests.Response, url: str, *, hint: str = "") -> None:
-    """Raise the typed error for a non-success response (the one place statuses become errors)."""
-    if response.ok:
-        return
-    status = response.status_code
-    reason = f"HTTP {status} {response.reason or ''}".strip()
-    message = f"{reason}{': ' + hint if hint else ''}"
-    error_type: type[errors.UpstreamHTTPError] = errors.UpstreamHTTPError
-    if status == 401:
-        error_type = errors.AuthenticationFailed
-    elif status == 403:
-        error_type = errors.AccessDenied
-    elif status in (404, 410):
-        error_type = errors.RemoteNotFound
-    raise error_type(message, status_code=status, url=url, response=response)
-
-
-def translate_exception(exc: BaseException, url: str) -> errors.UpstreamError:
-    """Turn a requests/urllib3 exception into the matching typed error."""
-    if isinstance(exc, errors.UpstreamError):
-        return exc
-    inner = exc.args[0] if exc.args else None
-    reason = getattr(inner, "reason", inner)  # urllib3 wraps the cause in MaxRetryError
-    if isinstance(exc, requests.Timeout | ReadTimeoutError | TimeoutError) or isinstance(
-        reason, ReadTimeoutError | TimeoutError
-    ):
-        return errors.UpstreamTimeout(f"timed out: {type(exc).__name__}", url=url)
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, ProtocolError)):
-        return errors.IncompleteDownload(f"the connection broke during the transfer ({_short(exc)})", url=url)
-    if isinstance(exc, requests.ConnectionError | ConnectionError | urllib3_exceptions.HTTPError):
-        return errors.UpstreamUnavailable(f"cannot reach the server ({_short(exc)})", url=url)
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
-        return errors.UpstreamError(f"invalid URL ({type(exc).__name__})", url=url)
-    return errors.UpstreamError(f"request failed ({_short(exc)})", url=url)
-
-
-def _short(exc: BaseException) -> str:
-    # The exception text of requests repeats the full URL (with its query): keep only the type.
-    inner = exc.args[0] if exc.args else None
-    reason = getattr(inner, "reason", None) or inner
-    name = type(reason).__name__ if isinstance(reason, BaseException) else type(exc).__name__
-    return name
 
 
 def is_identity_encoded(response: requests.Response) -> bool:
