@@ -39,7 +39,14 @@ from urllib3.util.retry import Retry
 from ml_data import errors
 from ml_data._version import __version__
 from ml_data.config import Settings
-from ml_data.http_errors import failure_reason, raise_for_response, translate_exception
+from ml_data.http_errors import (
+    REDIRECT_STATUSES,
+    failure_reason,
+    is_success,
+    raise_for_response,
+    raise_for_transfer_coding,
+    translate_exception,
+)
 from ml_data.redaction import redact_url
 from ml_data.urls import HttpURL, is_ip_address, parse_http_url
 
@@ -53,7 +60,6 @@ CHUNK_SIZE = 1024 * 1024
 #: Connections kept per origin: enough for the default 16 bulk workers and then some.
 DEFAULT_POOL_SIZE = 32
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -334,18 +340,23 @@ class HttpClient:
 
         ``read_timeout`` overrides the configured one (a server that builds a whole export before
         its first byte needs longer than a file server). ``api`` lets the token go to any path of
-        Label Studio's (the API client's own calls), not only to resource paths."""
+        Label Studio's (the API client's own calls), not only to resource paths.
+
+        The answer is a 2xx (a 304 too when ``headers`` make the request conditional) framed as
+        plain or chunked; anything else is a typed error."""
+        headers = headers or {}
         current = url if isinstance(url, HttpURL) else parse_http_url(url)
         first = current
         left_origin = False
         retried_auth = False
+        conditional = any(name.lower() in ("if-none-match", "if-modified-since") for name in headers)
         for _hop in range(self.settings.max_redirects + 1):
             proxies = self.proxies_for(current)
             addresses = None if proxies else self._addresses(current)
             if self.url_guard is not None:
                 self.url_guard(current, addresses)
             send_auth = self.auth is not None and not left_origin and self.auth.applies_to(current, api=api)
-            request_headers = dict(headers or {})
+            request_headers = dict(headers)
             if send_auth:
                 assert self.auth is not None
                 request_headers.update(self.auth.headers(self.session, self.settings))
@@ -362,7 +373,7 @@ class HttpClient:
                 )
             except requests.RequestException as exc:
                 raise translate_exception(exc, str(current)) from None
-            if response.status_code in _REDIRECT_STATUSES and "Location" in response.headers:
+            if response.status_code in REDIRECT_STATUSES and "Location" in response.headers:
                 location = response.headers["Location"]
                 response.close()
                 try:
@@ -390,7 +401,7 @@ class HttpClient:
                 self.auth.invalidate()
                 retried_auth = True
                 continue
-            if not response.ok:
+            if not is_success(response.status_code, conditional=conditional):
                 response.close()
                 hint = ""
                 if response.status_code == 401 and self.auth is not None and send_auth:
@@ -406,7 +417,8 @@ class HttpClient:
                     hint = (
                         "no Label Studio token was sent to this origin (set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY)"
                     )
-                raise_for_response(response, str(current), hint=hint)
+                raise_for_response(response, str(current), hint=hint, conditional=conditional)
+            raise_for_transfer_coding(response, str(current))
             return response
         raise errors.TooManyRedirects(f"more than {self.settings.max_redirects} redirects", url=str(first))
 

@@ -20,13 +20,26 @@ from urllib3 import exceptions as urllib3_exceptions
 
 from ml_data import errors
 
+#: The redirects HttpClient follows; any other 3xx is an answer it cannot use.
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
-def raise_for_response(response: requests.Response, url: str, *, hint: str = "") -> None:
+
+def is_success(status: int, *, conditional: bool = False) -> bool:
+    """A 2xx, or a 304 to a conditional request: the answers a caller is handed.
+
+    requests' ``ok`` also passes a 300 or 305 that was not followed, a 304 nobody asked for, and
+    anything from 600 to 999: none of those is what was asked for.
+    """
+    return 200 <= status <= 299 or (status == 304 and conditional)
+
+
+def raise_for_response(response: requests.Response, url: str, *, hint: str = "", conditional: bool = False) -> None:
     """Raise the typed error for a non-success response (the one place statuses become errors)."""
-    if response.ok:
-        return
     status = response.status_code
+    if is_success(status, conditional=conditional):
+        return
     reason = f"HTTP {status} {response.reason or ''}".strip()
+    hint = hint or _status_hint(status, has_location="Location" in response.headers)
     message = f"{reason}{': ' + hint if hint else ''}"
     error_type: type[errors.UpstreamHTTPError] = errors.UpstreamHTTPError
     if status == 401:
@@ -36,6 +49,36 @@ def raise_for_response(response: requests.Response, url: str, *, hint: str = "")
     elif status in (404, 410):
         error_type = errors.RemoteNotFound
     raise error_type(message, status_code=status, url=url, response=response)
+
+
+def _status_hint(status: int, *, has_location: bool) -> str:
+    """Why a status below 400 (or past 599) is not a usable answer."""
+    if status in REDIRECT_STATUSES and not has_location:
+        return "a redirect without a Location"
+    if status == 304:
+        return "Not Modified, to a request that was not conditional"
+    if 300 <= status <= 399:
+        return "not a redirect that is followed (only 301, 302, 303, 307 and 308 are)"
+    if status < 200 or status > 599:
+        return "not a valid final status"
+    return ""
+
+
+def raise_for_transfer_coding(response: requests.Response, url: str) -> None:
+    """Refuse a body framed in anything but plain bytes or ``chunked``.
+
+    Nothing else was offered (no ``TE`` header is sent), and neither http.client nor urllib3
+    undoes e.g. ``gzip, chunked``: they would hand over the chunk framing as if it were the file.
+    """
+    coding = response.headers.get("Transfer-Encoding")
+    if coding is None or [part.strip().lower() for part in coding.split(",")] == ["chunked"]:
+        return
+    response.close()
+    raise errors.UnacceptableResponse(
+        f"the server framed the body with a transfer coding that was not offered (Transfer-Encoding: "
+        f"{coding[:100]}); only chunked is read",
+        url=url,
+    )
 
 
 def translate_exception(exc: BaseException, url: str) -> errors.UpstreamError:
@@ -49,6 +92,10 @@ def translate_exception(exc: BaseException, url: str) -> errors.UpstreamError:
     )
     if timed_out:
         return errors.UpstreamTimeout(failure_reason(exc), url=url)
+    invalid_header = next((c for c in causes if isinstance(c, urllib3_exceptions.InvalidHeader)), None)
+    if invalid_header is not None:
+        # e.g. two different Content-Lengths: urllib3's message names the header, not the URL.
+        return errors.UnacceptableResponse(f"the server sent a malformed header ({str(invalid_header)[:120]})", url=url)
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, urllib3_exceptions.ProtocolError)):
         return errors.IncompleteDownload(f"the connection broke during the transfer ({failure_reason(exc)})", url=url)
     if isinstance(exc, requests.ConnectionError | ConnectionError | urllib3_exceptions.HTTPError):
@@ -124,4 +171,11 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
                 queue.append(inner)
 
 
-__all__ = ["failure_reason", "raise_for_response", "translate_exception"]
+__all__ = [
+    "REDIRECT_STATUSES",
+    "failure_reason",
+    "is_success",
+    "raise_for_response",
+    "raise_for_transfer_coding",
+    "translate_exception",
+]

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _BROKEN_TRANSFER = (IncompleteDownload, UpstreamUnavailable, UpstreamTimeout)
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def cached_download(resolver: Resolver, ref: Ref, url: HttpURL, *, identity: str | None = None) -> LocalFile:
@@ -111,7 +112,7 @@ def download(
     retried by the session; a body that breaks off (reset, truncated, stalled) is retried here up
     to ``settings.retries`` times, from where it stopped when the server allows it. The whole
     download, retries included, must finish within ``settings.download_deadline`` seconds and stay
-    under ``settings.max_file_size`` bytes.
+    under ``settings.max_file_size`` bytes. Only a 200 is the file (or the 206 a resume asked for).
     """
     settings = resolver.settings
     http = resolver.http
@@ -166,12 +167,21 @@ def download(
 
 
 def _checked_full_response(response: requests.Response, url: str, max_size: int) -> int | None:
-    """The announced length of a whole-file answer; refuses a partial one nobody asked for and
-    one announced larger than the cap."""
-    if response.status_code == 206:
+    """The announced length of a whole-file answer; refuses anything but a 200 (a partial answer
+    nobody asked for, a 204, a 299...) and one announced larger than the cap."""
+    status = response.status_code
+    if status != 200:
         response.close()
-        raise UnacceptableResponse("the server sent part of the file (206) to a request for all of it", url=url)
-    total = _content_length(response)
+        if status == 206:
+            raise UnacceptableResponse("the server sent part of the file (206) to a request for all of it", url=url)
+        raise UnacceptableResponse(
+            f"the server answered HTTP {status} {response.reason or ''}".rstrip() + ", not the file (a 200)", url=url
+        )
+    try:
+        total = _content_length(response, url)
+    except UnacceptableResponse:
+        response.close()
+        raise
     if total is not None and total > max_size:
         response.close()
         raise ResourceTooLarge(
@@ -214,16 +224,27 @@ def label_studio_url(resolver: Resolver, ls_url: str, *, url: str, target: HttpU
     return absolute
 
 
-def _content_length(response: requests.Response) -> int | None:
+def _content_length(response: requests.Response, url: str) -> int | None:
     value = response.headers.get("Content-Length")
     if value is None or "chunked" in response.headers.get("Transfer-Encoding", "").lower():
         return None
     if not is_identity_encoded(response):
         return None  # the length of the compressed body, not of the file
-    try:
-        return int(value)
-    except ValueError:
-        return None
+    return parse_content_length(value, url=url)
+
+
+def parse_content_length(value: str, *, url: str) -> int:
+    """A ``Content-Length`` as RFC 9110 writes it: ASCII digits, or a list repeating one such value
+    (two identical headers joined). Anything else (``-1``, ``+5``, ``5_000``, ``1e3``, other
+    scripts' digits, two lengths) is refused: the body's end would be a guess.
+
+    >>> parse_content_length("1024", url="https://example.com/x")
+    1024
+    """
+    values = {part.strip(" \t") for part in value.split(",")}
+    if len(values) != 1 or not _DIGITS.fullmatch(number := values.pop()):
+        raise UnacceptableResponse(f"the server sent a malformed Content-Length ({value[:40]!r})", url=url)
+    return int(number)
 
 
 def _range_validator(response: requests.Response) -> str | None:

@@ -1,12 +1,14 @@
 """A loopback HTTP file server that can misbehave on demand.
 
 Each route is a :class:`Route`: a body to serve, or a way to fail (stall, truncate, reset the
-connection, answer 5xx a few times first, redirect). Every request is recorded with its headers,
-so tests can count upstream GETs and check which credentials each origin saw.
+connection, answer 5xx a few times first, redirect, misstate the length, frame the body oddly).
+Every request is recorded with its headers, so tests can count upstream GETs and check which
+credentials each origin saw.
 """
 
 from __future__ import annotations
 
+import gzip
 import socket
 import struct
 import threading
@@ -62,6 +64,10 @@ class Route:
     ranges: bool = False
     #: send no Content-Length: the body ends when the connection closes
     no_length: bool = False
+    #: announce this Content-Length instead of the body's length (e.g. "-1")
+    content_length: str | None = None
+    #: send this Transfer-Encoding and frame the body for it ("chunked", "gzip, chunked")
+    transfer_encoding: str | None = None
     #: called with the route after each answer (to change the object between requests)
     after_answer: Callable[[Route], None] | None = None
     served: int = 0
@@ -138,11 +144,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         for name, value in {**route.headers, **extra}.items():
             self.send_header(name, value)
-        if route.no_length:
+        if route.transfer_encoding is not None:
+            self.send_header("Transfer-Encoding", route.transfer_encoding)
+            data = _framed(data, route.transfer_encoding)
+        elif route.no_length:
             self.send_header("Connection", "close")
             self.close_connection = True
         else:
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Length", str(len(data)) if route.content_length is None else route.content_length)
         self.end_headers()
         if not send_body:
             return
@@ -202,6 +211,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if send_body:
             self.wfile.write(body)
+
+
+def _framed(data: bytes, transfer_encoding: str) -> bytes:
+    """``data`` encoded with the transfer codings named, in order (gzip, then chunked)."""
+    for coding in (part.strip().lower() for part in transfer_encoding.split(",")):
+        if coding == "gzip":
+            data = gzip.compress(data)
+        elif coding == "chunked":
+            pieces = [data[i : i + 1000] for i in range(0, len(data), 1000)]
+            data = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+    return data
 
 
 class _Server(ThreadingHTTPServer):
