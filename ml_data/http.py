@@ -2,10 +2,11 @@
 
 Why a client of our own rather than bare ``requests.get``: the reference resolver hung forever on a
 stalled server (no timeouts), retried nothing, and sent the Label Studio token wherever a redirect
-pointed. Here every request has connect and read timeouts, connection errors, 429 and 5xx are retried
-with backoff, redirects are followed hop by hop so credentials are attached only to the exact Label
-Studio origin (scheme, host and port) and never again once a redirect has left it, and every failure
-becomes a typed :mod:`ml_data.errors` exception with the URL redacted (:mod:`ml_data.http_errors`).
+pointed. Here every request has connect and read timeouts (and a download one deadline over all of
+it: :mod:`ml_data.deadline`), connection errors, 429 and 5xx are retried with backoff, redirects are
+followed hop by hop so credentials are attached only to the exact Label Studio origin (scheme, host
+and port) and never again once a redirect has left it, and every failure becomes a typed
+:mod:`ml_data.errors` exception with the URL redacted (:mod:`ml_data.http_errors`).
 
 Every hop is one :class:`~ml_data.urls.HttpURL`, read once. Its host name is resolved once; the
 guard (if any) sees those addresses, and the connection is made to exactly those addresses (pinned
@@ -18,10 +19,10 @@ proxy, resolve/presign links) and, for the API client, to the API.
 from __future__ import annotations
 
 import contextvars
+import http.client
 import logging
 import socket
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -36,9 +37,11 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 from urllib3.util.retry import Retry
 
+from ml_data import deadline as _deadline
 from ml_data import errors
 from ml_data._version import __version__
 from ml_data.config import Settings
+from ml_data.deadline import Deadline
 from ml_data.http_errors import (
     REDIRECT_STATUSES,
     failure_reason,
@@ -85,13 +88,27 @@ class Origin:
 
 
 class _BoundedRetry(Retry):
-    """urllib3's Retry, but a server's ``Retry-After`` cannot make us sleep for an hour."""
+    """urllib3's Retry, but a server's ``Retry-After`` cannot make us sleep for an hour, and no
+    sleep or new attempt goes past the current call's deadline."""
 
     MAX_RETRY_AFTER = 30.0
 
     def get_retry_after(self, response):  # type: ignore[no-untyped-def]
         seconds = super().get_retry_after(response)
-        return None if seconds is None else min(seconds, self.MAX_RETRY_AFTER)
+        return None if seconds is None else _time_left(min(seconds, self.MAX_RETRY_AFTER))
+
+    def get_backoff_time(self) -> float:
+        return _time_left(super().get_backoff_time())
+
+    def is_exhausted(self) -> bool:
+        deadline = _deadline.current()
+        return super().is_exhausted() or (deadline is not None and deadline.expired())
+
+
+def _time_left(seconds: float) -> float:
+    """``seconds``, cut to what is left of the current deadline (if any)."""
+    deadline = _deadline.current()
+    return seconds if deadline is None else max(0.0, min(seconds, deadline.remaining()))
 
 
 class _RetryLogFilter(logging.Filter):
@@ -130,9 +147,13 @@ class _PinnedConnectionMixin:
     source_address: Any
     socket_options: Any
 
+    # Status line, headers and body read under the current deadline (see ml_data.deadline).
+    response_class: type[http.client.HTTPResponse] = _deadline.DeadlineHTTPResponse
+
     def _new_conn(self) -> socket.socket:
         pins = _PINNED.get()
         if pins is None:
+            self.timeout = self._bounded(self.timeout)
             return super()._new_conn()  # type: ignore[misc, no-any-return]
         host = self.host.strip("[]").rstrip(".").lower()
         addresses = pins.get((host, self.port))
@@ -143,7 +164,7 @@ class _PinnedConnectionMixin:
             try:
                 sock = urllib3_connection.create_connection(
                     (address, self.port),
-                    self.timeout,
+                    self._bounded(self.timeout),  # each address gets only the time left
                     source_address=self.source_address,
                     socket_options=self.socket_options,
                 )
@@ -158,6 +179,25 @@ class _PinnedConnectionMixin:
                 return sock
         assert failure is not None
         raise failure
+
+    def _bounded(self, timeout: Any) -> Any:
+        """The connect timeout cut to the current deadline's time left; a connection is not even
+        tried once it has passed."""
+        deadline = _deadline.current()
+        if deadline is None:
+            return timeout
+        try:
+            return deadline.bound(timeout if isinstance(timeout, int | float) else None)
+        except _deadline.DeadlinePassed as exc:
+            raise ConnectTimeoutError(self, str(exc)) from exc
+
+    def send(self, data: Any) -> None:
+        # A reused connection's socket keeps the last response's timeout, perhaps cut short by
+        # that call's deadline: sending gets this request's (connect) timeout, within its deadline.
+        sock = getattr(self, "sock", None)
+        if sock is not None and isinstance(self.timeout, int | float):
+            sock.settimeout(self._bounded(self.timeout))
+        super().send(data)  # type: ignore[misc]
 
 
 class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
@@ -315,14 +355,19 @@ class HttpClient:
         return {} if bypass else self._proxies
 
     def get(
-        self, url: str | HttpURL, *, headers: Mapping[str, str] | None = None, stream: bool = True
+        self,
+        url: str | HttpURL,
+        *,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = True,
+        deadline: Deadline | None = None,
     ) -> requests.Response:
         """GET ``url``, following redirects; the response is a success or a typed error is raised.
 
         The Label Studio credentials go only to resource URLs on its exact origin, and to none
         after a redirect has left that origin (a presigned cloud URL must never see the token).
         """
-        return self.request("GET", url, headers=headers, stream=stream)
+        return self.request("GET", url, headers=headers, stream=stream, deadline=deadline)
 
     def request(
         self,
@@ -334,23 +379,44 @@ class HttpClient:
         stream: bool = True,
         read_timeout: float | None = None,
         api: bool = False,
+        deadline: Deadline | None = None,
     ) -> requests.Response:
         """Like :meth:`get` for any method; a 303 (or 301/302 after a POST) continues as a GET
         without the body, as browsers do; 307/308 repeat the method and body.
 
         ``read_timeout`` overrides the configured one (a server that builds a whole export before
         its first byte needs longer than a file server). ``api`` lets the token go to any path of
-        Label Studio's (the API client's own calls), not only to resource paths.
+        Label Studio's (the API client's own calls), not only to resource paths. ``deadline``
+        bounds the whole call: every connect, header line and redirect, and the body when it is
+        read later (whatever the per-read timeouts allow, :class:`UpstreamTimeout` once it passes).
 
         The answer is a 2xx (a 304 too when ``headers`` make the request conditional) framed as
         plain or chunked; anything else is a typed error."""
-        headers = headers or {}
+        with _deadline.applied(deadline):
+            return self._request(
+                method, url, headers or {}, json_body=json_body, stream=stream, read_timeout=read_timeout, api=api
+            )
+
+    def _request(
+        self,
+        method: str,
+        url: str | HttpURL,
+        headers: Mapping[str, str],
+        *,
+        json_body: Any,
+        stream: bool,
+        read_timeout: float | None,
+        api: bool,
+    ) -> requests.Response:
+        deadline = _deadline.current()
         current = url if isinstance(url, HttpURL) else parse_http_url(url)
         first = current
         left_origin = False
         retried_auth = False
         conditional = any(name.lower() in ("if-none-match", "if-modified-since") for name in headers)
         for _hop in range(self.settings.max_redirects + 1):
+            if deadline is not None and deadline.expired():
+                raise deadline.error(str(current))
             proxies = self.proxies_for(current)
             addresses = None if proxies else self._addresses(current)
             if self.url_guard is not None:
@@ -372,7 +438,7 @@ class HttpClient:
                     read_timeout=read_timeout,
                 )
             except requests.RequestException as exc:
-                raise translate_exception(exc, str(current)) from None
+                raise translate_exception(exc, str(current), deadline=deadline) from None
             if response.status_code in REDIRECT_STATUSES and "Location" in response.headers:
                 location = response.headers["Location"]
                 response.close()
@@ -473,15 +539,15 @@ class HttpClient:
         url: str,
         *,
         max_bytes: int | None = None,
-        deadline: float | None = None,
+        deadline: Deadline | None = None,
         decode: bool = False,
     ) -> Iterator[bytes]:
         """The body in chunks (memory bounded whatever the size), with failures typed.
 
         Files are stored as sent: a body with a ``Content-Encoding`` is refused (expanding it
         could turn kilobytes on the wire into gigabytes on disk), unless ``decode`` (API answers).
-        ``max_bytes`` caps the size; ``deadline`` (a ``time.monotonic()`` value) bounds the whole
-        transfer, however slowly the server trickles bytes in under the read timeout.
+        ``max_bytes`` caps the size; ``deadline`` (the one the request was sent under, whose reads
+        it already bounds) makes a timeout after it has passed say so.
         """
         received = 0
         try:
@@ -503,15 +569,11 @@ class HttpClient:
                     raise errors.ResourceTooLarge(
                         f"larger than the {max_bytes:,}-byte limit (ML_DATA_MAX_FILE_SIZE)", url=url
                     )
-                if deadline is not None and time.monotonic() > deadline:
-                    raise errors.UpstreamTimeout(
-                        f"the transfer took longer than its {self.settings.download_deadline:.0f}s deadline "
-                        "(ML_DATA_DOWNLOAD_DEADLINE)",
-                        url=url,
-                    )
+                if deadline is not None and deadline.expired():
+                    raise deadline.error(url)
                 yield chunk
         except (requests.RequestException, urllib3_exceptions.HTTPError, OSError) as exc:
-            raise translate_exception(exc, url) from None
+            raise translate_exception(exc, url, deadline=deadline) from None
         finally:
             response.close()
 

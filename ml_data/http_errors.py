@@ -2,7 +2,7 @@
 
 Two doors, one each: :func:`raise_for_response` for an answer whose status is not a success, and
 :func:`translate_exception` for a requests/urllib3 exception. Messages say *why* in a few words
-(connection refused, name not resolved, timed out connecting...) and never repeat
+(connection refused, name not resolved, timed out connecting, the deadline...) and never repeat
 the exception text of requests or urllib3, which carries the full URL with its query (tokens,
 signatures) and the pool's internals; the URL is given to the error, which redacts it.
 """
@@ -19,6 +19,7 @@ import requests
 from urllib3 import exceptions as urllib3_exceptions
 
 from ml_data import errors
+from ml_data.deadline import Deadline, DeadlinePassed
 
 #: The redirects HttpClient follows; any other 3xx is an answer it cannot use.
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -81,8 +82,11 @@ def raise_for_transfer_coding(response: requests.Response, url: str) -> None:
     )
 
 
-def translate_exception(exc: BaseException, url: str) -> errors.UpstreamError:
-    """Turn a requests/urllib3 exception into the matching typed error, saying why it failed."""
+def translate_exception(exc: BaseException, url: str, *, deadline: Deadline | None = None) -> errors.UpstreamError:
+    """Turn a requests/urllib3 exception into the matching typed error, saying why it failed.
+
+    A timeout once ``deadline`` has passed is the deadline's error: the call was cut short by it.
+    """
     if isinstance(exc, errors.UpstreamError):
         return exc
     causes = list(_causes(exc))
@@ -91,6 +95,8 @@ def translate_exception(exc: BaseException, url: str) -> errors.UpstreamError:
         isinstance(cause, requests.Timeout | urllib3_exceptions.TimeoutError | TimeoutError) for cause in causes
     )
     if timed_out:
+        if deadline is not None and (deadline.expired() or any(isinstance(c, DeadlinePassed) for c in causes)):
+            return deadline.error(url)
         return errors.UpstreamTimeout(failure_reason(exc), url=url)
     invalid_header = next((c for c in causes if isinstance(c, urllib3_exceptions.InvalidHeader)), None)
     if invalid_header is not None:
@@ -143,6 +149,7 @@ _REASONS: tuple[tuple[Callable[[BaseException], bool], str], ...] = (
     # Before ConnectionResetError, which it is a kind of.
     (_kind(http.client.RemoteDisconnected), "the server closed the connection without answering"),
     (_kind(ConnectionResetError), "connection reset by the server"),
+    (_kind(DeadlinePassed), "the deadline passed"),
     (_connect_timeout, "timed out connecting (ML_DATA_CONNECT_TIMEOUT)"),
     (
         _kind(requests.exceptions.ReadTimeout, urllib3_exceptions.ReadTimeoutError, TimeoutError),

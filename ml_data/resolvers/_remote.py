@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ml_data.cache.freshness import Action, freshness_action
+from ml_data.deadline import Deadline
 from ml_data.errors import (
     IncompleteDownload,
     LabelStudioNotConfigured,
@@ -87,14 +88,15 @@ def revalidate(
         headers["If-None-Match"] = entry.etag
     if entry.last_modified:
         headers["If-Modified-Since"] = entry.last_modified
-    response = resolver.http.get(url, headers=headers)
+    deadline = Deadline.after(resolver.settings.download_deadline)
+    response = resolver.http.get(url, headers=headers, deadline=deadline)
     if response.status_code == 304:
         response.close()
         logger.debug("not modified: %s", entry.source)
         return resolver.cache.mark_validated(
             entry, etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified")
         )
-    return download(resolver, identity, url, filename=filename, kind=kind, response=response)
+    return download(resolver, identity, url, filename=filename, kind=kind, response=response, deadline=deadline)
 
 
 def download(
@@ -105,20 +107,22 @@ def download(
     filename: str,
     kind: str | None = None,
     response: requests.Response | None = None,
+    deadline: Deadline | None = None,
 ) -> CacheEntry:
     """GET ``url`` into the cache entry of ``identity``, resuming or retrying broken transfers.
 
     The caller holds the identity's lock. Connection errors and 429/5xx before the body are
     retried by the session; a body that breaks off (reset, truncated, stalled) is retried here up
     to ``settings.retries`` times, from where it stopped when the server allows it. The whole
-    download, retries included, must finish within ``settings.download_deadline`` seconds and stay
-    under ``settings.max_file_size`` bytes. Only a 200 is the file (or the 206 a resume asked for).
+    download, retries and redirects included, must finish within ``settings.download_deadline``
+    seconds (``deadline``, when ``response`` was asked for under it) and stay under
+    ``settings.max_file_size`` bytes. Only a 200 is the file (or the 206 a resume asked for).
     """
     settings = resolver.settings
     http = resolver.http
     text = str(url)
-    deadline = time.monotonic() + settings.download_deadline
-    response = response if response is not None else http.get(url)
+    deadline = deadline or Deadline.after(settings.download_deadline)
+    response = response if response is not None else http.get(url, deadline=deadline)
     first = response
     total = _checked_full_response(response, text, settings.max_file_size)
     validator = _range_validator(response)
@@ -144,22 +148,24 @@ def download(
                     last_modified=first.headers.get("Last-Modified"),
                 )
             except _BROKEN_TRANSFER as exc:
-                if attempt >= settings.retries or time.monotonic() >= deadline:
+                if attempt >= settings.retries or deadline.expired():
                     raise
                 delay = settings.backoff_factor * (2**attempt)
                 attempt += 1
                 logger.warning("%s; retrying in %.1fs (%d/%d)", exc, delay, attempt, settings.retries)
-                time.sleep(delay)
+                time.sleep(min(delay, max(0.0, deadline.remaining())))
             finally:
                 response.close()
             if resumable and 0 < pending.size < (total or 0):
                 assert validator is not None
-                response = http.get(url, headers={"Range": f"bytes={pending.size}-", "If-Range": validator})
+                response = http.get(
+                    url, headers={"Range": f"bytes={pending.size}-", "If-Range": validator}, deadline=deadline
+                )
                 if response.status_code == 206 and _content_range(response) == (pending.size, total):
                     logger.info("resuming at byte %d of %d", pending.size, total)
                     continue
             else:
-                response = http.get(url)
+                response = http.get(url, deadline=deadline)
             # A full body: start over (the server could not resume, or the object changed).
             pending.restart()
             first = response

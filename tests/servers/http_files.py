@@ -1,9 +1,9 @@
 """A loopback HTTP file server that can misbehave on demand.
 
 Each route is a :class:`Route`: a body to serve, or a way to fail (stall, truncate, reset the
-connection, answer 5xx a few times first, redirect, misstate the length, frame the body oddly).
-Every request is recorded with its headers, so tests can count upstream GETs and check which
-credentials each origin saw.
+connection, answer 5xx a few times first, redirect, trickle the headers, misstate the length, frame
+the body oddly). Every request is recorded with its headers, so tests can count upstream GETs and
+check which credentials each origin saw.
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ class Route:
     ranges: bool = False
     #: send no Content-Length: the body ends when the connection closes
     no_length: bool = False
+    #: (bytes, seconds): after the status line, send that many bytes of a padding header one at
+    #: a time, this long apart (a server that is never done with its headers)
+    slow_headers: tuple[int, float] | None = None
     #: announce this Content-Length instead of the body's length (e.g. "-1")
     content_length: str | None = None
     #: send this Transfer-Encoding and frame the body for it ("chunked", "gzip, chunked")
@@ -111,6 +114,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if route.stall_before:
             time.sleep(route.stall_before)
+        if route.slow_headers is not None:
+            self._trickle_headers(*route.slow_headers, body=route.body if send_body else b"")
+            return
         if attempt < route.fail_times:
             self._reply(route.fail_status, route.fail_headers, b"temporary failure", send_body)
             return
@@ -186,6 +192,20 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 time.sleep(route.chunk_delay)
 
+    def _trickle_headers(self, count: int, pause: float, body: bytes) -> None:
+        """A 200 whose header block arrives ``pause`` seconds per byte for ``count`` bytes, then
+        ``body``; it stops when the client goes away (gives up, as it should)."""
+        self._record.status = 200
+        self.close_connection = True
+        try:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Pad: ")
+            for _ in range(count):
+                time.sleep(pause)
+                self.wfile.write(b"p")
+            self.wfile.write(b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        except OSError:
+            pass
+
     def _not_modified(self, route: Route) -> bool:
         if_none_match = self.headers.get("If-None-Match")
         if if_none_match is not None:
@@ -259,6 +279,13 @@ class FileServer:
         route = route or Route(**kwargs)  # type: ignore[arg-type]
         self.routes[path] = route
         return route
+
+    def add_redirect_chain(self, path: str, hops: int, *, delay: float, to: str) -> None:
+        """``path`` redirects through ``hops`` routes, each answering after ``delay`` seconds,
+        the last one to ``to`` (a URL)."""
+        paths = [path] + [f"{path}/hop{n}" for n in range(1, hops)]
+        for here, there in zip(paths, [self.url(p) for p in paths[1:]] + [to], strict=True):
+            self.add(here, stall_before=delay, redirect_to=there)
 
     def gets(self, path: str) -> int:
         """How many GETs reached ``path`` (query ignored)."""
