@@ -3,11 +3,15 @@ where credentials go."""
 
 from __future__ import annotations
 
+import logging
+import socket
+
 import pytest
+import requests
 
 from ml_data import errors
 from ml_data.config import Settings
-from ml_data.http import HttpClient, Origin
+from ml_data.http import HttpClient, Origin, translate_exception
 from ml_data.labelstudio.auth import LabelStudioAuth, is_personal_access_token, jwt_expiry
 from tests.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
 from tests.jwt_tokens import make_jwt
@@ -80,7 +84,7 @@ def test_statuses_become_typed_errors(file_server, settings, status, error):
 
 def test_stalled_server_times_out(file_server, settings):
     file_server.add("/stall", body=b"late", stall_before=3.0)
-    with pytest.raises(errors.UpstreamTimeout) as info:
+    with pytest.raises(errors.UpstreamTimeout, match="timed out waiting for the server") as info:
         client_for(settings.with_changes(read_timeout=0.5)).get(file_server.url("/stall"))
     assert isinstance(info.value, TimeoutError)
     assert file_server.gets("/stall") == 1  # read timeouts are not retried
@@ -100,6 +104,42 @@ def test_connection_refused_is_unavailable(settings):
     with pytest.raises(errors.UpstreamUnavailable) as info:
         client_for(settings.with_changes(retries=1)).get(url)
     assert isinstance(info.value, ConnectionError)
+
+
+def test_a_refused_connection_says_so_and_its_retries_stay_quiet(settings, caplog):
+    """Regression: urllib3 warned "Retrying (_BoundedRetry(...)) ... _PinnedHTTPConnection ...
+    /x?token=..." before each retry, and the error then said only "NewConnectionError"."""
+    with FileServer() as server:
+        url = server.url("/x?token=SECRET")
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(errors.UpstreamUnavailable, match="cannot reach the server: connection refused"):
+        client_for(settings.with_changes(retries=2)).get(url)
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.INFO] == []
+    retries = [r.getMessage() for r in caplog.records if r.name == "ml_data.http" and "retrying" in r.getMessage()]
+    assert len(retries) == 2 and all("connection refused" in line for line in retries)
+    assert not any("SECRET" in line for line in retries)
+
+
+def test_another_librarys_retries_are_still_logged(caplog):
+    """Only our pools' retry lines are taken out of urllib3's log."""
+    from urllib3.util.retry import Retry
+
+    caplog.set_level(logging.WARNING)
+    logging.getLogger("urllib3.connectionpool").warning(
+        "Retrying (%r) after connection broken by '%r': %s", Retry(3), OSError("x"), "/y"
+    )
+    assert [record.name for record in caplog.records] == ["urllib3.connectionpool"]
+
+
+def test_an_unresolvable_name_says_so():
+    """urllib3 (used when a proxy connects) wraps the resolver's error: the message still says why."""
+    from urllib3.exceptions import MaxRetryError, NameResolutionError
+
+    cause = NameResolutionError("nowhere.invalid", None, socket.gaierror(-2, "Name or service not known"))  # type: ignore[arg-type]
+    wrapped = requests.ConnectionError(MaxRetryError(None, "/x?token=SECRET", cause))  # type: ignore[arg-type]
+    error = translate_exception(wrapped, "http://nowhere.invalid/x?token=SECRET")
+    assert isinstance(error, errors.UpstreamUnavailable)
+    assert "name not resolved" in str(error) and "SECRET" not in str(error)
 
 
 def test_redirect_loops_are_bounded(file_server, settings):
