@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ml_data.errors import NotFound, UnsafePath
-from ml_data.resolvers.containment import is_within
 
 #: The limit on links followed for one path, as Linux's own (ELOOP beyond it).
 MAX_LINKS = 40
@@ -199,8 +198,11 @@ def _checked(fd: int, root: Path, walked: Path | None, relative: str, url: str |
             os.close(fd)
             return None
         where = _descriptor_path(fd)
-        path = Path(where) if where is not None else walked
-        if path is None or not is_within(path, root):
+        if where is not None and _under(where, root) is not None:
+            path = Path(where)
+        elif where is None and walked is not None:
+            path = walked
+        else:
             raise _outside(root, url)
         os.set_blocking(fd, True)  # opened without blocking only so that a FIFO could not hang
     except BaseException:
