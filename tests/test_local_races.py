@@ -94,13 +94,13 @@ def test_the_service_streams_the_checked_descriptor_when_the_folder_is_swapped_r
     for name in ("resolve", "open"):
         if hasattr(resolver, name):
             monkeypatch.setattr(resolver, name, swapping_after(getattr(resolver, name)))
-    response = app.test_client().get("/v1/resources?url=/data/local-files/?d=photos/x.jpg", headers=AUTH)
-    assert response.status_code == 200
-    assert response.data == INSIDE
-    assert int(response.headers["Content-Length"]) == len(INSIDE)
-    held = tree["root"] / ".photos.held" / "x.jpg"
-    stat = held.stat()  # the ETag is that of the file sent: the one that was checked
-    assert response.headers["ETag"].strip('"') == f"{stat.st_size:x}-{stat.st_mtime_ns:x}-{stat.st_ino:x}"
+    with app.test_client().get("/v1/resources?url=/data/local-files/?d=photos/x.jpg", headers=AUTH) as response:
+        assert response.status_code == 200
+        assert response.data == INSIDE
+        assert int(response.headers["Content-Length"]) == len(INSIDE)
+        held = tree["root"] / ".photos.held" / "x.jpg"
+        stat = held.stat()  # the ETag is that of the file sent: the one that was checked
+        assert response.headers["ETag"].strip('"') == f"{stat.st_size:x}-{stat.st_mtime_ns:x}-{stat.st_ino:x}"
 
 
 def test_open_reads_what_was_checked_even_when_swapped_while_open(tree):
@@ -337,7 +337,13 @@ def check_library(resolver: Resolver, built: Built, relative: str) -> None:
 
 
 def check_service(client: Any, built: Built, relative: str) -> None:
-    response = client.get("/v1/resources", query_string={"url": f"/data/local-files/?d={relative}"}, headers=AUTH)
+    with client.get(
+        "/v1/resources", query_string={"url": f"/data/local-files/?d={relative}"}, headers=AUTH
+    ) as response:
+        check_answer(response, built, relative)
+
+
+def check_answer(response: Any, built: Built, relative: str) -> None:
     if response.status_code == 200:
         assert response.data in built.inside, (relative, response.data)
         assert int(response.headers["Content-Length"]) == len(response.data)
@@ -353,7 +359,7 @@ def race_bases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     return (base / f"tree-{n}" for n in itertools.count())
 
 
-@hypothesis_settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@hypothesis_settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(spec=TREES, seed=st.integers(0, 2**16))
 def test_every_byte_served_under_swapping_comes_from_a_regular_file_beneath_the_root(race_bases, spec, seed):
     base = next(race_bases)
