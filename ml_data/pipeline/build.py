@@ -235,7 +235,7 @@ class Build:
                     config=parsed,
                     options=self.options.convert_options(
                         media=lambda url, task_id: _as_str(local_path(url, task_id)),
-                        image_sizes=lambda url, task_id: image_size(local_path(url, task_id)),
+                        image_sizes=lambda url, task_id: image_size(resolved.get(url) or local_path(url, task_id)),
                         place_media=True,
                         subsets=subsets,
                         subset_of=lambda task_id: tasks[str(task_id)].split,

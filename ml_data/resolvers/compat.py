@@ -96,7 +96,10 @@ def get_local_path(
         remote ones only if already cached; otherwise ``FileNotFoundError`` (the reference returned
         the path where the file *would* be, which does not exist)
     :param task_id: Label Studio task id, used to fetch cloud objects through Label Studio
-    :return: the path as a string
+    :return: the path as a string; for a file read in place, its real path, checked during this
+        call (on an open descriptor) to be a regular file beneath its root. Whoever can change that
+        folder can change what the path names afterwards: ``ml_data.open_resource`` reads without
+        that race
     :raises FileNotFoundError: missing file, Label Studio URL or token not set
     :raises ValueError: invalid hostname, unsafe path, unsupported URL
     :raises requests.HTTPError: the server answered with an error (401, 403, 404, ...)

@@ -13,7 +13,7 @@ from ml_data._version import __version__
 from ml_data.errors import MlDataError
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline import project_resources, task_resources
-from ml_data.resolvers import LocalFile, Resolver, resolve_many
+from ml_data.resolvers import LocalFile, OpenedFile, Resolver, resolve_many
 from ml_data.service.errors import ApiError, status_of
 from ml_data.service.jobs import Job, JobRegistry
 from ml_data.service.openapi import OPENAPI
@@ -69,20 +69,43 @@ def resources():  # type: ignore[no-untyped-def]
         raise ApiError(400, "bad_request", "the url parameter is required")
     task_id = _task_id(request.args.get("task_id"))
     resolver = _resolver()
-    local = resolver.resolve(url, task_id=task_id)  # the guarded resolver refuses before connecting
-    if request.args.get("as") == "path":
-        return jsonify(path=str(local.path), size=local.size, sha256=local.sha256, content_type=local.content_type)
-    accelerated = _accel_redirect(local, resolver)
-    if accelerated is not None:
-        return accelerated
-    return send_file(
-        local.path,
-        mimetype=local.content_type or "application/octet-stream",
-        conditional=True,
-        etag=_etag(local),
+    # Opened once: what is sent (and its size and ETag) is the descriptor that was checked, never
+    # the path opened again. The guarded resolver refuses before connecting.
+    opened = resolver.open(url, task_id=task_id)
+    streaming = False
+    try:
+        local = opened.local
+        if request.args.get("as") == "path":
+            size, sha256 = opened.stat.st_size, opened.sha256()
+            return jsonify(path=str(local.path), size=size, sha256=sha256, content_type=local.content_type)
+        accelerated = _accel_redirect(local, resolver)
+        if accelerated is not None:
+            return accelerated
+        response = _stream(opened)
+        streaming = True  # closed when the answer has been sent
+        return response
+    finally:
+        if not streaming:
+            opened.close()
+
+
+def _stream(opened: OpenedFile) -> Response:
+    """The bytes of ``opened`` with its size, time and ETag from the ``fstat`` of its descriptor;
+    Range and If-None-Match honoured; the file closed when the answer is done."""
+    size = opened.stat.st_size
+    response = send_file(
+        opened.file,
+        mimetype=opened.local.content_type or "application/octet-stream",
+        conditional=False,
+        etag=_etag(opened),
+        last_modified=opened.stat.st_mtime,
         max_age=0,
-        download_name=local.path.name,
+        download_name=opened.local.path.name,
     )
+    response.content_length = size
+    response.call_on_close(opened.close)
+    response.make_conditional(request, accept_ranges=True, complete_length=size)  # changes it in place
+    return response
 
 
 def _accel_redirect(local: LocalFile, resolver: Resolver) -> Response | None:
@@ -113,12 +136,13 @@ def _filename_options(name: str) -> dict[str, str]:
     return {"filename": name}
 
 
-def _etag(local: LocalFile) -> str:
-    """The cache's sha256 for cached files; for files served in place, their size and change time
-    (hashing a large local file on every request would cost more than sending it)."""
-    if local.cached:
-        return local.sha256
-    stat = local.path.stat()
+def _etag(opened: OpenedFile) -> str:
+    """The cache's sha256 for cached files; for files served in place, the size, change time and
+    inode of the open descriptor (hashing a large local file on every request would cost more
+    than sending it)."""
+    if opened.local.cached:
+        return opened.local.sha256
+    stat = opened.stat
     return f"{stat.st_size:x}-{stat.st_mtime_ns:x}-{stat.st_ino:x}"
 
 
