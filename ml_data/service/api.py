@@ -11,7 +11,7 @@ from ml_data.errors import MlDataError
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline import project_resources, task_resources
 from ml_data.resolvers import Resolver, resolve_many
-from ml_data.service.errors import ApiError, status_of
+from ml_data.service.errors import ApiError, public_message, status_of
 from ml_data.service.files import file_response
 from ml_data.service.jobs import Job, JobRegistry
 from ml_data.service.openapi import OPENAPI
@@ -105,7 +105,7 @@ def _prefetch(resolver: Resolver) -> Any:
 def _record(job: Job, url: str, exc: MlDataError) -> None:
     job.failed += 1
     if len(job.errors) < 50:
-        job.errors.append({"url": exc.url or "", "error": status_of(exc)[1], "message": str(exc)})
+        job.errors.append({"url": exc.url or "", "error": status_of(exc)[1], "message": public_message(exc)})
 
 
 @api.post("/v1/prefetch")

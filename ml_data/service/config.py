@@ -79,10 +79,18 @@ class ServiceSettings:
             token=env.get("ML_DATA_SERVICE_TOKEN") or None,
             allow=allow,
             datasets_dir=Path(datasets).expanduser() if datasets else None,
-            max_file_size=parse_size(env["ML_DATA_SERVICE_MAX_FILE_SIZE"])
-            if env.get("ML_DATA_SERVICE_MAX_FILE_SIZE")
-            else 2 * 1000**3,
+            max_file_size=_size(env.get("ML_DATA_SERVICE_MAX_FILE_SIZE"), 2 * 1000**3),
             accel_redirect=env.get("ML_DATA_ACCEL_REDIRECT") or None,
             public_url=env.get("ML_DATA_SERVICE_URL") or None,
             allowed_hosts=hosts,
         )
+
+
+def _size(text: str | None, default: int) -> int:
+    """ML_DATA_SERVICE_MAX_FILE_SIZE, with the variable named when it is not a size."""
+    if not text:
+        return default
+    try:
+        return parse_size(text)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"ML_DATA_SERVICE_MAX_FILE_SIZE: {exc.message}") from None
