@@ -14,6 +14,7 @@ checked value, or the configured public URL.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from ml_data.urls import HttpURL, parse_http_url
 _HOST_CHARS = re.compile(r"[A-Za-z0-9._\-:\[\]]{1,300}")
 
 
+@functools.lru_cache(maxsize=256)  # pure, and a service hears the same few names on every request
 def read_host(value: str, scheme: str = "http") -> HttpURL | None:
     """``host[:port]`` as one strict value (lower-case name, canonical address, default port for
     ``scheme`` when none is written); None when ``value`` is not exactly that.
