@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import itertools
 import json
@@ -485,6 +486,10 @@ def doctor(project_id: int | None, as_json: bool) -> None:
         sys.exit(1)
 
 
+#: The top-level modules of the ``service`` extra.
+_SERVICE_MODULES = frozenset({"flask", "werkzeug", "waitress", "jsonschema"})
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=int)
@@ -494,9 +499,16 @@ def serve(host: str, port: int, threads: int, no_auth: bool) -> None:
     """Run the sidecar HTTP service with waitress (ML_DATA_SERVICE_TOKEN required unless --no-auth)."""
     import ipaddress
 
-    from ml_data.service import ServiceSettings, create_app
+    try:
+        import waitress
 
-    service = ServiceSettings.from_env()
+        from ml_data.service import ServiceSettings, create_app
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in _SERVICE_MODULES:
+            raise
+        raise click.ClickException(
+            f"the service needs its extra ({exc.name} is not installed): pip install 'ml-data[service]'"
+        ) from None
     if no_auth:
         try:
             loopback = ipaddress.ip_address(host).is_loopback
@@ -504,17 +516,21 @@ def serve(host: str, port: int, threads: int, no_auth: bool) -> None:
             loopback = host == "localhost"
         if not loopback:
             raise click.ClickException("--no-auth is only allowed on a loopback address (e.g. 127.0.0.1)")
-        service = dataclasses.replace(service, no_auth=True)
     try:
+        service = ServiceSettings.from_env()
+        if no_auth:
+            service = dataclasses.replace(service, no_auth=True)
         app = create_app(_settings(), service)
     except MlDataError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        import waitress
-    except ImportError:
-        raise click.ClickException("the service needs its extra: pip install 'ml-data[service]'") from None
-    click.echo(f"ml-data service on http://{host}:{port}")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="ml-data")
+        # Binds the port now, so that a port in use is said before anything claims to be serving.
+        server = waitress.create_server(app, host=host, port=port, threads=threads, ident="ml-data")
+    except OSError as exc:
+        reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
+    click.echo(f"ml-data service on http://{host}:{getattr(server, 'effective_port', port)}")
+    server.run()
 
 
 def _human(size: int | float) -> str:

@@ -442,6 +442,14 @@ class LabelStudioClient:
             raise errors.UpstreamError(
                 f"the task list of project {project_id} has no tasks array", url=self.url("api/tasks")
             )
+        # Callers read each task as an object: anything else is an answer that is not Label Studio's.
+        for number, task in enumerate(tasks, 1):
+            if not isinstance(task, Mapping):
+                raise errors.UpstreamError(
+                    f"entry {number} of the task list of project {project_id} (page {page}) is "
+                    f"{type(task).__name__}, not a task object",
+                    url=self.url("api/tasks"),
+                )
         return tasks, total if isinstance(total, int) else len(tasks)
 
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import unicodedata
 from typing import Any
-from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask import Blueprint, current_app, jsonify, request
 
 from ml_data._version import __version__
 from ml_data.errors import MlDataError
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline import project_resources, task_resources
-from ml_data.resolvers import LocalFile, OpenedFile, Resolver, resolve_many
-from ml_data.service.errors import ApiError, status_of
+from ml_data.resolvers import Resolver, resolve_many
+from ml_data.service.errors import ApiError, public_message, status_of
+from ml_data.service.files import file_response
 from ml_data.service.jobs import Job, JobRegistry
 from ml_data.service.openapi import OPENAPI
 from ml_data.service.schemas import PREFETCH, WEBHOOK, parse_body
@@ -78,72 +76,11 @@ def resources():  # type: ignore[no-untyped-def]
         if request.args.get("as") == "path":
             size, sha256 = opened.stat.st_size, opened.sha256()
             return jsonify(path=str(local.path), size=size, sha256=sha256, content_type=local.content_type)
-        accelerated = _accel_redirect(local, resolver)
-        if accelerated is not None:
-            return accelerated
-        response = _stream(opened)
-        streaming = True  # closed when the answer has been sent
+        response, streaming = file_response(opened, resolver)
         return response
     finally:
         if not streaming:
             opened.close()
-
-
-def _stream(opened: OpenedFile) -> Response:
-    """The bytes of ``opened`` with its size, time and ETag from the ``fstat`` of its descriptor;
-    Range and If-None-Match honoured; the file closed when the answer is done."""
-    size = opened.stat.st_size
-    response = send_file(
-        opened.file,
-        mimetype=opened.local.content_type or "application/octet-stream",
-        conditional=False,
-        etag=_etag(opened),
-        last_modified=opened.stat.st_mtime,
-        max_age=0,
-        download_name=opened.local.path.name,
-    )
-    response.content_length = size
-    response.call_on_close(opened.close)
-    response.make_conditional(request, accept_ranges=True, complete_length=size)  # changes it in place
-    return response
-
-
-def _accel_redirect(local: LocalFile, resolver: Resolver) -> Response | None:
-    """An empty answer that tells the proxy in front (nginx) to send a cached file itself, from
-    its internal location for the cache folder; None when not configured or not a cached file
-    (files served in place are outside that location)."""
-    location = current_app.extensions.get("ml_data.accel_redirect")
-    if not location or not local.cached:
-        return None
-    root, path = os.fspath(resolver.cache.root) + os.sep, os.fspath(local.path)
-    if not path.startswith(root):
-        return None
-    response = current_app.response_class(status=200)
-    response.headers["X-Accel-Redirect"] = location + quote(path[len(root) :].replace(os.sep, "/"), safe="/")
-    response.headers["Content-Type"] = local.content_type or "application/octet-stream"
-    response.headers.set("Content-Disposition", "inline", **_filename_options(local.path.name))
-    response.headers["Cache-Control"] = "no-cache"
-    return response
-
-
-def _filename_options(name: str) -> dict[str, str]:
-    """``filename`` (ASCII) and ``filename*`` (UTF-8) as send_file writes them."""
-    try:
-        name.encode("ascii")
-    except UnicodeEncodeError:
-        simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-        return {"filename": simple, "filename*": f"UTF-8''{quote(name, safe='!#$&+^`|~')}"}
-    return {"filename": name}
-
-
-def _etag(opened: OpenedFile) -> str:
-    """The cache's sha256 for cached files; for files served in place, the size, change time and
-    inode of the open descriptor (hashing a large local file on every request would cost more
-    than sending it)."""
-    if opened.local.cached:
-        return opened.local.sha256
-    stat = opened.stat
-    return f"{stat.st_size:x}-{stat.st_mtime_ns:x}-{stat.st_ino:x}"
 
 
 def _items(payload: dict[str, Any]) -> list[tuple[str, int | None]]:
@@ -178,7 +115,7 @@ def _prefetch(resolver: Resolver) -> Any:
 def _record(job: Job, url: str, exc: MlDataError) -> None:
     job.failed += 1
     if len(job.errors) < 50:
-        job.errors.append({"url": exc.url or "", "error": status_of(exc)[1], "message": str(exc)})
+        job.errors.append({"url": exc.url or "", "error": status_of(exc)[1], "message": public_message(exc)})
 
 
 @api.post("/v1/prefetch")

@@ -188,7 +188,8 @@ def test_prefetch_job_reports_progress_and_errors(client, file_server):
 
 
 def test_prefetch_rejects_bad_bodies(client):
-    assert client.post("/v1/prefetch", data="not json", headers=AUTH).status_code == 400
+    as_json = {**AUTH, "Content-Type": "application/json"}
+    assert client.post("/v1/prefetch", data="not json", headers=as_json).status_code == 400
     assert client.post("/v1/prefetch", json={"urls": [3]}, headers=AUTH).status_code == 400
     huge = client.post(
         "/v1/prefetch", data=b"x" * (2 * 1024 * 1024), headers={**AUTH, "Content-Type": "application/json"}
