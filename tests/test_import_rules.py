@@ -118,3 +118,9 @@ def test_only_ml_data_ray_imports_ray():
     probe = "import sys, ml_data, ml_data.cli, ml_data.pipeline, ml_data.service; print('ray' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"
+
+
+def test_the_settings_table_mechanism_knows_no_setting():
+    """ml_data.settings_table sits beneath config.py and service/config.py: it imports only the errors."""
+    targets = {target for target, _ in imports("ml_data.settings_table", runtime_only=False)}
+    assert targets == {"ml_data.errors"}
