@@ -124,3 +124,20 @@ def test_the_settings_table_mechanism_knows_no_setting():
     """ml_data.settings_table sits beneath config.py and service/config.py: it imports only the errors."""
     targets = {target for target, _ in imports("ml_data.settings_table", runtime_only=False)}
     assert targets == {"ml_data.errors"}
+
+
+def test_the_cache_sits_beneath_everything_that_fetches_and_its_store_on_top_of_its_parts():
+    """The cache imports no layer above it; its layout is pure; the parts the store is built from
+    (layout, locks, pending files, metadata, maintenance) reach the store only for type hints."""
+    above = ("ml_data.resolvers", "ml_data.pipeline", "ml_data.service", "ml_data.cli", "ml_data.labelstudio")
+    above += ("ml_data.http", "ml_data.urls", "ml_data.converters", "ml_data.ray", "ml_data.tasks")
+    cache = [module for module in MODULES if module.startswith("ml_data.cache.")]
+    for module in cache:
+        for target, _ in imports(module, runtime_only=False):
+            assert not target.startswith(above), f"{module} imports {target}"
+    assert imports("ml_data.cache.layout", runtime_only=False) == []
+    parts = [module for module in cache if module not in ("ml_data.cache.store", "ml_data.cache.freshness")]
+    assert len(parts) >= 6
+    for module in parts:
+        targets = {target for target, _ in imports(module, runtime_only=True)}
+        assert "ml_data.cache.store" not in targets, f"{module} imports the store at run time"
