@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 import threading
 import time
 
@@ -22,6 +21,7 @@ import requests
 from ml_data import errors
 from ml_data.config import Settings
 from ml_data.http import Origin, raise_for_response, translate_exception
+from ml_data.labelstudio.paths import is_token_path
 from ml_data.redaction import redact_secret, redact_url
 from ml_data.urls import HttpURL, parse_http_url
 
@@ -172,24 +172,6 @@ class LabelStudioAuth:
         logger.debug("renewed Label Studio access token for %s", self.origin)
 
 
-# The paths of the files Label Studio serves that ml-data reads with the token (after the URL
-# prefix Label Studio is served under); never /api/, whose answers hold tokens and user data.
-_TOKEN_PATH = re.compile(
-    r"^/(?:data/upload/[^/]+/.|data/local-files/?$|storage-data/uploaded/?$|(?:tasks|projects)/\d+/(?:resolve|presign)/?$)"
-)
-
-
-def is_token_path(path: str, *, prefix: str = "") -> bool:
-    """True for a Label Studio resource path that needs the token.
-
-    >>> is_token_path("/data/upload/3/x.jpg"), is_token_path("/api/current-user/token")
-    (True, False)
-    """
-    if prefix and path.startswith(prefix + "/"):
-        path = path[len(prefix) :]
-    return bool(_TOKEN_PATH.match(path))
-
-
 def _strict_or_none(url: str) -> HttpURL | None:
     try:
         return parse_http_url(url)
@@ -209,7 +191,6 @@ __all__ = [
     "TOKEN_KIND_NAMES",
     "LabelStudioAuth",
     "is_personal_access_token",
-    "is_token_path",
     "jwt_expiry",
     "token_kind",
 ]
