@@ -25,8 +25,7 @@ from typing import Any
 
 from ml_data import errors
 from ml_data.config import Settings
-from ml_data.http import HttpClient
-from ml_data.labelstudio import LabelStudioClient
+from ml_data.labelstudio import LabelStudioClient, http_client
 from ml_data.labelstudio.auth import TOKEN_KIND_NAMES, token_kind
 from ml_data.redaction import redact_url
 from ml_data.resolvers import Resolver
@@ -86,7 +85,7 @@ def _label_studio(settings: Settings, project: int | None) -> list[Check]:
 
 def _reach(settings: Settings, url: str) -> Check:
     # /api/version answers without a token: it tells Label Studio from any other server.
-    client = HttpClient(settings.with_changes(api_key=None, retries=0))
+    client = http_client(settings.with_changes(api_key=None, retries=0))
     try:
         response = client.request("GET", f"{url}/api/version", stream=False, api=True)
         body = response.json()

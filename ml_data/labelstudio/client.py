@@ -1,8 +1,9 @@
 """Label Studio's REST API, the parts ml-data needs: projects, exports, and the task list.
 
 Authentication (legacy token or personal access token, bound to the Label Studio origin) is the
-HttpClient's; this module turns Label Studio's answers into the errors a user can act on: which URL
-was tried, which kind of token was refused and how to get the other, which project is missing.
+HTTP client's credentials (:mod:`ml_data.labelstudio.auth`); this module turns Label Studio's
+answers into the errors a user can act on: which URL was tried, which kind of token was refused
+and how to get the other, which project is missing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import requests
 from ml_data import errors
 from ml_data.config import Settings
 from ml_data.http import HttpClient
-from ml_data.labelstudio.auth import ACCESS_TOKEN_EXPIRED
+from ml_data.labelstudio.auth import ACCESS_TOKEN_EXPIRED, LabelStudioAuth, http_client
 from ml_data.redaction import redact_url
 
 logger = logging.getLogger(__name__)
@@ -74,9 +75,10 @@ class LabelStudioClient:
             )
         self.settings = settings
         self.base_url = settings.label_studio_url.rstrip("/")
-        self.http = http or HttpClient(settings)
-        if self.http.auth is None:
+        self.http = http or http_client(settings)
+        if not isinstance(self.http.credentials, LabelStudioAuth):
             raise errors.ConfigurationError("the HTTP client has no Label Studio credentials")
+        self.auth: LabelStudioAuth = self.http.credentials
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -120,8 +122,7 @@ class LabelStudioClient:
 
     def _explain(self, exc: errors.UpstreamError, url: str, what: str, project_id: int | None) -> errors.UpstreamError:
         """The same error type, with a message that says what to do."""
-        auth = self.http.auth
-        assert auth is not None
+        auth = self.auth
         detail = _server_detail(getattr(exc, "response", None))
         status = getattr(exc, "status_code", None)
         if isinstance(exc, errors.AuthenticationFailed):
