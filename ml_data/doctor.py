@@ -27,6 +27,7 @@ from ml_data import errors
 from ml_data.config import Settings
 from ml_data.labelstudio import LabelStudioClient, http_client
 from ml_data.labelstudio.auth import TOKEN_KIND_NAMES, token_kind
+from ml_data.labelstudio.hints import localhost_hint
 from ml_data.redaction import redact_url
 from ml_data.resolvers import Resolver
 from ml_data.resolvers.refs import LocalFilesRef, UploadRef, looks_like_resource
@@ -103,12 +104,9 @@ def _reach(settings: Settings, url: str) -> Check:
 
 def _unreachable(url: str, exc: Exception) -> str:
     message = f"cannot reach {url} ({type(exc).__name__}): is Label Studio running, and is LABEL_STUDIO_URL right?"
-    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-    if host in ("localhost", "127.0.0.1", "[::1]") and _in_container():
-        message += (
-            " This process runs in a container, where localhost is the container itself: use the Label Studio "
-            "host's name or address (with Docker Desktop, http://host.docker.internal:8080)"
-        )
+    hint = localhost_hint(url)
+    if hint and _in_container():
+        message += f" {hint}"
     return message
 
 

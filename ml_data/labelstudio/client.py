@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import orjson
 import requests
@@ -26,6 +26,7 @@ from ml_data import errors
 from ml_data.config import Settings
 from ml_data.http import HttpClient
 from ml_data.labelstudio.auth import ACCESS_TOKEN_EXPIRED, LabelStudioAuth, http_client
+from ml_data.labelstudio.hints import localhost_hint
 from ml_data.redaction import redact_url
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,6 @@ EXPORT_CHUNK_SIZE = 990
 EXPORT_QUERY_BUDGET = 6000
 #: Chunks are used while the id range is at most this many times the number of tasks.
 SPARSE_IDS_FACTOR = 4
-_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 
 
 @dataclass(frozen=True)
@@ -167,11 +167,9 @@ class LabelStudioClient:
                 f"Label Studio at {self.base_url} {kind} ({what}; tried {redact_url(url)}): is it running, "
                 "and is the URL right?"
             )
-            if (urlsplit(self.base_url).hostname or "") in _LOOPBACK_NAMES:
-                message += (
-                    " Inside a container, localhost is the container itself: use the Label Studio host's name "
-                    "or address (with Docker Desktop, http://host.docker.internal:8080)"
-                )
+            hint = localhost_hint(self.base_url)
+            if hint:
+                message += f" {hint}"
             return type(exc)(message, url=url)
         if isinstance(exc, errors.UpstreamHTTPError):
             return type(exc)(
