@@ -4,16 +4,19 @@ Why a client of our own rather than bare ``requests.get``: the reference resolve
 stalled server (no timeouts), retried nothing, and sent the Label Studio token wherever a redirect
 pointed. Here every request has connect and read timeouts (and a download one deadline over all of
 it: :mod:`ml_data.deadline`), connection errors, 429 and 5xx are retried with backoff, redirects are
-followed hop by hop so credentials are attached only to the exact Label Studio origin (scheme, host
-and port) and never again once a redirect has left it, and every failure becomes a typed
+followed hop by hop so credentials are attached only to their exact origin (scheme, host and port)
+and never again once a redirect has left it, and every failure becomes a typed
 :mod:`ml_data.errors` exception with the URL redacted (:mod:`ml_data.http_errors`).
 
 Every hop is one :class:`~ml_data.urls.HttpURL`, read once. Its host name is resolved once; the
 guard (if any) sees those addresses, and the connection is made to exactly those addresses (pinned
 in the connection pool, the Host header and TLS server name staying the name): the socket goes
-where the check said, whatever a second DNS answer or another URL parser would say. The Label Studio
-token goes only to the paths of the resources ml-data reads (uploads, Local Files, the storage
-proxy, resolve/presign links) and, for the API client, to the API.
+where the check said, whatever a second DNS answer or another URL parser would say.
+
+This module knows nothing of whose credentials it carries: a :class:`Credentials` value decides
+where it applies, what it sends, whether a 401 can be cured by renewing it, and what a 401 should
+tell the user (Label Studio's are :class:`ml_data.labelstudio.auth.LabelStudioAuth`, and
+:func:`ml_data.labelstudio.auth.http_client` makes the client that carries them).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import sys
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -52,9 +55,6 @@ from ml_data.http_errors import (
 )
 from ml_data.redaction import redact_url
 from ml_data.urls import HttpURL, is_ip_address, parse_http_url
-
-if TYPE_CHECKING:
-    from ml_data.labelstudio.auth import LabelStudioAuth
 
 logger = logging.getLogger(__name__)
 
@@ -301,12 +301,48 @@ def is_identity_encoded(response: requests.Response) -> bool:
 UrlGuard = Callable[[HttpURL, "tuple[str, ...] | None"], None]
 
 
+class Credentials(Protocol):
+    """What :class:`HttpClient` asks of the credentials it carries.
+
+    They are bound to one origin: sent only where :meth:`applies_to` says, and never again in a
+    request once a redirect has left that origin.
+    """
+
+    @property
+    def origin(self) -> Origin | None:
+        """The one origin they may go to (None: nowhere)."""
+        ...
+
+    @property
+    def can_renew(self) -> bool:
+        """Whether a 401 may be cured by :meth:`invalidate` and one more try."""
+        ...
+
+    def applies_to(self, url: HttpURL, *, api: bool = False) -> bool:
+        """Whether they go with a request to ``url``; ``api`` for the calls of their server's API
+        client (which may reach more paths than a resource read)."""
+        ...
+
+    def headers(self, client: HttpClient) -> dict[str, str]:
+        """The headers to send; ``client`` is the one sending, for a renewal's own request."""
+        ...
+
+    def invalidate(self) -> None:
+        """Forget what a 401 showed to be stale, so that :meth:`headers` renews it."""
+        ...
+
+    def rejected_hint(self, *, sent: bool) -> str:
+        """What a 401 should tell the user; ``sent`` says whether these credentials went with it."""
+        ...
+
+
 class HttpClient:
     """Typed, origin-safe requests over one pooled session.
 
-    ``url_guard`` (optional) is called with every URL, redirects included, and the addresses its
-    host resolved to, before a connection is made; it raises to refuse one. ``resolve_host`` is
-    how host names become addresses (the resolver's answer is taken once per request and pinned).
+    ``credentials`` (optional) go only where they apply, on their origin. ``url_guard``
+    (optional) is called with every URL, redirects included, and the addresses its host resolved
+    to, before a connection is made; it raises to refuse one. ``resolve_host`` is how host names
+    become addresses (the resolver's answer is taken once per request and pinned).
     """
 
     def __init__(
@@ -314,7 +350,7 @@ class HttpClient:
         settings: Settings,
         *,
         session: requests.Session | None = None,
-        auth: LabelStudioAuth | None = None,
+        credentials: Credentials | None = None,
         url_guard: UrlGuard | None = None,
         resolve_host: HostResolver = resolve_host,
     ) -> None:
@@ -324,12 +360,7 @@ class HttpClient:
             if not isinstance(self.session.adapters.get(prefix), PinnedAdapter):
                 # Without it, connections would resolve host names again, after the checks.
                 self.session.mount(prefix, PinnedAdapter(max_retries=_adapter_retries(self.session, prefix)))
-        if auth is None and settings.label_studio_url and settings.api_key:
-            # Imported here: the auth module builds on this one (its token exchange is a request).
-            from ml_data.labelstudio.auth import LabelStudioAuth
-
-            auth = LabelStudioAuth(settings.label_studio_url, settings.api_key)
-        self.auth = auth
+        self.credentials = credentials
         self.url_guard = url_guard
         self.resolve_host = resolve_host
         self._proxies = dict(settings.proxies)
@@ -364,8 +395,8 @@ class HttpClient:
     ) -> requests.Response:
         """GET ``url``, following redirects; the response is a success or a typed error is raised.
 
-        The Label Studio credentials go only to resource URLs on its exact origin, and to none
-        after a redirect has left that origin (a presigned cloud URL must never see the token).
+        The credentials go only where they apply on their exact origin, and to none after a
+        redirect has left that origin (a presigned cloud URL must never see a token).
         """
         return self.request("GET", url, headers=headers, stream=stream, deadline=deadline)
 
@@ -379,22 +410,34 @@ class HttpClient:
         stream: bool = True,
         read_timeout: float | None = None,
         api: bool = False,
+        authenticate: bool = True,
+        follow_redirects: bool = True,
         deadline: Deadline | None = None,
     ) -> requests.Response:
         """Like :meth:`get` for any method; a 303 (or 301/302 after a POST) continues as a GET
         without the body, as browsers do; 307/308 repeat the method and body.
 
         ``read_timeout`` overrides the configured one (a server that builds a whole export before
-        its first byte needs longer than a file server). ``api`` lets the token go to any path of
-        Label Studio's (the API client's own calls), not only to resource paths. ``deadline``
-        bounds the whole call: every connect, header line and redirect, and the body when it is
-        read later (whatever the per-read timeouts allow, :class:`UpstreamTimeout` once it passes).
+        its first byte needs longer than a file server). ``api`` is handed to the credentials'
+        :meth:`~Credentials.applies_to` (their server's API client's own calls);
+        ``authenticate=False`` sends no credentials at all (a renewal's own request).
+        ``follow_redirects=False`` makes a redirect a typed error. ``deadline`` bounds the whole
+        call: every connect, header line and redirect, and the body when it is read later
+        (whatever the per-read timeouts allow, :class:`UpstreamTimeout` once it passes).
 
         The answer is a 2xx (a 304 too when ``headers`` make the request conditional) framed as
         plain or chunked; anything else is a typed error."""
         with _deadline.applied(deadline):
             return self._request(
-                method, url, headers or {}, json_body=json_body, stream=stream, read_timeout=read_timeout, api=api
+                method,
+                url,
+                headers or {},
+                json_body=json_body,
+                stream=stream,
+                read_timeout=read_timeout,
+                credentials=self.credentials if authenticate else None,
+                api=api,
+                follow_redirects=follow_redirects,
             )
 
     def _request(
@@ -406,7 +449,9 @@ class HttpClient:
         json_body: Any,
         stream: bool,
         read_timeout: float | None,
+        credentials: Credentials | None,
         api: bool,
+        follow_redirects: bool,
     ) -> requests.Response:
         deadline = _deadline.current()
         current = url if isinstance(url, HttpURL) else parse_http_url(url)
@@ -421,11 +466,11 @@ class HttpClient:
             addresses = None if proxies else self._addresses(current)
             if self.url_guard is not None:
                 self.url_guard(current, addresses)
-            send_auth = self.auth is not None and not left_origin and self.auth.applies_to(current, api=api)
+            send_auth = credentials is not None and not left_origin and credentials.applies_to(current, api=api)
             request_headers = dict(headers)
             if send_auth:
-                assert self.auth is not None
-                request_headers.update(self.auth.headers(self.session, self.settings))
+                assert credentials is not None
+                request_headers.update(credentials.headers(self))
             try:
                 response = self._send(
                     method,
@@ -439,7 +484,11 @@ class HttpClient:
                 )
             except requests.RequestException as exc:
                 raise translate_exception(exc, str(current), deadline=deadline) from None
-            if response.status_code in REDIRECT_STATUSES and "Location" in response.headers:
+            redirect = response.status_code in REDIRECT_STATUSES and "Location" in response.headers
+            if redirect and not follow_redirects:
+                response.close()
+                raise_for_response(response, str(current), hint="a redirect, not followed for this request")
+            if redirect:
                 location = response.headers["Location"]
                 response.close()
                 try:
@@ -448,7 +497,7 @@ class HttpClient:
                     raise errors.UnsafeURL(
                         f"refusing a redirect to {redact_url(location)}: {exc.message}", url=str(first)
                     ) from None
-                if self.auth is None or Origin(*target.origin) != self.auth.origin:
+                if credentials is None or Origin(*target.origin) != credentials.origin:
                     left_origin = True
                 logger.debug("redirect %s -> %s", redact_url(str(current)), redact_url(str(target)))
                 if response.status_code in (301, 302, 303) and method != "HEAD":
@@ -458,31 +507,20 @@ class HttpClient:
             if (
                 response.status_code == 401
                 and send_auth
-                and self.auth is not None
-                and self.auth.can_renew
+                and credentials is not None
+                and credentials.can_renew
                 and not retried_auth
             ):
-                # The access token may have been revoked or expired early: renew it once.
+                # What was sent may have been revoked or expired early: renew it once.
                 response.close()
-                self.auth.invalidate()
+                credentials.invalidate()
                 retried_auth = True
                 continue
             if not is_success(response.status_code, conditional=conditional):
                 response.close()
                 hint = ""
-                if response.status_code == 401 and self.auth is not None and send_auth:
-                    hint = (
-                        f"Label Studio rejected the {self.auth.kind}; check LABEL_STUDIO_API_KEY "
-                        "(a legacy token or a personal access token from Account & Settings)"
-                    )
-                    if self.auth.token_kind == "access":
-                        from ml_data.labelstudio.auth import ACCESS_TOKEN_EXPIRED
-
-                        hint = ACCESS_TOKEN_EXPIRED
-                elif response.status_code == 401 and not send_auth:
-                    hint = (
-                        "no Label Studio token was sent to this origin (set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY)"
-                    )
+                if response.status_code == 401 and credentials is not None:
+                    hint = credentials.rejected_hint(sent=send_auth)
                 raise_for_response(response, str(current), hint=hint, conditional=conditional)
             raise_for_transfer_coding(response, str(current))
             return response

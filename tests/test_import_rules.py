@@ -1,5 +1,6 @@
 """The layering the maintainers keep: no import cycles; converters never reach for resolvers, the
-pipeline or the service; the CLI and the service use only the pipeline's public names."""
+pipeline or the service; the transport knows no Label Studio; the CLI and the service use only the
+pipeline's public names."""
 
 from __future__ import annotations
 
@@ -34,17 +35,22 @@ def _target(node: ast.ImportFrom | ast.Import, module: str) -> list[tuple[str, l
     return found
 
 
+def _runtime_statements(node: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """The import statements under ``node`` that can run: at the top level or inside a function
+    (a lazy import is a dependency all the same), not under ``if TYPE_CHECKING``."""
+    if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        return [statement for child in node.orelse for statement in _runtime_statements(child)]
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return [node]
+    return [statement for child in ast.iter_child_nodes(node) for statement in _runtime_statements(child)]
+
+
 def imports(module: str, *, runtime_only: bool) -> list[tuple[str, list[str]]]:
-    """What ``module`` imports from ml_data: with ``runtime_only``, the imports that run when the
-    module is imported (top level, not under TYPE_CHECKING); otherwise every import in it."""
+    """What ``module`` imports from ml_data: with ``runtime_only``, the imports that can run (at the
+    top level or inside functions, not under TYPE_CHECKING); otherwise every import in it."""
     tree = ast.parse(MODULES[module].read_text("utf-8"))
-    nodes: list[ast.AST] = []
     if runtime_only:
-        for node in tree.body:
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                continue
-            nodes.append(node)
-        statements = [node for node in nodes if isinstance(node, ast.Import | ast.ImportFrom)]
+        statements = _runtime_statements(tree)
     else:
         statements = [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]
     found = []
@@ -81,6 +87,19 @@ def test_converters_never_import_resolvers_pipeline_or_service():
         if module.startswith("ml_data.converters"):
             for target, _ in imports(module, runtime_only=False):
                 assert not target.startswith(forbidden), f"{module} imports {target}"
+
+
+def test_the_transport_knows_no_label_studio_and_nothing_above_it():
+    """http, urls, http_errors and deadline carry any credentials they are handed; what Label
+    Studio's are, and who uses them, lives above them (not even a TYPE_CHECKING import)."""
+    transport = ("ml_data.http", "ml_data.urls", "ml_data.http_errors", "ml_data.deadline")
+    above = ("ml_data.labelstudio", "ml_data.resolvers", "ml_data.pipeline", "ml_data.service", "ml_data.cli")
+    for module in transport:
+        assert module in MODULES
+        for target, _ in imports(module, runtime_only=False):
+            assert not (target in above or target.startswith(tuple(name + "." for name in above))), (
+                f"{module} imports {target}"
+            )
 
 
 def test_the_cli_and_the_service_use_only_public_names_of_the_pipeline():

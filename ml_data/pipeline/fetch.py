@@ -16,9 +16,9 @@ from ml_data.converters import get_format
 from ml_data.converters.label_config import parse_label_config
 from ml_data.converters.model import read_tasks
 from ml_data.errors import FormatNotSupported
-from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, new_session
+from ml_data.http import DEFAULT_POOL_SIZE, new_session
 from ml_data.jsonio import dumps
-from ml_data.labelstudio import LabelStudioClient
+from ml_data.labelstudio import LabelStudioClient, http_client
 from ml_data.pipeline.build import Build
 from ml_data.pipeline.manifest import check_target, read_manifest
 from ml_data.pipeline.options import DatasetOptions
@@ -61,7 +61,7 @@ def fetch_project(
         resolver = Resolver(settings, http=client.http)
     if resolver is None:
         resolver = Resolver(
-            settings, http=HttpClient(settings, session=new_session(settings, pool_maxsize=options.workers))
+            settings, http=http_client(settings, session=new_session(settings, pool_maxsize=options.workers))
         )
     config = parse_label_config(project.label_config) if project.label_config else None
     reason = fmt.check(config)  # before anything is downloaded

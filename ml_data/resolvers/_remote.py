@@ -222,7 +222,8 @@ def label_studio_url(resolver: Resolver, ls_url: str, *, url: str, target: HttpU
         if prefix and (path == prefix or path.startswith(prefix + "/")):
             prefix = ""
         absolute = parse_http_url(f"{base_url.scheme}://{base_url.netloc}{prefix}{path}")
-    if resolver.http.auth is None or not resolver.http.auth.applies_to(absolute):
+    credentials = resolver.http.credentials
+    if credentials is None or not credentials.applies_to(absolute):
         raise LabelStudioNotConfigured(
             "this file is served by Label Studio, which needs a token: set LABEL_STUDIO_API_KEY "
             "(a legacy token or a personal access token) and LABEL_STUDIO_URL",

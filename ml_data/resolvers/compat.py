@@ -19,6 +19,8 @@ import os
 from pathlib import Path
 
 from ml_data.config import Settings, environment_key, environment_values
+from ml_data.labelstudio.hints import localhost_hint
+from ml_data.redaction import redact_url
 from ml_data.resolvers.resolver import resolver_for
 
 logger = logging.getLogger(__name__)
@@ -62,12 +64,9 @@ def _with_arguments(
     if cache_dir:
         overrides["cache_dir"] = Path(cache_dir)
     settings = settings.with_changes(**overrides)
-    if settings.label_studio_url and "localhost" in settings.label_studio_url:
-        logger.warning(
-            "LABEL_STUDIO_URL uses localhost (%s): inside a Docker container that is the container "
-            "itself, not the host; use the host's address or the service name instead",
-            settings.label_studio_url,
-        )
+    hint = localhost_hint(settings.label_studio_url)
+    if hint:
+        logger.warning("LABEL_STUDIO_URL uses localhost (%s). %s", redact_url(settings.label_studio_url or ""), hint)
     return settings
 
 

@@ -13,6 +13,7 @@ from ml_data.cache import Cache
 from ml_data.config import Settings
 from ml_data.errors import MlDataError, UnsupportedURL
 from ml_data.http import HttpClient
+from ml_data.labelstudio import http_client
 from ml_data.resolvers.base import Fetcher, LocalFile, OpenedFile
 from ml_data.resolvers.refs import Ref, parse_ref
 
@@ -63,7 +64,7 @@ class Resolver:
         guard: RefGuard | None = None,
     ) -> None:
         self.settings = settings
-        self.http = http or HttpClient(settings)
+        self.http = http or http_client(settings)
         self.cache = cache or Cache.from_settings(settings)
         #: When False, files not present locally or in the cache raise NotFound instead.
         self.allow_downloads = allow_downloads

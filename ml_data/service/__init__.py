@@ -21,7 +21,7 @@ from flask import Flask, g, jsonify, request
 
 from ml_data.config import Settings
 from ml_data.errors import ConfigurationError
-from ml_data.http import HttpClient
+from ml_data.labelstudio import http_client
 from ml_data.service import errors
 from ml_data.service.api import api
 from ml_data.service.config import ServiceSettings
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, service: ServiceSettings | None
     # The service's own, lower, cap on what one request may pull into the cache.
     settings = settings.with_changes(max_file_size=min(settings.max_file_size, service.max_file_size))
     app.extensions["ml_data.resolver"] = GuardedResolver(
-        settings, guard, http=HttpClient(settings, url_guard=guard.check_hop)
+        settings, guard, http=http_client(settings, url_guard=guard.check_hop)
     )
     app.extensions["ml_data.jobs"] = JobRegistry()
     app.extensions["ml_data.accel_redirect"] = service.accel_redirect
