@@ -247,6 +247,11 @@ def _conversion_options(command: Callable[..., None]) -> Callable[..., None]:
     return wrapped
 
 
+def _files(*paths: str | None) -> list[str]:
+    """The input files given, for the output folder never to contain them."""
+    return [path for path in paths if path]
+
+
 def _read_config(config_file: str | None) -> str | None:
     if not config_file:
         return None
@@ -302,7 +307,9 @@ def convert(
         )
     )
     try:
-        report = run_convert(export, format_name, out, config=config, options=options, progress=not as_json)
+        report = run_convert(
+            export, format_name, out, config=config, options=options, progress=not as_json, protect=_files(config_file)
+        )
     except MlDataError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
     if as_json:
@@ -421,6 +428,7 @@ def fetch(
                 settings=settings,
                 options=options,
                 address=ray_address,
+                protect=_files(config_file),
             )
         elif export_file is not None:
             if out is None:
@@ -433,6 +441,7 @@ def fetch(
                 settings=settings,
                 options=options,
                 progress=not as_json,
+                protect=_files(config_file),
             )
         else:
             assert project_id is not None

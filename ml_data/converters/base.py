@@ -1,11 +1,9 @@
-"""What every format shares: options, the run report, annotation selection, result shaping, and
-the atomic output folder."""
+"""What every format shares: options, the run report, annotation selection and result shaping.
+(The atomic output folder lives in :mod:`ml_data.converters.output`, re-exported here.)"""
 
 from __future__ import annotations
 
 import contextlib
-import shutil
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +12,7 @@ from typing import Any, Protocol
 
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation, Task, TaskSource
+from ml_data.converters.output import atomic_folder as atomic_folder  # where callers imported it from
 from ml_data.errors import ConfigurationError, ConversionError, MlDataError
 
 ANNOTATION_CHOICES = ("all", "latest", "first", "ground-truth")
@@ -337,26 +336,3 @@ def annotator(annotation: Annotation | None, *, int_id: bool) -> Any:
     if isinstance(who, str):
         return who
     return None
-
-
-@contextlib.contextmanager
-def atomic_folder(out: Path) -> Iterator[Path]:
-    """A temporary folder beside ``out``, moved into place only when the block succeeds.
-
-    A failed run leaves ``out`` as it was (the previous output, or nothing).
-    """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:12]
-    building = out.parent / f".{out.name}.building-{tag}"
-    building.mkdir()
-    try:
-        yield building
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
-    old = out.parent / f".{out.name}.old-{tag}"
-    if out.exists():
-        out.rename(old)
-    building.rename(out)
-    shutil.rmtree(old, ignore_errors=True)

@@ -5,6 +5,7 @@ only when complete, so a failed run leaves the previous dataset intact."""
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Mapping
@@ -14,9 +15,9 @@ from typing import Any
 
 from ml_data.config import Settings
 from ml_data.converters import Format, get_format, write_format
-from ml_data.converters.base import atomic_folder
 from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.converters.model import read_tasks
+from ml_data.converters.output import atomic_folder
 from ml_data.errors import FormatNotSupported, MlDataError, OutputError, ResourcesFailed
 from ml_data.jsonio import dumps
 from ml_data.pipeline.manifest import (
@@ -81,6 +82,8 @@ class Build:
     #: the config already parsed, and already found expressible in the format
     parsed: LabelConfig | None = None
     checked: bool = False
+    #: files besides the export that the dataset folder must not contain (the config file)
+    protect: tuple[str | os.PathLike[str], ...] = ()
 
     def run(self) -> DatasetReport:
         fmt = get_format(self.options.format)
@@ -96,7 +99,8 @@ class Build:
         report.tasks = len(tasks)
         key = settings_key(self.config, self.options)
         if not self.previous_read:
-            check_target(self.out)
+            inputs = [("the export", self.export), *(("an input of this run", path) for path in self.protect)]
+            check_target(self.out, inputs)
             self.previous = read_manifest(self.out)
         previous = self.previous
         old_tasks: Mapping[str, Any] = previous.get("tasks", {}) if previous else {}
