@@ -418,3 +418,17 @@ def test_fetch_replaces_its_own_datasets_marked_or_written_before_the_marker(set
     (out / MARKER).unlink()  # a dataset from before outputs were marked: known by its manifest
     write_export(export, [box_task(1, IMAGE, "dog")])
     assert run(export, out, settings).tasks_changed == 1 and (out / MARKER).is_file()
+
+
+def test_fetch_skip_policy_leaves_a_duplicate_task_out_and_says_so(settings, tmp_path):
+    """Regression: fetch stopped at a duplicate task id whatever the error policy."""
+    from ml_data.errors import InvalidExport
+
+    export = write_export(tmp_path / "export.json", [box_task(1, IMAGE), box_task(1, IMAGE, "dog"), box_task(2, IMAGE)])
+    with pytest.raises(InvalidExport, match="task 1 appears twice"):
+        run(export, tmp_path / "failed", settings)
+    report = run(export, tmp_path / "dataset", settings, on_error="skip")
+    conversion = report.conversions["all"]
+    assert report.tasks == 2 and conversion.skipped == {"duplicate task id": 1} and conversion.items_written == 2
+    first = [path for path in (tmp_path / "dataset" / "labels").iterdir() if "__task2" not in path.name]
+    assert [path.read_text()[:2] for path in first] == ["0 "]  # the first task 1, a cat

@@ -15,6 +15,9 @@ from ml_data.converters.model import Annotation, Task, TaskSource
 from ml_data.converters.output import atomic_folder as atomic_folder  # where callers imported it from
 from ml_data.errors import ConfigurationError, ConversionError, MlDataError
 
+#: The reason a task is left out when an earlier task of the export has its id.
+DUPLICATE_ID = "duplicate task id"
+
 ANNOTATION_CHOICES = ("all", "latest", "first", "ground-truth")
 ERROR_POLICIES = ("fail", "skip")
 CATEGORY_ORDERS = ("alphabetical", "config")
@@ -134,10 +137,14 @@ class Context:
     on_task: Callable[[], None] | None = None
 
     def each_task(self) -> Iterator[Task]:
-        """Tasks one by one; a task that cannot be read is skipped or stops the run (policy)."""
+        """Tasks one by one; a task that cannot be read, or whose id an earlier task has, is
+        skipped or stops the run (policy): two tasks of one id would write one file over the
+        other, or list one image twice."""
         iterator = iter(self.tasks.raw())
         from ml_data.converters.model import task_from_dict
 
+        # Ids as the pipeline keys them (1 and "1" are one task); tasks without an id are not compared.
+        seen: set[str] = set()
         while True:
             try:
                 raw = next(iterator)
@@ -147,9 +154,17 @@ class Context:
             if self.on_task is not None:
                 self.on_task()
             try:
-                yield task_from_dict(raw)
+                task = task_from_dict(raw)
             except MlDataError as exc:
                 self.fail_or_skip(exc.task_id, exc.message)
+                continue
+            if task.id is not None:
+                key = str(task.id)
+                if key in seen:
+                    self.fail_or_skip(task.id, DUPLICATE_ID)
+                    continue
+                seen.add(key)
+            yield task
 
     def place(self, url: str, task_id: Any, relative_path: str) -> str:
         """Record that the output refers to the media at ``url`` as ``relative_path`` (kept only

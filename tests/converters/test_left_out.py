@@ -1,0 +1,147 @@
+"""What a conversion leaves out, and says so: tasks whose id an earlier task has, regions whose
+geometry is degenerate, images with nothing the format can hold, runs that produce nothing."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ml_data.cache.naming import MAX_FILENAME_BYTES, safe_filename
+from ml_data.converters import KNOWN_FORMATS, ConvertOptions, convert
+from ml_data.converters.brush_rle import rle_from_mask
+from ml_data.converters.images import UniqueNames
+from ml_data.converters.output import MARKER
+from ml_data.errors import ConversionError
+
+IMAGE = (
+    "<View><Image name='image' value='$image'/>"
+    "<RectangleLabels name='box' toName='image'><Label value='cat'/><Label value='dog'/></RectangleLabels>"
+    "<PolygonLabels name='poly' toName='image'><Label value='cat'/><Label value='dog'/></PolygonLabels>"
+    "<KeyPointLabels name='kp' toName='image'><Label value='nose' model_index='0'/></KeyPointLabels>"
+    "<BrushLabels name='brush' toName='image'><Label value='cat'/></BrushLabels>"
+    "<Choices name='kind' toName='image'><Choice value='indoor'/></Choices></View>"
+)
+TEXT = "<View><Text name='text' value='$text'/><Labels name='ner' toName='text'><Label value='PER'/></Labels></View>"
+AUDIO = "<View><Audio name='audio' value='$audio'/><TextArea name='said' toName='audio'/></View>"
+SIZE = {"original_width": 200, "original_height": 100}
+
+
+def box(x: float = 10, y: float = 10, width: float = 20, height: float = 20, label: str = "cat", **extra: Any) -> dict:
+    value = {"x": x, "y": y, "width": width, "height": height, "rotation": 0, "rectanglelabels": [label]}
+    return {
+        "id": "b",
+        "from_name": "box",
+        "to_name": "image",
+        "type": "rectanglelabels",
+        **SIZE,
+        "value": value,
+        **extra,
+    }
+
+
+def polygon(points: list[list[float]], label: str = "cat") -> dict:
+    value = {"points": points, "polygonlabels": [label]}
+    return {"id": "p", "from_name": "poly", "to_name": "image", "type": "polygonlabels", **SIZE, "value": value}
+
+
+def keypoint(parent: str | None = "b", x: float = 15) -> dict:
+    value = {"x": x, "y": 15, "keypointlabels": ["nose"]}
+    region = {"id": "k", "from_name": "kp", "to_name": "image", "type": "keypointlabels", **SIZE, "value": value}
+    return {**region, "parentID": parent} if parent else region
+
+
+def brush() -> dict:
+    mask = np.zeros((100, 200), dtype=np.uint8)
+    mask[10:20, 10:20] = 255
+    value = {"format": "rle", "rle": rle_from_mask(mask), "brushlabels": ["cat"]}
+    return {"id": "m", "from_name": "brush", "to_name": "image", "type": "brushlabels", **SIZE, "value": value}
+
+
+def image_task(task_id: Any, regions: list[dict], url: str = "/data/upload/1/a.jpg") -> dict:
+    return {"id": task_id, "data": {"image": url}, "annotations": [{"id": 1, "result": regions}]}
+
+
+def example(fmt: str, task_id: Any, url: str) -> tuple[dict, str]:
+    """A task every format writes an item for, and its config."""
+    if fmt == "conll2003":
+        result = {
+            "from_name": "ner",
+            "to_name": "text",
+            "type": "labels",
+            "value": {"start": 0, "end": 4, "labels": ["PER"]},
+        }
+        return {"id": task_id, "data": {"text": f"Anna {url}"}, "annotations": [{"id": 1, "result": [result]}]}, TEXT
+    if fmt == "asr-manifest":
+        said = {"from_name": "said", "to_name": "audio", "type": "textarea", "value": {"text": ["hello"]}}
+        return {"id": task_id, "data": {"audio": url}, "annotations": [{"id": 1, "result": [said]}]}, AUDIO
+    regions = {"yolo-seg": [polygon([[10, 10], [40, 10], [40, 40]])], "yolo-pose": [box(), keypoint()]}.get(
+        fmt, [box()]
+    )
+    if fmt.startswith("brush"):
+        regions = [brush()]
+    return image_task(task_id, regions, url), IMAGE
+
+
+def _items(out: Path) -> list[str]:
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != MARKER)
+
+
+@pytest.mark.parametrize("fmt", list(KNOWN_FORMATS))
+def test_a_duplicate_task_id_fails_or_is_skipped_in_every_format(tmp_path, fmt):
+    """Regression: two tasks with the same id and image name wrote one YOLO/VOC label file over
+    the other ("2 items written"), and COCO listed images/a.jpg twice."""
+    first, config = example(fmt, 7, "/data/upload/1/a.jpg")
+    second, _ = example(fmt, 7, "/data/upload/2/a.jpg")
+    with pytest.raises(ConversionError, match="duplicate task id") as info:
+        convert([first, second], fmt, tmp_path / "fail", config=config)
+    assert info.value.task_id == 7 and not (tmp_path / "fail").exists()
+    skip = ConvertOptions(on_error="skip")
+    report = convert([first, second], fmt, tmp_path / "skip", config=config, options=skip)
+    alone = convert([first], fmt, tmp_path / "alone", config=config, options=skip)
+    assert report.skipped == {"duplicate task id": 1} and report.examples == [(7, "duplicate task id")]
+    assert report.tasks == 2 and report.items_written == alone.items_written >= 1
+    assert _items(tmp_path / "skip") == _items(tmp_path / "alone")
+    for name in _items(tmp_path / "skip"):
+        assert (tmp_path / "skip" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes()
+
+
+def test_ids_are_compared_as_the_pipeline_keys_them(tmp_path):
+    tasks = [image_task(1, [box()]), image_task("1", [box()], "/data/upload/2/a.jpg"), image_task(None, [box()])]
+    report = convert(
+        tasks + [image_task(None, [box()])],
+        "coco",
+        tmp_path / "out",
+        config=IMAGE,
+        options=ConvertOptions(on_error="skip"),
+    )
+    assert report.skipped == {"duplicate task id": 1} and report.items_written == 3
+    coco = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert len({image["file_name"] for image in coco["images"]}) == len(coco["images"]) == 3
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "a__task2", "a__task2__3", "a__2", "x" * 130, "x" * 119 + "é", "..", "a.b"]),
+            st.one_of(st.none(), st.integers(1, 3), st.sampled_from(["2", "../2", "2" * 60])),
+        ),
+        max_size=12,
+    )
+)
+def test_unique_names_never_give_two_tasks_one_file(items):
+    """Stems are per-task unique whatever the names and ids: an id-less task, an image already
+    named ``a__task2``, a name cut to fit once gave two tasks the same label file."""
+    names = UniqueNames()
+    stems = [names.stem(f"/data/upload/1/{name}.jpg", task_id) for name, task_id in items]
+    for i, j in itertools.combinations(range(len(items)), 2):
+        if items[i][1] is None or str(items[i][1]) != str(items[j][1]):
+            assert stems[i] != stems[j], (items, stems)
+    for stem in stems:
+        assert stem == safe_filename(stem) and len(stem.encode()) <= MAX_FILENAME_BYTES
