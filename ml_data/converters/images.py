@@ -135,6 +135,25 @@ def shape_regions(regions: tuple[Region, ...]) -> tuple[Region, ...]:
     return tuple(merged)
 
 
+#: Result types that mark an object in the image (what detection and segmentation formats
+#: export); choices, texts and ratings describe the image, they are not objects in it.
+OBJECT_TYPES = frozenset(
+    {
+        *("rectanglelabels", "rectangle", "polygonlabels", "polygon", "keypointlabels", "keypoint"),
+        *("brushlabels", "brush", "ellipselabels", "ellipse", "bitmasklabels", "bitmask"),
+        *("vectorlabels", "vector", "magicwand"),
+    }
+)
+#: The reason an image is left out when it has objects and none of them can be written: an
+#: empty label file would teach a detector that the image shows nothing.
+NOTHING_IN_FORMAT = "nothing in this format"
+
+
+def has_objects(regions: Sequence[Region]) -> bool:
+    """True if the annotation marks any object (an annotation without one is a background image)."""
+    return any(region.type.lower() in OBJECT_TYPES for region in regions)
+
+
 #: Larger than any real image side; a size past it is a broken export, not a picture.
 MAX_IMAGE_SIDE = 1_000_000
 

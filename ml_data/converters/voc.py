@@ -17,8 +17,16 @@ from pathlib import Path
 
 from ml_data.converters.base import Context, FormatBase
 from ml_data.converters.categories import has_shape
-from ml_data.converters.geometry import corners, enclosing_box, to_pixels
-from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
+from ml_data.converters.geometry import box_in_image, corners, to_pixels
+from ml_data.converters.images import (
+    NOTHING_IN_FORMAT,
+    OBJECT_TYPES,
+    UniqueNames,
+    annotated_images,
+    has_objects,
+    image_key,
+    image_size,
+)
 from ml_data.converters.label_config import LabelConfig
 from ml_data.errors import InvalidExport
 
@@ -107,16 +115,26 @@ class VocFormat(FormatBase):
                         context.report.skip(task.id, "polygon left out of VOC (boxes only; use coco or yolo-seg)")
                         continue
                     if kind != "rectanglelabels":
+                        if kind in OBJECT_TYPES:
+                            context.report.skip(task.id, f"{kind} result left out of VOC (boxes only)")
                         continue
                     labels = region.value.get("rectanglelabels") or []
                     if not labels:
                         continue
                     if not isinstance(labels[0], str) or _NOT_XML.search(labels[0]):
                         raise InvalidExport(f"label {str(labels[0])[:40]!r} cannot be written to XML")
-                    box, rotation = to_pixels(region.value, width, height)
-                    outer = enclosing_box(corners(box, rotation), width, height)
+                    try:
+                        box, rotation = to_pixels(region.value, width, height)
+                        outer = box_in_image(corners(box, rotation), width, height)
+                    except InvalidExport as exc:
+                        raise InvalidExport(
+                            f"result {str(region.id)[:40]} has no valid geometry ({exc.message})"
+                        ) from None
                     bounds = voc_box(outer.x, outer.y, outer.x + outer.width, outer.y + outer.height, width, height)
                     objects.append((labels[0], bounds))
+                if not objects and has_objects(regions):
+                    context.report.skip(task.id, NOTHING_IN_FORMAT)
+                    continue
                 with open(f"{folder}/{stem}.xml", "wb") as handle:
                     handle.write(voc_document(images, filename, width, height, objects))
                 context.place(url, task.id, f"{images}/{filename}")

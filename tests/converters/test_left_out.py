@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ml_data.cache.naming import MAX_FILENAME_BYTES, safe_filename
@@ -145,3 +145,108 @@ def test_unique_names_never_give_two_tasks_one_file(items):
             assert stems[i] != stems[j], (items, stems)
     for stem in stems:
         assert stem == safe_filename(stem) and len(stem.encode()) <= MAX_FILENAME_BYTES
+
+
+DEGENERATE = {
+    "outside the image": box(x=150, y=150),
+    "left of the image": box(x=-40, width=30),
+    "zero width": box(width=0),
+    "negative width": box(width=-5),
+    "negative height": box(height=-5),
+}
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "yolo-obb", "yolo-pose", "voc", "coco"])
+@pytest.mark.parametrize("case", list(DEGENERATE))
+def test_degenerate_boxes_fail_or_are_reported_never_written_as_zero_boxes(tmp_path, fmt, case):
+    """Regression: a box outside the image or of negative size became ``0 0 0 0 0`` in YOLO and
+    ``bbox [100, 100, 0, 0]`` in COCO, written without a word."""
+    tasks = [image_task(1, [box()]), image_task(2, [{**DEGENERATE[case], "id": "bad"}], "/data/upload/1/b.jpg")]
+    with pytest.raises(ConversionError, match="outside the image|negative") as info:
+        convert(tasks, fmt, tmp_path / "fail", config=IMAGE)
+    assert info.value.task_id == 2 and "bad" in str(info.value)
+    report = convert(tasks, fmt, tmp_path / "skip", config=IMAGE, options=ConvertOptions(on_error="skip"))
+    assert report.items_written == 1 and [task_id for task_id, _ in report.examples] == [2]
+    assert all(reason.startswith("result bad has no valid geometry") for reason in report.skipped)
+    if fmt == "coco":
+        (annotation,) = json.loads((tmp_path / "skip" / "result.json").read_text())["annotations"]
+        assert annotation["bbox"] == [20, 10, 40, 20]
+    elif fmt == "voc":
+        assert _items(tmp_path / "skip") == ["Annotations/a.xml"]
+    else:
+        assert _items(tmp_path / "skip") == ["classes.txt", "data.yaml", "labels/a.txt"]
+
+
+def test_a_polygon_outside_the_image_is_not_written_as_a_line_on_its_border(tmp_path):
+    outside = polygon([[110, 10], [150, 10], [150, 40]])
+    with pytest.raises(ConversionError, match="outside the image"):
+        convert([image_task(1, [outside])], "yolo-seg", tmp_path / "seg", config=IMAGE)
+    with pytest.raises(ConversionError, match="outside the image"):
+        convert([image_task(1, [outside])], "coco", tmp_path / "coco", config=IMAGE)
+
+
+coordinate = st.floats(-150, 250, allow_nan=False)
+
+
+@given(x=coordinate, y=coordinate, width=st.floats(-50, 250, allow_nan=False), height=st.floats(-50, 250))
+@settings(max_examples=80, deadline=None)
+def test_every_box_written_covers_part_of_the_image(tmp_path_factory, x, y, width, height):
+    """Whatever the numbers, a YOLO box is inside [0, 1] with a size above zero as written, or
+    its task is reported: a box whose clipped part of the image is empty is never written, one
+    that covers a visible part always is."""
+    out = tmp_path_factory.mktemp("yolo") / "out"
+    task = image_task(1, [box(x, y, width, height)])
+    report = convert([task], "yolo", out, config=IMAGE, options=ConvertOptions(on_error="skip"))
+    assert report.items_written + sum(report.skipped.values()) == 1
+    seen_x = min(x + width, 100) - max(x, 0) if width >= 0 else -1
+    seen_y = min(y + height, 100) - max(y, 0) if height >= 0 else -1
+    if seen_x <= 0 or seen_y <= 0:
+        assert report.items_written == 0
+    elif seen_x > 1e-3 and seen_y > 1e-3:
+        assert report.items_written == 1
+    if report.items_written:
+        _, cx, cy, w, h = map(float, (out / "labels" / "a.txt").read_text().split())
+        assert w > 0 and h > 0 and cx - w / 2 >= -1e-6 and cx + w / 2 <= 1 + 1e-6
+        assert cy - h / 2 >= -1e-6 and cy + h / 2 <= 1 + 1e-6
+
+
+SQUARE = [[10, 10], [40, 10], [40, 40], [10, 40]]
+NOTHING_CASES = {
+    # format: (objects it cannot hold, what it can)
+    "yolo": ([polygon(SQUARE)], [box()]),
+    "yolo-obb": ([polygon(SQUARE), keypoint(parent=None)], [box()]),
+    "yolo-seg": ([box()], [polygon(SQUARE)]),
+    "yolo-pose": ([polygon(SQUARE), keypoint(parent=None)], [box(), keypoint()]),
+    "voc": ([polygon(SQUARE), brush()], [box()]),
+    "coco": ([brush()], [box()]),
+}
+
+
+@pytest.mark.parametrize("fmt", list(NOTHING_CASES))
+def test_an_image_with_nothing_the_format_holds_is_left_out_but_a_truly_empty_one_stays(tmp_path, fmt):
+    """Regression: an image whose every object was a polygon in plain YOLO (boxes in yolo-seg) got
+    an empty label file, which Ultralytics trains on as a background image."""
+    cannot, can = NOTHING_CASES[fmt]
+    classified = {"from_name": "kind", "to_name": "image", "type": "choices", "value": {"choices": ["indoor"]}}
+    tasks = [
+        image_task(1, cannot, "/data/upload/1/unexpressed.jpg"),
+        image_task(2, [], "/data/upload/1/background.jpg"),
+        image_task(3, [classified], "/data/upload/1/indoor.jpg"),
+        image_task(4, can + cannot, "/data/upload/1/mixed.jpg"),
+    ]
+    # A task whose only result records no size is skipped for that: give the empty ones a size.
+    sizes = ConvertOptions(image_sizes=lambda url, task_id: (200, 100))
+    report = convert(tasks, fmt, tmp_path / "out", config=IMAGE, options=sizes)
+    assert report.items_written == 3 and report.skipped["nothing in this format"] == 1
+    assert (1, "nothing in this format") in report.examples
+    written = " ".join(_items(tmp_path / "out"))
+    if fmt == "coco":
+        written = " ".join(
+            image["file_name"] for image in json.loads((tmp_path / "out" / "result.json").read_text())["images"]
+        )
+    assert "unexpressed" not in written and all(name in written for name in ("background", "indoor", "mixed"))
+    # Every object left out is reported, by kind, once per object.
+    left_out = sum(count for reason, count in report.skipped.items() if "left out of" in reason)
+    assert left_out == 2 * len(cannot)
+    if fmt.startswith("yolo"):
+        assert (tmp_path / "out" / "labels" / "background.txt").read_text() == ""
