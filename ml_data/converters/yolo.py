@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from ml_data.converters.base import Context, FormatBase
-from ml_data.converters.categories import SHAPE_TAGS, categories, has_shape, keypoint_names, shape_labels
+from ml_data.converters.categories import (
+    SHAPE_TAGS,
+    categories,
+    has_shape,
+    keypoint_names,
+    shape_labels,
+    unwritable_name,
+)
 from ml_data.converters.geometry import box_in_image, corners, number, polygon_pixels, to_pixels
 from ml_data.converters.images import (
     NOTHING_IN_FORMAT,
@@ -49,6 +56,10 @@ _KINDS = {
 }
 
 
+#: The tags whose labels are classes (keypoint labels name the points of a pose, never a class).
+_CLASS_TAGS = tuple(tag for tag in SHAPE_TAGS if tag != "KeyPointLabels")
+
+
 class YoloFormat(FormatBase):
     layouts = ("label-studio", "standard")
 
@@ -68,15 +79,13 @@ class YoloFormat(FormatBase):
             return "yolo-pose needs <KeyPointLabels> (with rectangles as their parents)"
         if not shape_labels(config)[0]:
             return f"{self.name} needs labels on a shape tag"
-        return None
+        return unwritable_name(shape_labels(config, _CLASS_TAGS)[0], f"{self.name}'s classes.txt")
 
     def write(self, context: Context, out: Path) -> None:
         config = context.config
         assert config is not None
         points = keypoint_names(config)
-        # Keypoint labels name the points of a pose, never a box class.
-        tags = tuple(tag for tag in SHAPE_TAGS if tag != "KeyPointLabels")
-        ids = categories(config, context.options.category_order, tags=tags)
+        ids = categories(config, context.options.category_order, tags=_CLASS_TAGS)
         options = context.options
         standard = options.layout == "standard"
         labels = out / "labels"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from ml_data.converters import KNOWN_FORMATS, ConvertOptions, convert
 from ml_data.converters.brush_rle import rle_from_mask
 from ml_data.converters.images import UniqueNames
 from ml_data.converters.output import MARKER
-from ml_data.errors import ConversionError
+from ml_data.errors import ConversionError, FormatNotSupported
 
 IMAGE = (
     "<View><Image name='image' value='$image'/>"
@@ -250,3 +251,65 @@ def test_an_image_with_nothing_the_format_holds_is_left_out_but_a_truly_empty_on
     assert left_out == 2 * len(cannot)
     if fmt.startswith("yolo"):
         assert (tmp_path / "out" / "labels" / "background.txt").read_text() == ""
+
+
+def _config_with_labels(names: list[str]) -> str:
+    """A box config whose labels are ``names``, each character kept through the XML parser
+    (line breaks and tabs in attributes are written as character references)."""
+
+    def attribute(text: str) -> str:
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+        return escaped.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+
+    labels = "".join(f'<Label value="{attribute(name)}"/>' for name in names)
+    return f"<View><Image name='image' value='$image'/><RectangleLabels name='box' toName='image'>{labels}</RectangleLabels></View>"
+
+
+@pytest.mark.parametrize("bad", ["cat\ndog", "cat\r", "a\tb", "x\x85y", "line\u2028separator"])
+@pytest.mark.parametrize("fmt", ["yolo", "yolo-obb", "voc"])
+def test_a_class_name_with_a_line_break_is_refused_naming_the_label(tmp_path, fmt, bad):
+    """Regression: a label value with a newline split classes.txt, so class 1 read as another name."""
+    config = _config_with_labels(["bird", bad])
+    with pytest.raises(FormatNotSupported, match="line break or control character") as info:
+        convert([image_task(1, [box(label=bad)])], fmt, tmp_path / "out", config=config)
+    assert repr(bad)[1:-1] in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_coco_keeps_any_class_name_and_voc_refuses_one_from_a_result(tmp_path):
+    config = _config_with_labels(["cat\ndog"])
+    convert([image_task(1, [box(label="cat\ndog")])], "coco", tmp_path / "coco", config=config)
+    categories = json.loads((tmp_path / "coco" / "result.json").read_text())["categories"]
+    assert [category["name"] for category in categories] == ["cat\ndog"]  # JSON escapes it
+    with pytest.raises(ConversionError, match="VOC <name>"):
+        convert([image_task(1, [box(label="cat\rdog")])], "voc", tmp_path / "voc", config=IMAGE)
+
+
+def test_a_label_voc_s_labelmap_cannot_hold_is_reported(tmp_path):
+    config = _config_with_labels(["cat", "a:b"])
+    report = convert(
+        [image_task(1, [box()])], "voc", tmp_path / "out", config=config, options=ConvertOptions(layout="standard")
+    )
+    assert any("'a:b' left out of labelmap.txt" in warning for warning in report.warnings)
+
+
+@given(
+    st.lists(
+        st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8),
+        min_size=1,
+        max_size=4,
+        unique=True,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_classes_txt_reads_back_as_the_config_s_names_or_is_refused(tmp_path_factory, names):
+    names = [name for name in names if not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", name)]
+    if not names or any(not name.strip() for name in names):
+        return  # XML cannot hold those characters; Label Studio drops blank label values
+    out = tmp_path_factory.mktemp("yolo") / "out"
+    try:
+        convert([image_task(1, [box(label=names[0])])], "yolo", out, config=_config_with_labels(names))
+    except FormatNotSupported as exc:
+        assert "line break or control character" in str(exc)
+        return
+    assert (out / "classes.txt").read_bytes().decode("utf-8").splitlines() == sorted(names)
