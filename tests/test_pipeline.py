@@ -432,3 +432,31 @@ def test_fetch_skip_policy_leaves_a_duplicate_task_out_and_says_so(settings, tmp
     assert report.tasks == 2 and conversion.skipped == {"duplicate task id": 1} and conversion.items_written == 2
     first = [path for path in (tmp_path / "dataset" / "labels").iterdir() if "__task2" not in path.name]
     assert [path.read_text()[:2] for path in first] == ["0 "]  # the first task 1, a cat
+
+
+def test_fetch_that_would_write_nothing_fails_and_keeps_the_previous_dataset(settings, tmp_path):
+    """Regression: an empty export, or ``--on-error skip`` with every resource failed, exited 0
+    and replaced the dataset with an empty one."""
+    from ml_data.errors import NothingToWrite
+
+    root = tmp_path / "root"
+    root.mkdir()
+    settings = settings.with_changes(local_files_root=root)
+    export = write_export(tmp_path / "export.json", [box_task(1, IMAGE)])
+    out = tmp_path / "dataset"
+    run(export, out, settings)
+    before = _tree(out)
+    missing = [box_task(2, "/data/local-files/?d=gone.png"), box_task(3, "/data/local-files/?d=lost.png")]
+    write_export(export, missing)
+    with pytest.raises(NothingToWrite, match=r"from 2 tasks: a resource could not be resolved \(2\).*first failure"):
+        run(export, out, settings, on_error="skip")
+    write_export(export, [])
+    with pytest.raises(NothingToWrite, match="the export holds no tasks"):
+        run(export, out, settings, fmt="json")
+    assert _tree(out) == before
+    result = CliRunner().invoke(main, ["fetch", "--export", str(export), "--format", "json", "--out", str(out)])
+    assert result.exit_code == 1 and "NothingToWrite: the export holds no tasks" in result.output
+    # An unlabelled project is a true empty dataset, written and reported.
+    write_export(export, [{**box_task(4, IMAGE), "annotations": []}])
+    report = run(export, out, settings)
+    assert report.conversions["all"].items_written == 0 and report.conversions["all"].skipped == {"no annotation": 1}

@@ -23,7 +23,7 @@ from ml_data.converters.base import UNCONVERTIBLE, Context, ConversionReport, Co
 from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.converters.model import Annotation, Region, Task, read_tasks
 from ml_data.converters.output import atomic_folder, check_output, path_inputs
-from ml_data.errors import ConversionError, FormatNotSupported, MlDataError, UnknownFormat
+from ml_data.errors import ConversionError, FormatNotSupported, MlDataError, NothingToWrite, UnknownFormat
 
 #: format name -> "module:attribute" of its Format; imported on first use.
 KNOWN_FORMATS = MappingProxyType(
@@ -78,7 +78,10 @@ def convert(
 ) -> ConversionReport:
     """Convert an export (file, folder of task files, or task dicts) into ``format`` under ``out``.
 
-    ``out`` is replaced only when the conversion succeeds; a failure leaves it as it was. It must
+    ``out`` is replaced only when the conversion succeeds; a failure leaves it as it was. A run
+    that writes no item at all fails (:class:`~ml_data.errors.NothingToWrite`: an empty export,
+    every task left out), unless every task simply has nothing to export yet (no annotation,
+    all cancelled, no ground truth): that empty dataset is a true result. ``out`` must
     be new, empty or an earlier ml-data output, and contain neither the export, the working
     directory nor the files in ``protect`` (the config file the XML was read from): otherwise a
     :class:`~ml_data.errors.ConfigurationError`, before anything is read.
@@ -90,6 +93,9 @@ def convert(
     target = check_output(out, inputs=inputs)
     with atomic_folder(target) as building:
         report = write_format(source, format, building, config=config, options=options, progress=progress)
+        if report.nothing_written is not None:
+            # Raised inside the block: an empty result never replaces the previous output.
+            raise NothingToWrite(f"{report.nothing_written}; {out} is unchanged")
     report.output = Path(out)
     return report
 

@@ -88,6 +88,32 @@ class ConvertOptions:
         check_choice("category_start", self.category_start, (None, 0, 1))
 
 
+#: Reasons that say only that a task has nothing to export yet (nobody labelled it, or the
+#: annotation choice took none of its annotations): a run that leaves out every task for these
+#: alone wrote a true result, an empty dataset.
+UNLABELLED = frozenset({"no annotation", "all annotations cancelled", "no ground-truth annotation"})
+
+
+def why_nothing(tasks: int, items: int, skipped: Mapping[str, int]) -> str | None:
+    """Why a run that wrote no item at all failed; None when it wrote something, or when every
+    task is accounted for as having nothing to export yet (see :data:`UNLABELLED`).
+
+    >>> why_nothing(0, 0, {})
+    'the export holds no tasks'
+    >>> why_nothing(3, 0, {"no annotation": 3}) is None
+    True
+    """
+    if items:
+        return None
+    if tasks == 0:
+        return "the export holds no tasks"
+    others = Counter({reason: count for reason, count in skipped.items() if reason not in UNLABELLED})
+    if not others and sum(skipped.values()) >= tasks:
+        return None
+    listed = "; ".join(f"{reason} ({count})" for reason, count in others.most_common(3))
+    return f"no item was written from {tasks} task{'' if tasks == 1 else 's'}" + (f": {listed}" if listed else "")
+
+
 @dataclass
 class ConversionReport:
     """What a run wrote and what it left out, and why."""
@@ -112,6 +138,12 @@ class ConversionReport:
     def warn(self, message: str) -> None:
         if len(self.warnings) < 100:
             self.warnings.append(message)
+
+    @property
+    def nothing_written(self) -> str | None:
+        """Why this run wrote no item at all, when that is a failure (see :func:`why_nothing`);
+        :func:`~ml_data.converters.convert` then raises :class:`~ml_data.errors.NothingToWrite`."""
+        return why_nothing(self.tasks, self.items_written, self.skipped)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -21,7 +21,7 @@ from ml_data._version import __version__
 from ml_data.converters.output import check_output
 from ml_data.jsonio import dumps
 from ml_data.pipeline.options import DatasetOptions
-from ml_data.pipeline.report import MANIFEST, DatasetReport
+from ml_data.pipeline.report import MANIFEST, RESOURCE_FAILED, DatasetReport
 from ml_data.pipeline.tasks import TaskInfo
 from ml_data.redaction import redact_url
 
@@ -126,7 +126,7 @@ def manifest_bytes(
                 "split": info.split,
                 "annotations": info.annotations,
                 "resources": [redact_url(url) for url in info.resources],
-                **({"excluded": "a resource could not be resolved"} if task_id in failed_tasks else {}),
+                **({"excluded": RESOURCE_FAILED} if task_id in failed_tasks else {}),
             }
             for task_id, info in tasks.items()
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from ml_data.converters import KNOWN_FORMATS, ConvertOptions, convert
 from ml_data.converters.brush_rle import rle_from_mask
 from ml_data.converters.images import UniqueNames
 from ml_data.converters.output import MARKER
-from ml_data.errors import ConversionError, FormatNotSupported
+from ml_data.errors import ConversionError, FormatNotSupported, NothingToWrite
 
 IMAGE = (
     "<View><Image name='image' value='$image'/>"
@@ -196,16 +197,17 @@ def test_every_box_written_covers_part_of_the_image(tmp_path_factory, x, y, widt
     its task is reported: a box whose clipped part of the image is empty is never written, one
     that covers a visible part always is."""
     out = tmp_path_factory.mktemp("yolo") / "out"
-    task = image_task(1, [box(x, y, width, height)])
-    report = convert([task], "yolo", out, config=IMAGE, options=ConvertOptions(on_error="skip"))
-    assert report.items_written + sum(report.skipped.values()) == 1
+    tasks = [image_task(1, [box(x, y, width, height)]), image_task(2, [box()], "/data/upload/1/sound.jpg")]
+    report = convert(tasks, "yolo", out, config=IMAGE, options=ConvertOptions(on_error="skip"))
+    written = report.items_written - 1  # besides the sound task's
+    assert written + sum(report.skipped.values()) == 1
     seen_x = min(x + width, 100) - max(x, 0) if width >= 0 else -1
     seen_y = min(y + height, 100) - max(y, 0) if height >= 0 else -1
     if seen_x <= 0 or seen_y <= 0:
-        assert report.items_written == 0
+        assert written == 0
     elif seen_x > 1e-3 and seen_y > 1e-3:
-        assert report.items_written == 1
-    if report.items_written:
+        assert written == 1
+    if written:
         _, cx, cy, w, h = map(float, (out / "labels" / "a.txt").read_text().split())
         assert w > 0 and h > 0 and cx - w / 2 >= -1e-6 and cx + w / 2 <= 1 + 1e-6
         assert cy - h / 2 >= -1e-6 and cy + h / 2 <= 1 + 1e-6
@@ -313,3 +315,49 @@ def test_classes_txt_reads_back_as_the_config_s_names_or_is_refused(tmp_path_fac
         assert "line break or control character" in str(exc)
         return
     assert (out / "classes.txt").read_bytes().decode("utf-8").splitlines() == sorted(names)
+
+
+def test_a_run_that_writes_nothing_fails_and_keeps_the_previous_output(tmp_path):
+    """Regression: an empty export, or one whose every task was left out, exited 0 with an empty
+    dataset (replacing the previous one)."""
+    out = tmp_path / "out"
+    convert([image_task(1, [box()])], "yolo", out, config=IMAGE)
+    before = _items(out)
+    with pytest.raises(NothingToWrite, match="the export holds no tasks") as info:
+        convert([], "yolo", out, config=IMAGE)
+    assert isinstance(info.value, ValueError)
+    broken = [image_task(2, [box(x=math.nan)]), image_task(3, [box(width=-1)], "/data/upload/1/b.jpg")]
+    with pytest.raises(NothingToWrite, match=r"no item was written from 2 tasks: result b has no valid geometry"):
+        convert(broken, "coco", out, config=IMAGE, options=ConvertOptions(on_error="skip"))
+    assert _items(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "coco", "voc", "conll2003", "csv", "json"])
+def test_an_unlabelled_project_is_a_true_empty_dataset(tmp_path, fmt):
+    """The rule: a run that writes no item fails, unless every task simply has nothing to export
+    yet (no annotation, all cancelled, no ground truth), which the tabular formats still list."""
+    data = {"image": "/data/upload/1/a.jpg", "text": "Anna"}
+    tasks = [
+        {"id": 1, "data": data, "annotations": []},
+        {"id": 2, "data": data, "annotations": [{"id": 5, "was_cancelled": True, "result": []}]},
+    ]
+    config = TEXT if fmt == "conll2003" else IMAGE
+    report = convert(tasks, fmt, tmp_path / "out", config=config)
+    assert report.nothing_written is None and report.tasks == 2
+    assert report.items_written == (2 if fmt == "json" else 1 if fmt == "csv" else 0)
+    annotated = {"id": 3, "data": data, "annotations": [{"id": 6, "result": []}]}
+    only_truth = ConvertOptions(annotations="ground-truth")
+    report = convert([annotated], fmt, tmp_path / "truth", config=config, options=only_truth)
+    assert report.nothing_written is None and report.items_written == (1 if fmt == "json" else 0)
+
+
+def test_cli_convert_exits_1_with_the_reason_when_nothing_is_written(tmp_path):
+    from click.testing import CliRunner
+
+    from ml_data.cli import main
+
+    export = tmp_path / "export.json"
+    export.write_text("[]")
+    result = CliRunner().invoke(main, ["convert", str(export), "--format", "json", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "NothingToWrite: the export holds no tasks" in result.output
+    assert not (tmp_path / "out").exists()
