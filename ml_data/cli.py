@@ -262,7 +262,12 @@ def _read_config(config_file: str | None) -> str | None:
 @main.command()
 @click.argument("export", type=click.Path(exists=True))
 @click.option("--format", "format_name", required=True, help=FORMAT_HELP)
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced when complete).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder: new, empty or an earlier ml-data output (replaced when complete).",
+)
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="Labeling config XML.")
 @_conversion_options
 def convert(

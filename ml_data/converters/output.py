@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ml_data.errors import ConfigurationError
+from ml_data.errors import ConfigurationError, OutputError
 
 #: The file in every output folder ml-data writes: such a folder may be replaced by the next run.
 MARKER = ".ml-data-output"
@@ -56,7 +56,11 @@ def check_output(
     if real.exists():
         if not real.is_dir():
             raise ConfigurationError(f"{out} exists and is not a folder: choose a new or empty folder")
-        if any(real.iterdir()) and not (real / MARKER).is_file() and not (owned is not None and owned(real)):
+        try:
+            holds_something = any(real.iterdir())
+        except OSError as exc:
+            raise OutputError(f"{out} cannot be read: {exc.strerror or exc}") from None
+        if holds_something and not (real / MARKER).is_file() and not (owned is not None and owned(real)):
             raise ConfigurationError(
                 f"{out} exists and is not an ml-data {what} (no {MARKER}); it would be replaced: "
                 "choose a new or empty folder"
@@ -99,10 +103,13 @@ def atomic_folder(out: InputPath) -> Iterator[Path]:
     check ``out`` first with :func:`check_output`.
     """
     out = Path(os.path.realpath(out))
-    out.parent.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:12]
     building = out.parent / f".{out.name}.building-{tag}"
-    building.mkdir()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        building.mkdir()
+    except OSError as exc:
+        raise OutputError(f"cannot write beside {out}: {exc.strerror or exc}") from None
     try:
         yield building
         _mark(building, out)

@@ -141,3 +141,12 @@ def test_atomic_folder_leaves_nothing_when_the_block_fails(tmp_path):
         (building / "half.txt").write_text("x")
         raise RuntimeError("stop")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_that_cannot_be_made_is_a_typed_error(tmp_path):
+    from ml_data.errors import OutputError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="cannot write beside") as info:
+        convert([TASK], "yolo", tmp_path / "file" / "out", config=CONFIG)
+    assert isinstance(info.value, OSError) and (tmp_path / "file").read_text() == "x"
