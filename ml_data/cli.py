@@ -248,6 +248,11 @@ def _conversion_options(command: Callable[..., None]) -> Callable[..., None]:
     return wrapped
 
 
+def _files(*paths: str | None) -> list[str]:
+    """The input files given, for the output folder never to contain them."""
+    return [path for path in paths if path]
+
+
 def _read_config(config_file: str | None) -> str | None:
     if not config_file:
         return None
@@ -258,7 +263,12 @@ def _read_config(config_file: str | None) -> str | None:
 @main.command()
 @click.argument("export", type=click.Path(exists=True))
 @click.option("--format", "format_name", required=True, help=FORMAT_HELP)
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced when complete).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder: new, empty or an earlier ml-data output (replaced when complete).",
+)
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="Labeling config XML.")
 @_conversion_options
 def convert(
@@ -303,7 +313,9 @@ def convert(
         )
     )
     try:
-        report = run_convert(export, format_name, out, config=config, options=options, progress=not as_json)
+        report = run_convert(
+            export, format_name, out, config=config, options=options, progress=not as_json, protect=_files(config_file)
+        )
     except MlDataError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
     if as_json:
@@ -422,6 +434,7 @@ def fetch(
                 settings=settings,
                 options=options,
                 address=ray_address,
+                protect=_files(config_file),
             )
         elif export_file is not None:
             if out is None:
@@ -434,6 +447,7 @@ def fetch(
                 settings=settings,
                 options=options,
                 progress=not as_json,
+                protect=_files(config_file),
             )
         else:
             assert project_id is not None

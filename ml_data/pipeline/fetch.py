@@ -7,7 +7,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -141,15 +141,19 @@ def fetch_export(
     settings: Settings | None = None,
     options: DatasetOptions | None = None,
     progress: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
 ) -> DatasetReport:
     """The same dataset from an export file already on disk (``config``: the labeling config XML).
+    ``out`` may not contain the export, the working directory or the files in ``protect`` (the
+    config file the XML was read from).
 
     >>> fetch_export("export.json", format="voc", out="data/voc", config=xml)  # doctest: +SKIP
     """
     settings = settings or Settings.from_env()
     options = _with_format(options, format)
     source = {"export": Path(export).name}
-    return Build(Path(export), Path(out), config, settings, options, source, progress=progress).run()
+    build = Build(Path(export), Path(out), config, settings, options, source, progress=progress, protect=tuple(protect))
+    return build.run()
 
 
 def _with_format(options: DatasetOptions | None, format: str) -> DatasetOptions:

@@ -12,17 +12,17 @@ import datetime
 import hashlib
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ml_data._version import __version__
-from ml_data.errors import ConfigurationError
+from ml_data.converters.output import check_output
 from ml_data.jsonio import dumps
 from ml_data.pipeline.options import DatasetOptions
-from ml_data.pipeline.report import MANIFEST, DatasetReport
+from ml_data.pipeline.report import MANIFEST, RESOURCE_FAILED, DatasetReport
 from ml_data.pipeline.tasks import TaskInfo
 from ml_data.redaction import redact_url
 
@@ -39,13 +39,13 @@ def settings_key(config: str | None, options: DatasetOptions) -> dict[str, Any]:
     }
 
 
-def check_target(out: Path) -> None:
-    """The dataset folder is replaced as a whole: refuse a folder that holds something else."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
-        raise ConfigurationError(
-            f"{out} exists and is not an ml-data dataset (no {MANIFEST}); it would be replaced: "
-            "choose a new or empty folder"
-        )
+def check_target(out: Path, inputs: Iterable[tuple[str, str | os.PathLike[str] | None]] = ()) -> Path:
+    """The dataset folder is replaced as a whole: refuse a folder that holds something else, or
+    that contains ``inputs`` (what each is, its path) or the working directory (see
+    :func:`~ml_data.converters.output.check_output`). A dataset written before outputs had their
+    marker is known by its manifest (a :data:`MANIFEST` file alone is not enough: other tools
+    write files of that name). Returns the folder's real path."""
+    return check_output(out, inputs=inputs, owned=lambda folder: read_manifest(folder) is not None, what="dataset")
 
 
 def read_manifest(out: Path) -> dict[str, Any] | None:
@@ -132,7 +132,7 @@ def manifest_bytes(
                 "split": info.split,
                 "annotations": info.annotations,
                 "resources": [redact_url(url) for url in info.resources],
-                **({"excluded": "a resource could not be resolved"} if task_id in failed_tasks else {}),
+                **({"excluded": RESOURCE_FAILED} if task_id in failed_tasks else {}),
             }
             for task_id, info in tasks.items()
         },
