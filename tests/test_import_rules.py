@@ -118,3 +118,58 @@ def test_only_ml_data_ray_imports_ray():
     probe = "import sys, ml_data, ml_data.cli, ml_data.pipeline, ml_data.service; print('ray' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"
+
+
+def _imported_at_import_time(start: str) -> set[str]:
+    """Every ml_data module that importing ``start`` runs, following its top-level imports."""
+    reached: set[str] = set()
+    todo = [start]
+    while todo:
+        module = todo.pop()
+        if module in reached or module not in MODULES:
+            continue
+        reached.add(module)
+        todo.extend(target for target, _ in imports(module, runtime_only=True))
+    return reached
+
+
+def test_parsing_a_url_imports_nothing_that_does_io():
+    """Reading a URL into a Ref is pure: the refs, the parser and the cloud providers' tables of
+    hosts and signature parameters reach no cache, HTTP client, Label Studio client or fetcher."""
+    allowed = {
+        "ml_data.errors",
+        "ml_data.config",
+        "ml_data.urls",
+        "ml_data.media_types",
+        "ml_data.redaction",
+        "ml_data.hashing",
+        "ml_data.resolvers.base",
+        "ml_data.resolvers.beneath",
+        "ml_data.resolvers.refs",
+        "ml_data.resolvers.parse",
+    }
+    for start in ("ml_data.resolvers.parse", "ml_data.resolvers.refs", "ml_data.resolvers.clouds"):
+        reached = _imported_at_import_time(start)
+        outside = {
+            module for module in reached if module not in allowed and not module.startswith("ml_data.resolvers.clouds")
+        }
+        assert not outside, f"{start} imports {sorted(outside)}"
+
+
+def test_only_the_cloud_providers_import_a_cloud_sdk_and_only_when_used():
+    """boto3, google-cloud-storage and azure-storage-blob are optional extras: only the provider
+    modules under ml_data/resolvers/clouds/ import them, inside the functions that need them."""
+    sdks = ("boto3", "botocore", "google", "azure")
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text("utf-8"))
+        top = set(tree.body)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            if any(name.split(".")[0] in sdks for name in names):
+                assert module.startswith("ml_data.resolvers.clouds."), f"{module} imports {names}"
+                assert node not in top, f"{module} imports {names} at import time"

@@ -13,8 +13,9 @@ import pytest
 
 from ml_data import IncompleteDownload, Resolver, UpstreamUnavailable
 from ml_data.config import cloud_environment
-from ml_data.resolvers._object_store import ObjectInfo, fetch_object
-from ml_data.resolvers.refs import parse_ref
+from ml_data.resolvers.base import Announced
+from ml_data.resolvers.cloud import fetch_object
+from ml_data.resolvers.parse import parse_ref
 
 BODY = b"0123456789" * 100_000
 
@@ -29,7 +30,7 @@ class FlakyStore:
         self.body = body
 
     def head(self, ref):  # type: ignore[no-untyped-def]
-        return ObjectInfo(version='"v1"', size=len(BODY), md5=self.md5)
+        return Announced(etag='"v1"', size=len(BODY), md5=self.md5)
 
     def chunks(self, ref, info) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
         self.transfers += 1

@@ -14,7 +14,8 @@ from ml_data.config import Settings
 from ml_data.errors import MlDataError, UnsupportedURL
 from ml_data.http import HttpClient
 from ml_data.resolvers.base import Fetcher, LocalFile, OpenedFile
-from ml_data.resolvers.refs import Ref, parse_ref
+from ml_data.resolvers.parse import parse_ref
+from ml_data.resolvers.refs import Ref
 
 if TYPE_CHECKING:
     from ml_data.cache import CacheEntry
