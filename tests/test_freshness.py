@@ -11,6 +11,7 @@ import pytest
 from ml_data import Resolver
 from ml_data.cache import CacheEntry
 from ml_data.cache.freshness import Action, freshness_action
+from ml_data.resolvers.registry import KNOWN_KINDS
 
 NOW = 1_000_000.0
 
@@ -52,7 +53,8 @@ def entry(**changes) -> CacheEntry:
     ],
 )
 def test_freshness_action(cached, kind, ttl, refresh, expected):
-    assert freshness_action(cached, kind=kind, now=NOW, ttl=ttl, refresh=refresh) is expected
+    immutable = KNOWN_KINDS[kind].immutable
+    assert freshness_action(cached, immutable=immutable, now=NOW, ttl=ttl, refresh=refresh) is expected
 
 
 @pytest.fixture

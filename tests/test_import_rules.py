@@ -134,8 +134,9 @@ def _imported_at_import_time(start: str) -> set[str]:
 
 
 def test_parsing_a_url_imports_nothing_that_does_io():
-    """Reading a URL into a Ref is pure: the refs, the parser and the cloud providers' tables of
-    hosts and signature parameters reach no cache, HTTP client, Label Studio client or fetcher."""
+    """Reading a URL into a Ref is pure: the refs, the parser, the table of URL kinds and the cloud
+    providers' hosts and signature parameters reach no cache, HTTP client, Label Studio client or
+    fetcher."""
     allowed = {
         "ml_data.errors",
         "ml_data.config",
@@ -147,8 +148,15 @@ def test_parsing_a_url_imports_nothing_that_does_io():
         "ml_data.resolvers.beneath",
         "ml_data.resolvers.refs",
         "ml_data.resolvers.parse",
+        "ml_data.resolvers.registry",
     }
-    for start in ("ml_data.resolvers.parse", "ml_data.resolvers.refs", "ml_data.resolvers.clouds"):
+    starts = (
+        "ml_data.resolvers.parse",
+        "ml_data.resolvers.refs",
+        "ml_data.resolvers.registry",
+        "ml_data.resolvers.clouds",
+    )
+    for start in starts:
         reached = _imported_at_import_time(start)
         outside = {
             module for module in reached if module not in allowed and not module.startswith("ml_data.resolvers.clouds")

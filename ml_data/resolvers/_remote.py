@@ -29,6 +29,7 @@ from ml_data.errors import (
 from ml_data.http import is_identity_encoded
 from ml_data.media_types import OCTET_STREAM, media_type
 from ml_data.resolvers.base import LocalFile
+from ml_data.resolvers.registry import url_kind
 from ml_data.urls import HttpURL, parse_http_url
 
 if TYPE_CHECKING:
@@ -55,7 +56,8 @@ def cached_download(resolver: Resolver, ref: Ref, url: HttpURL, *, identity: str
     cache = resolver.cache
     started = time.time()
     entry = resolver.cached(identity)
-    action = freshness_action(entry, kind=ref.kind, now=started, ttl=settings.cache_ttl, refresh=resolver.refresh)
+    immutable = url_kind(ref.kind).immutable
+    action = freshness_action(entry, immutable=immutable, now=started, ttl=settings.cache_ttl, refresh=resolver.refresh)
     if action is Action.REUSE:
         assert entry is not None
         return LocalFile.from_entry(entry, ref)
@@ -68,7 +70,7 @@ def cached_download(resolver: Resolver, ref: Ref, url: HttpURL, *, identity: str
         if entry is not None and entry.validated_at >= started:
             return LocalFile.from_entry(entry, ref)  # another caller just did the work
         action = freshness_action(
-            entry, kind=ref.kind, now=time.time(), ttl=settings.cache_ttl, refresh=resolver.refresh
+            entry, immutable=immutable, now=time.time(), ttl=settings.cache_ttl, refresh=resolver.refresh
         )
         if action is Action.REUSE:
             assert entry is not None

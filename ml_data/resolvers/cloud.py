@@ -27,14 +27,13 @@ from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.clouds import PROVIDERS
 from ml_data.resolvers.parse import encode_fileuri
 from ml_data.resolvers.refs import CloudRef
+from ml_data.resolvers.registry import url_kind
 
 if TYPE_CHECKING:
     from ml_data.cache import CacheEntry
     from ml_data.resolvers.base import Announced
     from ml_data.resolvers.clouds.base import ObjectStore
     from ml_data.resolvers.resolver import Resolver
-
-_EXTRAS = {"s3": "s3", "gs": "gcs", "azure-blob": "azure"}
 
 
 def fetch(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
@@ -52,9 +51,10 @@ def fetch(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
 
 def fetch_via_label_studio(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
     """Ask Label Studio's ``/tasks/<id>/resolve/`` for an object of one of its storages."""
+    extra = url_kind(ref.kind).extra
     if task_id is None:
         raise MissingTaskId(
-            f"cannot fetch {ref.scheme}:// objects here: install ml-data[{_EXTRAS[ref.scheme]}] and "
+            f"cannot fetch {ref.scheme}:// objects here: install ml-data[{extra}] and "
             "configure that cloud's credentials, or pass the task id so the object is fetched "
             "through Label Studio's resolve endpoint",
             url=ref.raw,
@@ -63,7 +63,7 @@ def fetch_via_label_studio(ref: CloudRef, resolver: Resolver, task_id: int | Non
         raise LabelStudioNotConfigured(
             f"cannot fetch {ref.scheme}:// objects here: set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY "
             "to fetch it through Label Studio, or install "
-            f"ml-data[{_EXTRAS[ref.scheme]}] and configure that cloud's credentials",
+            f"ml-data[{extra}] and configure that cloud's credentials",
             url=ref.raw,
         )
     path = f"/tasks/{int(task_id)}/resolve/?fileuri={encode_fileuri(ref.uri)}"

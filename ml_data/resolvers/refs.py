@@ -23,9 +23,8 @@ from urllib.parse import parse_qsl, unquote, urlencode
 
 from ml_data.errors import UnsupportedURL
 from ml_data.resolvers.clouds import is_signature_param
+from ml_data.resolvers.registry import KIND_BY_SCHEME
 from ml_data.urls import HttpURL, parse_http_url
-
-CLOUD_SCHEMES = {"s3": "s3", "gs": "gcs", "azure-blob": "azure"}
 
 
 @dataclass(frozen=True)
@@ -185,7 +184,7 @@ class CloudRef(Ref):
 
     @property
     def kind(self) -> str:  # type: ignore[override]
-        return CLOUD_SCHEMES[self.scheme]
+        return KIND_BY_SCHEME[self.scheme]
 
     @property
     def uri(self) -> str:

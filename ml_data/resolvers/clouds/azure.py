@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ml_data.config import Settings
-from ml_data.errors import IncompleteDownload, MissingDependency, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from ml_data.errors import IncompleteDownload, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from ml_data.resolvers.base import Announced
 from ml_data.resolvers.clouds.base import status_error, translating
+from ml_data.resolvers.registry import KIND_BY_SCHEME, missing_extra
 
 if TYPE_CHECKING:
     from ml_data.resolvers.refs import CloudRef
@@ -73,7 +74,7 @@ def client(settings: Settings) -> Any:
     try:
         from azure.storage.blob import BlobServiceClient
     except ImportError:
-        raise MissingDependency("azure-blob:// objects need azure-storage-blob: pip install 'ml-data[azure]'") from None
+        raise missing_extra(KIND_BY_SCHEME[SCHEME], "azure-storage-blob") from None
     options: dict[str, Any] = {
         "connection_timeout": settings.connect_timeout,
         "read_timeout": settings.read_timeout,

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ml_data.config import Settings
-from ml_data.errors import IncompleteDownload, MissingDependency, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from ml_data.errors import IncompleteDownload, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from ml_data.resolvers.base import Announced
 from ml_data.resolvers.clouds.base import status_error, translating
+from ml_data.resolvers.registry import KIND_BY_SCHEME, missing_extra
 
 if TYPE_CHECKING:
     from ml_data.resolvers.refs import CloudRef
@@ -52,7 +53,7 @@ def client(settings: Settings) -> Any:
     try:
         from google.cloud import storage
     except ImportError:
-        raise MissingDependency("gs:// objects need google-cloud-storage: pip install 'ml-data[gcs]'") from None
+        raise missing_extra(KIND_BY_SCHEME[SCHEME], "google-cloud-storage") from None
     emulator = settings.cloud("STORAGE_EMULATOR_HOST")
     project = settings.cloud("GOOGLE_CLOUD_PROJECT")
     if emulator:

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ml_data.config import Settings
-from ml_data.errors import IncompleteDownload, MissingDependency, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from ml_data.errors import IncompleteDownload, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from ml_data.resolvers.base import Announced
 from ml_data.resolvers.clouds.base import status_error, translating
+from ml_data.resolvers.registry import KIND_BY_SCHEME, missing_extra
 
 if TYPE_CHECKING:
     from ml_data.resolvers.refs import CloudRef
@@ -60,7 +61,7 @@ def client(settings: Settings) -> Any:
         import boto3  # noqa: F401 - a clear error here when the extra is missing
         from botocore.config import Config
     except ImportError:
-        raise MissingDependency("s3:// objects need boto3: pip install 'ml-data[s3]'") from None
+        raise missing_extra(KIND_BY_SCHEME[SCHEME], "boto3") from None
     config = Config(
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
