@@ -4,53 +4,57 @@ A presigned https URL is downloaded directly (without credentials); a Label Stud
 link is asked of Label Studio, which redirects to a presigned URL (the token is not sent there) or
 proxies the body; a raw URI goes through its cloud's SDK when that SDK is installed and finds
 credentials (:mod:`ml_data.resolvers.clouds`), else through Label Studio's resolve endpoint when a
-task id is known. Every path shares the cloud identity, so the object is cached once.
+task id is known. Every way shares the cloud identity, so the object is cached once, and the one
+download skeleton (:mod:`ml_data.resolvers.download`) keeps it fresh the same way whichever way
+it is reached: after the TTL its version is asked for (an SDK lookup, or a conditional GET).
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ml_data.errors import (
-    IncompleteDownload,
-    LabelStudioNotConfigured,
-    MissingTaskId,
-    NotFound,
-    RemoteNotFound,
-    UpstreamError,
-    UpstreamHTTPError,
-)
-from ml_data.resolvers._remote import cached_download, label_studio_url
-from ml_data.resolvers.base import LocalFile
+from ml_data.errors import LabelStudioNotConfigured, MissingTaskId
+from ml_data.resolvers.base import Announced, LocalFile
 from ml_data.resolvers.clouds import PROVIDERS
+from ml_data.resolvers.download import Body, Current, Source, bounded, cached_download
+from ml_data.resolvers.http_source import HttpSource, label_studio_source
 from ml_data.resolvers.parse import encode_fileuri
 from ml_data.resolvers.refs import CloudRef
 from ml_data.resolvers.registry import url_kind
 
 if TYPE_CHECKING:
     from ml_data.cache import CacheEntry
-    from ml_data.resolvers.base import Announced
+    from ml_data.deadline import Deadline
     from ml_data.resolvers.clouds.base import ObjectStore
     from ml_data.resolvers.resolver import Resolver
 
 
 def fetch(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
+    return cached_download(resolver, ref, source_for(ref, resolver, task_id))
+
+
+def source_for(ref: CloudRef, resolver: Resolver, task_id: int | None) -> Source:
+    """How the object is asked for: the URL the task gave, else the cloud's SDK, else Label Studio."""
     if ref.via == "presigned":
         assert ref.target is not None
-        return cached_download(resolver, ref, ref.target)
+        return HttpSource(resolver.http, ref.target)
     if ref.via == "label-studio":
         assert ref.ls_url is not None
-        return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw, target=ref.target))
+        return label_studio_source(resolver, ref.ls_url, url=ref.raw, target=ref.target)
     provider = PROVIDERS[ref.scheme]
     if provider.available(resolver.settings):
-        return fetch_object(provider.store(resolver.settings), ref, resolver)
-    return fetch_via_label_studio(ref, resolver, task_id)
+        return StoreSource(provider.store(resolver.settings), ref)
+    return _via_label_studio(ref, resolver, task_id)
 
 
-def fetch_via_label_studio(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
-    """Ask Label Studio's ``/tasks/<id>/resolve/`` for an object of one of its storages."""
+def fetch_object(store: ObjectStore, ref: CloudRef, resolver: Resolver) -> LocalFile:
+    """The object through ``store`` (an SDK), cached as every remote file is."""
+    return cached_download(resolver, ref, StoreSource(store, ref))
+
+
+def _via_label_studio(ref: CloudRef, resolver: Resolver, task_id: int | None) -> Source:
+    """Label Studio's ``/tasks/<id>/resolve/`` for an object of one of its storages."""
     extra = url_kind(ref.kind).extra
     if task_id is None:
         raise MissingTaskId(
@@ -67,66 +71,44 @@ def fetch_via_label_studio(ref: CloudRef, resolver: Resolver, task_id: int | Non
             url=ref.raw,
         )
     path = f"/tasks/{int(task_id)}/resolve/?fileuri={encode_fileuri(ref.uri)}"
-    return cached_download(resolver, ref, label_studio_url(resolver, path, url=ref.raw))
+    return label_studio_source(resolver, path, url=ref.raw)
 
 
-def fetch_object(store: ObjectStore, ref: CloudRef, resolver: Resolver) -> LocalFile:
-    """The object from the cache; after the TTL its version is looked up, and only a new version
-    is downloaded."""
-    settings, cache = resolver.settings, resolver.cache
-    started = time.time()
-    entry = resolver.cached(ref.identity)
-    if entry is not None and not resolver.refresh and started - entry.validated_at < settings.cache_ttl:
-        return LocalFile.from_entry(entry, ref)
-    if not resolver.allow_downloads:
-        if entry is not None:
-            return LocalFile.from_entry(entry, ref)
-        raise NotFound("not in the cache, and downloads are off", url=ref.raw)
-    with cache.locked(ref.identity):
-        entry = resolver.cached(ref.identity)
-        if entry is not None and entry.validated_at >= started:
-            return LocalFile.from_entry(entry, ref)
-        info = store.head(ref)
-        if entry is not None and info.etag is not None and entry.etag == info.etag:
-            return LocalFile.from_entry(cache.mark_validated(entry), ref)
-        return LocalFile.from_entry(_download(store, ref, resolver, info), ref)
+class StoreSource:
+    """A cloud object through its SDK: its version by an object lookup, its body by the SDK's
+    stream of exactly that version (a stream that breaks off starts over)."""
+
+    def __init__(self, store: ObjectStore, ref: CloudRef) -> None:
+        self._store = store
+        self._ref = ref
+        self.location = ref.uri
+
+    def check(self, entry: CacheEntry, deadline: Deadline) -> Current | Body:
+        announced = self._store.head(self._ref)
+        if announced.etag is not None and entry.etag == announced.etag:
+            return Current()
+        return _StoreBody(self._store, self._ref, announced)
+
+    def open(self, deadline: Deadline) -> Body:
+        return _StoreBody(self._store, self._ref, self._store.head(self._ref))
+
+    def retry(self, first: Body, received: int, deadline: Deadline) -> tuple[Body, int]:
+        return _StoreBody(self._store, self._ref, first.announced), 0
 
 
-def _download(store: ObjectStore, ref: CloudRef, resolver: Resolver, info: Announced) -> CacheEntry:
-    settings = resolver.settings
-    attempt = 0
-    with resolver.cache.pending(ref.identity) as pending:
-        while True:
-            md5 = hashlib.md5(usedforsecurity=False) if info.md5 else None
-            try:
-                for chunk in store.chunks(ref, info):
-                    pending.write(chunk)
-                    if md5 is not None:
-                        md5.update(chunk)
-                if info.size is not None and pending.size != info.size:
-                    raise IncompleteDownload(
-                        f"received {pending.size} bytes where {info.size} were announced", url=ref.uri
-                    )
-                if md5 is not None and md5.hexdigest() != info.md5:
-                    raise IncompleteDownload("the content does not match the object's MD5", url=ref.uri)
-                return pending.commit(
-                    ref.filename,
-                    source=ref.uri,
-                    expected_size=info.size,
-                    kind=ref.kind,
-                    content_type=info.content_type,
-                    etag=info.etag,
-                    last_modified=info.last_modified,
-                )
-            except (IncompleteDownload, UpstreamError) as exc:
-                if not _retryable(exc) or attempt >= settings.retries:
-                    raise
-                attempt += 1
-                time.sleep(settings.backoff_factor * (2 ** (attempt - 1)))
-                pending.restart()
+class _StoreBody:
+    def __init__(self, store: ObjectStore, ref: CloudRef, announced: Announced) -> None:
+        self._store = store
+        self._ref = ref
+        self.announced = announced
+        self._stream: Iterator[bytes] | None = None
 
+    def chunks(self, max_bytes: int, deadline: Deadline) -> Iterator[bytes]:
+        # The SDK's request is sent when the first chunk is asked for: its failures are the transfer's.
+        self._stream = self._store.chunks(self._ref, self.announced)
+        return bounded(self._stream, max_bytes, deadline, url=self._ref.uri)
 
-def _retryable(exc: Exception) -> bool:
-    if isinstance(exc, RemoteNotFound):
-        return False
-    return not isinstance(exc, UpstreamHTTPError) or exc.status_code >= 500
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()  # a generator's close runs its cleanup (the SDK stream's own close)

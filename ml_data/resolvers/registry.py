@@ -62,9 +62,11 @@ KNOWN_KINDS = MappingProxyType(
             UrlKind("http", ("http", "https"), None, immutable=False, fetcher="ml_data.resolvers.http"),
             # The identity is the hash of the whole URI: other content is another identity.
             UrlKind("data_uri", ("data",), None, immutable=True, fetcher="ml_data.resolvers.data_uri"),
-            UrlKind("s3", ("s3",), "s3", immutable=True, fetcher=_CLOUD),
-            UrlKind("gcs", ("gs",), "gcs", immutable=True, fetcher=_CLOUD),
-            UrlKind("azure", ("azure-blob",), "azure", immutable=True, fetcher=_CLOUD),
+            # A cloud object can be overwritten under its name: one rule whichever way it is
+            # reached (SDK, presigned URL, Label Studio link), since all share its identity.
+            UrlKind("s3", ("s3",), "s3", immutable=False, fetcher=_CLOUD),
+            UrlKind("gcs", ("gs",), "gcs", immutable=False, fetcher=_CLOUD),
+            UrlKind("azure", ("azure-blob",), "azure", immutable=False, fetcher=_CLOUD),
         )
     }
 )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ml_data.config import Settings
 from ml_data.errors import IncompleteDownload, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from ml_data.resolvers.base import Announced
-from ml_data.resolvers.clouds.base import status_error, translating
+from ml_data.resolvers.clouds.base import http_date, status_error, translating
 from ml_data.resolvers.registry import KIND_BY_SCHEME, missing_extra
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class AzureStore:
             size=properties.size,
             md5=bytes(md5).hex() if md5 else None,
             content_type=properties.content_settings.content_type,
-            last_modified=properties.last_modified.isoformat() if properties.last_modified else None,
+            last_modified=http_date(properties.last_modified),
         )
 
     def chunks(self, ref: CloudRef, announced: Announced) -> Iterator[bytes]:

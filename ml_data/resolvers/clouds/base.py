@@ -10,6 +10,8 @@ settings; the SDK imported on first use). Downloading them into the cache is not
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -59,6 +61,20 @@ class Provider(Protocol):
     def store(self, settings: Settings) -> ObjectStore:
         """The object store over the SDK's client for ``settings``."""
         ...
+
+
+def http_date(moment: datetime.datetime | None) -> str | None:
+    """A cloud's modification time written as HTTP writes ``Last-Modified``, so that the cache
+    entry can be revalidated with ``If-Modified-Since`` whichever way the object is reached next.
+
+    >>> http_date(datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc))
+    'Fri, 02 Jan 2026 03:04:05 GMT'
+    """
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)  # the SDKs speak UTC
+    return email.utils.format_datetime(moment.astimezone(datetime.timezone.utc), usegmt=True)
 
 
 def status_error(ref: CloudRef, code: str, status: int, *, service: str, hint: str) -> UpstreamError:

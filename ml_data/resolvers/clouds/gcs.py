@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ml_data.config import Settings
 from ml_data.errors import IncompleteDownload, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from ml_data.resolvers.base import Announced
-from ml_data.resolvers.clouds.base import status_error, translating
+from ml_data.resolvers.clouds.base import http_date, status_error, translating
 from ml_data.resolvers.registry import KIND_BY_SCHEME, missing_extra
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class GcsStore:
             size=blob.size,
             md5=md5,
             content_type=blob.content_type,
-            last_modified=blob.updated.isoformat() if blob.updated else None,
+            last_modified=http_date(blob.updated),
         )
 
     def chunks(self, ref: CloudRef, announced: Announced) -> Iterator[bytes]:

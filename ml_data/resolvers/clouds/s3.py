@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ml_data.config import Settings
 from ml_data.errors import IncompleteDownload, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from ml_data.resolvers.base import Announced
-from ml_data.resolvers.clouds.base import status_error, translating
+from ml_data.resolvers.clouds.base import http_date, status_error, translating
 from ml_data.resolvers.registry import KIND_BY_SCHEME, missing_extra
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class S3Store:
             size=head.get("ContentLength"),
             md5=md5.group(1) if md5 else None,
             content_type=head.get("ContentType"),
-            last_modified=str(head.get("LastModified") or "") or None,
+            last_modified=http_date(head.get("LastModified")),
         )
 
     def chunks(self, ref: CloudRef, announced: Announced) -> Iterator[bytes]:
