@@ -38,7 +38,8 @@ from ml_data.resolvers import (
     resolve,
     resolve_many,
 )
-from ml_data.resolvers.refs import Ref, parse_ref
+from ml_data.resolvers.parse import parse_ref
+from ml_data.resolvers.refs import Ref
 
 __all__ = [
     "AccessDenied",

@@ -158,3 +158,30 @@ def test_without_credentials_the_error_names_both_ways(settings):
     for uri in ("s3://bucket/x.jpg", "gs://bucket/x.jpg", "azure-blob://c/x.jpg"):
         with pytest.raises(Exception, match=r"ml-data\[(s3|gcs|azure)\].*task id"):
             Resolver(settings).resolve(uri)
+
+
+def test_s3_object_is_revalidated_after_the_ttl_however_it_is_reached(s3_settings):
+    """One identity, one freshness rule: after the TTL an S3 object reached through a presigned
+    URL is asked about (a conditional GET) just as through boto3 (its ETag looked up)."""
+    import boto3
+
+    rig = _s3_rig(s3_settings)
+    client = boto3.client("s3", endpoint_url=s3_settings.s3_endpoint_url)
+
+    def signed() -> str:
+        return client.generate_presigned_url("get_object", Params={"Bucket": rig.bucket, "Key": "k.txt"})
+
+    stale = Resolver(rig.settings.with_changes(cache_ttl=0.0))
+    rig.put("k.txt", b"one")
+    assert stale.resolve(rig.uri("k.txt")).path.read_bytes() == b"one"
+    rig.put("k.txt", b"two")
+    assert stale.resolve(signed()).path.read_bytes() == b"two"  # was reused for ever: "one"
+    created = stale.cache.get(rig.uri("k.txt")).created_at
+    assert stale.resolve(signed()).path.read_bytes() == b"two"  # unchanged: a 304, no download
+    assert stale.resolve(rig.uri("k.txt")).path.read_bytes() == b"two"  # the same ETag through boto3
+    assert stale.cache.get(rig.uri("k.txt")).created_at == created
+    rig.put("k.txt", b"three")
+    assert stale.resolve(rig.uri("k.txt")).path.read_bytes() == b"three"
+    fresh = Resolver(rig.settings)
+    rig.put("k.txt", b"four")
+    assert fresh.resolve(signed()).path.read_bytes() == b"three"  # within the TTL nobody asks

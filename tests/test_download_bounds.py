@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ml_data import Resolver
 from ml_data.errors import ResourceTooLarge, UnacceptableResponse, UpstreamError, UpstreamTimeout
-from ml_data.resolvers import _remote
+from ml_data.resolvers import http_source
 from ml_data.service import ServiceSettings, create_app
 
 
@@ -141,7 +141,7 @@ def test_a_content_length_is_only_ascii_digits(value):
     """Whatever the header says, the length read is ASCII digits (repeated identically in a list)
     or the answer is refused."""
     try:
-        length = _remote.parse_content_length(value, url="http://h/x")
+        length = http_source.parse_content_length(value, url="http://h/x")
     except UnacceptableResponse:
         return
     parts = {part.strip(" \t") for part in value.split(",")}
@@ -151,4 +151,4 @@ def test_a_content_length_is_only_ascii_digits(value):
 
 @given(st.integers(min_value=0, max_value=2**64), st.integers(min_value=1, max_value=3))
 def test_a_well_formed_content_length_is_read(length, repeats):
-    assert _remote.parse_content_length(", ".join([str(length)] * repeats), url="http://h/x") == length
+    assert http_source.parse_content_length(", ".join([str(length)] * repeats), url="http://h/x") == length

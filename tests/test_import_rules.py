@@ -45,6 +45,29 @@ def _runtime_statements(node: ast.AST) -> list[ast.Import | ast.ImportFrom]:
     return [statement for child in ast.iter_child_nodes(node) for statement in _runtime_statements(child)]
 
 
+def _import_time_statements(node: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """The import statements that run when the module is imported: outside functions, not under
+    ``if TYPE_CHECKING``."""
+    if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        return [statement for child in node.orelse for statement in _import_time_statements(child)]
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        return []
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return [node]
+    return [statement for child in ast.iter_child_nodes(node) for statement in _import_time_statements(child)]
+
+
+def import_time_imports(module: str) -> list[str]:
+    """The ml_data modules that importing ``module`` imports in turn (not lazy imports in functions)."""
+    tree = ast.parse(MODULES[module].read_text("utf-8"))
+    found = []
+    for statement in _import_time_statements(tree):
+        for target, _ in _target(statement, module):
+            if target == "ml_data" or target.startswith("ml_data."):
+                found.append(target)
+    return found
+
+
 def imports(module: str, *, runtime_only: bool) -> list[tuple[str, list[str]]]:
     """What ``module`` imports from ml_data: with ``runtime_only``, the imports that can run (at the
     top level or inside functions, not under TYPE_CHECKING); otherwise every import in it."""
@@ -160,3 +183,68 @@ def test_the_cache_sits_beneath_everything_that_fetches_and_its_store_on_top_of_
     for module in parts:
         targets = {target for target, _ in imports(module, runtime_only=True)}
         assert "ml_data.cache.store" not in targets, f"{module} imports the store at run time"
+
+
+def _imported_at_import_time(start: str) -> set[str]:
+    """Every ml_data module that importing ``start`` runs, following its top-level imports."""
+    reached: set[str] = set()
+    todo = [start]
+    while todo:
+        module = todo.pop()
+        if module in reached or module not in MODULES:
+            continue
+        reached.add(module)
+        todo.extend(import_time_imports(module))
+    return reached
+
+
+def test_parsing_a_url_imports_nothing_that_does_io():
+    """Reading a URL into a Ref is pure: the refs, the parser, the table of URL kinds and the cloud
+    providers' hosts and signature parameters reach no cache, HTTP client, Label Studio client or
+    fetcher."""
+    allowed = {
+        "ml_data.errors",
+        "ml_data.config",
+        "ml_data.settings_table",
+        "ml_data.urls",
+        "ml_data.media_types",
+        "ml_data.redaction",
+        "ml_data.hashing",
+        "ml_data.resolvers.base",
+        "ml_data.resolvers.beneath",
+        "ml_data.resolvers.refs",
+        "ml_data.resolvers.parse",
+        "ml_data.resolvers.registry",
+        "ml_data.labelstudio.paths",
+    }
+    starts = (
+        "ml_data.resolvers.parse",
+        "ml_data.resolvers.refs",
+        "ml_data.resolvers.registry",
+        "ml_data.resolvers.clouds",
+    )
+    for start in starts:
+        reached = _imported_at_import_time(start)
+        outside = {
+            module for module in reached if module not in allowed and not module.startswith("ml_data.resolvers.clouds")
+        }
+        assert not outside, f"{start} imports {sorted(outside)}"
+
+
+def test_only_the_cloud_providers_import_a_cloud_sdk_and_only_when_used():
+    """boto3, google-cloud-storage and azure-storage-blob are optional extras: only the provider
+    modules under ml_data/resolvers/clouds/ import them, inside the functions that need them."""
+    sdks = ("boto3", "botocore", "google", "azure")
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text("utf-8"))
+        top = set(tree.body)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            if any(name.split(".")[0] in sdks for name in names):
+                assert module.startswith("ml_data.resolvers.clouds."), f"{module} imports {names}"
+                assert node not in top, f"{module} imports {names} at import time"

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from ml_data import Resolver
 from ml_data.cache import Cache
 from ml_data.media_types import OCTET_STREAM, media_type
-from ml_data.resolvers._object_store import ObjectInfo, fetch_object
-from ml_data.resolvers.refs import parse_ref
+from ml_data.resolvers.base import Announced
+from ml_data.resolvers.cloud import fetch_object
+from ml_data.resolvers.parse import parse_ref
 
 LONG = "image/" + "x" * 5000
 HOSTILE = [
@@ -107,7 +108,7 @@ class _Store:
         self.content_type = content_type
 
     def head(self, ref):  # type: ignore[no-untyped-def]
-        return ObjectInfo(version='"v1"', size=4, content_type=self.content_type)
+        return Announced(etag='"v1"', size=4, content_type=self.content_type)
 
     def chunks(self, ref, info) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
         yield b"body"

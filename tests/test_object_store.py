@@ -13,8 +13,10 @@ import pytest
 
 from ml_data import IncompleteDownload, Resolver, UpstreamUnavailable
 from ml_data.config import cloud_environment
-from ml_data.resolvers._object_store import ObjectInfo, fetch_object
-from ml_data.resolvers.refs import parse_ref
+from ml_data.errors import ResourceTooLarge, UpstreamTimeout
+from ml_data.resolvers.base import Announced
+from ml_data.resolvers.cloud import fetch_object
+from ml_data.resolvers.parse import parse_ref
 
 BODY = b"0123456789" * 100_000
 
@@ -29,7 +31,7 @@ class FlakyStore:
         self.body = body
 
     def head(self, ref):  # type: ignore[no-untyped-def]
-        return ObjectInfo(version='"v1"', size=len(BODY), md5=self.md5)
+        return Announced(etag='"v1"', size=len(BODY), md5=self.md5)
 
     def chunks(self, ref, info) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
         self.transfers += 1
@@ -99,3 +101,48 @@ def test_gcs_emulator_killed_mid_download_leaves_no_entry(monkeypatch, settings)
         pytest.fail("the download finished before the emulator was stopped; the test proved nothing")
     assert isinstance(outcome["error"], IncompleteDownload | UpstreamUnavailable), outcome
     assert resolver.cache.get("gs://killed/big.bin") is None and leftovers(resolver) == []
+
+
+class SizedStore:
+    """A store announcing ``announced`` bytes and streaming ``body`` (a lying size when they differ)."""
+
+    def __init__(self, body: bytes, announced: int | None) -> None:
+        self.body = body
+        self.announced = announced
+
+    def head(self, ref):  # type: ignore[no-untyped-def]
+        return Announced(etag='"v1"', size=self.announced)
+
+    def chunks(self, ref, info) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+        for start in range(0, len(self.body), 1000):
+            yield self.body[start : start + 1000]
+
+
+@pytest.mark.parametrize("announced", [len(BODY), None])
+def test_an_object_over_the_size_limit_is_refused_like_any_download(settings, announced):
+    """The size cap binds SDK downloads too: on the announced size, and while the bytes arrive."""
+    capped = Resolver(settings.with_changes(max_file_size=len(BODY) - 1))
+    with pytest.raises(ResourceTooLarge, match="ML_DATA_MAX_FILE_SIZE"):
+        fetch_object(SizedStore(BODY, announced), parse_ref("s3://bucket/big.bin"), capped)
+    assert capped.cache.get("s3://bucket/big.bin") is None and leftovers(capped) == []
+
+
+class SlowStore:
+    """A store whose stream sends a chunk, then nothing for a while (bounded), then the rest."""
+
+    def head(self, ref):  # type: ignore[no-untyped-def]
+        return Announced(etag='"v1"', size=len(BODY))
+
+    def chunks(self, ref, info) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+        yield BODY[:1000]
+        time.sleep(0.3)
+        yield BODY[1000:]
+
+
+def test_an_sdk_download_keeps_the_one_deadline(settings):
+    """ML_DATA_DOWNLOAD_DEADLINE binds SDK streams too: a stream still running after it fails with
+    UpstreamTimeout (no retry begins after it), and nothing is cached."""
+    hurried = Resolver(settings.with_changes(download_deadline=0.1))
+    with pytest.raises(UpstreamTimeout, match="deadline"):
+        fetch_object(SlowStore(), parse_ref("s3://bucket/slow.bin"), hurried)
+    assert hurried.cache.get("s3://bucket/slow.bin") is None and leftovers(hurried) == []

@@ -21,7 +21,8 @@ from ml_data import Resolver, Settings, resolve_many
 from ml_data.cli import main
 from ml_data.errors import MlDataError, NotFound, UnsafePath, UnsupportedURL, URLNotAllowed
 from ml_data.redaction import redact_url
-from ml_data.resolvers.refs import CloudRef, HttpRef, Ref, parse_ref
+from ml_data.resolvers.parse import parse_ref
+from ml_data.resolvers.refs import CloudRef, HttpRef, Ref
 from tests.url_strategies import REPORTED, any_url, reaches_network
 
 LABEL_STUDIO = "http://127.0.0.1:8080/label-studio"

@@ -10,7 +10,8 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from ml_data.errors import MlDataError
-from ml_data.resolvers.refs import CloudRef, HttpRef, parse_ref
+from ml_data.resolvers.parse import parse_ref
+from ml_data.resolvers.refs import CloudRef, HttpRef
 
 REPORTED = ("file://[x", "foo://[", "a://]", "file://]:0", "a://[127.0.0.1x]", "foo://]\\\\é[")
 

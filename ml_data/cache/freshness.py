@@ -1,6 +1,7 @@
 """Deciding what to do with a cache entry: reuse it, revalidate it upstream, or download anew.
 
-Pure: it looks only at the entry's metadata, the kind of source and the clock.
+Pure: it looks only at the entry's metadata, whether its source can change (the URL kind's row in
+:mod:`ml_data.resolvers.registry`) and the clock.
 """
 
 from __future__ import annotations
@@ -9,11 +10,6 @@ import enum
 
 from ml_data.cache.metadata import CacheEntry
 
-#: Sources whose content never changes under the same identity: Label Studio uploads (unique
-#: names), cloud objects (the identity names the object; SDK fetchers add its version), and data:
-#: URIs (the identity is their hash).
-IMMUTABLE_KINDS = frozenset({"upload", "s3", "gcs", "azure", "data_uri"})
-
 
 class Action(enum.Enum):
     REUSE = "reuse"
@@ -21,10 +17,17 @@ class Action(enum.Enum):
     DOWNLOAD = "download"
 
 
-def freshness_action(entry: CacheEntry | None, *, kind: str, now: float, ttl: float, refresh: bool = False) -> Action:
+def freshness_action(
+    entry: CacheEntry | None, *, immutable: bool, now: float, ttl: float, refresh: bool = False
+) -> Action:
     """What to do for a resolve of an identity whose cache entry is ``entry``.
 
-    >>> freshness_action(None, kind="http", now=0, ttl=60)
+    Content that can never change under its identity (``immutable``) is reused without asking.
+    Anything else is reused for ``ttl`` seconds after it was last confirmed, then revalidated
+    (asked whether it changed) when the entry holds a validator, else downloaded again.
+    ``refresh`` asks now, whatever the entry's age.
+
+    >>> freshness_action(None, immutable=False, now=0, ttl=60)
     <Action.DOWNLOAD: 'download'>
     """
     if entry is None:
@@ -32,6 +35,6 @@ def freshness_action(entry: CacheEntry | None, *, kind: str, now: float, ttl: fl
     has_validators = bool(entry.etag or entry.last_modified)
     if refresh:
         return Action.REVALIDATE if has_validators else Action.DOWNLOAD
-    if kind in IMMUTABLE_KINDS or now - entry.validated_at < ttl:
+    if immutable or now - entry.validated_at < ttl:
         return Action.REUSE
     return Action.REVALIDATE if has_validators else Action.DOWNLOAD

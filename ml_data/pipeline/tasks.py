@@ -22,7 +22,7 @@ from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import read_tasks, task_from_dict
 from ml_data.errors import InvalidExport, MlDataError
 from ml_data.jsonio import dumps
-from ml_data.resolvers.refs import looks_like_resource
+from ml_data.resolvers.parse import looks_like_resource
 
 #: Object tags whose value is always a file to fetch; any other tag counts when valueType="url".
 MEDIA_TAGS = frozenset({"Image", "Audio", "AudioPlus", "Video", "Pdf", "TimeSeries"})

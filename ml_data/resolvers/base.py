@@ -23,6 +23,22 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Announced:
+    """What a source says about the object it is sending (an HTTP answer's headers, a cloud's
+    object lookup): what arrives is checked against it, and it is stored with the file."""
+
+    #: the length announced; None when unknown (a chunked answer)
+    size: int | None
+    #: the object's version: an HTTP or S3/Azure ETag, a GCS generation
+    etag: str | None = None
+    last_modified: str | None = None
+    #: the media type as the source gave it (checked before it is stored)
+    content_type: str | None = None
+    #: the MD5 the store keeps for the object (hex), checked when known
+    md5: str | None = None
+
+
+@dataclass(frozen=True)
 class LocalFile:
     """A resolved resource: a complete local file.
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ml_data.resolvers._remote import cached_download
 from ml_data.resolvers.base import LocalFile
+from ml_data.resolvers.download import cached_download
+from ml_data.resolvers.http_source import HttpSource
 from ml_data.resolvers.refs import HttpRef
 
 if TYPE_CHECKING:
@@ -14,4 +15,4 @@ if TYPE_CHECKING:
 
 def fetch(ref: HttpRef, resolver: Resolver, task_id: int | None) -> LocalFile:
     """Download once; later calls are cache hits under the URL's canonical identity."""
-    return cached_download(resolver, ref, ref.target)
+    return cached_download(resolver, ref, HttpSource(resolver.http, ref.target))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ml_data.errors import NotFound
-from ml_data.resolvers._remote import cached_download, label_studio_url
 from ml_data.resolvers.base import LocalFile, OpenedFile
 from ml_data.resolvers.beneath import open_beneath
 from ml_data.resolvers.containment import check_relative, usable_root
+from ml_data.resolvers.download import cached_download
+from ml_data.resolvers.http_source import label_studio_source
 from ml_data.resolvers.refs import LocalFilesRef, UploadRef
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def fetch(ref: LocalFilesRef, resolver: Resolver, task_id: int | None) -> LocalF
     mounted = open_mounted(resolver, ref, resolver.settings.local_files_root, relative)
     if mounted is not None:
         return mounted
-    return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw, target=ref.target))
+    return cached_download(resolver, ref, label_studio_source(resolver, ref.ls_url, url=ref.raw, target=ref.target))
 
 
 def open_mounted(

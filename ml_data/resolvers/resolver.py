@@ -1,48 +1,25 @@
-"""The resolver: one settings value, one HTTP client and one cache, and the registry that hands each
-parsed URL to the fetcher of its kind."""
+"""The resolver: one settings value, one HTTP client and one cache; each parsed URL goes to the
+fetcher of its kind (:mod:`ml_data.resolvers.registry`)."""
 
 from __future__ import annotations
 
 import copy
 import functools
-import importlib
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ml_data.cache import Cache
 from ml_data.config import Settings
-from ml_data.errors import MlDataError, UnsupportedURL
+from ml_data.errors import MlDataError
 from ml_data.http import HttpClient
 from ml_data.labelstudio import http_client
-from ml_data.resolvers.base import Fetcher, LocalFile, OpenedFile
-from ml_data.resolvers.refs import Ref, parse_ref
+from ml_data.resolvers.base import LocalFile, OpenedFile
+from ml_data.resolvers.parse import parse_ref
+from ml_data.resolvers.refs import Ref
+from ml_data.resolvers.registry import get_fetcher
 
 if TYPE_CHECKING:
     from ml_data.cache import CacheEntry
     from ml_data.resolvers.base import RefGuard
-
-#: URL kind -> module whose ``fetch`` handles it; imported on first use.
-KNOWN_FETCHERS = MappingProxyType(
-    {
-        "local_files": "ml_data.resolvers.local_files",
-        "upload": "ml_data.resolvers.upload",
-        "local_path": "ml_data.resolvers.local_path",
-        "http": "ml_data.resolvers.http",
-        "data_uri": "ml_data.resolvers.data_uri",
-        "s3": "ml_data.resolvers.cloud",
-        "gcs": "ml_data.resolvers.cloud",
-        "azure": "ml_data.resolvers.cloud",
-    }
-)
-
-
-@functools.cache
-def get_fetcher(kind: str) -> Fetcher:
-    """The fetcher for a URL kind (an error listing the known kinds for an unknown one)."""
-    module_name = KNOWN_FETCHERS.get(kind)
-    if module_name is None:
-        raise UnsupportedURL(f"no fetcher for URL kind {kind!r}; known kinds: {', '.join(sorted(KNOWN_FETCHERS))}")
-    return importlib.import_module(module_name).fetch  # type: ignore[no-any-return]
 
 
 class Resolver:

@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ml_data.errors import RemoteNotFound, UnsafePath
-from ml_data.resolvers._remote import cached_download, label_studio_url
 from ml_data.resolvers.base import LocalFile, OpenedFile
 from ml_data.resolvers.containment import check_relative
+from ml_data.resolvers.download import cached_download
+from ml_data.resolvers.http_source import label_studio_source
 from ml_data.resolvers.local_files import open_mounted
 from ml_data.resolvers.refs import UploadRef
 
@@ -28,9 +29,9 @@ def fetch(ref: UploadRef, resolver: Resolver, task_id: int | None) -> LocalFile 
     if mounted is not None:
         return mounted
     try:
-        return cached_download(resolver, ref, label_studio_url(resolver, ref.ls_url, url=ref.raw, target=ref.target))
+        return cached_download(resolver, ref, label_studio_source(resolver, ref.ls_url, url=ref.raw, target=ref.target))
     except RemoteNotFound:
         if "/storage-data/" in ref.ls_url:
             raise
         proxy = f"/storage-data/uploaded/?filepath={quote(ref.upload_key)}"
-        return cached_download(resolver, ref, label_studio_url(resolver, proxy, url=ref.raw))
+        return cached_download(resolver, ref, label_studio_source(resolver, proxy, url=ref.raw))

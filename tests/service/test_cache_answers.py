@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from ml_data.cache import Cache
-from ml_data.resolvers.refs import parse_ref
+from ml_data.resolvers.parse import parse_ref
 from ml_data.service import ServiceSettings, create_app
 from tests.disk_faults import Faults, temp_files
 

@@ -1,24 +1,72 @@
-"""``azure-blob://container/blob`` objects through azure-storage-blob (the ``[azure]`` extra).
+"""Azure Blob Storage (``azure-blob://container/blob``): its hosts, its signature (SAS)
+parameters, and its client (azure-storage-blob, the ``[azure]`` extra).
 
-Credentials come from the SDK's usual variables, read once into the Settings: ``AZURE_STORAGE_CONNECTION_STRING``, or
-``AZURE_STORAGE_ACCOUNT`` with ``AZURE_STORAGE_KEY`` (the names Label Studio's Azure storage uses
-too). The version is the ETag; the stored Content-MD5 is checked when the blob has one.
+Credentials come from the SDK's usual variables, read once into the Settings:
+``AZURE_STORAGE_CONNECTION_STRING``, or ``AZURE_STORAGE_ACCOUNT`` with ``AZURE_STORAGE_KEY`` (the
+names Label Studio's Azure storage uses too). The version is the ETag; the stored Content-MD5 is
+checked when the blob has one.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ml_data.config import Settings
-from ml_data.errors import IncompleteDownload, MissingDependency, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from ml_data.resolvers._object_store import ObjectInfo, fetch_object, status_error, translating
-from ml_data.resolvers.base import LocalFile
-from ml_data.resolvers.refs import CloudRef
+from ml_data.errors import IncompleteDownload, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from ml_data.resolvers.base import Announced
+from ml_data.resolvers.clouds.base import http_date, status_error, translating
+from ml_data.resolvers.registry import KIND_BY_SCHEME, missing_extra
 
 if TYPE_CHECKING:
-    from ml_data.resolvers.resolver import Resolver
+    from ml_data.resolvers.refs import CloudRef
+    from ml_data.urls import HttpURL
+
+SCHEME = "azure-blob"
+
+_HOST = re.compile(r"^[a-z0-9]+\.blob\.core\.windows\.net$")
+# A shared access signature's parameters. Some are common words (``sp``, ``se``, ``sr``), so they
+# count as a signature only in a query that carries one (``sig``).
+_SAS_PARAMS = frozenset(
+    {
+        "sv",
+        "ss",
+        "srt",
+        "sp",
+        "se",
+        "st",
+        "spr",
+        "sig",
+        "sr",
+        "si",
+        "sip",
+        "skoid",
+        "sktid",
+        "skt",
+        "ske",
+        "sks",
+        "skv",
+        "saoid",
+        "suoid",
+        "scid",
+        "sdd",
+        "ses",
+    }
+)
+
+
+def object_at(target: HttpURL, path: str, endpoint: HttpURL | None) -> tuple[str, str] | None:
+    """(container, blob) of an https URL on a storage account's blob host."""
+    if target.scheme != "https" or not _HOST.match(target.host):
+        return None
+    container, _, blob = path[1:].partition("/")
+    return container, blob
+
+
+def signs(name: str, present: frozenset[str]) -> bool:
+    return "sig" in present and name in _SAS_PARAMS
 
 
 @functools.lru_cache(maxsize=8)
@@ -26,7 +74,7 @@ def client(settings: Settings) -> Any:
     try:
         from azure.storage.blob import BlobServiceClient
     except ImportError:
-        raise MissingDependency("azure-blob:// objects need azure-storage-blob: pip install 'ml-data[azure]'") from None
+        raise missing_extra(KIND_BY_SCHEME[SCHEME], "azure-storage-blob") from None
     options: dict[str, Any] = {
         "connection_timeout": settings.connect_timeout,
         "read_timeout": settings.read_timeout,
@@ -55,36 +103,37 @@ def available(settings: Settings) -> bool:
     )
 
 
+def store(settings: Settings) -> AzureStore:
+    return AzureStore(settings)
+
+
 class AzureStore:
     def __init__(self, settings: Settings) -> None:
         self._client = client(settings)
 
-    def head(self, ref: CloudRef) -> ObjectInfo:
+    def head(self, ref: CloudRef) -> Announced:
         blob = self._client.get_blob_client(ref.bucket, ref.key)
         properties = _call(ref, blob.get_blob_properties)
         md5 = properties.content_settings.content_md5
-        return ObjectInfo(
-            version=properties.etag,
+        return Announced(
+            etag=properties.etag,
             size=properties.size,
             md5=bytes(md5).hex() if md5 else None,
             content_type=properties.content_settings.content_type,
-            last_modified=properties.last_modified.isoformat() if properties.last_modified else None,
+            last_modified=http_date(properties.last_modified),
         )
 
-    def chunks(self, ref: CloudRef, info: ObjectInfo) -> Iterator[bytes]:
+    def chunks(self, ref: CloudRef, announced: Announced) -> Iterator[bytes]:
         from azure.core import MatchConditions
 
         blob = self._client.get_blob_client(ref.bucket, ref.key)
-        condition = {"etag": info.version, "match_condition": MatchConditions.IfNotModified} if info.version else {}
+        version = announced.etag
+        condition = {"etag": version, "match_condition": MatchConditions.IfNotModified} if version else {}
         stream = _call(ref, blob.download_blob, **condition)
         try:
             yield from stream.chunks()
         except Exception as exc:  # noqa: BLE001 - translated into the typed errors below
             raise _translate(ref, exc) from None
-
-
-def fetch(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
-    return fetch_object(AzureStore(resolver.settings), ref, resolver)
 
 
 def _translate(ref: CloudRef, exc: Exception) -> UpstreamError:

@@ -1,4 +1,5 @@
-"""``gs://`` objects through google-cloud-storage (the ``[gcs]`` extra).
+"""Google Cloud Storage: its hosts, its signature parameters, and its client
+(google-cloud-storage, the ``[gcs]`` extra).
 
 Credentials come from the SDK's standard environment (``GOOGLE_APPLICATION_CREDENTIALS``, gcloud's
 application default credentials); ``STORAGE_EMULATOR_HOST`` points it at an emulator. The version
@@ -13,14 +14,38 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ml_data.config import Settings
-from ml_data.errors import IncompleteDownload, MissingDependency, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from ml_data.http import CHUNK_SIZE
-from ml_data.resolvers._object_store import ObjectInfo, fetch_object, status_error, translating
-from ml_data.resolvers.base import LocalFile
-from ml_data.resolvers.refs import CloudRef
+from ml_data.errors import IncompleteDownload, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from ml_data.resolvers.base import Announced
+from ml_data.resolvers.clouds.base import http_date, status_error, translating
+from ml_data.resolvers.registry import KIND_BY_SCHEME, missing_extra
 
 if TYPE_CHECKING:
-    from ml_data.resolvers.resolver import Resolver
+    from ml_data.resolvers.refs import CloudRef
+    from ml_data.urls import HttpURL
+
+SCHEME = "gs"
+
+_PATH_HOSTS = ("storage.googleapis.com", "storage.cloud.google.com")
+_VIRTUAL_SUFFIX = ".storage.googleapis.com"
+# Query parameters that sign a URL rather than name a resource: V2 signing, and V4 (``X-Goog-*``).
+_SIGNATURE_PARAMS = frozenset({"googleaccessid", "expires", "signature"})
+_SIGNATURE_PREFIX = "x-goog-"
+
+
+def object_at(target: HttpURL, path: str, endpoint: HttpURL | None) -> tuple[str, str] | None:
+    """(bucket, key) of an https URL on GCS's hosts (path style, or virtual-hosted)."""
+    if target.scheme != "https":
+        return None
+    if target.host in _PATH_HOSTS:
+        bucket, _, key = path[1:].partition("/")
+        return bucket, key
+    if target.host.endswith(_VIRTUAL_SUFFIX):
+        return target.host[: -len(_VIRTUAL_SUFFIX)], path[1:]
+    return None
+
+
+def signs(name: str, present: frozenset[str]) -> bool:
+    return name in _SIGNATURE_PARAMS or name.startswith(_SIGNATURE_PREFIX)
 
 
 @functools.lru_cache(maxsize=8)
@@ -28,7 +53,7 @@ def client(settings: Settings) -> Any:
     try:
         from google.cloud import storage
     except ImportError:
-        raise MissingDependency("gs:// objects need google-cloud-storage: pip install 'ml-data[gcs]'") from None
+        raise missing_extra(KIND_BY_SCHEME[SCHEME], "google-cloud-storage") from None
     emulator = settings.cloud("STORAGE_EMULATOR_HOST")
     project = settings.cloud("GOOGLE_CLOUD_PROJECT")
     if emulator:
@@ -60,6 +85,10 @@ def available(settings: Settings) -> bool:
     return True
 
 
+def store(settings: Settings) -> GcsStore:
+    return GcsStore(settings)
+
+
 class GcsStore:
     def __init__(self, settings: Settings) -> None:
         self._client = client(settings)
@@ -68,21 +97,24 @@ class GcsStore:
     def _blob(self, ref: CloudRef, generation: int | None = None) -> Any:
         return self._client.bucket(ref.bucket).blob(ref.key, generation=generation)
 
-    def head(self, ref: CloudRef) -> ObjectInfo:
+    def head(self, ref: CloudRef) -> Announced:
         blob = self._blob(ref)
         # retry=None: the SDK would retry for two minutes; the caller retries a bounded number of times.
         _call(ref, blob.reload, timeout=self._timeout, retry=None)
         md5 = base64.b64decode(blob.md5_hash).hex() if blob.md5_hash else None
-        return ObjectInfo(
-            version=str(blob.generation) if blob.generation is not None else None,
+        return Announced(
+            etag=str(blob.generation) if blob.generation is not None else None,
             size=blob.size,
             md5=md5,
             content_type=blob.content_type,
-            last_modified=blob.updated.isoformat() if blob.updated else None,
+            last_modified=http_date(blob.updated),
         )
 
-    def chunks(self, ref: CloudRef, info: ObjectInfo) -> Iterator[bytes]:
-        generation = int(info.version) if info.version and info.version.isdigit() else None
+    def chunks(self, ref: CloudRef, announced: Announced) -> Iterator[bytes]:
+        from ml_data.http import CHUNK_SIZE
+
+        version = announced.etag
+        generation = int(version) if version and version.isdigit() else None
         blob = self._blob(ref, generation)
         try:
             # Reads range by range: a failure leaves no file behind (the pending file is ours).
@@ -93,10 +125,6 @@ class GcsStore:
             raise
         except Exception as exc:  # noqa: BLE001 - translated into the typed errors below
             raise _translate(ref, exc) from None
-
-
-def fetch(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
-    return fetch_object(GcsStore(resolver.settings), ref, resolver)
 
 
 def _translate(ref: CloudRef, exc: Exception) -> UpstreamError:

@@ -1,8 +1,9 @@
-"""``s3://`` objects through boto3 (the ``[s3]`` extra).
+"""Amazon S3 and S3-compatible stores: its hosts, its signature parameters, and its client (boto3,
+the ``[s3]`` extra).
 
 Credentials and the endpoint come from boto3's standard environment; ``ML_DATA_S3_ENDPOINT_URL``
-/ ``AWS_ENDPOINT_URL_S3`` serve MinIO and emulators. The version is the ETag; single-part objects,
-whose ETag is their MD5, are checksummed.
+/ ``AWS_ENDPOINT_URL_S3`` serve MinIO and emulators (whose URLs are then S3 objects too). The
+version is the ETag; single-part objects, whose ETag is their MD5, are checksummed.
 """
 
 from __future__ import annotations
@@ -13,22 +14,44 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ml_data.config import Settings
-from ml_data.errors import (
-    IncompleteDownload,
-    MissingDependency,
-    UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
-from ml_data.http import CHUNK_SIZE
-from ml_data.resolvers._object_store import ObjectInfo, fetch_object, status_error, translating
-from ml_data.resolvers.base import LocalFile
-from ml_data.resolvers.refs import CloudRef
+from ml_data.errors import IncompleteDownload, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from ml_data.resolvers.base import Announced
+from ml_data.resolvers.clouds.base import http_date, status_error, translating
+from ml_data.resolvers.registry import KIND_BY_SCHEME, missing_extra
 
 if TYPE_CHECKING:
-    from ml_data.resolvers.resolver import Resolver
+    from ml_data.resolvers.refs import CloudRef
+    from ml_data.urls import HttpURL
 
+SCHEME = "s3"
+
+_VIRTUAL_HOST = re.compile(r"^(?P<bucket>.+)\.s3(?:[.-](?:dualstack\.)?[a-z0-9-]+)?\.amazonaws\.com$")
+_PATH_HOST = re.compile(r"^s3(?:[.-](?:dualstack\.)?[a-z0-9-]+)?\.amazonaws\.com$")
+# Query parameters that sign a URL rather than name a resource: SigV2 and SigV4 (all of SigV4's
+# are ``X-Amz-*``), and CloudFront's signed URLs (which may front any origin).
+_SIGNATURE_PARAMS = frozenset(
+    {"signature", "expires", "awsaccesskeyid", "x-amz-security-token", "key-pair-id", "policy"}
+)
+_SIGNATURE_PREFIX = "x-amz-"
 _MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
+
+
+def object_at(target: HttpURL, path: str, endpoint: HttpURL | None) -> tuple[str, str] | None:
+    """(bucket, key) of an https URL on AWS's S3 hosts (virtual-hosted or path style), or of a URL
+    on the configured S3-compatible ``endpoint`` (path style)."""
+    virtual = _VIRTUAL_HOST.match(target.host)
+    if target.scheme == "https" and virtual:
+        return virtual["bucket"], path[1:]
+    if (target.scheme == "https" and _PATH_HOST.match(target.host)) or (
+        endpoint is not None and target.origin == endpoint.origin
+    ):
+        bucket, _, key = path[1:].partition("/")
+        return bucket, key
+    return None
+
+
+def signs(name: str, present: frozenset[str]) -> bool:
+    return name in _SIGNATURE_PARAMS or name.startswith(_SIGNATURE_PREFIX)
 
 
 @functools.lru_cache(maxsize=8)
@@ -38,7 +61,7 @@ def client(settings: Settings) -> Any:
         import boto3  # noqa: F401 - a clear error here when the extra is missing
         from botocore.config import Config
     except ImportError:
-        raise MissingDependency("s3:// objects need boto3: pip install 'ml-data[s3]'") from None
+        raise missing_extra(KIND_BY_SCHEME[SCHEME], "boto3") from None
     config = Config(
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
@@ -72,24 +95,30 @@ def available(settings: Settings) -> bool:
     return _session(settings).get_credentials() is not None
 
 
+def store(settings: Settings) -> S3Store:
+    return S3Store(settings)
+
+
 class S3Store:
     def __init__(self, settings: Settings) -> None:
         self._client = client(settings)
 
-    def head(self, ref: CloudRef) -> ObjectInfo:
+    def head(self, ref: CloudRef) -> Announced:
         head = _call(ref, self._client.head_object, Bucket=ref.bucket, Key=ref.key)
         etag = head.get("ETag")
         md5 = _MD5_ETAG.match(etag or "")
-        return ObjectInfo(
-            version=etag,
+        return Announced(
+            etag=etag,
             size=head.get("ContentLength"),
             md5=md5.group(1) if md5 else None,
             content_type=head.get("ContentType"),
-            last_modified=str(head.get("LastModified") or "") or None,
+            last_modified=http_date(head.get("LastModified")),
         )
 
-    def chunks(self, ref: CloudRef, info: ObjectInfo) -> Iterator[bytes]:
-        kwargs = {"IfMatch": info.version} if info.version else {}
+    def chunks(self, ref: CloudRef, announced: Announced) -> Iterator[bytes]:
+        from ml_data.http import CHUNK_SIZE
+
+        kwargs = {"IfMatch": announced.etag} if announced.etag else {}
         body = _call(ref, self._client.get_object, Bucket=ref.bucket, Key=ref.key, **kwargs)["Body"]
         try:
             yield from body.iter_chunks(CHUNK_SIZE)
@@ -97,10 +126,6 @@ class S3Store:
             raise _translate(ref, exc) from None
         finally:
             body.close()
-
-
-def fetch(ref: CloudRef, resolver: Resolver, task_id: int | None) -> LocalFile:
-    return fetch_object(S3Store(resolver.settings), ref, resolver)
 
 
 def _translate(ref: CloudRef, exc: Exception) -> UpstreamError:
