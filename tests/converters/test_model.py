@@ -134,9 +134,9 @@ def test_memory_stays_flat_as_the_export_grows(tmp_path):
 
 
 def test_tasks_larger_than_the_reading_window(tmp_path, monkeypatch):
-    import ml_data.converters.model as model
+    import ml_data.converters.reader as reader
 
-    monkeypatch.setattr(model, "_CHUNK", 64)  # every task spans several windows
+    monkeypatch.setattr(reader, "_CHUNK", 64)  # every task spans several windows
     tasks = [{**TASK, "id": n, "data": {"text": "é" * (n * 50)}} for n in range(1, 6)]
     path = tmp_path / "export.json"
     path.write_text(json.dumps(tasks, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -199,7 +199,7 @@ def _outcome(read, path):  # type: ignore[no-untyped-def]
 
 
 def _standard_library_only(path):  # type: ignore[no-untyped-def]
-    from ml_data.converters.model import _array_scan
+    from ml_data.converters.reader import _array_scan
 
     with open(path, "rb") as handle:
         yield from (item for item, _start, _end in _array_scan(handle, str(path), "utf-8-sig"))
@@ -208,7 +208,7 @@ def _standard_library_only(path):  # type: ignore[no-untyped-def]
 @settings(max_examples=300, deadline=None)
 @given(export=_exports(), chunk=st.sampled_from([8, 31, 64, 257, 8 * 1024 * 1024]), cut=st.data())
 def test_the_fast_reader_reads_what_the_standard_library_reads(tmp_path_factory, export, chunk, cut):
-    import ml_data.converters.model as model
+    import ml_data.converters.reader as reader
 
     path = tmp_path_factory.mktemp("export") / "export.json"
     mutation = cut.draw(st.sampled_from(["none", "truncate", "flip", "insert"]))
@@ -223,8 +223,8 @@ def test_the_fast_reader_reads_what_the_standard_library_reads(tmp_path_factory,
     path.write_bytes(export)
     if not export.lstrip(b" \n\t\r\xef\xbb\xbf").startswith(b"["):
         return  # not a JSON list: read by the other paths
-    with mock.patch.object(model, "_CHUNK", chunk):
-        fast, fast_error = _outcome(model._array_items, path)
+    with mock.patch.object(reader, "_CHUNK", chunk):
+        fast, fast_error = _outcome(reader._array_items, path)
         standard, standard_error = _outcome(_standard_library_only, path)
     assert fast_error == standard_error, (export, chunk)
     if standard_error == "UnicodeDecodeError":
@@ -248,21 +248,21 @@ def test_the_fast_reader_hands_odd_tasks_to_the_standard_library(tmp_path):
 
 
 def test_a_number_cut_by_the_window_is_read_whole(tmp_path, monkeypatch):
-    import ml_data.converters.model as model
+    import ml_data.converters.reader as reader
 
-    monkeypatch.setattr(model, "_CHUNK", 4)
+    monkeypatch.setattr(reader, "_CHUNK", 4)
     path = tmp_path / "export.json"
     path.write_text("[1234567, 0.25e-3,-10]")
     assert list(_standard_library_only(path)) == [1234567, 0.25e-3, -10]
-    assert [end - start for start, end in model.array_item_spans(path)] == [7, 7, 3]
+    assert [end - start for start, end in reader.array_item_spans(path)] == [7, 7, 3]
 
 
 def test_a_clean_export_never_needs_the_standard_library(tmp_path, monkeypatch):
     """msgspec's message for bytes after a value is what the fast path reads ends from: if a
     msgspec release changes it, reading stays right (the fallback) but slow, and this says so."""
-    import ml_data.converters.model as model
+    import ml_data.converters.reader as reader
 
-    monkeypatch.setattr(model, "_CHUNK", 1500)  # many windows, tasks cut at their edges
-    monkeypatch.setattr(model, "_array_scan", mock.Mock(side_effect=AssertionError("fallback used")))
+    monkeypatch.setattr(reader, "_CHUNK", 1500)  # many windows, tasks cut at their edges
+    monkeypatch.setattr(reader, "_array_scan", mock.Mock(side_effect=AssertionError("fallback used")))
     path = write_json(tmp_path / "export.json", [{**TASK, "id": n} for n in range(50)])
     assert [task.id for task in read_tasks(path)] == list(range(50))
