@@ -99,6 +99,7 @@ def _array_items(path: Path) -> Iterator[Any]:
             yield from (item for item, _start, _end in _array_scan(handle, str(path), "utf-8-sig"))
             return
         position = opening + 1
+        count = 0  # items read so far
         while True:
             position = _after_separators(buffer, position)
             if position < len(buffer) and buffer[position] == 0x5D:  # "]"
@@ -116,10 +117,11 @@ def _array_items(path: Path) -> Iterator[Any]:
                 found = _NOT_HERE
             if found is _NOT_HERE:
                 handle.seek(skipped + position)
-                for item, _start, _end in _array_scan(handle, str(path), "utf-8", at_byte=skipped + position):
-                    yield item
+                rest = _array_scan(handle, str(path), "utf-8", at_byte=skipped + position, items=count)
+                yield from (item for item, _start, _end in rest)
                 return
             item, position = found
+            count += 1
             yield item
 
 
@@ -177,15 +179,19 @@ def array_items_of(items: bytes, name: str) -> Iterator[Any]:
 
 
 def _array_scan(
-    handle: BinaryIO, name: str, encoding: str, *, at_byte: int | None = None
+    handle: BinaryIO, name: str, encoding: str, *, at_byte: int | None = None, items: int = 0
 ) -> Iterator[tuple[Any, int, int]]:
     """(item, start, end) of each item of the top-level JSON array in ``handle``; start and end
     count decoded characters from the beginning (bytes, for Latin-1). With ``at_byte``, the
-    handle is inside the array at that byte, at an item or a separator."""
+    handle is inside the array at that byte, at an item or a separator, after ``items`` items.
+
+    Broken JSON is an :class:`InvalidExport` that says where, in the whole file: a file that ends
+    inside the list is "truncated", anything else "not valid JSON", each with the line, column
+    and byte, and the task, counted from 1."""
+    start = at_byte or 0
     decoder = codecs.getincrementaldecoder(encoding)()
     buffer = decoder.decode(handle.read(_CHUNK))
     position = 0 if at_byte is not None else buffer.index("[") + 1
-    after = "" if at_byte is None else f" after byte {at_byte}"
     offset = 0  # how many characters precede buffer[0]
     want = _CHUNK
     while True:
@@ -196,7 +202,7 @@ def _array_scan(
         if position >= len(buffer):
             chunk = handle.read(want)
             if not chunk:
-                raise InvalidExport(f"{name} is not valid JSON: the list is not closed")
+                raise _truncated(handle, name, items, inside=False)
             offset += len(buffer)
             buffer, position = decoder.decode(chunk), 0
             continue
@@ -208,20 +214,25 @@ def _array_scan(
                 # unreadable (skipped or failed by the policy), and reading goes on after it.
                 skipped = _value_end(buffer, position)
                 if skipped is not None:
-                    start, position = position, skipped
+                    begin, position = position, skipped
                     want = _CHUNK
+                    items += 1
                     yield (
                         Unreadable(f"a task nested deeper than {sys.getrecursionlimit()} levels"),
-                        offset + start,
+                        offset + begin,
                         offset + skipped,
                     )
                     continue
-                problem = "an item is nested too deeply"
-            else:
-                problem = f"{exc.msg} (character {offset + exc.pos}{after})"
             more = handle.read(want)
             if not more or len(buffer) - position > _MAX_ITEM:
-                raise InvalidExport(f"{name} is not valid JSON: {problem}") from None
+                if not more and (isinstance(exc, RecursionError) or _cut_off(exc)):
+                    raise _truncated(handle, name, items, inside=True) from None
+                if isinstance(exc, RecursionError):
+                    at, problem = position, "a task is nested too deeply"
+                else:
+                    at, problem = exc.pos, exc.msg
+                where = _line_and_column(handle, _byte_of(handle, encoding, start, offset + at))
+                raise InvalidExport(f"{name} is not valid JSON at {where}, in task #{items + 1}: {problem}") from None
             # The item runs past the window: keep its start, read more (doubling for huge items).
             offset += position
             buffer = buffer[position:] + decoder.decode(more)
@@ -237,8 +248,80 @@ def _array_scan(
                 position = 0
                 continue
         want = _CHUNK
+        items += 1
         yield item, offset + position, offset + end
         position = end
+
+
+def _truncated(handle: BinaryIO, name: str, items: int, *, inside: bool) -> InvalidExport:
+    """The error for a file that ends before its list of tasks closes, saying where it ends."""
+    size = handle.seek(0, io.SEEK_END)
+    where = f"inside task #{items + 1}, " if inside else f"after task #{items}, " if items else ""
+    return InvalidExport(
+        f"{name} is truncated: it ends {where}at {_line_and_column(handle, size)}, before the list of tasks closes"
+    )
+
+
+#: What the end of the file leaves at the decoder's error position when it cuts a value short:
+#: the start of a literal, of an escape (a surrogate pair's second half too), or of a number's
+#: fraction or exponent (right after its digits).
+_CUT_LITERAL = re.compile(r"-|t(r(u)?)?|f(a(l(s)?)?)?|n(u(l)?)?|N(a)?|-?I(n(f(i(n(i(t)?)?)?)?)?)?")
+_CUT_ESCAPE = re.compile(r"u[0-9a-fA-F]{0,4}(\\(u[0-9a-fA-F]{0,3})?)?")
+_CUT_NUMBER = re.compile(r"\.|[eE][+-]?")
+
+
+def _cut_off(exc: json.JSONDecodeError) -> bool:
+    """Whether the decoder failed because its text ended inside the value (a truncated file)
+    rather than at a character JSON does not allow there."""
+    rest = exc.doc[exc.pos :]
+    if not rest.strip() or exc.msg.startswith("Unterminated string") or _CUT_LITERAL.fullmatch(rest):
+        return True
+    if exc.msg.startswith("Invalid \\uXXXX escape"):
+        return _CUT_ESCAPE.fullmatch(rest) is not None
+    return exc.pos > 0 and exc.doc[exc.pos - 1] in "0123456789" and _CUT_NUMBER.fullmatch(rest) is not None
+
+
+_BOM = b"\xef\xbb\xbf"
+#: UTF-8 continuation bytes; every other byte starts a character.
+_CONTINUATION = bytes(range(0x80, 0xC0))
+
+
+def _byte_of(handle: BinaryIO, encoding: str, start: int, characters: int) -> int:
+    """The byte offset of the character ``characters`` characters (as the scan decoded them)
+    after byte ``start``: found by decoding the file again, which only an error pays for."""
+    if encoding == "latin-1":
+        return start + characters
+    handle.seek(start)
+    if not (encoding == "utf-8-sig" and handle.read(3) == _BOM):
+        handle.seek(start)
+    byte = handle.tell()
+    # Everything before that character decoded cleanly in the scan; what comes after may not.
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    while characters > 0 and (chunk := handle.read(_CHUNK)):
+        piece = decoder.decode(chunk)[:characters]
+        byte += len(piece.encode("utf-8", "surrogatepass"))
+        characters -= len(piece)
+    return byte
+
+
+def _line_and_column(handle: BinaryIO, byte: int) -> str:
+    """``line L, column C (byte B)`` for a byte offset of the file, as an editor counts them:
+    lines end at a newline, columns count characters from 1 (a leading byte order mark is none)."""
+    handle.seek(0)
+    mark = handle.read(3) == _BOM and byte >= 3
+    handle.seek(0)
+    line, column, read = 1, 1, 0
+    while read < byte and (chunk := handle.read(min(_CHUNK, byte - read))):
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            line += chunk.count(b"\n")
+            column = 1 + len(chunk[newline + 1 :].translate(None, _CONTINUATION))
+        else:
+            column += len(chunk.translate(None, _CONTINUATION))
+        read += len(chunk)
+    if line == 1 and mark:
+        column -= 1
+    return f"line {line}, column {column} (byte {byte})"
 
 
 class Unreadable(str):

@@ -92,7 +92,7 @@ def test_a_source_can_be_read_twice(tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('[{"id": 1, "data": {}} ', "not valid JSON"),
+        ('[{"id": 1, "data": {}} ', "truncated"),
         ("hello", "not a Label Studio export"),
         (json.dumps([{"id": 1}]), "no 'data' object"),
         (json.dumps([{"id": 1, "data": {}, "annotations": {}}]), "not lists"),
@@ -142,7 +142,7 @@ def test_tasks_larger_than_the_reading_window(tmp_path, monkeypatch):
     path.write_text(json.dumps(tasks, indent=1, ensure_ascii=False), encoding="utf-8")
     assert [(t.id, len(t.data["text"])) for t in read_tasks(path)] == [(n, n * 50) for n in range(1, 6)]
     path.write_text(json.dumps(tasks)[:-1])
-    with pytest.raises(InvalidExport, match="not closed"):
+    with pytest.raises(InvalidExport, match="truncated: it ends after task #5"):
         list(read_tasks(path))
 
 
@@ -188,12 +188,15 @@ def _exports(draw: st.DrawFn) -> bytes:
 
 
 def _outcome(read, path):  # type: ignore[no-untyped-def]
-    """Every item read before an error, and the error's type."""
+    """Every item read before an error, and the error: its type, and for a broken export its
+    message (which says where, in the whole file, whichever reader found it)."""
     items = []
     try:
         for item in read(path):
             items.append(repr(item))
-    except (InvalidExport, UnicodeDecodeError) as exc:
+    except InvalidExport as exc:
+        return items, f"InvalidExport: {exc}"
+    except UnicodeDecodeError as exc:
         return items, type(exc).__name__
     return items, None
 
@@ -243,7 +246,7 @@ def test_the_fast_reader_hands_odd_tasks_to_the_standard_library(tmp_path):
     assert [task.id for task in tasks] == [1, 2, 3]
     assert math.isnan(tasks[1].data["x"])
     path.write_text('[{"id": 1, "data": {}}, {"id": 2, "data": {}} x]')
-    with pytest.raises(InvalidExport, match=r"Expecting value \(character 0 after byte \d+\)"):
+    with pytest.raises(InvalidExport, match=r"at line 1, column 47 \(byte 46\), in task #3: Expecting value$"):
         list(read_tasks(path))
 
 
@@ -266,3 +269,87 @@ def test_a_clean_export_never_needs_the_standard_library(tmp_path, monkeypatch):
     monkeypatch.setattr(reader, "_array_scan", mock.Mock(side_effect=AssertionError("fallback used")))
     path = write_json(tmp_path / "export.json", [{**TASK, "id": n} for n in range(50)])
     assert [task.id for task in read_tasks(path)] == list(range(50))
+
+
+# --- a broken export says what is wrong and where, in the whole file -----------------------------
+
+
+def _fast_reader(path):  # type: ignore[no-untyped-def]
+    import ml_data.converters.reader as reader
+
+    return reader._array_items(path)
+
+
+_READERS = {"fast": _fast_reader, "standard library": _standard_library_only}
+
+
+@pytest.mark.parametrize("reader_name", list(_READERS))
+def test_an_export_cut_inside_a_task_says_it_is_truncated_and_where(tmp_path, reader_name):
+    """Regression: a list cut in the middle of a task was "not valid JSON: Expecting ',' delimiter
+    (character 0 after byte 4096)", naming neither the truncation nor a line."""
+    text = json.dumps([{**TASK, "id": n} for n in range(101, 106)], indent=2)
+    cut = text.index('"id": 103') + 40
+    path = tmp_path / "export.json"
+    path.write_text(text[:cut])
+    line = text[:cut].count("\n") + 1
+    column = cut - text[:cut].rindex("\n")
+    with pytest.raises(InvalidExport) as info:
+        list(_READERS[reader_name](path))
+    assert str(info.value) == (
+        f"{path} is truncated: it ends inside task #3, at line {line}, column {column} (byte {cut}), "
+        "before the list of tasks closes"
+    )
+
+
+@pytest.mark.parametrize("reader_name", list(_READERS))
+def test_an_export_cut_between_tasks_says_after_which(tmp_path, reader_name):
+    path = tmp_path / "export.json"
+    path.write_text('[{"id": 1, "data": {}},\n {"id": 2, "data": {}},\n')
+    with pytest.raises(InvalidExport, match=r"truncated: it ends after task #2, at line 3, column 1 \(byte 48\)"):
+        list(_READERS[reader_name](path))
+    path.write_text("[ ")
+    with pytest.raises(InvalidExport, match=r"truncated: it ends at line 1, column 3 \(byte 2\), before the list"):
+        list(_READERS[reader_name](path))
+
+
+@pytest.mark.parametrize("reader_name", list(_READERS))
+def test_a_syntax_error_names_the_line_and_column_json_names(tmp_path, reader_name):
+    tasks = [{**TASK, "id": n, "data": {"text": "é" * n}} for n in range(1, 6)]
+    text = "\ufeff" + json.dumps(tasks, indent=2, ensure_ascii=False).replace('"id": 4', '"id" 4')
+    path = tmp_path / "export.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(text[1:])
+    byte = len(text[: expected.value.pos + 1].encode("utf-8"))
+    where = f"line {expected.value.lineno}, column {expected.value.colno} (byte {byte})"
+    with pytest.raises(InvalidExport) as info:
+        list(_READERS[reader_name](path))
+    assert str(info.value) == f"{path} is not valid JSON at {where}, in task #4: Expecting ':' delimiter"
+
+
+@settings(max_examples=200, deadline=None)
+@given(export=_exports(), chunk=st.sampled_from([8, 31, 257, 8 * 1024 * 1024]), data=st.data())
+def test_every_cut_of_an_export_is_truncated_at_the_end_of_the_file(tmp_path_factory, export, chunk, data):
+    """Wherever a file of tasks is cut inside its list (within a literal, a number, an escape, a
+    multi-byte character, between tasks), both readers say it is truncated, at its last byte."""
+    import ml_data.converters.reader as reader
+
+    try:
+        export.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # lone surrogates written raw: not UTF-8, another error
+    opening = export.index(b"[") + 1
+    cut = data.draw(st.integers(min_value=opening, max_value=len(export) - 1))
+    head = export[:cut]
+    path = tmp_path_factory.mktemp("export") / "export.json"
+    path.write_bytes(head)
+    text = head.decode("utf-8", "replace").removeprefix("\ufeff")  # a cut character is one
+    line = text.count("\n") + 1
+    column = len(text) - (text.rfind("\n") + 1) + 1
+    with mock.patch.object(reader, "_CHUNK", chunk):
+        for read in _READERS.values():
+            with pytest.raises(InvalidExport) as info:
+                list(read(path))
+            message = str(info.value)
+            assert message.startswith(f"{path} is truncated: it ends "), (head, message)
+            assert message.endswith(f"at line {line}, column {column} (byte {cut}), before the list of tasks closes")
