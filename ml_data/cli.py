@@ -322,9 +322,19 @@ def _print_conversion(report: ConversionReport, indent: str = "") -> None:
         f"written to {report.output}"
     )
     for reason, count in report.skipped.most_common():
-        click.echo(f"{indent}  skipped {count}: {reason}")
+        click.echo(f"{indent}  skipped {count}: {reason}{_which_tasks(report, reason, count)}")
     for warning in report.warnings[:20]:
         click.echo(f"{indent}  warning: {warning}")
+
+
+def _which_tasks(report: ConversionReport, reason: str, count: int) -> str:
+    """`` (tasks 7, 8)``: the ids of the tasks skipped for ``reason``, as far as the report's
+    examples go."""
+    ids = [str(task_id) for task_id, example in report.examples if example == reason and task_id is not None]
+    if not ids:
+        return ""
+    more = ", ..." if len(ids) < count else ""
+    return f" (task{'s' if count > 1 else ''} {', '.join(ids)}{more})"
 
 
 @main.command()

@@ -9,7 +9,7 @@ key reads as annotations. Every format reads from these objects, never from the 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -57,7 +57,7 @@ class Annotation(NamedTuple):
 
 
 class Task(NamedTuple):
-    id: int | None
+    id: int | str | None
     data: Mapping[str, Any]
     annotations: tuple[Annotation, ...]
     predictions: tuple[Annotation, ...]
@@ -69,18 +69,70 @@ class Task(NamedTuple):
         return self.raw.get("agreement")
 
 
-def _region(item: Any, task_id: Any) -> Region:
+class _Misfit(Exception):
+    """A part of a task that is not what Label Studio writes. Raised where it is found, with the
+    field's path from there; each caller puts its own part of the path in front, so the error
+    names the whole path (``annotations[0].result[2].value``) at no cost to tasks that fit."""
+
+    def __init__(self, path: str, value: Any, expected: str) -> None:
+        super().__init__(path)
+        self.path = path
+        self.value = value
+        self.expected = expected
+
+    def under(self, parent: str) -> _Misfit:
+        self.path = parent + ("." if self.path and not self.path.startswith("[") else "") + self.path
+        return self
+
+    def describe(self, subject: str) -> str:
+        """The message: the task (``subject``, empty when the error's task id names it), the
+        field, what is there and what should be."""
+        if isinstance(self.value, Unreadable):
+            return f"{subject} cannot be read: {self.value}"
+        if self.value is _MISSING:
+            problem = f"is missing: it must be {self.expected}"
+        else:
+            problem = f"is {_json_kind(self.value)}, not {self.expected}"
+        where = f"{subject}: {self.path}" if subject and self.path else subject or self.path
+        return f"{where} {problem}"
+
+
+_MISSING: Any = object()
+
+
+def _json_kind(value: Any) -> str:
+    """What a value is, in JSON's words (the export is JSON)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, Mapping) else f"a {type(value).__name__}"
+
+
+def _region(item: Any) -> Region:
     # isinstance(x, dict) first: the Mapping ABC check costs ten times as much, per region.
     if not isinstance(item, dict | Mapping):
-        raise InvalidExport(f"a result item is {type(item).__name__}, not an object", task_id=task_id)
+        raise _Misfit("", item, "an object")
     get = item.get
     value = get("value")
+    if value is None:
+        value = {}  # a relation has none
+    elif not isinstance(value, dict | Mapping):
+        raise _Misfit("value", value, "an object")
     return Region(
         get("id"),
         str(get("from_name") or ""),
         str(get("to_name") or ""),
         str(get("type") or ""),
-        value if isinstance(value, dict | Mapping) else {},
+        value,
         get("parentID"),
         get("score"),
         get("original_width"),
@@ -90,17 +142,20 @@ def _region(item: Any, task_id: Any) -> Region:
     )
 
 
-def _annotation(item: Any, task_id: Any, *, is_prediction: bool) -> Annotation:
+def _annotation(item: Any, *, is_prediction: bool) -> Annotation:
     if not isinstance(item, dict | Mapping):
-        kind = "a prediction" if is_prediction else "an annotation"
-        raise InvalidExport(f"{kind} is {type(item).__name__}, not an object", task_id=task_id)
+        raise _Misfit("", item, "an object")
     result = item.get("result")
     result = [] if result is None else result
     if not isinstance(result, list):
-        raise InvalidExport("an annotation's result is not a list", task_id=task_id)
+        raise _Misfit("result", result, "a list")
+    try:
+        regions = tuple(_region(region) for region in result)
+    except _Misfit as misfit:
+        raise misfit.under(f"result[{_misfit_index(result, _region)}]") from None
     return Annotation(
         id=item.get("id"),
-        result=tuple(_region(region, task_id) for region in result),
+        result=regions,
         completed_by=item.get("completed_by"),
         created_at=item.get("created_at"),
         updated_at=item.get("updated_at"),
@@ -115,32 +170,74 @@ def _annotation(item: Any, task_id: Any, *, is_prediction: bool) -> Annotation:
     )
 
 
-def task_from_dict(raw: Any) -> Task:
-    """A Task from one exported task object (``completions`` read as ``annotations``)."""
-    if isinstance(raw, Unreadable):
-        raise InvalidExport(f"unreadable task: {raw}")
-    if not isinstance(raw, dict | Mapping):
-        raise InvalidExport(f"a task is {type(raw).__name__}, not an object")
-    task_id = raw.get("id")
-    data = raw.get("data")
-    if not isinstance(data, dict | Mapping):
-        raise InvalidExport("task has no 'data' object", task_id=task_id)
-    annotations = raw.get("annotations", raw.get("completions"))
-    annotations = [] if annotations is None else annotations
-    predictions = raw.get("predictions")
-    predictions = [] if predictions is None else predictions
-    if not isinstance(annotations, list) or not isinstance(predictions, list):
-        raise InvalidExport("task annotations/predictions are not lists", task_id=task_id)
-    return Task(
-        id=task_id,
-        data=data,
-        annotations=tuple(_annotation(item, task_id, is_prediction=False) for item in annotations),
+def _annotations(raw: Mapping[str, Any], key: str, *, is_prediction: bool) -> tuple[Annotation, ...]:
+    items = raw.get(key)
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise _Misfit(key, items, "a list")
+    try:
         # Label Studio's direct export lists predictions by id only: there is nothing to read in those.
-        predictions=tuple(
-            _annotation(item, task_id, is_prediction=True) for item in predictions if not isinstance(item, int)
-        ),
-        raw=raw,
-    )
+        return tuple(
+            _annotation(item, is_prediction=is_prediction)
+            for item in items
+            if not (is_prediction and isinstance(item, int))
+        )
+    except _Misfit as misfit:
+        index = _misfit_index(
+            items,
+            lambda item: (is_prediction and isinstance(item, int)) or _annotation(item, is_prediction=is_prediction),
+        )
+        raise misfit.under(f"{key}[{index}]") from None
+
+
+def _misfit_index(items: list[Any], build: Callable[[Any], Any]) -> int:
+    """The position of the first item ``build`` refuses: looked for only once one was refused."""
+    for index, item in enumerate(items):
+        try:
+            build(item)
+        except _Misfit:
+            return index
+    raise AssertionError("no item refused")
+
+
+def task_from_dict(raw: Any, *, position: int | None = None, source: str | None = None) -> Task:
+    """A Task from one exported task object (``completions`` read as ``annotations``).
+
+    A task that is not what Label Studio writes is an :class:`InvalidExport` naming the field
+    (``annotations[0].result[2].value``) and the task: by its id (``task_id``) when it has one,
+    else by its ``position`` in ``source``, counted from 1 (``task #3 in export.json``).
+
+    >>> task_from_dict({"id": 1, "data": {"text": "hi"}, "annotations": [{"result": [{"value": []}]}]})
+    Traceback (most recent call last):
+    ...
+    ml_data.errors.InvalidExport: annotations[0].result[0].value is a list, not an object [task 1]
+    """
+    try:
+        if not isinstance(raw, dict | Mapping):
+            raise _Misfit("", raw, "an object")
+        task_id = raw.get("id")
+        if task_id is not None and (isinstance(task_id, bool) or not isinstance(task_id, int | str)):
+            raise _Misfit("id", task_id, "an integer or a string")
+        data = raw.get("data", _MISSING)
+        if not isinstance(data, dict | Mapping):
+            raise _Misfit("data", data, "an object")
+        return Task(
+            task_id,
+            data,
+            _annotations(raw, "annotations" if "annotations" in raw else "completions", is_prediction=False),
+            _annotations(raw, "predictions", is_prediction=True),
+            raw,
+        )
+    except _Misfit as misfit:
+        task_id = raw.get("id") if isinstance(raw, dict | Mapping) and misfit.path != "id" else None
+        if task_id is not None:
+            raise InvalidExport(misfit.describe(""), task_id=task_id) from None
+        if position is None:
+            subject = "a task"
+        else:
+            subject = f"task #{position}" + (f" in {source}" if source else "")
+        raise InvalidExport(misfit.describe(subject)) from None
 
 
 class TaskSource:
@@ -171,8 +268,8 @@ class TaskSource:
         yield from read_raw(self._path)
 
     def __iter__(self) -> Iterator[Task]:
-        for raw in self.raw():
-            yield task_from_dict(raw)
+        for position, raw in enumerate(self.raw(), 1):
+            yield task_from_dict(raw, position=position, source=self.name)
 
 
 def read_tasks(source: str | os.PathLike[str] | Iterable[Mapping[str, Any]]) -> TaskSource:

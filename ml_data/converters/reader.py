@@ -218,7 +218,7 @@ def _array_scan(
                     want = _CHUNK
                     items += 1
                     yield (
-                        Unreadable(f"a task nested deeper than {sys.getrecursionlimit()} levels"),
+                        Unreadable(f"it is nested deeper than {sys.getrecursionlimit()} levels"),
                         offset + begin,
                         offset + skipped,
                     )

@@ -94,11 +94,11 @@ def test_a_source_can_be_read_twice(tmp_path):
     [
         ('[{"id": 1, "data": {}} ', "truncated"),
         ("hello", "not a Label Studio export"),
-        (json.dumps([{"id": 1}]), "no 'data' object"),
-        (json.dumps([{"id": 1, "data": {}, "annotations": {}}]), "not lists"),
-        (json.dumps([{"id": 1, "data": {}, "annotations": [{"result": {}}]}]), "result is not a list"),
-        (json.dumps([{"id": 1, "data": {}, "annotations": [{"result": [3]}]}]), "not an object"),
-        (json.dumps([[1]]), "not an object"),
+        (json.dumps([{"id": 1}]), r"^data is missing: it must be an object \[task 1\]$"),
+        (json.dumps([{"id": 1, "data": {}, "annotations": {}}]), r"^annotations is an object, not a list"),
+        (json.dumps([{"id": 1, "data": {}, "annotations": [{"result": {}}]}]), r"^annotations\[0\]\.result is an"),
+        (json.dumps([{"id": 1, "data": {}, "annotations": [{"result": [3]}]}]), r"^annotations\[0\]\.result\[0\] is a"),
+        (json.dumps([[1]]), r"^task #1 in .*bad\.json is a list, not an object$"),
     ],
 )
 def test_malformed_input_is_a_clear_error(tmp_path, content, message):
