@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from ml_data.data_uris import DataURI, split_data_uri
 from ml_data.errors import MlDataError, UnsafePath, UnsupportedURL
-from ml_data.media_types import media_type as checked_media_type
 from ml_data.urls import HttpURL, parse_http_url, reject_lone_surrogates, split_url
 
 CLOUD_SCHEMES = {"s3": "s3", "gs": "gcs", "azure-blob": "azure"}
@@ -214,13 +214,10 @@ class DataRef(Ref):
 
     def decode(self) -> bytes:
         """The payload's bytes."""
-        if self.is_base64:
-            try:
-                compact = re.sub(r"\s+", "", unquote(self.payload))
-                return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
-            except (binascii.Error, ValueError):
-                raise UnsupportedURL("data: URI payload is not valid base64", url=self.raw) from None
-        return unquote(self.payload).encode("utf-8")
+        try:
+            return DataURI(self.media_type, self.is_base64, self.payload).decode()
+        except ValueError:
+            raise UnsupportedURL("data: URI payload is not valid base64", url=self.raw) from None
 
 
 @dataclass(frozen=True)
@@ -480,13 +477,10 @@ def _parse_file_url(url: str) -> LocalPathRef:
 
 
 def _parse_data_uri(url: str) -> DataRef:
-    head, comma, payload = url[5:].partition(",")
-    if not comma:
+    parts = split_data_uri(url)
+    if parts is None:
         raise UnsupportedURL("data: URI has no ',' before its payload", url=url)
-    params = head.split(";")
-    is_base64 = params[-1].strip().lower() == "base64"
-    media_type = checked_media_type(params[0]) or "text/plain"  # RFC 2397's default
-    return DataRef(raw=url, media_type=media_type, is_base64=is_base64, payload=payload)
+    return DataRef(raw=url, media_type=parts.media_type, is_base64=parts.is_base64, payload=parts.payload)
 
 
 def _parse_absolute(url: str, label_studio_url: str | None, s3_endpoint_url: str | None) -> Ref:
