@@ -52,11 +52,18 @@ def _read_file(path: Path) -> Iterator[Mapping[str, Any]]:
         yield from _array_items(path)
     elif first == "{":
         with open(path, "rb") as handle:
-            head = handle.read()
+            whole = handle.read()
+        mark = len(_BOM) if whole.startswith(_BOM) else 0
         try:
-            yield orjson.loads(head)
-        except orjson.JSONDecodeError:
+            task = orjson.loads(whole[mark:])
+        except orjson.JSONDecodeError as exc:
+            if not _is_json(whole[mark:].lstrip().split(b"\n", 1)[0]):
+                # Not JSON lines either (its first line is no value): one task object, broken
+                # where the decoder stopped.
+                raise _not_json(path, exc, at_byte=mark, line=1, what="the task object") from None
             yield from _json_lines(path)
+            return
+        yield task
     elif first:
         raise InvalidExport(f"{path} is not a Label Studio export (JSON list, object or JSON lines)")
 
@@ -358,12 +365,51 @@ def _value_end(buffer: str, position: int) -> int | None:
 
 def _json_lines(path: Path) -> Iterator[Mapping[str, Any]]:
     with open(path, "rb") as handle:
+        tasks = 0
+        at_byte = 0
         for number, line in enumerate(handle, 1):
+            start = len(_BOM) if number == 1 and line.startswith(_BOM) else 0
             if line.strip():
                 try:
-                    yield orjson.loads(line)
+                    task = orjson.loads(line[start:])
                 except orjson.JSONDecodeError as exc:
-                    raise InvalidExport(f"{path}, line {number}: not valid JSON ({exc})") from None
+                    # A last line without its newline that ends inside its task: a cut file.
+                    cut = exc.msg == _ORJSON_END and not line.endswith(b"\n")
+                    what = f"task #{tasks + 1}" if cut else None
+                    raise _not_json(
+                        path, exc, at_byte=at_byte + start, line=number, what=what, task=tasks + 1
+                    ) from None
+                tasks += 1
+                yield task
+            at_byte += len(line)
+
+
+#: orjson's message for a text that ends inside its value.
+_ORJSON_END = "unexpected end of data"
+
+
+def _is_json(text: bytes) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _not_json(
+    path: Path, exc: orjson.JSONDecodeError, *, at_byte: int, line: int, what: str | None, task: int | None = None
+) -> InvalidExport:
+    """The error for a JSON text (from ``at_byte``, on ``line`` of the file) orjson refused:
+    "truncated" when it ends inside ``what``, else "not valid JSON", naming where."""
+    if not exc.doc and "UTF-8" in exc.msg:  # orjson keeps no text, so no position, for bytes that are not
+        on_line = f" (line {line})" if task is not None else ""
+        return InvalidExport(f"{path} is not UTF-8 text{on_line}: not a Label Studio export")
+    byte = at_byte + len(exc.doc[: exc.pos].encode("utf-8", "surrogatepass"))
+    where = f"line {line + exc.lineno - 1}, column {exc.colno} (byte {byte})"
+    if exc.msg == _ORJSON_END and what is not None:
+        return InvalidExport(f"{path} is truncated: it ends inside {what}, at {where}")
+    in_task = f", in task #{task}" if task is not None else ""
+    return InvalidExport(f"{path} is not valid JSON at {where}{in_task}: {exc.msg}")
 
 
 def _read_folder(folder: Path) -> Iterator[Mapping[str, Any]]:

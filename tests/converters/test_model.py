@@ -353,3 +353,51 @@ def test_every_cut_of_an_export_is_truncated_at_the_end_of_the_file(tmp_path_fac
             message = str(info.value)
             assert message.startswith(f"{path} is truncated: it ends "), (head, message)
             assert message.endswith(f"at line {line}, column {column} (byte {cut}), before the list of tasks closes")
+
+
+_ONE_TASK = {"id": 1, "data": {"text": "é"}, "annotations": []}
+_LINE = json.dumps(_ONE_TASK)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # one task object, pretty-printed: its own line and column, not "line 1" of JSON lines
+        (
+            json.dumps(_ONE_TASK, indent=2, ensure_ascii=False).replace('"data":', '"data"'),
+            "is not valid JSON at line 3, column 10 (byte 22): unexpected character, expected ':' after key",
+        ),
+        (
+            json.dumps(_ONE_TASK, indent=2)[:30],
+            "is truncated: it ends inside the task object, at line 4, column 6 (byte 30)",
+        ),
+        (
+            _LINE + "\n" + _LINE[:20],
+            f"is truncated: it ends inside task #2, at line 2, column 21 (byte {len(_LINE) + 21})",
+        ),
+        (
+            _LINE + "\n\n" + _LINE.replace(":", "", 1) + "\n",
+            f"is not valid JSON at line 3, column 7 (byte {len(_LINE) + 8}), in task #2: "
+            "unexpected character, expected ':' after key",
+        ),
+    ],
+)
+def test_a_broken_task_object_or_json_lines_file_names_the_line(tmp_path, content, message):
+    """Regression: a pretty-printed task with a typo was read as JSON lines and reported at
+    "line 1: not valid JSON (unexpected end of data ...)"; a cut JSON lines file did not say so."""
+    path = tmp_path / "export.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InvalidExport) as info:
+        list(read_tasks(path))
+    assert str(info.value) == f"{path} {message}"
+
+
+def test_a_byte_order_mark_before_a_task_object_or_json_lines_is_read(tmp_path):
+    path = tmp_path / "export.json"
+    path.write_text("\ufeff" + _LINE, encoding="utf-8")
+    assert [task.id for task in read_tasks(path)] == [1]
+    path.write_text("\ufeff" + _LINE + "\n" + json.dumps({**_ONE_TASK, "id": 2}) + "\n", encoding="utf-8")
+    assert [task.id for task in read_tasks(path)] == [1, 2]
+    path.write_bytes(b'{"id": 1, "data": {"text": "\xff"}}\n')
+    with pytest.raises(InvalidExport, match=r"is not UTF-8 text"):
+        list(read_tasks(path))
