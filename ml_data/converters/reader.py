@@ -417,10 +417,12 @@ def _read_folder(folder: Path) -> Iterator[Mapping[str, Any]]:
         return (0, int(path.stem)) if path.stem.isdigit() else (1, path.name)
 
     for path in sorted((p for p in folder.iterdir() if p.suffix == ".json" and p.is_file()), key=order):
+        content = path.read_bytes()
+        mark = len(_BOM) if content.startswith(_BOM) else 0
         try:
-            item = orjson.loads(path.read_bytes())
+            item = orjson.loads(content[mark:])
         except orjson.JSONDecodeError as exc:
-            raise InvalidExport(f"{path} is not valid JSON: {exc}") from None
+            raise _not_json(path, exc, at_byte=mark, line=1, what="its JSON") from None
         if isinstance(item, list):
             yield from item
         else:

@@ -401,3 +401,15 @@ def test_a_byte_order_mark_before_a_task_object_or_json_lines_is_read(tmp_path):
     path.write_bytes(b'{"id": 1, "data": {"text": "\xff"}}\n')
     with pytest.raises(InvalidExport, match=r"is not UTF-8 text"):
         list(read_tasks(path))
+
+
+def test_a_broken_file_in_a_task_folder_names_the_file_and_where(tmp_path):
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    (folder / "1.json").write_text("\ufeff" + _LINE, encoding="utf-8")
+    (folder / "2.json").write_text(json.dumps(_ONE_TASK, indent=2)[:30])
+    with pytest.raises(InvalidExport) as info:
+        list(read_tasks(folder))
+    assert (
+        str(info.value) == f"{folder / '2.json'} is truncated: it ends inside its JSON, at line 4, column 6 (byte 30)"
+    )
