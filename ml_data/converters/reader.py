@@ -29,8 +29,29 @@ def read_raw(path: Path) -> Iterator[Mapping[str, Any]]:
     :class:`InvalidExport`, or stands in the stream as :class:`Unreadable`)."""
     try:
         yield from _read_folder(path) if path.is_dir() else _read_file(path)
-    except UnicodeDecodeError as exc:
-        raise InvalidExport(f"{path} is not UTF-8 text (byte {exc.start}): not a Label Studio export") from None
+    except UnicodeDecodeError:
+        if path.is_dir():  # its files are decoded by orjson, whose errors name them
+            raise InvalidExport(f"a file in {path} is not UTF-8 text: not a Label Studio export") from None
+        with open(path, "rb") as handle:
+            where = _line_and_column(handle, _first_byte_not_utf8(handle))
+        raise InvalidExport(f"{path} is not UTF-8 text (at {where}): not a Label Studio export") from None
+
+
+def _first_byte_not_utf8(handle: BinaryIO) -> int:
+    """Where the file stops being UTF-8 (the reader's error counts from its own window)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    handle.seek(0)
+    read = 0
+    while chunk := handle.read(_CHUNK):
+        # The decoder holds back the start of a character cut by the window: its error counts
+        # from those bytes.
+        held = len(decoder.getstate()[0])
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            return read - held + exc.start
+        read += len(chunk)
+    return read  # the file ends inside a character
 
 
 def first_char(path: Path) -> str:

@@ -413,3 +413,21 @@ def test_a_broken_file_in_a_task_folder_names_the_file_and_where(tmp_path):
     assert (
         str(info.value) == f"{folder / '2.json'} is truncated: it ends inside its JSON, at line 4, column 6 (byte 30)"
     )
+
+
+@pytest.mark.parametrize("chunk", [16, 64, 8 * 1024 * 1024])
+def test_bytes_that_are_not_utf8_are_named_where_they_are_in_the_file(tmp_path, monkeypatch, chunk):
+    """Regression: the byte named counted from the start of the reading window, not the file."""
+    import ml_data.converters.reader as reader
+
+    monkeypatch.setattr(reader, "_CHUNK", chunk)
+    head = json.dumps([{**_ONE_TASK, "id": n} for n in range(3)], indent=1, ensure_ascii=False)[:-3]
+    path = tmp_path / "export.json"
+    path.write_bytes(head.encode() + b',\n {"id": 9, "data": {"text": "\xff"}}]')
+    bad = path.read_bytes().index(b"\xff")
+    line = head.count("\n") + 2
+    with pytest.raises(InvalidExport) as info:
+        list(read_tasks(path))
+    assert str(info.value) == (
+        f"{path} is not UTF-8 text (at line {line}, column 30 (byte {bad})): not a Label Studio export"
+    )
