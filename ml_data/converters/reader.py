@@ -21,6 +21,16 @@ from typing import Any, BinaryIO
 import msgspec
 import orjson
 
+from ml_data.converters.json_errors import (
+    BOM,
+    ORJSON_END,
+    byte_of,
+    cut_off,
+    first_byte_not_utf8,
+    line_and_column,
+    orjson_error,
+    truncated,
+)
 from ml_data.errors import InvalidExport
 
 
@@ -33,25 +43,8 @@ def read_raw(path: Path) -> Iterator[Mapping[str, Any]]:
         if path.is_dir():  # its files are decoded by orjson, whose errors name them
             raise InvalidExport(f"a file in {path} is not UTF-8 text: not a Label Studio export") from None
         with open(path, "rb") as handle:
-            where = _line_and_column(handle, _first_byte_not_utf8(handle))
+            where = line_and_column(handle, first_byte_not_utf8(handle))
         raise InvalidExport(f"{path} is not UTF-8 text (at {where}): not a Label Studio export") from None
-
-
-def _first_byte_not_utf8(handle: BinaryIO) -> int:
-    """Where the file stops being UTF-8 (the reader's error counts from its own window)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    handle.seek(0)
-    read = 0
-    while chunk := handle.read(_CHUNK):
-        # The decoder holds back the start of a character cut by the window: its error counts
-        # from those bytes.
-        held = len(decoder.getstate()[0])
-        try:
-            decoder.decode(chunk)
-        except UnicodeDecodeError as exc:
-            return read - held + exc.start
-        read += len(chunk)
-    return read  # the file ends inside a character
 
 
 def first_char(path: Path) -> str:
@@ -74,14 +67,14 @@ def _read_file(path: Path) -> Iterator[Mapping[str, Any]]:
     elif first == "{":
         with open(path, "rb") as handle:
             whole = handle.read()
-        mark = len(_BOM) if whole.startswith(_BOM) else 0
+        mark = len(BOM) if whole.startswith(BOM) else 0
         try:
             task = orjson.loads(whole[mark:])
         except orjson.JSONDecodeError as exc:
             if not _is_json(whole[mark:].lstrip().split(b"\n", 1)[0]):
                 # Not JSON lines either (its first line is no value): one task object, broken
                 # where the decoder stopped.
-                raise _not_json(path, exc, at_byte=mark, line=1, what="the task object") from None
+                raise orjson_error(path, exc, at_byte=mark, line=1, what="the task object") from None
             yield from _json_lines(path)
             return
         yield task
@@ -230,7 +223,7 @@ def _array_scan(
         if position >= len(buffer):
             chunk = handle.read(want)
             if not chunk:
-                raise _truncated(handle, name, items, inside=False)
+                raise truncated(handle, name, items, inside=False)
             offset += len(buffer)
             buffer, position = decoder.decode(chunk), 0
             continue
@@ -253,13 +246,13 @@ def _array_scan(
                     continue
             more = handle.read(want)
             if not more or len(buffer) - position > _MAX_ITEM:
-                if not more and (isinstance(exc, RecursionError) or _cut_off(exc)):
-                    raise _truncated(handle, name, items, inside=True) from None
+                if not more and (isinstance(exc, RecursionError) or cut_off(exc)):
+                    raise truncated(handle, name, items, inside=True) from None
                 if isinstance(exc, RecursionError):
                     at, problem = position, "a task is nested too deeply"
                 else:
                     at, problem = exc.pos, exc.msg
-                where = _line_and_column(handle, _byte_of(handle, encoding, start, offset + at))
+                where = line_and_column(handle, byte_of(handle, encoding, start, offset + at))
                 raise InvalidExport(f"{name} is not valid JSON at {where}, in task #{items + 1}: {problem}") from None
             # The item runs past the window: keep its start, read more (doubling for huge items).
             offset += position
@@ -279,77 +272,6 @@ def _array_scan(
         items += 1
         yield item, offset + position, offset + end
         position = end
-
-
-def _truncated(handle: BinaryIO, name: str, items: int, *, inside: bool) -> InvalidExport:
-    """The error for a file that ends before its list of tasks closes, saying where it ends."""
-    size = handle.seek(0, io.SEEK_END)
-    where = f"inside task #{items + 1}, " if inside else f"after task #{items}, " if items else ""
-    return InvalidExport(
-        f"{name} is truncated: it ends {where}at {_line_and_column(handle, size)}, before the list of tasks closes"
-    )
-
-
-#: What the end of the file leaves at the decoder's error position when it cuts a value short:
-#: the start of a literal, of an escape (a surrogate pair's second half too), or of a number's
-#: fraction or exponent (right after its digits).
-_CUT_LITERAL = re.compile(r"-|t(r(u)?)?|f(a(l(s)?)?)?|n(u(l)?)?|N(a)?|-?I(n(f(i(n(i(t)?)?)?)?)?)?")
-_CUT_ESCAPE = re.compile(r"u[0-9a-fA-F]{0,4}(\\(u[0-9a-fA-F]{0,3})?)?")
-_CUT_NUMBER = re.compile(r"\.|[eE][+-]?")
-
-
-def _cut_off(exc: json.JSONDecodeError) -> bool:
-    """Whether the decoder failed because its text ended inside the value (a truncated file)
-    rather than at a character JSON does not allow there."""
-    rest = exc.doc[exc.pos :]
-    if not rest.strip() or exc.msg.startswith("Unterminated string") or _CUT_LITERAL.fullmatch(rest):
-        return True
-    if exc.msg.startswith("Invalid \\uXXXX escape"):
-        return _CUT_ESCAPE.fullmatch(rest) is not None
-    return exc.pos > 0 and exc.doc[exc.pos - 1] in "0123456789" and _CUT_NUMBER.fullmatch(rest) is not None
-
-
-_BOM = b"\xef\xbb\xbf"
-#: UTF-8 continuation bytes; every other byte starts a character.
-_CONTINUATION = bytes(range(0x80, 0xC0))
-
-
-def _byte_of(handle: BinaryIO, encoding: str, start: int, characters: int) -> int:
-    """The byte offset of the character ``characters`` characters (as the scan decoded them)
-    after byte ``start``: found by decoding the file again, which only an error pays for."""
-    if encoding == "latin-1":
-        return start + characters
-    handle.seek(start)
-    if not (encoding == "utf-8-sig" and handle.read(3) == _BOM):
-        handle.seek(start)
-    byte = handle.tell()
-    # Everything before that character decoded cleanly in the scan; what comes after may not.
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    while characters > 0 and (chunk := handle.read(_CHUNK)):
-        piece = decoder.decode(chunk)[:characters]
-        byte += len(piece.encode("utf-8", "surrogatepass"))
-        characters -= len(piece)
-    return byte
-
-
-def _line_and_column(handle: BinaryIO, byte: int) -> str:
-    """``line L, column C (byte B)`` for a byte offset of the file, as an editor counts them:
-    lines end at a newline, columns count characters from 1 (a leading byte order mark is none)."""
-    handle.seek(0)
-    mark = handle.read(3) == _BOM and byte >= 3
-    handle.seek(0)
-    line, column, read = 1, 1, 0
-    while read < byte and (chunk := handle.read(min(_CHUNK, byte - read))):
-        newline = chunk.rfind(b"\n")
-        if newline >= 0:
-            line += chunk.count(b"\n")
-            column = 1 + len(chunk[newline + 1 :].translate(None, _CONTINUATION))
-        else:
-            column += len(chunk.translate(None, _CONTINUATION))
-        read += len(chunk)
-    if line == 1 and mark:
-        column -= 1
-    return f"line {line}, column {column} (byte {byte})"
 
 
 class Unreadable(str):
@@ -389,24 +311,20 @@ def _json_lines(path: Path) -> Iterator[Mapping[str, Any]]:
         tasks = 0
         at_byte = 0
         for number, line in enumerate(handle, 1):
-            start = len(_BOM) if number == 1 and line.startswith(_BOM) else 0
+            start = len(BOM) if number == 1 and line.startswith(BOM) else 0
             if line.strip():
                 try:
                     task = orjson.loads(line[start:])
                 except orjson.JSONDecodeError as exc:
                     # A last line without its newline that ends inside its task: a cut file.
-                    cut = exc.msg == _ORJSON_END and not line.endswith(b"\n")
+                    cut = exc.msg == ORJSON_END and not line.endswith(b"\n")
                     what = f"task #{tasks + 1}" if cut else None
-                    raise _not_json(
+                    raise orjson_error(
                         path, exc, at_byte=at_byte + start, line=number, what=what, task=tasks + 1
                     ) from None
                 tasks += 1
                 yield task
             at_byte += len(line)
-
-
-#: orjson's message for a text that ends inside its value.
-_ORJSON_END = "unexpected end of data"
 
 
 def _is_json(text: bytes) -> bool:
@@ -417,33 +335,17 @@ def _is_json(text: bytes) -> bool:
     return True
 
 
-def _not_json(
-    path: Path, exc: orjson.JSONDecodeError, *, at_byte: int, line: int, what: str | None, task: int | None = None
-) -> InvalidExport:
-    """The error for a JSON text (from ``at_byte``, on ``line`` of the file) orjson refused:
-    "truncated" when it ends inside ``what``, else "not valid JSON", naming where."""
-    if not exc.doc and "UTF-8" in exc.msg:  # orjson keeps no text, so no position, for bytes that are not
-        on_line = f" (line {line})" if task is not None else ""
-        return InvalidExport(f"{path} is not UTF-8 text{on_line}: not a Label Studio export")
-    byte = at_byte + len(exc.doc[: exc.pos].encode("utf-8", "surrogatepass"))
-    where = f"line {line + exc.lineno - 1}, column {exc.colno} (byte {byte})"
-    if exc.msg == _ORJSON_END and what is not None:
-        return InvalidExport(f"{path} is truncated: it ends inside {what}, at {where}")
-    in_task = f", in task #{task}" if task is not None else ""
-    return InvalidExport(f"{path} is not valid JSON at {where}{in_task}: {exc.msg}")
-
-
 def _read_folder(folder: Path) -> Iterator[Mapping[str, Any]]:
     def order(path: Path) -> tuple[int, int | str]:
         return (0, int(path.stem)) if path.stem.isdigit() else (1, path.name)
 
     for path in sorted((p for p in folder.iterdir() if p.suffix == ".json" and p.is_file()), key=order):
         content = path.read_bytes()
-        mark = len(_BOM) if content.startswith(_BOM) else 0
+        mark = len(BOM) if content.startswith(BOM) else 0
         try:
             item = orjson.loads(content[mark:])
         except orjson.JSONDecodeError as exc:
-            raise _not_json(path, exc, at_byte=mark, line=1, what="its JSON") from None
+            raise orjson_error(path, exc, at_byte=mark, line=1, what="its JSON") from None
         if isinstance(item, list):
             yield from item
         else:
