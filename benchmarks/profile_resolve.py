@@ -63,10 +63,11 @@ STAGES = {
     "  preparing the request": ("requests/models.py", "prepare"),
     "  requests' adapter": ("requests/adapters.py", "send"),
     "  http.client reading headers": ("http/client.py", "parse_headers"),
-    "streaming and hashing the body": ("ml_data/cache/store.py", "write_all"),
-    "committing to the cache": ("ml_data/cache/store.py", "commit"),
-    "temp file": ("ml_data/cache/store.py", "__init__"),
-    "per-entry lock": ("ml_data/cache/store.py", "locked"),
+    "streaming and hashing the body": ("ml_data/cache/pending.py", "write_all"),
+    "committing to the cache": ("ml_data/cache/pending.py", "commit"),
+    "temp file": ("ml_data/cache/pending.py", "__init__"),
+    "per-entry lock: its folder": ("ml_data/cache/store.py", "_lock"),
+    "per-entry lock: taking and releasing it": ("ml_data/cache/locks.py", "held"),
 }
 
 

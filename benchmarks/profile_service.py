@@ -26,8 +26,9 @@ PARTS = {
     "Flask's dispatch": ("flask/app.py", "full_dispatch_request"),
     "the /v1/resources handler": ("ml_data/service/api.py", "resources"),
     "  resolving the URL (guard, cache lookup)": ("ml_data/resolvers/resolver.py", "resolve"),
-    "  the X-Accel-Redirect answer": ("ml_data/service/api.py", "_accel_redirect"),
+    "  the X-Accel-Redirect answer": ("ml_data/service/files.py", "_accel_redirect"),
     "  send_file": ("flask/helpers.py", "send_file"),
+    "the Host check": ("ml_data/service/__init__.py", "_check_host"),
     "authentication": ("ml_data/service/__init__.py", "_authenticate"),
 }
 

@@ -28,7 +28,16 @@ from ml_data.errors import (
 )
 from ml_data.labelstudio import LabelStudioClient, Project
 from ml_data.pipeline import DatasetOptions, DatasetReport, fetch_export, fetch_project
-from ml_data.resolvers import BulkResult, LocalFile, Resolver, get_local_path, resolve, resolve_many
+from ml_data.resolvers import (
+    BulkResult,
+    LocalFile,
+    OpenedFile,
+    Resolver,
+    get_local_path,
+    open_resource,
+    resolve,
+    resolve_many,
+)
 from ml_data.resolvers.refs import Ref, parse_ref
 
 __all__ = [
@@ -49,6 +58,7 @@ __all__ = [
     "MissingTaskId",
     "MlDataError",
     "NotFound",
+    "OpenedFile",
     "Project",
     "Ref",
     "RemoteNotFound",
@@ -64,6 +74,7 @@ __all__ = [
     "fetch_export",
     "fetch_project",
     "get_local_path",
+    "open_resource",
     "parse_ref",
     "resolve",
     "resolve_many",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import itertools
 import json
@@ -256,6 +257,11 @@ def _conversion_options(command: Callable[..., None]) -> Callable[..., None]:
     return wrapped
 
 
+def _files(*paths: str | None) -> list[str]:
+    """The input files given, for the output folder never to contain them."""
+    return [path for path in paths if path]
+
+
 def _read_config(config_file: str | None) -> str | None:
     if not config_file:
         return None
@@ -266,7 +272,12 @@ def _read_config(config_file: str | None) -> str | None:
 @main.command()
 @click.argument("export", type=click.Path(exists=True))
 @click.option("--format", "format_name", required=True, help=FORMAT_HELP)
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced when complete).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder: new, empty or an earlier ml-data output (replaced when complete).",
+)
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="Labeling config XML.")
 @_conversion_options
 def convert(
@@ -313,7 +324,9 @@ def convert(
         )
     )
     try:
-        report = run_convert(export, format_name, out, config=config, options=options, progress=not as_json)
+        report = run_convert(
+            export, format_name, out, config=config, options=options, progress=not as_json, protect=_files(config_file)
+        )
     except MlDataError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
     if as_json:
@@ -444,6 +457,7 @@ def fetch(
                 settings=settings,
                 options=options,
                 address=ray_address,
+                protect=_files(config_file),
             )
         elif export_file is not None:
             if out is None:
@@ -456,6 +470,7 @@ def fetch(
                 settings=settings,
                 options=options,
                 progress=not as_json,
+                protect=_files(config_file),
             )
         else:
             assert project_id is not None
@@ -511,6 +526,10 @@ def doctor(project_id: int | None, as_json: bool) -> None:
         sys.exit(1)
 
 
+#: The top-level modules of the ``service`` extra.
+_SERVICE_MODULES = frozenset({"flask", "werkzeug", "waitress", "jsonschema"})
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
@@ -523,9 +542,16 @@ def serve(host: str, port: int, threads: int, no_auth: bool) -> None:
     """
     import ipaddress
 
-    from ml_data.service import ServiceSettings, create_app
+    try:
+        import waitress
 
-    service = ServiceSettings.from_env()
+        from ml_data.service import ServiceSettings, create_app
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in _SERVICE_MODULES:
+            raise
+        raise click.ClickException(
+            f"the service needs its extra ({exc.name} is not installed): pip install 'ml-data[service]'"
+        ) from None
     if no_auth:
         try:
             loopback = ipaddress.ip_address(host).is_loopback
@@ -533,17 +559,21 @@ def serve(host: str, port: int, threads: int, no_auth: bool) -> None:
             loopback = host == "localhost"
         if not loopback:
             raise click.ClickException("--no-auth is only allowed on a loopback address (e.g. 127.0.0.1)")
-        service = dataclasses.replace(service, no_auth=True)
     try:
+        service = ServiceSettings.from_env()
+        if no_auth:
+            service = dataclasses.replace(service, no_auth=True)
         app = create_app(_settings(), service)
     except MlDataError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        import waitress
-    except ImportError:
-        raise click.ClickException("the service needs its extra: pip install 'ml-data[service]'") from None
-    click.echo(f"ml-data service on http://{host}:{port}")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="ml-data")
+        # Binds the port now, so that a port in use is said before anything claims to be serving.
+        server = waitress.create_server(app, host=host, port=port, threads=threads, ident="ml-data")
+    except OSError as exc:
+        reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
+    click.echo(f"ml-data service on http://{host}:{getattr(server, 'effective_port', port)}")
+    server.run()
 
 
 def _human(size: int | float) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ml_data.errors import ConfigurationError
+from ml_data.settings_table import InvalidValue, read_fields, setting, variable_names
 
 _SIZE_UNITS = {
     "": 1,
@@ -79,36 +80,41 @@ def normalize_label_studio_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def _first(environ: Mapping[str, str], *names: str) -> str | None:
-    for name in names:
-        value = environ.get(name)
-        if value:
-            return value
-    return None
+def parse_path(text: str) -> Path:
+    """A folder or file named in a variable (``~`` expanded)."""
+    return Path(text).expanduser()
 
 
-def _float(environ: Mapping[str, str], name: str, default: float) -> float:
-    value = environ.get(name)
-    if not value:
-        return default
+def parse_paths(text: str) -> tuple[Path, ...]:
+    """Folders separated by ``os.pathsep`` (``:``), empty items skipped."""
+    return tuple(Path(part).expanduser() for part in text.split(os.pathsep) if part)
+
+
+def parse_seconds(text: str) -> float:
+    """A positive number of seconds (a timeout)."""
     try:
-        number = float(value)
+        number = float(text)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}") from None
+        raise InvalidValue("must be a number of seconds") from None
     if number <= 0:
-        raise ConfigurationError(f"{name} must be positive, got {value!r}")
+        raise InvalidValue("must be positive")
     return number
 
 
-def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
-    value = environ.get(name)
-    if value is None or value == "":
-        return default
-    if value.lower() in ("1", "true", "yes", "on"):
+def parse_whole_number(text: str) -> int:
+    """A count such as a number of retries: digits only (no sign, no spaces)."""
+    if not text.isdigit():
+        raise InvalidValue("must be a whole number")
+    return int(text)
+
+
+def parse_bool(text: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off``, in any case."""
+    if text.lower() in ("1", "true", "yes", "on"):
         return True
-    if value.lower() in ("0", "false", "no", "off"):
+    if text.lower() in ("0", "false", "no", "off"):
         return False
-    raise ConfigurationError(f"{name} must be true or false, got {value!r}")
+    raise InvalidValue("must be true or false")
 
 
 #: The proxy variables that matter to http(s) requests (lower-case names win, as in urllib).
@@ -150,11 +156,6 @@ def cloud_environment(environ: Mapping[str, str] | None = None) -> tuple[tuple[s
     return tuple((name, env[name]) for name in CLOUD_VARIABLES if env.get(name))
 
 
-def _path(value: str | None) -> Path | None:
-    return Path(value).expanduser() if value else None
-
-
-DEFAULT_MAX_FILE_SIZE = 20 * 1000**3
 #: Parallel downloads of resolve_many, fetch and prefetch. Remote stores answer after tens of
 #: milliseconds: 32 requests in flight keep a client busy at 40 ms per answer, while each thread
 #: waiting on a socket costs no CPU.
@@ -168,54 +169,152 @@ class Settings:
     Build it once with :meth:`from_env` (or directly, in tests and in code that knows better) and
     pass it down. Frozen and hashable, so resolvers can be shared per settings value.
 
+    The class body is the table of settings: each ``setting(...)`` field names its environment
+    variables (the first one set wins), its parser, its default and what it means. From it,
+    ``ml_data.settings_table.table(Settings)`` lists the rows and :data:`ENV_NAMES` is derived.
+    Fields without variables are set in code only (the proxies and cloud variables by :meth:`read`).
+
     >>> Settings.from_env({"LABEL_STUDIO_URL": "http://ls:8080/"}).label_studio_url
     'http://ls:8080'
     """
 
-    label_studio_url: str | None = None
-    #: Legacy API token or personal access token (a JWT refresh token); never printed.
-    api_key: str | None = field(default=None, repr=False)
-    #: LOCAL_FILES_DOCUMENT_ROOT: where ``/data/local-files/?d=`` paths are read from, in place.
-    local_files_root: Path | None = None
-    #: The folder holding Label Studio uploads as ``<project id>/<file name>`` (its ``media/upload``).
-    upload_dir: Path | None = None
-    #: Further folders whose files may be returned in place for plain paths and ``file://`` URLs.
-    extra_local_roots: tuple[Path, ...] = ()
-    cache_dir: Path = field(default_factory=default_cache_dir)
-    cache_max_size: int | None = None
-    #: Seconds before an http source is revalidated (If-None-Match / If-Modified-Since).
-    cache_ttl: float = 24 * 3600.0
-    #: How a cache hit is checked: "size" (cheap) or "hash" (re-hash the file on every hit).
-    cache_verify: str = "size"
-    #: Entries used within this many seconds are never evicted (their users may be opening them).
-    cache_eviction_grace: float = 60.0
-    connect_timeout: float = 5.0
-    #: Seconds without a byte from the server before a request fails.
-    read_timeout: float = 60.0
-    #: Retries for connection errors, 429 and 5xx answers (with exponential backoff).
-    retries: int = 3
+    label_studio_url: str | None = setting(
+        "LABEL_STUDIO_URL",
+        "LABEL_STUDIO_HOST",
+        parse=str,
+        default=None,
+        doc="Label Studio's URL with its scheme, e.g. http://label-studio:8080",
+    )
+    api_key: str | None = setting(
+        "LABEL_STUDIO_API_KEY",
+        "LABEL_STUDIO_ACCESS_TOKEN",
+        parse=str,
+        default=None,
+        secret=True,
+        doc="a legacy API token or a personal access token (a JWT refresh token); never printed",
+    )
+    local_files_root: Path | None = setting(
+        "LOCAL_FILES_DOCUMENT_ROOT",
+        "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT",
+        parse=parse_path,
+        default=None,
+        doc="where /data/local-files/?d= paths are read from, in place",
+    )
+    upload_dir: Path | None = setting(
+        "ML_DATA_UPLOAD_DIR",
+        parse=parse_path,
+        default=None,
+        doc="the folder holding Label Studio uploads as <project id>/<file name> (its media/upload)",
+    )
+    extra_local_roots: tuple[Path, ...] = setting(
+        "ML_DATA_LOCAL_ROOTS",
+        parse=parse_paths,
+        default=(),
+        doc="further folders (separated by os.pathsep) whose files plain paths and file:// URLs may name",
+    )
+    cache_dir: Path = setting(
+        "ML_DATA_CACHE_DIR",
+        parse=parse_path,
+        factory=default_cache_dir,
+        doc="the cache folder (default $XDG_CACHE_HOME/ml-data, i.e. ~/.cache/ml-data)",
+    )
+    cache_max_size: int | None = setting(
+        "ML_DATA_CACHE_MAX_SIZE",
+        parse=parse_size,
+        default=None,
+        doc="bytes the cache may hold: least recently used entries are evicted beyond it",
+    )
+    cache_ttl: float = setting(
+        "ML_DATA_CACHE_TTL",
+        parse=parse_duration,
+        default=24 * 3600.0,
+        doc="seconds before an http source is revalidated (If-None-Match / If-Modified-Since)",
+    )
+    cache_verify: str = setting(
+        "ML_DATA_CACHE_VERIFY",
+        parse=str,
+        default="size",
+        doc='how a cache hit is checked: "size" (cheap) or "hash" (re-hash the file on every hit)',
+    )
+    cache_eviction_grace: float = setting(
+        "ML_DATA_CACHE_GRACE",
+        parse=parse_duration,
+        default=60.0,
+        doc="entries used within this many seconds are never evicted (their users may be opening them)",
+    )
+    connect_timeout: float = setting(
+        "ML_DATA_CONNECT_TIMEOUT",
+        parse=parse_seconds,
+        default=5.0,
+        doc="seconds to wait for a connection",
+    )
+    read_timeout: float = setting(
+        "ML_DATA_TIMEOUT",
+        parse=parse_seconds,
+        default=60.0,
+        doc="seconds without a byte from the server before a request fails",
+    )
+    retries: int = setting(
+        "ML_DATA_RETRIES",
+        parse=parse_whole_number,
+        default=3,
+        doc="retries for connection errors, 429 and 5xx answers (with exponential backoff)",
+    )
     backoff_factor: float = 0.5
     max_redirects: int = 10
-    verify_ssl: bool = True
-    #: CA bundle for TLS (REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE), when not the default one.
-    ca_bundle: str | None = None
-    #: Proxies by scheme, from the usual *_proxy variables, and the no_proxy list.
+    verify_ssl: bool = setting(
+        "ML_DATA_VERIFY_SSL",
+        parse=parse_bool,
+        default=True,
+        doc="false to skip TLS verification (prefer a CA bundle)",
+    )
+    ca_bundle: str | None = setting(
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        parse=str,
+        default=None,
+        doc="a CA bundle for TLS, when not the default one",
+    )
+    #: Proxies by scheme, from the usual *_proxy variables, and the no_proxy list (see read).
     proxies: tuple[tuple[str, str], ...] = ()
     no_proxy: str = ""
-    #: S3-compatible endpoint (MinIO, an emulator); None for AWS itself.
-    s3_endpoint_url: str | None = None
+    s3_endpoint_url: str | None = setting(
+        "ML_DATA_S3_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ENDPOINT_URL",
+        parse=str,
+        default=None,
+        doc="an S3-compatible endpoint (MinIO, an emulator); None for AWS itself",
+    )
     #: Seconds to wait for another process that downloads the same resource.
     lock_timeout: float = 600.0
-    #: Largest file downloaded into the cache (bytes); larger ones fail with ResourceTooLarge.
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE
-    #: Seconds one file's download may take in all, retries included (the read timeout alone
-    #: lets a server that trickles a byte at a time hold a download forever).
-    download_deadline: float = 1800.0
-    #: A cache temp file silent this long is a dead writer's (on any host sharing the cache).
-    cache_writer_timeout: float = 15 * 60.0
-    #: Take per-entry locks so N processes download a file once (off where locks are not
-    #: honoured, e.g. NFS without a lock manager: then duplicates are possible, corruption is not).
-    cache_locking: bool = True
+    max_file_size: int = setting(
+        "ML_DATA_MAX_FILE_SIZE",
+        parse=parse_size,
+        default=20 * 1000**3,
+        doc="largest file downloaded into the cache (bytes); larger ones fail with ResourceTooLarge",
+    )
+    # The read timeout alone lets a server that trickles a byte at a time hold a download forever.
+    download_deadline: float = setting(
+        "ML_DATA_DOWNLOAD_DEADLINE",
+        parse=parse_duration,
+        default=1800.0,
+        doc="seconds one file's download may take in all, retries included",
+    )
+    cache_writer_timeout: float = setting(
+        "ML_DATA_CACHE_WRITER_TIMEOUT",
+        parse=parse_duration,
+        default=15 * 60.0,
+        doc="a cache temp file silent this long is a dead writer's (on any host sharing the cache)",
+    )
+    # Off where locks are not honoured, e.g. NFS without a lock manager: then duplicate downloads
+    # are possible, corruption is not.
+    cache_locking: bool = setting(
+        "ML_DATA_CACHE_LOCKS",
+        parse=parse_bool,
+        default=True,
+        doc="take per-entry locks so N processes download a file once",
+    )
     #: The cloud SDKs' variables (credentials, emulator hosts) that were set: see CLOUD_VARIABLES.
     cloud_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
@@ -248,97 +347,31 @@ class Settings:
 
     @classmethod
     def read(cls, environ: Mapping[str, str]) -> Settings:
-        """Read the settings from ``environ``.
-
-        Names: ``LABEL_STUDIO_URL`` (or ``LABEL_STUDIO_HOST``), ``LABEL_STUDIO_API_KEY`` (or
-        ``LABEL_STUDIO_ACCESS_TOKEN``), ``LOCAL_FILES_DOCUMENT_ROOT`` (or with the ``LABEL_STUDIO_``
-        prefix), ``ML_DATA_UPLOAD_DIR``, ``ML_DATA_LOCAL_ROOTS`` (``os.pathsep``-separated),
-        ``ML_DATA_CACHE_DIR``, ``ML_DATA_CACHE_MAX_SIZE``, ``ML_DATA_CACHE_TTL`` (e.g. ``12h``),
-        ``ML_DATA_CACHE_VERIFY`` (``size`` or ``hash``), ``ML_DATA_CACHE_GRACE`` (entries used this
-        recently are never evicted, default 60s), ``ML_DATA_TIMEOUT`` (read timeout),
-        ``ML_DATA_CONNECT_TIMEOUT``, ``ML_DATA_RETRIES``, ``ML_DATA_VERIFY_SSL``,
-        ``ML_DATA_S3_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``),
-        ``ML_DATA_MAX_FILE_SIZE`` (default 20GB), ``ML_DATA_DOWNLOAD_DEADLINE`` (default 30m),
-        ``ML_DATA_CACHE_WRITER_TIMEOUT`` (default 15m: a cache temp file silent this long belongs to
-        a dead writer), ``ML_DATA_CACHE_LOCKS`` (default true; false where locks are not honoured). Cloud
-        credentials are left to each SDK's own environment and files.
+        """Read the settings from ``environ``: each row of the table (see the class body), then the
+        settings that several variables make up. Cloud credentials are left to each SDK's own
+        environment and files; the SDK variables that are set are handed to it (``cloud_env``).
         """
-        env = environ
-        max_size = env.get("ML_DATA_CACHE_MAX_SIZE")
-        retries = env.get("ML_DATA_RETRIES", "3")
-        if not retries.isdigit():
-            raise ConfigurationError(f"ML_DATA_RETRIES must be a whole number, got {retries!r}")
-        roots = tuple(Path(p).expanduser() for p in env.get("ML_DATA_LOCAL_ROOTS", "").split(os.pathsep) if p)
-        proxies = _proxies(env)
-        return cls(
-            label_studio_url=_first(env, "LABEL_STUDIO_URL", "LABEL_STUDIO_HOST"),
-            api_key=_first(env, "LABEL_STUDIO_API_KEY", "LABEL_STUDIO_ACCESS_TOKEN"),
-            local_files_root=_path(_first(env, "LOCAL_FILES_DOCUMENT_ROOT", "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")),
-            upload_dir=_path(env.get("ML_DATA_UPLOAD_DIR")),
-            extra_local_roots=roots,
-            cache_dir=_path(env.get("ML_DATA_CACHE_DIR")) or default_cache_dir(env),
-            cache_max_size=parse_size(max_size) if max_size else None,
-            cache_ttl=parse_duration(env["ML_DATA_CACHE_TTL"]) if env.get("ML_DATA_CACHE_TTL") else 24 * 3600.0,
-            cache_verify=env.get("ML_DATA_CACHE_VERIFY") or "size",
-            cache_eviction_grace=parse_duration(env["ML_DATA_CACHE_GRACE"]) if env.get("ML_DATA_CACHE_GRACE") else 60.0,
-            connect_timeout=_float(env, "ML_DATA_CONNECT_TIMEOUT", 5.0),
-            read_timeout=_float(env, "ML_DATA_TIMEOUT", 60.0),
-            retries=int(retries),
-            verify_ssl=_bool(env, "ML_DATA_VERIFY_SSL", True),
-            ca_bundle=_first(env, "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
-            s3_endpoint_url=_first(env, "ML_DATA_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
-            proxies=tuple(sorted((scheme, url) for scheme, url in proxies.items() if scheme != "no")),
-            no_proxy=proxies.get("no", ""),
-            max_file_size=parse_size(env["ML_DATA_MAX_FILE_SIZE"])
-            if env.get("ML_DATA_MAX_FILE_SIZE")
-            else DEFAULT_MAX_FILE_SIZE,
-            download_deadline=parse_duration(env["ML_DATA_DOWNLOAD_DEADLINE"])
-            if env.get("ML_DATA_DOWNLOAD_DEADLINE")
-            else 1800.0,
-            cache_writer_timeout=parse_duration(env["ML_DATA_CACHE_WRITER_TIMEOUT"])
-            if env.get("ML_DATA_CACHE_WRITER_TIMEOUT")
-            else 15 * 60.0,
-            cloud_env=cloud_environment(env),
-            cache_locking=_bool(env, "ML_DATA_CACHE_LOCKS", True),
-        )
+        values = read_fields(cls, environ)
+        # The default cache folder follows XDG_CACHE_HOME in the environment being read, not the
+        # process's own (the dataclass default, for Settings built in code).
+        values.setdefault("cache_dir", default_cache_dir(environ))
+        # One proxy per scheme from the *_proxy variables (lower-case names win), no_proxy apart.
+        proxies = _proxies(environ)
+        values["proxies"] = tuple(sorted((scheme, url) for scheme, url in proxies.items() if scheme != "no"))
+        values["no_proxy"] = proxies.get("no", "")
+        values["cloud_env"] = cloud_environment(environ)
+        return cls(**values)
 
     def with_changes(self, **changes: object) -> Settings:
         """A copy with some fields changed (settings themselves never change)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-#: Every environment variable :meth:`Settings.read` depends on (the key of the from_env memo).
-ENV_NAMES = (
-    "LABEL_STUDIO_URL",
-    "LABEL_STUDIO_HOST",
-    "LABEL_STUDIO_API_KEY",
-    "LABEL_STUDIO_ACCESS_TOKEN",
-    "LOCAL_FILES_DOCUMENT_ROOT",
-    "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT",
-    "ML_DATA_UPLOAD_DIR",
-    "ML_DATA_LOCAL_ROOTS",
-    "ML_DATA_CACHE_DIR",
-    "XDG_CACHE_HOME",
-    "HOME",
-    "ML_DATA_CACHE_MAX_SIZE",
-    "ML_DATA_CACHE_TTL",
-    "ML_DATA_CACHE_VERIFY",
-    "ML_DATA_CACHE_GRACE",
-    "ML_DATA_CONNECT_TIMEOUT",
-    "ML_DATA_TIMEOUT",
-    "ML_DATA_RETRIES",
-    "ML_DATA_VERIFY_SSL",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "ML_DATA_S3_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_ENDPOINT_URL",
-    "ML_DATA_MAX_FILE_SIZE",
-    "ML_DATA_DOWNLOAD_DEADLINE",
-    "ML_DATA_CACHE_WRITER_TIMEOUT",
-    "ML_DATA_CACHE_LOCKS",
-    *PROXY_VARIABLES,
-    *CLOUD_VARIABLES,
+#: Every environment variable :meth:`Settings.read` depends on (the key of the from_env memo): the
+#: table's, the default cache folder's (HOME also expands ``~`` in every path), the proxies', the
+#: cloud SDKs'.
+ENV_NAMES = tuple(
+    dict.fromkeys((*variable_names(Settings), "XDG_CACHE_HOME", "HOME", *PROXY_VARIABLES, *CLOUD_VARIABLES))
 )
 
 

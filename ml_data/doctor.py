@@ -25,9 +25,9 @@ from typing import Any
 
 from ml_data import errors
 from ml_data.config import Settings
-from ml_data.http import HttpClient
-from ml_data.labelstudio import LabelStudioClient
+from ml_data.labelstudio import LabelStudioClient, http_client
 from ml_data.labelstudio.auth import TOKEN_KIND_NAMES, token_kind
+from ml_data.labelstudio.hints import localhost_hint
 from ml_data.redaction import redact_url
 from ml_data.resolvers import Resolver
 from ml_data.resolvers.refs import LocalFilesRef, UploadRef, looks_like_resource
@@ -86,7 +86,7 @@ def _label_studio(settings: Settings, project: int | None) -> list[Check]:
 
 def _reach(settings: Settings, url: str) -> Check:
     # /api/version answers without a token: it tells Label Studio from any other server.
-    client = HttpClient(settings.with_changes(api_key=None, retries=0))
+    client = http_client(settings.with_changes(api_key=None, retries=0))
     try:
         response = client.request("GET", f"{url}/api/version", stream=False, api=True)
         body = response.json()
@@ -111,12 +111,9 @@ def _reach(settings: Settings, url: str) -> Check:
 def _unreachable(url: str, exc: Exception) -> str:
     why = "timed out" if isinstance(exc, errors.UpstreamTimeout) else "no connection"
     message = f"cannot reach {url} ({why}): is Label Studio running, and is LABEL_STUDIO_URL right?"
-    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-    if host in ("localhost", "127.0.0.1", "[::1]") and _in_container():
-        message += (
-            " This process runs in a container, where localhost is the container itself: use the Label Studio "
-            "host's name or address (with Docker Desktop, http://host.docker.internal:8080)."
-        )
+    hint = localhost_hint(url)
+    if hint and _in_container():
+        message += f" {hint}."
     return message
 
 

@@ -19,6 +19,7 @@ reference keeps working::
     ├── UnknownFormat (ValueError)                 a format name no converter has
     ├── FormatNotSupported (ValueError)            the labeling config has nothing that format can express
     ├── ConversionError (ValueError)               one task could not be converted (policy "fail")
+    ├── NothingToWrite (ValueError)                a run would write no item at all (nothing replaced)
     ├── URLNotAllowed (PermissionError)            the service may not fetch from there (SSRF guard)
     ├── ResourcesFailed                            resources of a dataset failed; ``failures``
     ├── OutputError (OSError)                      a dataset or output folder cannot be written
@@ -133,6 +134,11 @@ class FormatNotSupported(MlDataError, ValueError):
 
 class ConversionError(MlDataError, ValueError):
     """A task could not be converted (with the error policy "fail"); names the task and field."""
+
+
+class NothingToWrite(MlDataError, ValueError):
+    """A conversion or dataset would hold no item at all (an empty export, every task left out);
+    the message says why. Nothing was written: the previous output, if any, is intact."""
 
 
 class URLNotAllowed(MlDataError, PermissionError):

@@ -2,48 +2,59 @@
 
 Why a client of our own rather than bare ``requests.get``: the reference resolver hung forever on a
 stalled server (no timeouts), retried nothing, and sent the Label Studio token wherever a redirect
-pointed. Here every request has connect and read timeouts, connection errors, 429 and 5xx are retried
-with backoff, redirects are followed hop by hop so credentials are attached only to the exact Label
-Studio origin (scheme, host and port) and never again once a redirect has left it, and every failure
-becomes a typed :mod:`ml_data.errors` exception with the URL redacted.
+pointed. Here every request has connect and read timeouts (and a download one deadline over all of
+it: :mod:`ml_data.deadline`), connection errors, 429 and 5xx are retried with backoff, redirects are
+followed hop by hop so credentials are attached only to their exact origin (scheme, host and port)
+and never again once a redirect has left it, and every failure becomes a typed
+:mod:`ml_data.errors` exception with the URL redacted (:mod:`ml_data.http_errors`).
 
 Every hop is one :class:`~ml_data.urls.HttpURL`, read once. Its host name is resolved once; the
 guard (if any) sees those addresses, and the connection is made to exactly those addresses (pinned
 in the connection pool, the Host header and TLS server name staying the name): the socket goes
-where the check said, whatever a second DNS answer or another URL parser would say. The Label Studio
-token goes only to the paths of the resources ml-data reads (uploads, Local Files, the storage
-proxy, resolve/presign links) and, for the API client, to the API.
+where the check said, whatever a second DNS answer or another URL parser would say.
+
+This module knows nothing of whose credentials it carries: a :class:`Credentials` value decides
+where it applies, what it sends, whether a 401 can be cured by renewing it, and what a 401 should
+tell the user (Label Studio's are :class:`ml_data.labelstudio.auth.LabelStudioAuth`, and
+:func:`ml_data.labelstudio.auth.http_client` makes the client that carries them).
 """
 
 from __future__ import annotations
 
 import contextvars
+import http.client
 import logging
 import socket
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_exceptions
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 from urllib3.util.retry import Retry
 
+from ml_data import deadline as _deadline
 from ml_data import errors
 from ml_data._version import __version__
 from ml_data.config import Settings
+from ml_data.deadline import Deadline
+from ml_data.http_errors import (
+    REDIRECT_STATUSES,
+    failure_reason,
+    is_success,
+    raise_for_response,
+    raise_for_transfer_coding,
+    translate_exception,
+)
 from ml_data.redaction import redact_url
 from ml_data.urls import HttpURL, is_ip_address, parse_http_url
-
-if TYPE_CHECKING:
-    from ml_data.labelstudio.auth import LabelStudioAuth
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +63,6 @@ CHUNK_SIZE = 1024 * 1024
 #: Connections kept per origin: enough for the default 16 bulk workers and then some.
 DEFAULT_POOL_SIZE = 32
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -78,13 +88,48 @@ class Origin:
 
 
 class _BoundedRetry(Retry):
-    """urllib3's Retry, but a server's ``Retry-After`` cannot make us sleep for an hour."""
+    """urllib3's Retry, but a server's ``Retry-After`` cannot make us sleep for an hour, and no
+    sleep or new attempt goes past the current call's deadline."""
 
     MAX_RETRY_AFTER = 30.0
 
     def get_retry_after(self, response):  # type: ignore[no-untyped-def]
         seconds = super().get_retry_after(response)
-        return None if seconds is None else min(seconds, self.MAX_RETRY_AFTER)
+        return None if seconds is None else _time_left(min(seconds, self.MAX_RETRY_AFTER))
+
+    def get_backoff_time(self) -> float:
+        return _time_left(super().get_backoff_time())
+
+    def is_exhausted(self) -> bool:
+        deadline = _deadline.current()
+        return super().is_exhausted() or (deadline is not None and deadline.expired())
+
+
+def _time_left(seconds: float) -> float:
+    """``seconds``, cut to what is left of the current deadline (if any)."""
+    deadline = _deadline.current()
+    return seconds if deadline is None else max(0.0, min(seconds, deadline.remaining()))
+
+
+class _RetryLogFilter(logging.Filter):
+    """urllib3 warns before each retry of a connection with the pool's internals and the request
+    path (query included): noise before the real error, and a token in the log. For our own pools
+    the line is dropped, and the retry logged at debug level, redacted, by this module."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if not (args and isinstance(args[0], _BoundedRetry)):
+            return True
+        error = args[1] if len(args) > 1 and isinstance(args[1], BaseException) else None
+        logger.debug("retrying (%s) after %s", _retries_left(args[0]), failure_reason(error) if error else "an error")
+        return False
+
+
+def _retries_left(retry: Retry) -> str:
+    return f"{retry.total} left" if isinstance(retry.total, int) else "retries left"
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RetryLogFilter())
 
 
 #: (host, port) -> the addresses a connection to it may go to; set by HttpClient around each send.
@@ -102,9 +147,13 @@ class _PinnedConnectionMixin:
     source_address: Any
     socket_options: Any
 
+    # Status line, headers and body read under the current deadline (see ml_data.deadline).
+    response_class: type[http.client.HTTPResponse] = _deadline.DeadlineHTTPResponse
+
     def _new_conn(self) -> socket.socket:
         pins = _PINNED.get()
         if pins is None:
+            self.timeout = self._bounded(self.timeout)
             return super()._new_conn()  # type: ignore[misc, no-any-return]
         host = self.host.strip("[]").rstrip(".").lower()
         addresses = pins.get((host, self.port))
@@ -115,19 +164,40 @@ class _PinnedConnectionMixin:
             try:
                 sock = urllib3_connection.create_connection(
                     (address, self.port),
-                    self.timeout,
+                    self._bounded(self.timeout),  # each address gets only the time left
                     source_address=self.source_address,
                     socket_options=self.socket_options,
                 )
             except TimeoutError as exc:
                 failure = ConnectTimeoutError(self, f"Connection to {self.host} timed out ({exc})")
+                failure.__cause__ = exc
             except OSError as exc:
                 failure = NewConnectionError(self, f"Failed to establish a new connection: {exc}")  # type: ignore[arg-type]
+                failure.__cause__ = exc  # the reason (refused, unreachable) is told from it
             else:
                 sys.audit("http.client.connect", self, self.host, self.port)
                 return sock
         assert failure is not None
         raise failure
+
+    def _bounded(self, timeout: Any) -> Any:
+        """The connect timeout cut to the current deadline's time left; a connection is not even
+        tried once it has passed."""
+        deadline = _deadline.current()
+        if deadline is None:
+            return timeout
+        try:
+            return deadline.bound(timeout if isinstance(timeout, int | float) else None)
+        except _deadline.DeadlinePassed as exc:
+            raise ConnectTimeoutError(self, str(exc)) from exc
+
+    def send(self, data: Any) -> None:
+        # A reused connection's socket keeps the last response's timeout, perhaps cut short by
+        # that call's deadline: sending gets this request's (connect) timeout, within its deadline.
+        sock = getattr(self, "sock", None)
+        if sock is not None and isinstance(self.timeout, int | float):
+            sock.settimeout(self._bounded(self.timeout))
+        super().send(data)  # type: ignore[misc]
 
 
 class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
@@ -221,50 +291,6 @@ def new_session(settings: Settings, *, pool_maxsize: int = DEFAULT_POOL_SIZE) ->
     return _session_factory(settings, pool_maxsize=pool_maxsize)
 
 
-def raise_for_response(response: requests.Response, url: str, *, hint: str = "") -> None:
-    """Raise the typed error for a non-success response (the one place statuses become errors)."""
-    if response.ok:
-        return
-    status = response.status_code
-    reason = f"HTTP {status} {response.reason or ''}".strip()
-    message = f"{reason}{': ' + hint if hint else ''}"
-    error_type: type[errors.UpstreamHTTPError] = errors.UpstreamHTTPError
-    if status == 401:
-        error_type = errors.AuthenticationFailed
-    elif status == 403:
-        error_type = errors.AccessDenied
-    elif status in (404, 410):
-        error_type = errors.RemoteNotFound
-    raise error_type(message, status_code=status, url=url, response=response)
-
-
-def translate_exception(exc: BaseException, url: str) -> errors.UpstreamError:
-    """Turn a requests/urllib3 exception into the matching typed error."""
-    if isinstance(exc, errors.UpstreamError):
-        return exc
-    inner = exc.args[0] if exc.args else None
-    reason = getattr(inner, "reason", inner)  # urllib3 wraps the cause in MaxRetryError
-    if isinstance(exc, requests.Timeout | ReadTimeoutError | TimeoutError) or isinstance(
-        reason, ReadTimeoutError | TimeoutError
-    ):
-        return errors.UpstreamTimeout(f"timed out: {type(exc).__name__}", url=url)
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, ProtocolError)):
-        return errors.IncompleteDownload(f"the connection broke during the transfer ({_short(exc)})", url=url)
-    if isinstance(exc, requests.ConnectionError | ConnectionError | urllib3_exceptions.HTTPError):
-        return errors.UpstreamUnavailable(f"cannot reach the server ({_short(exc)})", url=url)
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
-        return errors.UpstreamError(f"invalid URL ({type(exc).__name__})", url=url)
-    return errors.UpstreamError(f"request failed ({_short(exc)})", url=url)
-
-
-def _short(exc: BaseException) -> str:
-    # The exception text of requests repeats the full URL (with its query): keep only the type.
-    inner = exc.args[0] if exc.args else None
-    reason = getattr(inner, "reason", None) or inner
-    name = type(reason).__name__ if isinstance(reason, BaseException) else type(exc).__name__
-    return name
-
-
 def is_identity_encoded(response: requests.Response) -> bool:
     """True when the body is sent as stored (no gzip or other Content-Encoding)."""
     return response.headers.get("Content-Encoding", "identity").strip().lower() in ("", "identity")
@@ -275,12 +301,48 @@ def is_identity_encoded(response: requests.Response) -> bool:
 UrlGuard = Callable[[HttpURL, "tuple[str, ...] | None"], None]
 
 
+class Credentials(Protocol):
+    """What :class:`HttpClient` asks of the credentials it carries.
+
+    They are bound to one origin: sent only where :meth:`applies_to` says, and never again in a
+    request once a redirect has left that origin.
+    """
+
+    @property
+    def origin(self) -> Origin | None:
+        """The one origin they may go to (None: nowhere)."""
+        ...
+
+    @property
+    def can_renew(self) -> bool:
+        """Whether a 401 may be cured by :meth:`invalidate` and one more try."""
+        ...
+
+    def applies_to(self, url: HttpURL, *, api: bool = False) -> bool:
+        """Whether they go with a request to ``url``; ``api`` for the calls of their server's API
+        client (which may reach more paths than a resource read)."""
+        ...
+
+    def headers(self, client: HttpClient) -> dict[str, str]:
+        """The headers to send; ``client`` is the one sending, for a renewal's own request."""
+        ...
+
+    def invalidate(self) -> None:
+        """Forget what a 401 showed to be stale, so that :meth:`headers` renews it."""
+        ...
+
+    def rejected_hint(self, *, sent: bool) -> str:
+        """What a 401 should tell the user; ``sent`` says whether these credentials went with it."""
+        ...
+
+
 class HttpClient:
     """Typed, origin-safe requests over one pooled session.
 
-    ``url_guard`` (optional) is called with every URL, redirects included, and the addresses its
-    host resolved to, before a connection is made; it raises to refuse one. ``resolve_host`` is
-    how host names become addresses (the resolver's answer is taken once per request and pinned).
+    ``credentials`` (optional) go only where they apply, on their origin. ``url_guard``
+    (optional) is called with every URL, redirects included, and the addresses its host resolved
+    to, before a connection is made; it raises to refuse one. ``resolve_host`` is how host names
+    become addresses (the resolver's answer is taken once per request and pinned).
     """
 
     def __init__(
@@ -288,7 +350,7 @@ class HttpClient:
         settings: Settings,
         *,
         session: requests.Session | None = None,
-        auth: LabelStudioAuth | None = None,
+        credentials: Credentials | None = None,
         url_guard: UrlGuard | None = None,
         resolve_host: HostResolver = resolve_host,
     ) -> None:
@@ -298,12 +360,7 @@ class HttpClient:
             if not isinstance(self.session.adapters.get(prefix), PinnedAdapter):
                 # Without it, connections would resolve host names again, after the checks.
                 self.session.mount(prefix, PinnedAdapter(max_retries=_adapter_retries(self.session, prefix)))
-        if auth is None and settings.label_studio_url and settings.api_key:
-            # Imported here: the auth module builds on this one (its token exchange is a request).
-            from ml_data.labelstudio.auth import LabelStudioAuth
-
-            auth = LabelStudioAuth(settings.label_studio_url, settings.api_key)
-        self.auth = auth
+        self.credentials = credentials
         self.url_guard = url_guard
         self.resolve_host = resolve_host
         self._proxies = dict(settings.proxies)
@@ -329,14 +386,19 @@ class HttpClient:
         return {} if bypass else self._proxies
 
     def get(
-        self, url: str | HttpURL, *, headers: Mapping[str, str] | None = None, stream: bool = True
+        self,
+        url: str | HttpURL,
+        *,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = True,
+        deadline: Deadline | None = None,
     ) -> requests.Response:
         """GET ``url``, following redirects; the response is a success or a typed error is raised.
 
-        The Label Studio credentials go only to resource URLs on its exact origin, and to none
-        after a redirect has left that origin (a presigned cloud URL must never see the token).
+        The credentials go only where they apply on their exact origin, and to none after a
+        redirect has left that origin (a presigned cloud URL must never see a token).
         """
-        return self.request("GET", url, headers=headers, stream=stream)
+        return self.request("GET", url, headers=headers, stream=stream, deadline=deadline)
 
     def request(
         self,
@@ -348,27 +410,67 @@ class HttpClient:
         stream: bool = True,
         read_timeout: float | None = None,
         api: bool = False,
+        authenticate: bool = True,
+        follow_redirects: bool = True,
+        deadline: Deadline | None = None,
     ) -> requests.Response:
         """Like :meth:`get` for any method; a 303 (or 301/302 after a POST) continues as a GET
         without the body, as browsers do; 307/308 repeat the method and body.
 
         ``read_timeout`` overrides the configured one (a server that builds a whole export before
-        its first byte needs longer than a file server). ``api`` lets the token go to any path of
-        Label Studio's (the API client's own calls), not only to resource paths."""
+        its first byte needs longer than a file server). ``api`` is handed to the credentials'
+        :meth:`~Credentials.applies_to` (their server's API client's own calls);
+        ``authenticate=False`` sends no credentials at all (a renewal's own request).
+        ``follow_redirects=False`` makes a redirect a typed error. ``deadline`` bounds the whole
+        call: every connect, header line and redirect, and the body when it is read later
+        (whatever the per-read timeouts allow, :class:`UpstreamTimeout` once it passes).
+
+        The answer is a 2xx (a 304 too when ``headers`` make the request conditional) framed as
+        plain or chunked; anything else is a typed error."""
+        with _deadline.applied(deadline):
+            return self._request(
+                method,
+                url,
+                headers or {},
+                json_body=json_body,
+                stream=stream,
+                read_timeout=read_timeout,
+                credentials=self.credentials if authenticate else None,
+                api=api,
+                follow_redirects=follow_redirects,
+            )
+
+    def _request(
+        self,
+        method: str,
+        url: str | HttpURL,
+        headers: Mapping[str, str],
+        *,
+        json_body: Any,
+        stream: bool,
+        read_timeout: float | None,
+        credentials: Credentials | None,
+        api: bool,
+        follow_redirects: bool,
+    ) -> requests.Response:
+        deadline = _deadline.current()
         current = url if isinstance(url, HttpURL) else parse_http_url(url)
         first = current
         left_origin = False
         retried_auth = False
+        conditional = any(name.lower() in ("if-none-match", "if-modified-since") for name in headers)
         for _hop in range(self.settings.max_redirects + 1):
+            if deadline is not None and deadline.expired():
+                raise deadline.error(str(current))
             proxies = self.proxies_for(current)
             addresses = None if proxies else self._addresses(current)
             if self.url_guard is not None:
                 self.url_guard(current, addresses)
-            send_auth = self.auth is not None and not left_origin and self.auth.applies_to(current, api=api)
-            request_headers = dict(headers or {})
+            send_auth = credentials is not None and not left_origin and credentials.applies_to(current, api=api)
+            request_headers = dict(headers)
             if send_auth:
-                assert self.auth is not None
-                request_headers.update(self.auth.headers(self.session, self.settings))
+                assert credentials is not None
+                request_headers.update(credentials.headers(self))
             try:
                 response = self._send(
                     method,
@@ -381,8 +483,12 @@ class HttpClient:
                     read_timeout=read_timeout,
                 )
             except requests.RequestException as exc:
-                raise translate_exception(exc, str(current)) from None
-            if response.status_code in _REDIRECT_STATUSES and "Location" in response.headers:
+                raise translate_exception(exc, str(current), deadline=deadline) from None
+            redirect = response.status_code in REDIRECT_STATUSES and "Location" in response.headers
+            if redirect and not follow_redirects:
+                response.close()
+                raise_for_response(response, str(current), hint="a redirect, not followed for this request")
+            if redirect:
                 location = response.headers["Location"]
                 response.close()
                 try:
@@ -391,7 +497,7 @@ class HttpClient:
                     raise errors.UnsafeURL(
                         f"refusing a redirect to {redact_url(location)}: {exc.message}", url=str(first)
                     ) from None
-                if self.auth is None or Origin(*target.origin) != self.auth.origin:
+                if credentials is None or Origin(*target.origin) != credentials.origin:
                     left_origin = True
                 logger.debug("redirect %s -> %s", redact_url(str(current)), redact_url(str(target)))
                 if response.status_code in (301, 302, 303) and method != "HEAD":
@@ -401,32 +507,22 @@ class HttpClient:
             if (
                 response.status_code == 401
                 and send_auth
-                and self.auth is not None
-                and self.auth.can_renew
+                and credentials is not None
+                and credentials.can_renew
                 and not retried_auth
             ):
-                # The access token may have been revoked or expired early: renew it once.
+                # What was sent may have been revoked or expired early: renew it once.
                 response.close()
-                self.auth.invalidate()
+                credentials.invalidate()
                 retried_auth = True
                 continue
-            if not response.ok:
+            if not is_success(response.status_code, conditional=conditional):
                 response.close()
                 hint = ""
-                if response.status_code == 401 and self.auth is not None and send_auth:
-                    hint = (
-                        f"Label Studio rejected the {self.auth.kind}; check LABEL_STUDIO_API_KEY "
-                        "(a legacy token or a personal access token from Account & Settings)"
-                    )
-                    if self.auth.token_kind == "access":
-                        from ml_data.labelstudio.auth import ACCESS_TOKEN_EXPIRED
-
-                        hint = ACCESS_TOKEN_EXPIRED
-                elif response.status_code == 401 and not send_auth:
-                    hint = (
-                        "no Label Studio token was sent to this origin (set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY)"
-                    )
-                raise_for_response(response, str(current), hint=hint)
+                if response.status_code == 401 and credentials is not None:
+                    hint = credentials.rejected_hint(sent=send_auth)
+                raise_for_response(response, str(current), hint=hint, conditional=conditional)
+            raise_for_transfer_coding(response, str(current))
             return response
         raise errors.TooManyRedirects(f"more than {self.settings.max_redirects} redirects", url=str(first))
 
@@ -481,15 +577,15 @@ class HttpClient:
         url: str,
         *,
         max_bytes: int | None = None,
-        deadline: float | None = None,
+        deadline: Deadline | None = None,
         decode: bool = False,
     ) -> Iterator[bytes]:
         """The body in chunks (memory bounded whatever the size), with failures typed.
 
         Files are stored as sent: a body with a ``Content-Encoding`` is refused (expanding it
         could turn kilobytes on the wire into gigabytes on disk), unless ``decode`` (API answers).
-        ``max_bytes`` caps the size; ``deadline`` (a ``time.monotonic()`` value) bounds the whole
-        transfer, however slowly the server trickles bytes in under the read timeout.
+        ``max_bytes`` caps the size; ``deadline`` (the one the request was sent under, whose reads
+        it already bounds) makes a timeout after it has passed say so.
         """
         received = 0
         try:
@@ -511,15 +607,11 @@ class HttpClient:
                     raise errors.ResourceTooLarge(
                         f"larger than the {max_bytes:,}-byte limit (ML_DATA_MAX_FILE_SIZE)", url=url
                     )
-                if deadline is not None and time.monotonic() > deadline:
-                    raise errors.UpstreamTimeout(
-                        f"the transfer took longer than its {self.settings.download_deadline:.0f}s deadline "
-                        "(ML_DATA_DOWNLOAD_DEADLINE)",
-                        url=url,
-                    )
+                if deadline is not None and deadline.expired():
+                    raise deadline.error(url)
                 yield chunk
         except (requests.RequestException, urllib3_exceptions.HTTPError, OSError) as exc:
-            raise translate_exception(exc, url) from None
+            raise translate_exception(exc, url, deadline=deadline) from None
         finally:
             response.close()
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from ml_data import Cache, IncompleteDownload
-from ml_data.cache import cache_key, safe_filename
+from ml_data.cache import cache_key, maintenance, safe_filename
 
 
 def entries(cache: Cache) -> list:
@@ -170,8 +170,8 @@ def test_entry_locks_exclude_threads_and_processes_and_die_with_their_holder(tmp
     with cache._lock(key, 0.2):
         with pytest.raises(filelock.Timeout):
             cache._lock(key, 0.1).acquire()
-        assert cache._is_locked(key)
-    assert not cache._is_locked(key)
+        assert maintenance.is_locked(cache, key)
+    assert not maintenance.is_locked(cache, key)
     lock_path = tmp_path / "cache" / "locks" / "ab" / f"{key}.lock"
     holder = subprocess.Popen(
         [
@@ -186,7 +186,7 @@ def test_entry_locks_exclude_threads_and_processes_and_die_with_their_holder(tmp
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        assert cache._is_locked(key)
+        assert maintenance.is_locked(cache, key)
     finally:
         holder.kill()
         holder.wait()

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from ml_data import Cache, Settings
-from ml_data.cache import cache_key
+from ml_data.cache import cache_key, maintenance
 from ml_data.cli import main
 from ml_data.errors import CacheError
 
@@ -150,9 +150,9 @@ def test_a_writer_whose_temp_file_was_removed_fails_with_a_typed_error(tmp_path)
 
 
 def test_a_slow_writer_keeps_its_heartbeat(tmp_path, monkeypatch):
-    from ml_data.cache import store
+    from ml_data.cache import pending
 
-    monkeypatch.setattr(store, "HEARTBEAT_SECONDS", 0.0)
+    monkeypatch.setattr(pending, "HEARTBEAT_SECONDS", 0.0)
     cache = Cache(tmp_path, writer_timeout=60.0)
     with cache.pending("https://h/slow.bin") as pending:
         pending.write(b"a")
@@ -243,5 +243,5 @@ def test_a_leftover_downloaded_again_meanwhile_is_kept(tmp_path):
     leftovers = cache.scan().leftovers
     assert len(leftovers) == 1
     fill(cache, 1)  # another process downloads it again before the cleanup runs
-    assert cache._clean_leftovers(leftovers) == 0
+    assert maintenance.clean_leftovers(cache, leftovers) == 0
     assert cache.get(identity) is not None

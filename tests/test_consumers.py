@@ -216,7 +216,7 @@ def test_yolo_pose_data_yaml_has_kpt_shape_and_flip_idx(tmp_path):
         "<KeyPointLabels name='kp' toName='image'><Label value='nose' model_index='0'/>"
         "<Label value='left_eye' model_index='1'/><Label value='right_eye' model_index='2'/></KeyPointLabels></View>"
     )
-    convert([], "yolo-pose", tmp_path / "pose", config=config)
+    convert([{"id": 1, "data": {"image": "/data/upload/1/a.jpg"}}], "yolo-pose", tmp_path / "pose", config=config)
     data = yaml.safe_load((tmp_path / "pose" / "data.yaml").read_text())
     assert data["kpt_shape"] == [3, 3] and data["flip_idx"] == [0, 2, 1]
     assert data["names"] == {0: "person"} and "path" not in data

@@ -1,5 +1,6 @@
 """What a hostile file server cannot make a download do: expand a compressed body, pass a partial
-body off as the file, grow past the size cap, or hold a download (and its lock) for ever."""
+body (or a 204, a 304, an unfollowed 3xx...) off as the file, store chunk framing, make a malformed
+length count, grow past the size cap, or hold a download (and its lock) for ever."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import gzip
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ml_data import Resolver
-from ml_data.errors import ResourceTooLarge, UnacceptableResponse, UpstreamTimeout
+from ml_data.errors import ResourceTooLarge, UnacceptableResponse, UpstreamError, UpstreamTimeout
+from ml_data.resolvers import _remote
 from ml_data.service import ServiceSettings, create_app
 
 
@@ -79,3 +83,72 @@ def test_a_trickling_server_hits_the_overall_deadline(file_server, settings):
     # The entry's lock was released: the same URL can be fetched once the server behaves.
     file_server.routes["/trickle.bin"].chunk_delay = 0.0
     assert resolver.resolve(file_server.url("/trickle.bin")).size == 60
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [
+        (204, {}),
+        (203, {}),
+        (299, {}),
+        (999, {}),
+        (300, {"Location": "/ok.jpg"}),
+        (305, {"Location": "/ok.jpg"}),
+        (304, {}),
+        (301, {}),
+    ],
+)
+def test_only_a_200_is_the_file(file_server, resolver, status, headers):
+    """Regression: 204, 299, 999, an unfollowed 300/305 and a 304 to a plain GET were cached as the
+    file. Each is a typed error naming the status and the URL (redacted), and is not retried."""
+    body = b"" if status in (204, 304) else b"not the file"  # no body where HTTP allows none
+    file_server.add("/ok.jpg", body=b"the file")
+    file_server.add("/odd.jpg", status=status, body=body, headers=headers)
+    with pytest.raises(UpstreamError) as info:
+        resolver.resolve(file_server.url("/odd.jpg?token=SECRET"))
+    message = str(info.value)
+    assert f"HTTP {status}" in message and "/odd.jpg" in message and "SECRET" not in message
+    assert file_server.gets("/odd.jpg") == 1 and file_server.gets("/ok.jpg") == 0
+    assert nothing_cached(resolver)
+
+
+def test_a_transfer_coding_that_was_not_offered_is_refused(file_server, resolver):
+    """Regression: Transfer-Encoding: gzip, chunked stored the gzip bytes in their chunk framing."""
+    file_server.add("/framed.jpg", body=b"the file " * 100, transfer_encoding="gzip, chunked")
+    with pytest.raises(UnacceptableResponse, match="Transfer-Encoding: gzip, chunked"):
+        resolver.resolve(file_server.url("/framed.jpg"))
+    assert nothing_cached(resolver)
+
+
+def test_a_chunked_body_is_stored_without_its_framing(file_server, resolver):
+    file_server.add("/chunked.jpg", body=b"the file " * 300, transfer_encoding="chunked")
+    assert resolver.resolve(file_server.url("/chunked.jpg")).path.read_bytes() == b"the file " * 300
+
+
+@pytest.mark.parametrize("announced", ["-1", "+4", "4_0", " 4 4", "0x4", "4, 5", ""])
+def test_a_malformed_content_length_is_refused_not_retried(file_server, resolver, announced):
+    """Regression: Content-Length: -1 was reported as "-1 were announced" and retried; +4 and 4_0
+    passed int() and were taken as lengths."""
+    file_server.add("/length.jpg", body=b"abcd", content_length=announced)
+    with pytest.raises(UnacceptableResponse, match="malformed.*Content-Length"):
+        resolver.resolve(file_server.url("/length.jpg"))
+    assert file_server.gets("/length.jpg") == 1
+    assert nothing_cached(resolver)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=12))
+def test_a_content_length_is_only_ascii_digits(value):
+    """Whatever the header says, the length read is ASCII digits (repeated identically in a list)
+    or the answer is refused."""
+    try:
+        length = _remote.parse_content_length(value, url="http://h/x")
+    except UnacceptableResponse:
+        return
+    parts = {part.strip(" \t") for part in value.split(",")}
+    assert len(parts) == 1 and set(next(iter(parts))) <= set("0123456789")
+    assert length == int(next(iter(parts)))
+
+
+@given(st.integers(min_value=0, max_value=2**64), st.integers(min_value=1, max_value=3))
+def test_a_well_formed_content_length_is_read(length, repeats):
+    assert _remote.parse_content_length(", ".join([str(length)] * repeats), url="http://h/x") == length

@@ -3,11 +3,16 @@ where credentials go."""
 
 from __future__ import annotations
 
+import logging
+import socket
+
 import pytest
+import requests
 
 from ml_data import errors
 from ml_data.config import Settings
-from ml_data.http import HttpClient, Origin
+from ml_data.http import HttpClient, Origin, translate_exception
+from ml_data.labelstudio import http_client
 from ml_data.labelstudio.auth import LabelStudioAuth, is_personal_access_token, jwt_expiry
 from tests.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
 from tests.jwt_tokens import make_jwt
@@ -15,7 +20,7 @@ from tests.servers.http_files import FileServer
 
 
 def client_for(settings: Settings, ls_url: str | None = None, token: str | None = None) -> HttpClient:
-    return HttpClient(settings.with_changes(label_studio_url=ls_url, api_key=token))
+    return http_client(settings.with_changes(label_studio_url=ls_url, api_key=token))
 
 
 def test_origin_compares_scheme_host_and_port():
@@ -80,7 +85,7 @@ def test_statuses_become_typed_errors(file_server, settings, status, error):
 
 def test_stalled_server_times_out(file_server, settings):
     file_server.add("/stall", body=b"late", stall_before=3.0)
-    with pytest.raises(errors.UpstreamTimeout) as info:
+    with pytest.raises(errors.UpstreamTimeout, match="timed out waiting for the server") as info:
         client_for(settings.with_changes(read_timeout=0.5)).get(file_server.url("/stall"))
     assert isinstance(info.value, TimeoutError)
     assert file_server.gets("/stall") == 1  # read timeouts are not retried
@@ -100,6 +105,42 @@ def test_connection_refused_is_unavailable(settings):
     with pytest.raises(errors.UpstreamUnavailable) as info:
         client_for(settings.with_changes(retries=1)).get(url)
     assert isinstance(info.value, ConnectionError)
+
+
+def test_a_refused_connection_says_so_and_its_retries_stay_quiet(settings, caplog):
+    """Regression: urllib3 warned "Retrying (_BoundedRetry(...)) ... _PinnedHTTPConnection ...
+    /x?token=..." before each retry, and the error then said only "NewConnectionError"."""
+    with FileServer() as server:
+        url = server.url("/x?token=SECRET")
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(errors.UpstreamUnavailable, match="cannot reach the server: connection refused"):
+        client_for(settings.with_changes(retries=2)).get(url)
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.INFO] == []
+    retries = [r.getMessage() for r in caplog.records if r.name == "ml_data.http" and "retrying" in r.getMessage()]
+    assert len(retries) == 2 and all("connection refused" in line for line in retries)
+    assert not any("SECRET" in line for line in retries)
+
+
+def test_another_librarys_retries_are_still_logged(caplog):
+    """Only our pools' retry lines are taken out of urllib3's log."""
+    from urllib3.util.retry import Retry
+
+    caplog.set_level(logging.WARNING)
+    logging.getLogger("urllib3.connectionpool").warning(
+        "Retrying (%r) after connection broken by '%r': %s", Retry(3), OSError("x"), "/y"
+    )
+    assert [record.name for record in caplog.records] == ["urllib3.connectionpool"]
+
+
+def test_an_unresolvable_name_says_so():
+    """urllib3 (used when a proxy connects) wraps the resolver's error: the message still says why."""
+    from urllib3.exceptions import MaxRetryError, NameResolutionError
+
+    cause = NameResolutionError("nowhere.invalid", None, socket.gaierror(-2, "Name or service not known"))  # type: ignore[arg-type]
+    wrapped = requests.ConnectionError(MaxRetryError(None, "/x?token=SECRET", cause))  # type: ignore[arg-type]
+    error = translate_exception(wrapped, "http://nowhere.invalid/x?token=SECRET")
+    assert isinstance(error, errors.UpstreamUnavailable)
+    assert "name not resolved" in str(error) and "SECRET" not in str(error)
 
 
 def test_redirect_loops_are_bounded(file_server, settings):
@@ -226,6 +267,80 @@ def test_wrong_legacy_token_names_the_token_kind(file_server, settings):
     with pytest.raises(errors.AuthenticationFailed, match="legacy token") as info:
         client.get(file_server.url("/data/upload/1/f.jpg"))
     assert "f" * 40 not in str(info.value)
+
+
+def test_a_client_made_without_credentials_sends_no_token(file_server, settings):
+    """The transport builds no Label Studio credentials of its own: only the client made for Label
+    Studio (labelstudio.http_client) carries the configured token."""
+    ls = FakeLabelStudio(file_server)
+    ls.serve_file("/data/upload/1/x.jpg", b"img")
+    bare = HttpClient(settings.with_changes(label_studio_url=ls.url, api_key=LEGACY_TOKEN))
+    assert bare.credentials is None
+    with pytest.raises(errors.AuthenticationFailed):
+        bare.get(file_server.url("/data/upload/1/x.jpg"))
+    assert file_server.seen_authorization() == []
+
+
+def test_the_token_refresh_connects_to_the_checked_address(file_server, settings):
+    """The personal access token's exchange goes through the client: to the address its resolver
+    gave (a name no DNS knows here), as every other request does."""
+    ls = FakeLabelStudio(file_server)
+    ls.serve_file("/data/upload/1/x.jpg", b"img")
+    named = f"http://ls.test:{file_server.port}"
+    resolved: list[str] = []
+
+    def resolve(host: str, port: int) -> tuple[str, ...]:
+        resolved.append(host)
+        return ("127.0.0.1",)
+
+    client = http_client(
+        settings.with_changes(label_studio_url=named, api_key=ls.personal_access_token, retries=0),
+        resolve_host=resolve,
+    )
+    assert client.get(f"{named}/data/upload/1/x.jpg").content == b"img"
+    assert ls.refreshes == 1
+    assert resolved == ["ls.test", "ls.test"]  # the file, then the refresh it needs
+
+
+def test_the_token_refresh_passes_the_url_guard(file_server, settings):
+    ls = FakeLabelStudio(file_server)
+    ls.serve_file("/data/upload/1/x.jpg", b"img")
+    seen: list[tuple[str, str]] = []
+
+    def guard(target, addresses):  # type: ignore[no-untyped-def]
+        seen.append((target.path, addresses))
+
+    client = http_client(
+        settings.with_changes(label_studio_url=ls.url, api_key=ls.personal_access_token), url_guard=guard
+    )
+    client.get(file_server.url("/data/upload/1/x.jpg"))
+    # The file is checked first; the token it needs is then fetched, checked the same way.
+    assert seen == [("/data/upload/1/x.jpg", ("127.0.0.1",)), ("/api/token/refresh/", ("127.0.0.1",))]
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_the_token_refresh_never_follows_a_redirect(file_server, other_server, settings, status):
+    """The refresh token goes to the configured origin only: a redirect is a typed error, and its
+    target never sees a request."""
+    ls = FakeLabelStudio(file_server)
+    ls.serve_file("/data/upload/1/x.jpg", b"img")
+    file_server.add("/api/token/refresh/", redirect_to=other_server.url("/api/token/refresh/"), redirect_status=status)
+    client = client_for(settings, ls.url, ls.personal_access_token)
+    with pytest.raises(errors.UpstreamHTTPError, match="not followed") as info:
+        client.get(file_server.url("/data/upload/1/x.jpg"))
+    assert info.value.status_code == status
+    assert other_server.requests == []
+    assert [r.path for r in file_server.requests] == ["/api/token/refresh/"]
+
+
+def test_a_refused_refresh_keeps_its_type_and_the_servers_answer(file_server, settings):
+    ls = FakeLabelStudio(file_server)
+    ls.serve_file("/data/upload/1/x.jpg", b"img")
+    client = client_for(settings, ls.url, make_jwt("refresh", serial=99))
+    with pytest.raises(errors.AuthenticationFailed, match="refused the personal access token") as info:
+        client.get(file_server.url("/data/upload/1/x.jpg"))
+    assert info.value.status_code == 401
+    assert info.value.response is not None and info.value.response.json()["detail"] == "Token is invalid or expired"
 
 
 def test_auth_only_applies_to_its_origin():

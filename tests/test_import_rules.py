@@ -1,5 +1,6 @@
 """The layering the maintainers keep: no import cycles; converters never reach for resolvers, the
-pipeline or the service; the CLI and the service use only the pipeline's public names."""
+pipeline or the service; the transport knows no Label Studio; the CLI and the service use only the
+pipeline's public names."""
 
 from __future__ import annotations
 
@@ -34,17 +35,22 @@ def _target(node: ast.ImportFrom | ast.Import, module: str) -> list[tuple[str, l
     return found
 
 
+def _runtime_statements(node: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """The import statements under ``node`` that can run: at the top level or inside a function
+    (a lazy import is a dependency all the same), not under ``if TYPE_CHECKING``."""
+    if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        return [statement for child in node.orelse for statement in _runtime_statements(child)]
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return [node]
+    return [statement for child in ast.iter_child_nodes(node) for statement in _runtime_statements(child)]
+
+
 def imports(module: str, *, runtime_only: bool) -> list[tuple[str, list[str]]]:
-    """What ``module`` imports from ml_data: with ``runtime_only``, the imports that run when the
-    module is imported (top level, not under TYPE_CHECKING); otherwise every import in it."""
+    """What ``module`` imports from ml_data: with ``runtime_only``, the imports that can run (at the
+    top level or inside functions, not under TYPE_CHECKING); otherwise every import in it."""
     tree = ast.parse(MODULES[module].read_text("utf-8"))
-    nodes: list[ast.AST] = []
     if runtime_only:
-        for node in tree.body:
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                continue
-            nodes.append(node)
-        statements = [node for node in nodes if isinstance(node, ast.Import | ast.ImportFrom)]
+        statements = _runtime_statements(tree)
     else:
         statements = [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]
     found = []
@@ -83,6 +89,19 @@ def test_converters_never_import_resolvers_pipeline_or_service():
                 assert not target.startswith(forbidden), f"{module} imports {target}"
 
 
+def test_the_transport_knows_no_label_studio_and_nothing_above_it():
+    """http, urls, http_errors and deadline carry any credentials they are handed; what Label
+    Studio's are, and who uses them, lives above them (not even a TYPE_CHECKING import)."""
+    transport = ("ml_data.http", "ml_data.urls", "ml_data.http_errors", "ml_data.deadline")
+    above = ("ml_data.labelstudio", "ml_data.resolvers", "ml_data.pipeline", "ml_data.service", "ml_data.cli")
+    for module in transport:
+        assert module in MODULES
+        for target, _ in imports(module, runtime_only=False):
+            assert not (target in above or target.startswith(tuple(name + "." for name in above))), (
+                f"{module} imports {target}"
+            )
+
+
 def test_the_cli_and_the_service_use_only_public_names_of_the_pipeline():
     users = [module for module in MODULES if module == "ml_data.cli" or module.startswith("ml_data.service")]
     checked = 0
@@ -118,3 +137,26 @@ def test_only_ml_data_ray_imports_ray():
     probe = "import sys, ml_data, ml_data.cli, ml_data.pipeline, ml_data.service; print('ray' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"
+
+
+def test_the_settings_table_mechanism_knows_no_setting():
+    """ml_data.settings_table sits beneath config.py and service/config.py: it imports only the errors."""
+    targets = {target for target, _ in imports("ml_data.settings_table", runtime_only=False)}
+    assert targets == {"ml_data.errors"}
+
+
+def test_the_cache_sits_beneath_everything_that_fetches_and_its_store_on_top_of_its_parts():
+    """The cache imports no layer above it; its layout is pure; the parts the store is built from
+    (layout, locks, pending files, metadata, maintenance) reach the store only for type hints."""
+    above = ("ml_data.resolvers", "ml_data.pipeline", "ml_data.service", "ml_data.cli", "ml_data.labelstudio")
+    above += ("ml_data.http", "ml_data.urls", "ml_data.converters", "ml_data.ray", "ml_data.tasks")
+    cache = [module for module in MODULES if module.startswith("ml_data.cache.")]
+    for module in cache:
+        for target, _ in imports(module, runtime_only=False):
+            assert not target.startswith(above), f"{module} imports {target}"
+    assert imports("ml_data.cache.layout", runtime_only=False) == []
+    parts = [module for module in cache if module not in ("ml_data.cache.store", "ml_data.cache.freshness")]
+    assert len(parts) >= 6
+    for module in parts:
+        targets = {target for target, _ in imports(module, runtime_only=True)}
+        assert "ml_data.cache.store" not in targets, f"{module} imports the store at run time"

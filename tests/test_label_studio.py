@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from ml_data.cli import main
 from ml_data.config import Settings
-from ml_data.errors import AuthenticationFailed, RemoteNotFound, UpstreamUnavailable
+from ml_data.errors import AuthenticationFailed, NothingToWrite, RemoteNotFound, UpstreamUnavailable
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline import DatasetOptions, fetch_project
 from tests.servers.processes import free_port
@@ -55,8 +55,10 @@ def test_export_in_chunks_of_ids(seeded, tmp_path, monkeypatch):
 
 
 def test_fetch_of_an_empty_project_and_without_chunks(seeded, tmp_path, monkeypatch):
-    report = fetch_project(1, format="json", out=tmp_path / "empty", settings=seeded.settings(tmp_path))
-    assert report.tasks == 0 and json.loads((tmp_path / "empty" / "result.json").read_text()) == []
+    # An empty project gives no dataset: a typed error saying so, nothing written.
+    with pytest.raises(NothingToWrite, match="the export holds no tasks"):
+        fetch_project(1, format="json", out=tmp_path / "empty", settings=seeded.settings(tmp_path))
+    assert not (tmp_path / "empty").exists()
     monkeypatch.setattr("ml_data.labelstudio.client.SPARSE_IDS_FACTOR", 0)
     report = fetch_project(seeded.project, format="coco", out=tmp_path / "coco", settings=seeded.settings(tmp_path))
     assert report.tasks == 6 and report.resources_resolved == 5

@@ -16,8 +16,7 @@ from ml_data.errors import (
     LabelStudioNotConfigured,
     UpstreamError,
 )
-from ml_data.http import HttpClient
-from ml_data.labelstudio import LabelStudioClient
+from ml_data.labelstudio import LabelStudioClient, http_client
 
 URL = "http://ls.test:8080"
 TOKEN = "legacy-token-0123456789"
@@ -27,7 +26,7 @@ TOKEN = "legacy-token-0123456789"
 def client(tmp_path):
     settings = Settings(label_studio_url=URL, api_key=TOKEN, cache_dir=tmp_path, retries=0)
     # responses answers before any connection: the made-up host needs an address, never used.
-    return LabelStudioClient(settings, http=HttpClient(settings, resolve_host=lambda host, port: ("127.0.0.1",)))
+    return LabelStudioClient(settings, http=http_client(settings, resolve_host=lambda host, port: ("127.0.0.1",)))
 
 
 def test_needs_a_url_and_a_token(tmp_path):

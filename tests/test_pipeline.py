@@ -372,3 +372,91 @@ def test_fetch_survives_values_orjson_refuses(settings, tmp_path, fmt, policy):
     manifest = (out / "manifest.json").read_text()
     assert report.tasks == 3 and "NaN" not in manifest
     assert str(2**70) in manifest
+
+
+IMAGE = "data:image/png;base64,iVBORw0KGgo="
+
+
+def test_fetch_refuses_an_out_that_holds_its_export_config_or_working_directory(settings, tmp_path, monkeypatch):
+    """Regression: fetch replaced any folder holding the export or the working directory, and
+    took any folder with a file named manifest.json (a NeMo or web manifest) for a dataset."""
+    data = tmp_path / "data"
+    data.mkdir()
+    export = write_export(data / "export.json", [box_task(1, IMAGE)])
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "config.xml").write_text(CONFIG)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "manifest.json").write_text('{"name": "my web app"}')
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    before = _tree(tmp_path)
+    for out in (data, data / "..", Path("."), Path("../data/")):
+        with pytest.raises(ConfigurationError):
+            run(export, out, settings)
+    for out, what in ((".", "working directory"), ("../conf", "config.xml"), ("../data/.", "export")):
+        result = CliRunner().invoke(
+            main, ["fetch", "--export", str(export), "--config", str(conf / "config.xml"), "--out", out]
+        )
+        assert result.exit_code == 1 and "ConfigurationError" in result.output and what in result.output
+    with pytest.raises(ConfigurationError, match="not an ml-data dataset"):
+        run(export, tmp_path / "site", settings, fmt="json")
+    assert _tree(tmp_path) == before
+
+
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() if p.is_file() else None for p in folder.rglob("*")}
+
+
+def test_fetch_replaces_its_own_datasets_marked_or_written_before_the_marker(settings, tmp_path):
+    from ml_data.converters.output import MARKER
+
+    export = write_export(tmp_path / "export.json", [box_task(1, IMAGE)])
+    out = tmp_path / "dataset"
+    run(export, out, settings)
+    assert (out / MARKER).is_file() and MARKER not in json.loads((out / "manifest.json").read_text())["files"]
+    (out / MARKER).unlink()  # a dataset from before outputs were marked: known by its manifest
+    write_export(export, [box_task(1, IMAGE, "dog")])
+    assert run(export, out, settings).tasks_changed == 1 and (out / MARKER).is_file()
+
+
+def test_fetch_skip_policy_leaves_a_duplicate_task_out_and_says_so(settings, tmp_path):
+    """Regression: fetch stopped at a duplicate task id whatever the error policy."""
+    from ml_data.errors import InvalidExport
+
+    export = write_export(tmp_path / "export.json", [box_task(1, IMAGE), box_task(1, IMAGE, "dog"), box_task(2, IMAGE)])
+    with pytest.raises(InvalidExport, match="task 1 appears twice"):
+        run(export, tmp_path / "failed", settings)
+    report = run(export, tmp_path / "dataset", settings, on_error="skip")
+    conversion = report.conversions["all"]
+    assert report.tasks == 2 and conversion.skipped == {"duplicate task id": 1} and conversion.items_written == 2
+    first = [path for path in (tmp_path / "dataset" / "labels").iterdir() if "__task2" not in path.name]
+    assert [path.read_text()[:2] for path in first] == ["0 "]  # the first task 1, a cat
+
+
+def test_fetch_that_would_write_nothing_fails_and_keeps_the_previous_dataset(settings, tmp_path):
+    """Regression: an empty export, or ``--on-error skip`` with every resource failed, exited 0
+    and replaced the dataset with an empty one."""
+    from ml_data.errors import NothingToWrite
+
+    root = tmp_path / "root"
+    root.mkdir()
+    settings = settings.with_changes(local_files_root=root)
+    export = write_export(tmp_path / "export.json", [box_task(1, IMAGE)])
+    out = tmp_path / "dataset"
+    run(export, out, settings)
+    before = _tree(out)
+    missing = [box_task(2, "/data/local-files/?d=gone.png"), box_task(3, "/data/local-files/?d=lost.png")]
+    write_export(export, missing)
+    with pytest.raises(NothingToWrite, match=r"from 2 tasks: a resource could not be resolved \(2\).*first failure"):
+        run(export, out, settings, on_error="skip")
+    write_export(export, [])
+    with pytest.raises(NothingToWrite, match="the export holds no tasks"):
+        run(export, out, settings, fmt="json")
+    assert _tree(out) == before
+    result = CliRunner().invoke(main, ["fetch", "--export", str(export), "--format", "json", "--out", str(out)])
+    assert result.exit_code == 1 and "NothingToWrite: the export holds no tasks" in result.output
+    # An unlabelled project is a true empty dataset, written and reported.
+    write_export(export, [{**box_task(4, IMAGE), "annotations": []}])
+    report = run(export, out, settings)
+    assert report.conversions["all"].items_written == 0 and report.conversions["all"].skipped == {"no annotation": 1}

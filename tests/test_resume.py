@@ -7,7 +7,7 @@ import os
 import tracemalloc
 
 from ml_data import IncompleteDownload, Resolver
-from ml_data.cache.store import _Digest
+from ml_data.cache.pending import _Digest
 from ml_data.http import CHUNK_SIZE
 
 BIG = os.urandom(3 * 1024 * 1024)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 
-from ml_data.cache.store import CacheEntry
+from ml_data.cache.metadata import CacheEntry
 
 #: Sources whose content never changes under the same identity: Label Studio uploads (unique
 #: names), cloud objects (the identity names the object; SDK fetchers add its version), and data:

@@ -19,10 +19,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ml_data.converters.base import UNCONVERTIBLE, Context, ConversionReport, ConvertOptions, Format, atomic_folder
+from ml_data.converters.base import UNCONVERTIBLE, Context, ConversionReport, ConvertOptions, Format
 from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.converters.model import Annotation, Region, Task, read_tasks
-from ml_data.errors import ConversionError, FormatNotSupported, MlDataError, UnknownFormat
+from ml_data.converters.output import atomic_folder, check_output, path_inputs
+from ml_data.errors import ConversionError, FormatNotSupported, MlDataError, NothingToWrite, UnknownFormat
 
 #: format name -> "module:attribute" of its Format; imported on first use.
 KNOWN_FORMATS = MappingProxyType(
@@ -73,16 +74,28 @@ def convert(
     config: LabelConfig | str | None = None,
     options: ConvertOptions | None = None,
     progress: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
 ) -> ConversionReport:
     """Convert an export (file, folder of task files, or task dicts) into ``format`` under ``out``.
 
-    ``out`` is replaced only when the conversion succeeds; a failure leaves it as it was.
+    ``out`` is replaced only when the conversion succeeds; a failure leaves it as it was. A run
+    that writes no item at all fails (:class:`~ml_data.errors.NothingToWrite`: an empty export,
+    every task left out), unless every task simply has nothing to export yet (no annotation,
+    all cancelled, no ground truth): that empty dataset is a true result. ``out`` must
+    be new, empty or an earlier ml-data output, and contain neither the export, the working
+    directory nor the files in ``protect`` (the config file the XML was read from): otherwise a
+    :class:`~ml_data.errors.ConfigurationError`, before anything is read.
 
     >>> report = convert("export.json", "csv", "out/", config=open("config.xml").read())  # doctest: +SKIP
     >>> report.items_written, dict(report.skipped)  # doctest: +SKIP
     """
-    with atomic_folder(Path(out)) as building:
+    inputs = [*path_inputs(source), *(("an input of this run", path) for path in protect)]
+    target = check_output(out, inputs=inputs)
+    with atomic_folder(target) as building:
         report = write_format(source, format, building, config=config, options=options, progress=progress)
+        if report.nothing_written is not None:
+            # Raised inside the block: an empty result never replaces the previous output.
+            raise NothingToWrite(f"{report.nothing_written}; {out} is unchanged")
     report.output = Path(out)
     return report
 

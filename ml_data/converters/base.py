@@ -1,11 +1,9 @@
-"""What every format shares: options, the run report, annotation selection, result shaping, and
-the atomic output folder."""
+"""What every format shares: options, the run report, annotation selection and result shaping.
+(The atomic output folder lives in :mod:`ml_data.converters.output`, re-exported here.)"""
 
 from __future__ import annotations
 
 import contextlib
-import shutil
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -14,7 +12,11 @@ from typing import Any, Protocol
 
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation, Task, TaskSource
+from ml_data.converters.output import atomic_folder as atomic_folder  # where callers imported it from
 from ml_data.errors import ConfigurationError, ConversionError, MlDataError
+
+#: The reason a task is left out when an earlier task of the export has its id.
+DUPLICATE_ID = "duplicate task id"
 
 ANNOTATION_CHOICES = ("all", "latest", "first", "ground-truth")
 ERROR_POLICIES = ("fail", "skip")
@@ -86,6 +88,32 @@ class ConvertOptions:
         check_choice("category_start", self.category_start, (None, 0, 1))
 
 
+#: Reasons that say only that a task has nothing to export yet (nobody labelled it, or the
+#: annotation choice took none of its annotations): a run that leaves out every task for these
+#: alone wrote a true result, an empty dataset.
+UNLABELLED = frozenset({"no annotation", "all annotations cancelled", "no ground-truth annotation"})
+
+
+def why_nothing(tasks: int, items: int, skipped: Mapping[str, int]) -> str | None:
+    """Why a run that wrote no item at all failed; None when it wrote something, or when every
+    task is accounted for as having nothing to export yet (see :data:`UNLABELLED`).
+
+    >>> why_nothing(0, 0, {})
+    'the export holds no tasks'
+    >>> why_nothing(3, 0, {"no annotation": 3}) is None
+    True
+    """
+    if items:
+        return None
+    if tasks == 0:
+        return "the export holds no tasks"
+    others = Counter({reason: count for reason, count in skipped.items() if reason not in UNLABELLED})
+    if not others and sum(skipped.values()) >= tasks:
+        return None
+    listed = "; ".join(f"{reason} ({count})" for reason, count in others.most_common(3))
+    return f"no item was written from {tasks} task{'' if tasks == 1 else 's'}" + (f": {listed}" if listed else "")
+
+
 @dataclass
 class ConversionReport:
     """What a run wrote and what it left out, and why."""
@@ -111,6 +139,12 @@ class ConversionReport:
         if len(self.warnings) < 100:
             self.warnings.append(message)
 
+    @property
+    def nothing_written(self) -> str | None:
+        """Why this run wrote no item at all, when that is a failure (see :func:`why_nothing`);
+        :func:`~ml_data.converters.convert` then raises :class:`~ml_data.errors.NothingToWrite`."""
+        return why_nothing(self.tasks, self.items_written, self.skipped)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "format": self.format,
@@ -135,10 +169,14 @@ class Context:
     on_task: Callable[[], None] | None = None
 
     def each_task(self) -> Iterator[Task]:
-        """Tasks one by one; a task that cannot be read is skipped or stops the run (policy)."""
+        """Tasks one by one; a task that cannot be read, or whose id an earlier task has, is
+        skipped or stops the run (policy): two tasks of one id would write one file over the
+        other, or list one image twice."""
         iterator = iter(self.tasks.raw())
         from ml_data.converters.model import task_from_dict
 
+        # Ids as the pipeline keys them (1 and "1" are one task); tasks without an id are not compared.
+        seen: set[str] = set()
         while True:
             try:
                 raw = next(iterator)
@@ -148,9 +186,17 @@ class Context:
             if self.on_task is not None:
                 self.on_task()
             try:
-                yield task_from_dict(raw, position=self.report.tasks, source=self.tasks.name)
+                task = task_from_dict(raw, position=self.report.tasks, source=self.tasks.name)
             except MlDataError as exc:
                 self.fail_or_skip(exc.task_id, exc.message)
+                continue
+            if task.id is not None:
+                key = str(task.id)
+                if key in seen:
+                    self.fail_or_skip(task.id, DUPLICATE_ID)
+                    continue
+                seen.add(key)
+            yield task
 
     def place(self, url: str, task_id: Any, relative_path: str) -> str:
         """Record that the output refers to the media at ``url`` as ``relative_path`` (kept only
@@ -337,26 +383,3 @@ def annotator(annotation: Annotation | None, *, int_id: bool) -> Any:
     if isinstance(who, str):
         return who
     return None
-
-
-@contextlib.contextmanager
-def atomic_folder(out: Path) -> Iterator[Path]:
-    """A temporary folder beside ``out``, moved into place only when the block succeeds.
-
-    A failed run leaves ``out`` as it was (the previous output, or nothing).
-    """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:12]
-    building = out.parent / f".{out.name}.building-{tag}"
-    building.mkdir()
-    try:
-        yield building
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
-    old = out.parent / f".{out.name}.old-{tag}"
-    if out.exists():
-        out.rename(old)
-    building.rename(out)
-    shutil.rmtree(old, ignore_errors=True)

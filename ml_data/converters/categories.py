@@ -9,6 +9,9 @@ keeps N; the other names take the lowest free ids.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from ml_data.converters.label_config import LabelConfig
 from ml_data.errors import ConfigurationError
 
@@ -30,6 +33,29 @@ def shape_labels(config: LabelConfig, tags: tuple[str, ...] = SHAPE_TAGS) -> tup
             if label.category is not None:
                 explicit[label.value] = label.category
     return names, explicit
+
+
+#: What a class name written one per line cannot hold: control characters (line feeds,
+#: carriage returns, tabs, NUL, C1 controls such as NEL) and the Unicode line and paragraph
+#: separators, which ``str.splitlines`` and many readers take as line ends.
+_NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def unwritable_name(names: Iterable[str], where: str) -> str | None:
+    """Why one of ``names`` cannot be a class name in ``where`` (None: all of them can).
+
+    >>> unwritable_name(["cat", "dog"], "classes.txt") is None
+    True
+    >>> unwritable_name(["cat", "dog\\rbird"], "classes.txt").startswith("class name 'dog\\\\rbird'")
+    True
+    """
+    for name in names:
+        if _NOT_ONE_LINE.search(name):
+            return (
+                f"class name {name[:60]!r} holds a line break or control character, which {where} cannot "
+                "hold (one name per line): rename the label"
+            )
+    return None
 
 
 #: The plain shape tags that take their classes from a ``Labels`` control on the same image

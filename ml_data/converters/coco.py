@@ -31,8 +31,24 @@ import orjson
 
 from ml_data.converters.base import Context, FormatBase
 from ml_data.converters.categories import categories, has_shape, keypoint_names
-from ml_data.converters.geometry import corners, enclosing_box, number, polygon_area, polygon_pixels, to_pixels
-from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
+from ml_data.converters.geometry import (
+    box_in_image,
+    corners,
+    enclosing_box,
+    number,
+    polygon_area,
+    polygon_pixels,
+    to_pixels,
+)
+from ml_data.converters.images import (
+    NOTHING_IN_FORMAT,
+    OBJECT_TYPES,
+    UniqueNames,
+    annotated_images,
+    has_objects,
+    image_key,
+    image_size,
+)
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Region
 from ml_data.errors import InvalidExport
@@ -80,6 +96,9 @@ class CocoFormat(FormatBase):
                     # Everything of the task is computed before anything is written: a task that
                     # fails leaves no image without its annotations.
                     items = list(self._annotations(regions, ids, points, width, height, task.id, context))
+                    if not items and has_objects(regions):
+                        context.report.skip(task.id, NOTHING_IN_FORMAT)
+                        continue
                     subset = options.subset(task.id) if standard else None
                     part = subsets.get(subset) or subsets.setdefault(subset, _SubsetParts(out, subset))
                     image_id = part.counts["images"]
@@ -125,6 +144,8 @@ class CocoFormat(FormatBase):
                 keypoints.setdefault(parent, []).append(region)
                 continue
             if kind not in ("rectanglelabels", "polygonlabels"):
+                if kind in OBJECT_TYPES:
+                    context.report.skip(task_id, f"{kind} result left out of COCO")
                 continue
             label = (region.value.get(kind) or [None])[0]
             if not isinstance(label, str) or label not in ids:
@@ -137,7 +158,9 @@ class CocoFormat(FormatBase):
                     shape["attributes"] = {str(name): str(text) for name, text in region.value["text"].items()}
                 yield shape
             except (KeyError, TypeError, ValueError) as exc:
-                context.fail_or_skip(task_id, f"result {str(region.id)[:40]} has no valid geometry ({exc})")
+                # The whole task fails or is skipped (policy), as in YOLO and VOC: the image
+                # without that object would teach that nothing is there.
+                raise InvalidExport(f"result {str(region.id)[:40]} has no valid geometry ({exc})") from None
         for parent_id, group in keypoints.items():
             item = self._keypoints(group, points, width, height)
             if parent_id is not None:
@@ -145,7 +168,7 @@ class CocoFormat(FormatBase):
                 label = (parent.value.get("rectanglelabels") or [None])[0]
                 if label in ids:
                     box, rotation = to_pixels(parent.value, width, height)
-                    outer = enclosing_box(corners(box, rotation), width, height)
+                    outer = box_in_image(corners(box, rotation), width, height)
                     item.update(category_id=ids[label], bbox=list(outer), area=outer.width * outer.height)
                     yield item
                     continue
@@ -158,7 +181,7 @@ class CocoFormat(FormatBase):
             pts = polygon_pixels(value, width, height)
             if len(pts) < 3:
                 raise InvalidExport("a polygon needs three points")
-            outer = enclosing_box(pts, width, height)
+            outer = box_in_image(pts, width, height)
             return {
                 "category_id": category_id,
                 "segmentation": [[c for p in pts for c in p]],
@@ -169,7 +192,7 @@ class CocoFormat(FormatBase):
             }
         box, rotation = to_pixels(value, width, height)
         quad = corners(box, rotation)
-        outer = enclosing_box(quad, width, height)
+        outer = box_in_image(quad, width, height)
         segmentation = [[c for p in quad for c in p]] if rotation % 360 else []
         return {
             "category_id": category_id,

@@ -55,10 +55,19 @@ def to_pixels(value: Mapping[str, Any], width: float, height: float) -> tuple[Bo
     box = Box(
         number(value.get("x"), "x") / 100 * width,
         number(value.get("y"), "y") / 100 * height,
-        number(value.get("width"), "width") / 100 * width,
-        number(value.get("height"), "height") / 100 * height,
+        _size(value.get("width"), "width") / 100 * width,
+        _size(value.get("height"), "height") / 100 * height,
     )
     return box, number(value.get("rotation") or 0.0, "rotation")
+
+
+def _size(value: Any, what: str) -> float:
+    # Label Studio writes a rectangle's width and height as sizes: a negative one is a broken
+    # result, not a box drawn the other way.
+    size = number(value, what)
+    if size < 0:
+        raise InvalidExport(f"{what} is negative ({size!r})")
+    return size
 
 
 def from_pixels(box: Box, width: float, height: float, rotation: float = 0.0) -> dict[str, float]:
@@ -104,6 +113,24 @@ def enclosing_box(points: list[tuple[float, float]], width: float, height: float
         elif y > bottom:
             bottom = y
     return Box(left, top, right - left, bottom - top)
+
+
+def box_in_image(points: list[tuple[float, float]], width: float, height: float) -> Box:
+    """:func:`enclosing_box`, for a region that must show something of the image: an
+    :class:`InvalidExport` when the box clamped to the image has no area (the region lies
+    outside the image, or has no width or no height), which would be written as ``0 0 0 0``.
+
+    >>> box_in_image([(150, 150), (170, 170)], 100, 100)
+    Traceback (most recent call last):
+    ml_data.errors.InvalidExport: the region lies outside the image or has no area (clamped to the image: 0 x 0 pixels)
+    """
+    outer = enclosing_box(points, width, height)
+    if not (outer.width > 0 and outer.height > 0):
+        raise InvalidExport(
+            f"the region lies outside the image or has no area (clamped to the image: {outer.width:g} x "
+            f"{outer.height:g} pixels)"
+        )
+    return outer
 
 
 def _clamp(value: float, size: float) -> float:

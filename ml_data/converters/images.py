@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from ml_data.cache.naming import safe_filename
+from ml_data.cache.naming import MAX_FILENAME_BYTES, safe_filename
 from ml_data.converters.base import Context, annotated_tasks
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation, Region, Task
@@ -38,17 +38,24 @@ def image_name(url: str) -> str:
 
 class UniqueNames:
     """Stems made unique per task: the first task keeps ``frame``, another task's ``frame``
-    becomes ``frame__task<id>`` (images of the same name in different folders are common).
-    Stems are safe file names whatever the URL and the task id hold (``..``, ``/``, NUL, 300
-    characters): they become label files in the output."""
+    becomes ``frame__task<id>`` (images of the same name in different folders are common), and
+    ``frame__task<id>__2`` ... if that is taken too (a task without an id, an image that was
+    named so, a name cut to fit). Stems are safe file names whatever the URL and the task id
+    hold (``..``, ``/``, NUL, 300 characters): they become label files in the output."""
 
     def __init__(self) -> None:
         self._owner: dict[str, object] = {}
 
     def stem(self, url: str, task_id: object) -> str:
-        stem = safe_filename(posixpath.splitext(image_name(url))[0], fallback="image")
-        if self._owner.get(stem, task_id) != task_id:
-            stem = safe_filename(f"{stem}__task{task_id}", fallback="image")
+        base = safe_filename(posixpath.splitext(image_name(url))[0], fallback="image")
+        stem, number = base, 1
+        # A task without an id owns nothing: its name must be new.
+        while stem in self._owner and (task_id is None or self._owner[stem] != task_id):
+            number += 1
+            suffix = "" if task_id is None else "__task" + _cut(safe_filename(str(task_id), fallback="id"), _MAX_SUFFIX)
+            if task_id is None or number > 2:
+                suffix += f"__{number}"
+            stem = _with_suffix(base, suffix)
         self._owner[stem] = task_id
         return stem
 
@@ -56,6 +63,20 @@ class UniqueNames:
     def extension(url: str, default: str = ".jpg") -> str:
         extension = posixpath.splitext(safe_filename(image_name(url)))[1]
         return extension if extension and len(extension) <= 16 else default
+
+
+#: A stem's suffix (``__task<id>``) is cut to this many bytes, the rest of it to
+#: :data:`~ml_data.cache.naming.MAX_FILENAME_BYTES` with the suffix whole (so names stay distinct).
+_MAX_SUFFIX = 40
+
+
+def _cut(text: str, size: int) -> str:
+    """``text`` cut to ``size`` bytes of UTF-8 (whole characters), without a trailing dot or space."""
+    return text.encode("utf-8")[:size].decode("utf-8", "ignore").rstrip(" .")
+
+
+def _with_suffix(stem: str, suffix: str) -> str:
+    return _cut(stem, MAX_FILENAME_BYTES - len(suffix.encode("utf-8"))) + suffix
 
 
 def image_key(config: LabelConfig) -> str:
@@ -125,6 +146,25 @@ def shape_regions(regions: tuple[Region, ...]) -> tuple[Region, ...]:
         elif kind not in ("labels", "textarea") and not (kind in _PLAIN_SHAPES and region.id in labels):
             merged.append(region)
     return tuple(merged)
+
+
+#: Result types that mark an object in the image (what detection and segmentation formats
+#: export); choices, texts and ratings describe the image, they are not objects in it.
+OBJECT_TYPES = frozenset(
+    {
+        *("rectanglelabels", "rectangle", "polygonlabels", "polygon", "keypointlabels", "keypoint"),
+        *("brushlabels", "brush", "ellipselabels", "ellipse", "bitmasklabels", "bitmask"),
+        *("vectorlabels", "vector", "magicwand"),
+    }
+)
+#: The reason an image is left out when it has objects and none of them can be written: an
+#: empty label file would teach a detector that the image shows nothing.
+NOTHING_IN_FORMAT = "nothing in this format"
+
+
+def has_objects(regions: Sequence[Region]) -> bool:
+    """True if the annotation marks any object (an annotation without one is a background image)."""
+    return any(region.type.lower() in OBJECT_TYPES for region in regions)
 
 
 #: Larger than any real image side; a size past it is a broken export, not a picture.

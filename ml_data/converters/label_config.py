@@ -164,18 +164,24 @@ class LabelConfig:
 MAX_CATEGORY = 99_999
 
 
-def _int(value: str | None) -> int | None:
-    if value is None:
+#: What each numbered attribute of a ``<Label>`` is, for the messages.
+_NUMBERED = {"category": "class ids", "model_index": "keypoint indices"}
+
+
+def _number(label: str, attribute: str, value: str | None) -> int | None:
+    """A ``<Label>``'s ``category`` or ``model_index``: None when absent or blank, else a whole
+    number from 0 to :data:`MAX_CATEGORY`; anything else (``1e3``, ``-1``, ``2.0``, a huge
+    number) is an :class:`InvalidLabelConfig` naming the label, the attribute and its value,
+    never silently ignored."""
+    if value is None or not value.strip():
         return None
     text = value.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 6:
-        return None if not text.lstrip("-").isdigit() else _out_of_range(value)
-    number = int(text)
-    return number if number <= MAX_CATEGORY else _out_of_range(value)
-
-
-def _out_of_range(value: str) -> int:
-    raise InvalidLabelConfig(f"category={value[:40]!r}: class ids must be whole numbers from 0 to {MAX_CATEGORY}")
+    if text.isascii() and text.isdigit() and len(text) <= 6 and int(text) <= MAX_CATEGORY:
+        return int(text)
+    raise InvalidLabelConfig(
+        f"label {label[:40]!r}: {attribute}={value[:40]!r}: {_NUMBERED[attribute]} must be whole numbers "
+        f"from 0 to {MAX_CATEGORY}"
+    )
 
 
 def parse_label_config(xml: str) -> LabelConfig:
@@ -208,12 +214,7 @@ def _collect(element: Element, objects: dict[str, ObjectTag], controls: dict[str
         return
     if tag in CONTROL_TAGS and ("toName" in attrs or tag == "Relations"):
         labels = tuple(
-            LabelInfo(
-                value=child.attrib.get("value", child.attrib.get("alias", "")),
-                category=_int(child.attrib.get("category")),
-                model_index=_int(child.attrib.get("model_index")),
-                attributes=dict(child.attrib),
-            )
+            _label(child.attrib)
             for child in element.iter()
             if child.tag in _LABEL_CHILDREN and (child.attrib.get("value") or child.attrib.get("alias"))
         )
@@ -221,3 +222,13 @@ def _collect(element: Element, objects: dict[str, ObjectTag], controls: dict[str
         controls[name] = ControlTag(name=name, type=tag, to_names=to_names, labels=labels, attributes=dict(attrs))
     elif tag in OBJECT_TAGS and "value" in attrs:
         objects[name] = ObjectTag(name=name, type=tag, value=attrs["value"], value_type=attrs.get("valueType"))
+
+
+def _label(attrs: Mapping[str, str]) -> LabelInfo:
+    value = attrs.get("value", attrs.get("alias", ""))
+    return LabelInfo(
+        value=value,
+        category=_number(value, "category", attrs.get("category")),
+        model_index=_number(value, "model_index", attrs.get("model_index")),
+        attributes=dict(attrs),
+    )

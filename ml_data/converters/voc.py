@@ -15,10 +15,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ml_data.converters.base import Context, FormatBase
-from ml_data.converters.categories import has_shape
-from ml_data.converters.geometry import corners, enclosing_box, to_pixels
-from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
+from ml_data.converters.base import Context, ConversionReport, FormatBase
+from ml_data.converters.categories import has_shape, unwritable_name
+from ml_data.converters.geometry import box_in_image, corners, to_pixels
+from ml_data.converters.images import (
+    NOTHING_IN_FORMAT,
+    OBJECT_TYPES,
+    UniqueNames,
+    annotated_images,
+    has_objects,
+    image_key,
+    image_size,
+)
 from ml_data.converters.label_config import LabelConfig
 from ml_data.errors import InvalidExport
 
@@ -65,7 +73,9 @@ def voc_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int)
     return xmin, ymin, xmax, ymax
 
 
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: What a class name in <name> cannot hold: what XML cannot (most control characters, lone
+#: surrogates, U+FFFE/U+FFFF) and line breaks and tabs, which readers strip or split on.
+_NOT_A_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 
 
 class VocFormat(FormatBase):
@@ -79,7 +89,7 @@ class VocFormat(FormatBase):
             return "VOC needs an <Image> object"
         if not has_shape(config, "RectangleLabels"):
             return "VOC holds boxes only: it needs <RectangleLabels> on the image"
-        return None
+        return unwritable_name(_box_labels(config), "VOC's <name> and labelmap.txt")
 
     def write(self, context: Context, out: Path) -> None:
         config = context.config
@@ -107,16 +117,29 @@ class VocFormat(FormatBase):
                         context.report.skip(task.id, "polygon left out of VOC (boxes only; use coco or yolo-seg)")
                         continue
                     if kind != "rectanglelabels":
+                        if kind in OBJECT_TYPES:
+                            context.report.skip(task.id, f"{kind} result left out of VOC (boxes only)")
                         continue
                     labels = region.value.get("rectanglelabels") or []
                     if not labels:
                         continue
-                    if not isinstance(labels[0], str) or _NOT_XML.search(labels[0]):
-                        raise InvalidExport(f"label {str(labels[0])[:40]!r} cannot be written to XML")
-                    box, rotation = to_pixels(region.value, width, height)
-                    outer = enclosing_box(corners(box, rotation), width, height)
+                    if not isinstance(labels[0], str) or _NOT_A_NAME.search(labels[0]):
+                        raise InvalidExport(
+                            f"label {str(labels[0])[:40]!r} cannot be written to XML as a VOC <name> "
+                            "(a line break, control character or character XML cannot hold)"
+                        )
+                    try:
+                        box, rotation = to_pixels(region.value, width, height)
+                        outer = box_in_image(corners(box, rotation), width, height)
+                    except InvalidExport as exc:
+                        raise InvalidExport(
+                            f"result {str(region.id)[:40]} has no valid geometry ({exc.message})"
+                        ) from None
                     bounds = voc_box(outer.x, outer.y, outer.x + outer.width, outer.y + outer.height, width, height)
                     objects.append((labels[0], bounds))
+                if not objects and has_objects(regions):
+                    context.report.skip(task.id, NOTHING_IN_FORMAT)
+                    continue
                 with open(f"{folder}/{stem}.xml", "wb") as handle:
                     handle.write(voc_document(images, filename, width, height, objects))
                 context.place(url, task.id, f"{images}/{filename}")
@@ -124,18 +147,27 @@ class VocFormat(FormatBase):
                     image_sets.setdefault(options.subset(task.id) or "default", []).append(stem)
                 context.report.items_written += 1
         if standard:
-            self._write_standard_lists(out, image_sets or {"default": []}, config)
+            self._write_standard_lists(out, image_sets or {"default": []}, config, context.report)
 
     @staticmethod
-    def _write_standard_lists(out: Path, image_sets: dict[str, list[str]], config: LabelConfig) -> None:
+    def _write_standard_lists(
+        out: Path, image_sets: dict[str, list[str]], config: LabelConfig, report: ConversionReport
+    ) -> None:
         main = out / "ImageSets" / "Main"
         main.mkdir(parents=True)
         for subset, stems in image_sets.items():
             (main / f"{subset}.txt").write_text("".join(stem + "\n" for stem in stems), "utf-8")
         (out / "JPEGImages").mkdir(exist_ok=True)
-        labels = [label for control in config.controls_of_type("RectangleLabels") for label in control.labels]
-        names = list(dict.fromkeys(label.value for label in labels))
-        # datumaro's label map: name:color:parts:actions (no colour: it picks one).
+        names = list(dict.fromkeys(_box_labels(config)))
+        # datumaro's label map: name:color:parts:actions (no colour: it picks one). A name with a
+        # colon cannot be written there: said, never dropped silently.
+        for name in names:
+            if ":" in name:
+                report.warn(f"label {name[:60]!r} left out of labelmap.txt (':' separates its fields)")
         lines = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
-        lines += [f"{name}:::" for name in names if name != "background" and ":" not in name and "\n" not in name]
+        lines += [f"{name}:::" for name in names if name != "background" and ":" not in name]
         (out / "labelmap.txt").write_text("\n".join(lines) + "\n", "utf-8")
+
+
+def _box_labels(config: LabelConfig) -> list[str]:
+    return [label.value for control in config.controls_of_type("RectangleLabels") for label in control.labels]

@@ -26,9 +26,24 @@ from pathlib import Path
 from typing import Any
 
 from ml_data.converters.base import Context, FormatBase
-from ml_data.converters.categories import SHAPE_TAGS, categories, has_shape, keypoint_names, shape_labels
-from ml_data.converters.geometry import corners, enclosing_box, number, polygon_pixels, to_pixels
-from ml_data.converters.images import UniqueNames, annotated_images, image_key, image_size
+from ml_data.converters.categories import (
+    SHAPE_TAGS,
+    categories,
+    has_shape,
+    keypoint_names,
+    shape_labels,
+    unwritable_name,
+)
+from ml_data.converters.geometry import box_in_image, corners, number, polygon_pixels, to_pixels
+from ml_data.converters.images import (
+    NOTHING_IN_FORMAT,
+    OBJECT_TYPES,
+    UniqueNames,
+    annotated_images,
+    has_objects,
+    image_key,
+    image_size,
+)
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Region, Task
 from ml_data.errors import InvalidExport
@@ -39,6 +54,10 @@ _KINDS = {
     "yolo-seg": ("polygonlabels", "polygon"),
     "yolo-pose": ("rectanglelabels", "rectangle"),
 }
+
+
+#: The tags whose labels are classes (keypoint labels name the points of a pose, never a class).
+_CLASS_TAGS = tuple(tag for tag in SHAPE_TAGS if tag != "KeyPointLabels")
 
 
 class YoloFormat(FormatBase):
@@ -60,15 +79,13 @@ class YoloFormat(FormatBase):
             return "yolo-pose needs <KeyPointLabels> (with rectangles as their parents)"
         if not shape_labels(config)[0]:
             return f"{self.name} needs labels on a shape tag"
-        return None
+        return unwritable_name(shape_labels(config, _CLASS_TAGS)[0], f"{self.name}'s classes.txt")
 
     def write(self, context: Context, out: Path) -> None:
         config = context.config
         assert config is not None
         points = keypoint_names(config)
-        # Keypoint labels name the points of a pose, never a box class.
-        tags = tuple(tag for tag in SHAPE_TAGS if tag != "KeyPointLabels")
-        ids = categories(config, context.options.category_order, tags=tags)
+        ids = categories(config, context.options.category_order, tags=_CLASS_TAGS)
         options = context.options
         standard = options.layout == "standard"
         labels = out / "labels"
@@ -84,6 +101,9 @@ class YoloFormat(FormatBase):
                     else self._lines(task, regions, ids, url, context)
                 )
                 if lines is None:
+                    continue
+                if not lines and has_objects(regions):
+                    context.report.skip(task.id, NOTHING_IN_FORMAT)
                     continue
                 subset = options.subset(task.id) if standard else None
                 folder = f"{subset}/" if subset else ""
@@ -120,10 +140,9 @@ class YoloFormat(FormatBase):
         lines: list[str] = []
         for region in regions:
             kind = region.type.lower()
-            if kind not in ("rectanglelabels", "polygonlabels", "rectangle", "polygon"):
-                continue
             if kind not in self.region_types:
-                context.report.skip(task.id, f"{kind} result left out of {self.name}")
+                if kind in OBJECT_TYPES:
+                    context.report.skip(task.id, f"{kind} result left out of {self.name}")
                 continue
             names = region.value.get(kind if kind.endswith("labels") else "labels") or []
             class_id = _class_id(names[0], ids, context) if names else None
@@ -161,15 +180,24 @@ class YoloFormat(FormatBase):
                     context.report.skip(task.id, "keypoint without a parent rectangle left out of yolo-pose")
         lines: list[str] = []
         for region in regions:
-            if region.type.lower() != "rectanglelabels":
+            kind = region.type.lower()
+            if kind != "rectanglelabels":
+                if kind in OBJECT_TYPES and kind != "keypointlabels":
+                    context.report.skip(task.id, f"{kind} result left out of {self.name}")
                 continue
             names = region.value.get("rectanglelabels") or []
             class_id = _class_id(names[0], ids, context) if names else None
-            size = image_size((region,), url, task.id, context)
-            if class_id is None or size is None:
+            if class_id is None:
+                context.report.skip(task.id, f"label {names[0] if names else None!r} is not a class of the config")
                 continue
+            size = image_size((region,), url, task.id, context)
+            if size is None:
+                return None  # the task was failed or skipped, by policy
             width, height = size
-            line = self._line(class_id, region.value, width, height)
+            try:
+                line = self._line(class_id, region.value, width, height)
+            except InvalidExport as exc:
+                raise InvalidExport(f"result {str(region.id)[:40]} has no valid geometry ({exc.message})") from None
             vector = ["0.000000 0.000000 0"] * len(points)
             for child in children.get(region.id or "", []):
                 label = (child.value.get("keypointlabels") or [None])[0]
@@ -181,22 +209,41 @@ class YoloFormat(FormatBase):
         return lines
 
     def _line(self, class_id: int, value: Any, width: int, height: int) -> str:
+        """One label line; an :class:`InvalidExport` for a shape that shows nothing of the image
+        (outside it, without area, or smaller than the six decimals written), which would
+        otherwise be written as ``0 0 0 0``."""
         if self.name == "yolo-seg":
-            points = [
-                (min(max(x / width, 0.0), 1.0), min(max(y / height, 0.0), 1.0))
-                for x, y in polygon_pixels(value, width, height)
-            ]
-            if len(points) < 3:
+            pixels = polygon_pixels(value, width, height)
+            if len(pixels) < 3:
                 raise InvalidExport("a polygon needs three points")
+            box_in_image(pixels, width, height)
+            points = _written_extent([(x / width, y / height) for x, y in pixels])
             return f"{class_id} " + " ".join(f"{x:.6f} {y:.6f}" for x, y in points)
         box, rotation = to_pixels(value, width, height)
-        points = corners(box, rotation)
+        corner_points = corners(box, rotation)
+        outer = box_in_image(corner_points, width, height)
         if self.name == "yolo-obb":
-            clamped = [(min(max(x / width, 0.0), 1.0), min(max(y / height, 0.0), 1.0)) for x, y in points]
-            return f"{class_id} " + " ".join(f"{x:.6f} {y:.6f}" for x, y in clamped)
-        outer = enclosing_box(points, width, height)
+            points = _written_extent([(x / width, y / height) for x, y in corner_points])
+            return f"{class_id} " + " ".join(f"{x:.6f} {y:.6f}" for x, y in points)
         cx, cy = (outer.x + outer.width / 2) / width, (outer.y + outer.height / 2) / height
-        return f"{class_id} {cx:.6f} {cy:.6f} {outer.width / width:.6f} {outer.height / height:.6f}"
+        w, h = outer.width / width, outer.height / height
+        if round(w, 6) <= 0 or round(h, 6) <= 0:
+            raise InvalidExport(_TOO_SMALL)
+        return f"{class_id} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
+
+
+_TOO_SMALL = "the region is too small for the six decimals written (under a millionth of the image)"
+
+
+def _written_extent(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Normalised points clamped to [0, 1]; an :class:`InvalidExport` when, as written with six
+    decimals, they span no width or no height."""
+    clamped = [(min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)) for x, y in points]
+    xs = [round(x, 6) for x, _ in clamped]
+    ys = [round(y, 6) for _, y in clamped]
+    if max(xs) <= min(xs) or max(ys) <= min(ys):
+        raise InvalidExport(_TOO_SMALL)
+    return clamped
 
 
 def _class_id(name: str, ids: dict[str, int], context: Context) -> int | None:

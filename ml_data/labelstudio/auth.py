@@ -1,11 +1,13 @@
-"""Label Studio's credentials: which kind a token is, where it may go, and the personal access
-token's exchange for short-lived access tokens.
+"""Label Studio's credentials: which kind a token is, where it may go, the personal access token's
+exchange for short-lived access tokens, and what a refused token should tell the user.
 
 A legacy token is sent as ``Authorization: Token <key>``. A personal access token is a JWT refresh
 token, exchanged at ``POST /api/token/refresh/`` for access tokens sent as ``Bearer``; an access
 token given directly (label-studio-ml's base class hands those out) is sent as it is. Tokens go
 only to the configured origin, and there only to the resource paths ml-data reads (the API client
-also to the API).
+also to the API). :class:`LabelStudioAuth` is the :class:`~ml_data.http.Credentials` of an
+:class:`~ml_data.http.HttpClient`, and :func:`http_client` the one way to make a client that
+carries them.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 import threading
 import time
 
 import requests
 
+from ml_data import deadline as _deadline
 from ml_data import errors
 from ml_data.config import Settings
-from ml_data.http import Origin, raise_for_response, translate_exception
+from ml_data.http import HostResolver, HttpClient, Origin, UrlGuard, resolve_host
+from ml_data.labelstudio.paths import TOKEN_REFRESH_PATH, is_token_path
 from ml_data.redaction import redact_secret, redact_url
 from ml_data.urls import HttpURL, parse_http_url
 
@@ -77,7 +80,8 @@ def jwt_expiry(token: str) -> float | None:
 
 
 class LabelStudioAuth:
-    """Label Studio credentials, bound to one origin.
+    """Label Studio credentials, bound to one origin (the :class:`~ml_data.http.Credentials` of its
+    HTTP client).
 
     A legacy token is sent as ``Authorization: Token <key>``. A personal access token is a JWT
     refresh token: it is exchanged at ``POST /api/token/refresh/`` for a short-lived access token,
@@ -95,6 +99,8 @@ class LabelStudioAuth:
         self.origin = Origin(*base.origin)
         #: the path Label Studio is served under ("" at the root, "/label-studio" behind a prefix)
         self.prefix = base.path.rstrip("/")
+        #: where the personal access token is exchanged
+        self.refresh_url = f"{base.scheme}://{base.netloc}{self.prefix}{TOKEN_REFRESH_PATH}"
         self._token = token
         #: "legacy", "refresh" (a personal access token) or "access"
         self.token_kind = token_kind(token)
@@ -120,15 +126,15 @@ class LabelStudioAuth:
             return False
         return api or is_token_path(target.path, prefix=self.prefix)
 
-    def headers(self, session: requests.Session, settings: Settings) -> dict[str, str]:
-        """The Authorization header, renewing the access token when needed."""
+    def headers(self, client: HttpClient) -> dict[str, str]:
+        """The Authorization header, renewing the access token through ``client`` when needed."""
         if self.token_kind == "legacy":
             return {"Authorization": f"Token {self._token}"}
         if self.token_kind == "access":
             return {"Authorization": f"Bearer {self._token}"}
         with self._lock:
             if self._access is None or time.time() >= self._access_expiry - _EXPIRY_MARGIN:
-                self._refresh(session, settings)
+                self._refresh(client)
             return {"Authorization": f"Bearer {self._access}"}
 
     def invalidate(self) -> None:
@@ -142,52 +148,98 @@ class LabelStudioAuth:
         """``text`` with this token and its access token removed."""
         return redact_secret(redact_secret(text, self._token), self._access)
 
-    def _refresh(self, session: requests.Session, settings: Settings) -> None:
-        url = f"{self.base_url}/api/token/refresh/"
+    def rejected_hint(self, *, sent: bool) -> str:
+        """What a 401 tells the user: which token was refused and what to pass instead, or that
+        none was sent."""
+        if not sent:
+            return NO_TOKEN_SENT
+        if self.token_kind == "access":
+            return ACCESS_TOKEN_EXPIRED
+        return (
+            f"Label Studio rejected the {self.kind}; check LABEL_STUDIO_API_KEY "
+            "(a legacy token or a personal access token from Account & Settings)"
+        )
+
+    def _refresh(self, client: HttpClient) -> None:
+        """Exchange the personal access token for an access token, through the client that needs
+        it: the same pinned connections, guard and deadline, no credentials, no redirects (the
+        refresh token goes to the configured origin only)."""
+        url = self.refresh_url
         try:
-            response = session.post(
+            response = client.request(
+                "POST",
                 url,
-                json={"refresh": self._token},
-                timeout=(settings.connect_timeout, settings.read_timeout),
-                allow_redirects=False,
+                json_body={"refresh": self._token},
+                stream=False,
+                authenticate=False,
+                follow_redirects=False,
+                deadline=_deadline.current(),  # the request that needs the token bounds its renewal
             )
-        except requests.RequestException as exc:
-            raise translate_exception(exc, url) from None
-        if response.status_code in (401, 403):
+        except (errors.AuthenticationFailed, errors.AccessDenied) as exc:
             raise errors.AuthenticationFailed(
-                f"Label Studio refused the personal access token (HTTP {response.status_code}): it "
+                f"Label Studio refused the personal access token (HTTP {exc.status_code}): it "
                 "may be expired or revoked; create a new one under Account & Settings, or use the "
                 "legacy token instead",
-                status_code=response.status_code,
+                status_code=exc.status_code,
                 url=url,
-                response=response,
-            )
-        if not response.ok:
-            raise_for_response(response, url)
-        access = response.json().get("access") if response.content else None
-        if not isinstance(access, str) or not access:
+                response=exc.response,
+            ) from None
+        access = _access_token(response)
+        if access is None:
             raise errors.UpstreamError("Label Studio's token refresh answer has no access token", url=url)
         self._access = access
         self._access_expiry = jwt_expiry(access) or (time.time() + 60.0)
         logger.debug("renewed Label Studio access token for %s", self.origin)
 
 
-# The paths of the files Label Studio serves that ml-data reads with the token (after the URL
-# prefix Label Studio is served under); never /api/, whose answers hold tokens and user data.
-_TOKEN_PATH = re.compile(
-    r"^/(?:data/upload/[^/]+/.|data/local-files/?$|storage-data/uploaded/?$|(?:tasks|projects)/\d+/(?:resolve|presign)/?$)"
-)
+class NoLabelStudioToken:
+    """The credentials of a client when no Label Studio token is configured: nothing is sent, and a
+    401 says what to set."""
+
+    origin = None
+    can_renew = False
+
+    def applies_to(self, url: HttpURL, *, api: bool = False) -> bool:
+        return False
+
+    def headers(self, client: HttpClient) -> dict[str, str]:
+        return {}
+
+    def invalidate(self) -> None:
+        return None
+
+    def rejected_hint(self, *, sent: bool) -> str:
+        return NO_TOKEN_SENT
 
 
-def is_token_path(path: str, *, prefix: str = "") -> bool:
-    """True for a Label Studio resource path that needs the token.
+def http_client(
+    settings: Settings,
+    *,
+    session: requests.Session | None = None,
+    url_guard: UrlGuard | None = None,
+    resolve_host: HostResolver = resolve_host,
+) -> HttpClient:
+    """The HTTP client for anything that reads from Label Studio: it carries the configured token
+    (:class:`LabelStudioAuth`), or says on a 401 that none is configured.
 
-    >>> is_token_path("/data/upload/3/x.jpg"), is_token_path("/api/current-user/token")
-    (True, False)
+    >>> client = http_client(Settings.from_env())  # doctest: +SKIP
     """
-    if prefix and path.startswith(prefix + "/"):
-        path = path[len(prefix) :]
-    return bool(_TOKEN_PATH.match(path))
+    credentials: LabelStudioAuth | NoLabelStudioToken = NoLabelStudioToken()
+    if settings.label_studio_url and settings.api_key:
+        credentials = LabelStudioAuth(settings.label_studio_url, settings.api_key)
+    return HttpClient(
+        settings, session=session, credentials=credentials, url_guard=url_guard, resolve_host=resolve_host
+    )
+
+
+def _access_token(response: requests.Response) -> str | None:
+    """The ``access`` of a token refresh answer (None when it has none, or is not JSON)."""
+    try:
+        body = response.json() if response.content else None
+    except ValueError:
+        return None
+    access = body.get("access") if isinstance(body, dict) else None
+    return access if isinstance(access, str) and access else None
 
 
 def _strict_or_none(url: str) -> HttpURL | None:
@@ -202,14 +254,17 @@ ACCESS_TOKEN_EXPIRED = (
     "access token itself (the refresh token from Account & Settings), which ml-data renews as needed, "
     "or the legacy token"
 )
+NO_TOKEN_SENT = "no Label Studio token was sent to this origin (set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY)"
 
 
 __all__ = [
     "ACCESS_TOKEN_EXPIRED",
+    "NO_TOKEN_SENT",
     "TOKEN_KIND_NAMES",
     "LabelStudioAuth",
+    "NoLabelStudioToken",
+    "http_client",
     "is_personal_access_token",
-    "is_token_path",
     "jwt_expiry",
     "token_kind",
 ]

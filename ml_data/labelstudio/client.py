@@ -1,8 +1,9 @@
 """Label Studio's REST API, the parts ml-data needs: projects, exports, and the task list.
 
 Authentication (legacy token or personal access token, bound to the Label Studio origin) is the
-HttpClient's; this module turns Label Studio's answers into the errors a user can act on: which URL
-was tried, which kind of token was refused and how to get the other, which project is missing.
+HTTP client's credentials (:mod:`ml_data.labelstudio.auth`); this module turns Label Studio's
+answers into the errors a user can act on: which URL was tried, which kind of token was refused
+and how to get the other, which project is missing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import orjson
 import requests
@@ -24,7 +25,8 @@ import requests
 from ml_data import errors
 from ml_data.config import Settings
 from ml_data.http import HttpClient
-from ml_data.labelstudio.auth import ACCESS_TOKEN_EXPIRED
+from ml_data.labelstudio.auth import ACCESS_TOKEN_EXPIRED, LabelStudioAuth, http_client
+from ml_data.labelstudio.hints import localhost_hint
 from ml_data.redaction import redact_url
 
 logger = logging.getLogger(__name__)
@@ -40,7 +42,6 @@ EXPORT_CHUNK_SIZE = 990
 EXPORT_QUERY_BUDGET = 6000
 #: Chunks are used while the id range is at most this many times the number of tasks.
 SPARSE_IDS_FACTOR = 4
-_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,10 @@ class LabelStudioClient:
             )
         self.settings = settings
         self.base_url = settings.label_studio_url.rstrip("/")
-        self.http = http or HttpClient(settings)
-        if self.http.auth is None:
+        self.http = http or http_client(settings)
+        if not isinstance(self.http.credentials, LabelStudioAuth):
             raise errors.ConfigurationError("the HTTP client has no Label Studio credentials")
+        self.auth: LabelStudioAuth = self.http.credentials
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -120,8 +122,7 @@ class LabelStudioClient:
 
     def _explain(self, exc: errors.UpstreamError, url: str, what: str, project_id: int | None) -> errors.UpstreamError:
         """The same error type, with a message that says what to do."""
-        auth = self.http.auth
-        assert auth is not None
+        auth = self.auth
         detail = _server_detail(getattr(exc, "response", None))
         status = getattr(exc, "status_code", None)
         if isinstance(exc, errors.AuthenticationFailed):
@@ -166,11 +167,9 @@ class LabelStudioClient:
                 f"Label Studio at {self.base_url} {kind} ({what}; tried {redact_url(url)}): is it running, "
                 "and is the URL right?"
             )
-            if (urlsplit(self.base_url).hostname or "") in _LOOPBACK_NAMES:
-                message += (
-                    " Inside a container, localhost is the container itself: use the Label Studio host's name "
-                    "or address (with Docker Desktop, http://host.docker.internal:8080)"
-                )
+            hint = localhost_hint(self.base_url)
+            if hint:
+                message += f" {hint}"
             return type(exc)(message, url=url)
         if isinstance(exc, errors.UpstreamHTTPError):
             return type(exc)(
@@ -442,6 +441,14 @@ class LabelStudioClient:
             raise errors.UpstreamError(
                 f"the task list of project {project_id} has no tasks array", url=self.url("api/tasks")
             )
+        # Callers read each task as an object: anything else is an answer that is not Label Studio's.
+        for number, task in enumerate(tasks, 1):
+            if not isinstance(task, Mapping):
+                raise errors.UpstreamError(
+                    f"entry {number} of the task list of project {project_id} (page {page}) is "
+                    f"{type(task).__name__}, not a task object",
+                    url=self.url("api/tasks"),
+                )
         return tasks, total if isinstance(total, int) else len(tasks)
 
 

@@ -5,6 +5,7 @@ only when complete, so a failed run leaves the previous dataset intact."""
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Mapping
@@ -14,10 +15,10 @@ from typing import Any
 
 from ml_data.config import Settings
 from ml_data.converters import Format, get_format, write_format
-from ml_data.converters.base import atomic_folder
 from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.converters.model import read_tasks
-from ml_data.errors import FormatNotSupported, MlDataError, OutputError, ResourcesFailed
+from ml_data.converters.output import atomic_folder
+from ml_data.errors import FormatNotSupported, MlDataError, NothingToWrite, OutputError, ResourcesFailed
 from ml_data.jsonio import dumps
 from ml_data.pipeline.manifest import (
     check_target,
@@ -30,7 +31,7 @@ from ml_data.pipeline.manifest import (
 )
 from ml_data.pipeline.options import DatasetOptions
 from ml_data.pipeline.placing import FilteredTasks, MediaLinks, Placement, image_size, place_and_record
-from ml_data.pipeline.report import MANIFEST, DatasetReport
+from ml_data.pipeline.report import MANIFEST, DatasetReport, why_empty_dataset
 from ml_data.pipeline.tasks import TaskInfo, TaskReader, scan_tasks, task_id_value
 from ml_data.redaction import redact_url
 from ml_data.resolvers import resolve_many
@@ -81,6 +82,11 @@ class Build:
     #: the config already parsed, and already found expressible in the format
     parsed: LabelConfig | None = None
     checked: bool = False
+    #: files besides the export that the dataset folder must not contain (the config file)
+    protect: tuple[str | os.PathLike[str], ...] = ()
+    #: a dataset without any item is written, not refused (a shard of a larger dataset: the
+    #: whole is checked once merged)
+    allow_empty: bool = False
 
     def run(self) -> DatasetReport:
         fmt = get_format(self.options.format)
@@ -96,7 +102,8 @@ class Build:
         report.tasks = len(tasks)
         key = settings_key(self.config, self.options)
         if not self.previous_read:
-            check_target(self.out)
+            inputs = [("the export", self.export), *(("an input of this run", path) for path in self.protect)]
+            check_target(self.out, inputs)
             self.previous = read_manifest(self.out)
         previous = self.previous
         old_tasks: Mapping[str, Any] = previous.get("tasks", {}) if previous else {}
@@ -121,6 +128,15 @@ class Build:
         resolved, failed_tasks = self._resolve(tasks, reusable, report)
         with atomic_folder(self.out) as building:
             placed_from = self._convert(building, fmt, parsed, tasks, resolved, reusable, failed_tasks, report)
+            empty = why_empty_dataset(
+                report.tasks,
+                [conversion.as_dict() for conversion in report.conversions.values()],
+                excluded=len(failed_tasks),
+                failures=report.failures,
+            )
+            if empty is not None and not self.allow_empty:
+                # Raised inside the block: an empty dataset never replaces the previous one.
+                raise NothingToWrite(f"{empty}; {self.out} is unchanged")
             files = place_and_record(building, self.out, previous, placed_from, link=self.options.link, report=report)
             (building / MANIFEST).write_bytes(
                 manifest_bytes(
@@ -235,7 +251,7 @@ class Build:
                     config=parsed,
                     options=self.options.convert_options(
                         media=lambda url, task_id: _as_str(local_path(url, task_id)),
-                        image_sizes=lambda url, task_id: image_size(local_path(url, task_id)),
+                        image_sizes=lambda url, task_id: image_size(resolved.get(url) or local_path(url, task_id)),
                         place_media=True,
                         subsets=subsets,
                         subset_of=lambda task_id: tasks[str(task_id)].split,

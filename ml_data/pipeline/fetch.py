@@ -7,7 +7,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,9 @@ from ml_data.converters import get_format
 from ml_data.converters.label_config import parse_label_config
 from ml_data.converters.model import read_tasks
 from ml_data.errors import FormatNotSupported
-from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, new_session
+from ml_data.http import DEFAULT_POOL_SIZE, new_session
 from ml_data.jsonio import dumps
-from ml_data.labelstudio import LabelStudioClient
+from ml_data.labelstudio import LabelStudioClient, http_client
 from ml_data.pipeline.build import Build
 from ml_data.pipeline.manifest import check_target, read_manifest
 from ml_data.pipeline.options import DatasetOptions
@@ -61,7 +61,7 @@ def fetch_project(
         resolver = Resolver(settings, http=client.http)
     if resolver is None:
         resolver = Resolver(
-            settings, http=HttpClient(settings, session=new_session(settings, pool_maxsize=options.workers))
+            settings, http=http_client(settings, session=new_session(settings, pool_maxsize=options.workers))
         )
     config = parse_label_config(project.label_config) if project.label_config else None
     reason = fmt.check(config)  # before anything is downloaded
@@ -141,15 +141,19 @@ def fetch_export(
     settings: Settings | None = None,
     options: DatasetOptions | None = None,
     progress: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
 ) -> DatasetReport:
     """The same dataset from an export file already on disk (``config``: the labeling config XML).
+    ``out`` may not contain the export, the working directory or the files in ``protect`` (the
+    config file the XML was read from).
 
     >>> fetch_export("export.json", format="voc", out="data/voc", config=xml)  # doctest: +SKIP
     """
     settings = settings or Settings.from_env()
     options = _with_format(options, format)
     source = {"export": Path(export).name}
-    return Build(Path(export), Path(out), config, settings, options, source, progress=progress).run()
+    build = Build(Path(export), Path(out), config, settings, options, source, progress=progress, protect=tuple(protect))
+    return build.run()
 
 
 def _with_format(options: DatasetOptions | None, format: str) -> DatasetOptions:

@@ -2,25 +2,27 @@
 writing the new one.
 
 The manifest records the source, the label config, the options, each task's fingerprint,
-annotations, split and resources, and every file with its size and sha256: what makes a re-run
-incremental, and a dataset checkable.
+annotations, split and resources, and every file with its size, sha256 and modification time: what
+makes a re-run incremental, and a dataset checkable.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Mapping
+import os
+import stat
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from ml_data._version import __version__
-from ml_data.errors import ConfigurationError
+from ml_data.converters.output import check_output
 from ml_data.jsonio import dumps
 from ml_data.pipeline.options import DatasetOptions
-from ml_data.pipeline.report import MANIFEST, DatasetReport
+from ml_data.pipeline.report import MANIFEST, RESOURCE_FAILED, DatasetReport
 from ml_data.pipeline.tasks import TaskInfo
 from ml_data.redaction import redact_url
 
@@ -37,13 +39,13 @@ def settings_key(config: str | None, options: DatasetOptions) -> dict[str, Any]:
     }
 
 
-def check_target(out: Path) -> None:
-    """The dataset folder is replaced as a whole: refuse a folder that holds something else."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
-        raise ConfigurationError(
-            f"{out} exists and is not an ml-data dataset (no {MANIFEST}); it would be replaced: "
-            "choose a new or empty folder"
-        )
+def check_target(out: Path, inputs: Iterable[tuple[str, str | os.PathLike[str] | None]] = ()) -> Path:
+    """The dataset folder is replaced as a whole: refuse a folder that holds something else, or
+    that contains ``inputs`` (what each is, its path) or the working directory (see
+    :func:`~ml_data.converters.output.check_output`). A dataset written before outputs had their
+    marker is known by its manifest (a :data:`MANIFEST` file alone is not enough: other tools
+    write files of that name). Returns the folder's real path."""
+    return check_output(out, inputs=inputs, owned=lambda folder: read_manifest(folder) is not None, what="dataset")
 
 
 def read_manifest(out: Path) -> dict[str, Any] | None:
@@ -56,31 +58,36 @@ def read_manifest(out: Path) -> dict[str, Any] | None:
     return manifest
 
 
+def unchanged_file(path: Path, entry: Mapping[str, Any]) -> bool:
+    """``path`` is still the file its manifest ``entry`` describes, as far as a cheap check can
+    tell (no hashing): a regular file itself, not a link to one, with the recorded size and
+    modification time (lstat). A file written since, or a link planted in its place, is not."""
+    try:
+        return described_by(os.lstat(path), entry)
+    except OSError:
+        return False
+
+
+def described_by(info: os.stat_result, entry: Mapping[str, Any]) -> bool:
+    """A regular file with the size and modification time that a manifest ``entry`` records."""
+    size, mtime_ns = entry.get("size"), entry.get("mtime_ns")
+    return stat.S_ISREG(info.st_mode) and info.st_size == size and info.st_mtime_ns == mtime_ns
+
+
 def files_intact(out: Path, manifest: Mapping[str, Any]) -> bool:
-    """Every file the manifest lists is there with its size (a cheap check; no hashing)."""
-    for relative, entry in (manifest.get("files") or {}).items():
-        try:
-            if (out / relative).stat().st_size != entry.get("size"):
-                return False
-        except OSError:
-            return False
-    return True
+    """Every file the manifest lists is there, unchanged (see :func:`unchanged_file`)."""
+    return all(unchanged_file(out / relative, entry) for relative, entry in (manifest.get("files") or {}).items())
 
 
 def reusable_files(
     out: Path, manifest: Mapping[str, Any] | None, unchanged: set[str]
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """(redacted URL, task id) -> the previous dataset's file of that resource, for unchanged tasks
-    whose file is still there with its size."""
+    whose file is still there, unchanged (see :func:`unchanged_file`)."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for relative, entry in ((manifest or {}).get("files") or {}).items():
         source, task = entry.get("source"), entry.get("task")
-        if source is None or str(task) not in unchanged:
-            continue
-        try:
-            if (out / relative).stat().st_size != entry.get("size"):
-                continue
-        except OSError:
+        if source is None or str(task) not in unchanged or not unchanged_file(out / relative, entry):
             continue
         found[(source, str(task))] = {**entry, "path": relative}
     return found
@@ -125,7 +132,7 @@ def manifest_bytes(
                 "split": info.split,
                 "annotations": info.annotations,
                 "resources": [redact_url(url) for url in info.resources],
-                **({"excluded": "a resource could not be resolved"} if task_id in failed_tasks else {}),
+                **({"excluded": RESOURCE_FAILED} if task_id in failed_tasks else {}),
             }
             for task_id, info in tasks.items()
         },
@@ -140,10 +147,12 @@ __all__ = [
     "MANIFEST",
     "MANIFEST_VERSION",
     "check_target",
+    "described_by",
     "files_intact",
     "fill_from_manifest",
     "manifest_bytes",
     "read_manifest",
     "reusable_files",
     "settings_key",
+    "unchanged_file",
 ]

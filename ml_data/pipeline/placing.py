@@ -9,6 +9,7 @@ match (:class:`MediaLinks`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
@@ -19,7 +20,8 @@ from typing import Any
 from ml_data.converters.images import UniqueNames
 from ml_data.converters.model import read_tasks
 from ml_data.errors import OutputError
-from ml_data.hashing import file_sha256
+from ml_data.hashing import descriptor_sha256, file_sha256
+from ml_data.pipeline.manifest import described_by, unchanged_file
 from ml_data.pipeline.report import DatasetReport
 from ml_data.pipeline.tasks import TaskInfo
 from ml_data.resolvers.base import LocalFile
@@ -27,6 +29,9 @@ from ml_data.resolvers.base import LocalFile
 #: where a placed file comes from: its local path, the resolved file (or None), the previous
 #: dataset's entry (or None), and the task id
 Placement = tuple[Path, "LocalFile | None", "Mapping[str, Any] | None", Any]
+_BLOCK = 1024 * 1024
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 class MediaLinks:
@@ -84,16 +89,18 @@ class FilteredTasks:
                 yield self.media.rewrite(raw) if self.media is not None else raw
 
 
-def image_size(path: Path | None) -> tuple[int, int] | None:
-    """The size from the image's header (only for results that lack original_width/height)."""
-    if path is None:
+def image_size(source: LocalFile | Path | None) -> tuple[int, int] | None:
+    """The size from the image's header (only for results that lack original_width/height); a
+    resolved file is read as :meth:`LocalFile.open` opens it (beneath its root, for one in place)."""
+    if source is None:
         return None
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            return image.size
-    except OSError:
+        with source.open() if isinstance(source, LocalFile) else open(source, "rb") as handle:
+            with Image.open(handle) as image:
+                return image.size
+    except OSError:  # also NotFound and UnsafePath
         return None
 
 
@@ -106,27 +113,36 @@ def place_and_record(
     link: bool,
     report: DatasetReport,
 ) -> dict[str, dict[str, Any]]:
-    """Place the resources, keep unchanged files as they were, and list every file with its size
-    and sha256 (the manifest's ``files``)."""
+    """Place the resources, keep unchanged files as they were, and list every file with its size,
+    sha256 and modification time (the manifest's ``files``).
+
+    A file is kept from the previous dataset only when it is still what that dataset's manifest
+    says (:func:`unchanged_file`, checked on the very link made), so the sha256 recorded is the
+    sha256 of the file placed.
+    """
     old_files: Mapping[str, Any] = (previous or {}).get("files") or {}
     files: dict[str, dict[str, Any]] = {}
     for relative, (path, local, old, task) in placed_from.items():
         target = building / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        if old is not None:
-            sha256, size, source = old["sha256"], int(old["size"]), old["source"]
-        else:
-            assert local is not None
-            sha256, size = local.sha256, local.size
-            source = local.source
         previous_entry = old_files.get(relative)
-        if previous_entry and previous_entry.get("sha256") == sha256 and _link(out / relative, target):
-            report.files_kept += 1
-        elif (old is not None or (local is not None and local.cached)) and link and _link(path, target):
-            report.files_linked += 1
+        if old is None and local is not None and not local.cached:
+            sha256, size, how = _place_in_place(local, target, out / relative, previous_entry)
+            source = local.source
         else:
-            _copy(path, target)
-            report.files_copied += 1
+            if old is not None:
+                sha256, size, source = old["sha256"], int(old["size"]), old["source"]
+            else:
+                assert local is not None
+                sha256, size, source = local.sha256, local.size, local.source
+            if _same(previous_entry, sha256, size) and _keep(out / relative, target, previous_entry):
+                how = "kept"
+            elif link and (_keep(path, target, old) if old is not None else _link(path, target)):
+                how = "linked"
+            else:
+                _copy(path, target, old)
+                how = "copied"
+        setattr(report, f"files_{how}", getattr(report, f"files_{how}") + 1)
         files[relative] = {"size": size, "sha256": sha256, "source": source, "task": task}
         report.bytes_total += size
     for path in sorted(building.rglob("*")):
@@ -136,34 +152,89 @@ def place_and_record(
         size = path.stat().st_size
         sha256 = file_sha256(path)
         previous_entry = old_files.get(relative)
-        if previous_entry and previous_entry.get("sha256") == sha256 and previous_entry.get("size") == size:
-            # The same content: keep the previous file (its inode and time) instead of the new copy.
-            if _link(out / relative, path, replace=True):
-                report.files_kept += 1
+        # The same content: keep the previous file (its inode and time) instead of the new copy.
+        if _same(previous_entry, sha256, size) and _keep(out / relative, path, previous_entry, replace=True):
+            report.files_kept += 1
         files[relative] = {"size": size, "sha256": sha256}
         report.bytes_total += size
+    for relative, entry in files.items():
+        entry["mtime_ns"] = os.lstat(building / relative).st_mtime_ns
     return files
 
 
-def _link(source: Path, target: Path, *, replace: bool = False) -> bool:
-    """Hard-link ``source`` at ``target``; False where the file system cannot (then copy)."""
+def _same(entry: Mapping[str, Any] | None, sha256: str, size: int) -> bool:
+    return entry is not None and entry.get("sha256") == sha256 and entry.get("size") == size
+
+
+def _place_in_place(
+    local: LocalFile, target: Path, previous: Path, previous_entry: Mapping[str, Any] | None
+) -> tuple[str, int, str]:
+    """A file read in place (Local Files, mounted uploads): opened once, beneath its root, and
+    hashed and copied from that descriptor, so the sha256 recorded is that of the bytes placed.
+    Returns (sha256, size, "kept" or "copied")."""
+    with local.open() as handle:
+        fd = handle.fileno()
+        sha256, size = descriptor_sha256(fd), os.fstat(fd).st_size
+        if _same(previous_entry, sha256, size) and _keep(previous, target, previous_entry):
+            return sha256, size, "kept"
+        digest, size = hashlib.sha256(), 0
+        try:
+            with open(target, "xb") as copy:
+                while block := handle.read(_BLOCK):
+                    digest.update(block)
+                    copy.write(block)
+                    size += len(block)
+        except OSError as exc:
+            raise OutputError(f"cannot copy {local.path} into the dataset: {exc.strerror or exc}") from None
+    return digest.hexdigest(), size, "copied"
+
+
+def _keep(source: Path, target: Path, entry: Mapping[str, Any] | None, *, replace: bool = False) -> bool:
+    """Hard-link the previous dataset's ``source`` at ``target`` when it is still the file
+    ``entry`` describes; False (nothing left at ``target``) otherwise. The check is made on the
+    link just made, so on exactly the file kept: a symlink planted in the previous dataset is
+    linked as itself (never followed) and then refused."""
+    if entry is None:
+        return False
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}") if replace else target
+    if not _link(source, temporary):
+        return False
+    if not unchanged_file(temporary, entry):
+        temporary.unlink()
+        return False
+    if replace:
+        os.replace(temporary, target)
+    return True
+
+
+def _link(source: Path, target: Path) -> bool:
+    """Hard-link ``source`` itself (a symlink is not followed) at ``target``; False where the file
+    system cannot (then copy)."""
     try:
-        if replace:
-            temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
-            os.link(source, temporary)
-            os.replace(temporary, target)
-        else:
-            os.link(source, target)
+        os.link(source, target, follow_symlinks=False)
         return True
     except OSError:
         return False
 
 
-def _copy(source: Path, target: Path) -> None:
+def _copy(source: Path, target: Path, entry: Mapping[str, Any] | None = None) -> None:
+    """Copy ``source`` to ``target``: a cache entry, or the previous dataset's file ``entry``
+    describes (then opened without following a link, and checked on its descriptor)."""
     try:
-        shutil.copyfile(source, target)
+        if entry is None:
+            shutil.copyfile(source, target)
+            return
+        handle = open(os.open(source, os.O_RDONLY | _NOFOLLOW | _CLOEXEC), "rb")
     except OSError as exc:
         raise OutputError(f"cannot copy {source} into the dataset: {exc.strerror or exc}") from None
+    with handle:
+        if not described_by(os.fstat(handle.fileno()), entry):
+            raise OutputError(f"{source} changed while the dataset was built; run the fetch again")
+        try:
+            with open(target, "xb") as copy:
+                shutil.copyfileobj(handle, copy, _BLOCK)
+        except OSError as exc:
+            raise OutputError(f"cannot copy {source} into the dataset: {exc.strerror or exc}") from None
 
 
 __all__ = ["FilteredTasks", "MediaLinks", "Placement", "image_size", "place_and_record"]

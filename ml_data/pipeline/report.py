@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ml_data.converters.base import ConversionReport
+from ml_data.converters.base import ConversionReport, why_nothing
 
 #: The dataset's own description, beside the files it lists.
 MANIFEST = "manifest.json"
@@ -64,4 +66,32 @@ class DatasetReport:
         }
 
 
-__all__ = ["MANIFEST", "DatasetReport"]
+#: The reason a task is left out of a dataset when one of its resources could not be resolved.
+RESOURCE_FAILED = "a resource could not be resolved"
+
+
+def why_empty_dataset(
+    tasks: int,
+    conversions: Iterable[Mapping[str, Any]],
+    *,
+    excluded: int = 0,
+    failures: Mapping[str, str] | None = None,
+) -> str | None:
+    """Why a dataset with no item at all is a failure (None: it has items, or its tasks simply
+    have nothing to export yet): :func:`~ml_data.converters.base.why_nothing` over every split's
+    conversion (``as_dict()`` of each), with the ``excluded`` tasks whose resources failed."""
+    items = 0
+    skipped: Counter[str] = Counter()
+    for conversion in conversions:
+        items += int(conversion.get("items_written") or 0)
+        skipped.update(conversion.get("skipped") or {})
+    if excluded:
+        skipped[RESOURCE_FAILED] += excluded
+    reason = why_nothing(tasks, items, skipped)
+    if reason is not None and failures:
+        url, message = next(iter(failures.items()))
+        reason += f" (first failure: {url}: {message[:200]})"
+    return reason
+
+
+__all__ = ["MANIFEST", "RESOURCE_FAILED", "DatasetReport", "why_empty_dataset"]

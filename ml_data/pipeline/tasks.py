@@ -138,12 +138,16 @@ class TaskReader:
         self.split = split
 
     def add(self, tasks: dict[str, TaskInfo], raw: Mapping[str, Any], source: str) -> TaskInfo:
-        """Read ``raw`` into ``tasks`` (by id); a task without an id, or twice, is an error."""
+        """Read ``raw`` into ``tasks`` (by id); a task without an id is an error. A later task
+        with an id already read is an error too, or with the error policy ``skip`` is left to
+        the conversion, which reports it (``duplicate task id``): the first one is kept."""
         task_id = raw.get("id")
         if task_id is None:
             raise InvalidExport(f"a task in {source} has no id; ml-data needs exports from Label Studio")
         key = str(task_id)
         if key in tasks:
+            if self.select.on_error == "skip":
+                return tasks[key]
             raise InvalidExport(f"task {task_id} appears twice in {source}")
         info = tasks[key] = self.info(raw)
         return info

@@ -4,11 +4,13 @@ written by a Ray cluster (:func:`read_tasks` -> :func:`resolve_resources` -> :fu
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import ray
 
 from ml_data.config import Settings
+from ml_data.pipeline.manifest import check_target
 from ml_data.pipeline.options import DatasetOptions
 from ml_data.pipeline.report import DatasetReport
 from ml_data.ray.read import read_tasks
@@ -33,16 +35,19 @@ def fetch_with_ray(
     options: DatasetOptions | None = None,
     address: str | None = None,
     concurrency: int | None = None,
+    protect: Iterable[str | os.PathLike[str]] = (),
 ) -> DatasetReport:
     """Write the dataset of ``project`` (or of the ``export`` file, with its ``config``) to ``out``
     on the Ray cluster at ``address``. ``concurrency``: resolving actors (default: one per CPU of
-    the cluster)."""
+    the cluster). ``out`` may not contain the export or the files in ``protect``."""
     settings = settings or Settings.from_env()
     options = options or DatasetOptions()
     if out is None:
         if project is None:
             raise ValueError("an export needs out=")
         out = Path("datasets") / f"project-{project}-{options.format}"
+    # Refused before the cluster starts; the sink checks the folder again when writing begins.
+    check_target(Path(out), [("the export", export), *(("an input of this run", path) for path in protect)])
     connect(address)
     actors = concurrency or max(1, int(ray.cluster_resources().get("CPU", 1)))
     tasks = read_tasks(project=project, export=export, config=config, settings=settings)

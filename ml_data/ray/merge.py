@@ -53,7 +53,8 @@ def merge_shards(shards: list[Path], building: Path, out: Path) -> dict[str, Any
     for relative, parts in others.items():
         target = building / relative
         combine(relative, target, parts)
-        files[relative] = {"size": target.stat().st_size, "sha256": file_sha256(target)}
+        info = target.stat()
+        files[relative] = {"size": info.st_size, "sha256": file_sha256(target), "mtime_ns": info.st_mtime_ns}
     return _manifest(manifests, files, out)
 
 

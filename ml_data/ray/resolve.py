@@ -18,7 +18,8 @@ from ray.data import ActorPoolStrategy, Dataset
 
 from ml_data.config import Settings
 from ml_data.errors import ConfigurationError, MlDataError
-from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, new_session
+from ml_data.http import DEFAULT_POOL_SIZE, new_session
+from ml_data.labelstudio import http_client
 from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.bulk import resolve_many
 from ml_data.resolvers.resolver import Resolver
@@ -61,7 +62,7 @@ class ResolveBatch:
 
     def __init__(self, settings: Settings, fetch: str, threads: int) -> None:
         session = new_session(settings, pool_maxsize=max(threads, DEFAULT_POOL_SIZE))
-        self.resolver = Resolver(settings, http=HttpClient(settings, session=session))
+        self.resolver = Resolver(settings, http=http_client(settings, session=session))
         self.fetch = fetch
         self.threads = threads
 

@@ -24,15 +24,15 @@ from ray.data.datasource import Datasink, WriteResult
 
 from ml_data.config import Settings
 from ml_data.converters import get_format
-from ml_data.converters.base import atomic_folder
 from ml_data.converters.label_config import parse_label_config
-from ml_data.errors import ConfigurationError, FormatNotSupported, MlDataError
+from ml_data.converters.output import atomic_folder
+from ml_data.errors import ConfigurationError, FormatNotSupported, MlDataError, NothingToWrite
 from ml_data.jsonio import dumps
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline.build import Build
 from ml_data.pipeline.manifest import check_target
 from ml_data.pipeline.options import DatasetOptions, parse_split
-from ml_data.pipeline.report import DatasetReport
+from ml_data.pipeline.report import DatasetReport, why_empty_dataset
 from ml_data.ray.merge import merge_shards, write_manifest
 from ml_data.ray.read import raw_task
 from ml_data.ray.resolve import local_file
@@ -102,6 +102,7 @@ class DatasetSink(Datasink[ShardResult | None]):
                 previous=None,
                 previous_read=True,
                 prefetched=prefetched,
+                allow_empty=True,
             ).run()
         finally:
             export.unlink(missing_ok=True)
@@ -117,6 +118,7 @@ class DatasetSink(Datasink[ShardResult | None]):
                     Build(export, self.staging / "empty", self.config, self.settings, self.options, self.source).run()
                     shards = [self.staging / "empty"]
                 manifest = merge_shards(shards, building, self.out)
+                _refuse_empty(manifest, self.out)
                 write_manifest(building, manifest)
         finally:
             shutil.rmtree(self.staging, ignore_errors=True)
@@ -141,6 +143,20 @@ def _collect(row: Mapping[str, Any], prefetched: dict[str, LocalFile | MlDataErr
             prefetched[url] = local_file(path, entry)
         elif error is not None:
             prefetched[url] = ShardFailure(error)
+
+
+def _refuse_empty(manifest: Mapping[str, Any], out: Path) -> None:
+    """The rule single-machine fetch applies, to the merged dataset: no item at all is a
+    :class:`NothingToWrite` (the shards, each alone, may hold nothing)."""
+    tasks = manifest.get("tasks") or {}
+    empty = why_empty_dataset(
+        len(tasks),
+        (manifest.get("conversions") or {}).values(),
+        excluded=sum(1 for info in tasks.values() if info.get("excluded")),
+        failures=manifest.get("failures") or {},
+    )
+    if empty is not None:
+        raise NothingToWrite(f"{empty}; {out} is unchanged")
 
 
 def _report(out: Path, format: str, manifest: Mapping[str, Any], results: list[ShardResult]) -> DatasetReport:

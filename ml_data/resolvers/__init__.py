@@ -8,19 +8,21 @@
 
 from __future__ import annotations
 
-from ml_data.resolvers.base import LocalFile
+from ml_data.resolvers.base import LocalFile, OpenedFile
 from ml_data.resolvers.bulk import BulkResult, resolve_many
 from ml_data.resolvers.compat import get_local_path
 from ml_data.resolvers.refs import parse_ref
-from ml_data.resolvers.resolver import KNOWN_FETCHERS, Resolver, get_fetcher, resolve, resolver_for
+from ml_data.resolvers.resolver import KNOWN_FETCHERS, Resolver, get_fetcher, open_resource, resolve, resolver_for
 
 __all__ = [
     "KNOWN_FETCHERS",
     "BulkResult",
     "LocalFile",
+    "OpenedFile",
     "Resolver",
     "get_fetcher",
     "get_local_path",
+    "open_resource",
     "parse_ref",
     "resolve",
     "resolve_many",

@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ml_data.cache.freshness import Action, freshness_action
+from ml_data.deadline import Deadline
 from ml_data.errors import (
     IncompleteDownload,
     LabelStudioNotConfigured,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _BROKEN_TRANSFER = (IncompleteDownload, UpstreamUnavailable, UpstreamTimeout)
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def cached_download(resolver: Resolver, ref: Ref, url: HttpURL, *, identity: str | None = None) -> LocalFile:
@@ -87,14 +89,15 @@ def revalidate(
         headers["If-None-Match"] = entry.etag
     if entry.last_modified:
         headers["If-Modified-Since"] = entry.last_modified
-    response = resolver.http.get(url, headers=headers)
+    deadline = Deadline.after(resolver.settings.download_deadline)
+    response = resolver.http.get(url, headers=headers, deadline=deadline)
     if response.status_code == 304:
         response.close()
         logger.debug("not modified: %s", entry.source)
         return resolver.cache.mark_validated(
             entry, etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified")
         )
-    return download(resolver, identity, url, filename=filename, kind=kind, response=response)
+    return download(resolver, identity, url, filename=filename, kind=kind, response=response, deadline=deadline)
 
 
 def download(
@@ -105,20 +108,22 @@ def download(
     filename: str,
     kind: str | None = None,
     response: requests.Response | None = None,
+    deadline: Deadline | None = None,
 ) -> CacheEntry:
     """GET ``url`` into the cache entry of ``identity``, resuming or retrying broken transfers.
 
     The caller holds the identity's lock. Connection errors and 429/5xx before the body are
     retried by the session; a body that breaks off (reset, truncated, stalled) is retried here up
     to ``settings.retries`` times, from where it stopped when the server allows it. The whole
-    download, retries included, must finish within ``settings.download_deadline`` seconds and stay
-    under ``settings.max_file_size`` bytes.
+    download, retries and redirects included, must finish within ``settings.download_deadline``
+    seconds (``deadline``, when ``response`` was asked for under it) and stay under
+    ``settings.max_file_size`` bytes. Only a 200 is the file (or the 206 a resume asked for).
     """
     settings = resolver.settings
     http = resolver.http
     text = str(url)
-    deadline = time.monotonic() + settings.download_deadline
-    response = response if response is not None else http.get(url)
+    deadline = deadline or Deadline.after(settings.download_deadline)
+    response = response if response is not None else http.get(url, deadline=deadline)
     first = response
     total = _checked_full_response(response, text, settings.max_file_size)
     validator = _range_validator(response)
@@ -144,22 +149,24 @@ def download(
                     last_modified=first.headers.get("Last-Modified"),
                 )
             except _BROKEN_TRANSFER as exc:
-                if attempt >= settings.retries or time.monotonic() >= deadline:
+                if attempt >= settings.retries or deadline.expired():
                     raise
                 delay = settings.backoff_factor * (2**attempt)
                 attempt += 1
                 logger.warning("%s; retrying in %.1fs (%d/%d)", exc, delay, attempt, settings.retries)
-                time.sleep(delay)
+                time.sleep(min(delay, max(0.0, deadline.remaining())))
             finally:
                 response.close()
             if resumable and 0 < pending.size < (total or 0):
                 assert validator is not None
-                response = http.get(url, headers={"Range": f"bytes={pending.size}-", "If-Range": validator})
+                response = http.get(
+                    url, headers={"Range": f"bytes={pending.size}-", "If-Range": validator}, deadline=deadline
+                )
                 if response.status_code == 206 and _content_range(response) == (pending.size, total):
                     logger.info("resuming at byte %d of %d", pending.size, total)
                     continue
             else:
-                response = http.get(url)
+                response = http.get(url, deadline=deadline)
             # A full body: start over (the server could not resume, or the object changed).
             pending.restart()
             first = response
@@ -167,12 +174,21 @@ def download(
 
 
 def _checked_full_response(response: requests.Response, url: str, max_size: int) -> int | None:
-    """The announced length of a whole-file answer; refuses a partial one nobody asked for and
-    one announced larger than the cap."""
-    if response.status_code == 206:
+    """The announced length of a whole-file answer; refuses anything but a 200 (a partial answer
+    nobody asked for, a 204, a 299...) and one announced larger than the cap."""
+    status = response.status_code
+    if status != 200:
         response.close()
-        raise UnacceptableResponse("the server sent part of the file (206) to a request for all of it", url=url)
-    total = _content_length(response)
+        if status == 206:
+            raise UnacceptableResponse("the server sent part of the file (206) to a request for all of it", url=url)
+        raise UnacceptableResponse(
+            f"the server answered HTTP {status} {response.reason or ''}".rstrip() + ", not the file (a 200)", url=url
+        )
+    try:
+        total = _content_length(response, url)
+    except UnacceptableResponse:
+        response.close()
+        raise
     if total is not None and total > max_size:
         response.close()
         raise ResourceTooLarge(
@@ -206,7 +222,8 @@ def label_studio_url(resolver: Resolver, ls_url: str, *, url: str, target: HttpU
         if prefix and (path == prefix or path.startswith(prefix + "/")):
             prefix = ""
         absolute = parse_http_url(f"{base_url.scheme}://{base_url.netloc}{prefix}{path}")
-    if resolver.http.auth is None or not resolver.http.auth.applies_to(absolute):
+    credentials = resolver.http.credentials
+    if credentials is None or not credentials.applies_to(absolute):
         raise LabelStudioNotConfigured(
             "this file is served by Label Studio, which needs a token: set LABEL_STUDIO_API_KEY "
             "(a legacy token or a personal access token) and LABEL_STUDIO_URL",
@@ -215,16 +232,27 @@ def label_studio_url(resolver: Resolver, ls_url: str, *, url: str, target: HttpU
     return absolute
 
 
-def _content_length(response: requests.Response) -> int | None:
+def _content_length(response: requests.Response, url: str) -> int | None:
     value = response.headers.get("Content-Length")
     if value is None or "chunked" in response.headers.get("Transfer-Encoding", "").lower():
         return None
     if not is_identity_encoded(response):
         return None  # the length of the compressed body, not of the file
-    try:
-        return int(value)
-    except ValueError:
-        return None
+    return parse_content_length(value, url=url)
+
+
+def parse_content_length(value: str, *, url: str) -> int:
+    """A ``Content-Length`` as RFC 9110 writes it: ASCII digits, or a list repeating one such value
+    (two identical headers joined). Anything else (``-1``, ``+5``, ``5_000``, ``1e3``, other
+    scripts' digits, two lengths) is refused: the body's end would be a guess.
+
+    >>> parse_content_length("1024", url="https://example.com/x")
+    1024
+    """
+    values = {part.strip(" \t") for part in value.split(",")}
+    if len(values) != 1 or not _DIGITS.fullmatch(number := values.pop()):
+        raise UnacceptableResponse(f"the server sent a malformed Content-Length ({value[:40]!r})", url=url)
+    return int(number)
 
 
 def _range_validator(response: requests.Response) -> str | None:

@@ -17,7 +17,8 @@ from tqdm import tqdm
 
 from ml_data.config import DEFAULT_WORKERS, Settings
 from ml_data.errors import ConfigurationError, MlDataError, UpstreamError
-from ml_data.http import DEFAULT_POOL_SIZE, HttpClient, new_session
+from ml_data.http import DEFAULT_POOL_SIZE, new_session
+from ml_data.labelstudio import http_client
 from ml_data.redaction import redact_url
 from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.resolver import Resolver
@@ -62,7 +63,7 @@ def resolve_many(
         settings = settings or Settings.from_env()
         # One session for all workers: its pools (one per origin) hold a connection per worker.
         session = new_session(settings, pool_maxsize=max(workers, DEFAULT_POOL_SIZE))
-        resolver = Resolver(settings, http=HttpClient(settings, session=session))
+        resolver = Resolver(settings, http=http_client(settings, session=session))
     if refresh:
         resolver = resolver.refreshing()
 

@@ -19,6 +19,8 @@ import os
 from pathlib import Path
 
 from ml_data.config import Settings, environment_key, environment_values
+from ml_data.labelstudio.hints import localhost_hint
+from ml_data.redaction import redact_url
 from ml_data.resolvers.resolver import resolver_for
 
 logger = logging.getLogger(__name__)
@@ -62,12 +64,9 @@ def _with_arguments(
     if cache_dir:
         overrides["cache_dir"] = Path(cache_dir)
     settings = settings.with_changes(**overrides)
-    if settings.label_studio_url and "localhost" in settings.label_studio_url:
-        logger.warning(
-            "LABEL_STUDIO_URL uses localhost (%s): inside a Docker container that is the container "
-            "itself, not the host; use the host's address or the service name instead",
-            settings.label_studio_url,
-        )
+    hint = localhost_hint(settings.label_studio_url)
+    if hint:
+        logger.warning("LABEL_STUDIO_URL uses localhost (%s). %s", redact_url(settings.label_studio_url or ""), hint)
     return settings
 
 
@@ -96,7 +95,10 @@ def get_local_path(
         remote ones only if already cached; otherwise ``FileNotFoundError`` (the reference returned
         the path where the file *would* be, which does not exist)
     :param task_id: Label Studio task id, used to fetch cloud objects through Label Studio
-    :return: the path as a string
+    :return: the path as a string; for a file read in place, its real path, checked during this
+        call (on an open descriptor) to be a regular file beneath its root. Whoever can change that
+        folder can change what the path names afterwards: ``ml_data.open_resource`` reads without
+        that race
     :raises FileNotFoundError: missing file, Label Studio URL or token not set
     :raises ValueError: invalid hostname, unsafe path, unsupported URL
     :raises requests.HTTPError: the server answered with an error (401, 403, 404, ...)

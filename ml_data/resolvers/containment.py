@@ -1,7 +1,9 @@
 """Path containment: a path from a task may only name a file inside the folder it belongs to.
 
 Task data is untrusted: ``?d=../../etc/passwd``, ``%2e%2e``, absolute paths, NUL bytes, backslashes
-and symlinks pointing out of the folder must all be refused, never read and never sent on.
+and symlinks pointing out of the folder must all be refused, never read and never sent on. This
+module checks the path as written; :mod:`ml_data.resolvers.beneath` opens it without leaving the
+folder (the symlinks on the way are only known, and only safe to follow, at that moment).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from ml_data.errors import UnsafePath
+from ml_data.errors import NotFound, UnsafePath
 
 _DRIVE = re.compile(r"^[a-zA-Z]:")
 
@@ -49,32 +51,28 @@ def is_within(path: Path, root: Path) -> bool:
         return False
 
 
-def contained_path(root: Path, relative: str, *, url: str | None = None) -> Path:
-    """The real path of ``root/relative``, refusing anything that ends up outside ``root``.
+def root_holding(path: str, roots: list[Path], *, url: str | None = None) -> tuple[Path, str]:
+    """The allowed root that holds absolute ``path``, and the path's real path relative to it.
 
-    ``root`` must already be a real path (see :func:`usable_root`). Symlinks are followed, so a
-    link inside the root that points out of it is refused.
+    The real path only chooses the root (a path may reach it through a link); the file is then
+    opened beneath that root from the relative path (:mod:`ml_data.resolvers.beneath`), so a link
+    swapped in meanwhile cannot lead out of it.
     """
-    check_relative(relative, url=url)
-    real = Path(os.path.realpath(root / relative))
-    if not is_within(real, root):
-        raise UnsafePath(f"file path resolves outside {root} (through a symlink)", url=url)
-    return real
-
-
-def contained_absolute(path: str, roots: list[Path], *, url: str | None = None) -> Path:
-    """The real path of absolute ``path`` if it lies inside one of ``roots``, else UnsafePath."""
     if "\x00" in path:
         raise UnsafePath("file path contains a NUL byte", url=url)
     if "\\" in path:
         raise UnsafePath("file path contains a backslash", url=url)
-    real = Path(os.path.realpath(path))
     if not roots:
         raise UnsafePath(
             "local paths are only read inside configured folders: set LOCAL_FILES_DOCUMENT_ROOT, "
             "ML_DATA_UPLOAD_DIR or ML_DATA_LOCAL_ROOTS",
             url=url,
         )
-    if not any(is_within(real, root) for root in roots):
-        raise UnsafePath("file path is outside every configured folder", url=url)
-    return real
+    try:
+        real = Path(os.path.realpath(path))
+    except OSError as exc:  # a link on the path changed while it was read (EINVAL), a loop, ...
+        raise NotFound(f"cannot look up the file path: {exc.strerror or exc}", url=url) from None
+    for root in roots:
+        if is_within(real, root):
+            return root, real.relative_to(root).as_posix()
+    raise UnsafePath("file path is outside every configured folder", url=url)

@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl, unquote, urlencode
 
 from ml_data.data_uris import DataURI, split_data_uri
 from ml_data.errors import MlDataError, UnsafePath, UnsupportedURL
+from ml_data.labelstudio.paths import resource_path, upload_key
 from ml_data.urls import HttpURL, parse_http_url, reject_lone_surrogates, split_url
 
 CLOUD_SCHEMES = {"s3": "s3", "gs": "gcs", "azure-blob": "azure"}
@@ -84,12 +85,6 @@ _S3_VIRTUAL_HOST = re.compile(r"^(?P<bucket>.+)\.s3(?:[.-](?:dualstack\.)?[a-z0-
 _S3_PATH_HOST = re.compile(r"^s3(?:[.-](?:dualstack\.)?[a-z0-9-]+)?\.amazonaws\.com$")
 _GCS_HOSTS = ("storage.googleapis.com", "storage.cloud.google.com")
 _AZURE_HOST = re.compile(r"^[a-z0-9]+\.blob\.core\.windows\.net$")
-
-_UPLOAD = re.compile(r"^(?P<prefix>(?:/[^?#]*?)?)/data/upload/(?P<project>[^/?#]+)/(?P<file>[^?#]+)$")
-_LOCAL_FILES = re.compile(r"^(?P<prefix>(?:/[^?#]*?)?)/data/local-files/?$")
-_STORAGE_DATA = re.compile(r"^(?P<prefix>(?:/[^?#]*?)?)/storage-data/uploaded/?$")
-_RESOLVE = re.compile(r"^(?P<prefix>(?:/[^?#]*?)?)/(?P<scope>tasks|projects)/(?P<id>\d+)/(?P<verb>resolve|presign)/?$")
-_UPLOAD_KEY = re.compile(r"^upload/(?P<project>[^/]+)/(?P<file>.+)$")
 
 
 @dataclass(frozen=True)
@@ -387,44 +382,41 @@ def _parse_label_studio_path(
     # '?' or '#', whatever it holds. Not split_url: "c:/data/upload/..." has no scheme here.
     path, _, query = path_and_query.partition("#")[0].partition("?")
     common: dict[str, Any] = {"raw": raw, "ls_url": ls_url, "origin": origin, "target": target}
-    match = _UPLOAD.match(path)
-    if match:
+    found = resource_path(path)
+    if found is None:
+        return None
+    if found.kind == "upload":
         # Label Studio serves /data/upload/ whatever the query says (a cache-busting ?v=2).
-        return UploadRef(**common, project=unquote(match["project"]), name=unquote(match["file"]))
-    if _LOCAL_FILES.match(path):
+        return UploadRef(**common, project=unquote(found.project), name=unquote(found.file))
+    if found.kind == "local-files":
         value = _last_query_value(query, "d")
         if not value:
             raise UnsupportedURL("Local Files URL has no file path (?d=)", url=raw)
         # Label Studio serves ?d=/images/x.png as images/x.png under its document root (it strips
         # leading slashes): the same file, the same identity.
         return LocalFilesRef(**common, path=value.lstrip("/") or value)
-    if _STORAGE_DATA.match(path):
-        key = _last_query_value(query, "filepath") or ""
-        key_match = _UPLOAD_KEY.match(key)
-        if not key_match:
+    if found.kind == "storage-data":
+        key = upload_key(_last_query_value(query, "filepath") or "")
+        if key is None:
             raise UnsupportedURL("storage-data URL has no upload/<project>/<file> filepath", url=raw)
-        return UploadRef(**common, project=key_match["project"], name=key_match["file"])
-    match = _RESOLVE.match(path)
-    if match:
-        fileuri = _last_query_value(query, "fileuri")
-        if not fileuri:
-            raise UnsupportedURL(f"Label Studio {match['verb']} link has no fileuri", url=raw)
-        cloud_uri = decode_fileuri(fileuri, raw=raw)
-        cloud = _parse_cloud_uri(cloud_uri, raw=raw)
-        number = int(match["id"])
-        return CloudRef(
-            raw=raw,
-            scheme=cloud.scheme,
-            bucket=cloud.bucket,
-            key=cloud.key,
-            via="label-studio",
-            target=target,
-            ls_url=ls_url,
-            origin=origin,
-            task_id=number if match["scope"] == "tasks" else None,
-            project_id=number if match["scope"] == "projects" else None,
-        )
-    return None
+        return UploadRef(**common, project=key[0], name=key[1])
+    fileuri = _last_query_value(query, "fileuri")
+    if not fileuri:
+        raise UnsupportedURL(f"Label Studio {found.verb} link has no fileuri", url=raw)
+    cloud_uri = decode_fileuri(fileuri, raw=raw)
+    cloud = _parse_cloud_uri(cloud_uri, raw=raw)
+    return CloudRef(
+        raw=raw,
+        scheme=cloud.scheme,
+        bucket=cloud.bucket,
+        key=cloud.key,
+        via="label-studio",
+        target=target,
+        ls_url=ls_url,
+        origin=origin,
+        task_id=found.number if found.scope == "tasks" else None,
+        project_id=found.number if found.scope == "projects" else None,
+    )
 
 
 def decode_fileuri(value: str, *, raw: str = "") -> str:

@@ -13,7 +13,8 @@ from ml_data.cache import Cache
 from ml_data.config import Settings
 from ml_data.errors import MlDataError, UnsupportedURL
 from ml_data.http import HttpClient
-from ml_data.resolvers.base import Fetcher, LocalFile
+from ml_data.labelstudio import http_client
+from ml_data.resolvers.base import Fetcher, LocalFile, OpenedFile
 from ml_data.resolvers.refs import Ref, parse_ref
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class Resolver:
         guard: RefGuard | None = None,
     ) -> None:
         self.settings = settings
-        self.http = http or HttpClient(settings)
+        self.http = http or http_client(settings)
         self.cache = cache or Cache.from_settings(settings)
         #: When False, files not present locally or in the cache raise NotFound instead.
         self.allow_downloads = allow_downloads
@@ -102,10 +103,38 @@ class Resolver:
     def resolve(self, url: str, *, task_id: int | None = None, refresh: bool = False) -> LocalFile:
         """The complete local file for ``url``; errors name the URL (redacted) and the task.
 
-        ``refresh=True`` revalidates a cached remote file now instead of after the TTL.
+        ``refresh=True`` revalidates a cached remote file now instead of after the TTL. A file in
+        place is checked on an open descriptor (a regular file beneath its root), which is then
+        closed: to read it without a race against whoever can change its folder, use :meth:`open`.
         """
         if refresh and not self.refresh:
             return self.refreshing().resolve(url, task_id=task_id)
+        found = self._fetch(url, task_id)
+        if isinstance(found, OpenedFile):
+            found.close()
+            return found.local
+        return found
+
+    def open(self, url: str, *, task_id: int | None = None, refresh: bool = False) -> OpenedFile:
+        """The file for ``url``, resolved as :meth:`resolve` does and open for reading. For a file
+        in place this is the descriptor its checks were made on: what is read is what was checked,
+        even if a folder on its path is swapped for a link meanwhile.
+
+        >>> with resolver.open("/data/local-files/?d=photos/cat.jpg") as opened:  # doctest: +SKIP
+        ...     body, size = opened.file.read(), opened.stat.st_size
+        """
+        if refresh and not self.refresh:
+            return self.refreshing().open(url, task_id=task_id)
+        found = self._fetch(url, task_id)
+        if isinstance(found, OpenedFile):
+            return found
+        try:
+            return OpenedFile.of(found)
+        except MlDataError as exc:
+            exc.task_id = task_id if exc.task_id is None else exc.task_id
+            raise
+
+    def _fetch(self, url: str, task_id: int | None) -> LocalFile | OpenedFile:
         try:
             ref = self.parse(url)
             if self.guard is not None:
@@ -135,3 +164,15 @@ def resolve(
     PosixPath('/data/photos/cat.jpg')
     """
     return resolver_for(settings or Settings.from_env()).resolve(url, task_id=task_id, refresh=refresh)
+
+
+def open_resource(
+    url: str, *, task_id: int | None = None, settings: Settings | None = None, refresh: bool = False
+) -> OpenedFile:
+    """Resolve a task URL and open the file for reading (see :meth:`Resolver.open`): a file in
+    place is read from the very descriptor that was checked beneath its root.
+
+    >>> with open_resource("/data/local-files/?d=photos/cat.jpg") as opened:  # doctest: +SKIP
+    ...     body = opened.file.read()
+    """
+    return resolver_for(settings or Settings.from_env()).open(url, task_id=task_id, refresh=refresh)

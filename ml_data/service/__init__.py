@@ -5,7 +5,10 @@ credentials or the Label Studio token, or that share one cache.
     app = create_app()            # settings from the environment
 
 Every endpoint but /healthz needs ``Authorization: Bearer <ML_DATA_SERVICE_TOKEN>``; the service
-fetches only from Label Studio and the allowlisted origins and buckets.
+fetches only from Label Studio and the allowlisted origins and buckets. Every POST body must be
+``Content-Type: application/json``: a type an HTML form or a cross-site ``fetch`` can send without
+asking the service first (``text/plain``, form encodings) is refused, so no other web page can
+start a job, whatever the authentication.
 """
 
 from __future__ import annotations
@@ -18,16 +21,20 @@ from flask import Flask, g, jsonify, request
 
 from ml_data.config import Settings
 from ml_data.errors import ConfigurationError
-from ml_data.http import HttpClient
+from ml_data.labelstudio import http_client
 from ml_data.service import errors
 from ml_data.service.api import api
 from ml_data.service.config import ServiceSettings
+from ml_data.service.errors import ApiError
 from ml_data.service.guard import GuardedResolver, UrlGuard
+from ml_data.service.hosts import HostPolicy
 from ml_data.service.jobs import JobRegistry
 from ml_data.service.projects import projects
 
 logger = logging.getLogger("ml_data.service")
 _OPEN = frozenset({"/healthz"})
+#: Methods whose body the endpoints read.
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
 def create_app(settings: Settings | None = None, service: ServiceSettings | None = None) -> Flask:
@@ -42,18 +49,26 @@ def create_app(settings: Settings | None = None, service: ServiceSettings | None
     # The service's own, lower, cap on what one request may pull into the cache.
     settings = settings.with_changes(max_file_size=min(settings.max_file_size, service.max_file_size))
     app.extensions["ml_data.resolver"] = GuardedResolver(
-        settings, guard, http=HttpClient(settings, url_guard=guard.check_hop)
+        settings, guard, http=http_client(settings, url_guard=guard.check_hop)
     )
     app.extensions["ml_data.jobs"] = JobRegistry()
     app.extensions["ml_data.accel_redirect"] = service.accel_redirect
     app.extensions["ml_data.datasets_dir"] = service.datasets_dir or settings.cache_dir / "datasets"
+    app.extensions["ml_data.public_url"] = service.public_url
+    hosts = HostPolicy.create(no_auth=service.no_auth, allowed_hosts=service.allowed_hosts)
     app.register_blueprint(api)
     app.register_blueprint(projects)
     errors.register(app)
 
+    # In this order: the Host before anything else (a refused name learns nothing, not even
+    # whether a token is needed), then the token, then the body's type.
+    @app.before_request
+    def _check_host() -> None:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+        g.host = hosts.check(request.headers.get("Host"), request.scheme)
+
     @app.before_request
     def _authenticate():  # type: ignore[no-untyped-def]
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
         if service.no_auth or request.path in _OPEN:
             return None
         header = request.headers.get("Authorization", "")
@@ -62,9 +77,17 @@ def create_app(settings: Settings | None = None, service: ServiceSettings | None
             return jsonify(error="unauthorized", message="missing or wrong bearer token"), 401
         return None
 
+    @app.before_request
+    def _require_json() -> None:
+        if request.method in _WITH_BODY and request.mimetype != "application/json":
+            raise ApiError(
+                415, "unsupported_media_type", "send the request body as JSON with Content-Type: application/json"
+            )
+
     @app.after_request
     def _log(response):  # type: ignore[no-untyped-def]
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         logger.info("%s %s %s request_id=%s", request.method, request.path, response.status_code, g.get("request_id"))
         return response
 

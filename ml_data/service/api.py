@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import unicodedata
 from typing import Any
-from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask import Blueprint, current_app, jsonify, request
 
 from ml_data._version import __version__
 from ml_data.errors import MlDataError
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline import project_resources, task_resources
-from ml_data.resolvers import LocalFile, Resolver, resolve_many
-from ml_data.service.errors import ApiError, status_of
+from ml_data.resolvers import Resolver, resolve_many
+from ml_data.service.errors import ApiError, public_message, status_of
+from ml_data.service.files import file_response
 from ml_data.service.jobs import Job, JobRegistry
 from ml_data.service.openapi import OPENAPI
 from ml_data.service.schemas import PREFETCH, WEBHOOK, parse_body
@@ -69,57 +67,20 @@ def resources():  # type: ignore[no-untyped-def]
         raise ApiError(400, "bad_request", "the url parameter is required")
     task_id = _task_id(request.args.get("task_id"))
     resolver = _resolver()
-    local = resolver.resolve(url, task_id=task_id)  # the guarded resolver refuses before connecting
-    if request.args.get("as") == "path":
-        return jsonify(path=str(local.path), size=local.size, sha256=local.sha256, content_type=local.content_type)
-    accelerated = _accel_redirect(local, resolver)
-    if accelerated is not None:
-        return accelerated
-    return send_file(
-        local.path,
-        mimetype=local.content_type or "application/octet-stream",
-        conditional=True,
-        etag=_etag(local),
-        max_age=0,
-        download_name=local.path.name,
-    )
-
-
-def _accel_redirect(local: LocalFile, resolver: Resolver) -> Response | None:
-    """An empty answer that tells the proxy in front (nginx) to send a cached file itself, from
-    its internal location for the cache folder; None when not configured or not a cached file
-    (files served in place are outside that location)."""
-    location = current_app.extensions.get("ml_data.accel_redirect")
-    if not location or not local.cached:
-        return None
-    root, path = os.fspath(resolver.cache.root) + os.sep, os.fspath(local.path)
-    if not path.startswith(root):
-        return None
-    response = current_app.response_class(status=200)
-    response.headers["X-Accel-Redirect"] = location + quote(path[len(root) :].replace(os.sep, "/"), safe="/")
-    response.headers["Content-Type"] = local.content_type or "application/octet-stream"
-    response.headers.set("Content-Disposition", "inline", **_filename_options(local.path.name))
-    response.headers["Cache-Control"] = "no-cache"
-    return response
-
-
-def _filename_options(name: str) -> dict[str, str]:
-    """``filename`` (ASCII) and ``filename*`` (UTF-8) as send_file writes them."""
+    # Opened once: what is sent (and its size and ETag) is the descriptor that was checked, never
+    # the path opened again. The guarded resolver refuses before connecting.
+    opened = resolver.open(url, task_id=task_id)
+    streaming = False
     try:
-        name.encode("ascii")
-    except UnicodeEncodeError:
-        simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-        return {"filename": simple, "filename*": f"UTF-8''{quote(name, safe='!#$&+^`|~')}"}
-    return {"filename": name}
-
-
-def _etag(local: LocalFile) -> str:
-    """The cache's sha256 for cached files; for files served in place, their size and change time
-    (hashing a large local file on every request would cost more than sending it)."""
-    if local.cached:
-        return local.sha256
-    stat = local.path.stat()
-    return f"{stat.st_size:x}-{stat.st_mtime_ns:x}-{stat.st_ino:x}"
+        local = opened.local
+        if request.args.get("as") == "path":
+            size, sha256 = opened.stat.st_size, opened.sha256()
+            return jsonify(path=str(local.path), size=size, sha256=sha256, content_type=local.content_type)
+        response, streaming = file_response(opened, resolver)
+        return response
+    finally:
+        if not streaming:
+            opened.close()
 
 
 def _items(payload: dict[str, Any]) -> list[tuple[str, int | None]]:
@@ -154,7 +115,7 @@ def _prefetch(resolver: Resolver) -> Any:
 def _record(job: Job, url: str, exc: MlDataError) -> None:
     job.failed += 1
     if len(job.errors) < 50:
-        job.errors.append({"url": exc.url or "", "error": status_of(exc)[1], "message": str(exc)})
+        job.errors.append({"url": exc.url or "", "error": status_of(exc)[1], "message": public_message(exc)})
 
 
 @api.post("/v1/prefetch")

@@ -45,6 +45,15 @@ def status_of(exc: Exception) -> tuple[int, str]:
     return 500, "internal_error"
 
 
+def public_message(exc: errors.MlDataError) -> str:
+    """The message a client sees. A file missing here names only what was asked for: the
+    library's own message says which folder was searched, a path of this server that a client
+    has no business learning (and that tells an attacker where the files are)."""
+    if isinstance(exc, errors.NotFound) and not isinstance(exc, errors.UpstreamError):
+        return str(errors.NotFound("no such file", url=exc.url, task_id=exc.task_id))
+    return str(exc)
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api(exc: ApiError):  # type: ignore[no-untyped-def]
@@ -53,7 +62,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(errors.MlDataError)
     def _ml_data(exc: errors.MlDataError):  # type: ignore[no-untyped-def]
         status, code = status_of(exc)
-        response = jsonify(error=code, message=str(exc))
+        response = jsonify(error=code, message=public_message(exc))
         if status == 503:
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response, status

@@ -19,7 +19,7 @@ from typing import Any
 from ml_data.config import Settings
 from ml_data.errors import URLNotAllowed
 from ml_data.http import Origin
-from ml_data.labelstudio.auth import is_token_path
+from ml_data.labelstudio.paths import is_token_path, is_token_refresh_path
 from ml_data.resolvers import Resolver
 from ml_data.resolvers.refs import CloudRef, HttpRef, Ref
 from ml_data.service.addresses import is_public_address
@@ -68,7 +68,9 @@ class UrlGuard:
         """The HTTP client's guard: called with every URL, redirects included, and the addresses
         that will be connected to (None behind a proxy), before connecting."""
         if self._is_label_studio(target):
-            if not self._is_label_studio_file(target):
+            # The one API path: the client renews a personal access token through this same
+            # guarded connection (task URLs naming it were refused by check_ref).
+            if not self._is_label_studio_file(target) and not self._is_token_refresh(target):
                 raise URLNotAllowed("refusing to fetch Label Studio's API", url=str(target))
             return
         if not self._origin_allowed(target, addresses):
@@ -79,6 +81,9 @@ class UrlGuard:
 
     def _is_label_studio_file(self, target: HttpURL) -> bool:
         return is_token_path(target.path, prefix=self.label_studio_prefix)
+
+    def _is_token_refresh(self, target: HttpURL) -> bool:
+        return is_token_refresh_path(target.path, prefix=self.label_studio_prefix)
 
     def _origin_allowed(self, target: HttpURL, addresses: tuple[str, ...] | None) -> bool:
         if Origin(*target.origin) not in self.origins:

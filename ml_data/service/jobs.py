@@ -52,6 +52,10 @@ class JobRegistry:
         self._lock = threading.Lock()
         self._keep = keep
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._jobs)
+
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)

@@ -35,6 +35,8 @@ _JOB = {
     },
 }
 _ERRORS = {str(code): _ERROR for code in (400, 401, 403, 404, 409, 502, 504)}
+#: A body not sent as Content-Type: application/json is a 415.
+_BODY_ERRORS = {**_ERRORS, "415": _ERROR}
 _PROJECT_ID = {"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 OPENAPI: dict[str, Any] = {
@@ -73,7 +75,7 @@ OPENAPI: dict[str, Any] = {
                 "requestBody": {"required": True, "content": {"application/json": {"schema": PREFETCH}}},
                 "responses": {
                     "202": {"description": "job", "content": {"application/json": {"schema": _JOB}}},
-                    **_ERRORS,
+                    **_BODY_ERRORS,
                 },
             }
         },
@@ -124,7 +126,7 @@ OPENAPI: dict[str, Any] = {
                 "requestBody": {"required": True, "content": {"application/json": {"schema": DATASET}}},
                 "responses": {
                     "202": {"description": "job", "content": {"application/json": {"schema": _JOB}}},
-                    **_ERRORS,
+                    **_BODY_ERRORS,
                 },
             }
         },
@@ -145,7 +147,7 @@ OPENAPI: dict[str, Any] = {
                 "responses": {
                     "200": {"description": "nothing to do"},
                     "202": {"description": "prefetch job"},
-                    **_ERRORS,
+                    **_BODY_ERRORS,
                 },
             }
         },

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 
 from ml_data.config import Settings
 from ml_data.converters.label_config import parse_label_config
@@ -24,6 +24,7 @@ from ml_data.resolvers import Resolver
 from ml_data.service.errors import ApiError
 from ml_data.service.jobs import Job, JobRegistry
 from ml_data.service.schemas import DATASET, parse_body
+from ml_data.urls import HttpURL
 
 projects = Blueprint("projects", __name__)
 _MAX_PAGE_SIZE = 1000
@@ -59,7 +60,9 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 @projects.get("/v1/projects/<int:project_id>/tasks")
 def tasks(project_id: int):  # type: ignore[no-untyped-def]
     """One page of the project's tasks; ``rewrite=true`` points their resource URLs at this
-    service's /v1/resources, for backends that reach neither Label Studio nor the buckets."""
+    service's /v1/resources, for backends that reach neither Label Studio nor the buckets.
+    Tasks come back as Label Studio sent them otherwise (a ``"data": null`` stays null); an entry
+    of Label Studio's list that is not a task object is a 502 naming Label Studio's URL."""
     page = _int_arg("page", 1, 1, 10**9)
     page_size = _int_arg("page_size", 100, 1, _MAX_PAGE_SIZE)
     client = LabelStudioClient(_settings())
@@ -67,15 +70,31 @@ def tasks(project_id: int):  # type: ignore[no-untyped-def]
     if request.args.get("rewrite", "").lower() in ("1", "true", "yes"):
         project = client.project(project_id)
         keys = resource_keys(parse_label_config(project.label_config) if project.label_config else None)
-        found = [_rewritten(task, keys) for task in found]
+        base = f"{_public_base()}/v1/resources"
+        found = [_rewritten(task, keys, base) for task in found]
     return jsonify(tasks=found, total=total, page=page, page_size=page_size)
 
 
-def _rewritten(task: Mapping[str, Any], keys: list[str] | None) -> dict[str, Any]:
-    """The task with each resource URL in its data replaced by this service's URL for it."""
-    data = dict(task.get("data") or {})
+def _public_base() -> str:
+    """This service's URL as its client reached it: ``ML_DATA_SERVICE_URL`` when configured, else
+    the request's Host as checked on arrival (never a name the Host check refused), else, for a
+    request without a Host header, the address the server listens on."""
+    configured: str | None = current_app.extensions["ml_data.public_url"]
+    if configured:
+        return configured
+    host: HttpURL | None = g.get("host")
+    if host is None:
+        return request.host_url.rstrip("/")
+    return f"{host.scheme}://{host.netloc}{request.script_root}"
+
+
+def _rewritten(task: Mapping[str, Any], keys: list[str] | None, base: str) -> dict[str, Any]:
+    """The task with each resource URL in its data replaced by ``base`` with the URL (and task
+    id) as parameters; a task whose data is not an object has no resources and is left as it is."""
+    if not isinstance(task.get("data"), Mapping):
+        return dict(task)
+    data = dict(task["data"])
     task_id = task.get("id")
-    base = url_for("api.resources", _external=True)
     for url in task_resources(data, keys):
         query = {"url": url, **({"task_id": task_id} if isinstance(task_id, int) else {})}
         for key, value in data.items():

@@ -53,7 +53,7 @@ def test_a_failed_run_keeps_the_previous_output(tmp_path):
 
 def test_skip_policy_records_the_reason(tmp_path):
     report = convert(
-        [GOOD, BAD, {"id": 3}, GOOD], "json-min", tmp_path / "out", options=ConvertOptions(on_error="skip")
+        [GOOD, BAD, {"id": 3}, {**GOOD, "id": 4}], "json-min", tmp_path / "out", options=ConvertOptions(on_error="skip")
     )
     assert report.items_written == 2 and report.tasks == 4
     assert sum(report.skipped.values()) == 2

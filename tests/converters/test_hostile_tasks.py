@@ -160,8 +160,11 @@ def test_nan_coordinates_are_never_written(tmp_path):
         with pytest.raises(ConversionError, match="finite") as info:
             convert([task], name, tmp_path / name, config=CONFIG)
         assert info.value.task_id == 1 and not (tmp_path / name).exists()
-        report = convert([task], name, tmp_path / name, config=CONFIG, options=ConvertOptions(on_error="skip"))
-        assert sum(report.skipped.values()) == 1  # that result (COCO keeps the image without it)
+        (region,) = task["annotations"][0]["result"]
+        sound = {**region, "value": {**region["value"], "x": 10}}
+        good = {"id": 2, "data": {"image": "/data/upload/1/y.jpg"}, "annotations": [{"id": 2, "result": [sound]}]}
+        report = convert([task, good], name, tmp_path / name, config=CONFIG, options=ConvertOptions(on_error="skip"))
+        assert sum(report.skipped.values()) == 1  # the task: its image is left out in every format
         _outputs_are_clean(tmp_path / name)
 
 

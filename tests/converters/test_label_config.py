@@ -72,3 +72,34 @@ def test_supported_formats_say_why_not():
     )
     assert "Labels" in image_only["conll2003"]
     assert supported_formats(None)["conll2003"].startswith("CoNLL needs the labeling config")
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ("model_index", "999999999999"),
+        ("model_index", "-2"),
+        ("category", "1e3"),
+        ("category", "2.0"),
+        ("category", "x"),
+    ],
+)
+def test_a_label_number_that_is_not_a_whole_number_names_the_label_and_its_attribute(attribute, value):
+    """Regression: model_index="999999999999" was reported as "category=", and category="1e3"
+    was ignored without a word (the label then took an automatic id)."""
+    with pytest.raises(InvalidLabelConfig) as info:
+        parse_label_config(
+            '<View><Image name="i" value="$i"/><KeyPointLabels name="k" toName="i">'
+            f'<Label value="nose" {attribute}="{value}"/></KeyPointLabels></View>'
+        )
+    message = str(info.value)
+    assert f"{attribute}={value!r}" in message and "'nose'" in message
+    assert ("category" in message) == (attribute == "category")
+
+
+def test_a_blank_label_number_is_no_number():
+    config = parse_label_config(
+        '<View><Image name="i" value="$i"/><RectangleLabels name="b" toName="i">'
+        '<Label value="cat" category="" model_index=" "/><Label value="dog" category=" 7 "/></RectangleLabels></View>'
+    )
+    assert [(label.category, label.model_index) for label in config.controls["b"].labels] == [(None, None), (7, None)]

@@ -6,7 +6,12 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
+import pytest
+
 from ml_data.converters import convert
+from ml_data.converters.brush_rle import rle_from_mask
+from ml_data.errors import NothingToWrite
 
 OCR_CONFIG = """<View>
   <Image name="image" value="$ocr"/>
@@ -86,7 +91,8 @@ def test_plain_yolo_lists_no_keypoint_labels_as_box_classes(tmp_path):
         "<RectangleLabels name='box' toName='image'><Label value='person'/></RectangleLabels>"
         "<KeyPointLabels name='kp' toName='image'><Label value='nose'/><Label value='ankle'/></KeyPointLabels></View>"
     )
-    convert([], "yolo", tmp_path / "yolo", config=config)
+    unlabelled = {"id": 1, "data": {"image": "/data/upload/1/a.jpg"}, "annotations": []}
+    convert([unlabelled], "yolo", tmp_path / "yolo", config=config)
     assert (tmp_path / "yolo" / "classes.txt").read_text().split() == ["person"]
 
 
@@ -141,5 +147,12 @@ def test_an_empty_brush_mask_is_skipped_with_a_warning(tmp_path):
         "value": {"format": "rle", "rle": [], "brushlabels": ["cat"]},
     }
     task = {"id": 1, "data": {"image": "/data/upload/1/a.jpg"}, "annotations": [{"id": 1, "result": [empty]}]}
-    report = convert([task], "brush-png", tmp_path / "brush", config=config)  # on_error "fail"
-    assert report.items_written == 0 and report.warnings and sum(report.skipped.values()) == 1
+    with pytest.raises(NothingToWrite, match="brush result without RLE"):  # the only task: nothing written
+        convert([task], "brush-png", tmp_path / "brush", config=config)
+    full = {
+        **empty,
+        "value": {"format": "rle", "rle": rle_from_mask(np.full((4, 4), 255, np.uint8)), "brushlabels": ["cat"]},
+    }
+    other = {"id": 2, "data": {"image": "/data/upload/1/b.jpg"}, "annotations": [{"id": 2, "result": [full]}]}
+    report = convert([task, other], "brush-png", tmp_path / "brush", config=config)  # on_error "fail"
+    assert report.items_written == 1 and report.warnings and sum(report.skipped.values()) == 1

@@ -10,6 +10,7 @@ import pytest
 from ml_data.converters import ConvertOptions, convert, parse_label_config
 from ml_data.converters.categories import categories
 from ml_data.converters.geometry import Box, corners, from_pixels, to_pixels
+from ml_data.errors import NothingToWrite
 
 
 def yolo_lines(out, name):  # type: ignore[no-untyped-def]
@@ -144,8 +145,8 @@ def test_missing_size_uses_the_lookup_or_is_reported(tmp_path):
     source = task(1, "/data/upload/1/a.jpg", ("ant", value))
     for region in source["annotations"][0]["result"]:
         del region["original_width"], region["original_height"]
-    report = convert([source], "yolo", tmp_path / "skip", config=CONFIG, options=ConvertOptions(on_error="skip"))
-    assert report.items_written == 0 and "image size unknown" in next(iter(report.skipped))
+    with pytest.raises(NothingToWrite, match="image size unknown"):  # the only task: nothing is left
+        convert([source], "yolo", tmp_path / "skip", config=CONFIG, options=ConvertOptions(on_error="skip"))
     convert(
         [source],
         "yolo",

@@ -1,12 +1,14 @@
 """A loopback HTTP file server that can misbehave on demand.
 
 Each route is a :class:`Route`: a body to serve, or a way to fail (stall, truncate, reset the
-connection, answer 5xx a few times first, redirect). Every request is recorded with its headers,
-so tests can count upstream GETs and check which credentials each origin saw.
+connection, answer 5xx a few times first, redirect, trickle the headers, misstate the length, frame
+the body oddly). Every request is recorded with its headers, so tests can count upstream GETs and
+check which credentials each origin saw.
 """
 
 from __future__ import annotations
 
+import gzip
 import socket
 import struct
 import threading
@@ -62,6 +64,13 @@ class Route:
     ranges: bool = False
     #: send no Content-Length: the body ends when the connection closes
     no_length: bool = False
+    #: (bytes, seconds): after the status line, send that many bytes of a padding header one at
+    #: a time, this long apart (a server that is never done with its headers)
+    slow_headers: tuple[int, float] | None = None
+    #: announce this Content-Length instead of the body's length (e.g. "-1")
+    content_length: str | None = None
+    #: send this Transfer-Encoding and frame the body for it ("chunked", "gzip, chunked")
+    transfer_encoding: str | None = None
     #: called with the route after each answer (to change the object between requests)
     after_answer: Callable[[Route], None] | None = None
     served: int = 0
@@ -105,6 +114,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if route.stall_before:
             time.sleep(route.stall_before)
+        if route.slow_headers is not None:
+            self._trickle_headers(*route.slow_headers, body=route.body if send_body else b"")
+            return
         if attempt < route.fail_times:
             self._reply(route.fail_status, route.fail_headers, b"temporary failure", send_body)
             return
@@ -138,11 +150,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         for name, value in {**route.headers, **extra}.items():
             self.send_header(name, value)
-        if route.no_length:
+        if route.transfer_encoding is not None:
+            self.send_header("Transfer-Encoding", route.transfer_encoding)
+            data = _framed(data, route.transfer_encoding)
+        elif route.no_length:
             self.send_header("Connection", "close")
             self.close_connection = True
         else:
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Length", str(len(data)) if route.content_length is None else route.content_length)
         self.end_headers()
         if not send_body:
             return
@@ -177,6 +192,20 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 time.sleep(route.chunk_delay)
 
+    def _trickle_headers(self, count: int, pause: float, body: bytes) -> None:
+        """A 200 whose header block arrives ``pause`` seconds per byte for ``count`` bytes, then
+        ``body``; it stops when the client goes away (gives up, as it should)."""
+        self._record.status = 200
+        self.close_connection = True
+        try:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Pad: ")
+            for _ in range(count):
+                time.sleep(pause)
+                self.wfile.write(b"p")
+            self.wfile.write(b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        except OSError:
+            pass
+
     def _not_modified(self, route: Route) -> bool:
         if_none_match = self.headers.get("If-None-Match")
         if if_none_match is not None:
@@ -202,6 +231,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if send_body:
             self.wfile.write(body)
+
+
+def _framed(data: bytes, transfer_encoding: str) -> bytes:
+    """``data`` encoded with the transfer codings named, in order (gzip, then chunked)."""
+    for coding in (part.strip().lower() for part in transfer_encoding.split(",")):
+        if coding == "gzip":
+            data = gzip.compress(data)
+        elif coding == "chunked":
+            pieces = [data[i : i + 1000] for i in range(0, len(data), 1000)]
+            data = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+    return data
 
 
 class _Server(ThreadingHTTPServer):
@@ -239,6 +279,13 @@ class FileServer:
         route = route or Route(**kwargs)  # type: ignore[arg-type]
         self.routes[path] = route
         return route
+
+    def add_redirect_chain(self, path: str, hops: int, *, delay: float, to: str) -> None:
+        """``path`` redirects through ``hops`` routes, each answering after ``delay`` seconds,
+        the last one to ``to`` (a URL)."""
+        paths = [path] + [f"{path}/hop{n}" for n in range(1, hops)]
+        for here, there in zip(paths, [self.url(p) for p in paths[1:]] + [to], strict=True):
+            self.add(here, stall_before=delay, redirect_to=there)
 
     def gets(self, path: str) -> int:
         """How many GETs reached ``path`` (query ignored)."""

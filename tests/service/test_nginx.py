@@ -22,6 +22,7 @@ from tests.servers.processes import free_port, running
 TOKEN = "nginx-front-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BODY = os.urandom(300_000)
+PAGE = b"<script>fetch('/v1/info').then(r => r.text()).then(alert)</script>"
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Front:
 def origin() -> Iterator[FileServer]:
     with FileServer() as server:
         server.add("/photos/cat%20%C3%A9.jpg", body=BODY, headers={"Content-Type": "image/jpeg"})
+        server.add("/page.html", body=PAGE, headers={"Content-Type": "text/html"})
         yield server
 
 
@@ -92,6 +94,26 @@ def test_the_internal_location_is_not_reachable_from_outside(front, origin):
     internal = target.headers["X-Accel-Redirect"]
     for headers in ({}, AUTH):
         assert requests.get(front.nginx + internal, headers=headers, timeout=30).status_code == 404
+
+
+def test_the_services_file_headers_survive_the_redirect(front, origin):
+    """nginx answers X-Accel-Redirect with headers of its own: the ones that keep a file from
+    running as a page of this origin must still reach the browser."""
+    image = requests.get(resource(front, origin), headers=AUTH, timeout=30)
+    assert image.headers["X-Content-Type-Options"] == "nosniff"
+    assert image.headers["Content-Security-Policy"] == "sandbox"
+    assert image.headers["Content-Disposition"].startswith("inline")
+    page = requests.get(resource(front, origin, "/page.html"), headers=AUTH, timeout=30)
+    assert page.status_code == 200 and page.content == PAGE and page.headers["Server"].startswith("nginx")
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert page.headers["Content-Disposition"].startswith("attachment")
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["Content-Security-Policy"] == "sandbox"
+    for headers in ({**AUTH, "Range": "bytes=0-9"}, {**AUTH, "If-None-Match": page.headers["ETag"]}):
+        again = requests.get(resource(front, origin, "/page.html"), headers=headers, timeout=30)
+        assert again.status_code in (206, 304)
+        assert again.headers["X-Content-Type-Options"] == "nosniff"
+        assert again.headers["Content-Security-Policy"] == "sandbox"
 
 
 def test_range_etag_and_not_modified_through_nginx(front, origin):

@@ -12,6 +12,7 @@ import requests
 
 from ml_data import ConfigurationError
 from ml_data.service import ServiceSettings, create_app
+from tests.fake_label_studio import FakeLabelStudio
 from tests.servers.http_files import FileServer
 from tests.service.jobs import wait_for_job
 
@@ -188,7 +189,8 @@ def test_prefetch_job_reports_progress_and_errors(client, file_server):
 
 
 def test_prefetch_rejects_bad_bodies(client):
-    assert client.post("/v1/prefetch", data="not json", headers=AUTH).status_code == 400
+    as_json = {**AUTH, "Content-Type": "application/json"}
+    assert client.post("/v1/prefetch", data="not json", headers=as_json).status_code == 400
     assert client.post("/v1/prefetch", json={"urls": [3]}, headers=AUTH).status_code == 400
     huge = client.post(
         "/v1/prefetch", data=b"x" * (2 * 1024 * 1024), headers={**AUTH, "Content-Type": "application/json"}
@@ -278,3 +280,17 @@ def test_local_files_are_served_in_place_with_a_cheap_etag(make_app, tmp_path):
     )
     path = client.get("/v1/resources?url=/data/local-files/?d=../../etc/passwd", headers=AUTH)
     assert path.status_code == 400
+
+
+def test_a_personal_access_token_is_renewed_through_the_guard(make_app, file_server):
+    """The token exchange goes through the service's guarded client: the guard lets it reach Label
+    Studio's refresh path, while a URL from a request naming that path is still refused."""
+    ls = FakeLabelStudio(file_server)
+    ls.serve_file("/data/upload/1/x.jpg", b"img")
+    client = make_app(label_studio_url=ls.url, api_key=ls.personal_access_token).test_client()
+    answer = client.get("/v1/resources", query_string={"url": "/data/upload/1/x.jpg"}, headers=AUTH)
+    assert answer.status_code == 200 and answer.data == b"img"
+    assert ls.refreshes == 1
+    refused = client.get("/v1/resources", query_string={"url": f"{ls.url}/api/token/refresh/"}, headers=AUTH)
+    assert refused.status_code == 403
+    assert [r.path for r in file_server.requests] == ["/api/token/refresh/", "/data/upload/1/x.jpg"]
