@@ -154,8 +154,11 @@ def _read_url_list(path: str) -> list[tuple[str, int | None]]:
 @click.option("--refresh", is_flag=True, help="Revalidate cached files upstream now, whatever their age.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 def prefetch(file: str, workers: int, refresh: bool, as_json: bool) -> None:
-    """Warm the cache with every resource of FILE: a Label Studio export (JSON) or a list of URLs
-    (one per line). Failures are reported without stopping the rest; exit status 1 if any."""
+    """Download every resource of FILE into the cache.
+
+    FILE is a Label Studio export (JSON) or a list of URLs, one per line. Failures are reported
+    without stopping the rest; the exit status is 1 if any failed.
+    """
     settings = _settings()
     items = _read_url_list(file)
     result = resolve_many(items, workers=workers, progress=not as_json, refresh=refresh, settings=settings)
@@ -217,7 +220,13 @@ def _conversion_options(command: Callable[..., None]) -> Callable[..., None]:
         ),
         click.option("--predictions", is_flag=True, help="Export predictions too."),
         click.option("--model-version", help="With --predictions: only this model version's."),
-        click.option("--on-error", type=click.Choice(CHOICES["on_error"]), default="fail", show_default=True),
+        click.option(
+            "--on-error",
+            type=click.Choice(CHOICES["on_error"]),
+            default="fail",
+            show_default=True,
+            help="A task that cannot be converted: fail stops the run, skip leaves it out and reports it.",
+        ),
         click.option("--split-sentences", is_flag=True, help="CoNLL: a blank line between sentences."),
         click.option(
             "--category-order",
@@ -274,10 +283,12 @@ def _read_config(config_file: str | None) -> str | None:
 def convert(
     export: str, format_name: str, out: str, config_file: str | None, choices: ConversionChoices, as_json: bool
 ) -> None:
-    """Convert a Label Studio export (JSON list, JSON lines, or a folder of task files) to FORMAT.
+    """Convert a Label Studio export to a dataset format.
 
+    EXPORT is a JSON list, JSON lines, or a folder of task files; --format names the format.
     Audio for asr-manifest, and images whose results lack their size, are resolved to local files
-    (cache) with the usual settings. To get the images into the output too, use ``fetch --export``.
+    (through the cache) with the usual settings. To get the images into the output too, use
+    ml-data fetch --export.
     """
     from ml_data.converters import convert as run_convert
     from ml_data.converters import normalize_format_name
@@ -335,9 +346,19 @@ def _print_conversion(report: ConversionReport, indent: str = "") -> None:
         f"written to {report.output}"
     )
     for reason, count in report.skipped.most_common():
-        click.echo(f"{indent}  skipped {count}: {reason}")
+        click.echo(f"{indent}  skipped {count}: {reason}{_which_tasks(report, reason, count)}")
     for warning in report.warnings[:20]:
         click.echo(f"{indent}  warning: {warning}")
+
+
+def _which_tasks(report: ConversionReport, reason: str, count: int) -> str:
+    """`` (tasks 7, 8)``: the ids of the tasks skipped for ``reason``, as far as the report's
+    examples go."""
+    ids = [str(task_id) for task_id, example in report.examples if example == reason and task_id is not None]
+    if not ids:
+        return ""
+    more = ", ..." if len(ids) < count else ""
+    return f" (task{'s' if count > 1 else ''} {', '.join(ids)}{more})"
 
 
 @main.command()
@@ -395,7 +416,9 @@ def fetch(
     choices: ConversionChoices,
     as_json: bool,
 ) -> None:
-    """Pull a project's tasks, cache every resource, and write a training-ready dataset.
+    """Pull a project's tasks and files into a training-ready dataset.
+
+    Every resource is cached, then linked or copied into the dataset.
 
     \b
     ml-data fetch --project 3 --format yolo --split train=0.8,val=0.2
@@ -485,9 +508,12 @@ def fetch(
 @click.option("--project", "project_id", type=int, help="Also check that a task of this project can be read.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 def doctor(project_id: int | None, as_json: bool) -> None:
-    """Check what an ML backend needs to read its tasks' files, a line each: Label Studio and its
-    token, the Local Files and upload folders (and a sample task with --project), the cache, the
-    cloud SDKs. Exit status 1 when a check fails."""
+    """Check what an ML backend needs to read its tasks' files.
+
+    One line per check: Label Studio and its token, the Local Files and upload folders (and a
+    sample task with --project), the cache, the cloud SDKs. The exit status is 1 when a check
+    fails.
+    """
     from ml_data.doctor import failed, run_checks
 
     checks = run_checks(_settings(), project=project_id)
@@ -506,11 +532,14 @@ _SERVICE_MODULES = frozenset({"flask", "werkzeug", "waitress", "jsonschema"})
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8765, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, type=int, help="Requests served at once.")
 @click.option("--no-auth", is_flag=True, help="Serve without a bearer token (loopback addresses only).")
 def serve(host: str, port: int, threads: int, no_auth: bool) -> None:
-    """Run the sidecar HTTP service with waitress (ML_DATA_SERVICE_TOKEN required unless --no-auth)."""
+    """Run the sidecar HTTP service.
+
+    It is served by waitress; ML_DATA_SERVICE_TOKEN is required unless --no-auth.
+    """
     import ipaddress
 
     try:
@@ -565,7 +594,7 @@ def cache() -> None:
 
 
 @cache.command("info")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def cache_info(as_json: bool) -> None:
     """Folder, number of entries, bytes, limit, and crash leftovers."""
     store = _cache()
@@ -611,7 +640,10 @@ def cache_ls(as_json: bool) -> None:
 @cache.command("verify")
 @click.option("--fix", is_flag=True, help="Remove the corrupt entries (they are downloaded again when next used).")
 def cache_verify(fix: bool) -> None:
-    """Re-hash every entry against its metadata; exit status 1 if any is corrupt."""
+    """Re-hash every entry against its metadata.
+
+    The exit status is 1 if any entry is corrupt.
+    """
     report = _cache().verify(fix=fix)
     for item in report.corrupt:
         click.echo(f"corrupt: {item.path} ({item.reason})")
@@ -624,7 +656,10 @@ def cache_verify(fix: bool) -> None:
 @click.option("--max-size", help="Remove least recently used entries until the cache is this small (e.g. 10GB).")
 @click.option("--older-than", help="Remove entries not used for this long (e.g. 30d, 12h).")
 def cache_prune(max_size: str | None, older_than: str | None) -> None:
-    """Remove entries by size and age (default: down to ML_DATA_CACHE_MAX_SIZE), and crash leftovers."""
+    """Remove entries by size and age, and crash leftovers.
+
+    Without options, least recently used entries go until the cache fits ML_DATA_CACHE_MAX_SIZE.
+    """
     store = _cache()
     try:
         limit = parse_size(max_size) if max_size else store.max_size
@@ -641,7 +676,10 @@ def cache_prune(max_size: str | None, older_than: str | None) -> None:
 @cache.command("clear")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def cache_clear(yes: bool) -> None:
-    """Remove every entry (entries being written by other processes are kept)."""
+    """Remove every entry.
+
+    Entries being written by other processes are kept.
+    """
     store = _cache()
     if not yes:
         click.confirm(f"Remove everything in {store.root}?", abort=True)

@@ -95,19 +95,26 @@ def _reach(settings: Settings, url: str) -> Check:
         return Check("label-studio", "fail", _unreachable(url, exc))
     except (errors.UpstreamError, ValueError) as exc:
         return Check(
-            "label-studio", "fail", f"{url} answered, but not as Label Studio does ({_short(exc)}): is it the root URL?"
+            "label-studio",
+            "fail",
+            f"{url} answered, but not as Label Studio does ({_short(exc)}): is it Label Studio's root URL?",
         )
     version = _version(body)
     if version is None:
-        return Check("label-studio", "fail", f"{url}/api/version is not Label Studio's: is it the root URL?")
+        return Check(
+            "label-studio",
+            "fail",
+            f"{url}/api/version names no Label Studio version: is {url} Label Studio's root URL?",
+        )
     return Check("label-studio", "ok", f"Label Studio {version} at {url}")
 
 
 def _unreachable(url: str, exc: Exception) -> str:
-    message = f"cannot reach {url} ({type(exc).__name__}): is Label Studio running, and is LABEL_STUDIO_URL right?"
+    why = "timed out" if isinstance(exc, errors.UpstreamTimeout) else "no connection"
+    message = f"cannot reach {url} ({why}): is Label Studio running, and is LABEL_STUDIO_URL right?"
     hint = localhost_hint(url)
     if hint and _in_container():
-        message += f" {hint}"
+        message += f" {hint}."
     return message
 
 
@@ -135,11 +142,12 @@ def _token(settings: Settings, reachable: bool) -> Check:
         return Check(
             "token",
             "fail",
-            "LABEL_STUDIO_API_KEY is not set: a legacy token or a personal access token from Account & Settings",
+            "LABEL_STUDIO_API_KEY is not set: set it to a legacy token or a personal access token "
+            "(Account & Settings in Label Studio)",
         )
     kind = TOKEN_KIND_NAMES[token_kind(settings.api_key)]
     if not reachable:
-        return Check("token", "skip", f"a {kind}; not checked (Label Studio not reached)")
+        return Check("token", "skip", f"{_a(kind)}, not checked: Label Studio was not reached")
     try:
         user = LabelStudioClient(settings.with_changes(retries=0)).json(
             "GET", "api/current-user/whoami", what="checking the token"
@@ -147,20 +155,27 @@ def _token(settings: Settings, reachable: bool) -> Check:
     except errors.MlDataError as exc:
         return Check("token", "fail", f"the {kind} was refused: {_short(exc)}")
     who = user.get("email") or user.get("username") if isinstance(user, Mapping) else None
-    note = " (it expires within minutes: prefer the personal access token itself)" if kind == "access token" else ""
-    return Check("token", "warn" if note else "ok", f"a {kind}, accepted{f' for {who}' if who else ''}{note}")
+    note = " (it expires within minutes: use the personal access token itself)" if kind == "access token" else ""
+    return Check("token", "warn" if note else "ok", f"{_a(kind)}, accepted{f' for {who}' if who else ''}{note}")
+
+
+def _a(noun: str) -> str:
+    """``a legacy token``, ``an access token``."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
 def _folders(settings: Settings) -> list[Check]:
     return [
-        _folder("local-files-root", settings.local_files_root, "LOCAL_FILES_DOCUMENT_ROOT", "Local Files storage"),
+        _folder(
+            "local-files-root", settings.local_files_root, "LOCAL_FILES_DOCUMENT_ROOT", "files in Local Files storage"
+        ),
         _folder("upload-dir", settings.upload_dir, "ML_DATA_UPLOAD_DIR", "uploaded files"),
     ]
 
 
 def _folder(name: str, path: Path | None, variable: str, what: str) -> Check:
     if path is None or str(path) == "/":
-        return Check(name, "skip", f"{variable} not set: {what} are downloaded from Label Studio")
+        return Check(name, "skip", f"{variable} is not set: {what} are downloaded from Label Studio")
     if not path.is_dir():
         return Check(name, "fail", f"{variable}={path} is not a folder here (is the volume mounted?)")
     if not os.access(path, os.R_OK | os.X_OK):
@@ -172,29 +187,28 @@ def _sample_task(settings: Settings, project: int) -> Check:
     try:
         tasks, total = LabelStudioClient(settings.with_changes(retries=0)).task_page(project, page=1, page_size=1)
     except errors.MlDataError as exc:
-        return Check("sample-task", "fail", _short(exc))
+        return Check("sample-task", "fail", f"the tasks of project {project} cannot be listed: {_short(exc)}")
     if not tasks:
         return Check("sample-task", "warn", f"project {project} has no tasks to check")
     task = tasks[0]
     task_id = task.get("id") if isinstance(task.get("id"), int) else None
+    name = f"task {task_id}" if task_id is not None else f"the first task of project {project}"
     data = task.get("data")
     if not isinstance(data, Mapping):
         data = {}
     urls = [item for value in data.values() for item in (value if isinstance(value, list) else [value])]
     urls = [url for url in urls if looks_like_resource(url)]
     if not urls:
-        return Check("sample-task", "warn", f"task {task_id} of project {project} references no files")
+        return Check("sample-task", "warn", f"{name} references no files")
     url = urls[0]
     resolver = Resolver(settings.with_changes(retries=0))
     placement = _placement(settings, resolver, url)
     try:
         local = resolver.resolve(url, task_id=task_id)
     except errors.MlDataError as exc:
-        return Check(
-            "sample-task", "fail", f"task {task_id}: {redact_url(url)} cannot be read: {_short(exc)}{placement}"
-        )
-    where = "in place" if not local.cached else "downloaded into the cache"
-    return Check("sample-task", "ok", f"task {task_id}: {redact_url(url)} read {where} ({local.size} bytes){placement}")
+        return Check("sample-task", "fail", f"{name}: {redact_url(url)} cannot be read: {_short(exc)}{placement}")
+    where = "from the cache" if local.cached else "in place"
+    return Check("sample-task", "ok", f"{name}: {redact_url(url)} is readable {where} ({local.size} bytes){placement}")
 
 
 def _placement(settings: Settings, resolver: Resolver, url: str) -> str:
@@ -205,10 +219,18 @@ def _placement(settings: Settings, resolver: Resolver, url: str) -> str:
         return ""
     if isinstance(ref, LocalFilesRef) and settings.local_files_root:
         found = (settings.local_files_root / ref.path).is_file()
-        return "" if found else "; not under LOCAL_FILES_DOCUMENT_ROOT (is it the folder Label Studio serves?)"
+        return (
+            ""
+            if found
+            else "; the file is not under LOCAL_FILES_DOCUMENT_ROOT (is that the folder Label Studio serves?)"
+        )
     if isinstance(ref, UploadRef) and settings.upload_dir:
         found = (settings.upload_dir / ref.project / ref.name).is_file()
-        return "" if found else "; not under ML_DATA_UPLOAD_DIR (it should be Label Studio's media/upload)"
+        return (
+            ""
+            if found
+            else "; the file is not under ML_DATA_UPLOAD_DIR (it should be Label Studio's media/upload folder)"
+        )
     return ""
 
 
@@ -226,8 +248,8 @@ def _cache(settings: Settings) -> Check:
         return Check("cache", "fail", f"ML_DATA_CACHE_DIR={folder} is not writable: {exc.strerror or exc}")
     free = shutil.disk_usage(folder).free
     status = "warn" if free < LOW_FREE_SPACE else "ok"
-    limit = f", limit {settings.cache_max_size:,} bytes" if settings.cache_max_size else ""
-    return Check("cache", status, f"{folder} writable, {free / 1e9:.1f} GB free{limit}")
+    limit = f" (limit {settings.cache_max_size:,} bytes)" if settings.cache_max_size else ""
+    return Check("cache", status, f"{folder} is writable, with {free / 1e9:.1f} GB free{limit}")
 
 
 # -- cloud SDKs --------------------------------------------------------------------------------------
@@ -272,11 +294,15 @@ def _cloud(name: str, probe: tuple[str, str, Callable[[], str | None]]) -> Check
     except ModuleNotFoundError:
         installed = False
     if not installed:
-        return Check(name, "skip", f"SDK not installed (pip install '{extra}'); objects go through Label Studio")
+        return Check(name, "skip", f"SDK not installed (pip install '{extra}'): objects are read through Label Studio")
     found = credentials()
     if found is None:
-        return Check(name, "warn", "SDK installed, no credentials found; objects go through Label Studio (task id)")
-    return Check(name, "ok", f"SDK installed, credentials from {found}")
+        return Check(
+            name,
+            "warn",
+            "SDK installed, but no credentials found: objects are read through Label Studio, which needs the task id",
+        )
+    return Check(name, "ok", f"SDK installed, with credentials from {found}")
 
 
 def _short(exc: Exception) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from click.testing import CliRunner
 
@@ -72,3 +73,24 @@ def test_prefetch_command_with_a_url_list_and_an_export(file_server, tmp_path, m
     export.write_text(json.dumps([{"id": 1, "data": {"image": file_server.url("/b.bin"), "text": "hello"}}]))
     result = CliRunner().invoke(main, ["prefetch", str(export), "--workers", "2"])
     assert result.exit_code == 0 and "1 resolved, 0 failed" in result.output
+
+
+def test_failures_are_returned_and_logged_as_one_summary_line(file_server, settings, caplog):
+    """Regression: an unexpected failure was logged with its traceback at ERROR and returned too,
+    so a backend that reports the returned errors printed it twice."""
+    file_server.add("/ok.bin", body=b"ok")
+
+    class FullDisk(Resolver):
+        def resolve(self, url, **kwargs):  # type: ignore[no-untyped-def]
+            if url.endswith("/disk.bin"):
+                raise OSError(28, "No space left on device")
+            return super().resolve(url, **kwargs)
+
+    urls = [file_server.url("/ok.bin"), file_server.url("/missing.bin"), "ftp://nope/x", file_server.url("/disk.bin")]
+    caplog.set_level(logging.DEBUG, logger="ml_data")
+    result = resolve_many(urls, resolver=FullDisk(settings), progress=False)
+    assert set(result.errors) == set(urls[1:]) and list(result.files) == urls[:1]
+    ours = [record for record in caplog.records if record.name.startswith("ml_data")]
+    assert [record.getMessage() for record in ours if record.levelno >= logging.WARNING] == ["3 of 4 URLs failed"]
+    (unexpected,) = [record for record in ours if record.getMessage().startswith("unexpected error")]
+    assert unexpected.levelno == logging.DEBUG and unexpected.exc_info is not None

@@ -88,3 +88,73 @@ def test_folders_and_cache_and_clouds_without_label_studio(tmp_path, monkeypatch
     assert checks["s3"].status == "warn"  # boto3 is installed for the tests; no credentials here
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     assert by_name(run_checks(settings))["s3"].status == "ok"
+
+
+def _fake_label_studio(file_server, tasks):  # type: ignore[no-untyped-def]
+    """Label Studio's version, whoami and task list, and one uploaded file, on a loopback server."""
+    from tests.fake_label_studio import FakeLabelStudio
+
+    ls = FakeLabelStudio(file_server)
+    ls.serve_file("/data/upload/1/a.jpg", b"\xff\xd8 jpeg")
+    file_server.add("/api/version", body=b'{"release": "1.23.2"}', headers={"Content-Type": "application/json"})
+
+    def answer(body: object):  # type: ignore[no-untyped-def]
+        def handler(request):  # type: ignore[no-untyped-def]
+            if not ls.authorized(request):
+                return 401, {"Content-Type": "application/json"}, b'{"detail": "no"}'
+            return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+        return handler
+
+    file_server.add("/api/current-user/whoami", handler=answer({"email": "a@example.com"}))
+    file_server.add("/api/tasks", handler=answer({"tasks": tasks, "total": len(tasks)}))
+    return ls
+
+
+def test_every_message_is_a_sentence(file_server, tmp_path):
+    """Regression: a sample task fetched through Label Studio was "read downloaded into the cache",
+    an access token "a access token"."""
+    from tests.fake_label_studio import LEGACY_TOKEN
+
+    ls = _fake_label_studio(file_server, [{"id": 5, "data": {"image": "/data/upload/1/a.jpg"}}])
+    settings = Settings(label_studio_url=ls.url, api_key=LEGACY_TOKEN, cache_dir=tmp_path / "cache")
+    for _run in range(2):  # downloaded, then already in the cache
+        checks = by_name(run_checks(settings, project=1))
+        assert checks["sample-task"].message == "task 5: /data/upload/1/a.jpg is readable from the cache (7 bytes)"
+    assert checks["token"].message == "a legacy token, accepted for a@example.com"
+    assert checks["upload-dir"].message == (
+        "ML_DATA_UPLOAD_DIR is not set: uploaded files are downloaded from Label Studio"
+    )
+    assert checks["local-files-root"].message == (
+        "LOCAL_FILES_DOCUMENT_ROOT is not set: files in Local Files storage are downloaded from Label Studio"
+    )
+    assert checks["cache"].message.startswith(f"{tmp_path / 'cache'} is writable, with ")
+
+    access = settings.with_changes(api_key=_access_token(ls))
+    token = by_name(run_checks(access))["token"]
+    assert token.status == "warn" and token.message.startswith("an access token, accepted for a@example.com (")
+
+    (tmp_path / "upload" / "1").mkdir(parents=True)
+    (tmp_path / "upload" / "1" / "a.jpg").write_bytes(b"\xff\xd8 jpeg")
+    in_place = by_name(run_checks(settings.with_changes(upload_dir=tmp_path / "upload"), project=1))
+    assert in_place["sample-task"].message == "task 5: /data/upload/1/a.jpg is readable in place (7 bytes)"
+    assert (
+        in_place["upload-dir"].message == f"ML_DATA_UPLOAD_DIR={tmp_path / 'upload'}: uploaded files are read in place"
+    )
+
+
+def test_a_sample_task_without_an_id_or_files_is_named(file_server, tmp_path):
+    from tests.fake_label_studio import LEGACY_TOKEN
+
+    ls = _fake_label_studio(file_server, [{"data": {"text": "no files here"}}])
+    settings = Settings(label_studio_url=ls.url, api_key=LEGACY_TOKEN, cache_dir=tmp_path / "cache")
+    check = by_name(run_checks(settings, project=1))["sample-task"]
+    assert (check.status, check.message) == ("warn", "the first task of project 1 references no files")
+
+
+def _access_token(ls) -> str:  # type: ignore[no-untyped-def]
+    import requests
+
+    answer = requests.post(f"{ls.url}/api/token/refresh/", json={"refresh": ls.personal_access_token}, timeout=5)
+    answer.raise_for_status()
+    return str(answer.json()["access"])

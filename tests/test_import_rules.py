@@ -208,6 +208,7 @@ def test_parsing_a_url_imports_nothing_that_does_io():
         "ml_data.settings_table",
         "ml_data.urls",
         "ml_data.media_types",
+        "ml_data.data_uris",
         "ml_data.redaction",
         "ml_data.hashing",
         "ml_data.resolvers.base",

@@ -186,7 +186,7 @@ class Context:
             if self.on_task is not None:
                 self.on_task()
             try:
-                task = task_from_dict(raw)
+                task = task_from_dict(raw, position=self.report.tasks, source=self.tasks.name)
             except MlDataError as exc:
                 self.fail_or_skip(exc.task_id, exc.message)
                 continue

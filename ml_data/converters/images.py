@@ -13,6 +13,7 @@ from ml_data.cache.naming import MAX_FILENAME_BYTES, safe_filename
 from ml_data.converters.base import Context, annotated_tasks
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation, Region, Task
+from ml_data.data_uris import data_uri_name
 from ml_data.errors import InvalidExport
 
 _SCHEME_AND_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
@@ -22,7 +23,10 @@ def image_name(url: str) -> str:
     """The file name of an image URL or path (``/data/local-files/?d=dir/x.jpg`` -> ``x.jpg``).
 
     Split by hand rather than by ``urlsplit``, which raises on a malformed bracketed host
-    (``http://[x/a.jpg``): a name needs no host, and naming never refuses a task."""
+    (``http://[x/a.jpg``): a name needs no host, and naming never refuses a task. A ``data:``
+    URI has no name of its own (its path is the base64 payload): its content names it."""
+    if url[:5].lower() == "data:":
+        return data_uri_name(url)
     path, _, query = url.partition("#")[0].partition("?")
     authority = _SCHEME_AND_HOST.match(path)
     if authority is not None:

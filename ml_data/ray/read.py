@@ -27,8 +27,8 @@ from ray.data.datasource import Datasource, ReadTask
 
 from ml_data.config import Settings
 from ml_data.converters.label_config import parse_label_config
-from ml_data.converters.model import Unreadable, array_item_spans, array_items_of, first_char
 from ml_data.converters.model import read_tasks as read_export
+from ml_data.converters.reader import Unreadable, array_item_spans, array_items_of, first_char
 from ml_data.errors import ConfigurationError, InvalidExport
 from ml_data.jsonio import dumps, loads
 from ml_data.labelstudio import LabelStudioClient

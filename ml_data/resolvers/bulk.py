@@ -1,7 +1,8 @@
 """Resolving many URLs at once: a bounded thread pool over one shared connection pool.
 
 URLs with the same identity (the same file, e.g. re-signed presigned URLs) are resolved once.
-A failing URL is reported with its error; it never stops the others.
+A failing URL is reported with its error in the result; it never stops the others, and is not
+logged one by one (a single warning says how many failed).
 """
 
 from __future__ import annotations
@@ -89,8 +90,10 @@ def resolve_many(
         except MlDataError as exc:
             return identity, exc
         except (OSError, ValueError, UnicodeError) as exc:
-            # Never one URL's unforeseen failure for the whole batch: recorded like any other.
-            logger.exception("unexpected error resolving %s", redact_url(url))
+            # Never one URL's unforeseen failure for the whole batch: recorded like any other. The
+            # caller gets it in the result; the traceback is only for debugging (logged louder, a
+            # backend that reports the result would print the failure twice).
+            logger.debug("unexpected error resolving %s", redact_url(url), exc_info=True)
             return identity, UpstreamError(f"unexpected error: {type(exc).__name__}", url=url, task_id=task_id)
 
     bar = tqdm(total=len(groups), unit="file", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
@@ -105,5 +108,6 @@ def resolve_many(
                     result.files[url] = outcome
             bar.update(1)
     if result.errors:
+        # One line for the batch: each failure is the caller's to report, from ``result.errors``.
         logger.warning("%d of %d URLs failed", len(result.errors), len(result.errors) + len(result.files))
     return result

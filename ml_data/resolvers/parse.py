@@ -27,9 +27,9 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from ml_data.data_uris import split_data_uri
 from ml_data.errors import MlDataError, UnsafePath, UnsupportedURL
 from ml_data.labelstudio.paths import resource_path, upload_key
-from ml_data.media_types import media_type as checked_media_type
 from ml_data.resolvers.clouds import PROVIDERS, object_in_url
 from ml_data.resolvers.refs import (
     CloudRef,
@@ -255,13 +255,10 @@ def _parse_file_url(url: str) -> LocalPathRef:
 
 
 def _parse_data_uri(url: str) -> DataRef:
-    head, comma, payload = url[5:].partition(",")
-    if not comma:
+    parts = split_data_uri(url)
+    if parts is None:
         raise UnsupportedURL("data: URI has no ',' before its payload", url=url)
-    params = head.split(";")
-    is_base64 = params[-1].strip().lower() == "base64"
-    media_type = checked_media_type(params[0]) or "text/plain"  # RFC 2397's default
-    return DataRef(raw=url, media_type=media_type, is_base64=is_base64, payload=payload)
+    return DataRef(raw=url, media_type=parts.media_type, is_base64=parts.is_base64, payload=parts.payload)
 
 
 def _parse_absolute(url: str, label_studio_url: str | None, s3_endpoint_url: str | None) -> Ref:

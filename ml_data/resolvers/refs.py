@@ -10,17 +10,15 @@ identity.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import hashlib
 import mimetypes
 import posixpath
-import re
 from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from ml_data.data_uris import DataURI
 from ml_data.errors import UnsupportedURL
 from ml_data.resolvers.clouds import is_signature_param
 from ml_data.resolvers.registry import KIND_BY_SCHEME
@@ -149,13 +147,10 @@ class DataRef(Ref):
 
     def decode(self) -> bytes:
         """The payload's bytes."""
-        if self.is_base64:
-            try:
-                compact = re.sub(r"\s+", "", unquote(self.payload))
-                return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
-            except (binascii.Error, ValueError):
-                raise UnsupportedURL("data: URI payload is not valid base64", url=self.raw) from None
-        return unquote(self.payload).encode("utf-8")
+        try:
+            return DataURI(self.media_type, self.is_base64, self.payload).decode()
+        except ValueError:
+            raise UnsupportedURL("data: URI payload is not valid base64", url=self.raw) from None
 
 
 @dataclass(frozen=True)

@@ -92,13 +92,13 @@ def test_a_source_can_be_read_twice(tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('[{"id": 1, "data": {}} ', "not valid JSON"),
+        ('[{"id": 1, "data": {}} ', "truncated"),
         ("hello", "not a Label Studio export"),
-        (json.dumps([{"id": 1}]), "no 'data' object"),
-        (json.dumps([{"id": 1, "data": {}, "annotations": {}}]), "not lists"),
-        (json.dumps([{"id": 1, "data": {}, "annotations": [{"result": {}}]}]), "result is not a list"),
-        (json.dumps([{"id": 1, "data": {}, "annotations": [{"result": [3]}]}]), "not an object"),
-        (json.dumps([[1]]), "not an object"),
+        (json.dumps([{"id": 1}]), r"^data is missing: it must be an object \[task 1\]$"),
+        (json.dumps([{"id": 1, "data": {}, "annotations": {}}]), r"^annotations is an object, not a list"),
+        (json.dumps([{"id": 1, "data": {}, "annotations": [{"result": {}}]}]), r"^annotations\[0\]\.result is an"),
+        (json.dumps([{"id": 1, "data": {}, "annotations": [{"result": [3]}]}]), r"^annotations\[0\]\.result\[0\] is a"),
+        (json.dumps([[1]]), r"^task #1 in .*bad\.json is a list, not an object$"),
     ],
 )
 def test_malformed_input_is_a_clear_error(tmp_path, content, message):
@@ -134,15 +134,15 @@ def test_memory_stays_flat_as_the_export_grows(tmp_path):
 
 
 def test_tasks_larger_than_the_reading_window(tmp_path, monkeypatch):
-    import ml_data.converters.model as model
+    import ml_data.converters.reader as reader
 
-    monkeypatch.setattr(model, "_CHUNK", 64)  # every task spans several windows
+    monkeypatch.setattr(reader, "_CHUNK", 64)  # every task spans several windows
     tasks = [{**TASK, "id": n, "data": {"text": "é" * (n * 50)}} for n in range(1, 6)]
     path = tmp_path / "export.json"
     path.write_text(json.dumps(tasks, indent=1, ensure_ascii=False), encoding="utf-8")
     assert [(t.id, len(t.data["text"])) for t in read_tasks(path)] == [(n, n * 50) for n in range(1, 6)]
     path.write_text(json.dumps(tasks)[:-1])
-    with pytest.raises(InvalidExport, match="not closed"):
+    with pytest.raises(InvalidExport, match="truncated: it ends after task #5"):
         list(read_tasks(path))
 
 
@@ -188,18 +188,21 @@ def _exports(draw: st.DrawFn) -> bytes:
 
 
 def _outcome(read, path):  # type: ignore[no-untyped-def]
-    """Every item read before an error, and the error's type."""
+    """Every item read before an error, and the error: its type, and for a broken export its
+    message (which says where, in the whole file, whichever reader found it)."""
     items = []
     try:
         for item in read(path):
             items.append(repr(item))
-    except (InvalidExport, UnicodeDecodeError) as exc:
+    except InvalidExport as exc:
+        return items, f"InvalidExport: {exc}"
+    except UnicodeDecodeError as exc:
         return items, type(exc).__name__
     return items, None
 
 
 def _standard_library_only(path):  # type: ignore[no-untyped-def]
-    from ml_data.converters.model import _array_scan
+    from ml_data.converters.reader import _array_scan
 
     with open(path, "rb") as handle:
         yield from (item for item, _start, _end in _array_scan(handle, str(path), "utf-8-sig"))
@@ -208,7 +211,7 @@ def _standard_library_only(path):  # type: ignore[no-untyped-def]
 @settings(max_examples=300, deadline=None)
 @given(export=_exports(), chunk=st.sampled_from([8, 31, 64, 257, 8 * 1024 * 1024]), cut=st.data())
 def test_the_fast_reader_reads_what_the_standard_library_reads(tmp_path_factory, export, chunk, cut):
-    import ml_data.converters.model as model
+    import ml_data.converters.reader as reader
 
     path = tmp_path_factory.mktemp("export") / "export.json"
     mutation = cut.draw(st.sampled_from(["none", "truncate", "flip", "insert"]))
@@ -223,8 +226,8 @@ def test_the_fast_reader_reads_what_the_standard_library_reads(tmp_path_factory,
     path.write_bytes(export)
     if not export.lstrip(b" \n\t\r\xef\xbb\xbf").startswith(b"["):
         return  # not a JSON list: read by the other paths
-    with mock.patch.object(model, "_CHUNK", chunk):
-        fast, fast_error = _outcome(model._array_items, path)
+    with mock.patch.object(reader, "_CHUNK", chunk):
+        fast, fast_error = _outcome(reader._array_items, path)
         standard, standard_error = _outcome(_standard_library_only, path)
     assert fast_error == standard_error, (export, chunk)
     if standard_error == "UnicodeDecodeError":
@@ -243,26 +246,188 @@ def test_the_fast_reader_hands_odd_tasks_to_the_standard_library(tmp_path):
     assert [task.id for task in tasks] == [1, 2, 3]
     assert math.isnan(tasks[1].data["x"])
     path.write_text('[{"id": 1, "data": {}}, {"id": 2, "data": {}} x]')
-    with pytest.raises(InvalidExport, match=r"Expecting value \(character 0 after byte \d+\)"):
+    with pytest.raises(InvalidExport, match=r"at line 1, column 47 \(byte 46\), in task #3: Expecting value$"):
         list(read_tasks(path))
 
 
 def test_a_number_cut_by_the_window_is_read_whole(tmp_path, monkeypatch):
-    import ml_data.converters.model as model
+    import ml_data.converters.reader as reader
 
-    monkeypatch.setattr(model, "_CHUNK", 4)
+    monkeypatch.setattr(reader, "_CHUNK", 4)
     path = tmp_path / "export.json"
     path.write_text("[1234567, 0.25e-3,-10]")
     assert list(_standard_library_only(path)) == [1234567, 0.25e-3, -10]
-    assert [end - start for start, end in model.array_item_spans(path)] == [7, 7, 3]
+    assert [end - start for start, end in reader.array_item_spans(path)] == [7, 7, 3]
 
 
 def test_a_clean_export_never_needs_the_standard_library(tmp_path, monkeypatch):
     """msgspec's message for bytes after a value is what the fast path reads ends from: if a
     msgspec release changes it, reading stays right (the fallback) but slow, and this says so."""
-    import ml_data.converters.model as model
+    import ml_data.converters.reader as reader
 
-    monkeypatch.setattr(model, "_CHUNK", 1500)  # many windows, tasks cut at their edges
-    monkeypatch.setattr(model, "_array_scan", mock.Mock(side_effect=AssertionError("fallback used")))
+    monkeypatch.setattr(reader, "_CHUNK", 1500)  # many windows, tasks cut at their edges
+    monkeypatch.setattr(reader, "_array_scan", mock.Mock(side_effect=AssertionError("fallback used")))
     path = write_json(tmp_path / "export.json", [{**TASK, "id": n} for n in range(50)])
     assert [task.id for task in read_tasks(path)] == list(range(50))
+
+
+# --- a broken export says what is wrong and where, in the whole file -----------------------------
+
+
+def _fast_reader(path):  # type: ignore[no-untyped-def]
+    import ml_data.converters.reader as reader
+
+    return reader._array_items(path)
+
+
+_READERS = {"fast": _fast_reader, "standard library": _standard_library_only}
+
+
+@pytest.mark.parametrize("reader_name", list(_READERS))
+def test_an_export_cut_inside_a_task_says_it_is_truncated_and_where(tmp_path, reader_name):
+    """Regression: a list cut in the middle of a task was "not valid JSON: Expecting ',' delimiter
+    (character 0 after byte 4096)", naming neither the truncation nor a line."""
+    text = json.dumps([{**TASK, "id": n} for n in range(101, 106)], indent=2)
+    cut = text.index('"id": 103') + 40
+    path = tmp_path / "export.json"
+    path.write_text(text[:cut])
+    line = text[:cut].count("\n") + 1
+    column = cut - text[:cut].rindex("\n")
+    with pytest.raises(InvalidExport) as info:
+        list(_READERS[reader_name](path))
+    assert str(info.value) == (
+        f"{path} is truncated: it ends inside task #3, at line {line}, column {column} (byte {cut}), "
+        "before the list of tasks closes"
+    )
+
+
+@pytest.mark.parametrize("reader_name", list(_READERS))
+def test_an_export_cut_between_tasks_says_after_which(tmp_path, reader_name):
+    path = tmp_path / "export.json"
+    path.write_text('[{"id": 1, "data": {}},\n {"id": 2, "data": {}},\n')
+    with pytest.raises(InvalidExport, match=r"truncated: it ends after task #2, at line 3, column 1 \(byte 48\)"):
+        list(_READERS[reader_name](path))
+    path.write_text("[ ")
+    with pytest.raises(InvalidExport, match=r"truncated: it ends at line 1, column 3 \(byte 2\), before the list"):
+        list(_READERS[reader_name](path))
+
+
+@pytest.mark.parametrize("reader_name", list(_READERS))
+def test_a_syntax_error_names_the_line_and_column_json_names(tmp_path, reader_name):
+    tasks = [{**TASK, "id": n, "data": {"text": "é" * n}} for n in range(1, 6)]
+    text = "\ufeff" + json.dumps(tasks, indent=2, ensure_ascii=False).replace('"id": 4', '"id" 4')
+    path = tmp_path / "export.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(text[1:])
+    byte = len(text[: expected.value.pos + 1].encode("utf-8"))
+    where = f"line {expected.value.lineno}, column {expected.value.colno} (byte {byte})"
+    with pytest.raises(InvalidExport) as info:
+        list(_READERS[reader_name](path))
+    assert str(info.value) == f"{path} is not valid JSON at {where}, in task #4: Expecting ':' delimiter"
+
+
+@settings(max_examples=200, deadline=None)
+@given(export=_exports(), chunk=st.sampled_from([8, 31, 257, 8 * 1024 * 1024]), data=st.data())
+def test_every_cut_of_an_export_is_truncated_at_the_end_of_the_file(tmp_path_factory, export, chunk, data):
+    """Wherever a file of tasks is cut inside its list (within a literal, a number, an escape, a
+    multi-byte character, between tasks), both readers say it is truncated, at its last byte."""
+    import ml_data.converters.reader as reader
+
+    try:
+        export.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # lone surrogates written raw: not UTF-8, another error
+    opening = export.index(b"[") + 1
+    cut = data.draw(st.integers(min_value=opening, max_value=len(export) - 1))
+    head = export[:cut]
+    path = tmp_path_factory.mktemp("export") / "export.json"
+    path.write_bytes(head)
+    text = head.decode("utf-8", "replace").removeprefix("\ufeff")  # a cut character is one
+    line = text.count("\n") + 1
+    column = len(text) - (text.rfind("\n") + 1) + 1
+    with mock.patch.object(reader, "_CHUNK", chunk):
+        for read in _READERS.values():
+            with pytest.raises(InvalidExport) as info:
+                list(read(path))
+            message = str(info.value)
+            assert message.startswith(f"{path} is truncated: it ends "), (head, message)
+            assert message.endswith(f"at line {line}, column {column} (byte {cut}), before the list of tasks closes")
+
+
+_ONE_TASK = {"id": 1, "data": {"text": "é"}, "annotations": []}
+_LINE = json.dumps(_ONE_TASK)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # one task object, pretty-printed: its own line and column, not "line 1" of JSON lines
+        (
+            json.dumps(_ONE_TASK, indent=2, ensure_ascii=False).replace('"data":', '"data"'),
+            "is not valid JSON at line 3, column 10 (byte 22): unexpected character, expected ':' after key",
+        ),
+        (
+            json.dumps(_ONE_TASK, indent=2)[:30],
+            "is truncated: it ends inside the task object, at line 4, column 6 (byte 30)",
+        ),
+        (
+            _LINE + "\n" + _LINE[:20],
+            f"is truncated: it ends inside task #2, at line 2, column 21 (byte {len(_LINE) + 21})",
+        ),
+        (
+            _LINE + "\n\n" + _LINE.replace(":", "", 1) + "\n",
+            f"is not valid JSON at line 3, column 7 (byte {len(_LINE) + 8}), in task #2: "
+            "unexpected character, expected ':' after key",
+        ),
+    ],
+)
+def test_a_broken_task_object_or_json_lines_file_names_the_line(tmp_path, content, message):
+    """Regression: a pretty-printed task with a typo was read as JSON lines and reported at
+    "line 1: not valid JSON (unexpected end of data ...)"; a cut JSON lines file did not say so."""
+    path = tmp_path / "export.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InvalidExport) as info:
+        list(read_tasks(path))
+    assert str(info.value) == f"{path} {message}"
+
+
+def test_a_byte_order_mark_before_a_task_object_or_json_lines_is_read(tmp_path):
+    path = tmp_path / "export.json"
+    path.write_text("\ufeff" + _LINE, encoding="utf-8")
+    assert [task.id for task in read_tasks(path)] == [1]
+    path.write_text("\ufeff" + _LINE + "\n" + json.dumps({**_ONE_TASK, "id": 2}) + "\n", encoding="utf-8")
+    assert [task.id for task in read_tasks(path)] == [1, 2]
+    path.write_bytes(b'{"id": 1, "data": {"text": "\xff"}}\n')
+    with pytest.raises(InvalidExport, match=r"is not UTF-8 text"):
+        list(read_tasks(path))
+
+
+def test_a_broken_file_in_a_task_folder_names_the_file_and_where(tmp_path):
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    (folder / "1.json").write_text("\ufeff" + _LINE, encoding="utf-8")
+    (folder / "2.json").write_text(json.dumps(_ONE_TASK, indent=2)[:30])
+    with pytest.raises(InvalidExport) as info:
+        list(read_tasks(folder))
+    assert (
+        str(info.value) == f"{folder / '2.json'} is truncated: it ends inside its JSON, at line 4, column 6 (byte 30)"
+    )
+
+
+@pytest.mark.parametrize("chunk", [16, 64, 8 * 1024 * 1024])
+def test_bytes_that_are_not_utf8_are_named_where_they_are_in_the_file(tmp_path, monkeypatch, chunk):
+    """Regression: the byte named counted from the start of the reading window, not the file."""
+    import ml_data.converters.reader as reader
+
+    monkeypatch.setattr(reader, "_CHUNK", chunk)
+    head = json.dumps([{**_ONE_TASK, "id": n} for n in range(3)], indent=1, ensure_ascii=False)[:-3]
+    path = tmp_path / "export.json"
+    path.write_bytes(head.encode() + b',\n {"id": 9, "data": {"text": "\xff"}}]')
+    bad = path.read_bytes().index(b"\xff")
+    line = head.count("\n") + 2
+    with pytest.raises(InvalidExport) as info:
+        list(read_tasks(path))
+    assert str(info.value) == (
+        f"{path} is not UTF-8 text (at line {line}, column 30 (byte {bad})): not a Label Studio export"
+    )
