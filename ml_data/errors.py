@@ -19,6 +19,7 @@ reference keeps working::
     ├── UnknownFormat (ValueError)                 a format name no converter has
     ├── FormatNotSupported (ValueError)            the labeling config has nothing that format can express
     ├── ConversionError (ValueError)               one task could not be converted (policy "fail")
+    ├── InvalidPredictions (ValueError)            a model's answer is not predictions for its tasks
     ├── URLNotAllowed (PermissionError)            the service may not fetch from there (SSRF guard)
     ├── ResourcesFailed                            resources of a dataset failed; ``failures``
     ├── OutputError (OSError)                      a dataset or output folder cannot be written
@@ -133,6 +134,11 @@ class FormatNotSupported(MlDataError, ValueError):
 
 class ConversionError(MlDataError, ValueError):
     """A task could not be converted (with the error policy "fail"); names the task and field."""
+
+
+class InvalidPredictions(MlDataError, ValueError):
+    """An ML backend's or a predict function's answer is not one list of predictions per task
+    (wrong shape, wrong count, too large): that batch fails, named by its tasks."""
 
 
 class URLNotAllowed(MlDataError, PermissionError):
