@@ -162,6 +162,48 @@ def has_version(task: Mapping[str, Any], model_version: str) -> bool:
     )
 
 
+def project_tasks(client: LabelStudioClient, project_id: int) -> Iterator[tuple[dict[str, Any], int]]:
+    """Every task of the project with its annotations and predictions, by id, a page at a time,
+    each with the number of tasks in all (a run adds no tasks, so the pages stay in place while it
+    stores predictions)."""
+    page = 1
+    while True:
+        try:
+            body = client.json(
+                "GET",
+                "api/tasks",
+                params={
+                    "project": project_id,
+                    "fields": "all",
+                    "page": page,
+                    "page_size": PAGE_SIZE,
+                    "query": orjson.dumps({"ordering": ["tasks:id"]}).decode(),
+                },
+                what=f"listing tasks of project {project_id} (page {page})",
+                project_id=project_id,
+            )
+        except errors.RemoteNotFound:
+            if page > 1:
+                return  # Label Studio answers a page past the end with 404
+            raise
+        tasks = body.get("tasks") if isinstance(body, Mapping) else None
+        total = body.get("total") if isinstance(body, Mapping) else None
+        if not isinstance(tasks, list):
+            raise errors.UpstreamError(
+                f"the task list of project {project_id} has no tasks array", url=client.url("api/tasks")
+            )
+        for task in tasks:
+            if not isinstance(task, Mapping) or not isinstance(task.get("id"), int):
+                raise errors.UpstreamError(
+                    f"the task list of project {project_id} holds an entry that is not a task",
+                    url=client.url("api/tasks"),
+                )
+            yield dict(task), total if isinstance(total, int) else 0
+        if len(tasks) < PAGE_SIZE:
+            return
+        page += 1
+
+
 class _FunctionModel:
     """A predict function, given tasks whose resources are local paths; its answer checked."""
 
@@ -308,45 +350,7 @@ class _Run:
         return rest
 
     def _tasks(self) -> Iterator[tuple[dict[str, Any], int]]:
-        """Every task of the project with its annotations and predictions, by id, a page at a time
-        (tasks are not added or removed by a run, so pages stay in place while it stores
-        predictions)."""
-        page = 1
-        while True:
-            try:
-                body = self.client.json(
-                    "GET",
-                    "api/tasks",
-                    params={
-                        "project": self.project.id,
-                        "fields": "all",
-                        "page": page,
-                        "page_size": PAGE_SIZE,
-                        "query": orjson.dumps({"ordering": ["tasks:id"]}).decode(),
-                    },
-                    what=f"listing tasks of project {self.project.id} (page {page})",
-                    project_id=self.project.id,
-                )
-            except errors.RemoteNotFound:
-                if page > 1:
-                    return  # Label Studio answers a page past the end with 404
-                raise
-            tasks = body.get("tasks") if isinstance(body, Mapping) else None
-            total = body.get("total") if isinstance(body, Mapping) else None
-            if not isinstance(tasks, list):
-                raise errors.UpstreamError(
-                    f"the task list of project {self.project.id} has no tasks array", url=self.client.url("api/tasks")
-                )
-            for task in tasks:
-                if not isinstance(task, Mapping) or not isinstance(task.get("id"), int):
-                    raise errors.UpstreamError(
-                        f"the task list of project {self.project.id} holds an entry that is not a task",
-                        url=self.client.url("api/tasks"),
-                    )
-                yield dict(task), total if isinstance(total, int) else 0
-            if len(tasks) < PAGE_SIZE:
-                return
-            page += 1
+        return project_tasks(self.client, self.project.id)
 
     def _batch(self, tasks: list[dict[str, Any]]) -> _Outcome:
         """One batch: predict, then store (unless a dry run). Errors are the outcome, not raised."""
@@ -411,4 +415,12 @@ class _Run:
         return isinstance(found, list) and has_version({"predictions": found}, self.model_version)
 
 
-__all__ = ["PredictFunction", "PredictReport", "has_version", "is_labeled", "load_function", "predict_project"]
+__all__ = [
+    "PredictFunction",
+    "PredictReport",
+    "has_version",
+    "is_labeled",
+    "load_function",
+    "predict_project",
+    "project_tasks",
+]
