@@ -298,8 +298,8 @@ class _Run:
     def _execute(self, only_unlabeled: bool, batch: int, workers: int) -> None:
         bar = tqdm(total=None, unit="task", desc="predict", disable=not self.progress, leave=False)
         in_flight: set[Future[_Outcome]] = set()
-        try:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ml-data-predict") as pool:
+        with bar, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ml-data-predict") as pool:
+            try:
                 pending: list[dict[str, Any]] = []
                 for task, total in self._tasks():
                     bar.total = total
@@ -323,12 +323,11 @@ class _Run:
                     in_flight.add(pool.submit(self._batch, pending))
                 while in_flight:
                     in_flight = self._collect(in_flight, bar)
-        except BaseException:
-            for future in in_flight:
-                future.cancel()
-            raise
-        finally:
-            bar.close()
+            except BaseException:
+                # Stopping (on_error="fail", Ctrl-C): batches not started yet are not sent.
+                for future in in_flight:
+                    future.cancel()
+                raise
 
     def _collect(self, in_flight: set[Future[_Outcome]], bar: Any) -> set[Future[_Outcome]]:
         done, rest = wait(in_flight, return_when=FIRST_COMPLETED)
