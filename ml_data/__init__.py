@@ -5,6 +5,7 @@
 """
 
 from ml_data._version import __version__
+from ml_data.backend import PredictReport, TrainingTrigger, predict_project
 from ml_data.cache import Cache, CacheEntry
 from ml_data.config import Settings
 from ml_data.errors import (
@@ -13,6 +14,7 @@ from ml_data.errors import (
     CacheError,
     ConfigurationError,
     IncompleteDownload,
+    InvalidPredictions,
     LabelStudioNotConfigured,
     MissingDependency,
     MissingTaskId,
@@ -52,6 +54,7 @@ __all__ = [
     "DatasetOptions",
     "DatasetReport",
     "IncompleteDownload",
+    "InvalidPredictions",
     "LabelStudioClient",
     "LabelStudioNotConfigured",
     "LocalFile",
@@ -60,11 +63,13 @@ __all__ = [
     "MlDataError",
     "NotFound",
     "OpenedFile",
+    "PredictReport",
     "Project",
     "Ref",
     "RemoteNotFound",
     "Resolver",
     "Settings",
+    "TrainingTrigger",
     "UnsafePath",
     "UnsupportedURL",
     "UpstreamError",
@@ -77,6 +82,7 @@ __all__ = [
     "get_local_path",
     "open_resource",
     "parse_ref",
+    "predict_project",
     "resolve",
     "resolve_many",
 ]

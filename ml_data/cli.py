@@ -687,5 +687,10 @@ def cache_clear(yes: bool) -> None:
     click.echo(f"removed {len(report.removed)} entries ({_human(report.freed)}); kept {report.kept_busy} in use")
 
 
+from ml_data.cli_backend import predict, watch  # noqa: E402 (its commands live in a module of their own)
+
+main.add_command(predict)
+main.add_command(watch)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -20,6 +20,7 @@ reference keeps working::
     ├── FormatNotSupported (ValueError)            the labeling config has nothing that format can express
     ├── ConversionError (ValueError)               one task could not be converted (policy "fail")
     ├── NothingToWrite (ValueError)                a run would write no item at all (nothing replaced)
+    ├── InvalidPredictions (ValueError)            a model's answer is not predictions for its tasks
     ├── URLNotAllowed (PermissionError)            the service may not fetch from there (SSRF guard)
     ├── ResourcesFailed                            resources of a dataset failed; ``failures``
     ├── OutputError (OSError)                      a dataset or output folder cannot be written
@@ -139,6 +140,11 @@ class ConversionError(MlDataError, ValueError):
 class NothingToWrite(MlDataError, ValueError):
     """A conversion or dataset would hold no item at all (an empty export, every task left out);
     the message says why. Nothing was written: the previous output, if any, is intact."""
+
+
+class InvalidPredictions(MlDataError, ValueError):
+    """An ML backend's or a predict function's answer is not one list of predictions per task
+    (wrong shape, wrong count, too large): that batch fails, named by its tasks."""
 
 
 class URLNotAllowed(MlDataError, PermissionError):

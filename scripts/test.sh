@@ -57,6 +57,9 @@ phase nginx "$(declare -f install_nginx)" "$(command -v nginx || echo /usr/sbin/
 # Label Studio in a virtual environment of its own (its pins differ from ml-data's).
 phase label-studio "$(sha256sum scripts/install-label-studio.sh)" .cache/label-studio-venv/bin/python \
     bash scripts/install-label-studio.sh
+# An ML backend on label-studio-ml's own app, in a virtual environment of its own too (it pins Flask 1.1.2).
+phase ml-backend "$(sha256sum scripts/install-ml-backend.sh pyproject.toml)" .cache/ml-backend-venv/bin/python \
+    bash scripts/install-ml-backend.sh
 
 started=$(date +%s)
 .venv/bin/ruff check ml_data tests benchmarks

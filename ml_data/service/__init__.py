@@ -16,6 +16,7 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
+from typing import TYPE_CHECKING
 
 from flask import Flask, g, jsonify, request
 
@@ -31,14 +32,22 @@ from ml_data.service.hosts import HostPolicy
 from ml_data.service.jobs import JobRegistry
 from ml_data.service.projects import projects
 
+if TYPE_CHECKING:
+    from ml_data.backend.trigger import TrainingTrigger
+
 logger = logging.getLogger("ml_data.service")
 _OPEN = frozenset({"/healthz"})
 #: Methods whose body the endpoints read.
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
-def create_app(settings: Settings | None = None, service: ServiceSettings | None = None) -> Flask:
-    """The Flask app (tests call it with their own settings; gunicorn/waitress with none)."""
+def create_app(
+    settings: Settings | None = None, service: ServiceSettings | None = None, *, trigger: TrainingTrigger | None = None
+) -> Flask:
+    """The Flask app (tests call it with their own settings; gunicorn/waitress with none).
+
+    ``trigger``: Label Studio's webhook events posted to ``/v1/webhooks/label-studio?train=true``
+    are handed to it (:class:`~ml_data.backend.TrainingTrigger`)."""
     settings = settings or Settings.from_env()
     service = service or ServiceSettings.from_env()
     if not service.token and not service.no_auth:
@@ -52,6 +61,7 @@ def create_app(settings: Settings | None = None, service: ServiceSettings | None
         settings, guard, http=http_client(settings, url_guard=guard.check_hop)
     )
     app.extensions["ml_data.jobs"] = JobRegistry()
+    app.extensions["ml_data.trigger"] = trigger
     app.extensions["ml_data.accel_redirect"] = service.accel_redirect
     app.extensions["ml_data.datasets_dir"] = service.datasets_dir or settings.cache_dir / "datasets"
     app.extensions["ml_data.public_url"] = service.public_url

@@ -168,8 +168,19 @@ def job(job_id: str):  # type: ignore[no-untyped-def]
 def webhook():  # type: ignore[no-untyped-def]
     """Label Studio's task and annotation events: prefetch the resources of the tasks they carry."""
     payload = parse_body(request.get_data(cache=False), WEBHOOK)
+    training = _train(payload) if request.args.get("train", "").lower() in ("1", "true", "yes") else {}
     items = _items({"tasks": payload.get("tasks") or [], "task": payload.get("task")})
     if not items:
-        return jsonify(action=payload["action"], job=None), 200
+        return jsonify(action=payload["action"], job=None, **training), 200
     job = _jobs().submit("webhook-prefetch", items, _prefetch(_resolver()))
-    return jsonify(action=payload["action"], job=job.as_dict()), 202
+    return jsonify(action=payload["action"], job=job.as_dict(), **training), 202
+
+
+def _train(payload: dict[str, Any]) -> dict[str, Any]:
+    """``?train=true``: the event goes to the app's training trigger; its state is answered."""
+    trigger = current_app.extensions.get("ml_data.trigger")
+    if trigger is None:
+        raise ApiError(
+            409, "no_trigger", "train=true, but this service has no training trigger (create_app(trigger=...))"
+        )
+    return {"training": trigger.handle(payload["action"], payload).as_dict()}

@@ -71,6 +71,10 @@ def _environment(data_dir: Path, document_root: Path, port: int) -> dict[str, st
             "COLLECT_ANALYTICS": "false",
             "DEBUG": "false",
             "PYTHONUNBUFFERED": "1",
+            # The suite's ML backend and webhook receivers listen on 127.0.0.1, which Label Studio
+            # refuses by default (both settings are its guard against requests to private addresses).
+            "ML_BLOCK_LOCAL_IP": "false",
+            "SSRF_PROTECTION_ENABLED": "false",
         }
     )
     return env
