@@ -5,6 +5,7 @@
 """
 
 from ml_data._version import __version__
+from ml_data.backend.presign import presign
 from ml_data.cache import Cache, CacheEntry
 from ml_data.config import Settings
 from ml_data.errors import (
@@ -76,6 +77,7 @@ __all__ = [
     "get_local_path",
     "open_resource",
     "parse_ref",
+    "presign",
     "resolve",
     "resolve_many",
 ]

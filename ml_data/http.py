@@ -380,6 +380,7 @@ class HttpClient:
         read_timeout: float | None = None,
         api: bool = False,
         deadline: Deadline | None = None,
+        follow_redirects: bool = True,
     ) -> requests.Response:
         """Like :meth:`get` for any method; a 303 (or 301/302 after a POST) continues as a GET
         without the body, as browsers do; 307/308 repeat the method and body.
@@ -389,12 +390,21 @@ class HttpClient:
         Label Studio's (the API client's own calls), not only to resource paths. ``deadline``
         bounds the whole call: every connect, header line and redirect, and the body when it is
         read later (whatever the per-read timeouts allow, :class:`UpstreamTimeout` once it passes).
+        ``follow_redirects=False`` answers the first redirect itself (closed: its ``Location`` is
+        the point), for a caller that hands the target on rather than fetching it.
 
         The answer is a 2xx (a 304 too when ``headers`` make the request conditional) framed as
         plain or chunked; anything else is a typed error."""
         with _deadline.applied(deadline):
             return self._request(
-                method, url, headers or {}, json_body=json_body, stream=stream, read_timeout=read_timeout, api=api
+                method,
+                url,
+                headers or {},
+                json_body=json_body,
+                stream=stream,
+                read_timeout=read_timeout,
+                api=api,
+                follow_redirects=follow_redirects,
             )
 
     def _request(
@@ -407,6 +417,7 @@ class HttpClient:
         stream: bool,
         read_timeout: float | None,
         api: bool,
+        follow_redirects: bool = True,
     ) -> requests.Response:
         deadline = _deadline.current()
         current = url if isinstance(url, HttpURL) else parse_http_url(url)
@@ -442,6 +453,8 @@ class HttpClient:
             if response.status_code in REDIRECT_STATUSES and "Location" in response.headers:
                 location = response.headers["Location"]
                 response.close()
+                if not follow_redirects:
+                    return response
                 try:
                     target = current.join(location)
                 except errors.UnsupportedURL as exc:

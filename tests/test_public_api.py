@@ -41,6 +41,7 @@ def test_all_is_pinned():
             "get_local_path",
             "open_resource",
             "parse_ref",
+            "presign",
             "resolve",
             "resolve_many",
         ]
