@@ -5,6 +5,7 @@
 """
 
 from ml_data._version import __version__
+from ml_data.backend.predictions import ImportReport, import_predictions
 from ml_data.backend.presign import presign
 from ml_data.cache import Cache, CacheEntry
 from ml_data.config import Settings
@@ -51,6 +52,7 @@ __all__ = [
     "ConfigurationError",
     "DatasetOptions",
     "DatasetReport",
+    "ImportReport",
     "IncompleteDownload",
     "LabelStudioClient",
     "LabelStudioNotConfigured",
@@ -75,6 +77,7 @@ __all__ = [
     "fetch_export",
     "fetch_project",
     "get_local_path",
+    "import_predictions",
     "open_resource",
     "parse_ref",
     "presign",

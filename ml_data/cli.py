@@ -17,6 +17,7 @@ import click
 
 from ml_data._version import __version__
 from ml_data.cache import Cache
+from ml_data.cli_backend import import_predictions_command, presign_command
 from ml_data.config import DEFAULT_WORKERS, Settings, parse_duration, parse_size
 from ml_data.converters.base import ConversionReport, ConvertOptions
 from ml_data.errors import MlDataError
@@ -634,6 +635,9 @@ def cache_clear(yes: bool) -> None:
     report = store.clear()
     click.echo(f"removed {len(report.removed)} entries ({_human(report.freed)}); kept {report.kept_busy} in use")
 
+
+main.add_command(import_predictions_command)
+main.add_command(presign_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
