@@ -390,3 +390,33 @@ def test_a_dry_run_writes_the_file_whole_and_posts_nothing(fake, tmp_path):
         )
     with pytest.raises(UnknownFormat, match="yolo, yolo-obb"):
         import_predictions(folder, project=3, format="kitti", settings=fake.settings(tmp_path))
+
+
+def test_polygons_go_to_polygon_controls_and_boxes_to_box_controls():
+    from ml_data.backend.predictions.model import Detection, Polygon
+
+    config = parse_label_config(
+        '<View><Image name="img" value="$image"/>'
+        '<PolygonLabels name="outline" toName="img"><Label value="cat"/><Label value="tree"/></PolygonLabels>'
+        '<RectangleLabels name="box" toName="img"><Label value="cat"/></RectangleLabels></View>'
+    )
+    targets = Targets.from_config(config)
+    triangle = Polygon(((0.1, 0.1), (0.5, 0.1), (0.3, 0.4)))
+    item = ImageItem(
+        "x",
+        "x.jpg",
+        (),
+        (
+            Detection("cat", triangle),
+            Detection("cat", Rect(0.1, 0.2, 0.3, 0.4)),
+            Detection("tree", Rect(0, 0, 0.5, 0.5)),
+        ),
+    )
+    outline, box, tree = prediction_results(item, (200, 100), targets, 1)
+    assert (outline["from_name"], outline["to_name"], outline["type"]) == ("outline", "img", "polygonlabels")
+    assert outline["value"]["points"] == [[10.0, 10.0], [50.0, 10.0], [30.0, 40.0]]
+    assert (box["from_name"], box["type"]) == ("box", "rectanglelabels")
+    assert box["value"]["x"] == pytest.approx(10) and box["value"]["height"] == pytest.approx(40)
+    # Only a polygon control has "tree": the box goes there as its four corners.
+    assert tree["type"] == "polygonlabels" and tree["value"]["points"] == [[0, 0], [50, 0], [50, 50], [0, 50]]
+    assert (box["original_width"], box["original_height"]) == (200, 100)

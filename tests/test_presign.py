@@ -292,3 +292,21 @@ def test_a_signature_fits_only_the_link_it_was_made_for(url, task, expires, othe
     if other != (url, task, expires):
         assert not signature_matches(KEY, *other, signature)
     assert not signature_matches("x" * 40, url, task, expires, signature)
+
+
+def test_a_changed_character_anywhere_in_the_link_never_opens_something_else(sidecar):
+    """Every position of the query, changed: refused (401 when no signature is left), or (when the
+    change decodes to the very same parameters, e.g. %2F -> %2f) the same file."""
+    client, settings = sidecar
+    link = presign("/data/local-files/?d=scans/a.png", task_id=12, settings=settings)
+    path, query = urlsplit(link).path, urlsplit(link).query
+    original = parse_qsl(query, keep_blank_values=True)
+    for position, char in enumerate(query):
+        for replacement in {"b", "0", "&", "=", "%"} - {char}:
+            changed = query[:position] + replacement + query[position + 1 :]
+            answer = client.get(f"{path}?{changed}", headers={"Host": "127.0.0.1:8765"})
+            if answer.status_code == 200:
+                assert parse_qsl(changed, keep_blank_values=True) == original, changed
+                assert answer.data == b"first file"
+            else:
+                assert answer.status_code in (400, 401, 403), (changed, answer.status_code)
