@@ -185,8 +185,9 @@ def sidecar(tmp_path):  # type: ignore[no-untyped-def]
         service_url="http://127.0.0.1:8765/",
         signing_key=KEY,
     )
-    app = create_app(settings, ServiceSettings(token=BEARER, signing_key=KEY))
-    return app.test_client(), settings
+    service = ServiceSettings(token=BEARER, signing_key=KEY)
+    assert KEY not in repr(settings) and KEY not in repr(service)  # a secret, never printed
+    return create_app(settings, service).test_client(), settings
 
 
 def _get(client, link: str):  # type: ignore[no-untyped-def]
