@@ -6,6 +6,8 @@
 
 from ml_data._version import __version__
 from ml_data.backend import PredictReport, TrainingTrigger, predict_project
+from ml_data.backend.predictions import ImportReport, import_predictions
+from ml_data.backend.presign import presign
 from ml_data.cache import Cache, CacheEntry
 from ml_data.config import Settings
 from ml_data.errors import (
@@ -53,6 +55,7 @@ __all__ = [
     "ConfigurationError",
     "DatasetOptions",
     "DatasetReport",
+    "ImportReport",
     "IncompleteDownload",
     "InvalidPredictions",
     "LabelStudioClient",
@@ -80,9 +83,11 @@ __all__ = [
     "fetch_export",
     "fetch_project",
     "get_local_path",
+    "import_predictions",
     "open_resource",
     "parse_ref",
     "predict_project",
+    "presign",
     "resolve",
     "resolve_many",
 ]

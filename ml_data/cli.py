@@ -17,6 +17,7 @@ import click
 
 from ml_data._version import __version__
 from ml_data.cache import Cache
+from ml_data.cli_predictions import import_predictions_command, presign_command
 from ml_data.config import DEFAULT_WORKERS, Settings, parse_duration, parse_size
 from ml_data.converters.base import ConversionReport, ConvertOptions
 from ml_data.errors import MlDataError
@@ -66,7 +67,7 @@ def _task_resources(path: str) -> Iterator[tuple[Any, int | None, str | None, bo
         raise click.ClickException(f"cannot read tasks from {path}: {exc}") from None
 
 
-@main.command()
+@main.command(short_help="Resolve task URLs to local files.")
 @click.argument("urls", nargs=-1)
 @click.option("--task-id", type=int, help="Task the URLs belong to (for cloud objects via Label Studio).")
 @click.option(
@@ -361,7 +362,7 @@ def _which_tasks(report: ConversionReport, reason: str, count: int) -> str:
     return f" (task{'s' if count > 1 else ''} {', '.join(ids)}{more})"
 
 
-@main.command()
+@main.command(short_help="Pull a project's tasks and files into a dataset.")
 @click.option("--project", "project_id", type=int, help="Label Studio project id (the number in /projects/<id>/).")
 @click.option(
     "--export",
@@ -504,7 +505,7 @@ def fetch(
         click.echo(f"  left out (resource failed): {failed}: {reason}")
 
 
-@main.command()
+@main.command(short_help="Check what a backend needs to read its files.")
 @click.option("--project", "project_id", type=int, help="Also check that a task of this project can be read.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 def doctor(project_id: int | None, as_json: bool) -> None:
@@ -691,6 +692,8 @@ from ml_data.cli_backend import predict, watch  # noqa: E402 (its commands live 
 
 main.add_command(predict)
 main.add_command(watch)
+main.add_command(import_predictions_command)
+main.add_command(presign_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

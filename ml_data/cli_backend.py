@@ -32,7 +32,7 @@ def _settings(url: str | None, token: str | None) -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
-@click.command()
+@click.command(short_help="Predict a project's tasks with a model.")
 @click.option("--project", "project_id", type=int, required=True, help="Label Studio project id.")
 @click.option("--backend", help="An ML backend's URL (it is never sent the Label Studio token).")
 @click.option(
@@ -42,7 +42,13 @@ def _settings(url: str | None, token: str | None) -> Settings:
 @click.option("--only-unlabeled", is_flag=True, help="Leave out tasks that have an annotation.")
 @click.option("--batch", type=click.IntRange(1, 10_000), default=32, show_default=True, help="Tasks per request.")
 @click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True, help="Batches in parallel.")
-@click.option("--on-error", type=click.Choice(["skip", "fail"]), default="skip", show_default=True)
+@click.option(
+    "--on-error",
+    type=click.Choice(["skip", "fail"]),
+    default="skip",
+    show_default=True,
+    help="A batch the backend answers badly: record it and go on (skip), or stop (fail).",
+)
 @click.option(
     "--dry-run", "dry_run", type=click.Path(dir_okay=False), help="Write the predictions to this JSON file instead."
 )
@@ -115,7 +121,10 @@ def _reasons(failed: dict[int, str]) -> Counter[str]:
 MIN_INTERVAL, MAX_INTERVAL = 1.0, 3600.0
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.command(
+    short_help="Train whenever enough tasks changed.",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
 @click.option("--project", "project_id", type=int, required=True, help="Label Studio project id.")
 @click.option("--min-changed", type=click.IntRange(1), default=50, show_default=True, help="Tasks changed to train.")
 @click.option("--quiet-for", default="10m", show_default=True, help="Train once no change came for this long.")

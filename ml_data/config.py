@@ -80,6 +80,34 @@ def normalize_label_studio_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def normalize_service_url(url: str) -> str:
+    """``ML_DATA_SERVICE_URL``: an http(s) URL with a host, a path prefix allowed, no query or
+    fragment; without the trailing slash."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment
+    except ValueError:
+        valid = False
+    if not valid or "#" in url or "?" in url:
+        raise ConfigurationError(
+            f"ML_DATA_SERVICE_URL must be an http(s) URL without query, e.g. https://data.example.com, got {url!r}"
+        )
+    return url.rstrip("/")
+
+
+#: Shortest signing key accepted: HMAC-SHA256 keys shorter than the hash add no strength.
+MIN_SIGNING_KEY = 32
+
+
+def parse_signing_key(text: str) -> str:
+    """A secret of at least :data:`MIN_SIGNING_KEY` characters (``openssl rand -hex 32`` makes one)."""
+    key = text.strip()
+    if len(key) < MIN_SIGNING_KEY:
+        raise InvalidValue(f"must be at least {MIN_SIGNING_KEY} characters (openssl rand -hex 32 makes one)")
+    return key
+
+
 def parse_path(text: str) -> Path:
     """A folder or file named in a variable (``~`` expanded)."""
     return Path(text).expanduser()
@@ -315,6 +343,20 @@ class Settings:
         default=True,
         doc="take per-entry locks so N processes download a file once",
     )
+    service_url: str | None = setting(
+        "ML_DATA_SERVICE_URL",
+        parse=str,
+        default=None,
+        doc="the sidecar's URL as remote services reach it: the base of presign()'s signed links",
+    )
+    # Shared by the code that signs links (presign) and the sidecar that checks them.
+    signing_key: str | None = setting(
+        "ML_DATA_SIGNING_KEY",
+        parse=parse_signing_key,
+        default=None,
+        secret=True,
+        doc="the secret that signs and checks the sidecar's expiring /v1/resources links (32+ characters)",
+    )
     #: The cloud SDKs' variables (credentials, emulator hosts) that were set: see CLOUD_VARIABLES.
     cloud_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
@@ -325,6 +367,10 @@ class Settings:
     def __post_init__(self) -> None:
         if self.label_studio_url is not None:
             object.__setattr__(self, "label_studio_url", normalize_label_studio_url(self.label_studio_url))
+        if self.service_url is not None:
+            object.__setattr__(self, "service_url", normalize_service_url(self.service_url))
+        if self.signing_key is not None and len(self.signing_key) < MIN_SIGNING_KEY:
+            raise ConfigurationError(f"the signing key must be at least {MIN_SIGNING_KEY} characters")
         # Absolute from the start: a relative folder would mean another place after a chdir, and
         # another again to code that resolves paths against its own root (Flask's send_file).
         object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser().absolute())

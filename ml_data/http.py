@@ -412,6 +412,7 @@ class HttpClient:
         api: bool = False,
         authenticate: bool = True,
         follow_redirects: bool = True,
+        answer_redirect: bool = False,
         deadline: Deadline | None = None,
     ) -> requests.Response:
         """Like :meth:`get` for any method; a 303 (or 301/302 after a POST) continues as a GET
@@ -421,7 +422,9 @@ class HttpClient:
         its first byte needs longer than a file server). ``api`` is handed to the credentials'
         :meth:`~Credentials.applies_to` (their server's API client's own calls);
         ``authenticate=False`` sends no credentials at all (a renewal's own request).
-        ``follow_redirects=False`` makes a redirect a typed error. ``deadline`` bounds the whole
+        ``follow_redirects=False`` makes a redirect a typed error; ``answer_redirect=True`` answers the
+        first redirect itself (closed: its ``Location`` is the point), for a caller that hands the
+        target on rather than fetching it. ``deadline`` bounds the whole
         call: every connect, header line and redirect, and the body when it is read later
         (whatever the per-read timeouts allow, :class:`UpstreamTimeout` once it passes).
 
@@ -438,6 +441,7 @@ class HttpClient:
                 credentials=self.credentials if authenticate else None,
                 api=api,
                 follow_redirects=follow_redirects,
+                answer_redirect=answer_redirect,
             )
 
     def _request(
@@ -452,6 +456,7 @@ class HttpClient:
         credentials: Credentials | None,
         api: bool,
         follow_redirects: bool,
+        answer_redirect: bool,
     ) -> requests.Response:
         deadline = _deadline.current()
         current = url if isinstance(url, HttpURL) else parse_http_url(url)
@@ -485,6 +490,9 @@ class HttpClient:
             except requests.RequestException as exc:
                 raise translate_exception(exc, str(current), deadline=deadline) from None
             redirect = response.status_code in REDIRECT_STATUSES and "Location" in response.headers
+            if redirect and answer_redirect:
+                response.close()
+                return response
             if redirect and not follow_redirects:
                 response.close()
                 raise_for_response(response, str(current), hint="a redirect, not followed for this request")

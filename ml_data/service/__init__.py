@@ -4,7 +4,8 @@ credentials or the Label Studio token, or that share one cache.
     from ml_data.service import create_app
     app = create_app()            # settings from the environment
 
-Every endpoint but /healthz needs ``Authorization: Bearer <ML_DATA_SERVICE_TOKEN>``; the service
+Every endpoint but /healthz needs ``Authorization: Bearer <ML_DATA_SERVICE_TOKEN>`` (a link signed
+by :func:`ml_data.presign` opens its one /v1/resources file without it, until it expires); the service
 fetches only from Label Studio and the allowlisted origins and buckets. Every POST body must be
 ``Content-Type: application/json``: a type an HTML form or a cross-site ``fetch`` can send without
 asking the service first (``text/plain``, form encodings) is refused, so no other web page can
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 import uuid
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,7 @@ from ml_data.service.guard import GuardedResolver, UrlGuard
 from ml_data.service.hosts import HostPolicy
 from ml_data.service.jobs import JobRegistry
 from ml_data.service.projects import projects
+from ml_data.service.signed import check_signed_link, is_signed
 
 if TYPE_CHECKING:
     from ml_data.backend.trigger import TrainingTrigger
@@ -80,6 +83,10 @@ def create_app(
     @app.before_request
     def _authenticate():  # type: ignore[no-untyped-def]
         if service.no_auth or request.path in _OPEN:
+            return None
+        if request.path == "/v1/resources" and request.method in ("GET", "HEAD") and is_signed(request.args):
+            # A link made by ml_data.presign: valid for its one resource and until it expires.
+            check_signed_link(request.args, service.signing_key, time.time())
             return None
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")

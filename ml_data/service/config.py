@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml_data.config import parse_path, parse_size
+from ml_data.config import parse_path, parse_signing_key, parse_size
 from ml_data.errors import ConfigurationError
 from ml_data.service.hosts import AllowedHost, public_base_url
 from ml_data.settings_table import read_fields, setting
@@ -83,6 +83,14 @@ class ServiceSettings:
         default=(),
         doc="Host header values (name or name:port) answered besides loopback addresses and localhost; "
         "set, every other Host is refused; unset, any Host is answered with a token and only those with no_auth",
+    )
+    signing_key: str | None = setting(
+        "ML_DATA_SIGNING_KEY",
+        parse=parse_signing_key,
+        default=None,
+        secret=True,
+        doc="set, GET /v1/resources also answers links signed with it (ml_data.presign) without the "
+        "bearer token: one resource each, until the link expires",
     )
 
     def __post_init__(self) -> None:

@@ -55,11 +55,15 @@ OPENAPI: dict[str, Any] = {
         "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}},
         "/v1/resources": {
             "get": {
-                "summary": "A task resource, resolved through the cache (Range and If-None-Match honoured)",
+                "summary": "A task resource, resolved through the cache (Range and If-None-Match honoured); "
+                "with expires and signature (a link from ml_data.presign) no bearer token is needed",
+                "security": [{"bearer": []}, {}],
                 "parameters": [
                     {"name": "url", "in": "query", "required": True, "schema": {"type": "string"}},
                     {"name": "task_id", "in": "query", "schema": {"type": "integer"}},
                     {"name": "as", "in": "query", "schema": {"type": "string", "enum": ["path"]}},
+                    {"name": "expires", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "signature", "in": "query", "schema": {"type": "string"}},
                 ],
                 "responses": {
                     "200": {"description": "the file, or its local path as JSON with as=path"},

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ml_data.config import Settings
 from ml_data.errors import IncompleteDownload, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from ml_data.resolvers.base import Announced
-from ml_data.resolvers.clouds.base import http_date, status_error, translating
+from ml_data.resolvers.clouds.base import CannotSign, http_date, status_error, translating
 from ml_data.resolvers.registry import KIND_BY_SCHEME, missing_extra
 
 if TYPE_CHECKING:
@@ -155,3 +155,25 @@ def _translate(ref: CloudRef, exc: Exception) -> UpstreamError:
 
 
 _call = translating(_translate)
+
+
+def signed_url(settings: Settings, container: str, blob: str, lifetime: int) -> str:
+    """The blob's URL with a read-only SAS valid ``lifetime`` seconds, signed with the account key."""
+    import datetime
+
+    from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+
+    service = client(settings)
+    account_key = getattr(service.credential, "account_key", None)
+    if not account_key:
+        raise CannotSign("an Azure SAS is signed with the account key, and the connection string has none")
+    expiry = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=lifetime)
+    sas = generate_blob_sas(
+        account_name=service.account_name,
+        container_name=container,
+        blob_name=blob,
+        account_key=account_key,
+        permission=BlobSasPermissions(read=True),
+        expiry=expiry,
+    )
+    return f"{service.get_blob_client(container, blob).url}?{sas}"

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from ml_data.urls import HttpURL
 
 
+class CannotSign(Exception):
+    """A provider cannot presign this object with the credentials at hand; the message says why
+    (the caller tries another way)."""
+
+
 class ObjectStore(Protocol):
     """A cloud's objects as its SDK reaches them. The SDKs' own download helpers are not used:
     they write the target in place (a dead transfer leaves a partial file) and retry for minutes."""

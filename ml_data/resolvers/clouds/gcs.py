@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ml_data.config import Settings
 from ml_data.errors import IncompleteDownload, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from ml_data.resolvers.base import Announced
-from ml_data.resolvers.clouds.base import http_date, status_error, translating
+from ml_data.resolvers.clouds.base import CannotSign, http_date, status_error, translating
 from ml_data.resolvers.registry import KIND_BY_SCHEME, missing_extra
 
 if TYPE_CHECKING:
@@ -143,3 +143,46 @@ def _translate(ref: CloudRef, exc: Exception) -> UpstreamError:
 
 
 _call = translating(_translate)
+
+
+def signed_url(settings: Settings, bucket: str, key: str, lifetime: int) -> str:
+    """A V4 signed GET URL for ``gs://bucket/key``, valid ``lifetime`` seconds. GCS signs with a
+    service account key (GOOGLE_APPLICATION_CREDENTIALS); on an emulator the URL names it."""
+    import datetime
+
+    from google.auth.credentials import Signing
+
+    credentials = _service_account_key(settings)
+    storage = client(settings)
+    if credentials is None:
+        credentials = getattr(storage, "_credentials", None)
+    if not isinstance(credentials, Signing):
+        raise CannotSign(
+            "GCS signs URLs with a service account key: set GOOGLE_APPLICATION_CREDENTIALS to one (JSON key file)"
+        )
+    blob = storage.bucket(bucket).blob(key)
+    endpoint = settings.cloud("STORAGE_EMULATOR_HOST") or None
+    return str(
+        blob.generate_signed_url(
+            version="v4",
+            expiration=datetime.timedelta(seconds=lifetime),
+            method="GET",
+            credentials=credentials,
+            api_access_endpoint=endpoint,
+        )
+    )
+
+
+def _service_account_key(settings: Settings) -> object | None:
+    """The service account of GOOGLE_APPLICATION_CREDENTIALS, which can sign (None when not set)."""
+    path = settings.cloud("GOOGLE_APPLICATION_CREDENTIALS")
+    if not path:
+        return None
+    from google.oauth2 import service_account
+
+    try:
+        return service_account.Credentials.from_service_account_file(path)
+    except (OSError, ValueError) as exc:
+        raise CannotSign(
+            f"GOOGLE_APPLICATION_CREDENTIALS is not a service account key ({type(exc).__name__})"
+        ) from None

@@ -71,6 +71,17 @@ def client(settings: Settings) -> Any:
     return _session(settings).client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
 
 
+@functools.lru_cache(maxsize=8)
+def signing_client(settings: Settings) -> Any:
+    """A client for presigned URLs: Signature Version 4 (the one every region takes, and the one
+    that bounds a URL's life), with the same credentials and endpoint as :func:`client`."""
+    from botocore.config import Config
+
+    client(settings)  # the extra's error when boto3 is missing
+    config = Config(signature_version="s3v4", s3={"addressing_style": "auto"})
+    return _session(settings).client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
+
+
 def _session(settings: Settings) -> Any:
     """A boto3 session with the credentials the settings were read with; without any, boto3's own
     chain (shared files, instance roles)."""

@@ -1,0 +1,165 @@
+"""Detections -> Label Studio result items, in the project's own terms (pure).
+
+``from_name``/``to_name`` come from the labeling config: the ``RectangleLabels`` (boxes, rotated
+boxes) or ``PolygonLabels`` (polygons) control that has the detection's label, on an ``<Image>``.
+A box goes to a polygon control as its four corners, and a polygon to a box control as the box
+around it, when only that kind of control has the label. Coordinates become percentages of the
+image; a rotated box becomes Label Studio's rectangle turned by ``rotation`` degrees clockwise
+around its top-left corner, which needs the image's size (angles are measured in pixels).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ml_data.backend.predictions.model import Detection, ImageItem, ItemProblem, Polygon, Quad, Rect, shown
+from ml_data.converters.label_config import ControlTag, LabelConfig
+from ml_data.errors import FormatNotSupported
+
+_KINDS = {"RectangleLabels": "rectanglelabels", "PolygonLabels": "polygonlabels"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a label's results go: a control, the image it labels, and the label as the config spells it."""
+
+    from_name: str
+    to_name: str
+    type: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The shape controls of a config that label an image, in config order."""
+
+    controls: tuple[tuple[ControlTag, str], ...]
+
+    @classmethod
+    def from_config(cls, config: LabelConfig) -> Targets:
+        images = [name for name, tag in config.objects.items() if tag.type == "Image"]
+        controls = []
+        for control in config.controls.values():
+            target = next((name for name in control.to_names if name in images), None)
+            if control.type in _KINDS and target is not None:
+                controls.append((control, target))
+        if not controls:
+            raise FormatNotSupported(
+                "the project's labeling config has no <RectangleLabels> or <PolygonLabels> on an <Image>: "
+                "there is nothing to attach boxes to"
+            )
+        return cls(tuple(controls))
+
+    def find(self, label: str, prefer: str) -> Target:
+        """The control of type ``prefer`` (else the other shape type) that has ``label``; a label
+        that differs from a config label only in case takes the config's spelling."""
+        for wanted in (prefer, *[kind for kind in _KINDS if kind != prefer]):
+            for exact in (True, False):
+                for control, image in self.controls:
+                    if control.type != wanted:
+                        continue
+                    spelled = _label_in(control.label_values, label, exact)
+                    if spelled is not None:
+                        return Target(control.name, image, _KINDS[wanted], spelled)
+        raise ItemProblem(f"label {shown(label)} is not a label of the project's box or polygon controls")
+
+
+def _label_in(labels: Sequence[str], label: str, exact: bool) -> str | None:
+    if exact:
+        return label if label in labels else None
+    folded = [value for value in labels if value.casefold() == label.casefold()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def prediction_results(
+    item: ImageItem, size: tuple[int, int] | None, targets: Targets, task_id: int
+) -> list[dict[str, Any]]:
+    """The result list of one image's prediction (``size``: width and height, when known)."""
+    results = []
+    for index, detection in enumerate(item.detections):
+        prefer = "PolygonLabels" if isinstance(detection.shape, Polygon) else "RectangleLabels"
+        target = targets.find(detection.label, prefer)
+        value = _value(detection, target.type, size)
+        value[target.type] = [target.label]
+        result: dict[str, Any] = {
+            "id": _region_id(task_id, item.source, index),
+            "from_name": target.from_name,
+            "to_name": target.to_name,
+            "type": target.type,
+            "value": value,
+        }
+        if size is not None:
+            result.update(original_width=size[0], original_height=size[1], image_rotation=0)
+        if detection.score is not None:
+            result["score"] = detection.score
+        results.append(result)
+    return results
+
+
+def prediction_score(item: ImageItem) -> float | None:
+    """The prediction's score: the mean of its detections' scores (None when none has one)."""
+    scores = [detection.score for detection in item.detections if detection.score is not None]
+    return sum(scores) / len(scores) if scores else None
+
+
+def _region_id(task_id: int, source: str, index: int) -> str:
+    """Stable across runs (a dry run and the import it previews agree), unique within a task."""
+    return hashlib.sha256(f"{task_id}\0{source}\0{index}".encode("utf-8", "replace")).hexdigest()[:10]
+
+
+def _value(detection: Detection, kind: str, size: tuple[int, int] | None) -> dict[str, Any]:
+    shape = detection.shape
+    if kind == "polygonlabels":
+        points = shape.points if isinstance(shape, Polygon) else _corners(shape)
+        return {"points": [[x * 100, y * 100] for x, y in points], "closed": True}
+    if isinstance(shape, Rect):
+        return _percent(shape.x, shape.y, shape.width, shape.height, 0.0)
+    if isinstance(shape, Polygon):
+        xs, ys = [x for x, _ in shape.points], [y for _, y in shape.points]
+        return _percent(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys), 0.0)
+    if size is None:
+        raise ItemProblem("a rotated box needs the image's size (its angle is measured in pixels), and it is unknown")
+    width, height = size
+    x, y, w, h, rotation = rotated_box([(px * width, py * height) for px, py in shape.corners])
+    return _percent(x / width, y / height, w / width, h / height, rotation)
+
+
+def _percent(x: float, y: float, width: float, height: float, rotation: float) -> dict[str, Any]:
+    return {"x": x * 100, "y": y * 100, "width": width * 100, "height": height * 100, "rotation": rotation}
+
+
+def _corners(shape: Rect | Quad) -> tuple[tuple[float, float], ...]:
+    if isinstance(shape, Quad):
+        return shape.corners
+    x0, y0, x1, y1 = shape.x, shape.y, shape.x + shape.width, shape.y + shape.height
+    return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+
+
+def rotated_box(corners: Sequence[tuple[float, float]]) -> tuple[float, float, float, float, float]:
+    """Four corners in pixels (any order around the box, any starting corner) -> Label Studio's
+    rectangle: top-left corner, width, height and rotation in degrees, clockwise around that corner.
+
+    Of the four ways to name the same box, the one with a rotation from 0 up to 90 degrees is
+    chosen; sides are averaged, so corners moved a little (clamped to the image) still give a box.
+
+    >>> [round(v, 6) for v in rotated_box([(10.0, 10.0), (20.0, 10.0), (20.0, 30.0), (10.0, 30.0)])]
+    [10.0, 10.0, 10.0, 20.0, 0.0]
+    """
+    points = list(corners)
+    area = sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True))
+    if area < 0:  # counter-clockwise on screen (the y axis points down): walk it the other way
+        points = [points[0], points[3], points[2], points[1]]
+    angles = []
+    for index in range(4):
+        (x1, y1), (x2, y2) = points[index], points[(index + 1) % 4]
+        angle = math.degrees(math.atan2(y2 - y1, x2 - x1)) % 360.0
+        angles.append(0.0 if angle > 360.0 - 1e-9 else angle)
+    start = min(range(4), key=lambda index: angles[index])
+    a, b, c, d = (points[(start + step) % 4] for step in range(4))
+    width = (math.dist(a, b) + math.dist(d, c)) / 2
+    height = (math.dist(a, d) + math.dist(b, c)) / 2
+    return float(a[0]), float(a[1]), width, height, angles[start]
