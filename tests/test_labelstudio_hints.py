@@ -53,7 +53,8 @@ def test_the_doctor_gives_it_inside_a_container(tmp_path, closed_port, monkeypat
     settings = Settings(label_studio_url=f"http://127.0.0.1:{closed_port}", api_key="t" * 40, cache_dir=tmp_path)
     checks = {check.name: check for check in doctor.run_checks(settings)}
     assert checks["label-studio"].status == "fail"
-    assert checks["label-studio"].message.endswith(f" {LOCALHOST_IN_CONTAINER}")
+    # doctor's lines are sentences: the hint ends them, with its full stop
+    assert checks["label-studio"].message.endswith(f" {LOCALHOST_IN_CONTAINER}.")
 
 
 def test_the_doctor_keeps_it_to_itself_outside_a_container(tmp_path, closed_port, monkeypatch):
