@@ -42,6 +42,7 @@ from ml_data.resolvers import (
 )
 from ml_data.resolvers.parse import parse_ref
 from ml_data.resolvers.refs import Ref
+from ml_data.stats import DatasetStats, dataset_stats
 
 __all__ = [
     "AccessDenied",
@@ -53,6 +54,7 @@ __all__ = [
     "ConfigurationError",
     "DatasetOptions",
     "DatasetReport",
+    "DatasetStats",
     "IncompleteDownload",
     "InvalidPredictions",
     "LabelStudioClient",
@@ -77,6 +79,7 @@ __all__ = [
     "UpstreamTimeout",
     "UpstreamUnavailable",
     "__version__",
+    "dataset_stats",
     "fetch_export",
     "fetch_project",
     "get_local_path",

@@ -691,6 +691,7 @@ from ml_data.cli_backend import predict, watch  # noqa: E402 (its commands live 
 
 main.add_command(predict)
 main.add_command(watch)
+main.add_command(__import__("ml_data.cli_stats", fromlist=["stats"]).stats)  # its own module
 
 if __name__ == "__main__":  # pragma: no cover
     main()
