@@ -161,7 +161,7 @@ def _problem_findings(problems: dict[tuple[str, str | None], _Seen]) -> list[Fin
 def _duplicate_findings(groups: tuple[DuplicateGroup, ...]) -> list[Finding]:
     found = []
     for group in groups:
-        paths = [f"{item.split}/{item.path}" if group.leak else item.path for item in group.files]
+        paths = [f"{item.path} ({item.split})" if group.leak else item.path for item in group.files]
         if group.leak:
             message = f"the same file in {' and '.join(group.splits)}: {_listed(paths, len(paths))}"
             found.append(Finding("leak", message, None, len(paths), tuple(paths[:EXAMPLES])))

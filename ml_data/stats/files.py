@@ -147,7 +147,7 @@ class DatasetFiles:
         its header); a :class:`FileFault` when it is missing or unusable."""
         checked = self._open(relative)
         if checked is None:
-            raise FileFault("image file missing")
+            raise FileFault("no image file there (missing, or not a regular file)")
         with open(checked.fd, "rb") as handle:
             entry = self.manifest.files.get(relative) if self.manifest is not None else None
             sha256 = entry["sha256"] if entry is not None and described_by(checked.stat, entry) else None
