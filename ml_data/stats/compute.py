@@ -86,7 +86,7 @@ class _Tally:
             small_boxes=self.small.count,
             outside_boxes=self.outside.count,
             unmeasured_boxes=self.unmeasured,
-            instances={name: self.instances[name] for name in classes},
+            instances={label: self.instances[label] for label in classes},
             missing_classes=missing,
             skew=max(present) / min(present) if present else None,
         )

@@ -121,7 +121,7 @@ def read_yolo(files: DatasetFiles, variant: str = "yolo") -> Listing:
     found = set(image_folders) | set(label_folders)
     manifest_splits = files.manifest.splits if files.manifest is not None else ()
     splits = [*manifest_splits, *sorted(found - set(manifest_splits))]
-    if image_files or label_files or not splits:
+    if (image_files or label_files or not splits) and "default" not in splits:
         splits.append("default")
 
     def records() -> Iterator[ImageEntry | Problem]:
