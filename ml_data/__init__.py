@@ -44,6 +44,7 @@ from ml_data.resolvers import (
 )
 from ml_data.resolvers.parse import parse_ref
 from ml_data.resolvers.refs import Ref
+from ml_data.stats import DatasetStats, dataset_stats
 
 __all__ = [
     "AccessDenied",
@@ -55,6 +56,7 @@ __all__ = [
     "ConfigurationError",
     "DatasetOptions",
     "DatasetReport",
+    "DatasetStats",
     "ImportReport",
     "IncompleteDownload",
     "InvalidPredictions",
@@ -80,6 +82,7 @@ __all__ = [
     "UpstreamTimeout",
     "UpstreamUnavailable",
     "__version__",
+    "dataset_stats",
     "fetch_export",
     "fetch_project",
     "get_local_path",

@@ -689,11 +689,13 @@ def cache_clear(yes: bool) -> None:
 
 
 from ml_data.cli_backend import predict, watch  # noqa: E402 (its commands live in a module of their own)
+from ml_data.cli_stats import stats  # noqa: E402
 
 main.add_command(predict)
 main.add_command(watch)
 main.add_command(import_predictions_command)
 main.add_command(presign_command)
+main.add_command(stats)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -15,6 +15,7 @@ reference keeps working::
     ├── NotFound (FileNotFoundError)               a local file or a cache entry that does not exist
     ├── CacheError (OSError)                       the cache folder cannot be used
     ├── InvalidExport (ValueError)                 an export or task that cannot be read
+    ├── InvalidDataset (ValueError)                a dataset folder that cannot be read as its layout
     ├── InvalidLabelConfig (ValueError)            a labeling config that cannot be parsed
     ├── UnknownFormat (ValueError)                 a format name no converter has
     ├── FormatNotSupported (ValueError)            the labeling config has nothing that format can express
@@ -119,6 +120,11 @@ class CacheError(MlDataError, OSError):
 
 class InvalidExport(MlDataError, ValueError):
     """An export file, or one task in it, is not what Label Studio writes."""
+
+
+class InvalidDataset(MlDataError, ValueError):
+    """A dataset folder that cannot be read as the layout it has (no layout recognised, an
+    annotation file that is not what the format writes); names the file."""
 
 
 class InvalidLabelConfig(MlDataError, ValueError):
