@@ -21,9 +21,9 @@ from ml_data.config import DEFAULT_WORKERS, Settings, parse_duration, parse_size
 from ml_data.converters.base import ConversionReport, ConvertOptions
 from ml_data.errors import MlDataError
 from ml_data.pipeline.options import CHOICES
-from ml_data.pipeline.tasks import task_resources
 from ml_data.redaction import redact_url
 from ml_data.resolvers import LocalFile, Resolver, resolve_many
+from ml_data.tasks.resources import task_resources
 
 
 def _settings() -> Settings:
@@ -49,7 +49,7 @@ def main(verbose: int) -> None:
 def _task_resources(path: str) -> Iterator[tuple[Any, int | None, str | None, bool]]:
     """(value, task id, data key, is a resource URL) for every value in a Label Studio export's
     task data, read as a stream; values that are not resource URLs are reported by the caller."""
-    from ml_data.converters import read_tasks
+    from ml_data.tasks.model import read_tasks
 
     try:
         for number, task in enumerate(read_tasks(path).raw(), 1):

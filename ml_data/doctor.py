@@ -30,8 +30,8 @@ from ml_data.labelstudio.auth import TOKEN_KIND_NAMES, token_kind
 from ml_data.labelstudio.hints import localhost_hint
 from ml_data.redaction import redact_url
 from ml_data.resolvers import Resolver
-from ml_data.resolvers.parse import looks_like_resource
 from ml_data.resolvers.refs import LocalFilesRef, UploadRef
+from ml_data.tasks.resources import looks_like_resource
 
 STATUSES = ("ok", "warn", "fail", "skip")
 #: Free space below this in the cache folder is a warning.

@@ -15,7 +15,8 @@ from PIL import Image
 
 from ml_data.cli import main
 from ml_data.errors import ConfigurationError, ResourcesFailed
-from ml_data.pipeline import DatasetOptions, fetch_export, parse_split, split_of
+from ml_data.pipeline import DatasetOptions, fetch_export, parse_split
+from ml_data.tasks import split_of
 
 CONFIG = (
     "<View><Image name='image' value='$image'/><RectangleLabels name='label' toName='image'>"
@@ -264,7 +265,7 @@ def test_cli_fetch_needs_exactly_one_source(tmp_path):
 
 
 def test_fingerprint_ignores_how_the_export_was_made_but_not_what_changed():
-    from ml_data.pipeline import task_fingerprint
+    from ml_data.tasks import task_fingerprint
 
     direct = box_task(1, "http://h/1.png")
     direct.update(predictions=[7], drafts=[], total_annotations=1)

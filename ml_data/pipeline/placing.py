@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from ml_data.converters.images import UniqueNames
-from ml_data.converters.model import read_tasks
 from ml_data.errors import OutputError
 from ml_data.hashing import descriptor_sha256, file_sha256
 from ml_data.pipeline.manifest import described_by, unchanged_file
 from ml_data.pipeline.report import DatasetReport
 from ml_data.pipeline.tasks import TaskInfo
 from ml_data.resolvers.base import LocalFile
+from ml_data.tasks.model import read_tasks
 
 #: where a placed file comes from: its local path, the resolved file (or None), the previous
 #: dataset's entry (or None), and the task id

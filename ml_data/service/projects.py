@@ -15,15 +15,16 @@ import orjson
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 
 from ml_data.config import Settings
-from ml_data.converters.label_config import parse_label_config
 from ml_data.errors import ConfigurationError
 from ml_data.labelstudio import LabelStudioClient
-from ml_data.pipeline import DatasetOptions, fetch_project, resource_keys, task_resources
+from ml_data.pipeline import DatasetOptions, fetch_project
 from ml_data.pipeline.archive import remove_stale_snapshots, snapshot_dataset, zip_stream
 from ml_data.resolvers import Resolver
 from ml_data.service.errors import ApiError
 from ml_data.service.jobs import Job, JobRegistry
 from ml_data.service.schemas import DATASET, parse_body
+from ml_data.tasks.label_config import parse_label_config
+from ml_data.tasks.resources import resource_keys, task_resources
 from ml_data.urls import HttpURL
 
 projects = Blueprint("projects", __name__)
