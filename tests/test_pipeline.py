@@ -302,6 +302,18 @@ def test_data_formats_place_resources_under_media_and_point_at_them(file_server,
         assert (out / "media" / f"{n}.png").read_bytes() == images[f"/img/{n}.png"]
 
 
+def test_data_formats_point_only_the_configs_files_at_media(file_server, images, settings, tmp_path):
+    """The task data is rewritten where the resource walk found the file (the config's media
+    keys), nowhere else: the same URL kept as text under another key stays the task's text."""
+    task = box_task(1, file_server.url("/img/1.png"))
+    task["data"] = {"source": task["data"]["image"], **task["data"], "seen": [task["data"]["image"]]}
+    out = tmp_path / "json"
+    run(write_export(tmp_path / "export.json", [task]), out, settings, fmt="json")
+    (written,) = json.loads((out / "result.json").read_text())
+    url = file_server.url("/img/1.png")
+    assert written["data"] == {"source": url, "image": "media/1.png", "seen": [url]}
+
+
 def test_a_server_that_is_down_leaves_the_previous_dataset(file_server, images, settings, tmp_path):
     from ml_data.errors import UpstreamUnavailable
     from ml_data.pipeline import fetch_project

@@ -38,6 +38,7 @@ from ml_data.resolvers.resolver import Resolver
 from ml_data.tasks.identity import task_id_value
 from ml_data.tasks.label_config import LabelConfig, parse_label_config
 from ml_data.tasks.model import read_tasks
+from ml_data.tasks.resources import resource_keys
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +228,7 @@ class Build:
         split_names: list[str | None] = list(split) if split and not one_pass else [None]
         subsets = tuple(split) if split and one_pass else ()
         media = (
-            MediaLinks(tasks, lambda url, task_id: local_path(url, task_id) is not None)
+            MediaLinks(tasks, resource_keys(parsed), lambda url, task_id: local_path(url, task_id) is not None)
             if fmt.keeps_task_data
             else None
         )
