@@ -39,8 +39,8 @@ cProfile.run("convert(source, fmt, out, config=config)", profile)
 
 #: stage -> (the end of a file name, a function name): the stage is that function's cumulative time.
 STAGES = {
-    "reading the export (task dicts)": ("ml_data/converters/reader.py", "_array_items"),
-    "building the model (task_from_dict)": ("ml_data/converters/model.py", "task_from_dict"),
+    "reading the export (task dicts)": ("ml_data/tasks/reader.py", "_array_items"),
+    "building the model (task_from_dict)": ("ml_data/tasks/model.py", "task_from_dict"),
     "box geometry: to_pixels": ("ml_data/converters/geometry.py", "to_pixels"),
     "box geometry: corners": ("ml_data/converters/geometry.py", "corners"),
     "box geometry: enclosing_box": ("ml_data/converters/geometry.py", "enclosing_box"),

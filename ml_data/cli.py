@@ -22,9 +22,9 @@ from ml_data.config import DEFAULT_WORKERS, Settings, parse_duration, parse_size
 from ml_data.converters.base import ConversionReport, ConvertOptions
 from ml_data.errors import MlDataError
 from ml_data.pipeline.options import CHOICES
-from ml_data.pipeline.tasks import task_resources
 from ml_data.redaction import redact_url
 from ml_data.resolvers import LocalFile, Resolver, resolve_many
+from ml_data.tasks.resources import walk
 
 
 def _settings() -> Settings:
@@ -49,8 +49,9 @@ def main(verbose: int) -> None:
 
 def _task_resources(path: str) -> Iterator[tuple[Any, int | None, str | None, bool]]:
     """(value, task id, data key, is a resource URL) for every value in a Label Studio export's
-    task data, read as a stream; values that are not resource URLs are reported by the caller."""
-    from ml_data.converters import read_tasks
+    task data, read as a stream, as the resource walk sees them (without a config: any value that
+    looks like a URL); values that are not resource URLs are reported by the caller."""
+    from ml_data.tasks.model import read_tasks
 
     try:
         for number, task in enumerate(read_tasks(path).raw(), 1):
@@ -59,10 +60,8 @@ def _task_resources(path: str) -> Iterator[tuple[Any, int | None, str | None, bo
             if not isinstance(data, Mapping):
                 yield f"task #{number} has no data object", task_id, None, False
                 continue
-            resources = set(task_resources(data, None))
-            for key, value in data.items():
-                for item in value if isinstance(value, list) else [value]:
-                    yield item, task_id, str(key), isinstance(item, str) and item in resources
+            for found in walk(data, None):
+                yield found.value, task_id, str(found.path[0]), found.resource
     except (OSError, MlDataError) as exc:
         raise click.ClickException(f"cannot read tasks from {path}: {exc}") from None
 

@@ -30,8 +30,9 @@ from ml_data.labelstudio.auth import TOKEN_KIND_NAMES, token_kind
 from ml_data.labelstudio.hints import localhost_hint
 from ml_data.redaction import redact_url
 from ml_data.resolvers import Resolver
-from ml_data.resolvers.parse import looks_like_resource
 from ml_data.resolvers.refs import LocalFilesRef, UploadRef
+from ml_data.tasks.label_config import parse_label_config
+from ml_data.tasks.resources import resource_keys, task_resources
 
 STATUSES = ("ok", "warn", "fail", "skip")
 #: Free space below this in the cache folder is a warning.
@@ -184,20 +185,24 @@ def _folder(name: str, path: Path | None, variable: str, what: str) -> Check:
 
 
 def _sample_task(settings: Settings, project: int) -> Check:
+    """The first file of the project's first task that a fetch would read: the labeling config
+    says which task data keys hold files, as it does for the fetch."""
+    client = LabelStudioClient(settings.with_changes(retries=0))
     try:
-        tasks, total = LabelStudioClient(settings.with_changes(retries=0)).task_page(project, page=1, page_size=1)
+        tasks, total = client.task_page(project, page=1, page_size=1)
     except errors.MlDataError as exc:
         return Check("sample-task", "fail", f"the tasks of project {project} cannot be listed: {_short(exc)}")
     if not tasks:
         return Check("sample-task", "warn", f"project {project} has no tasks to check")
+    try:
+        label_config = client.project(project).label_config
+        keys = resource_keys(parse_label_config(label_config) if label_config else None)
+    except errors.MlDataError as exc:
+        return Check("sample-task", "fail", f"the labeling config of project {project} cannot be read: {_short(exc)}")
     task = tasks[0]
     task_id = task.get("id") if isinstance(task.get("id"), int) else None
     name = f"task {task_id}" if task_id is not None else f"the first task of project {project}"
-    data = task.get("data")
-    if not isinstance(data, Mapping):
-        data = {}
-    urls = [item for value in data.values() for item in (value if isinstance(value, list) else [value])]
-    urls = [url for url in urls if looks_like_resource(url)]
+    urls = task_resources(task.get("data"), keys)
     if not urls:
         return Check("sample-task", "warn", f"{name} references no files")
     url = urls[0]

@@ -19,7 +19,8 @@ import yaml
 from PIL import Image
 
 from ml_data.converters import ConvertOptions, convert
-from ml_data.pipeline import DatasetOptions, fetch_export, split_of
+from ml_data.pipeline import DatasetOptions, fetch_export
+from ml_data.tasks import split_of
 
 CONFIG = (
     "<View><Image name='image' value='$image'/>"

@@ -90,8 +90,12 @@ def test_folders_and_cache_and_clouds_without_label_studio(tmp_path, monkeypatch
     assert by_name(run_checks(settings))["s3"].status == "ok"
 
 
-def _fake_label_studio(file_server, tasks):  # type: ignore[no-untyped-def]
-    """Label Studio's version, whoami and task list, and one uploaded file, on a loopback server."""
+IMAGE_CONFIG = '<View><Image name="image" value="$image"/></View>'
+
+
+def _fake_label_studio(file_server, tasks, label_config=IMAGE_CONFIG):  # type: ignore[no-untyped-def]
+    """Label Studio's version, whoami, project 1 (its labeling config) and task list, and one
+    uploaded file, on a loopback server."""
     from tests.fake_label_studio import FakeLabelStudio
 
     ls = FakeLabelStudio(file_server)
@@ -108,6 +112,8 @@ def _fake_label_studio(file_server, tasks):  # type: ignore[no-untyped-def]
 
     file_server.add("/api/current-user/whoami", handler=answer({"email": "a@example.com"}))
     file_server.add("/api/tasks", handler=answer({"tasks": tasks, "total": len(tasks)}))
+    project = {"id": 1, "title": "p", "label_config": label_config, "task_number": len(tasks)}
+    file_server.add("/api/projects/1/", handler=answer(project))
     return ls
 
 
@@ -150,6 +156,40 @@ def test_a_sample_task_without_an_id_or_files_is_named(file_server, tmp_path):
     settings = Settings(label_studio_url=ls.url, api_key=LEGACY_TOKEN, cache_dir=tmp_path / "cache")
     check = by_name(run_checks(settings, project=1))["sample-task"]
     assert (check.status, check.message) == ("warn", "the first task of project 1 references no files")
+
+
+def test_the_sample_file_is_one_the_fetch_reads_by_the_labeling_config(file_server, tmp_path):
+    """The sample is taken as a fetch takes files: under the config's media keys. A URL in a text
+    field (first in the task data) is not a file the fetch reads, so it is not the sample; a task
+    whose files sit under no key of the config references no files."""
+    from tests.fake_label_studio import LEGACY_TOKEN
+
+    file_server.add("/page.html", body=b"not the sample", headers={"Content-Type": "text/html"})
+    config = '<View><Text name="link" value="$link"/><Image name="image" value="$image"/></View>'
+    task = {"id": 5, "data": {"link": f"{file_server.origin}/page.html", "image": "/data/upload/1/a.jpg"}}
+    ls = _fake_label_studio(file_server, [task], config)
+    settings = Settings(label_studio_url=ls.url, api_key=LEGACY_TOKEN, cache_dir=tmp_path / "cache")
+    check = by_name(run_checks(settings, project=1))["sample-task"]
+    assert (check.status, check.message) == ("ok", "task 5: /data/upload/1/a.jpg is readable from the cache (7 bytes)")
+
+
+def test_a_task_whose_files_sit_under_no_media_key_references_none(file_server, tmp_path):
+    from tests.fake_label_studio import LEGACY_TOKEN
+
+    ls = _fake_label_studio(file_server, [{"id": 5, "data": {"photo": "/data/upload/1/a.jpg"}}])
+    settings = Settings(label_studio_url=ls.url, api_key=LEGACY_TOKEN, cache_dir=tmp_path / "cache")
+    check = by_name(run_checks(settings, project=1))["sample-task"]
+    assert (check.status, check.message) == ("warn", "task 5 references no files")
+
+
+def test_a_labeling_config_that_cannot_be_read_fails_the_sample(file_server, tmp_path):
+    from tests.fake_label_studio import LEGACY_TOKEN
+
+    ls = _fake_label_studio(file_server, [{"id": 5, "data": {"image": "/data/upload/1/a.jpg"}}], "<View><Image")
+    settings = Settings(label_studio_url=ls.url, api_key=LEGACY_TOKEN, cache_dir=tmp_path / "cache")
+    check = by_name(run_checks(settings, project=1))["sample-task"]
+    assert check.status == "fail"
+    assert check.message.startswith("the labeling config of project 1 cannot be read: ")
 
 
 def _access_token(ls) -> str:  # type: ignore[no-untyped-def]

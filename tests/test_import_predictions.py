@@ -24,8 +24,8 @@ from ml_data.backend.predictions.model import ImageItem, ItemProblem, Quad, Rect
 from ml_data.backend.predictions.results import Targets, prediction_results, rotated_box
 from ml_data.backend.predictions.voc import parse_voc
 from ml_data.backend.predictions.yolo import parse_line
-from ml_data.converters.label_config import parse_label_config
 from ml_data.errors import ConversionError, FormatNotSupported, InvalidExport, OutputError, UnknownFormat
+from ml_data.tasks.label_config import parse_label_config
 from tests.fake_label_studio import LEGACY_TOKEN
 from tests.servers.http_files import FileServer, Recorded
 

@@ -112,6 +112,42 @@ def test_converters_never_import_resolvers_pipeline_or_service():
                 assert not target.startswith(forbidden), f"{module} imports {target}"
 
 
+def test_the_task_model_sits_beneath_the_converters_and_the_pipeline():
+    """ml_data.tasks (the task model, the export reader, the labeling config, the resource walk,
+    a task's identity) reads tasks and nothing more: it imports none of the layers that use it,
+    not even for type checking, and at import time or in a function it reaches only the
+    foundation (errors, settings, JSON, redaction, hashing) and Label Studio's path grammar."""
+    above = ("converters", "pipeline", "resolvers", "service", "cli", "ray", "http", "cache", "doctor")
+    above += ("labelstudio.client", "labelstudio.auth", "urls")
+    foundation = {"ml_data.errors", "ml_data.config", "ml_data.settings_table", "ml_data.jsonio"}
+    foundation |= {"ml_data.redaction", "ml_data.hashing", "ml_data.labelstudio.paths"}
+    tasks = [module for module in MODULES if module == "ml_data.tasks" or module.startswith("ml_data.tasks.")]
+    assert {"ml_data.tasks.model", "ml_data.tasks.reader", "ml_data.tasks.resources"} <= set(tasks)
+    for module in tasks:
+        for target, _ in imports(module, runtime_only=False):
+            name = target.removeprefix("ml_data.")
+            assert not name.startswith(tuple(layer + "." for layer in above) + above), f"{module} imports {target}"
+        for target, _ in imports(module, runtime_only=True):
+            assert target.startswith("ml_data.tasks") or target in foundation, f"{module} imports {target}"
+    for module in ("ml_data.tasks", *tasks):
+        reached = {found for found in _imported_at_import_time(module) if not found.startswith("ml_data.tasks")}
+        assert reached <= foundation, f"{module} reaches {sorted(reached - foundation)}"
+
+
+def test_no_module_keeps_a_second_task_model_or_resource_walk():
+    """The task model, the reader and the labeling config live only under ml_data.tasks, and the
+    question "which files does this task reference" is answered only there."""
+    for old in ("model", "reader", "label_config", "json_errors"):
+        assert f"ml_data.converters.{old}" not in MODULES
+    for module, path in MODULES.items():
+        if module.startswith("ml_data.tasks"):
+            continue
+        tree = ast.parse(path.read_text("utf-8"))
+        defined = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.ClassDef)}
+        walks = {"looks_like_resource", "resource_keys", "task_resources", "rewrite_resources", "find_resources"}
+        assert not defined & walks, f"{module} defines {sorted(defined & walks)}"
+
+
 def test_the_transport_knows_no_label_studio_and_nothing_above_it():
     """http, urls, http_errors and deadline carry any credentials they are handed; what Label
     Studio's are, and who uses them, lives above them (not even a TYPE_CHECKING import)."""

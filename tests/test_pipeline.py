@@ -15,7 +15,8 @@ from PIL import Image
 
 from ml_data.cli import main
 from ml_data.errors import ConfigurationError, ResourcesFailed
-from ml_data.pipeline import DatasetOptions, fetch_export, parse_split, split_of
+from ml_data.pipeline import DatasetOptions, fetch_export, parse_split
+from ml_data.tasks import split_of
 
 CONFIG = (
     "<View><Image name='image' value='$image'/><RectangleLabels name='label' toName='image'>"
@@ -264,7 +265,7 @@ def test_cli_fetch_needs_exactly_one_source(tmp_path):
 
 
 def test_fingerprint_ignores_how_the_export_was_made_but_not_what_changed():
-    from ml_data.pipeline import task_fingerprint
+    from ml_data.tasks import task_fingerprint
 
     direct = box_task(1, "http://h/1.png")
     direct.update(predictions=[7], drafts=[], total_annotations=1)
@@ -299,6 +300,18 @@ def test_data_formats_place_resources_under_media_and_point_at_them(file_server,
     assert written[3] == file_server.url("/img/3.png")  # not annotated: not fetched, left as it was
     for n in (1, 2):
         assert (out / "media" / f"{n}.png").read_bytes() == images[f"/img/{n}.png"]
+
+
+def test_data_formats_point_only_the_configs_files_at_media(file_server, images, settings, tmp_path):
+    """The task data is rewritten where the resource walk found the file (the config's media
+    keys), nowhere else: the same URL kept as text under another key stays the task's text."""
+    task = box_task(1, file_server.url("/img/1.png"))
+    task["data"] = {"source": task["data"]["image"], **task["data"], "seen": [task["data"]["image"]]}
+    out = tmp_path / "json"
+    run(write_export(tmp_path / "export.json", [task]), out, settings, fmt="json")
+    (written,) = json.loads((out / "result.json").read_text())
+    url = file_server.url("/img/1.png")
+    assert written["data"] == {"source": url, "image": "media/1.png", "seen": [url]}
 
 
 def test_a_server_that_is_down_leaves_the_previous_dataset(file_server, images, settings, tmp_path):

@@ -25,9 +25,9 @@ from click.testing import CliRunner  # noqa: E402
 from pycocotools.coco import COCO  # noqa: E402
 
 from ml_data.cli import main  # noqa: E402
-from ml_data.converters.model import read_tasks as read_export  # noqa: E402
 from ml_data.pipeline import DatasetOptions, fetch_project  # noqa: E402
-from ml_data.pipeline.tasks import task_resources  # noqa: E402
+from ml_data.tasks.model import read_tasks as read_export  # noqa: E402
+from ml_data.tasks.resources import task_resources  # noqa: E402
 from tests.label_studio_project import CONFIG, png  # noqa: E402
 from tests.servers.http_files import FileServer, Route  # noqa: E402
 

@@ -30,11 +30,11 @@ from ml_data import errors
 from ml_data.backend.answers import Prediction, predictions_for
 from ml_data.backend.ml_api import MLBackend
 from ml_data.config import Settings
-from ml_data.converters.label_config import parse_label_config
 from ml_data.labelstudio import LabelStudioClient, Project
-from ml_data.pipeline.tasks import resource_keys, task_resources
 from ml_data.redaction import redact_url
 from ml_data.resolvers.resolver import Resolver
+from ml_data.tasks.label_config import parse_label_config
+from ml_data.tasks.resources import resource_keys, task_resources
 
 #: Tasks per page of the task list.
 PAGE_SIZE = 100

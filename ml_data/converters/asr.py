@@ -17,7 +17,7 @@ import orjson
 
 from ml_data.converters.base import Context, FormatBase, annotated_tasks
 from ml_data.converters.images import UniqueNames
-from ml_data.converters.label_config import LabelConfig
+from ml_data.tasks.label_config import LabelConfig
 
 
 def wav_duration(path: str) -> float | None:

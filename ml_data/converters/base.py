@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ml_data.converters.label_config import LabelConfig
-from ml_data.converters.model import Annotation, Task, TaskSource
 from ml_data.converters.output import atomic_folder as atomic_folder  # where callers imported it from
 from ml_data.errors import ConfigurationError, ConversionError, MlDataError
+from ml_data.tasks.label_config import LabelConfig
+from ml_data.tasks.model import Annotation, Task, TaskSource
 
 #: The reason a task is left out when an earlier task of the export has its id.
 DUPLICATE_ID = "duplicate task id"
@@ -173,7 +173,7 @@ class Context:
         skipped or stops the run (policy): two tasks of one id would write one file over the
         other, or list one image twice."""
         iterator = iter(self.tasks.raw())
-        from ml_data.converters.model import task_from_dict
+        from ml_data.tasks.model import task_from_dict
 
         # Ids as the pipeline keys them (1 and "1" are one task); tasks without an id are not compared.
         seen: set[str] = set()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ml_data.converters.label_config import LabelConfig
 from ml_data.errors import ConfigurationError
+from ml_data.tasks.label_config import LabelConfig
 
 SHAPE_TAGS = ("RectangleLabels", "PolygonLabels", "KeyPointLabels", "BrushLabels", "EllipseLabels")
 
@@ -78,7 +78,7 @@ def categories(
 ) -> dict[str, int]:
     """Label name -> class id.
 
-    >>> from ml_data.converters.label_config import parse_label_config
+    >>> from ml_data.tasks.label_config import parse_label_config
     >>> categories(parse_label_config('<View><Image name="i" value="$i"/><RectangleLabels name="b" '
     ...     'toName="i"><Label value="zebra"/><Label value="ant"/></RectangleLabels></View>'))
     {'ant': 0, 'zebra': 1}

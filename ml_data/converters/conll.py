@@ -20,8 +20,8 @@ from typing import Any
 from nltk.tokenize import TreebankWordTokenizer
 
 from ml_data.converters.base import Context, FormatBase, annotated_tasks
-from ml_data.converters.label_config import LabelConfig
-from ml_data.converters.model import Annotation
+from ml_data.tasks.label_config import LabelConfig
+from ml_data.tasks.model import Annotation
 
 DOCSTART = "-DOCSTART- -X- O O\n\n"
 

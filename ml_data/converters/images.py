@@ -11,10 +11,10 @@ from urllib.parse import parse_qsl, unquote
 
 from ml_data.cache.naming import MAX_FILENAME_BYTES, safe_filename
 from ml_data.converters.base import Context, annotated_tasks
-from ml_data.converters.label_config import LabelConfig
-from ml_data.converters.model import Annotation, Region, Task
 from ml_data.data_uris import data_uri_name
 from ml_data.errors import InvalidExport
+from ml_data.tasks.label_config import LabelConfig
+from ml_data.tasks.model import Annotation, Region, Task
 
 _SCHEME_AND_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 

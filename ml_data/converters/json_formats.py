@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ml_data.converters.base import Context, FormatBase, annotation_outputs, annotator, prettify, select_annotations
-from ml_data.converters.label_config import LabelConfig
-from ml_data.converters.model import Annotation, Task
 from ml_data.jsonio import dumps
+from ml_data.tasks.label_config import LabelConfig
+from ml_data.tasks.model import Annotation, Task
 
 
 class _JsonListWriter:

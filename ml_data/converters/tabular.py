@@ -18,8 +18,8 @@ import orjson
 
 from ml_data.converters.base import Context, FormatBase, annotation_outputs, annotator, prettify
 from ml_data.converters.json_formats import records
-from ml_data.converters.label_config import LabelConfig
-from ml_data.converters.model import Annotation, Task
+from ml_data.tasks.label_config import LabelConfig
+from ml_data.tasks.model import Annotation, Task
 
 _FIXED = ("annotator", "annotation_id", "created_at", "updated_at", "lead_time")
 

@@ -27,8 +27,8 @@ from ml_data.converters.images import (
     image_key,
     image_size,
 )
-from ml_data.converters.label_config import LabelConfig
 from ml_data.errors import InvalidExport
+from ml_data.tasks.label_config import LabelConfig
 
 
 def voc_document(

@@ -44,9 +44,9 @@ from ml_data.converters.images import (
     image_key,
     image_size,
 )
-from ml_data.converters.label_config import LabelConfig
-from ml_data.converters.model import Region, Task
 from ml_data.errors import InvalidExport
+from ml_data.tasks.label_config import LabelConfig
+from ml_data.tasks.model import Region, Task
 
 _KINDS = {
     "yolo": ("rectanglelabels", "rectangle"),

@@ -10,7 +10,7 @@ resources resolved (the others are taken from the previous dataset), and files w
 not change keep their inode. The new dataset is built beside the old one and swapped in only when
 complete, so a failed run leaves the previous dataset intact.
 
-Modules: :mod:`~ml_data.pipeline.tasks` (the pure task core: resources, fingerprints, splits),
+Modules: :mod:`~ml_data.pipeline.tasks` (what the pipeline keeps of each task),
 :mod:`~ml_data.pipeline.options` (the one options type), :mod:`~ml_data.pipeline.manifest`,
 :mod:`~ml_data.pipeline.placing` (files into the dataset), :mod:`~ml_data.pipeline.prefetch`,
 :mod:`~ml_data.pipeline.build`, :mod:`~ml_data.pipeline.fetch` (the entry points),
@@ -25,7 +25,7 @@ from ml_data.pipeline.fetch import fetch_export, fetch_project, project_resource
 from ml_data.pipeline.manifest import MANIFEST_VERSION
 from ml_data.pipeline.options import CHOICES, SERVICE_OPTIONS, DatasetOptions, options_schema, parse_split
 from ml_data.pipeline.report import MANIFEST, DatasetReport
-from ml_data.pipeline.tasks import TaskInfo, TaskReader, resource_keys, split_of, task_fingerprint, task_resources
+from ml_data.pipeline.tasks import TaskInfo, TaskReader
 
 __all__ = [
     "CHOICES",
@@ -42,10 +42,6 @@ __all__ = [
     "options_schema",
     "parse_split",
     "project_resources",
-    "resource_keys",
     "snapshot_dataset",
-    "split_of",
-    "task_fingerprint",
-    "task_resources",
     "zip_stream",
 ]

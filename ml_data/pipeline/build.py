@@ -15,8 +15,6 @@ from typing import Any
 
 from ml_data.config import Settings
 from ml_data.converters import Format, get_format, write_format
-from ml_data.converters.label_config import LabelConfig, parse_label_config
-from ml_data.converters.model import read_tasks
 from ml_data.converters.output import atomic_folder
 from ml_data.errors import FormatNotSupported, MlDataError, NothingToWrite, OutputError, ResourcesFailed
 from ml_data.jsonio import dumps
@@ -32,11 +30,15 @@ from ml_data.pipeline.manifest import (
 from ml_data.pipeline.options import DatasetOptions
 from ml_data.pipeline.placing import FilteredTasks, MediaLinks, Placement, image_size, place_and_record
 from ml_data.pipeline.report import MANIFEST, DatasetReport, why_empty_dataset
-from ml_data.pipeline.tasks import TaskInfo, TaskReader, scan_tasks, task_id_value
+from ml_data.pipeline.tasks import TaskInfo, TaskReader, scan_tasks
 from ml_data.redaction import redact_url
 from ml_data.resolvers import resolve_many
 from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.resolver import Resolver
+from ml_data.tasks.identity import task_id_value
+from ml_data.tasks.label_config import LabelConfig, parse_label_config
+from ml_data.tasks.model import read_tasks
+from ml_data.tasks.resources import resource_keys
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +228,7 @@ class Build:
         split_names: list[str | None] = list(split) if split and not one_pass else [None]
         subsets = tuple(split) if split and one_pass else ()
         media = (
-            MediaLinks(tasks, lambda url, task_id: local_path(url, task_id) is not None)
+            MediaLinks(tasks, resource_keys(parsed), lambda url, task_id: local_path(url, task_id) is not None)
             if fmt.keeps_task_data
             else None
         )

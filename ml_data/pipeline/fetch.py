@@ -13,8 +13,6 @@ from typing import Any
 
 from ml_data.config import Settings
 from ml_data.converters import get_format
-from ml_data.converters.label_config import parse_label_config
-from ml_data.converters.model import read_tasks
 from ml_data.errors import FormatNotSupported
 from ml_data.http import DEFAULT_POOL_SIZE, new_session
 from ml_data.jsonio import dumps
@@ -26,6 +24,8 @@ from ml_data.pipeline.prefetch import Prefetcher
 from ml_data.pipeline.report import DatasetReport
 from ml_data.pipeline.tasks import TaskReader
 from ml_data.resolvers.resolver import Resolver
+from ml_data.tasks.label_config import parse_label_config
+from ml_data.tasks.model import read_tasks
 
 logger = logging.getLogger(__name__)
 

@@ -13,18 +13,19 @@ import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ml_data.converters.images import UniqueNames
-from ml_data.converters.model import read_tasks
 from ml_data.errors import OutputError
 from ml_data.hashing import descriptor_sha256, file_sha256
 from ml_data.pipeline.manifest import described_by, unchanged_file
 from ml_data.pipeline.report import DatasetReport
 from ml_data.pipeline.tasks import TaskInfo
 from ml_data.resolvers.base import LocalFile
+from ml_data.tasks.model import read_tasks
+from ml_data.tasks.resources import rewrite_resources
 
 #: where a placed file comes from: its local path, the resolved file (or None), the previous
 #: dataset's entry (or None), and the task id
@@ -36,10 +37,14 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 class MediaLinks:
     """For formats that keep task data as it is (JSON, CSV): each resolved resource is placed at
-    ``media/<name>`` and its URL in the task data replaced by that relative path."""
+    ``media/<name>`` and its URL in the task data replaced by that relative path, where the
+    resource walk found it (``keys``: the config's resource keys, as the tasks were read with)."""
 
-    def __init__(self, tasks: Mapping[str, TaskInfo], available: Callable[[str, Any], bool]) -> None:
+    def __init__(
+        self, tasks: Mapping[str, TaskInfo], keys: Sequence[str] | None, available: Callable[[str, Any], bool]
+    ) -> None:
         self.tasks = tasks
+        self.keys = keys
         self.available = available
         self.names = UniqueNames()
         #: (URL, task id) -> its path in the dataset
@@ -54,17 +59,7 @@ class MediaLinks:
         links = {url: self._path(url, task_id) for url in info.resources if self.available(url, task_id)}
         if not links:
             return raw
-        rewritten = {
-            key: (
-                [links.get(item, item) if isinstance(item, str) else item for item in value]
-                if isinstance(value, list)
-                else links.get(value, value)
-                if isinstance(value, str)
-                else value
-            )
-            for key, value in data.items()
-        }
-        return {**raw, "data": rewritten}
+        return {**raw, "data": rewrite_resources(data, self.keys, links)}
 
     def _path(self, url: str, task_id: Any) -> str:
         path = self.placed.get((url, task_id))

@@ -12,10 +12,11 @@ from tqdm import tqdm
 
 from ml_data.errors import MlDataError
 from ml_data.pipeline.manifest import reusable_files
-from ml_data.pipeline.tasks import TaskInfo, TaskReader, task_id_value
+from ml_data.pipeline.tasks import TaskInfo, TaskReader
 from ml_data.redaction import redact_url
 from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.resolver import Resolver
+from ml_data.tasks.identity import task_id_value
 
 
 class Prefetcher:

@@ -8,7 +8,7 @@ One row per task:
 - ``data``, ``meta``, ``annotations``, ``predictions``: the task's JSON, as text;
 - ``extra``: the task's other keys (``created_at``, ``inner_id``, ...), as JSON text, so a format
   that keeps tasks as they are (JSON, CSV) writes the same task;
-- ``resources``: the URLs of the files the task references (:func:`ml_data.pipeline.task_resources`).
+- ``resources``: the URLs of the files the task references (:func:`ml_data.tasks.task_resources`).
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ from ray.data.block import BlockMetadata
 from ray.data.datasource import Datasource, ReadTask
 
 from ml_data.config import Settings
-from ml_data.converters.label_config import parse_label_config
-from ml_data.converters.model import read_tasks as read_export
-from ml_data.converters.reader import Unreadable, array_item_spans, array_items_of, first_char
 from ml_data.errors import ConfigurationError, InvalidExport
 from ml_data.jsonio import dumps, loads
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline.fetch import whole_export
-from ml_data.pipeline.tasks import resource_keys, task_resources
+from ml_data.tasks.label_config import parse_label_config
+from ml_data.tasks.model import read_tasks as read_export
+from ml_data.tasks.reader import Unreadable, array_item_spans, array_items_of, first_char
+from ml_data.tasks.resources import resource_keys, task_resources
 
 #: the columns every read gives, in order
 COLUMNS = ("id", "data", "meta", "annotations", "predictions", "extra", "resources", "updated_at")
@@ -73,7 +73,7 @@ def task_row(raw: Any, keys: list[str] | None, source: str) -> dict[str, Any]:
         "annotations": dumps(raw.get("annotations") or []).decode(),
         "predictions": dumps(raw.get("predictions") or []).decode(),
         "extra": dumps({key: value for key, value in raw.items() if key not in _OWN_KEYS}).decode(),
-        "resources": task_resources(data if isinstance(data, Mapping) else {}, keys),
+        "resources": task_resources(data, keys),
         "updated_at": updated_at if isinstance(updated_at, str) else None,
     }
 

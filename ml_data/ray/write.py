@@ -24,7 +24,6 @@ from ray.data.datasource import Datasink, WriteResult
 
 from ml_data.config import Settings
 from ml_data.converters import get_format
-from ml_data.converters.label_config import parse_label_config
 from ml_data.converters.output import atomic_folder
 from ml_data.errors import ConfigurationError, FormatNotSupported, MlDataError, NothingToWrite
 from ml_data.jsonio import dumps
@@ -37,6 +36,7 @@ from ml_data.ray.merge import merge_shards, write_manifest
 from ml_data.ray.read import raw_task
 from ml_data.ray.resolve import local_file
 from ml_data.resolvers.base import LocalFile
+from ml_data.tasks.label_config import parse_label_config
 
 logger = logging.getLogger(__name__)
 

@@ -42,37 +42,6 @@ from ml_data.resolvers.refs import (
 )
 from ml_data.urls import HttpURL, parse_http_url, reject_lone_surrogates, split_url
 
-_RESOURCE_PREFIXES = (
-    "http://",
-    "https://",
-    "s3://",
-    "gs://",
-    "azure-blob://",
-    "data:",
-    "file://",
-    "/data/",
-    "upload/",
-    "/upload/",
-    "/tasks/",
-    "/projects/",
-    "/storage-data/",
-)
-_RESOURCE_MARKERS = ("/data/upload/", "/data/local-files", "/storage-data/uploaded")
-
-
-def looks_like_resource(value: object) -> bool:
-    """True for a task data value that names a resource (a URL or a Label Studio path), False for
-    text such as a sentence to label. Plain local paths are not guessed at.
-
-    >>> looks_like_resource("/data/upload/3/x.jpg"), looks_like_resource("a sentence")
-    (True, False)
-    """
-    if not isinstance(value, str) or not value or "\n" in value:
-        return False
-    lowered = value[:32].lower()
-    return lowered.startswith(_RESOURCE_PREFIXES) or any(marker in value for marker in _RESOURCE_MARKERS)
-
-
 _MEMO_MAX_URL = 4096
 
 

@@ -9,13 +9,14 @@ from flask import Blueprint, current_app, jsonify, request
 from ml_data._version import __version__
 from ml_data.errors import MlDataError
 from ml_data.labelstudio import LabelStudioClient
-from ml_data.pipeline import project_resources, task_resources
+from ml_data.pipeline import project_resources
 from ml_data.resolvers import Resolver, resolve_many
 from ml_data.service.errors import ApiError, public_message, status_of
 from ml_data.service.files import file_response
 from ml_data.service.jobs import Job, JobRegistry
 from ml_data.service.openapi import OPENAPI
 from ml_data.service.schemas import PREFETCH, WEBHOOK, parse_body
+from ml_data.tasks.resources import task_resources
 
 api = Blueprint("api", __name__)
 _BATCH = 64
@@ -96,7 +97,7 @@ def _items(payload: dict[str, Any]) -> list[tuple[str, int | None]]:
         tasks.append(payload["task"])
     for task in tasks:
         task_id = task.get("id")
-        items += [(url, task_id) for url in task_resources(task.get("data") or {}, None)]
+        items += [(url, task_id) for url in task_resources(task.get("data"), None)]
     if len(items) > _MAX_URLS:
         raise ApiError(400, "bad_request", f"at most {_MAX_URLS} URLs per request")
     return items

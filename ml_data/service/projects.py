@@ -15,15 +15,16 @@ import orjson
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 
 from ml_data.config import Settings
-from ml_data.converters.label_config import parse_label_config
 from ml_data.errors import ConfigurationError
 from ml_data.labelstudio import LabelStudioClient
-from ml_data.pipeline import DatasetOptions, fetch_project, resource_keys, task_resources
+from ml_data.pipeline import DatasetOptions, fetch_project
 from ml_data.pipeline.archive import remove_stale_snapshots, snapshot_dataset, zip_stream
 from ml_data.resolvers import Resolver
 from ml_data.service.errors import ApiError
 from ml_data.service.jobs import Job, JobRegistry
 from ml_data.service.schemas import DATASET, parse_body
+from ml_data.tasks.label_config import parse_label_config
+from ml_data.tasks.resources import resource_keys, rewrite_resources, task_resources
 from ml_data.urls import HttpURL
 
 projects = Blueprint("projects", __name__)
@@ -91,18 +92,13 @@ def _public_base() -> str:
 def _rewritten(task: Mapping[str, Any], keys: list[str] | None, base: str) -> dict[str, Any]:
     """The task with each resource URL in its data replaced by ``base`` with the URL (and task
     id) as parameters; a task whose data is not an object has no resources and is left as it is."""
-    if not isinstance(task.get("data"), Mapping):
+    data = task.get("data")
+    if not isinstance(data, Mapping):
         return dict(task)
-    data = dict(task["data"])
     task_id = task.get("id")
-    for url in task_resources(data, keys):
-        query = {"url": url, **({"task_id": task_id} if isinstance(task_id, int) else {})}
-        for key, value in data.items():
-            if value == url:
-                data[key] = f"{base}?{urlencode(query)}"
-            elif isinstance(value, list):
-                data[key] = [f"{base}?{urlencode(query)}" if item == url else item for item in value]
-    return {**task, "data": data}
+    with_id = {"task_id": task_id} if isinstance(task_id, int) else {}
+    links = {url: f"{base}?{urlencode({'url': url, **with_id})}" for url in task_resources(data, keys)}
+    return {**task, "data": rewrite_resources(data, keys, links)}
 
 
 def _options(payload: dict[str, Any]) -> DatasetOptions:

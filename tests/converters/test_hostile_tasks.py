@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ml_data.converters import KNOWN_FORMATS, ConvertOptions, convert
-from ml_data.converters.label_config import parse_label_config
 from ml_data.errors import ConversionError, InvalidExport, InvalidLabelConfig, MlDataError
+from ml_data.tasks.label_config import parse_label_config
 
 CONFIG = parse_label_config(
     "<View>"

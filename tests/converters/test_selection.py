@@ -4,7 +4,7 @@ import pytest
 
 from ml_data.converters import ConvertOptions
 from ml_data.converters.base import select_annotations
-from ml_data.converters.model import task_from_dict
+from ml_data.tasks.model import task_from_dict
 
 
 def task(*annotations, predictions=()):  # type: ignore[no-untyped-def]

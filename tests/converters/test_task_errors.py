@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from ml_data.cli import main
 from ml_data.converters import ConvertOptions, convert, read_tasks
-from ml_data.converters.model import task_from_dict
 from ml_data.errors import ConversionError, InvalidExport
+from ml_data.tasks.model import task_from_dict
 
 
 def _region(n: int) -> dict:

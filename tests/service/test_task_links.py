@@ -75,6 +75,18 @@ def test_a_task_with_null_data_keeps_it_null(make_client, file_server, rewrite):
     assert (found[3]["data"]["image"] != IMAGE) == (rewrite == "true")
 
 
+def test_only_the_files_the_config_names_are_pointed_at_the_sidecar(make_client, file_server):
+    """The rewrite touches the values the resource walk finds (the config's media keys), as the
+    fetch does: the same URL as text under another key is the task's text and stays as it is."""
+    tasks = [{"id": 7, "data": {"caption": IMAGE, "image": IMAGE, "links": [IMAGE]}}]
+    label_studio(file_server, tasks)
+    answer = make_client(public_url="https://data.example.com").get("/v1/projects/3/tasks?rewrite=true", headers=AUTH)
+    (task,) = answer.get_json()["tasks"]
+    assert task["data"]["caption"] == IMAGE and task["data"]["links"] == [IMAGE]
+    assert parse_qs(urlsplit(task["data"]["image"]).query) == {"url": [IMAGE], "task_id": ["7"]}
+    assert list(task["data"]) == ["caption", "image", "links"]
+
+
 @pytest.mark.parametrize("entry", [5, "task", None, [1, 2], True])
 @pytest.mark.parametrize("rewrite", ["true", "false"])
 def test_an_entry_that_is_not_a_task_is_label_studios_fault(make_client, file_server, entry, rewrite):

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ml_data.pipeline import DatasetOptions, fetch_export, split_of
+from ml_data.pipeline import DatasetOptions, fetch_export
+from ml_data.tasks.identity import split_of
 
 WIDTH, HEIGHT = 80, 60
 LABELS = ["bird", "cat", "dog", "fish"]

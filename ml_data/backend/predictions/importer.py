@@ -29,11 +29,11 @@ from ml_data.config import Settings
 from ml_data.converters.base import check_choice
 from ml_data.converters.categories import SHAPE_TAGS, categories
 from ml_data.converters.images import image_key
-from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.errors import ConfigurationError, NotFound, OutputError, UnknownFormat
 from ml_data.jsonio import dumps
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline.manifest import read_manifest
+from ml_data.tasks.label_config import LabelConfig, parse_label_config
 
 FORMATS = (*VARIANTS, "coco", "voc")
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml_data.backend.predictions.model import Detection, ImageItem, ItemProblem, Polygon, Quad, Rect, shown
-from ml_data.converters.label_config import ControlTag, LabelConfig
 from ml_data.errors import FormatNotSupported
+from ml_data.tasks.label_config import ControlTag, LabelConfig
 
 _KINDS = {"RectangleLabels": "rectanglelabels", "PolygonLabels": "polygonlabels"}
 

@@ -1,6 +1,6 @@
 """One intermediate model of a Label Studio export: Task, Annotation, Region.
 
-Read lazily, one task at a time (:mod:`ml_data.converters.reader`), from a JSON list, JSON lines,
+Read lazily, one task at a time (:mod:`ml_data.tasks.reader`), from a JSON list, JSON lines,
 a single task object, a folder of ``<task id>.json`` files (target cloud storage, old
 ``completions/`` folders), or any iterable of task dicts (API pages). The legacy ``completions``
 key reads as annotations. Every format reads from these objects, never from the raw JSON.
@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ml_data.converters.reader import Unreadable, read_raw
 from ml_data.errors import InvalidExport
+from ml_data.tasks.reader import Unreadable, read_raw
 
 
 class Region(NamedTuple):

@@ -3,7 +3,7 @@
 A JSON list is streamed through a sliding window (msgspec finds and decodes each task; the
 standard library's decoder takes over for anything unusual and names what is broken), JSON
 lines line by line, a folder of ``<task id>.json`` files file by file. Memory stays flat
-whatever the number of tasks. :mod:`ml_data.converters.model` turns the dicts into the model.
+whatever the number of tasks. :mod:`ml_data.tasks.model` turns the dicts into the model.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any, BinaryIO
 import msgspec
 import orjson
 
-from ml_data.converters.json_errors import (
+from ml_data.errors import InvalidExport
+from ml_data.tasks.json_errors import (
     BOM,
     ORJSON_END,
     byte_of,
@@ -31,7 +32,6 @@ from ml_data.converters.json_errors import (
     orjson_error,
     truncated,
 )
-from ml_data.errors import InvalidExport
 
 
 def read_raw(path: Path) -> Iterator[Mapping[str, Any]]:

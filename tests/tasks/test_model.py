@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml_data.converters import read_tasks
 from ml_data.errors import InvalidExport
+from ml_data.tasks import read_tasks
 from tests.converters.conftest import write_json
 
 TASK = {
@@ -134,7 +134,7 @@ def test_memory_stays_flat_as_the_export_grows(tmp_path):
 
 
 def test_tasks_larger_than_the_reading_window(tmp_path, monkeypatch):
-    import ml_data.converters.reader as reader
+    import ml_data.tasks.reader as reader
 
     monkeypatch.setattr(reader, "_CHUNK", 64)  # every task spans several windows
     tasks = [{**TASK, "id": n, "data": {"text": "é" * (n * 50)}} for n in range(1, 6)]
@@ -202,7 +202,7 @@ def _outcome(read, path):  # type: ignore[no-untyped-def]
 
 
 def _standard_library_only(path):  # type: ignore[no-untyped-def]
-    from ml_data.converters.reader import _array_scan
+    from ml_data.tasks.reader import _array_scan
 
     with open(path, "rb") as handle:
         yield from (item for item, _start, _end in _array_scan(handle, str(path), "utf-8-sig"))
@@ -211,7 +211,7 @@ def _standard_library_only(path):  # type: ignore[no-untyped-def]
 @settings(max_examples=300, deadline=None)
 @given(export=_exports(), chunk=st.sampled_from([8, 31, 64, 257, 8 * 1024 * 1024]), cut=st.data())
 def test_the_fast_reader_reads_what_the_standard_library_reads(tmp_path_factory, export, chunk, cut):
-    import ml_data.converters.reader as reader
+    import ml_data.tasks.reader as reader
 
     path = tmp_path_factory.mktemp("export") / "export.json"
     mutation = cut.draw(st.sampled_from(["none", "truncate", "flip", "insert"]))
@@ -251,7 +251,7 @@ def test_the_fast_reader_hands_odd_tasks_to_the_standard_library(tmp_path):
 
 
 def test_a_number_cut_by_the_window_is_read_whole(tmp_path, monkeypatch):
-    import ml_data.converters.reader as reader
+    import ml_data.tasks.reader as reader
 
     monkeypatch.setattr(reader, "_CHUNK", 4)
     path = tmp_path / "export.json"
@@ -263,7 +263,7 @@ def test_a_number_cut_by_the_window_is_read_whole(tmp_path, monkeypatch):
 def test_a_clean_export_never_needs_the_standard_library(tmp_path, monkeypatch):
     """msgspec's message for bytes after a value is what the fast path reads ends from: if a
     msgspec release changes it, reading stays right (the fallback) but slow, and this says so."""
-    import ml_data.converters.reader as reader
+    import ml_data.tasks.reader as reader
 
     monkeypatch.setattr(reader, "_CHUNK", 1500)  # many windows, tasks cut at their edges
     monkeypatch.setattr(reader, "_array_scan", mock.Mock(side_effect=AssertionError("fallback used")))
@@ -275,7 +275,7 @@ def test_a_clean_export_never_needs_the_standard_library(tmp_path, monkeypatch):
 
 
 def _fast_reader(path):  # type: ignore[no-untyped-def]
-    import ml_data.converters.reader as reader
+    import ml_data.tasks.reader as reader
 
     return reader._array_items(path)
 
@@ -332,7 +332,7 @@ def test_a_syntax_error_names_the_line_and_column_json_names(tmp_path, reader_na
 def test_every_cut_of_an_export_is_truncated_at_the_end_of_the_file(tmp_path_factory, export, chunk, data):
     """Wherever a file of tasks is cut inside its list (within a literal, a number, an escape, a
     multi-byte character, between tasks), both readers say it is truncated, at its last byte."""
-    import ml_data.converters.reader as reader
+    import ml_data.tasks.reader as reader
 
     try:
         export.decode("utf-8")
@@ -418,7 +418,7 @@ def test_a_broken_file_in_a_task_folder_names_the_file_and_where(tmp_path):
 @pytest.mark.parametrize("chunk", [16, 64, 8 * 1024 * 1024])
 def test_bytes_that_are_not_utf8_are_named_where_they_are_in_the_file(tmp_path, monkeypatch, chunk):
     """Regression: the byte named counted from the start of the reading window, not the file."""
-    import ml_data.converters.reader as reader
+    import ml_data.tasks.reader as reader
 
     monkeypatch.setattr(reader, "_CHUNK", chunk)
     head = json.dumps([{**_ONE_TASK, "id": n} for n in range(3)], indent=1, ensure_ascii=False)[:-3]
