@@ -8,7 +8,7 @@ numbers. PyAV is imported on first use so that ml-data installs without FFmpeg.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -38,7 +38,7 @@ def load_av() -> Any:
 
 
 def decode(
-    media: BinaryIO, wanted: Collection[int], on_frame: Callable[[int, bytes], None], *, name: str, task_id: Any = None
+    media: BinaryIO, wanted: Container[int], on_frame: Callable[[int, bytes], None], *, name: str, task_id: Any = None
 ) -> VideoInfo:
     """Decode every frame of the open video ``media`` once, hand the ``wanted`` ones to ``on_frame`` as PNG bytes,
     and return what was decoded. ``name`` (a redacted URL) names the video in errors.

@@ -10,7 +10,7 @@ lock, each committed whole through a :class:`~ml_data.cache.PendingFile`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -41,10 +41,15 @@ class FrameCache:
     def __init__(self, cache: Cache) -> None:
         self.cache = cache
 
-    def info(self, video: LocalFile, *, task_id: Any = None) -> VideoInfo:
-        """Frame count, fps and size as decoded (decoding the video only the first time)."""
+    def info(self, video: LocalFile, *, task_id: Any = None, prefetch: Container[int] = ()) -> VideoInfo:
+        """Frame count, fps and size as decoded. The first time, the video is decoded, and the
+        frames in ``prefetch`` cached on the way (the frames the caller will ask for next)."""
         known = self._info(video)
-        return known if known is not None else self.frames(video, (), task_id=task_id)[1]
+        if known is not None:
+            return known
+        with self.cache.locked(video_identity(video) + "#decode"):
+            known = self._info(video)
+            return known if known is not None else self._decode(video, prefetch, {}, task_id)
 
     def frames(
         self, video: LocalFile, numbers: Iterable[int], *, task_id: Any = None
@@ -87,7 +92,9 @@ class FrameCache:
         except (OSError, ValueError, TypeError):
             return None  # unreadable: decoded again, and the entry replaced
 
-    def _decode(self, video: LocalFile, missing: list[int], found: dict[int, CacheEntry], task_id: Any) -> VideoInfo:
+    def _decode(
+        self, video: LocalFile, missing: Container[int], found: dict[int, CacheEntry], task_id: Any
+    ) -> VideoInfo:
         source = redact_url(video.source)
 
         def keep(number: int, png: bytes) -> None:
@@ -99,7 +106,7 @@ class FrameCache:
 
         with video.open() as handle:
             # Read through the file opened as the resolver checked it, not by its path again.
-            info = decoding.decode(handle, set(missing), keep, name=source, task_id=task_id)
+            info = decoding.decode(handle, missing, keep, name=source, task_id=task_id)
         with self.cache.pending(video_identity(video) + "#info") as pending:
             pending.write(json.dumps(asdict(info)).encode())
             pending.commit("info.json", source=source, kind=_KIND, content_type="application/json")
