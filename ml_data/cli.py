@@ -398,6 +398,13 @@ def _which_tasks(report: ConversionReport, reason: str, count: int) -> str:
     "every node sees.",
 )
 @click.option("--ray-address", help="The Ray cluster to join with --engine ray (auto: this machine's cluster).")
+@click.option(
+    "--frames",
+    default="keyframes",
+    show_default=True,
+    help="Video tasks (COCO/YOLO/VOC): the frames written as images: keyframes, all or every=N "
+    "(pip install 'ml-data[video]').",
+)
 @_conversion_options
 def fetch(
     project_id: int | None,
@@ -413,6 +420,7 @@ def fetch(
     snapshot: bool,
     engine: str,
     ray_address: str | None,
+    frames: str,
     choices: ConversionChoices,
     as_json: bool,
 ) -> None:
@@ -442,7 +450,7 @@ def fetch(
         if changes:
             settings = settings.with_changes(**changes)
         options = DatasetOptions(
-            **choices.options(format=format_name, split=split, link=not copy_files, workers=workers)
+            **choices.options(format=format_name, split=split, link=not copy_files, workers=workers, frames=frames)
         )
         if engine == "ray":
             if export_file is not None and out is None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ml_data.cache import Cache
 from ml_data.config import Settings
 from ml_data.converters import Format, get_format, write_format
 from ml_data.converters.output import atomic_folder
@@ -39,6 +40,7 @@ from ml_data.tasks.identity import task_id_value
 from ml_data.tasks.label_config import LabelConfig, parse_label_config
 from ml_data.tasks.model import read_tasks
 from ml_data.tasks.resources import resource_keys
+from ml_data.video.expand import FRAME_FORMATS, FramePlan, expand_videos, frame_plan
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +95,9 @@ class Build:
     def run(self) -> DatasetReport:
         fmt = get_format(self.options.format)
         parsed = self.parsed if self.parsed is not None or not self.config else parse_label_config(self.config)
+        # Video tasks are written as frame images: the formats see the config of those images.
+        video = frame_plan(parsed, self.options.frames) if fmt.name in FRAME_FORMATS else None
+        parsed = video.config if video is not None else parsed
         reason = None if self.checked else fmt.check(parsed)
         if reason is not None:
             raise FormatNotSupported(reason)
@@ -129,7 +134,9 @@ class Build:
         reusable = reusable_files(self.out, previous, unchanged) if previous else {}
         resolved, failed_tasks = self._resolve(tasks, reusable, report)
         with atomic_folder(self.out) as building:
-            placed_from = self._convert(building, fmt, parsed, tasks, resolved, reusable, failed_tasks, report)
+            placed_from = self._convert(
+                building, fmt, parsed, tasks, resolved, reusable, failed_tasks, report, video=video
+            )
             empty = why_empty_dataset(
                 report.tasks,
                 [conversion.as_dict() for conversion in report.conversions.values()],
@@ -210,6 +217,7 @@ class Build:
         reusable: Mapping[tuple[str, str], Mapping[str, Any]],
         failed_tasks: set[str],
         report: DatasetReport,
+        video: FramePlan | None = None,
     ) -> dict[str, Placement]:
         """Write the format into ``building`` and say where each resource goes."""
         started = time.monotonic()
@@ -236,7 +244,15 @@ class Build:
         # With a folder per split, each split's tasks are first put in a file of their own: one
         # pass over the export instead of one per split.
         with tempfile.TemporaryDirectory(dir=building.parent, prefix=f".{self.out.name}.splits-") as parts:
-            sources = split_exports(self.export, tasks, split_names, Path(parts))
+            export = self.export
+            if video is not None:
+                resolved = dict(resolved)  # the frames join the resolved files, under their item URLs
+                cache = self.resolver.cache if self.resolver is not None else Cache.from_settings(self.settings)
+                export, parents = expand_videos(
+                    video, export, Path(parts) / "frames.json", tasks, resolved, cache, report.videos
+                )
+                tasks = {**tasks, **{frame: tasks[task] for frame, task in parents.items()}}
+            sources = split_exports(export, tasks, split_names, Path(parts))
             for split_name in split_names:
                 folder = building / split_name if split_name else building
                 folder.mkdir(exist_ok=True)

@@ -139,6 +139,7 @@ def manifest_bytes(
         "files": files,
         "failures": report.failures,
         "conversions": {name: conversion.as_dict() for name, conversion in report.conversions.items()},
+        **({"videos": report.videos} if report.videos else {}),
     }
     return dumps(manifest, indent=True)
 

@@ -23,6 +23,7 @@ from ml_data.converters.base import (
     check_choice,
 )
 from ml_data.errors import ConfigurationError
+from ml_data.video.expand import check_frames
 
 _SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
 
@@ -99,6 +100,8 @@ class DatasetOptions:
     #: hard-link files ml-data owns (cache, previous dataset) instead of copying them
     link: bool = True
     workers: int = DEFAULT_WORKERS
+    #: video tasks (COCO, YOLO, VOC): the frames written, "keyframes", "all" or "every=N"
+    frames: str = "keyframes"
 
     def __post_init__(self) -> None:
         name = normalize_format_name(self.format) if isinstance(self.format, str) else self.format
@@ -111,6 +114,7 @@ class DatasetOptions:
         for flag in ("predictions", "split_sentences", "link"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigurationError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
+        check_frames(self.frames)
         if self.model_version is not None and not isinstance(self.model_version, str):
             raise ConfigurationError(f"model_version must be text, got {self.model_version!r}")
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or not 1 <= self.workers <= 256:
@@ -146,6 +150,7 @@ class DatasetOptions:
             "category_start": self.category_start,
             "split_sentences": self.split_sentences,
             "layout": self.layout,
+            "frames": self.frames,
         }
 
 

@@ -38,6 +38,8 @@ class DatasetReport:
     failures: dict[str, str] = field(default_factory=dict)
     splits: dict[str, int] = field(default_factory=dict)
     conversions: dict[str, ConversionReport] = field(default_factory=dict)
+    #: video task id -> frames and fps as decoded beside the config's frameRate and framesCount
+    videos: dict[str, Any] = field(default_factory=dict)
 
     @property
     def manifest(self) -> Path:
@@ -62,6 +64,7 @@ class DatasetReport:
             "failures": self.failures,
             "splits": self.splits,
             "conversions": {name: report.as_dict() for name, report in self.conversions.items()},
+            **({"videos": self.videos} if self.videos else {}),
             "manifest": str(self.manifest),
         }
 
