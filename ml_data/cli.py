@@ -68,7 +68,7 @@ def _task_resources(path: str) -> Iterator[tuple[Any, int | None, str | None, bo
 
 @main.command()
 @click.argument("urls", nargs=-1)
-@click.option("--task-id", type=int, help="Task the URLs belong to (for cloud objects via Label Studio).")
+@click.option("--task-id", type=int, help="Task the URLs belong to (to read storage objects through Label Studio).")
 @click.option(
     "--tasks",
     "tasks_file",

@@ -216,6 +216,7 @@ def test_parsing_a_url_imports_nothing_that_does_io():
         "ml_data.resolvers.refs",
         "ml_data.resolvers.parse",
         "ml_data.resolvers.registry",
+        "ml_data.resolvers.storages",
         "ml_data.labelstudio.paths",
     }
     starts = (
