@@ -511,8 +511,8 @@ def doctor(project_id: int | None, as_json: bool) -> None:
     """Check what an ML backend needs to read its tasks' files.
 
     One line per check: Label Studio and its token, the Local Files and upload folders (and a
-    sample task with --project), the cache, the cloud SDKs. The exit status is 1 when a check
-    fails.
+    sample task and the storages its files are in, with --project), the cache, the cloud SDKs.
+    The exit status is 1 when a check fails.
     """
     from ml_data.doctor import failed, run_checks
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ml_data import RemoteNotFound, Resolver
+from ml_data.doctor import run_checks
 from ml_data.labelstudio import http_client
 from ml_data.urls import HttpURL
 from tests.label_studio_project import CONFIG, Seeded, png
@@ -105,3 +106,12 @@ def test_label_studio_finds_no_storage_for_another_scheme(seeded, s3_project, tm
     assert f"Label Studio could not resolve {uri}" in str(info.value) and info.value.task_id == s3_project.task_id
     assert [with_token for _url, with_token in hops] == [True]  # Label Studio only
     assert resolver.cache.get(uri) is None
+
+
+def test_doctor_names_the_storage_of_the_sample_task_and_reads_it(seeded, s3_project, tmp_path):
+    checks = run_checks(seeded.settings(tmp_path), project=s3_project.project)
+    (storage,) = [check for check in checks if check.name == "storage"]
+    assert (storage.status, storage.message) == (
+        "ok",
+        f"s3://{BUCKET} (1 file of task {s3_project.task_id}): readable through Label Studio's resolve endpoint",
+    )
