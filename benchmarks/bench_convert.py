@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_convert.py             # 10k and 100k tasks
     .venv/bin/python benchmarks/bench_convert.py --sizes 2000
 
-Exports are generated (tests/converters/exports.py): images with 5 boxes each for JSON_MIN, CSV
+Exports are generated (tests/support/exports.py): images with 5 boxes each for JSON_MIN, CSV
 and TSV; texts with NER spans (and some punctuation) for CoNLL 2003. Each conversion runs in a
 fresh process, so its peak RSS is its own. For scale, each size also prints two parse floors:
 orjson reading the whole file into dicts, and a typed decoder (msgspec Structs holding only the
@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.converters.exports import write_export  # noqa: E402
+from tests.support.exports import write_export  # noqa: E402
 
 CASES = [
     ("JSON_MIN", "image"),
@@ -40,7 +40,7 @@ CASES = [
 _CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
-from tests.converters.exports import IMAGE_CONFIG, NER_CONFIG
+from tests.support.exports import IMAGE_CONFIG, NER_CONFIG
 which, fmt, source, out = sys.argv[1:5]
 config = NER_CONFIG if fmt == "CONLL2003" else IMAGE_CONFIG
 start = time.perf_counter()

@@ -5,7 +5,7 @@ YOLO export (``exportType=YOLO``, labels only), same server, same project, same 
     .venv/bin/python benchmarks/bench_fetch.py              # 10,000 tasks
     .venv/bin/python benchmarks/bench_fetch.py --tasks 1000
 
-A real Label Studio (tests/servers/label_studio.py) on 127.0.0.1 gets project 3 with N tasks, each
+A real Label Studio (tests/support/servers/label_studio.py) on 127.0.0.1 gets project 3 with N tasks, each
 an image of about 30 KB on a loopback file server (nginx when installed) and one annotation with
 three boxes. Figures: Label Studio's export; ml-data's fetch with an empty cache (every image
 downloaded), with a warm cache into a new folder, a re-run on the unchanged project, and a re-run
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_resolve import start_server  # noqa: E402
-from tests.servers.label_studio import label_studio  # noqa: E402
+from tests.support.servers.label_studio import label_studio  # noqa: E402
 
 LABELS = ["cat", "dog", "car", "person", "bicycle"]
 CONFIG = (

@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE))
 from bench_resolve import free_port, start_server  # noqa: E402
 
 sys.path.insert(0, str(HERE.parent))
-from tests.servers.nginx import ACCEL_LOCATION, nginx_in_front  # noqa: E402
+from tests.support.servers.nginx import ACCEL_LOCATION, nginx_in_front  # noqa: E402
 
 TOKEN = "benchmark-token"
 

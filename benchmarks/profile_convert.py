@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/profile_convert.py                  # 20,000 tasks, every format
     .venv/bin/python benchmarks/profile_convert.py --tasks 5000 --formats COCO VOC
 
-The exports are bench_convert.py's (tests/converters/exports.py): image tasks with 5 boxes for
+The exports are bench_convert.py's (tests/support/exports.py): image tasks with 5 boxes for
 the image and tabular formats, NER texts for CoNLL. Each format is profiled in a fresh process;
 each stage is the cumulative time of the functions that make it, as a share of the whole run
 (stages nest, so shares do not add up to 100 %).
@@ -23,14 +23,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from profiling import stage_shares  # noqa: E402
 
-from tests.converters.exports import write_export  # noqa: E402
+from tests.support.exports import write_export  # noqa: E402
 
 FORMATS = ("JSON_MIN", "CSV", "TSV", "CONLL2003", "COCO", "YOLO", "VOC")
 
 _CHILD = """
 import cProfile, sys
 sys.path.insert(0, {root!r})
-from tests.converters.exports import IMAGE_CONFIG, NER_CONFIG
+from tests.support.exports import IMAGE_CONFIG, NER_CONFIG
 from ml_data.converters import convert
 fmt, source, out, profile = sys.argv[1:5]
 config = NER_CONFIG if fmt == "CONLL2003" else IMAGE_CONFIG

@@ -17,8 +17,8 @@ import requests
 
 from ml_data import get_local_path
 from ml_data.errors import AuthenticationFailed
-from tests.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
-from tests.jwt_tokens import make_jwt
+from tests.support.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
+from tests.support.jwt_tokens import make_jwt
 
 BODY = b"uploaded image bytes"
 URL = "/data/upload/1/photo.jpg"

@@ -17,7 +17,7 @@ import pytest
 from ml_data import CacheError, MlDataError, Resolver, Settings
 from ml_data.cache import Cache, cache_key
 from ml_data.resolvers.parse import parse_ref
-from tests.disk_faults import Faults, count_steps, temp_files
+from tests.support.disk_faults import Faults, count_steps, temp_files
 
 PAGE = 4096
 

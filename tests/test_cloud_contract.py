@@ -145,7 +145,7 @@ def test_s3_presigned_url_of_the_same_object_shares_the_entry(s3_settings):
 
 
 def test_azure_wrong_key_is_access_denied_with_a_hint(azurite_connection_string, monkeypatch, settings):
-    from tests.servers.cloud_emulators import AZURITE_KEY
+    from tests.support.servers.cloud_emulators import AZURITE_KEY
 
     wrong = azurite_connection_string.replace(AZURITE_KEY, "d3Jvbmc=" * 11)
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", wrong)

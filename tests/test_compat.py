@@ -10,7 +10,7 @@ import pytest
 import requests
 
 import ml_data
-from tests.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
+from tests.support.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
 
 reference_io = pytest.importorskip("label_studio_tools.core.utils.io")
 

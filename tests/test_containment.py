@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ml_data import NotFound, Resolver, Settings, UnsafePath
-from tests.fake_label_studio import LEGACY_TOKEN
+from tests.support.fake_label_studio import LEGACY_TOKEN
 
 SECRET = b"top secret, outside the document root"
 

@@ -14,9 +14,9 @@ from ml_data.config import Settings
 from ml_data.http import HttpClient, Origin, translate_exception
 from ml_data.labelstudio import http_client
 from ml_data.labelstudio.auth import LabelStudioAuth, is_personal_access_token, jwt_expiry
-from tests.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
-from tests.jwt_tokens import make_jwt
-from tests.servers.http_files import FileServer
+from tests.support.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
+from tests.support.jwt_tokens import make_jwt
+from tests.support.servers.http_files import FileServer
 
 
 def client_for(settings: Settings, ls_url: str | None = None, token: str | None = None) -> HttpClient:

@@ -26,8 +26,8 @@ from ml_data.backend.predictions.voc import parse_voc
 from ml_data.backend.predictions.yolo import parse_line
 from ml_data.errors import ConversionError, FormatNotSupported, InvalidExport, OutputError, UnknownFormat
 from ml_data.tasks.label_config import parse_label_config
-from tests.fake_label_studio import LEGACY_TOKEN
-from tests.servers.http_files import FileServer, Recorded
+from tests.support.fake_label_studio import LEGACY_TOKEN
+from tests.support.servers.http_files import FileServer, Recorded
 
 CONFIG = """<View>
   <Image name="image" value="$image"/>

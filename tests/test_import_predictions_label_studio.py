@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from ml_data import import_predictions
 from ml_data.cli import main
 from ml_data.pipeline import DatasetOptions, fetch_project
-from tests.label_studio_project import CONFIG, Seeded, png
+from tests.support.label_studio_project import CONFIG, Seeded, png
 
 pytestmark = pytest.mark.label_studio
 

@@ -21,7 +21,7 @@ from ml_data.config import Settings
 from ml_data.errors import AuthenticationFailed, NothingToWrite, RemoteNotFound, UpstreamUnavailable
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline import DatasetOptions, fetch_project
-from tests.servers.processes import free_port
+from tests.support.servers.processes import free_port
 
 pytestmark = pytest.mark.label_studio
 

@@ -72,7 +72,7 @@ def test_gcs_emulator_killed_mid_download_leaves_no_entry(monkeypatch, settings)
     pytest.importorskip("google.cloud.storage")
     from google.cloud import storage
 
-    from tests.servers.cloud_emulators import fake_gcs_server
+    from tests.support.servers.cloud_emulators import fake_gcs_server
 
     big = bytes(range(256)) * (256 * 1024)  # 64 MiB: read as 64 ranged requests
     with fake_gcs_server() as endpoint:

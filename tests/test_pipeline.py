@@ -317,7 +317,7 @@ def test_data_formats_point_only_the_configs_files_at_media(file_server, images,
 def test_a_server_that_is_down_leaves_the_previous_dataset(file_server, images, settings, tmp_path):
     from ml_data.errors import UpstreamUnavailable
     from ml_data.pipeline import fetch_project
-    from tests.servers.processes import free_port
+    from tests.support.servers.processes import free_port
 
     export = write_export(tmp_path / "export.json", tasks_for(file_server, 2))
     out = tmp_path / "dataset"

@@ -19,8 +19,8 @@ from ml_data import ConfigurationError, Settings, presign
 from ml_data.config import cloud_environment
 from ml_data.service import ServiceSettings, create_app
 from ml_data.signing import MAX_LIFETIME, sign_resource, signature_matches
-from tests.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
-from tests.servers.http_files import FileServer
+from tests.support.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
+from tests.support.servers.http_files import FileServer
 
 KEY = "k" * 40
 BEARER = "service-token-0123456789"

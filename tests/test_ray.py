@@ -28,8 +28,8 @@ from ml_data.cli import main  # noqa: E402
 from ml_data.pipeline import DatasetOptions, fetch_project  # noqa: E402
 from ml_data.tasks.model import read_tasks as read_export  # noqa: E402
 from ml_data.tasks.resources import task_resources  # noqa: E402
-from tests.label_studio_project import CONFIG, png  # noqa: E402
-from tests.servers.http_files import FileServer, Route  # noqa: E402
+from tests.support.label_studio_project import CONFIG, png  # noqa: E402
+from tests.support.servers.http_files import FileServer, Route  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     [name for _index, name in socket.if_nameindex()] != ["lo"],

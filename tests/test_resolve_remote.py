@@ -18,7 +18,7 @@ from ml_data import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from tests.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
+from tests.support.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
 
 BODY = bytes(range(256)) * 4096  # 1 MiB, several chunks
 

@@ -21,8 +21,8 @@ from ml_data.http import HttpClient, resolve_host
 from ml_data.service import ServiceSettings, create_app
 from ml_data.service.guard import GuardedResolver, UrlGuard
 from ml_data.urls import parse_http_url
-from tests.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
-from tests.servers.http_files import FileServer
+from tests.support.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
+from tests.support.servers.http_files import FileServer
 
 TOKEN = "service-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

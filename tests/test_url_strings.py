@@ -23,7 +23,7 @@ from ml_data.errors import MlDataError, NotFound, UnsafePath, UnsupportedURL, UR
 from ml_data.redaction import redact_url
 from ml_data.resolvers.parse import parse_ref
 from ml_data.resolvers.refs import CloudRef, HttpRef, Ref
-from tests.url_strategies import REPORTED, any_url, reaches_network
+from tests.support.url_strategies import REPORTED, any_url, reaches_network
 
 LABEL_STUDIO = "http://127.0.0.1:8080/label-studio"
 S3_ENDPOINT = "http://127.0.0.1:9000"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.servers.processes import free_port, running
+from tests.support.servers.processes import free_port, running
 
 
 @contextmanager

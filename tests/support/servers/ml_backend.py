@@ -1,4 +1,4 @@
-"""A real ML backend (label-studio-ml's app, tests/servers/ml_backend_app.py) on 127.0.0.1.
+"""A real ML backend (label-studio-ml's app, tests/support/servers/ml_backend_app.py) on 127.0.0.1.
 
 scripts/install-ml-backend.sh installs label-studio-ml into .cache/ml-backend-venv (its Flask and
 Werkzeug pins differ from ml-data's); the backend runs there with this source tree on its
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import requests
 
-from tests.servers.processes import free_port
+from tests.support.servers.processes import free_port
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 APP = Path(__file__).with_name("ml_backend_app.py")
 
 

@@ -1,4 +1,4 @@
-"""Predict functions for ``ml-data predict --model tests.backend.predict_models:NAME``."""
+"""Predict functions for ``ml-data predict --model tests.support.predict_models:NAME``."""
 
 from __future__ import annotations
 

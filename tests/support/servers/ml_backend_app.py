@@ -1,4 +1,4 @@
-"""An ML backend on label-studio-ml's own app (``init_app``), run by tests/servers/ml_backend.py in
+"""An ML backend on label-studio-ml's own app (``init_app``), run by tests/support/servers/ml_backend.py in
 its own virtual environment (scripts/install-ml-backend.sh), with ml-data from the source tree.
 
 The model reads every image through ``ml_data.get_local_path`` (as a backend switching from

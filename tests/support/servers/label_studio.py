@@ -19,10 +19,10 @@ from pathlib import Path
 
 import requests
 
-from tests.servers.processes import free_port
+from tests.support.servers.processes import free_port
 
 VERSION = "1.23.2"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 USERNAME = "ml-data@example.com"
 PASSWORD = "ml-data-test-password"
 LEGACY_TOKEN = "ml-data-test-legacy-token-0123456789"

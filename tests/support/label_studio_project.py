@@ -13,8 +13,8 @@ import requests
 from PIL import Image
 
 from ml_data.config import Settings
-from tests.servers.http_files import FileServer
-from tests.servers.label_studio import LabelStudioServer
+from tests.support.servers.http_files import FileServer
+from tests.support.servers.label_studio import LabelStudioServer
 
 CONFIG = """<View>
   <Image name="image" value="$image"/>

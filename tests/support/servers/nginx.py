@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.servers.processes import running
+from tests.support.servers.processes import running
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "docker" / "nginx" / "ml-data.conf.template"
 #: The internal location of the shipped template (the service's ML_DATA_ACCEL_REDIRECT).
 ACCEL_LOCATION = "/_ml_data_cache/"

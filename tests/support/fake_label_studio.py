@@ -10,8 +10,8 @@ import json
 import threading
 from dataclasses import dataclass, field
 
-from tests.jwt_tokens import make_jwt, verify_jwt
-from tests.servers.http_files import FileServer, Recorded, Route
+from tests.support.jwt_tokens import make_jwt, verify_jwt
+from tests.support.servers.http_files import FileServer, Recorded, Route
 
 LEGACY_TOKEN = "0123456789abcdef0123456789abcdef01234567"
 
