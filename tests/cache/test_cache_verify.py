@@ -15,7 +15,7 @@ from ml_data.service import ServiceSettings, create_app
 
 BODY = b"0123456789" * 100
 DATA = "data:application/octet-stream;base64,MDEyMzQ1Njc4OQ=="  # b"0123456789"
-RESOLVERS = Path(__file__).resolve().parents[1] / "ml_data" / "resolvers"
+RESOLVERS = Path(__file__).resolve().parents[2] / "ml_data" / "resolvers"
 
 
 def damage(path: Path) -> None:

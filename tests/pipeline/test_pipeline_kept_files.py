@@ -14,7 +14,7 @@ import pytest
 from ml_data import Resolver, Settings, UnsafePath
 from ml_data.pipeline import DatasetOptions
 from ml_data.pipeline.build import Build
-from tests.test_pipeline import CONFIG, box_task, png, run, tasks_for, write_export
+from tests.pipeline.test_pipeline import CONFIG, box_task, png, run, tasks_for, write_export
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from ml_data import Resolver
 from ml_data.deadline import Deadline, DeadlinePassed
 from ml_data.errors import UpstreamTimeout
 from ml_data.http import HttpClient
-from tests.test_download_bounds import nothing_cached
+from tests.guarantees.test_download_bounds import nothing_cached
 
 DEADLINE = 1.5
 MARGIN = 3.0
