@@ -1,8 +1,8 @@
 """Brush benchmark: masks of 1920x1080 to NumPy and PNG files, ml-data against label-studio-sdk's
 converter (BRUSH_TO_NUMPY, BRUSH_TO_PNG), same export, same run.
 
-    .venv/bin/python benchmarks/bench_brush.py               # 1,000 masks
-    .venv/bin/python benchmarks/bench_brush.py --masks 100
+    .venv/bin/python -m benchmarks.bench_brush               # 1,000 masks
+    .venv/bin/python -m benchmarks.bench_brush --masks 100
 
 Each task has one brush result: a mask of a few filled ellipses, run-length encoded as Label Studio
 stores it. Each conversion runs in a fresh process (wall time and peak RSS are its own); the outputs
@@ -22,10 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from ml_data.converters.brush_rle import mask_from_rle, rle_from_mask  # noqa: E402
+from benchmarks.children import child_env
+from ml_data.converters.brush_rle import mask_from_rle, rle_from_mask
 
 WIDTH, HEIGHT = 1920, 1080
 CONFIG = (
@@ -39,14 +37,13 @@ import json, resource, sys, time
 which, fmt, source, out, config = sys.argv[1:6]
 start = time.perf_counter()
 if which == "ml-data":
-    sys.path.insert(0, {root!r})
     from ml_data.converters import convert
     convert(source, fmt, out, config=config)
 else:
     from label_studio_sdk.converter import Converter
     Converter(config=config, project_dir=None, download_resources=False).convert(source, out, fmt, is_dir=False)
-print(json.dumps({{"seconds": time.perf_counter() - start,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+print(json.dumps({"seconds": time.perf_counter() - start,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
@@ -99,7 +96,8 @@ def run(which: str, fmt: str, source: Path, out: Path) -> dict:
     if which == "reference":
         out.mkdir()  # the reference writes into an existing folder; ml-data creates its own
     finished = subprocess.run(
-        [sys.executable, "-c", _CHILD.format(root=str(ROOT)), which, fmt, str(source), str(out), CONFIG],
+        [sys.executable, "-c", _CHILD, which, fmt, str(source), str(out), CONFIG],
+        env=child_env(),
         capture_output=True,
         text=True,
     )

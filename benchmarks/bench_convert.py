@@ -1,9 +1,9 @@
 """Conversion benchmark: ml-data against label-studio-sdk's converter, same exports, same run.
 
-    .venv/bin/python benchmarks/bench_convert.py             # 10k and 100k tasks
-    .venv/bin/python benchmarks/bench_convert.py --sizes 2000
+    .venv/bin/python -m benchmarks.bench_convert             # 10k and 100k tasks
+    .venv/bin/python -m benchmarks.bench_convert --sizes 2000
 
-Exports are generated (tests/converters/exports.py): images with 5 boxes each for JSON_MIN, CSV
+Exports are generated (tests/support/exports.py): images with 5 boxes each for JSON_MIN, CSV
 and TSV; texts with NER spans (and some punctuation) for CoNLL 2003. Each conversion runs in a
 fresh process, so its peak RSS is its own. For scale, each size also prints two parse floors:
 orjson reading the whole file into dicts, and a typed decoder (msgspec Structs holding only the
@@ -22,10 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.converters.exports import write_export  # noqa: E402
+from benchmarks.children import child_env
+from tests.support.exports import write_export
 
 CASES = [
     ("JSON_MIN", "image"),
@@ -39,8 +37,7 @@ CASES = [
 
 _CHILD = """
 import json, resource, sys, time
-sys.path.insert(0, {root!r})
-from tests.converters.exports import IMAGE_CONFIG, NER_CONFIG
+from tests.support.exports import IMAGE_CONFIG, NER_CONFIG
 which, fmt, source, out = sys.argv[1:5]
 config = NER_CONFIG if fmt == "CONLL2003" else IMAGE_CONFIG
 start = time.perf_counter()
@@ -62,7 +59,7 @@ elif which == "typed":
         from_name: str = ""
         to_name: str = ""
         type: str = ""
-        value: dict = {{}}
+        value: dict = {}
         original_width: int | None = None
         original_height: int | None = None
 
@@ -72,7 +69,7 @@ elif which == "typed":
 
     class Task(msgspec.Struct):
         id: int | None = None
-        data: dict = {{}}
+        data: dict = {}
         annotations: list[Annotation] = []
 
     with open(source, "rb") as handle:
@@ -82,18 +79,19 @@ elif which == "files":
     folder = Path(out)
     folder.mkdir()
     for index in range(int(fmt)):
-        (folder / f"{{index}}.txt").touch()
+        (folder / f"{index}.txt").touch()
 else:
     from label_studio_sdk.converter import Converter
     Converter(config=config, project_dir=None, download_resources=False).convert(source, out, fmt, is_dir=False)
-print(json.dumps({{"seconds": time.perf_counter() - start,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+print(json.dumps({"seconds": time.perf_counter() - start,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
 def run(which: str, fmt: str, source: Path, out: Path) -> dict:
     output = subprocess.run(
-        [sys.executable, "-c", _CHILD.format(root=str(ROOT)), which, fmt, str(source), str(out)],
+        [sys.executable, "-c", _CHILD, which, fmt, str(source), str(out)],
+        env=child_env(),
         check=True,
         capture_output=True,
         text=True,

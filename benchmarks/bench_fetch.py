@@ -2,10 +2,10 @@
 YOLO export (``exportType=YOLO``, labels only), same server, same project, same run.
 
     bash scripts/install-label-studio.sh && bash scripts/setup.sh test
-    .venv/bin/python benchmarks/bench_fetch.py              # 10,000 tasks
-    .venv/bin/python benchmarks/bench_fetch.py --tasks 1000
+    .venv/bin/python -m benchmarks.bench_fetch              # 10,000 tasks
+    .venv/bin/python -m benchmarks.bench_fetch --tasks 1000
 
-A real Label Studio (tests/servers/label_studio.py) on 127.0.0.1 gets project 3 with N tasks, each
+A real Label Studio (tests/support/servers/label_studio.py) on 127.0.0.1 gets project 3 with N tasks, each
 an image of about 30 KB on a loopback file server (nginx when installed) and one annotation with
 three boxes. Figures: Label Studio's export; ml-data's fetch with an empty cache (every image
 downloaded), with a warm cache into a new folder, a re-run on the unchanged project, and a re-run
@@ -20,18 +20,15 @@ import os
 import random
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.bench_resolve import start_server  # noqa: E402
-from tests.servers.label_studio import label_studio  # noqa: E402
+from benchmarks.bench_resolve import start_server
+from benchmarks.children import ROOT
+from tests.support.servers.label_studio import label_studio
 
 LABELS = ["cat", "dog", "car", "person", "bicycle"]
 CONFIG = (

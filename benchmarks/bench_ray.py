@@ -2,8 +2,8 @@
 
 ```bash
 bash scripts/setup.sh test ray
-.venv/bin/python benchmarks/bench_ray.py            # 20,000 tasks, 20 ms per answer
-.venv/bin/python benchmarks/bench_ray.py --quick    # 2,000 tasks
+.venv/bin/python -m benchmarks.bench_ray            # 20,000 tasks, 20 ms per answer
+.venv/bin/python -m benchmarks.bench_ray --quick    # 2,000 tasks
 ```
 
 An export of N tasks (one 10 KB image and one box each) whose images an asyncio server on
@@ -27,10 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from benchmarks.bench_resolve import free_port
 
-from bench_resolve import free_port  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 CONFIG = """<View><Image name="image" value="$image"/>
 <RectangleLabels name="label" toName="image"><Label value="cat"/><Label value="dog"/></RectangleLabels></View>"""
@@ -119,8 +118,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2,000 tasks")
     args = parser.parse_args()
     if not loopback_only():
-        script = f"ip link set lo up && exec {sys.executable} {' '.join(map(str, sys.argv))}"
-        os.execvp("unshare", ["unshare", "--net", "sh", "-c", script])
+        # again as a module of the repository root (the current folder), with the same arguments
+        again = [sys.executable, "-m", "benchmarks.bench_ray", *sys.argv[1:]]
+        os.execvp("unshare", ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *again])
     count = 2_000 if args.quick else args.tasks
     with tempfile.TemporaryDirectory(prefix="ml-data-bench-ray-") as tmp:
         folder = Path(tmp)

@@ -1,7 +1,7 @@
 """Resolving benchmark: ml-data against label_studio_tools' get_local_path, same server, same run.
 
-    .venv/bin/python benchmarks/bench_resolve.py            # 2,000 x 50 KB and 1 GiB
-    .venv/bin/python benchmarks/bench_resolve.py --quick    # 200 x 50 KB and 64 MiB
+    .venv/bin/python -m benchmarks.bench_resolve            # 2,000 x 50 KB and 1 GiB
+    .venv/bin/python -m benchmarks.bench_resolve --quick    # 200 x 50 KB and 64 MiB
 
 Figures printed: cold (nothing cached), warm (everything cached, first look by this process) and
 again (a second pass, as a long-running backend does) wall time for the small files, on nginx and

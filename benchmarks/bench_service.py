@@ -4,7 +4,7 @@ under the same server sending the same file (the framework's ceiling), and throu
 shipped config (docker/nginx), the service answering X-Accel-Redirect and nginx sending the file.
 
     apt-get install -y wrk nginx-light
-    .venv/bin/python benchmarks/bench_service.py [--seconds 10] [--connections 32]
+    .venv/bin/python -m benchmarks.bench_service [--seconds 10] [--connections 32]
 """
 
 from __future__ import annotations
@@ -21,13 +21,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from benchmarks.bench_resolve import free_port, start_server
+from tests.support.servers.nginx import ACCEL_LOCATION, nginx_in_front
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from bench_resolve import free_port, start_server  # noqa: E402
-
-sys.path.insert(0, str(HERE.parent))
-from tests.servers.nginx import ACCEL_LOCATION, nginx_in_front  # noqa: E402
 
 TOKEN = "benchmark-token"
 

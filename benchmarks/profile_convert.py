@@ -1,9 +1,9 @@
 """Where a conversion's time goes: cProfile of ``convert`` for each format, grouped by stage.
 
-    .venv/bin/python benchmarks/profile_convert.py                  # 20,000 tasks, every format
-    .venv/bin/python benchmarks/profile_convert.py --tasks 5000 --formats COCO VOC
+    .venv/bin/python -m benchmarks.profile_convert                  # 20,000 tasks, every format
+    .venv/bin/python -m benchmarks.profile_convert --tasks 5000 --formats COCO VOC
 
-The exports are bench_convert.py's (tests/converters/exports.py): image tasks with 5 boxes for
+The exports are bench_convert.py's (tests/support/exports.py): image tasks with 5 boxes for
 the image and tabular formats, NER texts for CoNLL. Each format is profiled in a fresh process;
 each stage is the cumulative time of the functions that make it, as a share of the whole run
 (stages nest, so shares do not add up to 100 %).
@@ -17,20 +17,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from profiling import stage_shares  # noqa: E402
-
-from tests.converters.exports import write_export  # noqa: E402
+from benchmarks.children import child_env
+from benchmarks.profiling import stage_shares
+from tests.support.exports import write_export
 
 FORMATS = ("JSON_MIN", "CSV", "TSV", "CONLL2003", "COCO", "YOLO", "VOC")
 
 _CHILD = """
 import cProfile, sys
-sys.path.insert(0, {root!r})
-from tests.converters.exports import IMAGE_CONFIG, NER_CONFIG
+from tests.support.exports import IMAGE_CONFIG, NER_CONFIG
 from ml_data.converters import convert
 fmt, source, out, profile = sys.argv[1:5]
 config = NER_CONFIG if fmt == "CONLL2003" else IMAGE_CONFIG
@@ -66,8 +61,10 @@ def main() -> None:
         for fmt in args.formats:
             profile = root / f"{fmt}.prof"
             source = exports["ner" if fmt == "CONLL2003" else "image"]
-            child = [sys.executable, "-c", _CHILD.format(root=str(ROOT))]
-            subprocess.run([*child, fmt, str(source), str(root / f"out-{fmt}"), str(profile)], check=True)
+            child = [sys.executable, "-c", _CHILD]
+            subprocess.run(
+                [*child, fmt, str(source), str(root / f"out-{fmt}"), str(profile)], env=child_env(), check=True
+            )
             total, shares = stage_shares(profile, STAGES)
             print(f"  {fmt} ({total:.2f} s under the profiler)")
             for stage, share in shares.items():

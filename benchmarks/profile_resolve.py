@@ -1,8 +1,8 @@
 """Where a resolve's time goes: the steps of a first look at a cached file in a new process, and a
 profile of cold downloads grouped by stage.
 
-    .venv/bin/python benchmarks/profile_resolve.py            # 2,000 files of 50 KB
-    .venv/bin/python benchmarks/profile_resolve.py --count 500
+    .venv/bin/python -m benchmarks.profile_resolve            # 2,000 files of 50 KB
+    .venv/bin/python -m benchmarks.profile_resolve --count 500
 
 Files are served on 127.0.0.1 as in bench_resolve.py (nginx when installed). First look: a fresh
 process times ``Resolver.parse``, ``Ref.identity``, ``Cache.get`` and ``LocalFile.from_entry`` for
@@ -20,11 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from bench_resolve import make_files, start_server  # noqa: E402
-from profiling import stage_shares  # noqa: E402
+from benchmarks.bench_resolve import make_files, start_server
+from benchmarks.profiling import stage_shares
 
 _FIRST_LOOK = """
 import json, sys, time

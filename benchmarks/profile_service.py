@@ -1,25 +1,21 @@
 """Where a warm ``GET /v1/resources`` spends its time inside the service: cProfile over requests
 through Flask's test client (no server, no socket), each part's cumulative share.
 
-    .venv/bin/python benchmarks/profile_service.py            # 2,000 requests
-    .venv/bin/python benchmarks/profile_service.py --accel    # answered with X-Accel-Redirect
+    .venv/bin/python -m benchmarks.profile_service            # 2,000 requests
+    .venv/bin/python -m benchmarks.profile_service --accel    # answered with X-Accel-Redirect
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
-import sys
 import tempfile
 import time
 import urllib.parse
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from bench_resolve import make_files, start_server  # noqa: E402
-from profiling import stage_shares  # noqa: E402
+from benchmarks.bench_resolve import make_files, start_server
+from benchmarks.profiling import stage_shares
 
 PARTS = {
     "the whole request (Werkzeug test client)": ("werkzeug/test.py", "run_wsgi_app"),

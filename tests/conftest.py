@@ -10,9 +10,9 @@ import pytest
 
 from ml_data import Resolver, Settings
 from ml_data.config import cloud_environment
-from tests.label_studio_project import Seeded
-from tests.servers.http_files import FileServer
-from tests.servers.label_studio import LabelStudioServer
+from tests.support.label_studio_project import Seeded
+from tests.support.servers.http_files import FileServer
+from tests.support.servers.label_studio import LabelStudioServer
 
 _ENV_PREFIXES = ("LABEL_STUDIO_", "ML_DATA_", "AWS_", "GOOGLE_", "AZURE_", "STORAGE_EMULATOR")
 _ENV_NAMES = ("LOCAL_FILES_DOCUMENT_ROOT", "XDG_CACHE_HOME", "XDG_DATA_HOME", "VERIFY_SSL", "CLOUDSDK_CONFIG")
@@ -36,7 +36,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     pytest.importorskip("boto3")
-    from tests.servers.moto_s3 import moto_server
+    from tests.support.servers.moto_s3 import moto_server
 
     with moto_server() as endpoint:
         yield endpoint
@@ -56,7 +56,7 @@ def s3_settings(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, settings: Set
 @pytest.fixture(scope="session")
 def gcs_endpoint() -> Iterator[str]:
     pytest.importorskip("google.cloud.storage")
-    from tests.servers.cloud_emulators import fake_gcs_server
+    from tests.support.servers.cloud_emulators import fake_gcs_server
 
     with fake_gcs_server() as endpoint:
         yield endpoint
@@ -65,7 +65,7 @@ def gcs_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def azurite_connection_string() -> Iterator[str]:
     pytest.importorskip("azure.storage.blob")
-    from tests.servers.cloud_emulators import azurite
+    from tests.support.servers.cloud_emulators import azurite
 
     with azurite() as connection_string:
         yield connection_string
@@ -74,7 +74,7 @@ def azurite_connection_string() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def label_studio_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudioServer]:
     """A real Label Studio on 127.0.0.1, one per session, from a migrated template data folder."""
-    from tests.servers.label_studio import label_studio
+    from tests.support.servers.label_studio import label_studio
 
     with label_studio(tmp_path_factory.mktemp("label-studio")) as server:
         yield server
@@ -83,7 +83,7 @@ def label_studio_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[La
 @pytest.fixture(scope="session")
 def seeded(label_studio_server: LabelStudioServer) -> Iterator[Seeded]:
     """Project 3 seeded on the session's Label Studio (tests that change it put it back)."""
-    from tests.label_studio_project import seed_project
+    from tests.support.label_studio_project import seed_project
 
     yield from seed_project(label_studio_server)
 

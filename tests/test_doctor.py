@@ -96,7 +96,7 @@ IMAGE_CONFIG = '<View><Image name="image" value="$image"/></View>'
 def _fake_label_studio(file_server, tasks, label_config=IMAGE_CONFIG):  # type: ignore[no-untyped-def]
     """Label Studio's version, whoami, project 1 (its labeling config) and task list, and one
     uploaded file, on a loopback server."""
-    from tests.fake_label_studio import FakeLabelStudio
+    from tests.support.fake_label_studio import FakeLabelStudio
 
     ls = FakeLabelStudio(file_server)
     ls.serve_file("/data/upload/1/a.jpg", b"\xff\xd8 jpeg")
@@ -120,7 +120,7 @@ def _fake_label_studio(file_server, tasks, label_config=IMAGE_CONFIG):  # type: 
 def test_every_message_is_a_sentence(file_server, tmp_path):
     """Regression: a sample task fetched through Label Studio was "read downloaded into the cache",
     an access token "a access token"."""
-    from tests.fake_label_studio import LEGACY_TOKEN
+    from tests.support.fake_label_studio import LEGACY_TOKEN
 
     ls = _fake_label_studio(file_server, [{"id": 5, "data": {"image": "/data/upload/1/a.jpg"}}])
     settings = Settings(label_studio_url=ls.url, api_key=LEGACY_TOKEN, cache_dir=tmp_path / "cache")
@@ -151,7 +151,7 @@ def test_every_message_is_a_sentence(file_server, tmp_path):
 
 
 def test_a_sample_task_without_an_id_or_files_is_named(file_server, tmp_path):
-    from tests.fake_label_studio import LEGACY_TOKEN
+    from tests.support.fake_label_studio import LEGACY_TOKEN
 
     ls = _fake_label_studio(file_server, [{"data": {"text": "no files here"}}])
     settings = Settings(label_studio_url=ls.url, api_key=LEGACY_TOKEN, cache_dir=tmp_path / "cache")
@@ -163,7 +163,7 @@ def test_the_sample_file_is_one_the_fetch_reads_by_the_labeling_config(file_serv
     """The sample is taken as a fetch takes files: under the config's media keys. A URL in a text
     field (first in the task data) is not a file the fetch reads, so it is not the sample; a task
     whose files sit under no key of the config references no files."""
-    from tests.fake_label_studio import LEGACY_TOKEN
+    from tests.support.fake_label_studio import LEGACY_TOKEN
 
     file_server.add("/page.html", body=b"not the sample", headers={"Content-Type": "text/html"})
     config = '<View><Text name="link" value="$link"/><Image name="image" value="$image"/></View>'
@@ -175,7 +175,7 @@ def test_the_sample_file_is_one_the_fetch_reads_by_the_labeling_config(file_serv
 
 
 def test_a_task_whose_files_sit_under_no_media_key_references_none(file_server, tmp_path):
-    from tests.fake_label_studio import LEGACY_TOKEN
+    from tests.support.fake_label_studio import LEGACY_TOKEN
 
     ls = _fake_label_studio(file_server, [{"id": 5, "data": {"photo": "/data/upload/1/a.jpg"}}])
     settings = Settings(label_studio_url=ls.url, api_key=LEGACY_TOKEN, cache_dir=tmp_path / "cache")
@@ -184,7 +184,7 @@ def test_a_task_whose_files_sit_under_no_media_key_references_none(file_server, 
 
 
 def test_a_labeling_config_that_cannot_be_read_fails_the_sample(file_server, tmp_path):
-    from tests.fake_label_studio import LEGACY_TOKEN
+    from tests.support.fake_label_studio import LEGACY_TOKEN
 
     ls = _fake_label_studio(file_server, [{"id": 5, "data": {"image": "/data/upload/1/a.jpg"}}], "<View><Image")
     settings = Settings(label_studio_url=ls.url, api_key=LEGACY_TOKEN, cache_dir=tmp_path / "cache")

@@ -1,5 +1,5 @@
 """Predictions for a whole project, against the suite's real Label Studio and a real ML backend
-built on label-studio-ml's own app (tests/servers/ml_backend_app.py).
+built on label-studio-ml's own app (tests/support/servers/ml_backend_app.py).
 
 The backend reads every image through ``ml_data.get_local_path`` (an upload, a Local Files image,
 an external link on a loopback server, a data: URI) and labels it by its dominant colour, so a right
@@ -24,9 +24,9 @@ from ml_data import predict_project
 from ml_data.backend import ml_api
 from ml_data.cli import main
 from ml_data.errors import InvalidPredictions
-from tests.label_studio_project import Seeded, png
-from tests.servers.http_files import FileServer, Route
-from tests.servers.ml_backend import ml_backend
+from tests.support.label_studio_project import Seeded, png
+from tests.support.servers.http_files import FileServer, Route
+from tests.support.servers.ml_backend import ml_backend
 
 pytestmark = pytest.mark.label_studio
 
@@ -154,7 +154,7 @@ def test_a_predict_function_gets_local_paths(seeded, image_project, tmp_path, mo
         "--project",
         str(project),
         "--model",
-        "tests.backend.predict_models:by_size",
+        "tests.support.predict_models:by_size",
         "--model-version",
         "f1",
     ]

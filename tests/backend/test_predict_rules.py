@@ -15,8 +15,8 @@ def test_tasks_left_out():
     assert not is_labeled({"annotations": [{"was_cancelled": True}]}) and not is_labeled({"annotations": None})
 
 
-@pytest.mark.parametrize("name", ["nomodule", "tests.backend.predict_models:missing", "no_such_module_x:f", ":f"])
+@pytest.mark.parametrize("name", ["nomodule", "tests.support.predict_models:missing", "no_such_module_x:f", ":f"])
 def test_a_model_name_that_names_no_function_is_a_configuration_error(name):
     with pytest.raises(ConfigurationError, match="--model"):
         load_function(name)
-    assert load_function("tests.backend.predict_models:by_size").__name__ == "by_size"
+    assert load_function("tests.support.predict_models:by_size").__name__ == "by_size"

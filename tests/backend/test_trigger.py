@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from ml_data import TrainingTrigger
 from ml_data.cli import main
 from ml_data.service import ServiceSettings, create_app
-from tests.label_studio_project import Seeded
+from tests.support.label_studio_project import Seeded
 
 pytestmark = pytest.mark.label_studio
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from ml_data.cli import main
 from ml_data.converters import KNOWN_FORMATS, ConvertOptions, convert
 from ml_data.errors import ConversionError, FormatNotSupported, InvalidExport, UnknownFormat
-from tests.converters.exports import NER_CONFIG, ner_task, write_export
+from tests.support.exports import NER_CONFIG, ner_task, write_export
 
 GOOD = {"id": 1, "data": {"text": "Anna runs"}, "annotations": [{"id": 1, "result": []}]}
 BAD = {"id": 2, "data": "not an object"}

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from ml_data.converters import convert
-from tests.converters.exports import NER_CONFIG, write_export
+from tests.support.exports import NER_CONFIG, write_export
 
 reference = pytest.importorskip("label_studio_sdk.converter")
 

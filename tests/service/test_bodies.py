@@ -12,7 +12,7 @@ from ml_data.errors import UnsafeURL
 from ml_data.service import ServiceSettings, create_app
 from ml_data.service.openapi import OPENAPI
 from ml_data.service.schemas import DATASET, PREFETCH, WEBHOOK
-from tests.service.jobs import wait_for_job
+from tests.support.jobs import wait_for_job
 
 TOKEN = "body-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}

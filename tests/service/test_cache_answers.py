@@ -11,7 +11,7 @@ import pytest
 from ml_data.cache import Cache
 from ml_data.resolvers.parse import parse_ref
 from ml_data.service import ServiceSettings, create_app
-from tests.disk_faults import Faults, temp_files
+from tests.support.disk_faults import Faults, temp_files
 
 TOKEN = "s3cret-service-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

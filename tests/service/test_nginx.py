@@ -15,9 +15,9 @@ import pytest
 import requests
 
 from ml_data.service import ServiceSettings, create_app
-from tests.servers.http_files import FileServer
-from tests.servers.nginx import ACCEL_LOCATION, nginx_binary, nginx_in_front
-from tests.servers.processes import free_port, running
+from tests.support.servers.http_files import FileServer
+from tests.support.servers.nginx import ACCEL_LOCATION, nginx_binary, nginx_in_front
+from tests.support.servers.processes import free_port, running
 
 TOKEN = "nginx-front-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from ml_data.service import ServiceSettings, create_app
-from tests.service.jobs import wait_for_job
+from tests.support.jobs import wait_for_job
 
 pytestmark = pytest.mark.label_studio
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from ml_data.cli import main
 from ml_data.service import ServiceSettings, create_app
-from tests.service.jobs import wait_for_job
+from tests.support.jobs import wait_for_job
 
 TOKEN = "serve-token"
 

@@ -12,9 +12,9 @@ import requests
 
 from ml_data import ConfigurationError
 from ml_data.service import ServiceSettings, create_app
-from tests.fake_label_studio import FakeLabelStudio
-from tests.servers.http_files import FileServer
-from tests.service.jobs import wait_for_job
+from tests.support.fake_label_studio import FakeLabelStudio
+from tests.support.jobs import wait_for_job
+from tests.support.servers.http_files import FileServer
 
 TOKEN = "s3cret-service-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

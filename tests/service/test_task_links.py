@@ -10,7 +10,7 @@ import pytest
 
 from ml_data import ConfigurationError
 from ml_data.service import ServiceSettings, create_app
-from tests.servers.http_files import FileServer
+from tests.support.servers.http_files import FileServer
 
 TOKEN = "task-links-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

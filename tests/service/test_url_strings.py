@@ -15,8 +15,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from ml_data.service import ServiceSettings, create_app
-from tests.service.jobs import wait_for_job
-from tests.url_strategies import REPORTED, any_url
+from tests.support.jobs import wait_for_job
+from tests.support.url_strategies import REPORTED, any_url
 
 TOKEN = "url-strings-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -1,4 +1,4 @@
-"""Larger generated exports (tests/converters/exports.py), fetched and converted by ml-data in the
+"""Larger generated exports (tests/support/exports.py), fetched and converted by ml-data in the
 standard layout: stats counts what datumaro and pycocotools count in the same folders."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from PIL import Image
 from ml_data import dataset_stats
 from ml_data.converters import ConvertOptions, convert
 from ml_data.pipeline import DatasetOptions, fetch_export
-from tests.converters.exports import IMAGE_CONFIG, tasks
 from tests.stats.test_planted import datumaro_counts
+from tests.support.exports import IMAGE_CONFIG, tasks
 
 COUNT = 40
 SPLIT = {"train": 0.7, "val": 0.2, "test": 0.1}

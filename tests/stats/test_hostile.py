@@ -18,7 +18,7 @@ from ml_data.converters import ConvertOptions, convert
 from ml_data.errors import InvalidDataset
 from ml_data.stats.files import FileFault
 from ml_data.stats.yolo import parse_line
-from tests.stats.planted import WIDTH, config, write_dataset
+from tests.support.planted import WIDTH, config, write_dataset
 
 
 def problems(stats) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ml_data import DatasetStats, dataset_stats
-from tests.stats.planted import LABELS, SHAPES, Plan, write_dataset
+from tests.support.planted import LABELS, SHAPES, Plan, write_dataset
 
 SPLITS = pytest.mark.parametrize("split", [True, False], ids=["split", "no-split"])
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from ml_data import ConfigurationError
 from ml_data.cli import main
 from ml_data.stats import RULES, Rule, parse_rule
-from tests.stats.planted import write_dataset
+from tests.support.planted import write_dataset
 
 
 @pytest.mark.parametrize(

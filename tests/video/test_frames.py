@@ -15,7 +15,7 @@ from ml_data.video import frames
 
 pytest.importorskip("av")
 
-from tests.video.videos import VIDEO_1, encode_video, find_square  # noqa: E402
+from tests.support.videos import VIDEO_1, encode_video, find_square  # noqa: E402
 
 
 @pytest.fixture

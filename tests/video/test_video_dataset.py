@@ -21,7 +21,7 @@ pytest.importorskip("av")
 
 from label_studio_sdk._extensions.label_studio_tools.postprocessing.video import extract_key_frames  # noqa: E402
 
-from tests.video.videos import HEIGHT, VIDEO_1, VIDEO_2, WIDTH, encode_video, find_square  # noqa: E402
+from tests.support.videos import HEIGHT, VIDEO_1, VIDEO_2, WIDTH, encode_video, find_square  # noqa: E402
 
 CONFIG = """<View>
   <Labels name="videoLabels" toName="video"><Label value="red"/><Label value="green"/><Label value="blue"/></Labels>
