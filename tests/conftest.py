@@ -7,12 +7,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from ml_data import Resolver, Settings
 from ml_data.config import cloud_environment
 from tests.support.label_studio_project import Seeded
 from tests.support.servers.http_files import FileServer
 from tests.support.servers.label_studio import LabelStudioServer
+
+# Property tests assert behaviour, never time: hypothesis's per-example deadline would turn a busy
+# two-core CI machine into failures, so it is off (timing goals live in benchmarks/).
+hypothesis_settings.register_profile(
+    "ml-data", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+hypothesis_settings.load_profile("ml-data")
 
 _ENV_PREFIXES = ("LABEL_STUDIO_", "ML_DATA_", "AWS_", "GOOGLE_", "AZURE_", "STORAGE_EMULATOR")
 _ENV_NAMES = ("LOCAL_FILES_DOCUMENT_ROOT", "XDG_CACHE_HOME", "XDG_DATA_HOME", "VERIFY_SSL", "CLOUDSDK_CONFIG")

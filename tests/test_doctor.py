@@ -196,7 +196,7 @@ def test_a_labeling_config_that_cannot_be_read_fails_the_sample(file_server, tmp
 def test_the_storages_of_a_sample_task_are_named_and_each_is_read(file_server, other_server, tmp_path):
     """Which storages (scheme and bucket) the task's files are in, and whether each reads the way
     ml-data reads it: here b2://, through Label Studio's resolve endpoint."""
-    from tests.fake_label_studio import LEGACY_TOKEN, FakeStorage
+    from tests.support.fake_label_studio import LEGACY_TOKEN, FakeStorage
 
     data = {"image": "b2://bucket/cats/1.jpg", "mask": "b2://bucket/cats/1.png", "other": "b2://gone/x.jpg"}
     # Every key is a media object of the config: the storages are those of the files a fetch reads.

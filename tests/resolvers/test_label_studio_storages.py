@@ -14,7 +14,7 @@ from ml_data import RemoteNotFound, Resolver
 from ml_data.doctor import run_checks
 from ml_data.labelstudio import http_client
 from ml_data.urls import HttpURL
-from tests.label_studio_project import CONFIG, Seeded, png
+from tests.support.label_studio_project import CONFIG, Seeded, png
 
 pytestmark = pytest.mark.label_studio
 

@@ -34,8 +34,8 @@ from ml_data.resolvers.refs import CloudRef, Ref
 from ml_data.resolvers.registry import STORAGE_KIND
 from ml_data.service.guard import GuardedResolver, UrlGuard
 from ml_data.urls import HttpURL, parse_http_url
-from tests.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio, FakeStorage
-from tests.servers.http_files import FileServer
+from tests.support.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio, FakeStorage
+from tests.support.servers.http_files import FileServer
 
 BODY = bytes(range(256)) * 1024
 URI = "b2://bucket/cats/1 a+b.jpg"
