@@ -22,8 +22,9 @@ from tqdm import tqdm
 from ml_data.converters.base import UNCONVERTIBLE, Context, ConversionReport, ConvertOptions, Format
 from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.converters.model import Annotation, Region, Task, read_tasks
-from ml_data.converters.output import atomic_folder, check_output, path_inputs
+from ml_data.converters.output import check_output, path_inputs
 from ml_data.errors import ConversionError, FormatNotSupported, MlDataError, NothingToWrite, UnknownFormat
+from ml_data.fsutil import atomic_folder
 
 #: format name -> "module:attribute" of its Format; imported on first use.
 KNOWN_FORMATS = MappingProxyType(

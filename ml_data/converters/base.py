@@ -1,5 +1,4 @@
-"""What every format shares: options, the run report, annotation selection and result shaping.
-(The atomic output folder lives in :mod:`ml_data.converters.output`, re-exported here.)"""
+"""What every format shares: options, the run report, annotation selection and result shaping."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from typing import Any, Protocol
 
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation, Task, TaskSource
-from ml_data.converters.output import atomic_folder as atomic_folder  # where callers imported it from
 from ml_data.errors import ConfigurationError, ConversionError, MlDataError
 
 #: The reason a task is left out when an earlier task of the export has its id.

@@ -9,12 +9,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from ml_data.cache.naming import MAX_FILENAME_BYTES, safe_filename
 from ml_data.converters.base import Context, annotated_tasks
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.model import Annotation, Region, Task
 from ml_data.data_uris import data_uri_name
 from ml_data.errors import InvalidExport
+from ml_data.fsutil import MAX_FILENAME_BYTES, safe_filename
 
 _SCHEME_AND_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 
@@ -66,7 +66,7 @@ class UniqueNames:
 
 
 #: A stem's suffix (``__task<id>``) is cut to this many bytes, the rest of it to
-#: :data:`~ml_data.cache.naming.MAX_FILENAME_BYTES` with the suffix whole (so names stay distinct).
+#: :data:`~ml_data.fsutil.MAX_FILENAME_BYTES` with the suffix whole (so names stay distinct).
 _MAX_SUFFIX = 40
 
 

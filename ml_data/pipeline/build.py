@@ -17,8 +17,8 @@ from ml_data.config import Settings
 from ml_data.converters import Format, get_format, write_format
 from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.converters.model import read_tasks
-from ml_data.converters.output import atomic_folder
 from ml_data.errors import FormatNotSupported, MlDataError, NothingToWrite, OutputError, ResourcesFailed
+from ml_data.fsutil import atomic_folder
 from ml_data.jsonio import dumps
 from ml_data.pipeline.manifest import (
     check_target,

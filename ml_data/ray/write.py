@@ -25,8 +25,8 @@ from ray.data.datasource import Datasink, WriteResult
 from ml_data.config import Settings
 from ml_data.converters import get_format
 from ml_data.converters.label_config import parse_label_config
-from ml_data.converters.output import atomic_folder
 from ml_data.errors import ConfigurationError, FormatNotSupported, MlDataError, NothingToWrite
+from ml_data.fsutil import atomic_folder
 from ml_data.jsonio import dumps
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline.build import Build

@@ -15,12 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml_data.cache.naming import MAX_FILENAME_BYTES, safe_filename
 from ml_data.converters import KNOWN_FORMATS, ConvertOptions, convert
 from ml_data.converters.brush_rle import rle_from_mask
 from ml_data.converters.images import UniqueNames
-from ml_data.converters.output import MARKER
 from ml_data.errors import ConversionError, FormatNotSupported, NothingToWrite
+from ml_data.fsutil import MARKER, MAX_FILENAME_BYTES, safe_filename
 
 IMAGE = (
     "<View><Image name='image' value='$image'/>"
