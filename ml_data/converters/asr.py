@@ -50,8 +50,7 @@ class AsrManifestFormat(FormatBase):
         audio_name = next(iter(targets))
         key = config.objects[audio_name].value_key or ""
         controls = set(targets[audio_name])
-        lookup = context.options.media
-        if lookup is None:
+        if context.media.local_path is None:
             context.report.warn("no media lookup: audio_filepath holds the task's URL, not a local path")
         names = UniqueNames()
         with open(out / "manifest.json", "wb") as handle:
@@ -60,14 +59,14 @@ class AsrManifestFormat(FormatBase):
                     self._write_task(context, handle, task, url, selected, controls, names)
 
     def _write_task(self, context, handle, task, url, selected, controls, names) -> None:  # type: ignore[no-untyped-def]
-        lookup = context.options.media
+        lookup = context.media.local_path
         local = lookup(url, task.id) if lookup is not None else url
         if local is None:
             context.fail_or_skip(task.id, f"audio could not be resolved to a local file: {url}")
             return
         duration = wav_duration(local) if lookup is not None else None
         path = local
-        if context.options.place_media:
+        if context.media.places_media:
             name = f"audio/{names.stem(url, task.id)}{UniqueNames.extension(url, default='.wav')}"
             path = context.place(url, task.id, name)
         lines = [orjson.dumps(entry) + b"\n" for entry in self._entries(selected[0], controls, path, duration)]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ml_data.converters.label_config import LabelConfig
+from ml_data.converters.media import NO_MEDIA, MediaHooks
 from ml_data.converters.model import Annotation, Task, TaskSource
 from ml_data.errors import ConfigurationError, ConversionError, MlDataError
 
@@ -25,10 +26,6 @@ CATEGORY_ORDERS = ("alphabetical", "config")
 #: labels/<subset>/). Formats without a standard layout of their own write the same in both.
 LAYOUTS = ("label-studio", "standard")
 
-#: (url, task id) -> a local path, or None when it cannot be resolved; given by the caller (the
-#: pipeline or the CLI), so converters never touch the network themselves.
-MediaLookup = Callable[[str, "int | None"], "str | None"]
-
 
 def check_choice(name: str, value: object, choices: tuple[object, ...]) -> None:
     """A typed error naming the option and its choices, for a value that is not one of them."""
@@ -41,7 +38,8 @@ def check_choice(name: str, value: object, choices: tuple[object, ...]) -> None:
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    """What a conversion exports and how it treats bad tasks.
+    """What a conversion exports and how it treats bad tasks: the user's choices only (what the
+    caller knows about media comes apart, as :class:`~ml_data.converters.media.MediaHooks`).
 
     ``annotations``: which annotations of a task: ``all`` (newest first, as Label Studio's own
     exports), ``latest`` (most recently updated), ``first`` (earliest created), ``ground-truth``
@@ -56,27 +54,16 @@ class ConvertOptions:
     on_error: str = "fail"
     #: CoNLL: a blank line between sentences, not only between tasks
     split_sentences: bool = False
-    media: MediaLookup | None = None
-    #: (url, task id) -> (width, height) of an image whose results lack original sizes
-    image_sizes: Callable[[str, int | None], tuple[int, int] | None] | None = None
     #: class ids: "alphabetical" (as Label Studio documents) or "config" order
     category_order: str = "alphabetical"
     #: COCO: the first automatically assigned category id; None: 1 (0 means background to
     #: torchvision's detection models and to datumaro); 0 gives Label Studio's own numbering
     category_start: int | None = None
-    #: the caller places the media the output refers to (the fetch pipeline): the report lists
-    #: them (``placements``), and the ASR manifest's audio_filepath is the dataset-relative path
-    #: (``audio/<name>``), not the local file from ``media``
-    place_media: bool = False
     #: see :data:`LAYOUTS`
     layout: str = "label-studio"
-    #: the standard layout's subsets: every subset name, and the subset of a task (by its id)
+    #: the standard layout's subsets, every name (which task is in which: the media hooks'
+    #: ``subset_of``)
     subsets: tuple[str, ...] = ()
-    subset_of: Callable[[Any], str] | None = None
-
-    def subset(self, task_id: Any) -> str | None:
-        """The subset (split) a task belongs to, or None when the dataset has no subsets."""
-        return self.subset_of(task_id) if self.subset_of is not None and self.subsets else None
 
     def __post_init__(self) -> None:
         check_choice("annotations", self.annotations, ANNOTATION_CHOICES)
@@ -157,7 +144,8 @@ class ConversionReport:
 
 @dataclass
 class Context:
-    """Handed to a format's ``write``: the tasks, the config (may be None), options, report."""
+    """Handed to a format's ``write``: the tasks, the config (may be None), options, report, and
+    what the caller knows about media."""
 
     tasks: TaskSource
     config: LabelConfig | None
@@ -165,6 +153,7 @@ class Context:
     report: ConversionReport
     #: called once per task read by the final pass (a progress bar)
     on_task: Callable[[], None] | None = None
+    media: MediaHooks = NO_MEDIA
 
     def each_task(self) -> Iterator[Task]:
         """Tasks one by one; a task that cannot be read, or whose id an earlier task has, is
@@ -199,9 +188,14 @@ class Context:
     def place(self, url: str, task_id: Any, relative_path: str) -> str:
         """Record that the output refers to the media at ``url`` as ``relative_path`` (kept only
         when the caller places media, so a plain conversion's memory stays flat)."""
-        if self.options.place_media:
+        if self.media.places_media:
             self.report.placements.append((url, task_id, relative_path))
         return relative_path
+
+    def subset(self, task_id: Any) -> str | None:
+        """The subset (split) a task belongs to, or None when the dataset has no subsets."""
+        subset_of = self.media.subset_of
+        return subset_of(task_id) if subset_of is not None and self.options.subsets else None
 
     @contextlib.contextmanager
     def guard(self, task_id: Any) -> Iterator[None]:

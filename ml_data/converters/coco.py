@@ -99,7 +99,7 @@ class CocoFormat(FormatBase):
                     if not items and has_objects(regions):
                         context.report.skip(task.id, NOTHING_IN_FORMAT)
                         continue
-                    subset = options.subset(task.id) if standard else None
+                    subset = context.subset(task.id) if standard else None
                     part = subsets.get(subset) or subsets.setdefault(subset, _SubsetParts(out, subset))
                     image_id = part.counts["images"]
                     file_name = f"{names.stem(url, task.id)}{UniqueNames.extension(url)}"

@@ -185,7 +185,7 @@ def image_size(regions: Sequence[Region], url: str, task_id: Any, context: Conte
     for region in regions:
         if region.original_width and region.original_height:
             return _dimension(region.original_width), _dimension(region.original_height)
-    lookup = context.options.image_sizes
+    lookup = context.media.image_size
     size = lookup(url, task_id) if lookup is not None else None
     if size is None:
         if not regions:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_data.config import Settings
-from ml_data.converters import Format, get_format, write_format
+from ml_data.converters import Format, MediaHooks, get_format, write_format
 from ml_data.converters.label_config import LabelConfig, parse_label_config
 from ml_data.converters.model import read_tasks
 from ml_data.errors import FormatNotSupported, MlDataError, NothingToWrite, OutputError, ResourcesFailed
@@ -230,6 +230,13 @@ class Build:
             if fmt.keeps_task_data
             else None
         )
+        # What the format may ask about media: built once, the same for every split.
+        hooks = MediaHooks(
+            local_path=lambda url, task_id: _as_str(local_path(url, task_id)),
+            image_size=lambda url, task_id: image_size(resolved.get(url) or local_path(url, task_id)),
+            subset_of=lambda task_id: tasks[str(task_id)].split,
+            places_media=True,
+        )
         placed_from: dict[str, Placement] = {}
         # With a folder per split, each split's tasks are first put in a file of their own: one
         # pass over the export instead of one per split.
@@ -249,13 +256,8 @@ class Build:
                     fmt.name,
                     folder,
                     config=parsed,
-                    options=self.options.convert_options(
-                        media=lambda url, task_id: _as_str(local_path(url, task_id)),
-                        image_sizes=lambda url, task_id: image_size(resolved.get(url) or local_path(url, task_id)),
-                        place_media=True,
-                        subsets=subsets,
-                        subset_of=lambda task_id: tasks[str(task_id)].split,
-                    ),
+                    options=self.options.convert_options(subsets=subsets),
+                    media=hooks,
                     progress=self.progress,
                 )
                 conversion.output = self.out / split_name if split_name else self.out
