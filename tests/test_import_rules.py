@@ -163,6 +163,19 @@ def test_only_ml_data_ray_imports_ray():
     assert loaded.stdout.strip() == "False"
 
 
+def test_the_distributed_writer_knows_no_format_by_name():
+    """ml_data.ray merges shards through the format registry (each format's ``merge``): it imports
+    no module of a format."""
+    from ml_data.converters import KNOWN_FORMATS
+
+    format_modules = {target.split(":")[0] for target in KNOWN_FORMATS.values()}
+    assert len(format_modules) >= 8
+    for module in MODULES:
+        if module == "ml_data.ray" or module.startswith("ml_data.ray."):
+            for target, _ in imports(module, runtime_only=False):
+                assert target not in format_modules, f"{module} imports {target}"
+
+
 def test_the_file_system_helpers_sit_beneath_everything_but_the_errors():
     """ml_data.fsutil (atomic folders, safe file names) is shared by the converters, the cache and
     the pipeline: it imports nothing from ml_data but the errors."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from ml_data.converters.label_config import LabelConfig
 from ml_data.converters.media import NO_MEDIA, MediaHooks
+from ml_data.converters.merging import merge_files
 from ml_data.converters.model import Annotation, Task, TaskSource
 from ml_data.errors import ConfigurationError, ConversionError, MlDataError
 
@@ -244,9 +245,10 @@ class Format(Protocol):
 
     What the fetch pipeline asks of a format besides writing it: ``layouts`` (whether it has a
     standard layout of its own, see :data:`LAYOUTS`), ``keeps_task_data`` (the task data is
-    written as it is: the resources then go to ``media/`` with the URLs rewritten), and
+    written as it is: the resources then go to ``media/`` with the URLs rewritten),
     ``finish_splits`` (what to write once every split's folder is written, in Label Studio's
-    layout). :class:`FormatBase` has the defaults.
+    layout), and ``merge`` (one file as several shards of a distributed run wrote it, combined).
+    :class:`FormatBase` has the defaults.
     """
 
     name: str
@@ -259,6 +261,8 @@ class Format(Protocol):
 
     def finish_splits(self, folder: Path, splits: list[str]) -> None: ...
 
+    def merge(self, relative: str, target: Path, parts: Sequence[Path]) -> None: ...
+
 
 class FormatBase:
     """The defaults of :class:`Format`'s pipeline hooks."""
@@ -268,6 +272,13 @@ class FormatBase:
 
     def finish_splits(self, folder: Path, splits: list[str]) -> None:
         """Nothing to write beside the split folders."""
+
+    def merge(self, relative: str, target: Path, parts: Sequence[Path]) -> None:
+        """Add ``parts`` (the file at ``relative`` as other shards wrote it, differently) to
+        ``target``, the first shard's: JSON lists, tables and line files are combined, anything
+        else is an :class:`~ml_data.errors.OutputError` (see :mod:`ml_data.converters.merging`).
+        Files every shard wrote alike (``classes.txt``) never reach it."""
+        merge_files(relative, target, parts)
 
 
 def select_annotations(task: Task, options: ConvertOptions) -> tuple[list[Annotation], str | None]:

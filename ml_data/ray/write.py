@@ -117,7 +117,7 @@ class DatasetSink(Datasink[ShardResult | None]):
                     export = _empty_export(self.staging)
                     Build(export, self.staging / "empty", self.config, self.settings, self.options, self.source).run()
                     shards = [self.staging / "empty"]
-                manifest = merge_shards(shards, building, self.out)
+                manifest = merge_shards(shards, building, self.out, format=self.options.format)
                 _refuse_empty(manifest, self.out)
                 write_manifest(building, manifest)
         finally:
