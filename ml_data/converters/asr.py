@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import wave
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,10 @@ import orjson
 from ml_data.converters.base import Context, FormatBase, annotated_tasks
 from ml_data.converters.images import UniqueNames
 from ml_data.converters.label_config import LabelConfig
+from ml_data.converters.merging import append
+
+#: NeMo's manifest: JSON lines, under the name NeMo's tools use
+_MANIFEST = "manifest.json"
 
 
 def wav_duration(path: str) -> float | None:
@@ -53,10 +58,19 @@ class AsrManifestFormat(FormatBase):
         if context.media.local_path is None:
             context.report.warn("no media lookup: audio_filepath holds the task's URL, not a local path")
         names = UniqueNames()
-        with open(out / "manifest.json", "wb") as handle:
+        with open(out / _MANIFEST, "wb") as handle:
             for task, url, selected in annotated_tasks(context, key, "audio URL", non_empty=True):
                 with context.guard(task.id):
                     self._write_task(context, handle, task, url, selected, controls, names)
+
+    def merge(self, relative: str, target: Path, parts: Sequence[Path]) -> None:
+        """The shards' manifests are JSON lines (one object a line, though named ``.json``):
+        concatenated."""
+        if Path(relative).name != _MANIFEST:
+            super().merge(relative, target, parts)
+            return
+        for part in parts:
+            append(target, part.read_bytes())
 
     def _write_task(self, context, handle, task, url, selected, controls, names) -> None:  # type: ignore[no-untyped-def]
         lookup = context.media.local_path

@@ -19,7 +19,26 @@ from ml_data.fsutil import MARKER
 
 from .exports import IMAGE_CONFIG, NER_CONFIG, tasks
 
-_KINDS = {"image": IMAGE_CONFIG, "ner": NER_CONFIG}
+ASR_CONFIG = "<View><Audio name='audio' value='$audio'/><TextArea name='transcription' toName='audio'/></View>"
+_KINDS = {"image": IMAGE_CONFIG, "ner": NER_CONFIG, "audio": ASR_CONFIG}
+
+
+def _audio_tasks(count: int) -> list[dict]:
+    """Transcribed recordings: a whole transcript, and some with a timed segment too."""
+    made = []
+    for task_id in range(1, count + 1):
+        result = [
+            {"from_name": "transcription", "to_name": "audio", "type": "textarea", "value": {"text": [f"t{task_id}"]}}
+        ]
+        if task_id % 3 == 0:
+            segment = {"start": 0.5, "end": 1.5, "text": [f"s{task_id}"]}
+            result.append({"from_name": "transcription", "to_name": "audio", "type": "textarea", "value": segment})
+        made.append(
+            {"id": task_id, "data": {"audio": f"/data/upload/1/a{task_id}.wav"}, "annotations": [{"result": result}]}
+        )
+    return made
+
+
 CASES = [
     (name, kind, layout)
     for kind, config in _KINDS.items()
@@ -65,7 +84,7 @@ def _same_content(one: Path, other: Path) -> bool:
 
 @pytest.mark.parametrize(("name", "kind", "layout"), CASES)
 def test_shards_merged_by_their_format_hold_what_one_conversion_writes(tmp_path, name, kind, layout):
-    every = list(tasks(kind, 30, seed=5))
+    every = _audio_tasks(30) if kind == "audio" else list(tasks(kind, 30, seed=5))
     options = ConvertOptions(layout=layout)
     whole = tmp_path / "whole"
     convert(every, name, whole, config=_KINDS[kind], options=options)
