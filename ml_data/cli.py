@@ -290,8 +290,8 @@ def convert(
     (through the cache) with the usual settings. To get the images into the output too, use
     ml-data fetch --export.
     """
+    from ml_data.converters import MediaHooks
     from ml_data.converters import convert as run_convert
-    from ml_data.converters import normalize_format_name
 
     config = _read_config(config_file)
     resolver = Resolver(_settings())
@@ -317,15 +317,18 @@ def convert(
             click.echo(f"warning: cannot read the size of {path}: {exc}", err=True)
             return None
 
-    options = ConvertOptions(
-        **choices.options(
-            media=media if normalize_format_name(format_name) == "asr-manifest" else None,
-            image_sizes=image_sizes,
-        )
-    )
+    options = ConvertOptions(**choices.options())
+    hooks = MediaHooks(local_path=media, image_size=image_sizes)
     try:
         report = run_convert(
-            export, format_name, out, config=config, options=options, progress=not as_json, protect=_files(config_file)
+            export,
+            format_name,
+            out,
+            config=config,
+            options=options,
+            media=hooks,
+            progress=not as_json,
+            protect=_files(config_file),
         )
     except MlDataError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None

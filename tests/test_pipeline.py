@@ -422,7 +422,7 @@ def _tree(folder: Path) -> dict[str, bytes | None]:
 
 
 def test_fetch_replaces_its_own_datasets_marked_or_written_before_the_marker(settings, tmp_path):
-    from ml_data.converters.output import MARKER
+    from ml_data.fsutil import MARKER
 
     export = write_export(tmp_path / "export.json", [box_task(1, IMAGE)])
     out = tmp_path / "dataset"

@@ -31,9 +31,10 @@ from ml_data.cache.layout import Layout
 from ml_data.cache.locks import Lock, entry_lock, held
 from ml_data.cache.maintenance import DEFAULT_WRITER_TIMEOUT, CacheInfo, PruneReport, VerifyReport
 from ml_data.cache.metadata import CacheEntry, entry_from_meta, new_meta, read_meta, write_aside
-from ml_data.cache.naming import cache_key, safe_filename
+from ml_data.cache.naming import cache_key
 from ml_data.cache.pending import PendingFile
 from ml_data.errors import CacheError, ConfigurationError
+from ml_data.fsutil import safe_filename
 from ml_data.hashing import file_sha256
 from ml_data.redaction import redact_url
 

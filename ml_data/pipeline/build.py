@@ -15,9 +15,9 @@ from typing import Any
 
 from ml_data.cache import Cache
 from ml_data.config import Settings
-from ml_data.converters import Format, get_format, write_format
-from ml_data.converters.output import atomic_folder
+from ml_data.converters import Format, MediaHooks, get_format, write_format
 from ml_data.errors import FormatNotSupported, MlDataError, NothingToWrite, OutputError, ResourcesFailed
+from ml_data.fsutil import atomic_folder
 from ml_data.jsonio import dumps
 from ml_data.pipeline.manifest import (
     check_target,
@@ -240,6 +240,13 @@ class Build:
             if fmt.keeps_task_data
             else None
         )
+        # What the format may ask about media: built once, the same for every split.
+        hooks = MediaHooks(
+            local_path=lambda url, task_id: _as_str(local_path(url, task_id)),
+            image_size=lambda url, task_id: image_size(resolved.get(url) or local_path(url, task_id)),
+            subset_of=lambda task_id: tasks[str(task_id)].split,
+            places_media=True,
+        )
         placed_from: dict[str, Placement] = {}
         # With a folder per split, each split's tasks are first put in a file of their own: one
         # pass over the export instead of one per split.
@@ -267,13 +274,8 @@ class Build:
                     fmt.name,
                     folder,
                     config=parsed,
-                    options=self.options.convert_options(
-                        media=lambda url, task_id: _as_str(local_path(url, task_id)),
-                        image_sizes=lambda url, task_id: image_size(resolved.get(url) or local_path(url, task_id)),
-                        place_media=True,
-                        subsets=subsets,
-                        subset_of=lambda task_id: tasks[str(task_id)].split,
-                    ),
+                    options=self.options.convert_options(subsets=subsets),
+                    media=hooks,
                     progress=self.progress,
                 )
                 conversion.output = self.out / split_name if split_name else self.out

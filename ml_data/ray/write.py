@@ -24,8 +24,8 @@ from ray.data.datasource import Datasink, WriteResult
 
 from ml_data.config import Settings
 from ml_data.converters import get_format
-from ml_data.converters.output import atomic_folder
 from ml_data.errors import ConfigurationError, FormatNotSupported, MlDataError, NothingToWrite
+from ml_data.fsutil import atomic_folder
 from ml_data.jsonio import dumps
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline.build import Build
@@ -117,7 +117,7 @@ class DatasetSink(Datasink[ShardResult | None]):
                     export = _empty_export(self.staging)
                     Build(export, self.staging / "empty", self.config, self.settings, self.options, self.source).run()
                     shards = [self.staging / "empty"]
-                manifest = merge_shards(shards, building, self.out)
+                manifest = merge_shards(shards, building, self.out, format=self.options.format)
                 _refuse_empty(manifest, self.out)
                 write_manifest(building, manifest)
         finally:
