@@ -19,7 +19,7 @@ from ml_data.jsonio import dumps
 from ml_data.labelstudio import LabelStudioClient, http_client
 from ml_data.pipeline.build import Build
 from ml_data.pipeline.manifest import check_target, read_manifest
-from ml_data.pipeline.options import DatasetOptions
+from ml_data.pipeline.options import DatasetOptions, with_format
 from ml_data.pipeline.prefetch import Prefetcher
 from ml_data.pipeline.report import DatasetReport
 from ml_data.pipeline.tasks import TaskReader
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 def fetch_project(
     project_id: int,
     *,
-    format: str = "json",
+    format: str | None = None,
     out: str | os.PathLike[str] | None = None,
     settings: Settings | None = None,
     options: DatasetOptions | None = None,
@@ -50,7 +50,7 @@ def fetch_project(
     >>> report.tasks, report.tasks_changed, report.manifest  # doctest: +SKIP
     """
     settings = settings or Settings.from_env()
-    options = _with_format(options, format)
+    options = with_format(options, format)
     client = LabelStudioClient(settings)
     project = client.project(project_id)
     fmt = get_format(options.format)
@@ -135,7 +135,7 @@ def whole_export(client: LabelStudioClient, project_id: int) -> Iterator[Mapping
 def fetch_export(
     export: str | os.PathLike[str],
     *,
-    format: str = "json",
+    format: str | None = None,
     out: str | os.PathLike[str],
     config: str | None = None,
     settings: Settings | None = None,
@@ -150,18 +150,10 @@ def fetch_export(
     >>> fetch_export("export.json", format="voc", out="data/voc", config=xml)  # doctest: +SKIP
     """
     settings = settings or Settings.from_env()
-    options = _with_format(options, format)
+    options = with_format(options, format)
     source = {"export": Path(export).name}
     build = Build(Path(export), Path(out), config, settings, options, source, progress=progress, protect=tuple(protect))
     return build.run()
-
-
-def _with_format(options: DatasetOptions | None, format: str) -> DatasetOptions:
-    """``options`` with ``format`` (an unknown name fails now, before any download)."""
-    options = options or DatasetOptions(format=format)
-    if options.format != get_format(format).name:
-        options = DatasetOptions(**{**options.__dict__, "format": format})
-    return options
 
 
 __all__ = ["fetch_export", "fetch_project", "project_resources", "whole_export"]

@@ -10,6 +10,7 @@ staging folder; the dataset replaces the previous one only once complete.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -30,7 +31,7 @@ from ml_data.jsonio import dumps
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline.build import Build
 from ml_data.pipeline.manifest import check_target
-from ml_data.pipeline.options import DatasetOptions, parse_split
+from ml_data.pipeline.options import DatasetOptions, parse_split, with_format
 from ml_data.pipeline.report import DatasetReport, why_empty_dataset
 from ml_data.ray.merge import merge_shards, write_manifest
 from ml_data.ray.read import raw_task
@@ -184,7 +185,7 @@ def write_dataset(
     ds: Dataset,
     path: str | os.PathLike[str],
     *,
-    format: str = "json",
+    format: str | None = None,
     split: str | Mapping[str, float] | None = None,
     project: int | None = None,
     config: str | None = None,
@@ -207,12 +208,9 @@ def write_dataset(
     ...               split="train=0.8,val=0.2", project=3)  # doctest: +SKIP
     """
     settings = settings or Settings.from_env()
-    if options is None:
-        options = DatasetOptions(format=format, split=parse_split(split))
-    elif options.format != get_format(format).name or split is not None:
-        options = DatasetOptions(
-            **{**options.__dict__, "format": format, "split": options.split if split is None else parse_split(split)}
-        )
+    options = with_format(options, format)
+    if split is not None:
+        options = dataclasses.replace(options, split=parse_split(split))
     if project is not None:
         client = LabelStudioClient(settings)
         info = client.project(project)
