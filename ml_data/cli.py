@@ -439,7 +439,8 @@ def fetch(
     Re-running updates the dataset incrementally; a failed run leaves the previous one intact.
     """
     from ml_data.config import normalize_label_studio_url
-    from ml_data.pipeline import DatasetOptions, fetch_export, fetch_project
+    from ml_data.pipeline import DatasetOptions
+    from ml_data.pipeline import fetch as fetch_dataset
 
     if (project_id is None) == (export_file is None):
         raise click.UsageError("give either --project ID or --export FILE")
@@ -455,45 +456,21 @@ def fetch(
         options = DatasetOptions(
             **choices.options(format=format_name, split=split, link=not copy_files, workers=workers, frames=frames)
         )
-        if engine == "ray":
-            if export_file is not None and out is None:
-                raise click.UsageError("--export needs --out")
-            from ml_data.ray.fetch import fetch_with_ray
-
-            report = fetch_with_ray(
-                project=project_id,
-                export=export_file,
-                config=_read_config(config_file) if export_file is not None else None,
-                out=out,
-                settings=settings,
-                options=options,
-                address=ray_address,
-                protect=_files(config_file),
-            )
-        elif export_file is not None:
-            if out is None:
-                raise click.UsageError("--export needs --out")
-            report = fetch_export(
-                export_file,
-                format=format_name,
-                out=out,
-                config=_read_config(config_file),
-                settings=settings,
-                options=options,
-                progress=not as_json,
-                protect=_files(config_file),
-            )
-        else:
-            assert project_id is not None
-            report = fetch_project(
-                project_id,
-                format=format_name,
-                out=out,
-                settings=settings,
-                options=options,
-                snapshot=snapshot,
-                progress=not as_json,
-            )
+        if export_file is not None and out is None:
+            raise click.UsageError("--export needs --out")
+        source: int | str = project_id if project_id is not None else str(export_file)
+        report = fetch_dataset(
+            source,
+            options,
+            engine=engine,
+            settings=settings,
+            out=out,
+            config=_read_config(config_file) if export_file is not None else None,
+            snapshot=snapshot,
+            progress=not as_json and engine == "local",
+            protect=_files(config_file),
+            address=ray_address,
+        )
     except MlDataError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
     if as_json:

@@ -32,6 +32,7 @@ from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline.build import Build
 from ml_data.pipeline.manifest import check_target
 from ml_data.pipeline.options import DatasetOptions, parse_split, with_format
+from ml_data.pipeline.plan import prepare
 from ml_data.pipeline.report import DatasetReport, why_empty_dataset
 from ml_data.ray.merge import merge_shards, write_manifest
 from ml_data.ray.read import raw_task
@@ -93,18 +94,17 @@ class DatasetSink(Datasink[ShardResult | None]):
                 _collect(row, prefetched)
             handle.write(b"]")
         try:
-            report = Build(
+            plan = prepare(
                 export,
-                self.staging / name,
-                self.config,
-                self.settings,
                 self.options,
-                self.source,
-                previous=None,
-                previous_read=True,
+                self.settings,
+                out=self.staging / name,
+                config=self.config,
+                manifest_source=self.source,
                 prefetched=prefetched,
                 allow_empty=True,
-            ).run()
+            )
+            report = Build(plan, self.settings).run()
         finally:
             export.unlink(missing_ok=True)
         return {"shard": name, **{count: getattr(report, count) for count in _COUNTS}, "failures": report.failures}
@@ -116,7 +116,15 @@ class DatasetSink(Datasink[ShardResult | None]):
             with atomic_folder(self.out) as building:
                 if not shards:
                     export = _empty_export(self.staging)
-                    Build(export, self.staging / "empty", self.config, self.settings, self.options, self.source).run()
+                    plan = prepare(
+                        export,
+                        self.options,
+                        self.settings,
+                        out=self.staging / "empty",
+                        config=self.config,
+                        manifest_source=self.source,
+                    )
+                    Build(plan, self.settings).run()
                     shards = [self.staging / "empty"]
                 manifest = merge_shards(shards, building, self.out, format=self.options.format)
                 _refuse_empty(manifest, self.out)
