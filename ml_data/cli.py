@@ -68,7 +68,7 @@ def _task_resources(path: str) -> Iterator[tuple[Any, int | None, str | None, bo
 
 @main.command(short_help="Resolve task URLs to local files.")
 @click.argument("urls", nargs=-1)
-@click.option("--task-id", type=int, help="Task the URLs belong to (for cloud objects via Label Studio).")
+@click.option("--task-id", type=int, help="Task the URLs belong to (to read storage objects through Label Studio).")
 @click.option(
     "--tasks",
     "tasks_file",
@@ -499,8 +499,8 @@ def doctor(project_id: int | None, as_json: bool) -> None:
     """Check what an ML backend needs to read its tasks' files.
 
     One line per check: Label Studio and its token, the Local Files and upload folders (and a
-    sample task with --project), the cache, the cloud SDKs. The exit status is 1 when a check
-    fails.
+    sample task and the storages its files are in, with --project), the cache, the cloud SDKs.
+    The exit status is 1 when a check fails.
     """
     from ml_data.doctor import failed, run_checks
 

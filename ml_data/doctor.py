@@ -3,7 +3,8 @@
 The commonest support question is "my backend cannot read the images". Each check says what it
 found and, when something is wrong, what to change: Label Studio reachable at ``LABEL_STUDIO_URL``
 and really Label Studio; the token's kind and whether Label Studio accepts it; the Local Files and
-upload folders, and whether a sample task's files are found there (and resolve); the cache folder;
+upload folders, and whether a sample task's files are found there (and resolve); which storages
+(scheme and bucket) the sample task's files are in, and whether each reads; the cache folder;
 each cloud SDK and whether it finds credentials. Nothing here changes anything, and no cloud
 metadata service is probed.
 
@@ -30,7 +31,8 @@ from ml_data.labelstudio.auth import TOKEN_KIND_NAMES, token_kind
 from ml_data.labelstudio.hints import localhost_hint
 from ml_data.redaction import redact_url
 from ml_data.resolvers import Resolver
-from ml_data.resolvers.refs import LocalFilesRef, UploadRef
+from ml_data.resolvers.cloud import route
+from ml_data.resolvers.refs import CloudRef, LocalFilesRef, UploadRef
 from ml_data.tasks.label_config import parse_label_config
 from ml_data.tasks.resources import resource_keys, task_resources
 
@@ -82,7 +84,7 @@ def _label_studio(settings: Settings, project: int | None) -> list[Check]:
     elif token.status != "ok":
         checks.append(Check("sample-task", "skip", "needs an accepted token"))
     else:
-        checks.append(_sample_task(settings, project))
+        checks += _sample_task(settings, project)
     return checks
 
 
@@ -184,29 +186,33 @@ def _folder(name: str, path: Path | None, variable: str, what: str) -> Check:
     return Check(name, "ok", f"{variable}={path}: {what} are read in place")
 
 
-def _sample_task(settings: Settings, project: int) -> Check:
-    """The first file of the project's first task that a fetch would read: the labeling config
-    says which task data keys hold files, as it does for the fetch."""
+def _sample_task(settings: Settings, project: int) -> list[Check]:
+    """Whether the first file of the project's first task that a fetch would read reads (the
+    labeling config says which task data keys hold files, as it does for the fetch), then which
+    storages its files are in."""
     client = LabelStudioClient(settings.with_changes(retries=0))
     try:
         tasks, total = client.task_page(project, page=1, page_size=1)
     except errors.MlDataError as exc:
-        return Check("sample-task", "fail", f"the tasks of project {project} cannot be listed: {_short(exc)}")
+        return [Check("sample-task", "fail", f"the tasks of project {project} cannot be listed: {_short(exc)}")]
     if not tasks:
-        return Check("sample-task", "warn", f"project {project} has no tasks to check")
+        return [Check("sample-task", "warn", f"project {project} has no tasks to check")]
     try:
         label_config = client.project(project).label_config
         keys = resource_keys(parse_label_config(label_config) if label_config else None)
     except errors.MlDataError as exc:
-        return Check("sample-task", "fail", f"the labeling config of project {project} cannot be read: {_short(exc)}")
+        return [Check("sample-task", "fail", f"the labeling config of project {project} cannot be read: {_short(exc)}")]
     task = tasks[0]
     task_id = task.get("id") if isinstance(task.get("id"), int) else None
     name = f"task {task_id}" if task_id is not None else f"the first task of project {project}"
     urls = task_resources(task.get("data"), keys)
     if not urls:
-        return Check("sample-task", "warn", f"{name} references no files")
-    url = urls[0]
+        return [Check("sample-task", "warn", f"{name} references no files")]
     resolver = Resolver(settings.with_changes(retries=0))
+    return [_first_file(settings, resolver, name, task_id, urls[0]), *_storages(resolver, name, task_id, urls)]
+
+
+def _first_file(settings: Settings, resolver: Resolver, name: str, task_id: int | None, url: str) -> Check:
     placement = _placement(settings, resolver, url)
     try:
         local = resolver.resolve(url, task_id=task_id)
@@ -214,6 +220,42 @@ def _sample_task(settings: Settings, project: int) -> Check:
         return Check("sample-task", "fail", f"{name}: {redact_url(url)} cannot be read: {_short(exc)}{placement}")
     where = "from the cache" if local.cached else "in place"
     return Check("sample-task", "ok", f"{name}: {redact_url(url)} is readable {where} ({local.size} bytes){placement}")
+
+
+#: How a storage object is read, for the message (see :func:`ml_data.resolvers.cloud.route`).
+_ROUTES = {
+    "sdk": "with its cloud's SDK",
+    "label-studio": "through Label Studio's resolve endpoint",
+    "presigned": "through the presigned URL in the task",
+}
+
+
+def _storages(resolver: Resolver, name: str, task_id: int | None, urls: list[str]) -> list[Check]:
+    """One check per storage (scheme and bucket) the task's files are in: one of its files is read
+    now, asking the source even when it is cached, the way ml-data would read it (its cloud's SDK,
+    or Label Studio)."""
+    found: dict[str, list[tuple[str, CloudRef]]] = {}
+    for url in urls:
+        try:
+            ref = resolver.parse(url)
+        except errors.MlDataError:
+            continue  # the sample-task check names a URL that cannot be read
+        if isinstance(ref, CloudRef):
+            found.setdefault(f"{ref.scheme}://{ref.bucket}", []).append((url, ref))
+    if not found:
+        return [Check("storage", "skip", f"{name} uses no storage bucket: its files are uploads, Local Files or URLs")]
+    checks = []
+    for bucket, files in found.items():
+        url, ref = files[0]
+        how = _ROUTES[route(ref, resolver.settings)]
+        where = f"{redact_url(bucket)} ({len(files)} file{'s' if len(files) > 1 else ''} of {name})"
+        try:
+            resolver.resolve(url, task_id=task_id, refresh=True)
+        except errors.MlDataError as exc:
+            checks.append(Check("storage", "fail", f"{where}: {redact_url(url)} cannot be read {how}: {_short(exc)}"))
+        else:
+            checks.append(Check("storage", "ok", f"{where}: readable {how}"))
+    return checks
 
 
 def _placement(settings: Settings, resolver: Resolver, url: str) -> str:

@@ -28,6 +28,8 @@ _MARKER_TEXT = "Written by ml-data. The next run that writes here replaces this 
 MAX_FILENAME_BYTES = 120
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 _LEADING = re.compile(r"^[._ ]+")
+#: Names that every rule below leaves as they are (a cache lookup's common case: one match).
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=@,-]{0,118}[A-Za-z0-9_+=@,-]|[A-Za-z0-9]")
 
 
 def safe_filename(name: str, *, fallback: str = "file") -> str:
@@ -40,6 +42,13 @@ def safe_filename(name: str, *, fallback: str = "file") -> str:
     >>> safe_filename("../../etc/pass wd.JPG")
     'etc_pass wd.JPG'
     """
+    if _PLAIN.fullmatch(name):
+        return name
+    return _cleaned(name, fallback)
+
+
+def _cleaned(name: str, fallback: str) -> str:
+    """:func:`safe_filename`'s rules, applied one by one."""
     # Lone surrogates (from a JSON "\\ud800") cannot be written to a file system: replaced.
     name = name.encode("utf-8", "replace").decode("utf-8")
     name = unicodedata.normalize("NFC", name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -92,9 +94,26 @@ def _redact_query(query: str) -> str:
     if not query:
         return query
     pairs = parse_qsl(query, keep_blank_values=True)
-    if not any(is_secret_param(name) for name, _ in pairs):
-        return query
-    return urlencode([(name, REDACTED if is_secret_param(name) else value) for name, value in pairs], safe="*/")
+    kept = [
+        (name, REDACTED if is_secret_param(name) else _redact_fileuri(value) if name == "fileuri" else value)
+        for name, value in pairs
+    ]
+    return query if kept == pairs else urlencode(kept, safe="*/")
+
+
+def _redact_fileuri(value: str) -> str:
+    """A Label Studio resolve link's ``fileuri``: a storage URI in urlsafe base64 (or plain, in
+    older links). The secrets of that URI are masked too; a base64 value stays base64."""
+    if "://" in value:
+        return _redact(value)
+    try:
+        decoded = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return value
+    if "://" not in decoded:
+        return value
+    redacted = _redact(decoded)
+    return value if redacted == decoded else base64.urlsafe_b64encode(redacted.encode("utf-8")).decode("ascii")
 
 
 def _redact_unsplittable(url: str) -> str:

@@ -1,4 +1,5 @@
-"""Label Studio's token and file endpoints on a loopback FileServer, for resolver tests.
+"""Label Studio's token, file and storage resolve endpoints on a loopback FileServer, for resolver
+tests.
 
 The real Label Studio is exercised by the fetch tests; here the point is to control every answer
 (expiry, revocation, redirects) and to see every header.
@@ -6,9 +7,14 @@ The real Label Studio is exercised by the fetch tests; here the point is to cont
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import mimetypes
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from tests.jwt_tokens import make_jwt, verify_jwt
 from tests.servers.http_files import FileServer, Recorded, Route
@@ -26,6 +32,8 @@ class FakeLabelStudio:
     access_lifetime: float = 300.0
     valid_access: set[str] = field(default_factory=set)
     refreshes: int = 0
+    #: the import storages of the project, searched in order as Label Studio does
+    storages: list[FakeStorage] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -74,3 +82,120 @@ class FakeLabelStudio:
             return 200, {"Content-Type": content_type}, body
 
         return self.server.add(path, handler=handler)
+
+    def add_storage(self, storage: FakeStorage, task_ids: Iterable[int]) -> None:
+        """An import storage of the project that holds ``task_ids``: their ``/tasks/<id>/resolve/``
+        answers for its objects as Label Studio's ``TaskResolveStorageUri`` does."""
+        self.storages.append(storage)
+        for task_id in task_ids:
+            self.server.add(f"/tasks/{task_id}/resolve/", handler=self._resolve)
+
+    def _resolve(self, request: Recorded) -> tuple[int, dict[str, str], bytes]:
+        # label_studio/io_storages/proxy_api.py, ResolveStorageUriAPIMixin.resolve, step by step.
+        if not self.authorized(request):
+            return (
+                401,
+                {"Content-Type": "application/json"},
+                b'{"detail": "Authentication credentials were not provided."}',
+            )
+        values = [value for name, value in parse_qsl(urlsplit(request.path).query) if name == "fileuri"]
+        if not values:
+            return 400, {}, b""
+        fileuri = values[-1]  # Django's request.GET.get: the last value
+        try:
+            uri = base64.urlsafe_b64decode(fileuri.encode()).decode()
+        except Exception:  # noqa: BLE001 - Label Studio falls back to a plain, quoted URI on any failure
+            uri = unquote(fileuri)
+        storage = next((item for item in self.storages if item.can_resolve(uri)), None)
+        if storage is None:
+            return 404, {}, b""  # no storage of the project knows this URI
+        key = uri.split("://", 1)[1].split("/", 1)[1]
+        if storage.presigned is not None:
+            # Signed without looking the object up: a missing one is the endpoint's 404.
+            return (
+                303,
+                {
+                    "Location": storage.presigned_url(key),
+                    "Cache-Control": f"no-store, max-age={storage.presign_ttl * 60}",
+                },
+                b"",
+            )
+        return storage.proxied(key, request)
+
+
+@dataclass
+class FakeStorage:
+    """One import storage as Label Studio keeps it: the URI scheme it answers for (``b2``...), its
+    bucket, its objects, and how it hands them out: with ``presigned`` (a loopback FileServer
+    playing the storage's own endpoint) a redirect to a signed URL there, else the bytes proxied
+    through Label Studio. The endpoint refuses a request carrying Authorization, as S3 and B2 do
+    a presigned URL with a second credential."""
+
+    scheme: str
+    bucket: str
+    objects: dict[str, bytes] = field(default_factory=dict)
+    presigned: FileServer | None = None
+    #: minutes, as Label Studio's field
+    presign_ttl: int = 1
+    signed: int = 0
+
+    def __post_init__(self) -> None:
+        for key, body in list(self.objects.items()):
+            self.put(key, body)
+
+    def can_resolve(self, uri: str) -> bool:
+        # storage_can_resolve_bucket_url: the scheme as written (case-sensitive), then the bucket.
+        if not uri.startswith(self.scheme):
+            return False
+        try:
+            scheme, rest = uri.split("://", 1)
+            bucket, _path = rest.split("/", 1)
+        except ValueError:
+            return False
+        return bucket == self.bucket
+
+    def put(self, key: str, body: bytes) -> None:
+        """Write (or overwrite) an object, and serve it at the endpoint when presigning."""
+        self.objects[key] = body
+        if self.presigned is not None:
+            self.presigned.add(self._path(key), handler=lambda request: self._endpoint(key, request))
+
+    def etag(self, key: str) -> str:
+        return '"' + hashlib.md5(self.objects[key]).hexdigest() + '"'
+
+    def presigned_url(self, key: str) -> str:
+        assert self.presigned is not None
+        self.signed += 1  # every link differs, as real signatures do
+        return self.presigned.url(f"{self._path(key)}?X-Amz-Signature=sig{self.signed}&X-Amz-Expires=60")
+
+    def proxied(self, key: str, request: Recorded) -> tuple[int, dict[str, str], bytes]:
+        if key not in self.objects:  # proxy_data_from_storage: the storage gave no stream
+            return 424, {"Content-Type": "application/json"}, b'{"error": "Storage stream failed while proxying data"}'
+        # prepare_headers: the ETag is the user's id and access, then the storage's own ETag.
+        etag = '"11' + self.etag(key).strip('"') + '"'
+        if request.headers.get("If-None-Match") == etag:
+            return 304, {}, b""
+        headers = {
+            "Content-Type": mimetypes.guess_type(key)[0] or "application/octet-stream",
+            "ETag": etag,
+            "Accept-Ranges": "bytes",
+            "Cache-Control": "private, max-age=3600, must-revalidate",
+        }
+        return 200, headers, self.objects[key]
+
+    def _path(self, key: str) -> str:
+        return f"/{self.bucket}/{quote(key)}"
+
+    def _endpoint(self, key: str, request: Recorded) -> tuple[int, dict[str, str], bytes]:
+        if "Authorization" in request.headers:
+            return 400, {"Content-Type": "application/xml"}, b"<Error><Code>InvalidArgument</Code></Error>"
+        if "X-Amz-Signature" not in request.path:
+            return 403, {"Content-Type": "application/xml"}, b"<Error><Code>AccessDenied</Code></Error>"
+        etag = self.etag(key)
+        if request.headers.get("If-None-Match") == etag:
+            return 304, {"ETag": etag}, b""
+        return (
+            200,
+            {"ETag": etag, "Content-Type": mimetypes.guess_type(key)[0] or "application/octet-stream"},
+            self.objects[key],
+        )

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from ml_data import Settings
 from ml_data.cli import main
-from ml_data.doctor import run_checks
+from ml_data.doctor import failed, run_checks
 
 
 def by_name(checks):  # type: ignore[no-untyped-def]
@@ -128,6 +128,7 @@ def test_every_message_is_a_sentence(file_server, tmp_path):
         checks = by_name(run_checks(settings, project=1))
         assert checks["sample-task"].message == "task 5: /data/upload/1/a.jpg is readable from the cache (7 bytes)"
     assert checks["token"].message == "a legacy token, accepted for a@example.com"
+    assert checks["storage"].message == "task 5 uses no storage bucket: its files are uploads, Local Files or URLs"
     assert checks["upload-dir"].message == (
         "ML_DATA_UPLOAD_DIR is not set: uploaded files are downloaded from Label Studio"
     )
@@ -190,6 +191,39 @@ def test_a_labeling_config_that_cannot_be_read_fails_the_sample(file_server, tmp
     check = by_name(run_checks(settings, project=1))["sample-task"]
     assert check.status == "fail"
     assert check.message.startswith("the labeling config of project 1 cannot be read: ")
+
+
+def test_the_storages_of_a_sample_task_are_named_and_each_is_read(file_server, other_server, tmp_path):
+    """Which storages (scheme and bucket) the task's files are in, and whether each reads the way
+    ml-data reads it: here b2://, through Label Studio's resolve endpoint."""
+    from tests.fake_label_studio import LEGACY_TOKEN, FakeStorage
+
+    data = {"image": "b2://bucket/cats/1.jpg", "mask": "b2://bucket/cats/1.png", "other": "b2://gone/x.jpg"}
+    # Every key is a media object of the config: the storages are those of the files a fetch reads.
+    config = "<View>" + "".join(f'<Image name="{key}" value="${key}"/>' for key in (*data, "upload")) + "</View>"
+    ls = _fake_label_studio(file_server, [{"id": 7, "data": {**data, "upload": "/data/upload/1/a.jpg"}}], config)
+    storage = FakeStorage("b2", "bucket", presigned=other_server)
+    storage.put("cats/1.jpg", b"jpeg")
+    storage.put("cats/1.png", b"png")
+    ls.add_storage(storage, task_ids=[7])
+    settings = Settings(label_studio_url=ls.url, api_key=LEGACY_TOKEN, cache_dir=tmp_path / "cache", read_timeout=5)
+    for asked in (3, 5):  # the second run asks again, though the file is cached: readable now
+        checks = run_checks(settings, project=1)
+        storages = [(check.status, check.message) for check in checks if check.name == "storage"]
+        assert storages[0] == (
+            "ok",
+            "b2://bucket (2 files of task 7): readable through Label Studio's resolve endpoint",
+        )
+        status, message = storages[1]
+        assert status == "fail" and message.startswith(
+            "b2://gone (1 file of task 7): b2://gone/x.jpg cannot be read through Label Studio's resolve endpoint: "
+        )
+        assert "Label Studio could not resolve b2://gone/x.jpg" in message and len(storages) == 2
+        assert by_name(checks)["sample-task"].status == "ok"
+        # The sample file once (then it is cached), and each storage's first file every run.
+        assert file_server.gets("/tasks/7/resolve/") == asked
+    assert other_server.seen_authorization() == []
+    assert failed(checks)
 
 
 def _access_token(ls) -> str:  # type: ignore[no-untyped-def]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+from urllib.parse import parse_qsl, urlsplit
+
 import pytest
 import requests
 from hypothesis import given
@@ -74,6 +77,22 @@ def test_redaction_never_raises_and_never_shows_a_secret(prefix, name, secret):
     url = f"{prefix.partition('#')[0].partition('?')[0]}?{name}=S3CRET{secret}"
     redacted = redact_url(url)
     assert f"S3CRET{secret}" not in redacted and isinstance(redacted, str)
+
+
+def _b64(uri: str) -> str:
+    return base64.urlsafe_b64encode(uri.encode()).decode()
+
+
+def test_redaction_masks_the_secrets_of_the_uri_inside_a_resolve_link():
+    """Regression: a resolve link's base64 fileuri kept the URI's signature in every error and log."""
+    secret = f"http://ls:8080/tasks/7/resolve/?fileuri={_b64('s3://b/x.jpg?X-Amz-Signature=S3CRET')}&v=1"
+    query = dict(parse_qsl(urlsplit(redact_url(secret)).query))
+    assert base64.urlsafe_b64decode(query["fileuri"]).decode() == "s3://b/x.jpg?X-Amz-Signature=***"
+    assert query["v"] == "1"
+    plain = redact_url("/tasks/7/resolve/?fileuri=b2://b/x.jpg?token=S3CRET")
+    assert "S3CRET" not in plain and dict(parse_qsl(urlsplit(plain).query))["fileuri"] == "b2://b/x.jpg?token=***"
+    harmless = f"http://ls:8080/tasks/7/resolve/?fileuri={_b64('b2://bucket/cats/1 a+b.jpg')}"
+    assert redact_url(harmless) == harmless
 
 
 def test_errors_cross_process_boundaries_whole():

@@ -121,7 +121,7 @@ def test_the_task_model_sits_beneath_the_converters_and_the_pipeline():
     above = ("converters", "pipeline", "resolvers", "service", "cli", "ray", "http", "cache", "doctor")
     above += ("labelstudio.client", "labelstudio.auth", "urls")
     foundation = {"ml_data.errors", "ml_data.config", "ml_data.settings_table", "ml_data.jsonio"}
-    foundation |= {"ml_data.redaction", "ml_data.hashing", "ml_data.labelstudio.paths"}
+    foundation |= {"ml_data.redaction", "ml_data.hashing", "ml_data.labelstudio.paths", "ml_data.labelstudio.storages"}
     tasks = [module for module in MODULES if module == "ml_data.tasks" or module.startswith("ml_data.tasks.")]
     assert {"ml_data.tasks.model", "ml_data.tasks.reader", "ml_data.tasks.resources"} <= set(tasks)
     for module in tasks:
@@ -273,6 +273,7 @@ def test_parsing_a_url_imports_nothing_that_does_io():
         "ml_data.resolvers.refs",
         "ml_data.resolvers.parse",
         "ml_data.resolvers.registry",
+        "ml_data.labelstudio.storages",
         "ml_data.labelstudio.paths",
     }
     starts = (

@@ -12,7 +12,14 @@ from ml_data import MissingDependency, MissingTaskId, Resolver, Settings, Unsupp
 from ml_data.resolvers import refs
 from ml_data.resolvers.clouds import PROVIDERS
 from ml_data.resolvers.clouds import s3 as s3_provider
-from ml_data.resolvers.registry import KIND_BY_SCHEME, KNOWN_KINDS, UrlKind, get_fetcher, load_fetcher
+from ml_data.resolvers.registry import (
+    KIND_BY_SCHEME,
+    KNOWN_KINDS,
+    STORAGE_KIND,
+    UrlKind,
+    get_fetcher,
+    load_fetcher,
+)
 
 
 def test_an_unknown_kind_is_an_error_listing_the_known_ones():
@@ -35,11 +42,19 @@ def test_the_table_is_read_only():
 
 def test_every_ref_type_and_every_cloud_is_a_row():
     kinds = {cls.kind for cls in (refs.UploadRef, refs.LocalFilesRef, refs.LocalPathRef, refs.HttpRef, refs.DataRef)}
-    kinds |= {refs.CloudRef(raw="", scheme=scheme, bucket="b", key="k").kind for scheme in PROVIDERS}
+    kinds |= {refs.CloudRef(raw="", scheme=scheme, bucket="b", key="k").kind for scheme in (*PROVIDERS, "b2")}
     assert kinds == set(KNOWN_KINDS)
     for scheme in PROVIDERS:
         row = KNOWN_KINDS[KIND_BY_SCHEME[scheme]]
         assert row.fetcher == "ml_data.resolvers.cloud" and row.extra
+
+
+def test_a_storage_without_a_client_is_one_row_read_like_the_clouds():
+    """Any other storage (b2://) has no SDK extra, the cloud fetcher (through Label Studio), and the
+    cloud objects' freshness rule: it may be overwritten under its name."""
+    row = KNOWN_KINDS[refs.CloudRef(raw="", scheme="b2", bucket="b", key="k").kind]
+    assert row.name == STORAGE_KIND and row.extra is None and not row.schemes
+    assert row.fetcher == KNOWN_KINDS["s3"].fetcher and row.immutable is KNOWN_KINDS["s3"].immutable is False
 
 
 def _fetcher_needing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, imports: str) -> None:

@@ -72,6 +72,11 @@ class Layout:
         ``os.path`` rules, like any name read from disk)."""
         return os.path.join(f"{self.objects}{_SEP}{key[:2]}{_SEP}{key}", name)
 
+    def safe_path(self, key: str, name: str) -> str:
+        """The file ``name`` in the entry folder, for a name made by
+        :func:`~ml_data.cache.naming.safe_filename` (no separator: plain concatenation)."""
+        return f"{self.objects}{_SEP}{key[:2]}{_SEP}{key}{_SEP}{name}"
+
     def evicted_marker(self, key: str) -> str:
         return f"{self.objects}{_SEP}{key[:2]}{_SEP}{key}{_SEP}{EVICTED_NAME}"
 

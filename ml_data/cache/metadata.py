@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 META_VERSION = 1
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+#: Writers of one entry without working locks may meet here: each truncates, and a mix of two
+#: is unreadable JSON (a miss), never another file's description.
+_REPLACE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
 @dataclass(frozen=True)
@@ -138,17 +141,35 @@ def entry_from_meta(key: str, path: Path, meta: dict, *, last_accessed: float) -
     )
 
 
+def encode_meta(meta: dict) -> bytes:
+    """The bytes of a metadata file."""
+    return json.dumps(meta, sort_keys=True).encode("utf-8")
+
+
+def _write_new(path: str, data: bytes, flags: int) -> float:
+    """Create ``path`` with ``flags``, write ``data``, and return its mtime (the file system's
+    clock, which readers on other hosts see too)."""
+    view = memoryview(data)
+    handle = os.open(path, flags, 0o644)
+    try:
+        while view:
+            view = view[os.write(handle, view) :]
+        return os.fstat(handle).st_mtime
+    finally:
+        os.close(handle)
+
+
+def write_in_place(path: str, data: bytes) -> float:
+    """Write an entry's metadata straight to its final ``path`` and return its mtime (its first
+    use mark). OSError on failure: the caller removes what is there and owns the error."""
+    return _write_new(path, data, _REPLACE_FLAGS)
+
+
 def write_aside(path: str, meta: dict, *, root: Path) -> None:
     """Write ``meta`` to the new temp file ``path`` (in the cache at ``root``); on failure (a full
     disk) the temp file is removed and a :class:`CacheError` raised."""
-    data = memoryview(json.dumps(meta, sort_keys=True).encode("utf-8"))
     try:
-        handle = os.open(path, _CREATE_FLAGS, 0o644)
-        try:
-            while data:
-                data = data[os.write(handle, data) :]
-        finally:
-            os.close(handle)
+        _write_new(path, encode_meta(meta), _CREATE_FLAGS)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(path)

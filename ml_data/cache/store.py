@@ -30,12 +30,22 @@ from ml_data.cache.disk import write_error
 from ml_data.cache.layout import Layout
 from ml_data.cache.locks import Lock, entry_lock, held
 from ml_data.cache.maintenance import DEFAULT_WRITER_TIMEOUT, CacheInfo, PruneReport, VerifyReport
-from ml_data.cache.metadata import CacheEntry, entry_from_meta, new_meta, read_meta, write_aside
+from ml_data.cache.metadata import (
+    CacheEntry,
+    encode_meta,
+    entry_from_meta,
+    new_meta,
+    read_meta,
+    write_aside,
+    write_in_place,
+)
 from ml_data.cache.naming import cache_key
 from ml_data.cache.pending import PendingFile
+from ml_data.cache.seal import SealedHit, seal, seal_time
 from ml_data.errors import CacheError, ConfigurationError
 from ml_data.fsutil import safe_filename
 from ml_data.hashing import file_sha256
+from ml_data.media_types import media_type
 from ml_data.redaction import redact_url
 
 if TYPE_CHECKING:
@@ -158,6 +168,41 @@ class Cache:
             self._memo.clear()
         self._memo[key] = (entry, inode, marked)
         return entry
+
+    def sealed(self, identity: str, name: str) -> SealedHit | None:
+        """The entry for ``identity`` if its file, named ``name`` (a :func:`safe_filename`),
+        holds its seal (:mod:`~ml_data.cache.seal`) and its metadata exists: two ``stat`` calls,
+        the metadata's content unread. None means "look the full way" (:meth:`get`), not a miss.
+
+        The metadata must exist: eviction and an interrupted commit remove it first, so neither
+        is handed out, and its mtime is the use mark, renewed as :meth:`get` does.
+        """
+        key = cache_key(identity)
+        path = self.layout.safe_path(key, name)
+        try:
+            info = os.stat(path)
+            marked = os.stat(self.layout.meta_path(key)).st_mtime
+        except OSError:
+            return None
+        validated = seal_time(info)
+        if validated is None:
+            return None
+        if time.time() - marked >= self.grace_seconds / 4 and not self._touch(key):
+            return None  # evicted meanwhile
+        return SealedHit(key, path, info.st_size, validated)
+
+    def details(self, key: str, path: str) -> tuple[str | None, str] | None:
+        """The content type and sha256 that the metadata of entry ``key`` records for the file
+        at ``path``; None when the metadata is gone, unreadable, or describes another file (a
+        rewrite in progress): callers then fall back to what the file itself says."""
+        found = read_meta(self.layout, key)
+        if found is None or found[0] != path:
+            return None
+        meta = found[1]
+        sha256 = meta.get("sha256")
+        if not isinstance(sha256, str):
+            return None
+        return media_type(meta.get("content_type")), sha256
 
     def _remembered(self, key: str) -> CacheEntry | None:
         """A hit from this process's memo, checked with a stat of the file and of its metadata.
@@ -283,6 +328,10 @@ class Cache:
         meta["etag"] = etag or meta.get("etag")
         meta["last_modified"] = last_modified or meta.get("last_modified")
         self._write_meta(entry.key, meta)
+        with contextlib.suppress(OSError):
+            # The file's seal carries the new time to stat-only lookups; without it (refused),
+            # they read the metadata, which already has it.
+            seal(os.fspath(entry.path), meta["validated_at"], entry.size)
         updated = self._read_entry(entry.key)
         if updated is None:
             return entry
@@ -318,19 +367,22 @@ class Cache:
         return entry
 
     def _move_into_place(self, key: str, tmp_path: Path, filename: str, meta: dict) -> CacheEntry:
-        """Move a complete temp file into its entry folder, then its metadata beside it.
+        """Seal a complete temp file, rename it into its entry folder, write its metadata beside it.
 
-        What needs disk space (the metadata, the folder) is made before the folder is touched,
-        and a failure after that empties it again: a full disk leaves the entry complete or
-        absent, never a file without metadata. (A process killed between the two renames leaves
-        one, which is a miss and is cleaned once silent for ``writer_timeout``.)
+        The rename is the commit: the file appears under its final name only complete and
+        sealed (:mod:`~ml_data.cache.seal`). The metadata is written straight into place, no temp
+        file and no second rename: a reader meeting it half-written finds it unreadable, a miss.
+        A failure after the folder is touched (a full disk while writing the metadata) empties
+        it again, so a full disk leaves the entry complete or absent, never a file without
+        metadata. (A process killed between the rename and the metadata leaves one, which is a
+        miss and is cleaned once silent for ``writer_timeout``.)
         """
         directory = self.layout.entry_dir(key)
         name = safe_filename(filename)
         path = self.layout.data_path(key, name)
         meta_path = self.layout.meta_path(key)
         meta["filename"] = name
-        meta_tmp = self._meta_aside(key, meta)
+        data = encode_meta(meta)
         touched = committed = False
         try:
             self._ensure_dir(self.layout.shard_dir(key))
@@ -345,8 +397,9 @@ class Cache:
                 for stale in os.listdir(directory):
                     if stale != name:
                         _remove(Path(self.layout.data_path(key, stale)))
+            seal(os.fspath(tmp_path), meta["validated_at"], meta["size"])
             os.replace(tmp_path, path)
-            os.replace(meta_tmp, meta_path)
+            accessed = write_in_place(meta_path, data)
             committed = True
         except CacheError:
             raise
@@ -360,24 +413,15 @@ class Cache:
         except OSError as exc:
             raise write_error(self.root, exc, url=meta.get("source")) from None
         finally:
-            if not committed:
+            if not committed and touched:
+                # Never a file without its metadata (ours, or the old one's, retired above;
+                # without locks maybe another writer's, which is then a miss, never wrong);
+                # the folder goes too unless someone has put something else in it.
+                for leftover in (meta_path, path):
+                    with contextlib.suppress(OSError):
+                        os.unlink(leftover)
                 with contextlib.suppress(OSError):
-                    os.unlink(meta_tmp)
-                if touched:
-                    # Never a file without its metadata (ours, or the old one's, retired above;
-                    # without locks maybe another writer's, which is then a miss, never wrong);
-                    # the folder goes too unless someone has put something else in it.
-                    with contextlib.suppress(OSError):
-                        os.unlink(path)
-                    with contextlib.suppress(OSError):
-                        os.rmdir(directory)
-        # The metadata's mtime is the use time: take it from the file, whose clock readers see.
-        # Without locks another writer of the same entry may be between retiring this metadata
-        # and writing its own: the entry is complete either way.
-        try:
-            accessed = os.stat(meta_path).st_mtime
-        except FileNotFoundError:
-            accessed = time.time()
+                    os.rmdir(directory)
         entry = entry_from_meta(key, Path(path), meta, last_accessed=accessed)
         self._remember(entry)
         return entry

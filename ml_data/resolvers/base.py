@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import mimetypes
 import os
 import stat
@@ -17,7 +18,8 @@ from ml_data.redaction import redact_url
 from ml_data.resolvers.beneath import CheckedFile, open_beneath
 
 if TYPE_CHECKING:
-    from ml_data.cache import CacheEntry
+    from ml_data.cache import Cache, CacheEntry
+    from ml_data.cache.seal import SealedHit
     from ml_data.resolvers.refs import Ref
     from ml_data.resolvers.resolver import Resolver
 
@@ -38,6 +40,28 @@ class Announced:
     md5: str | None = None
 
 
+class _FromMetadata:
+    """The ``content_type`` field of :class:`LocalFile`: a cache hit found by its seal alone
+    (:mod:`ml_data.cache.seal`) leaves it unread, and the entry's metadata is read the first
+    time it is asked for, so a caller that only wants the path never pays for it."""
+
+    def __get__(self, obj: LocalFile | None, owner: type | None = None) -> str | None:
+        if obj is None:
+            raise AttributeError("content_type")  # a required field: no default
+        value = obj.__dict__["_content_type"]
+        if value is _UNREAD:
+            obj._read_details()
+            value = obj.__dict__["_content_type"]
+        return value  # type: ignore[no-any-return]
+
+    def __set__(self, obj: LocalFile, value: str | None) -> None:
+        obj.__dict__["_content_type"] = value
+
+
+#: A content type not read yet (see :class:`_FromMetadata`).
+_UNREAD: str = "\0unread"
+
+
 @dataclass(frozen=True)
 class LocalFile:
     """A resolved resource: a complete local file.
@@ -54,6 +78,7 @@ class LocalFile:
 
     path: Path
     size: int
+    #: read from the cache metadata on first use, for a hit found by its seal (see below)
     content_type: str | None
     source: str
     kind: str
@@ -61,11 +86,25 @@ class LocalFile:
     _sha256: str | None = field(default=None, repr=False, compare=False)
     #: the folder a file in place was checked beneath (None for cached files)
     _root: Path | None = field(default=None, repr=False, compare=False)
+    #: for a hit found by its seal: reads (content type, sha256) from the entry's metadata
+    _details: Callable[[], tuple[str | None, str] | None] | None = field(default=None, repr=False, compare=False)
+
+    def _read_details(self) -> None:
+        """Fill in what a sealed hit left unread. Metadata gone or describing another file (a
+        rewrite under way) leaves no content type (served as opaque bytes) and the sha256 to be
+        computed from the file itself."""
+        found = self._details() if self._details is not None else None
+        content_type, sha256 = found if found is not None else (None, None)
+        self.__dict__["_content_type"] = content_type
+        if self._sha256 is None:
+            object.__setattr__(self, "_sha256", sha256)
 
     @property
     def sha256(self) -> str:
         """The file's sha256 (from the cache metadata; computed on first use for in-place files,
         from the file opened as :meth:`open` does)."""
+        if self._sha256 is None and self.__dict__["_content_type"] is _UNREAD:
+            self._read_details()
         if self._sha256 is None:
             with self.open() as handle:
                 object.__setattr__(self, "_sha256", descriptor_sha256(handle.fileno()))
@@ -101,6 +140,20 @@ class LocalFile:
         return os.fdopen(fd, "rb")
 
     @classmethod
+    def from_sealed(cls, hit: SealedHit, ref: Ref, cache: Cache) -> LocalFile:
+        """A cache hit found by its seal: content type and sha256 read from the metadata when
+        first asked for."""
+        return cls(
+            path=Path(hit.path),
+            size=hit.size,
+            content_type=_UNREAD,
+            source=redact_url(ref.raw),
+            kind=ref.kind,
+            cached=True,
+            _details=functools.partial(cache.details, hit.key, hit.path),
+        )
+
+    @classmethod
     def from_entry(cls, entry: CacheEntry, ref: Ref) -> LocalFile:
         return cls(
             path=entry.path,
@@ -111,6 +164,11 @@ class LocalFile:
             cached=True,
             _sha256=entry.sha256,
         )
+
+
+# Installed after the dataclass is made, so that the field stays required and typed as what it
+# holds; the generated __init__ sets it through the descriptor.
+setattr(LocalFile, "content_type", _FromMetadata())  # noqa: B010
 
 
 class OpenedFile:

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 def fetch(ref: DataRef, resolver: Resolver, task_id: int | None) -> LocalFile:
     """Write the decoded payload once; the identity is the hash of the whole URI."""
+    found = resolver.sealed(ref)
+    if found is not None:
+        return found
     cache = resolver.cache
     entry = resolver.cached(ref.identity)
     if entry is None:  # missing, or damaged (and discarded): decoded anew

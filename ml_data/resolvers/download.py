@@ -101,6 +101,9 @@ def cached_download(resolver: Resolver, ref: Ref, source: Source) -> LocalFile:
     Concurrent callers, in this process or others, wait on one per-identity lock, so N callers
     cause one download; the rest find the fresh entry when they get the lock.
     """
+    found = resolver.sealed(ref)
+    if found is not None:
+        return found
     identity = ref.identity
     settings = resolver.settings
     immutable = url_kind(ref.kind).immutable

@@ -12,6 +12,7 @@ The forms understood::
     http(s)://host/x.jpg                                                 HttpRef
     data:image/png;base64,...                                            DataRef
     s3://b/k, gs://b/k, azure-blob://c/k                                 CloudRef
+    b2://b/k (any other storage Label Studio knows)                      CloudRef (kind "storage")
     https://b.s3.amazonaws.com/k?X-Amz-Signature=... (and GCS, Azure)    CloudRef (via the URL)
     /tasks/7/resolve/?fileuri=<base64>, /projects/3/presign/?fileuri=..  CloudRef (via Label Studio)
 
@@ -30,6 +31,7 @@ from urllib.parse import parse_qsl, unquote
 from ml_data.data_uris import split_data_uri
 from ml_data.errors import MlDataError, UnsafePath, UnsupportedURL
 from ml_data.labelstudio.paths import resource_path, upload_key
+from ml_data.labelstudio.storages import is_bucket_name, storage_scheme
 from ml_data.resolvers.clouds import PROVIDERS, object_in_url
 from ml_data.resolvers.refs import (
     CloudRef,
@@ -88,8 +90,7 @@ def _parse(url: str, label_studio_url: str | None, s3_endpoint_url: str | None) 
     # Relative Label Studio paths belong to the configured instance: same identity as absolute ones.
     if lowered.startswith("data:"):
         return _parse_data_uri(url)
-    scheme, sep, _ = url.partition("://")
-    if sep and scheme.lower() in PROVIDERS:
+    if storage_scheme(url) is not None:
         return _parse_cloud_uri(url, raw=url)
     if lowered.startswith("file:"):
         return _parse_file_url(url)
@@ -101,8 +102,8 @@ def _parse(url: str, label_studio_url: str | None, s3_endpoint_url: str | None) 
     if len(scheme) > 1:
         raise UnsupportedURL(
             f"unsupported URL scheme {scheme.lower()!r}: expected http(s)://, s3://, gs://, "
-            "azure-blob://, file://, data:, a Label Studio path (/data/upload/..., "
-            "/data/local-files/?d=...) or a local path",
+            "azure-blob://, another storage's <scheme>://<bucket>/<key>, file://, data:, a Label "
+            "Studio path (/data/upload/..., /data/local-files/?d=...) or a local path",
             url=url,
         )
     if url.startswith(("upload/", "/upload/")):
@@ -200,14 +201,23 @@ def _last_query_value(query: str, name: str) -> str | None:
 
 
 def _parse_cloud_uri(uri: str, *, raw: str) -> CloudRef:
-    scheme, _, rest = uri.partition("://")
-    scheme = scheme.lower()
-    if scheme not in PROVIDERS:
-        raise UnsupportedURL(f"unsupported storage URI scheme {scheme!r}", url=raw)
-    # Keys are taken verbatim: they may hold spaces, '+', '%', '?', '#' and any unicode.
-    bucket, _, key = rest.partition("/")
+    """``<scheme>://<bucket>/<key>`` of any storage: S3, GCS and Azure (read with their SDKs or
+    through Label Studio) or any other (read through Label Studio only)."""
+    scheme = storage_scheme(uri)
+    if scheme is None:
+        raise UnsupportedURL(
+            f"{uri.partition(':')[0][:40]!r} is no storage's scheme: expected <scheme>://<bucket>/<key>", url=raw
+        )
+    # Split as Label Studio does: the bucket up to the first '/', the key verbatim after it (it
+    # may hold spaces, '+', '%', '?', '#' and any unicode).
+    bucket, _, key = uri.partition("://")[2].partition("/")
     if not bucket or not key:
         raise UnsupportedURL(f"{scheme}:// URI needs a bucket and an object key", url=raw)
+    if scheme not in PROVIDERS and not is_bucket_name(bucket):
+        raise UnsupportedURL(
+            f"{scheme}:// URI names no bucket: a bucket is a name, without a login, port, query or spaces",
+            url=raw,
+        )
     return CloudRef(raw=raw, scheme=scheme, bucket=bucket, key=key)
 
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlencode
 from ml_data.data_uris import DataURI
 from ml_data.errors import UnsupportedURL
 from ml_data.resolvers.clouds import is_signature_param
-from ml_data.resolvers.registry import KIND_BY_SCHEME
+from ml_data.resolvers.registry import KIND_BY_SCHEME, STORAGE_KIND
 from ml_data.urls import HttpURL, parse_http_url
 
 
@@ -155,13 +155,15 @@ class DataRef(Ref):
 
 @dataclass(frozen=True)
 class CloudRef(Ref):
-    """An object in S3, GCS or Azure Blob storage.
+    """An object in a storage: S3, GCS or Azure Blob (which ml-data can read with their SDKs), or
+    any other storage Label Studio knows (``b2://``...: kind ``"storage"``, read only through
+    Label Studio's resolve endpoint). Its identity is ``<scheme>://<bucket>/<key>`` either way.
 
     ``via`` says how it was reached when not as a raw URI: ``"label-studio"`` for a resolve/presign
     link (``ls_url`` is that link), ``"presigned"`` for a signed https URL (``url``).
     """
 
-    scheme: str  # "s3", "gs" or "azure-blob", as Label Studio writes them
+    scheme: str  # as Label Studio writes it, lower case: "s3", "gs", "azure-blob", "b2", ...
     bucket: str
     key: str
     via: str = "uri"
@@ -179,7 +181,7 @@ class CloudRef(Ref):
 
     @property
     def kind(self) -> str:  # type: ignore[override]
-        return KIND_BY_SCHEME[self.scheme]
+        return KIND_BY_SCHEME.get(self.scheme, STORAGE_KIND)
 
     @property
     def uri(self) -> str:

@@ -49,6 +49,8 @@ class UrlKind:
 
 
 _CLOUD = "ml_data.resolvers.cloud"
+#: The kind of an object in a storage with no client of its own (any scheme but the rows' own)
+STORAGE_KIND = "storage"
 
 #: URL kind -> its row. A kind's name is what ``Ref.kind`` says and what a cache entry records.
 KNOWN_KINDS = MappingProxyType(
@@ -67,6 +69,9 @@ KNOWN_KINDS = MappingProxyType(
             UrlKind("s3", ("s3",), "s3", immutable=False, fetcher=_CLOUD),
             UrlKind("gcs", ("gs",), "gcs", immutable=False, fetcher=_CLOUD),
             UrlKind("azure", ("azure-blob",), "azure", immutable=False, fetcher=_CLOUD),
+            # Any other storage Label Studio knows (b2://bucket/key, ...): no client of its own, so
+            # only Label Studio's resolve endpoint reads it; a storage object like the clouds' above.
+            UrlKind(STORAGE_KIND, (), None, immutable=False, fetcher=_CLOUD),
         )
     }
 )
@@ -112,4 +117,13 @@ def load_fetcher(row: UrlKind) -> Fetcher:
     return module.fetch  # type: ignore[no-any-return]
 
 
-__all__ = ["KIND_BY_SCHEME", "KNOWN_KINDS", "UrlKind", "get_fetcher", "load_fetcher", "missing_extra", "url_kind"]
+__all__ = [
+    "KIND_BY_SCHEME",
+    "KNOWN_KINDS",
+    "STORAGE_KIND",
+    "UrlKind",
+    "get_fetcher",
+    "load_fetcher",
+    "missing_extra",
+    "url_kind",
+]

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import copy
 import functools
+import time
 from typing import TYPE_CHECKING
 
 from ml_data.cache import Cache
 from ml_data.config import Settings
 from ml_data.errors import MlDataError
+from ml_data.fsutil import safe_filename
 from ml_data.http import HttpClient
 from ml_data.labelstudio import http_client
 from ml_data.resolvers.base import LocalFile, OpenedFile
 from ml_data.resolvers.parse import parse_ref
 from ml_data.resolvers.refs import Ref
-from ml_data.resolvers.registry import get_fetcher
+from ml_data.resolvers.registry import get_fetcher, url_kind
 
 if TYPE_CHECKING:
     from ml_data.cache import CacheEntry
@@ -70,6 +72,20 @@ class Resolver:
         """The cache entry for ``identity``, checked as ``settings.cache_verify`` says (its size,
         or its sha256): fetchers read the cache only through here, so no kind skips the check."""
         return self.cache.get(identity, verify=self.settings.cache_verify)
+
+    def sealed(self, ref: Ref) -> LocalFile | None:
+        """The cached file for ``ref`` found by its seal alone (:meth:`Cache.sealed`: two
+        ``stat`` calls), when the kind's freshness rule can be decided from the seal's time; None
+        means look the full way (:meth:`cached`). Never with ``cache_verify="hash"``, which
+        always reads and hashes, nor when refreshing."""
+        if self.refresh or self.settings.cache_verify != "size" or not ref.filename:
+            return None
+        hit = self.cache.sealed(ref.identity, safe_filename(ref.filename))
+        if hit is None:
+            return None
+        if not url_kind(ref.kind).immutable and time.time() - hit.validated_at >= self.settings.cache_ttl:
+            return None  # due for revalidation: that needs the metadata's validators
+        return LocalFile.from_sealed(hit, ref, self.cache)
 
     def parse(self, url: str) -> Ref:
         """The typed Ref for ``url`` (pure)."""

@@ -1,8 +1,9 @@
 """What the service may fetch: no open proxy, no SSRF.
 
 A URL is allowed when it is one of the files Label Studio serves (uploads, Local Files, the storage
-proxy, resolve/presign links: never its ``/api/``), is in the Local Files / upload folders
-(containment applies), is a ``data:`` URI, or names an allowlisted origin or bucket. The decision
+proxy, resolve/presign links, and the objects of the storages only those links reach, such as
+``b2://``: never its ``/api/``), is in the Local Files / upload folders (containment applies), is a
+``data:`` URI, or names an allowlisted origin or bucket. The decision
 is made twice on the same parsed values: once on the Ref before its fetcher runs (cloud SDK fetches
 included), and by the HTTP client before every connection, redirects included, with the addresses
 the host name resolved to. Those addresses are the ones connected to (the client pins them), so a
@@ -22,6 +23,7 @@ from ml_data.http import Origin
 from ml_data.labelstudio.paths import is_token_path, is_token_refresh_path
 from ml_data.resolvers import Resolver
 from ml_data.resolvers.refs import CloudRef, HttpRef, Ref
+from ml_data.resolvers.registry import STORAGE_KIND
 from ml_data.service.addresses import is_public_address
 from ml_data.urls import HttpURL, parse_http_url
 
@@ -51,6 +53,8 @@ class UrlGuard:
         """Refuse a parsed URL the service may not fetch (before any connection)."""
         if ref.kind in _LOCAL_KINDS or getattr(ref, "via", None) == "label-studio":
             return
+        if ref.kind == STORAGE_KIND:
+            return  # a storage ml-data has no client for: read only through Label Studio's resolve link
         if isinstance(ref, CloudRef):
             if f"{ref.scheme}://{ref.bucket}".lower() in self.buckets:
                 return

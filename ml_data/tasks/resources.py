@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from ml_data.labelstudio.storages import storage_scheme
 from ml_data.tasks.label_config import LabelConfig
 
 #: Object tags whose value is always a file to fetch; any other tag counts when valueType="url".
@@ -52,7 +53,10 @@ def looks_like_resource(value: object) -> bool:
     if not isinstance(value, str) or not value or "\n" in value:
         return False
     lowered = value[:32].lower()
-    return lowered.startswith(_RESOURCE_PREFIXES) or any(marker in value for marker in _RESOURCE_MARKERS)
+    if lowered.startswith(_RESOURCE_PREFIXES) or any(marker in value for marker in _RESOURCE_MARKERS):
+        return True
+    # An object of any storage Label Studio knows (b2://bucket/key).
+    return storage_scheme(value) is not None and "/" in value.partition("://")[2]
 
 
 def resource_keys(config: LabelConfig | None) -> list[str] | None:
