@@ -290,8 +290,8 @@ def convert(
     (through the cache) with the usual settings. To get the images into the output too, use
     ml-data fetch --export.
     """
+    from ml_data.converters import MediaHooks
     from ml_data.converters import convert as run_convert
-    from ml_data.converters import normalize_format_name
 
     config = _read_config(config_file)
     resolver = Resolver(_settings())
@@ -317,15 +317,18 @@ def convert(
             click.echo(f"warning: cannot read the size of {path}: {exc}", err=True)
             return None
 
-    options = ConvertOptions(
-        **choices.options(
-            media=media if normalize_format_name(format_name) == "asr-manifest" else None,
-            image_sizes=image_sizes,
-        )
-    )
+    options = ConvertOptions(**choices.options())
+    hooks = MediaHooks(local_path=media, image_size=image_sizes)
     try:
         report = run_convert(
-            export, format_name, out, config=config, options=options, progress=not as_json, protect=_files(config_file)
+            export,
+            format_name,
+            out,
+            config=config,
+            options=options,
+            media=hooks,
+            progress=not as_json,
+            protect=_files(config_file),
         )
     except MlDataError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
@@ -436,7 +439,8 @@ def fetch(
     Re-running updates the dataset incrementally; a failed run leaves the previous one intact.
     """
     from ml_data.config import normalize_label_studio_url
-    from ml_data.pipeline import DatasetOptions, fetch_export, fetch_project
+    from ml_data.pipeline import DatasetOptions
+    from ml_data.pipeline import fetch as fetch_dataset
 
     if (project_id is None) == (export_file is None):
         raise click.UsageError("give either --project ID or --export FILE")
@@ -452,45 +456,21 @@ def fetch(
         options = DatasetOptions(
             **choices.options(format=format_name, split=split, link=not copy_files, workers=workers, frames=frames)
         )
-        if engine == "ray":
-            if export_file is not None and out is None:
-                raise click.UsageError("--export needs --out")
-            from ml_data.ray.fetch import fetch_with_ray
-
-            report = fetch_with_ray(
-                project=project_id,
-                export=export_file,
-                config=_read_config(config_file) if export_file is not None else None,
-                out=out,
-                settings=settings,
-                options=options,
-                address=ray_address,
-                protect=_files(config_file),
-            )
-        elif export_file is not None:
-            if out is None:
-                raise click.UsageError("--export needs --out")
-            report = fetch_export(
-                export_file,
-                format=format_name,
-                out=out,
-                config=_read_config(config_file),
-                settings=settings,
-                options=options,
-                progress=not as_json,
-                protect=_files(config_file),
-            )
-        else:
-            assert project_id is not None
-            report = fetch_project(
-                project_id,
-                format=format_name,
-                out=out,
-                settings=settings,
-                options=options,
-                snapshot=snapshot,
-                progress=not as_json,
-            )
+        if export_file is not None and out is None:
+            raise click.UsageError("--export needs --out")
+        source: int | str = project_id if project_id is not None else str(export_file)
+        report = fetch_dataset(
+            source,
+            options,
+            engine=engine,
+            settings=settings,
+            out=out,
+            config=_read_config(config_file) if export_file is not None else None,
+            snapshot=snapshot,
+            progress=not as_json and engine == "local",
+            protect=_files(config_file),
+            address=ray_address,
+        )
     except MlDataError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
     if as_json:

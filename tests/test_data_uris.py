@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ml_data import Settings, resolve
-from ml_data.cache.naming import safe_filename
 from ml_data.converters import convert
 from ml_data.data_uris import EXTENSIONS, data_uri_name
+from ml_data.fsutil import safe_filename
 from ml_data.pipeline import fetch_export
 
 CONFIG = (

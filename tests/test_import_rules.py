@@ -106,6 +106,7 @@ def test_no_import_cycles():
 
 def test_converters_never_import_resolvers_pipeline_or_service():
     forbidden = ("ml_data.resolvers", "ml_data.pipeline", "ml_data.service", "ml_data.labelstudio", "ml_data.http")
+    forbidden += ("ml_data.cache", "ml_data.ray", "ml_data.cli")
     for module in MODULES:
         if module.startswith("ml_data.converters"):
             for target, _ in imports(module, runtime_only=False):
@@ -196,6 +197,26 @@ def test_only_ml_data_ray_imports_ray():
     probe = "import sys, ml_data, ml_data.cli, ml_data.pipeline, ml_data.service; print('ray' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"
+
+
+def test_the_distributed_writer_knows_no_format_by_name():
+    """ml_data.ray merges shards through the format registry (each format's ``merge``): it imports
+    no module of a format."""
+    from ml_data.converters import KNOWN_FORMATS
+
+    format_modules = {target.split(":")[0] for target in KNOWN_FORMATS.values()}
+    assert len(format_modules) >= 8
+    for module in MODULES:
+        if module == "ml_data.ray" or module.startswith("ml_data.ray."):
+            for target, _ in imports(module, runtime_only=False):
+                assert target not in format_modules, f"{module} imports {target}"
+
+
+def test_the_file_system_helpers_sit_beneath_everything_but_the_errors():
+    """ml_data.fsutil (atomic folders, safe file names) is shared by the converters, the cache and
+    the pipeline: it imports nothing from ml_data but the errors."""
+    targets = {target for target, _ in imports("ml_data.fsutil", runtime_only=False)}
+    assert targets == {"ml_data.errors"}
 
 
 def test_the_settings_table_mechanism_knows_no_setting():

@@ -201,7 +201,6 @@ class TrainingTrigger:
             try:
                 fetch_project(
                     self.project,
-                    format=self.format,
                     out=self.out,
                     settings=self.settings or Settings.from_env(),
                     options=self.dataset_options,

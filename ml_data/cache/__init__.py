@@ -2,7 +2,7 @@
 
 from ml_data.cache.maintenance import CacheInfo, CorruptEntry, PruneReport, VerifyReport
 from ml_data.cache.metadata import CacheEntry
-from ml_data.cache.naming import cache_key, safe_filename
+from ml_data.cache.naming import cache_key
 from ml_data.cache.pending import PendingFile
 from ml_data.cache.store import Cache
 
@@ -15,5 +15,4 @@ __all__ = [
     "PruneReport",
     "VerifyReport",
     "cache_key",
-    "safe_filename",
 ]

@@ -39,10 +39,11 @@ from ml_data.cache.metadata import (
     write_aside,
     write_in_place,
 )
-from ml_data.cache.naming import cache_key, safe_filename
+from ml_data.cache.naming import cache_key
 from ml_data.cache.pending import PendingFile
 from ml_data.cache.seal import SealedHit, seal, seal_time
 from ml_data.errors import CacheError, ConfigurationError
+from ml_data.fsutil import safe_filename
 from ml_data.hashing import file_sha256
 from ml_data.media_types import media_type
 from ml_data.redaction import redact_url

@@ -20,8 +20,10 @@ from typing import Any
 from tqdm import tqdm
 
 from ml_data.converters.base import UNCONVERTIBLE, Context, ConversionReport, ConvertOptions, Format
-from ml_data.converters.output import atomic_folder, check_output, path_inputs
+from ml_data.converters.media import NO_MEDIA, MediaHooks
+from ml_data.converters.output import check_output, path_inputs
 from ml_data.errors import ConversionError, FormatNotSupported, MlDataError, NothingToWrite, UnknownFormat
+from ml_data.fsutil import atomic_folder
 from ml_data.tasks.label_config import LabelConfig, parse_label_config
 from ml_data.tasks.model import Annotation, Region, Task, read_tasks
 
@@ -73,6 +75,7 @@ def convert(
     *,
     config: LabelConfig | str | None = None,
     options: ConvertOptions | None = None,
+    media: MediaHooks | None = None,
     progress: bool = False,
     protect: Iterable[str | os.PathLike[str]] = (),
 ) -> ConversionReport:
@@ -84,7 +87,8 @@ def convert(
     all cancelled, no ground truth): that empty dataset is a true result. ``out`` must
     be new, empty or an earlier ml-data output, and contain neither the export, the working
     directory nor the files in ``protect`` (the config file the XML was read from): otherwise a
-    :class:`~ml_data.errors.ConfigurationError`, before anything is read.
+    :class:`~ml_data.errors.ConfigurationError`, before anything is read. ``media``: what the
+    caller knows about the media (:class:`MediaHooks`: local files, image sizes); none by default.
 
     >>> report = convert("export.json", "csv", "out/", config=open("config.xml").read())  # doctest: +SKIP
     >>> report.items_written, dict(report.skipped)  # doctest: +SKIP
@@ -92,7 +96,7 @@ def convert(
     inputs = [*path_inputs(source), *(("an input of this run", path) for path in protect)]
     target = check_output(out, inputs=inputs)
     with atomic_folder(target) as building:
-        report = write_format(source, format, building, config=config, options=options, progress=progress)
+        report = write_format(source, format, building, config=config, options=options, media=media, progress=progress)
         if report.nothing_written is not None:
             # Raised inside the block: an empty result never replaces the previous output.
             raise NothingToWrite(f"{report.nothing_written}; {out} is unchanged")
@@ -107,6 +111,7 @@ def write_format(
     *,
     config: LabelConfig | str | None = None,
     options: ConvertOptions | None = None,
+    media: MediaHooks | None = None,
     progress: bool = False,
 ) -> ConversionReport:
     """:func:`convert` into an existing empty ``folder``, without the atomic swap (for callers
@@ -119,7 +124,9 @@ def write_format(
     options = options or ConvertOptions()
     report = ConversionReport(format=fmt.name, output=folder)
     bar = tqdm(unit=" tasks", disable=not progress or not sys.stderr.isatty(), file=sys.stderr)
-    context = Context(read_tasks(source), parsed, options, report, on_task=lambda: bar.update(1))
+    context = Context(
+        read_tasks(source), parsed, options, report, on_task=lambda: bar.update(1), media=media or NO_MEDIA
+    )
     with bar, _no_cyclic_gc():
         try:
             fmt.write(context, folder)
@@ -150,6 +157,7 @@ __all__ = [
     "ConversionReport",
     "ConvertOptions",
     "LabelConfig",
+    "MediaHooks",
     "Region",
     "Task",
     "convert",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import wave
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,11 @@ import orjson
 
 from ml_data.converters.base import Context, FormatBase, annotated_tasks
 from ml_data.converters.images import UniqueNames
+from ml_data.converters.merging import append
 from ml_data.tasks.label_config import LabelConfig
+
+#: NeMo's manifest: JSON lines, under the name NeMo's tools use
+_MANIFEST = "manifest.json"
 
 
 def wav_duration(path: str) -> float | None:
@@ -50,24 +55,32 @@ class AsrManifestFormat(FormatBase):
         audio_name = next(iter(targets))
         key = config.objects[audio_name].value_key or ""
         controls = set(targets[audio_name])
-        lookup = context.options.media
-        if lookup is None:
+        if context.media.local_path is None:
             context.report.warn("no media lookup: audio_filepath holds the task's URL, not a local path")
         names = UniqueNames()
-        with open(out / "manifest.json", "wb") as handle:
+        with open(out / _MANIFEST, "wb") as handle:
             for task, url, selected in annotated_tasks(context, key, "audio URL", non_empty=True):
                 with context.guard(task.id):
                     self._write_task(context, handle, task, url, selected, controls, names)
 
+    def merge(self, relative: str, target: Path, parts: Sequence[Path]) -> None:
+        """The shards' manifests are JSON lines (one object a line, though named ``.json``):
+        concatenated."""
+        if Path(relative).name != _MANIFEST:
+            super().merge(relative, target, parts)
+            return
+        for part in parts:
+            append(target, part.read_bytes())
+
     def _write_task(self, context, handle, task, url, selected, controls, names) -> None:  # type: ignore[no-untyped-def]
-        lookup = context.options.media
+        lookup = context.media.local_path
         local = lookup(url, task.id) if lookup is not None else url
         if local is None:
             context.fail_or_skip(task.id, f"audio could not be resolved to a local file: {url}")
             return
         duration = wav_duration(local) if lookup is not None else None
         path = local
-        if context.options.place_media:
+        if context.media.places_media:
             name = f"audio/{names.stem(url, task.id)}{UniqueNames.extension(url, default='.wav')}"
             path = context.place(url, task.id, name)
         lines = [orjson.dumps(entry) + b"\n" for entry in self._entries(selected[0], controls, path, duration)]

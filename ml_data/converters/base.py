@@ -1,16 +1,16 @@
-"""What every format shares: options, the run report, annotation selection and result shaping.
-(The atomic output folder lives in :mod:`ml_data.converters.output`, re-exported here.)"""
+"""What every format shares: options, the run report, annotation selection and result shaping."""
 
 from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ml_data.converters.output import atomic_folder as atomic_folder  # where callers imported it from
+from ml_data.converters.media import NO_MEDIA, MediaHooks
+from ml_data.converters.merging import merge_files
 from ml_data.errors import ConfigurationError, ConversionError, MlDataError
 from ml_data.tasks.label_config import LabelConfig
 from ml_data.tasks.model import Annotation, Task, TaskSource
@@ -27,10 +27,6 @@ CATEGORY_ORDERS = ("alphabetical", "config")
 #: labels/<subset>/). Formats without a standard layout of their own write the same in both.
 LAYOUTS = ("label-studio", "standard")
 
-#: (url, task id) -> a local path, or None when it cannot be resolved; given by the caller (the
-#: pipeline or the CLI), so converters never touch the network themselves.
-MediaLookup = Callable[[str, "int | None"], "str | None"]
-
 
 def check_choice(name: str, value: object, choices: tuple[object, ...]) -> None:
     """A typed error naming the option and its choices, for a value that is not one of them."""
@@ -43,7 +39,8 @@ def check_choice(name: str, value: object, choices: tuple[object, ...]) -> None:
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    """What a conversion exports and how it treats bad tasks.
+    """What a conversion exports and how it treats bad tasks: the user's choices only (what the
+    caller knows about media comes apart, as :class:`~ml_data.converters.media.MediaHooks`).
 
     ``annotations``: which annotations of a task: ``all`` (newest first, as Label Studio's own
     exports), ``latest`` (most recently updated), ``first`` (earliest created), ``ground-truth``
@@ -58,27 +55,16 @@ class ConvertOptions:
     on_error: str = "fail"
     #: CoNLL: a blank line between sentences, not only between tasks
     split_sentences: bool = False
-    media: MediaLookup | None = None
-    #: (url, task id) -> (width, height) of an image whose results lack original sizes
-    image_sizes: Callable[[str, int | None], tuple[int, int] | None] | None = None
     #: class ids: "alphabetical" (as Label Studio documents) or "config" order
     category_order: str = "alphabetical"
     #: COCO: the first automatically assigned category id; None: 1 (0 means background to
     #: torchvision's detection models and to datumaro); 0 gives Label Studio's own numbering
     category_start: int | None = None
-    #: the caller places the media the output refers to (the fetch pipeline): the report lists
-    #: them (``placements``), and the ASR manifest's audio_filepath is the dataset-relative path
-    #: (``audio/<name>``), not the local file from ``media``
-    place_media: bool = False
     #: see :data:`LAYOUTS`
     layout: str = "label-studio"
-    #: the standard layout's subsets: every subset name, and the subset of a task (by its id)
+    #: the standard layout's subsets, every name (which task is in which: the media hooks'
+    #: ``subset_of``)
     subsets: tuple[str, ...] = ()
-    subset_of: Callable[[Any], str] | None = None
-
-    def subset(self, task_id: Any) -> str | None:
-        """The subset (split) a task belongs to, or None when the dataset has no subsets."""
-        return self.subset_of(task_id) if self.subset_of is not None and self.subsets else None
 
     def __post_init__(self) -> None:
         check_choice("annotations", self.annotations, ANNOTATION_CHOICES)
@@ -159,7 +145,8 @@ class ConversionReport:
 
 @dataclass
 class Context:
-    """Handed to a format's ``write``: the tasks, the config (may be None), options, report."""
+    """Handed to a format's ``write``: the tasks, the config (may be None), options, report, and
+    what the caller knows about media."""
 
     tasks: TaskSource
     config: LabelConfig | None
@@ -167,6 +154,7 @@ class Context:
     report: ConversionReport
     #: called once per task read by the final pass (a progress bar)
     on_task: Callable[[], None] | None = None
+    media: MediaHooks = NO_MEDIA
 
     def each_task(self) -> Iterator[Task]:
         """Tasks one by one; a task that cannot be read, or whose id an earlier task has, is
@@ -201,9 +189,14 @@ class Context:
     def place(self, url: str, task_id: Any, relative_path: str) -> str:
         """Record that the output refers to the media at ``url`` as ``relative_path`` (kept only
         when the caller places media, so a plain conversion's memory stays flat)."""
-        if self.options.place_media:
+        if self.media.places_media:
             self.report.placements.append((url, task_id, relative_path))
         return relative_path
+
+    def subset(self, task_id: Any) -> str | None:
+        """The subset (split) a task belongs to, or None when the dataset has no subsets."""
+        subset_of = self.media.subset_of
+        return subset_of(task_id) if subset_of is not None and self.options.subsets else None
 
     @contextlib.contextmanager
     def guard(self, task_id: Any) -> Iterator[None]:
@@ -252,9 +245,10 @@ class Format(Protocol):
 
     What the fetch pipeline asks of a format besides writing it: ``layouts`` (whether it has a
     standard layout of its own, see :data:`LAYOUTS`), ``keeps_task_data`` (the task data is
-    written as it is: the resources then go to ``media/`` with the URLs rewritten), and
+    written as it is: the resources then go to ``media/`` with the URLs rewritten),
     ``finish_splits`` (what to write once every split's folder is written, in Label Studio's
-    layout). :class:`FormatBase` has the defaults.
+    layout), and ``merge`` (one file as several shards of a distributed run wrote it, combined).
+    :class:`FormatBase` has the defaults.
     """
 
     name: str
@@ -267,6 +261,8 @@ class Format(Protocol):
 
     def finish_splits(self, folder: Path, splits: list[str]) -> None: ...
 
+    def merge(self, relative: str, target: Path, parts: Sequence[Path]) -> None: ...
+
 
 class FormatBase:
     """The defaults of :class:`Format`'s pipeline hooks."""
@@ -276,6 +272,13 @@ class FormatBase:
 
     def finish_splits(self, folder: Path, splits: list[str]) -> None:
         """Nothing to write beside the split folders."""
+
+    def merge(self, relative: str, target: Path, parts: Sequence[Path]) -> None:
+        """Add ``parts`` (the file at ``relative`` as other shards wrote it, differently) to
+        ``target``, the first shard's: JSON lists, tables and line files are combined, anything
+        else is an :class:`~ml_data.errors.OutputError` (see :mod:`ml_data.converters.merging`).
+        Files every shard wrote alike (``classes.txt``) never reach it."""
+        merge_files(relative, target, parts)
 
 
 def select_annotations(task: Task, options: ConvertOptions) -> tuple[list[Annotation], str | None]:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ml_data.cache.naming import safe_filename
 from ml_data.converters.base import Context, FormatBase
 from ml_data.converters.brush_rle import mask_from_rle
 from ml_data.converters.images import UniqueNames, annotated_images, image_key
 from ml_data.converters.png import write_gray_png
 from ml_data.errors import InvalidExport
+from ml_data.fsutil import safe_filename
 from ml_data.tasks.label_config import LabelConfig
 
 _UNSAFE = re.compile(r"[^\w.-]+")

@@ -13,7 +13,9 @@
 - annotation ids start at 1: pycocotools' COCOeval takes id 0 for "unmatched", so a ground truth
   evaluated against itself would score below 1.0 with an annotation 0.
 - a rotated rectangle's ``area`` is the rectangle's own (its ``bbox`` encloses its corners).
-Images, annotations and categories are streamed to temp files and joined at the end.
+Images, annotations and categories are streamed to temp files and joined at the end. The shards
+of a distributed run are merged into one file (:func:`merge_coco`: ids unique across the dataset,
+categories matched by name).
 
 Layouts: ``label-studio`` writes ``result.json`` with ``file_name`` ``images/<name>``, as Label
 Studio's export; ``standard`` writes ``annotations/instances_<subset>.json`` (``default`` without
@@ -24,6 +26,7 @@ subsets) with ``file_name`` relative to ``images/<subset>/``, as datumaro, torch
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,7 @@ from ml_data.converters.images import (
     image_key,
     image_size,
 )
+from ml_data.converters.merging import different_versions, read_json, write_json
 from ml_data.errors import InvalidExport
 from ml_data.tasks.label_config import LabelConfig
 from ml_data.tasks.model import Region
@@ -99,7 +103,7 @@ class CocoFormat(FormatBase):
                     if not items and has_objects(regions):
                         context.report.skip(task.id, NOTHING_IN_FORMAT)
                         continue
-                    subset = options.subset(task.id) if standard else None
+                    subset = context.subset(task.id) if standard else None
                     part = subsets.get(subset) or subsets.setdefault(subset, _SubsetParts(out, subset))
                     image_id = part.counts["images"]
                     file_name = f"{names.stem(url, task.id)}{UniqueNames.extension(url)}"
@@ -133,6 +137,16 @@ class CocoFormat(FormatBase):
             (out / "images" / (subset or "")).mkdir(parents=True, exist_ok=True)
             target = out / "annotations" / f"instances_{subset or 'default'}.json"
             (subsets.get(subset) or _SubsetParts(out, subset)).assemble(target, category_list)
+
+    def merge(self, relative: str, target: Path, parts: Sequence[Path]) -> None:
+        """Shards' COCO files as one (:func:`merge_coco`); any other file as every format's."""
+        if Path(relative).suffix.lower() != ".json":
+            super().merge(relative, target, parts)
+            return
+        documents = [read_json(relative, path) for path in (target, *parts)]
+        if not all(_is_coco(document) for document in documents):
+            raise different_versions(relative)
+        write_json(target, merge_coco(documents))
 
     def _annotations(self, regions, ids, points, width, height, task_id, context):  # type: ignore[no-untyped-def]
         by_id = {region.id: region for region in regions if region.id}
@@ -267,3 +281,47 @@ class _SubsetParts:
             handle.write(b'\n],\n"info": {"description": "exported by ml-data"}}\n')
         for path in self.paths.values():
             path.unlink()
+
+
+def _is_coco(document: Any) -> bool:
+    return isinstance(document, Mapping) and isinstance(document.get("images"), list) and "annotations" in document
+
+
+def merge_coco(documents: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """COCO documents into one: image and annotation ids numbered on from the lowest any of them
+    uses (the writer's own start), so they are unique across all; categories matched by name (the
+    first document's ids kept, new names numbered after)."""
+    image_start = min((image["id"] for document in documents for image in document.get("images") or ()), default=0)
+    annotation_start = min(
+        (annotation["id"] for document in documents for annotation in document.get("annotations") or ()), default=0
+    )
+    categories: list[dict[str, Any]] = []
+    by_name: dict[str, Any] = {}
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    for document in documents:
+        category_ids = {}
+        for category in document.get("categories") or ():
+            name = category.get("name")
+            if name not in by_name:
+                used = {item["id"] for item in categories}
+                new_id = category["id"] if category["id"] not in used else max(used, default=-1) + 1
+                by_name[name] = new_id
+                categories.append({**category, "id": new_id})
+            category_ids[category["id"]] = by_name[name]
+        image_ids = {}
+        for image in document.get("images") or ():
+            image_ids[image["id"]] = image_start + len(images)
+            images.append({**image, "id": image_start + len(images)})
+        for annotation in document.get("annotations") or ():
+            annotations.append(
+                {
+                    **annotation,
+                    "id": annotation_start + len(annotations),
+                    "image_id": image_ids[annotation["image_id"]],
+                    "category_id": category_ids.get(annotation["category_id"], annotation["category_id"]),
+                }
+            )
+    first = documents[0]
+    merged = {key: value for key, value in first.items() if key not in ("images", "categories", "annotations")}
+    return {"images": images, "categories": categories, "annotations": annotations, **merged}

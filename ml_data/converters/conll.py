@@ -13,13 +13,14 @@ expressed in IOB: the first (longest at equal start) is kept and the others are 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from nltk.tokenize import TreebankWordTokenizer
 
 from ml_data.converters.base import Context, FormatBase, annotated_tasks
+from ml_data.converters.merging import append
 from ml_data.tasks.label_config import LabelConfig
 from ml_data.tasks.model import Annotation
 
@@ -150,6 +151,18 @@ class ConllFormat(FormatBase):
                     for block in blocks:
                         handle.write(block)
                         context.report.items_written += 1
+
+    def merge(self, relative: str, target: Path, parts: Sequence[Path]) -> None:
+        """Shards' CoNLL files as one document: one ``-DOCSTART-`` line (the first shard's), each
+        shard's sentences after a blank line."""
+        if Path(relative).suffix.lower() != ".conll":
+            super().merge(relative, target, parts)
+            return
+        for part in parts:
+            body = part.read_bytes()
+            if body.startswith(DOCSTART.encode()):
+                body = body[len(DOCSTART) :]
+            append(target, body, blank_line=True)  # CoNLL documents end on a blank line
 
     @staticmethod
     def _spans(annotation: Annotation, controls: set[str], text: str, context: Context, task_id: Any) -> list:

@@ -9,10 +9,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from ml_data.cache.naming import MAX_FILENAME_BYTES, safe_filename
 from ml_data.converters.base import Context, annotated_tasks
 from ml_data.data_uris import data_uri_name
 from ml_data.errors import InvalidExport
+from ml_data.fsutil import MAX_FILENAME_BYTES, safe_filename
 from ml_data.tasks.label_config import LabelConfig
 from ml_data.tasks.model import Annotation, Region, Task
 
@@ -66,7 +66,7 @@ class UniqueNames:
 
 
 #: A stem's suffix (``__task<id>``) is cut to this many bytes, the rest of it to
-#: :data:`~ml_data.cache.naming.MAX_FILENAME_BYTES` with the suffix whole (so names stay distinct).
+#: :data:`~ml_data.fsutil.MAX_FILENAME_BYTES` with the suffix whole (so names stay distinct).
 _MAX_SUFFIX = 40
 
 
@@ -185,7 +185,7 @@ def image_size(regions: Sequence[Region], url: str, task_id: Any, context: Conte
     for region in regions:
         if region.original_width and region.original_height:
             return _dimension(region.original_width), _dimension(region.original_height)
-    lookup = context.options.image_sizes
+    lookup = context.media.image_size
     size = lookup(url, task_id) if lookup is not None else None
     if size is None:
         if not regions:

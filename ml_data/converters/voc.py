@@ -144,7 +144,7 @@ class VocFormat(FormatBase):
                     handle.write(voc_document(images, filename, width, height, objects))
                 context.place(url, task.id, f"{images}/{filename}")
                 if standard:
-                    image_sets.setdefault(options.subset(task.id) or "default", []).append(stem)
+                    image_sets.setdefault(context.subset(task.id) or "default", []).append(stem)
                 context.report.items_written += 1
         if standard:
             self._write_standard_lists(out, image_sets or {"default": []}, config, context.report)

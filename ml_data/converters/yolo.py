@@ -105,7 +105,7 @@ class YoloFormat(FormatBase):
                 if not lines and has_objects(regions):
                     context.report.skip(task.id, NOTHING_IN_FORMAT)
                     continue
-                subset = options.subset(task.id) if standard else None
+                subset = context.subset(task.id) if standard else None
                 folder = f"{subset}/" if subset else ""
                 stem = names_in_use.stem(url, task.id)
                 if folder not in folders_made:

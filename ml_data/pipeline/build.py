@@ -5,42 +5,39 @@ only when complete, so a failed run leaves the previous dataset intact."""
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ml_data.cache import Cache
 from ml_data.config import Settings
-from ml_data.converters import Format, get_format, write_format
-from ml_data.converters.output import atomic_folder
-from ml_data.errors import FormatNotSupported, MlDataError, NothingToWrite, OutputError, ResourcesFailed
+from ml_data.converters import Format, MediaHooks, write_format
+from ml_data.errors import MlDataError, NothingToWrite, OutputError, ResourcesFailed
+from ml_data.fsutil import atomic_folder
 from ml_data.jsonio import dumps
 from ml_data.pipeline.manifest import (
-    check_target,
     files_intact,
     fill_from_manifest,
     manifest_bytes,
-    read_manifest,
     reusable_files,
     settings_key,
 )
 from ml_data.pipeline.options import DatasetOptions
 from ml_data.pipeline.placing import FilteredTasks, MediaLinks, Placement, image_size, place_and_record
+from ml_data.pipeline.plan import Plan, prepare
 from ml_data.pipeline.report import MANIFEST, DatasetReport, why_empty_dataset
-from ml_data.pipeline.tasks import TaskInfo, TaskReader, scan_tasks
+from ml_data.pipeline.tasks import TaskInfo
 from ml_data.redaction import redact_url
 from ml_data.resolvers import resolve_many
 from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.resolver import Resolver
 from ml_data.tasks.identity import task_id_value
-from ml_data.tasks.label_config import LabelConfig, parse_label_config
+from ml_data.tasks.label_config import LabelConfig
 from ml_data.tasks.model import read_tasks
 from ml_data.tasks.resources import resource_keys
-from ml_data.video.expand import FRAME_FORMATS, FramePlan, expand_videos, frame_plan
+from ml_data.video.expand import FramePlan, expand_videos
 
 logger = logging.getLogger(__name__)
 
@@ -61,58 +58,29 @@ def build_dataset(
     >>> build_dataset(Path("export.json"), Path("data"), config=xml, settings=settings,
     ...               options=DatasetOptions(format="coco"), source={"export": "export.json"})  # doctest: +SKIP
     """
-    return Build(export, out, config, settings, options, source, resolver, progress).run()
+    plan = prepare(export, options, settings, out=out, config=config, manifest_source=source, resolver=resolver)
+    return Build(plan, settings, progress=progress).run()
 
 
-@dataclass
 class Build:
-    """One build. What the caller already has (the previous manifest, the tasks read while they
-    arrived, resources resolved meanwhile) is handed in rather than worked out again."""
+    """One build of a :class:`~ml_data.pipeline.plan.Plan`: what changed, resolve what is missing,
+    convert, place the files, write the manifest."""
 
-    export: Path
-    out: Path
-    config: str | None
-    settings: Settings
-    options: DatasetOptions
-    source: dict[str, Any]
-    resolver: Resolver | None = None
-    progress: bool = False
-    #: the previous manifest (None: no previous dataset); read from ``out`` when not given
-    previous: Mapping[str, Any] | None = None
-    previous_read: bool = False
-    #: tasks already read from the export, and resources already resolved
-    tasks: dict[str, TaskInfo] | None = None
-    prefetched: Mapping[str, LocalFile | MlDataError] = field(default_factory=dict)
-    #: the config already parsed, and already found expressible in the format
-    parsed: LabelConfig | None = None
-    checked: bool = False
-    #: files besides the export that the dataset folder must not contain (the config file)
-    protect: tuple[str | os.PathLike[str], ...] = ()
-    #: a dataset without any item is written, not refused (a shard of a larger dataset: the
-    #: whole is checked once merged)
-    allow_empty: bool = False
+    def __init__(self, plan: Plan, settings: Settings, *, progress: bool = False) -> None:
+        self.plan = plan
+        self.settings = settings
+        self.progress = progress
+        # shorthands for what the steps read most
+        self.out = plan.out
+        self.options = plan.options
+        self.resolver = plan.resolver
 
     def run(self) -> DatasetReport:
-        fmt = get_format(self.options.format)
-        parsed = self.parsed if self.parsed is not None or not self.config else parse_label_config(self.config)
-        # Video tasks are written as frame images: the formats see the config of those images.
-        video = frame_plan(parsed, self.options.frames) if fmt.name in FRAME_FORMATS else None
-        parsed = video.config if video is not None else parsed
-        reason = None if self.checked else fmt.check(parsed)
-        if reason is not None:
-            raise FormatNotSupported(reason)
-        report = DatasetReport(out=self.out, format=fmt.name, source=self.source)
-        tasks = self.tasks
-        if tasks is None:
-            reader = TaskReader(parsed, self.options.convert_options(), self.options.split)
-            tasks = scan_tasks(self.export, reader)
+        plan = self.plan
+        fmt, tasks, previous = plan.format, plan.tasks, plan.previous
+        report = DatasetReport(out=self.out, format=fmt.name, source=dict(plan.manifest_source))
         report.tasks = len(tasks)
-        key = settings_key(self.config, self.options)
-        if not self.previous_read:
-            inputs = [("the export", self.export), *(("an input of this run", path) for path in self.protect)]
-            check_target(self.out, inputs)
-            self.previous = read_manifest(self.out)
-        previous = self.previous
+        key = settings_key(plan.config_xml, self.options)
         old_tasks: Mapping[str, Any] = previous.get("tasks", {}) if previous else {}
         unchanged = {
             task_id
@@ -135,7 +103,7 @@ class Build:
         resolved, failed_tasks = self._resolve(tasks, reusable, report)
         with atomic_folder(self.out) as building:
             placed_from = self._convert(
-                building, fmt, parsed, tasks, resolved, reusable, failed_tasks, report, video=video
+                building, fmt, plan.config, tasks, resolved, reusable, failed_tasks, report, video=plan.video
             )
             empty = why_empty_dataset(
                 report.tasks,
@@ -143,15 +111,15 @@ class Build:
                 excluded=len(failed_tasks),
                 failures=report.failures,
             )
-            if empty is not None and not self.allow_empty:
+            if empty is not None and not plan.allow_empty:
                 # Raised inside the block: an empty dataset never replaces the previous one.
                 raise NothingToWrite(f"{empty}; {self.out} is unchanged")
             files = place_and_record(building, self.out, previous, placed_from, link=self.options.link, report=report)
             (building / MANIFEST).write_bytes(
                 manifest_bytes(
-                    source=self.source,
+                    source=dict(plan.manifest_source),
                     settings=key,
-                    config=self.config,
+                    config=plan.config_xml,
                     tasks=tasks,
                     failed_tasks=failed_tasks,
                     files=files,
@@ -178,7 +146,7 @@ class Build:
             (url, task_id_value(task_id)) for url, task_id in wanted if (redact_url(url), task_id) not in reusable
         ]
         report.resources_reused = len(wanted) - len(to_resolve)
-        outcomes = dict(self.prefetched)
+        outcomes = dict(self.plan.prefetched)
         missing = [(url, task_id) for url, task_id in to_resolve if url not in outcomes]
         if missing:
             result = resolve_many(
@@ -240,11 +208,18 @@ class Build:
             if fmt.keeps_task_data
             else None
         )
+        # What the format may ask about media: built once, the same for every split.
+        hooks = MediaHooks(
+            local_path=lambda url, task_id: _as_str(local_path(url, task_id)),
+            image_size=lambda url, task_id: image_size(resolved.get(url) or local_path(url, task_id)),
+            subset_of=lambda task_id: tasks[str(task_id)].split,
+            places_media=True,
+        )
         placed_from: dict[str, Placement] = {}
         # With a folder per split, each split's tasks are first put in a file of their own: one
         # pass over the export instead of one per split.
         with tempfile.TemporaryDirectory(dir=building.parent, prefix=f".{self.out.name}.splits-") as parts:
-            export = self.export
+            export = self.plan.export
             if video is not None:
                 resolved = dict(resolved)  # the frames join the resolved files, under their item URLs
                 cache = self.resolver.cache if self.resolver is not None else Cache.from_settings(self.settings)
@@ -267,13 +242,8 @@ class Build:
                     fmt.name,
                     folder,
                     config=parsed,
-                    options=self.options.convert_options(
-                        media=lambda url, task_id: _as_str(local_path(url, task_id)),
-                        image_sizes=lambda url, task_id: image_size(resolved.get(url) or local_path(url, task_id)),
-                        place_media=True,
-                        subsets=subsets,
-                        subset_of=lambda task_id: tasks[str(task_id)].split,
-                    ),
+                    options=self.options.convert_options(subsets=subsets),
+                    media=hooks,
                     progress=self.progress,
                 )
                 conversion.output = self.out / split_name if split_name else self.out

@@ -154,6 +154,24 @@ class DatasetOptions:
         }
 
 
+def with_format(options: DatasetOptions | None, format: str | None) -> DatasetOptions:
+    """The options of a run given ``options`` and/or a ``format=`` keyword: the options are the one
+    source of the format, so a keyword naming another format is a :class:`ConfigurationError`
+    (naming both), not a silent override. A keyword alone, or one equal to the options' format
+    (in any spelling), is accepted.
+
+    >>> with_format(None, "YOLO").format
+    'yolo'
+    """
+    if options is None:
+        return DatasetOptions(format=format if format is not None else "json")
+    if format is not None and normalize_format_name(str(format)) != options.format:
+        raise ConfigurationError(
+            f"format={format!r} conflicts with options.format={options.format!r}: give the format once, in the options"
+        )
+    return options
+
+
 #: The options a client of the service may set (the rest are the server's business).
 SERVICE_OPTIONS = (
     "annotations",
@@ -197,4 +215,4 @@ def options_schema() -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": ["format"], "additionalProperties": False}
 
 
-__all__ = ["CHOICES", "SERVICE_OPTIONS", "DatasetOptions", "options_schema", "parse_split"]
+__all__ = ["CHOICES", "SERVICE_OPTIONS", "DatasetOptions", "options_schema", "parse_split", "with_format"]

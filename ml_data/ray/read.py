@@ -29,7 +29,7 @@ from ml_data.config import Settings
 from ml_data.errors import ConfigurationError, InvalidExport
 from ml_data.jsonio import dumps, loads
 from ml_data.labelstudio import LabelStudioClient
-from ml_data.pipeline.fetch import whole_export
+from ml_data.pipeline.exports import whole_export
 from ml_data.tasks.label_config import parse_label_config
 from ml_data.tasks.model import read_tasks as read_export
 from ml_data.tasks.reader import Unreadable, array_item_spans, array_items_of, first_char

@@ -10,6 +10,7 @@ staging folder; the dataset replaces the previous one only once complete.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -24,13 +25,14 @@ from ray.data.datasource import Datasink, WriteResult
 
 from ml_data.config import Settings
 from ml_data.converters import get_format
-from ml_data.converters.output import atomic_folder
 from ml_data.errors import ConfigurationError, FormatNotSupported, MlDataError, NothingToWrite
+from ml_data.fsutil import atomic_folder
 from ml_data.jsonio import dumps
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline.build import Build
 from ml_data.pipeline.manifest import check_target
-from ml_data.pipeline.options import DatasetOptions, parse_split
+from ml_data.pipeline.options import DatasetOptions, parse_split, with_format
+from ml_data.pipeline.plan import prepare
 from ml_data.pipeline.report import DatasetReport, why_empty_dataset
 from ml_data.ray.merge import merge_shards, write_manifest
 from ml_data.ray.read import raw_task
@@ -92,18 +94,17 @@ class DatasetSink(Datasink[ShardResult | None]):
                 _collect(row, prefetched)
             handle.write(b"]")
         try:
-            report = Build(
+            plan = prepare(
                 export,
-                self.staging / name,
-                self.config,
-                self.settings,
                 self.options,
-                self.source,
-                previous=None,
-                previous_read=True,
+                self.settings,
+                out=self.staging / name,
+                config=self.config,
+                manifest_source=self.source,
                 prefetched=prefetched,
                 allow_empty=True,
-            ).run()
+            )
+            report = Build(plan, self.settings).run()
         finally:
             export.unlink(missing_ok=True)
         return {"shard": name, **{count: getattr(report, count) for count in _COUNTS}, "failures": report.failures}
@@ -115,9 +116,17 @@ class DatasetSink(Datasink[ShardResult | None]):
             with atomic_folder(self.out) as building:
                 if not shards:
                     export = _empty_export(self.staging)
-                    Build(export, self.staging / "empty", self.config, self.settings, self.options, self.source).run()
+                    plan = prepare(
+                        export,
+                        self.options,
+                        self.settings,
+                        out=self.staging / "empty",
+                        config=self.config,
+                        manifest_source=self.source,
+                    )
+                    Build(plan, self.settings).run()
                     shards = [self.staging / "empty"]
-                manifest = merge_shards(shards, building, self.out)
+                manifest = merge_shards(shards, building, self.out, format=self.options.format)
                 _refuse_empty(manifest, self.out)
                 write_manifest(building, manifest)
         finally:
@@ -184,7 +193,7 @@ def write_dataset(
     ds: Dataset,
     path: str | os.PathLike[str],
     *,
-    format: str = "json",
+    format: str | None = None,
     split: str | Mapping[str, float] | None = None,
     project: int | None = None,
     config: str | None = None,
@@ -207,12 +216,9 @@ def write_dataset(
     ...               split="train=0.8,val=0.2", project=3)  # doctest: +SKIP
     """
     settings = settings or Settings.from_env()
-    if options is None:
-        options = DatasetOptions(format=format, split=parse_split(split))
-    elif options.format != get_format(format).name or split is not None:
-        options = DatasetOptions(
-            **{**options.__dict__, "format": format, "split": options.split if split is None else parse_split(split)}
-        )
+    options = with_format(options, format)
+    if split is not None:
+        options = dataclasses.replace(options, split=parse_split(split))
     if project is not None:
         client = LabelStudioClient(settings)
         info = client.project(project)

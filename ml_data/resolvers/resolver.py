@@ -8,9 +8,10 @@ import functools
 import time
 from typing import TYPE_CHECKING
 
-from ml_data.cache import Cache, safe_filename
+from ml_data.cache import Cache
 from ml_data.config import Settings
 from ml_data.errors import MlDataError
+from ml_data.fsutil import safe_filename
 from ml_data.http import HttpClient
 from ml_data.labelstudio import http_client
 from ml_data.resolvers.base import LocalFile, OpenedFile

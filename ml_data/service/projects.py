@@ -134,9 +134,7 @@ def build(project_id: int):  # type: ignore[no-untyped-def]
 
     def work(job: Job, _items: list[Any]) -> None:
         with _folder_lock(out):  # the same dataset requested twice: built once, then found unchanged
-            report = fetch_project(
-                project_id, format=options.format, out=out, settings=settings, options=options, resolver=resolver
-            )
+            report = fetch_project(project_id, out=out, settings=settings, options=options, resolver=resolver)
         job.total = report.tasks
         job.done = report.tasks
         job.result = {

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from ml_data import Cache, IncompleteDownload
-from ml_data.cache import cache_key, maintenance, safe_filename
+from ml_data.cache import cache_key, maintenance
+from ml_data.fsutil import safe_filename
 
 
 def entries(cache: Cache) -> list:

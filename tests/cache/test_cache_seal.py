@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ml_data import Cache, Resolver
-from ml_data.cache import cache_key, safe_filename
-from ml_data.cache.naming import _cleaned
+from ml_data.cache import cache_key
 from ml_data.cache.seal import seal_time
+from ml_data.fsutil import _cleaned, safe_filename
 
 BODY = b"sealed content " * 300
 

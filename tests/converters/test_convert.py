@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from ml_data.cli import main
-from ml_data.converters import KNOWN_FORMATS, ConvertOptions, convert
+from ml_data.converters import KNOWN_FORMATS, ConvertOptions, MediaHooks, convert
 from ml_data.errors import ConversionError, FormatNotSupported, InvalidExport, UnknownFormat
 from tests.support.exports import NER_CONFIG, ner_task, write_export
 
@@ -151,7 +151,7 @@ def test_asr_manifest(tmp_path):
         "asr-manifest",
         tmp_path / "out",
         config=ASR,
-        options=ConvertOptions(media=lambda url, task_id: paths[url]),
+        media=MediaHooks(local_path=lambda url, task_id: paths[url]),
     )
     lines = [json.loads(line) for line in (tmp_path / "out" / "manifest.json").read_text().splitlines()]
     assert lines == [

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ml_data.converters import KNOWN_FORMATS, ConvertOptions, convert
+from ml_data.converters import KNOWN_FORMATS, ConvertOptions, MediaHooks, convert
 from ml_data.errors import ConversionError, InvalidExport, InvalidLabelConfig, MlDataError
 from ml_data.tasks.label_config import parse_label_config
 
@@ -107,9 +107,11 @@ def test_hostile_tasks_give_typed_errors_or_complete_outputs(tmp_path, name, pol
     @given(batch=st.lists(tasks(), min_size=1, max_size=3))
     def check(batch: list[dict]) -> None:
         out = tmp_path / f"out-{os.urandom(4).hex()}"
-        options = ConvertOptions(on_error=policy, media=lambda url, task_id: None)
+        options = ConvertOptions(on_error=policy)
         try:
-            convert(batch, name, out, config=CONFIG, options=options)
+            convert(
+                batch, name, out, config=CONFIG, options=options, media=MediaHooks(local_path=lambda url, task_id: None)
+            )
         except MlDataError:
             assert not out.exists()  # nothing half-written
             return

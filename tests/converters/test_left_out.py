@@ -15,12 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml_data.cache.naming import MAX_FILENAME_BYTES, safe_filename
-from ml_data.converters import KNOWN_FORMATS, ConvertOptions, convert
+from ml_data.converters import KNOWN_FORMATS, ConvertOptions, MediaHooks, convert
 from ml_data.converters.brush_rle import rle_from_mask
 from ml_data.converters.images import UniqueNames
-from ml_data.converters.output import MARKER
 from ml_data.errors import ConversionError, FormatNotSupported, NothingToWrite
+from ml_data.fsutil import MARKER, MAX_FILENAME_BYTES, safe_filename
 
 IMAGE = (
     "<View><Image name='image' value='$image'/>"
@@ -238,8 +237,8 @@ def test_an_image_with_nothing_the_format_holds_is_left_out_but_a_truly_empty_on
         image_task(4, can + cannot, "/data/upload/1/mixed.jpg"),
     ]
     # A task whose only result records no size is skipped for that: give the empty ones a size.
-    sizes = ConvertOptions(image_sizes=lambda url, task_id: (200, 100))
-    report = convert(tasks, fmt, tmp_path / "out", config=IMAGE, options=sizes)
+    sizes = MediaHooks(image_size=lambda url, task_id: (200, 100))
+    report = convert(tasks, fmt, tmp_path / "out", config=IMAGE, media=sizes)
     assert report.items_written == 3 and report.skipped["nothing in this format"] == 1
     assert (1, "nothing in this format") in report.examples
     written = " ".join(_items(tmp_path / "out"))

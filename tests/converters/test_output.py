@@ -12,8 +12,9 @@ from click.testing import CliRunner
 
 from ml_data.cli import main
 from ml_data.converters import convert
-from ml_data.converters.output import MARKER, atomic_folder, check_output
+from ml_data.converters.output import check_output
 from ml_data.errors import ConfigurationError
+from ml_data.fsutil import MARKER, atomic_folder
 
 CONFIG = (
     "<View><Image name='image' value='$image'/><RectangleLabels name='label' toName='image'>"

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from ml_data.converters import convert
 from ml_data.converters.brush_rle import rle_from_mask
-from ml_data.converters.output import MARKER
 from ml_data.converters.voc import voc_box, voc_document
+from ml_data.fsutil import MARKER
 
 CONFIG = (
     "<View><Image name='img' value='$image'/><RectangleLabels name='box' toName='img'><Label value='cat'/></RectangleLabels>"

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from ml_data.converters import ConvertOptions, convert, parse_label_config
+from ml_data.converters import ConvertOptions, MediaHooks, convert, parse_label_config
 from ml_data.converters.categories import categories
 from ml_data.converters.geometry import Box, corners, from_pixels, to_pixels
 from ml_data.errors import NothingToWrite
@@ -152,7 +152,7 @@ def test_missing_size_uses_the_lookup_or_is_reported(tmp_path):
         "yolo",
         tmp_path / "ok",
         config=CONFIG,
-        options=ConvertOptions(image_sizes=lambda url, tid: (100, 100)),
+        media=MediaHooks(image_size=lambda url, tid: (100, 100)),
     )
     assert yolo_lines(tmp_path / "ok", "a") == [[0, 0.25, 0.25, 0.5, 0.5]]
 

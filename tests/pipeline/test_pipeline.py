@@ -422,7 +422,7 @@ def _tree(folder: Path) -> dict[str, bytes | None]:
 
 
 def test_fetch_replaces_its_own_datasets_marked_or_written_before_the_marker(settings, tmp_path):
-    from ml_data.converters.output import MARKER
+    from ml_data.fsutil import MARKER
 
     export = write_export(tmp_path / "export.json", [box_task(1, IMAGE)])
     out = tmp_path / "dataset"
@@ -473,3 +473,21 @@ def test_fetch_that_would_write_nothing_fails_and_keeps_the_previous_dataset(set
     write_export(export, [{**box_task(4, IMAGE), "annotations": []}])
     report = run(export, out, settings)
     assert report.conversions["all"].items_written == 0 and report.conversions["all"].skipped == {"no annotation": 1}
+
+
+def test_the_options_are_the_one_source_of_the_format(file_server, images, settings, tmp_path):
+    """A ``format=`` keyword naming another format than the options is refused (naming both) before
+    anything is written; options alone decide the format; a keyword alone, or the same format in
+    another spelling, still works."""
+    export = write_export(tmp_path / "export.json", tasks_for(file_server, 2))
+    common = {"config": CONFIG, "settings": settings}
+    with pytest.raises(ConfigurationError, match=r"format='yolo'.*options\.format='coco'"):
+        fetch_export(export, format="yolo", out=tmp_path / "both", options=DatasetOptions(format="coco"), **common)
+    assert not (tmp_path / "both").exists()
+    assert (
+        fetch_export(export, out=tmp_path / "options", options=DatasetOptions(format="coco"), **common).format == "coco"
+    )
+    assert (tmp_path / "options" / "annotations").is_dir()
+    same = fetch_export(export, format="COCO", out=tmp_path / "same", options=DatasetOptions(format="coco"), **common)
+    assert same.format == "coco"
+    assert fetch_export(export, format="voc", out=tmp_path / "keyword", **common).format == "voc"

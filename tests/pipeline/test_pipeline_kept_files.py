@@ -14,6 +14,7 @@ import pytest
 from ml_data import Resolver, Settings, UnsafePath
 from ml_data.pipeline import DatasetOptions
 from ml_data.pipeline.build import Build
+from ml_data.pipeline.plan import prepare
 from tests.pipeline.test_pipeline import CONFIG, box_task, png, run, tasks_for, write_export
 
 
@@ -128,15 +129,8 @@ def test_a_local_folder_swapped_for_a_link_after_resolving_never_reaches_the_dat
     os.rename(local_files["root"] / "photos", held)
     (local_files["root"] / "photos").symlink_to("../outside")
     out = tmp_path / "dataset"
-    build = Build(
-        export,
-        out,
-        CONFIG,
-        settings,
-        DatasetOptions(format="yolo"),
-        {"export": "export.json"},
-        prefetched={url: resolved},
-    )
+    plan = prepare(export, DatasetOptions(format="yolo"), settings, out=out, config=CONFIG, prefetched={url: resolved})
+    build = Build(plan, settings)
     with pytest.raises(UnsafePath):
         build.run()
     assert not out.exists()

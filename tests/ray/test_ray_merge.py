@@ -1,6 +1,7 @@
-"""Merging shard datasets (ml_data.ray.merge) and the sink's commit, without a cluster: COCO ids made
-unique, lists and tables combined, clashing media refused, and a shard no write result names (a
-killed or retried write task's) never reaching the dataset."""
+"""Merging shard datasets (ml_data.ray.merge) and the sink's commit, without a cluster: files the
+shards wrote differently combined by the dataset's format (COCO ids made unique, CoNLL one document,
+tables concatenated), clashing media refused, and a shard no write result names (a killed or retried
+write task's) never reaching the dataset. Each format's own merge: tests/converters/test_merge.py."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ray.data.datasource import WriteResult  # noqa: E402
 from ml_data.errors import OutputError  # noqa: E402
 from ml_data.hashing import file_sha256  # noqa: E402
 from ml_data.pipeline.options import DatasetOptions  # noqa: E402
-from ml_data.ray.merge import merge_coco, merge_shards  # noqa: E402
+from ml_data.ray.merge import merge_shards  # noqa: E402
 from ml_data.ray.write import DatasetSink  # noqa: E402
 
 
@@ -50,20 +51,6 @@ def _coco(images: list[str], label: str) -> bytes:
     ).encode()
 
 
-def test_coco_ids_are_unique_and_categories_matched_by_name():
-    merged = merge_coco([json.loads(_coco(["a.jpg", "b.jpg"], "cat")), json.loads(_coco(["c.jpg"], "dog"))])
-    assert [image["id"] for image in merged["images"]] == [0, 1, 2]
-    assert [annotation["id"] for annotation in merged["annotations"]] == [0, 1, 2]
-    names = {category["id"]: category["name"] for category in merged["categories"]}
-    files = {image["id"]: image["file_name"] for image in merged["images"]}
-    assert {(files[a["image_id"]], names[a["category_id"]]) for a in merged["annotations"]} == {
-        ("a.jpg", "cat"),
-        ("b.jpg", "cat"),
-        ("c.jpg", "dog"),
-    }
-    assert merged["info"] == {"description": "x"}
-
-
 def test_shards_merge_into_one_dataset_with_one_manifest(tmp_path):
     one = _shard(
         tmp_path / "s1",
@@ -72,7 +59,6 @@ def test_shards_merge_into_one_dataset_with_one_manifest(tmp_path):
             "images/a.jpg": b"A",
             "classes.txt": b"cat\n",
             "list.csv": b"id,x\n1,2\n",
-            "result.conll": b"-DOCSTART- -X- O O\n\nw O\n",
         },
         {"1": {"fingerprint": "f1"}},
         media=("images/a.jpg",),
@@ -84,25 +70,37 @@ def test_shards_merge_into_one_dataset_with_one_manifest(tmp_path):
             "images/b.jpg": b"B",
             "classes.txt": b"cat\n",
             "list.csv": b"id,x\n2,3\n",
-            "result.conll": b"-DOCSTART- -X- O O\n\nv O\n",
         },
         {"2": {"fingerprint": "f2"}},
         media=("images/b.jpg",),
     )
     building = tmp_path / "building"
     building.mkdir()
-    manifest = merge_shards([one, two], building, tmp_path / "out")
+    manifest = merge_shards([one, two], building, tmp_path / "out", format="coco")
     assert set(manifest["tasks"]) == {"1", "2"}
     assert manifest["conversions"]["all"]["tasks"] == 2 and manifest["conversions"]["all"]["output"] == str(
         tmp_path / "out"
     )
     assert (building / "classes.txt").read_bytes() == b"cat\n"
     assert (building / "list.csv").read_bytes() == b"id,x\n1,2\n2,3\n"
-    assert (building / "result.conll").read_bytes() == b"-DOCSTART- -X- O O\n\nw O\n\nv O\n"
     coco = json.loads((building / "result.json").read_text())
     assert sorted(image["file_name"] for image in coco["images"]) == ["a.jpg", "b.jpg"]
     for relative, entry in manifest["files"].items():
         assert file_sha256(building / relative) == entry["sha256"], relative
+
+
+def test_the_dataset_format_combines_what_the_shards_wrote_differently(tmp_path):
+    """The same bytes merged as CoNLL (one -DOCSTART-) or refused by a format that writes no such
+    file: the merge asks the format, it knows none by name."""
+    for number, body in enumerate((b"-DOCSTART- -X- O O\n\nw O\n", b"-DOCSTART- -X- O O\n\nv O\n")):
+        for name in ("conll", "coco"):
+            _shard(tmp_path / f"{name}{number}", {"result.conll": body}, {str(number): {}})
+    (tmp_path / "conll").mkdir()
+    merge_shards([tmp_path / "conll0", tmp_path / "conll1"], tmp_path / "conll", tmp_path / "out", format="CONLL2003")
+    assert (tmp_path / "conll" / "result.conll").read_bytes() == b"-DOCSTART- -X- O O\n\nw O\n\nv O\n"
+    (tmp_path / "coco").mkdir()
+    with pytest.raises(OutputError, match="result.conll"):
+        merge_shards([tmp_path / "coco0", tmp_path / "coco1"], tmp_path / "coco", tmp_path / "out", format="coco")
 
 
 def test_two_shards_placing_different_media_at_one_name_is_an_error(tmp_path):
@@ -110,7 +108,7 @@ def test_two_shards_placing_different_media_at_one_name_is_an_error(tmp_path):
     two = _shard(tmp_path / "s2", {"images/x.jpg": b"two"}, {"2": {}}, media=("images/x.jpg",))
     (tmp_path / "building").mkdir()
     with pytest.raises(OutputError, match="images/x.jpg"):
-        merge_shards([one, two], tmp_path / "building", tmp_path / "out")
+        merge_shards([one, two], tmp_path / "building", tmp_path / "out", format="yolo")
 
 
 def test_the_commit_takes_only_the_shards_the_write_results_name(tmp_path, settings):

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ml_data import ConfigurationError, NotFound, dataset_stats
-from ml_data.converters import ConvertOptions, convert
+from ml_data.converters import MediaHooks, convert
 from ml_data.errors import InvalidDataset
 from ml_data.stats.files import FileFault
 from ml_data.stats.yolo import parse_line
@@ -277,7 +277,7 @@ def test_label_studio_layout_is_refused_with_the_way_out(tmp_path):
         "coco",
         tmp_path / "ls",
         config=config("coco"),
-        options=ConvertOptions(image_sizes=lambda *_: (WIDTH, 60)),
+        media=MediaHooks(image_size=lambda *_: (WIDTH, 60)),
     )
     with pytest.raises(InvalidDataset, match="standard"):
         dataset_stats(tmp_path / "ls")

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml_data.backend.predictions.model import ImageItem, ItemProblem, shown, subset_folders
-from ml_data.cache.naming import safe_filename
 from ml_data.converters.images import image_name
+from ml_data.fsutil import safe_filename
 
 #: ml-data's dataset names a second image of the same name after its task: ``cat__task12``.
 _TASK_SUFFIX = re.compile(r"^(?P<base>.*)__task(?P<task>\d{1,18})$")
