@@ -13,6 +13,12 @@
 - annotation ids start at 1: pycocotools' COCOeval takes id 0 for "unmatched", so a ground truth
   evaluated against itself would score below 1.0 with an annotation 0.
 - a rotated rectangle's ``area`` is the rectangle's own (its ``bbox`` encloses its corners).
+- numbers without float noise: a percentage with ``d`` decimals of a whole number of pixels has
+  at most ``d + 2`` decimals, so every coordinate (``bbox``, ``segmentation``, ``keypoints``) is
+  the nearest multiple of ``10**-(d + 2)`` for the most precise percentage of its shape (at most
+  10 decimals; a turned box's corners, which have endless decimals, 10): ``19.2``, not
+  ``19.200000000000003``. Areas are computed exactly from the coordinates as written (a box's
+  width times its height is its ``area``), then written as the nearest float.
 Images, annotations and categories are streamed to temp files and joined at the end. The shards
 of a distributed run are merged into one file (:func:`merge_coco`: ids unique across the dataset,
 categories matched by name).
@@ -35,11 +41,13 @@ import orjson
 from ml_data.converters.base import Context, FormatBase
 from ml_data.converters.categories import categories, has_shape, keypoint_names
 from ml_data.converters.geometry import (
+    MAX_DECIMALS,
+    Box,
     box_in_image,
     corners,
     enclosing_box,
     number,
-    polygon_area,
+    pixel_scale,
     polygon_pixels,
     to_pixels,
 )
@@ -181,9 +189,8 @@ class CocoFormat(FormatBase):
                 parent = by_id[parent_id]
                 label = (parent.value.get("rectanglelabels") or [None])[0]
                 if label in ids:
-                    box, rotation = to_pixels(parent.value, width, height)
-                    outer = box_in_image(corners(box, rotation), width, height)
-                    item.update(category_id=ids[label], bbox=list(outer), area=outer.width * outer.height)
+                    bbox, _corners, _area, bbox_area = _rectangle(parent.value, width, height)
+                    item.update(category_id=ids[label], bbox=bbox, area=bbox_area)
                     yield item
                     continue
             item["category_id"] = None  # the "default" category
@@ -195,50 +202,93 @@ class CocoFormat(FormatBase):
             pts = polygon_pixels(value, width, height)
             if len(pts) < 3:
                 raise InvalidExport("a polygon needs three points")
-            outer = box_in_image(pts, width, height)
+            scale = pixel_scale(width, height, (c for point in value["points"] for c in point))
+            flat, area = _exact_polygon(pts, scale)
+            outer = box_in_image(list(zip(flat[0::2], flat[1::2], strict=True)), width, height)
             return {
                 "category_id": category_id,
-                "segmentation": [[c for p in pts for c in p]],
-                "bbox": list(outer),
-                "area": polygon_area(pts),
+                "segmentation": [flat],
+                "bbox": _exact_box(outer, scale)[0],
+                "area": area,
                 "iscrowd": 0,
                 "ignore": 0,
             }
-        box, rotation = to_pixels(value, width, height)
-        quad = corners(box, rotation)
-        outer = box_in_image(quad, width, height)
-        segmentation = [[c for p in quad for c in p]] if rotation % 360 else []
+        bbox, quad, area, bbox_area = _rectangle(value, width, height)
         return {
             "category_id": category_id,
-            "segmentation": segmentation,
-            "bbox": list(outer),
-            "area": box.width * box.height if rotation % 360 else outer.width * outer.height,
+            "segmentation": [quad] if quad else [],
+            "bbox": bbox,
+            "area": area if quad else bbox_area,
             "iscrowd": 0,
             "ignore": 0,
         }
 
     @staticmethod
     def _keypoints(group: list[Region], points: list[str], width: int, height: int) -> dict[str, Any]:
-        vector = [0.0] * (3 * len(points))
-        placed = []
+        vector: list[float] = [0.0] * (3 * len(points))
+        placed: list[tuple[float, float]] = []
+        indices: list[int] = []
+        percentages: list[float] = []
         for region in group:
             label = (region.value.get("keypointlabels") or [None])[0]
             if label not in points:
                 continue
-            x = min(max(number(region.value.get("x"), "keypoint x") / 100 * width, 0.0), width)
-            y = min(max(number(region.value.get("y"), "keypoint y") / 100 * height, 0.0), height)
-            index = points.index(label)
-            vector[3 * index : 3 * index + 3] = [x, y, 2]
+            x_percent = number(region.value.get("x"), "keypoint x")
+            y_percent = number(region.value.get("y"), "keypoint y")
+            x = min(max(x_percent / 100 * width, 0.0), width)
+            y = min(max(y_percent / 100 * height, 0.0), height)
+            indices.append(points.index(label))
             placed.append((x, y))
-        outer = enclosing_box(placed or [(0.0, 0.0)], width, height)
+            percentages += (region.value["x"], region.value["y"])
+        scale = pixel_scale(width, height, percentages)
+        placed = [(round(x * scale) / scale, round(y * scale) / scale) for x, y in placed]
+        for index, (x, y) in zip(indices, placed, strict=True):
+            vector[3 * index : 3 * index + 3] = [x, y, 2]
+        bbox, area = _exact_box(enclosing_box(placed or [(0.0, 0.0)], width, height), scale)
         return {
             "keypoints": vector,
             "num_keypoints": len(placed),
-            "bbox": list(outer),
-            "area": outer.width * outer.height,
+            "bbox": bbox,
+            "area": area,
             "iscrowd": 0,
             "ignore": 0,
         }
+
+
+#: The scale of a turned box's corners, which have endless decimals.
+_FINEST = 10**MAX_DECIMALS
+
+
+def _rectangle(value: Any, width: int, height: int) -> tuple[list[float], list[float], float, float]:
+    """A rectangle's numbers: its bbox (around its corners, clamped to the image), its corners
+    when it is turned (else none), its own area and its bbox's area; as the module says."""
+    box, rotation = to_pixels(value, width, height)
+    quad = corners(box, rotation)
+    outer = box_in_image(quad, width, height)
+    scale = pixel_scale(width, height, (value["x"], value["y"], value["width"], value["height"]))
+    if not rotation % 360:
+        bbox, area = _exact_box(outer, scale)
+        return bbox, [], area, area
+    # A turned box's own sides do not turn: they keep the percentages' decimals.
+    own = round(box.width * scale) * round(box.height * scale) / (scale * scale)
+    bbox, bbox_area = _exact_box(outer, _FINEST)
+    return bbox, [round(c * _FINEST) / _FINEST for point in quad for c in point], own, bbox_area
+
+
+def _exact_box(box: Box, scale: int) -> tuple[list[float], float]:
+    """A box as whole numbers of ``1 / scale`` pixels, written as the nearest floats, and its area
+    computed from those whole numbers, exactly."""
+    x, y = round(box.x * scale), round(box.y * scale)
+    width, height = round(box.width * scale), round(box.height * scale)
+    return [x / scale, y / scale, width / scale, height / scale], width * height / (scale * scale)
+
+
+def _exact_polygon(points: list[tuple[float, float]], scale: int) -> tuple[list[float], float]:
+    """A polygon's coordinates as whole numbers of ``1 / scale`` pixels (written as the nearest
+    floats, flat) and its shoelace area computed from those whole numbers, exactly."""
+    fixed = [(round(x * scale), round(y * scale)) for x, y in points]
+    twice = sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(fixed, fixed[1:] + fixed[:1], strict=True))
+    return [c / scale for point in fixed for c in point], abs(twice) / (2 * scale * scale)
 
 
 class _SubsetParts:

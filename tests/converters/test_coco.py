@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from ml_data.converters import ConvertOptions, convert
 
@@ -151,3 +157,77 @@ def test_an_image_url_urlsplit_refuses_still_names_its_file(tmp_path):
     task["data"]["image"] = "http://[x/dir/a.jpg?v=1"
     report = convert([task], "coco", tmp_path / "out", config=CONFIG)
     assert report.skipped == {} and [i["file_name"] for i in load(tmp_path / "out")["images"]] == ["images/a.jpg"]
+
+
+def test_pixel_numbers_carry_no_float_noise(tmp_path):
+    """1.1 % of 640 pixels is 7.04 (Python computes 7.040000000000001): a percentage with d
+    decimals of a whole image size has at most d + 2, and COCO writes that number."""
+    value = {"x": 1.1, "y": 2.2, "width": 5.6, "height": 3.3, "rotation": 0}
+    convert([box_task(1, "a", value, 640, 1000)], "coco", tmp_path / "out", config=CONFIG)
+    text = (tmp_path / "out" / "result.json").read_text()
+    (annotation,) = json.loads(text)["annotations"]
+    assert annotation["bbox"] == [7.04, 22.0, 35.84, 33.0]
+    assert annotation["area"] == 1182.72  # 35.84 * 33, from the box as written
+    assert "0000000" not in text and "9999999" not in text
+
+
+def test_polygons_keypoints_and_turned_boxes_are_rounded_alike(tmp_path):
+    config = (
+        "<View><Image name='img' value='$image'/><PolygonLabels name='poly' toName='img'><Label value='p'/>"
+        "</PolygonLabels><RectangleLabels name='box' toName='img'><Label value='r'/></RectangleLabels>"
+        "<KeyPointLabels name='kp' toName='img'><Label value='nose'/></KeyPointLabels></View>"
+    )
+
+    def region(kind: str, name: str, value: dict, **extra: object) -> dict:
+        return {"from_name": name, "to_name": "img", "type": kind, "original_width": 640, "original_height": 1000,
+                "value": value, **extra}  # fmt: skip
+
+    result = [
+        region("polygonlabels", "poly", {"points": [[1.1, 2.2], [5.6, 2.2], [5.6, 3.3]], "polygonlabels": ["p"]}),
+        region(
+            "rectanglelabels",
+            "box",
+            {"x": 1.1, "y": 2.2, "width": 5.6, "height": 3.3, "rotation": 30, "rectanglelabels": ["r"]},
+            id="b",
+        ),  # fmt: skip
+        region("keypointlabels", "kp", {"x": 2.2, "y": 3.3, "keypointlabels": ["nose"]}, parentID="b"),
+    ]
+    task = {"id": 1, "data": {"image": "/data/upload/1/a.jpg"}, "annotations": [{"id": 1, "result": result}]}
+    convert([task], "coco", tmp_path / "out", config=config)
+    polygon, turned, keypoints = json.loads((tmp_path / "out" / "result.json").read_text())["annotations"]
+    assert polygon["segmentation"] == [[7.04, 22.0, 35.84, 22.0, 35.84, 33.0]]
+    assert polygon["bbox"] == [7.04, 22.0, 28.8, 11.0] and polygon["area"] == 158.4
+    assert all(number == round(number, 10) for number in turned["segmentation"][0] + turned["bbox"])
+    assert turned["area"] == 1182.72  # the turned rectangle's own sides: 35.84 x 33
+    assert keypoints["keypoints"] == [14.08, 33.0, 2] and keypoints["bbox"] == turned["bbox"]
+
+
+_PERCENT = st.decimals(min_value=0, max_value=100, places=4, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    x=_PERCENT,
+    y=_PERCENT,
+    w=st.decimals(min_value="0.01", max_value=100, places=4),
+    h=st.decimals(min_value="0.01", max_value=100, places=4),
+    width=st.integers(1, 10_000) | st.integers(10_000, 1_000_000),
+    height=st.integers(1, 10_000) | st.integers(10_000, 1_000_000),
+)
+def test_a_box_is_written_as_its_exact_decimal_pixels(x, y, w, h, width, height):
+    """Whatever the percentages (up to four decimals, as Label Studio writes them) and the image
+    size, each bbox number is the float nearest the exact decimal value, clamped to the image, and
+    the area the float nearest the exact product of the box's sides."""
+    assume(x < 100 and y < 100)
+    value = {"x": float(x), "y": float(y), "width": float(w), "height": float(h), "rotation": 0}
+    folder = Path(tempfile.mkdtemp())
+    try:
+        convert([box_task(1, "a", value, width, height)], "coco", folder / "out", config=CONFIG)
+        (annotation,) = load(folder / "out")["annotations"]
+    finally:
+        shutil.rmtree(folder)
+    left, top = x * width / 100, y * height / 100
+    right, bottom = min(left + w * width / 100, Decimal(width)), min(top + h * height / 100, Decimal(height))
+    exact = [left, top, right - left, bottom - top]
+    assert annotation["bbox"] == [float(number) for number in exact]
+    assert annotation["area"] == float(exact[2] * exact[3])

@@ -4,12 +4,13 @@ range or an InvalidExport; boxes around points are exactly the clamped extremes.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ml_data.converters.geometry import Box, corners, enclosing_box, number
+from ml_data.converters.geometry import Box, corners, decimals, enclosing_box, number, pixel_scale
 from ml_data.errors import InvalidExport
 
 
@@ -99,3 +100,20 @@ def test_a_rotated_box_stays_inside_the_image(x, y, w, h, rotation):
 def test_enclosing_nothing_is_an_error():
     with pytest.raises(ValueError):
         enclosing_box([], 10, 10)
+
+
+@given(st.integers(-(10**12), 10**12), st.integers(1, 10))
+def test_decimals_are_those_the_export_wrote(digits, places):
+    """A number written with ``places`` decimals (the last not a zero) reads back as ``places``:
+    a float's shortest form is the text it was read from, up to 15 significant digits."""
+    assume(digits % 10 != 0)
+    text = str(Decimal(digits).scaleb(-places))
+    assert decimals(float(text)) == places, text
+    assert decimals(digits) == 0
+
+
+def test_the_pixel_scale_follows_the_percentages_on_large_images_only():
+    assert pixel_scale(20_000, 480, [12.5, 33.333333333333336]) == 10**10  # the finest finds the same values
+    assert pixel_scale(50_000, 480, [12.5, 40]) == 10**3  # one decimal, of a whole number of pixels: three
+    assert pixel_scale(50_000, 480, [33.333333333333336]) == 10**10  # endless decimals: at most ten
+    assert pixel_scale(50_000, 480, [1.5e-05]) == 10**8
