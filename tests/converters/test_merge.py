@@ -16,8 +16,7 @@ from ml_data.converters.base import FormatBase
 from ml_data.converters.coco import merge_coco
 from ml_data.errors import OutputError
 from ml_data.fsutil import MARKER
-
-from .exports import IMAGE_CONFIG, NER_CONFIG, tasks
+from tests.support.exports import IMAGE_CONFIG, NER_CONFIG, tasks
 
 ASR_CONFIG = "<View><Audio name='audio' value='$audio'/><TextArea name='transcription' toName='audio'/></View>"
 _KINDS = {"image": IMAGE_CONFIG, "ner": NER_CONFIG, "audio": ASR_CONFIG}
