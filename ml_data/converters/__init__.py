@@ -40,6 +40,7 @@ KNOWN_FORMATS = MappingProxyType(
         "voc": "ml_data.converters.voc:VocFormat",
         "brush-png": "ml_data.converters.brush:BRUSH_PNG",
         "brush-numpy": "ml_data.converters.brush:BRUSH_NUMPY",
+        "semantic-png": "ml_data.converters.semantic:SemanticPngFormat",
         "yolo": "ml_data.converters.yolo:YOLO",
         "yolo-obb": "ml_data.converters.yolo:YOLO_OBB",
         "yolo-seg": "ml_data.converters.yolo:YOLO_SEG",

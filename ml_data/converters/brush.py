@@ -19,6 +19,7 @@ from ml_data.converters.png import write_gray_png
 from ml_data.errors import InvalidExport
 from ml_data.fsutil import safe_filename
 from ml_data.tasks.label_config import LabelConfig
+from ml_data.tasks.model import Region
 
 _UNSAFE = re.compile(r"[^\w.-]+")
 
@@ -35,6 +36,23 @@ def _side(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 100_000:
         raise InvalidExport(f"brush mask size {str(value)[:40]!r} is not a positive number of pixels")
     return value
+
+
+#: The reason a brush result is left out when it holds no mask (a cleared brush: ``"rle": []``).
+NO_BRUSH_MASK = "brush result without RLE or size"
+
+
+def brush_mask(region: Region) -> np.ndarray | None:
+    """The binary (0/255) ``original_height x original_width`` mask of a brush result, or None
+    when it holds none (no RLE, no size); a size past :data:`MAX_MASK_PIXELS` or an RLE that does
+    not fit the size is an :class:`~ml_data.errors.InvalidExport`."""
+    rle = region.value.get("rle")
+    if not rle or not region.original_width or not region.original_height:
+        return None
+    width, height = _side(region.original_width), _side(region.original_height)
+    if width * height > MAX_MASK_PIXELS:
+        raise InvalidExport(f"brush mask of {width}x{height} pixels is larger than {MAX_MASK_PIXELS}")
+    return mask_from_rle(rle, width, height, binary=True)
 
 
 class BrushFormat(FormatBase):
@@ -62,17 +80,13 @@ class BrushFormat(FormatBase):
                         or region.value.get("format", "rle") != "rle"
                     ):
                         continue
-                    rle = region.value.get("rle")
-                    if not rle or not region.original_width or not region.original_height:
+                    mask = brush_mask(region)
+                    if mask is None:
                         # An empty mask (Label Studio writes "rle": [] for a cleared brush) holds
                         # nothing to export: reported, never fatal.
-                        context.report.skip(task.id, "brush result without RLE or size")
+                        context.report.skip(task.id, NO_BRUSH_MASK)
                         context.report.warn(f"task {task.id}: brush result {str(region.id)[:40]} has no RLE or no size")
                         continue
-                    width, height = _side(region.original_width), _side(region.original_height)
-                    if width * height > MAX_MASK_PIXELS:
-                        raise InvalidExport(f"brush mask of {width}x{height} pixels is larger than {MAX_MASK_PIXELS}")
-                    mask = mask_from_rle(rle, width, height, binary=True)
                     label = (region.value.get("brushlabels") or ["no_label"])[0]
                     key = (region.from_name, label)
                     layers[key] = mask if key not in layers else np.maximum(layers[key], mask)

@@ -1,9 +1,14 @@
-"""COCO (``result.json``): one image per task, annotations for rectangles, polygons and keypoints.
+"""COCO (``result.json``): one image per task, annotations for rectangles, polygons, brush masks
+and keypoints.
 
 - images: ``file_name`` is ``images/<name>`` (the pipeline places the files there), with width and
   height from the results (or the caller's size lookup); never a duplicate or a null size.
 - rectangles: ``bbox`` around the rotated corners, clamped; a rotated box also gets its corners
   as ``segmentation``. Polygons: ``segmentation``, shoelace ``area``, enclosing ``bbox``.
+- brush masks: one annotation per brush result, ``segmentation`` the mask as compressed RLE
+  (``{"size": [h, w], "counts": "..."}``, as pycocotools writes it), ``area`` its pixel count,
+  ``bbox`` the pixels' extent; a mask of another size than the image's is an invalid task, an
+  empty one is left out (reported).
 - keypoints: ordered by the labels' ``model_index`` (config order otherwise); the keypoints of one
   parent rectangle (``parentID``) form one annotation of the rectangle's category, the others one
   annotation per task of the category ``default``; missing keypoints are ``0 0 0``.
@@ -36,10 +41,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from ml_data.converters.base import Context, FormatBase
+from ml_data.converters.brush import NO_BRUSH_MASK, brush_mask
 from ml_data.converters.categories import categories, has_shape, keypoint_names
+from ml_data.converters.coco_rle import mask_bbox, mask_rle
 from ml_data.converters.geometry import (
     MAX_DECIMALS,
     Box,
@@ -77,9 +85,10 @@ class CocoFormat(FormatBase):
             return "COCO needs the labeling config (categories)"
         if not any(tag.type == "Image" for tag in config.objects.values()):
             return "COCO needs an <Image> object"
-        if not any(has_shape(config, tag) for tag in ("RectangleLabels", "PolygonLabels", "KeyPointLabels")):
+        shapes = ("RectangleLabels", "PolygonLabels", "KeyPointLabels", "BrushLabels")
+        if not any(has_shape(config, tag) for tag in shapes):
             return (
-                "COCO needs RectangleLabels, PolygonLabels or KeyPointLabels on the image "
+                "COCO needs RectangleLabels, PolygonLabels, KeyPointLabels or BrushLabels on the image "
                 "(or Rectangle/Polygon with Labels)"
             )
         return None
@@ -165,13 +174,20 @@ class CocoFormat(FormatBase):
                 parent = region.parent_id if region.parent_id in by_id else None
                 keypoints.setdefault(parent, []).append(region)
                 continue
-            if kind not in ("rectanglelabels", "polygonlabels"):
+            if kind not in ("rectanglelabels", "polygonlabels", "brushlabels"):
                 if kind in OBJECT_TYPES:
                     context.report.skip(task_id, f"{kind} result left out of COCO")
                 continue
             label = (region.value.get(kind) or [None])[0]
             if not isinstance(label, str) or label not in ids:
                 context.report.skip(task_id, f"label {label!r} is not a category of the config")
+                continue
+            if kind == "brushlabels":
+                item = _brush(region, ids[label], width, height)
+                if item is None:
+                    context.report.skip(task_id, NO_BRUSH_MASK)
+                else:
+                    yield item
                 continue
             try:
                 shape = self._shape(kind, region.value, ids[label], width, height)
@@ -253,6 +269,29 @@ class CocoFormat(FormatBase):
             "iscrowd": 0,
             "ignore": 0,
         }
+
+
+def _brush(region: Region, category_id: int, width: int, height: int) -> dict[str, Any] | None:
+    """A brush result as one annotation: its mask as compressed RLE, ``area`` its pixels, ``bbox``
+    around them; None when it holds no pixel (a cleared brush, an empty mask)."""
+    if region.value.get("format", "rle") != "rle":
+        raise InvalidExport(f"brush result {str(region.id)[:40]} is not in Label Studio's RLE format")
+    mask = brush_mask(region)
+    if mask is None or not mask.any():
+        return None
+    if mask.shape != (height, width):
+        # The mask is drawn on the image: one of another size cannot be placed on it.
+        raise InvalidExport(
+            f"brush result {str(region.id)[:40]} is {mask.shape[1]}x{mask.shape[0]}, the image {width}x{height}"
+        )
+    return {
+        "category_id": category_id,
+        "segmentation": mask_rle(mask),
+        "bbox": mask_bbox(mask),
+        "area": int(np.count_nonzero(mask)),
+        "iscrowd": 0,
+        "ignore": 0,
+    }
 
 
 #: The scale of a turned box's corners, which have endless decimals.

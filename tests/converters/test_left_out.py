@@ -65,6 +65,11 @@ def brush() -> dict:
     return {"id": "m", "from_name": "brush", "to_name": "image", "type": "brushlabels", **SIZE, "value": value}
 
 
+def ellipse() -> dict:
+    value = {"x": 50, "y": 50, "radiusX": 10, "radiusY": 5, "ellipselabels": ["cat"]}
+    return {"id": "e", "from_name": "ellipse", "to_name": "image", "type": "ellipselabels", **SIZE, "value": value}
+
+
 def image_task(task_id: Any, regions: list[dict], url: str = "/data/upload/1/a.jpg") -> dict:
     return {"id": task_id, "data": {"image": url}, "annotations": [{"id": 1, "result": regions}]}
 
@@ -220,7 +225,7 @@ NOTHING_CASES = {
     "yolo-seg": ([box()], [polygon(SQUARE)]),
     "yolo-pose": ([polygon(SQUARE), keypoint(parent=None)], [box(), keypoint()]),
     "voc": ([polygon(SQUARE), brush()], [box()]),
-    "coco": ([brush()], [box()]),
+    "coco": ([ellipse()], [box(), brush()]),
 }
 
 
