@@ -388,6 +388,12 @@ def _which_tasks(report: ConversionReport, reason: str, count: int) -> str:
 )
 @click.option("--split", help="Deterministic split by task id hash, e.g. train=0.8,val=0.2.")
 @click.option(
+    "--stratify",
+    type=click.Choice(CHOICES["stratify"]),
+    help="With --split: each class keeps its share in every split; a task keeps its previous split.",
+)
+@click.option("--group-by", help="With --split: tasks with one value of data.<key> (e.g. data.patient) share a split.")
+@click.option(
     "--workers", type=click.IntRange(1, 256), default=DEFAULT_WORKERS, show_default=True, help="Parallel downloads."
 )
 @click.option("--copy", "copy_files", is_flag=True, help="Copy resources instead of hard-linking them from the cache.")
@@ -418,6 +424,8 @@ def fetch(
     format_name: str,
     out: str | None,
     split: str | None,
+    stratify: str | None,
+    group_by: str | None,
     workers: int,
     copy_files: bool,
     snapshot: bool,
@@ -454,7 +462,15 @@ def fetch(
         if changes:
             settings = settings.with_changes(**changes)
         options = DatasetOptions(
-            **choices.options(format=format_name, split=split, link=not copy_files, workers=workers, frames=frames)
+            **choices.options(
+                format=format_name,
+                split=split,
+                stratify=stratify,
+                group_by=group_by,
+                link=not copy_files,
+                workers=workers,
+                frames=frames,
+            )
         )
         if export_file is not None and out is None:
             raise click.UsageError("--export needs --out")

@@ -36,7 +36,11 @@ CHOICES: Mapping[str, tuple[Any, ...]] = {
     "category_order": CATEGORY_ORDERS,
     "category_start": (0, 1),
     "layout": LAYOUTS,
+    "stratify": ("labels",),
 }
+
+#: ``data.<key>``: the task data value that makes a group (the key as it is, not a path)
+_GROUP_BY = re.compile(r"data\.(.{1,200})\Z", re.DOTALL)
 
 
 def parse_split(text: str | Mapping[str, float] | None) -> dict[str, float] | None:
@@ -102,6 +106,10 @@ class DatasetOptions:
     workers: int = DEFAULT_WORKERS
     #: video tasks (COCO, YOLO, VOC): the frames written, "keyframes", "all" or "every=N"
     frames: str = "keyframes"
+    #: "labels": each class keeps about its overall share in every split (needs ``split``)
+    stratify: str | None = None
+    #: ``data.<key>``: tasks with one value of that key (a patient, a video) share a split
+    group_by: str | None = None
 
     def __post_init__(self) -> None:
         name = normalize_format_name(self.format) if isinstance(self.format, str) else self.format
@@ -115,10 +123,23 @@ class DatasetOptions:
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigurationError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
         check_frames(self.frames)
+        self._check_split_choices()
         if self.model_version is not None and not isinstance(self.model_version, str):
             raise ConfigurationError(f"model_version must be text, got {self.model_version!r}")
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or not 1 <= self.workers <= 256:
             raise ConfigurationError(f"workers must be a whole number from 1 to 256, got {self.workers!r}")
+
+    def _check_split_choices(self) -> None:
+        check_choice("stratify", self.stratify, (None, *CHOICES["stratify"]))
+        if self.group_by is not None and not (isinstance(self.group_by, str) and _GROUP_BY.match(self.group_by)):
+            raise ConfigurationError(f"group_by must be data.<key>, e.g. data.patient_id, got {self.group_by!r}")
+        if (self.stratify or self.group_by) and not self.split:
+            raise ConfigurationError("stratify and group_by choose how tasks are split: give a split too")
+
+    @property
+    def group_key(self) -> str | None:
+        """The task data key of ``group_by`` (``data.patient`` -> ``patient``)."""
+        return self.group_by[len("data.") :] if self.group_by else None
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -151,6 +172,8 @@ class DatasetOptions:
             "split_sentences": self.split_sentences,
             "layout": self.layout,
             "frames": self.frames,
+            "stratify": self.stratify,
+            "group_by": self.group_by,
         }
 
 
@@ -182,6 +205,8 @@ SERVICE_OPTIONS = (
     "category_order",
     "category_start",
     "layout",
+    "stratify",
+    "group_by",
 )
 
 
@@ -210,6 +235,8 @@ def options_schema() -> dict[str, Any]:
         "category_order": {"type": "string", "enum": list(CHOICES["category_order"])},
         "category_start": {"type": ["integer", "null"], "enum": [*CHOICES["category_start"], None]},
         "layout": {"type": "string", "enum": list(CHOICES["layout"])},
+        "stratify": {"type": ["string", "null"], "enum": [*CHOICES["stratify"], None]},
+        "group_by": {"type": ["string", "null"], "pattern": "^data[.].", "maxLength": 205},
     }
     assert set(properties) == {"format", *SERVICE_OPTIONS}
     return {"type": "object", "properties": properties, "required": ["format"], "additionalProperties": False}

@@ -26,7 +26,7 @@ from ml_data.labelstudio import LabelStudioClient, http_client
 from ml_data.pipeline.manifest import check_target, read_manifest
 from ml_data.pipeline.options import DatasetOptions
 from ml_data.pipeline.prefetch import Prefetcher
-from ml_data.pipeline.tasks import TaskInfo, TaskReader, scan_tasks
+from ml_data.pipeline.tasks import TaskInfo, TaskReader, assign_task_splits, scan_tasks
 from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.resolver import Resolver
 from ml_data.tasks.label_config import LabelConfig, parse_label_config
@@ -105,9 +105,13 @@ def prepare(
         raise ValueError("an export needs out=")
     export, target = Path(source), Path(out)
     parsed, video = _check_config(fmt, config, options)
-    reader = TaskReader(parsed, options.convert_options(), options.split)
+    reader = TaskReader(
+        parsed, options.convert_options(), options.split, stratify=bool(options.stratify), group_key=options.group_key
+    )
     tasks = scan_tasks(export, reader)
     check_target(target, [("the export", export), *(("an input of this run", path) for path in protect)])
+    previous = read_manifest(target)
+    assign_task_splits(tasks, options, previous)
     return Plan(
         source=export,
         export=export,
@@ -118,7 +122,7 @@ def prepare(
         config=video.config if video is not None else parsed,
         video=video,
         tasks=tasks,
-        previous=read_manifest(target),
+        previous=previous,
         manifest_source=dict(manifest_source) if manifest_source is not None else {"export": export.name},
         prefetched=dict(prefetched or {}),
         resolver=resolver,
@@ -166,7 +170,9 @@ def _prepare_project(
     parsed, video = _check_config(fmt, project.label_config or None, options)
     check_target(target)
     previous = read_manifest(target)
-    reader = TaskReader(parsed, options.convert_options(), options.split)
+    reader = TaskReader(
+        parsed, options.convert_options(), options.split, stratify=bool(options.stratify), group_key=options.group_key
+    )
     prefetcher = Prefetcher(reader, target, previous, resolver, workers=options.workers, progress=progress)
     started = time.monotonic()
     try:
@@ -198,6 +204,7 @@ def _prepare_project(
         raise
     finally:
         prefetcher.close()
+    assign_task_splits(prefetcher.tasks, options, previous)
     return Plan(
         source=project_id,
         export=export,

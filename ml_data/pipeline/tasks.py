@@ -1,7 +1,8 @@
 """What the pipeline keeps of each task of an export (:class:`TaskInfo`), read from its raw dict
 by :class:`TaskReader` without any I/O: its resources (:mod:`ml_data.tasks.resources`), its
 fingerprint and split (:mod:`ml_data.tasks.identity`), and whether the annotation selection
-leaves it anything to export.
+leaves it anything to export. Stratified or grouped splits depend on all the tasks: they are
+decided once all are read (:func:`assign_task_splits`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from typing import Any
 
 from ml_data.converters.base import ConvertOptions, select_annotations
 from ml_data.errors import InvalidExport, MlDataError
+from ml_data.pipeline.options import DatasetOptions
 from ml_data.tasks.identity import split_of, task_fingerprint, task_id_value
 from ml_data.tasks.label_config import LabelConfig
 from ml_data.tasks.model import read_tasks, task_from_dict
 from ml_data.tasks.resources import resource_keys, task_resources
+from ml_data.tasks.splitting import SplitItem, assign_splits, group_value, task_labels
 
 
 @dataclass
@@ -29,17 +32,27 @@ class TaskInfo:
     resources: list[str]
     split: str | None
     selected: bool
+    #: what a stratified or grouped split decides by (see :mod:`ml_data.tasks.splitting`)
+    split_item: SplitItem = SplitItem()
 
 
 class TaskReader:
     """Reads raw tasks into :class:`TaskInfo` for one config, selection and split."""
 
     def __init__(
-        self, config: LabelConfig | None, select: ConvertOptions, split: Mapping[str, float] | None = None
+        self,
+        config: LabelConfig | None,
+        select: ConvertOptions,
+        split: Mapping[str, float] | None = None,
+        *,
+        stratify: bool = False,
+        group_key: str | None = None,
     ) -> None:
         self.keys = resource_keys(config)
         self.select = select
         self.split = split
+        self.stratify = stratify
+        self.group_key = group_key
 
     def add(self, tasks: dict[str, TaskInfo], raw: Mapping[str, Any], source: str) -> TaskInfo:
         """Read ``raw`` into ``tasks`` (by id); a task without an id is an error. A later task
@@ -57,10 +70,14 @@ class TaskReader:
         return info
 
     def info(self, raw: Mapping[str, Any]) -> TaskInfo:
+        labels: frozenset[str] = frozenset()
         try:
-            selected = bool(select_annotations(task_from_dict(raw), self.select)[0])
+            chosen = select_annotations(task_from_dict(raw), self.select)[0]
+            selected = bool(chosen)
+            labels = task_labels(chosen) if self.stratify else labels
         except MlDataError:
             selected = True  # the conversion reports it, by the error policy
+        group = group_value(raw.get("data"), self.group_key) if self.group_key is not None else None
         annotations = [
             {
                 "id": item.get("id"),
@@ -74,9 +91,15 @@ class TaskReader:
             fingerprint=task_fingerprint(raw),
             annotations=annotations,
             resources=task_resources(raw.get("data"), self.keys),
-            split=split_of(raw.get("id"), self.split) if self.split else None,
+            # Stratified or grouped: decided by assign_task_splits once every task is read.
+            split=split_of(raw.get("id"), self.split) if self.split and not self.decided_later else None,
             selected=selected,
+            split_item=SplitItem(labels, group),
         )
+
+    @property
+    def decided_later(self) -> bool:
+        return self.stratify or self.group_key is not None
 
     def resources(self, raw: Mapping[str, Any]) -> Iterator[tuple[str, int | None]]:
         """(URL, task id) of each resource of a raw task."""
@@ -92,4 +115,28 @@ def scan_tasks(export: Path, reader: TaskReader) -> dict[str, TaskInfo]:
     return tasks
 
 
-__all__ = ["TaskInfo", "TaskReader", "scan_tasks"]
+#: what a previous dataset must share with this one for its tasks to keep their splits
+_SPLIT_SETTINGS = ("split", "stratify", "group_by")
+
+
+def assign_task_splits(
+    tasks: Mapping[str, TaskInfo], options: DatasetOptions, previous: Mapping[str, Any] | None
+) -> None:
+    """Set the split of every task, for a stratified or grouped split (other splits are a hash of
+    the task id, set as each task is read). A task of the ``previous`` dataset keeps the split
+    it had there when that dataset was split the same way; so adding tasks moves none."""
+    if not options.split or not (options.stratify or options.group_by):
+        return
+    settings = (previous or {}).get("settings") or {}
+    fingerprint = options.fingerprint()
+    earlier: dict[str, str] = {}
+    if all(settings.get(key) == fingerprint[key] for key in _SPLIT_SETTINGS):
+        for task_id, entry in ((previous or {}).get("tasks") or {}).items():
+            if isinstance(entry, Mapping) and isinstance(entry.get("split"), str):
+                earlier[str(task_id)] = entry["split"]
+    items = {task_id: info.split_item for task_id, info in tasks.items()}
+    for task_id, name in assign_splits(items, options.split, earlier, stratify=bool(options.stratify)).items():
+        tasks[task_id].split = name
+
+
+__all__ = ["TaskInfo", "TaskReader", "assign_task_splits", "scan_tasks"]

@@ -219,6 +219,9 @@ def write_dataset(
     options = with_format(options, format)
     if split is not None:
         options = dataclasses.replace(options, split=parse_split(split))
+    if options.stratify or options.group_by:
+        # Each write task sees only its shard: a split of all the tasks cannot be decided there.
+        raise ConfigurationError("stratify and group_by are not supported with Ray yet: use the local engine")
     if project is not None:
         client = LabelStudioClient(settings)
         info = client.project(project)
