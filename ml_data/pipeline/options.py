@@ -75,6 +75,9 @@ def parse_split(text: str | Mapping[str, float] | None) -> dict[str, float] | No
     return parts
 
 
+_DEFAULT_FRAMES = "keyframes"
+
+
 @dataclass(frozen=True)
 class DatasetOptions:
     """What dataset to build: the format and the conversion choices, the split, and how to fail.
@@ -105,7 +108,7 @@ class DatasetOptions:
     link: bool = True
     workers: int = DEFAULT_WORKERS
     #: video tasks (COCO, YOLO, VOC): the frames written, "keyframes", "all" or "every=N"
-    frames: str = "keyframes"
+    frames: str = _DEFAULT_FRAMES
     #: "labels": each class keeps about its overall share in every split (needs ``split``)
     stratify: str | None = None
     #: ``data.<key>``: tasks with one value of that key (a patient, a video) share a split
@@ -171,9 +174,16 @@ class DatasetOptions:
             "category_start": self.category_start,
             "split_sentences": self.split_sentences,
             "layout": self.layout,
-            "frames": self.frames,
-            "stratify": self.stratify,
-            "group_by": self.group_by,
+        } | {
+            # Options added later count only when they differ from their default, so a dataset
+            # built before they existed is still the same dataset (nothing is rebuilt).
+            name: value
+            for name, value, default in (
+                ("frames", self.frames, _DEFAULT_FRAMES),
+                ("stratify", self.stratify, None),
+                ("group_by", self.group_by, None),
+            )
+            if value != default
         }
 
 
