@@ -163,7 +163,7 @@ def test_the_transport_knows_no_label_studio_and_nothing_above_it():
 
 
 def test_the_cli_and_the_service_use_only_public_names_of_the_pipeline():
-    users = [module for module in MODULES if module == "ml_data.cli" or module.startswith("ml_data.service")]
+    users = [module for module in MODULES if module.startswith(("ml_data.cli", "ml_data.service"))]
     checked = 0
     for module in users:
         for target, names in imports(module, runtime_only=False):
@@ -172,6 +172,28 @@ def test_the_cli_and_the_service_use_only_public_names_of_the_pipeline():
                 assert not any(part.startswith("_") for part in target.split(".")), f"{module} imports {target}"
                 assert not any(name.startswith("_") for name in names), f"{module} imports {names} from {target}"
     assert checked >= 3
+
+
+def test_the_cli_sits_on_top_and_its_groups_stand_alone():
+    """ml_data.cli is the top face: nothing else in ml_data imports it, not even for type checking.
+    Its command groups are registered by ml_data/cli/__init__.py alone: no group imports the
+    package (where the top-level group lives) or another group, only the shared helpers
+    (cli.common) and the options table (cli.options)."""
+    cli = [module for module in MODULES if module.startswith("ml_data.cli.")]
+    assert {"ml_data.cli.resolve", "ml_data.cli.datasets", "ml_data.cli.cache", "ml_data.cli.serve"} <= set(cli)
+    for module in MODULES:
+        if module == "ml_data.cli" or module in cli:
+            continue
+        for target, _ in imports(module, runtime_only=False):
+            assert not target.startswith("ml_data.cli"), f"{module} imports {target}"
+    shared = {"ml_data.cli.common", "ml_data.cli.options"}
+    for module in cli:
+        if module == "ml_data.cli.__main__":  # python -m ml_data.cli: runs the top-level group
+            continue
+        allowed = set() if module in shared else shared
+        for target, _ in imports(module, runtime_only=False):
+            if target.startswith("ml_data.cli"):
+                assert target in allowed, f"{module} imports {target}"
 
 
 def test_the_resolvers_package_only_re_exports():
