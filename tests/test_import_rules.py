@@ -150,9 +150,11 @@ def test_no_module_keeps_a_second_task_model_or_resource_walk():
 
 
 def test_the_transport_knows_no_label_studio_and_nothing_above_it():
-    """http, urls, http_errors and deadline carry any credentials they are handed; what Label
-    Studio's are, and who uses them, lives above them (not even a TYPE_CHECKING import)."""
-    transport = ("ml_data.http", "ml_data.urls", "ml_data.http_errors", "ml_data.deadline")
+    """http (with its pinned connections, retries and credentials protocol), urls, http_errors and
+    deadline carry any credentials they are handed; what Label Studio's are, and who uses them,
+    lives above them (not even a TYPE_CHECKING import)."""
+    transport = ("ml_data.http", "ml_data.http_pinned", "ml_data.http_retry", "ml_data.http_credentials")
+    transport += ("ml_data.urls", "ml_data.http_errors", "ml_data.deadline")
     above = ("ml_data.labelstudio", "ml_data.resolvers", "ml_data.pipeline", "ml_data.service", "ml_data.cli")
     for module in transport:
         assert module in MODULES
