@@ -10,51 +10,44 @@ and never again once a redirect has left it, and every failure becomes a typed
 
 Every hop is one :class:`~ml_data.urls.HttpURL`, read once. Its host name is resolved once; the
 guard (if any) sees those addresses, and the connection is made to exactly those addresses (pinned
-in the connection pool, the Host header and TLS server name staying the name): the socket goes
-where the check said, whatever a second DNS answer or another URL parser would say.
+in the connection pool, the Host header and TLS server name staying the name:
+:mod:`ml_data.http_pinned`): the socket goes where the check said, whatever a second DNS answer or
+another URL parser would say. Retries are bounded by the deadline (:mod:`ml_data.http_retry`).
 
-This module knows nothing of whose credentials it carries: a :class:`Credentials` value decides
-where it applies, what it sends, whether a 401 can be cured by renewing it, and what a 401 should
-tell the user (Label Studio's are :class:`ml_data.labelstudio.auth.LabelStudioAuth`, and
-:func:`ml_data.labelstudio.auth.http_client` makes the client that carries them).
+This module knows nothing of whose credentials it carries: a
+:class:`~ml_data.http_credentials.Credentials` value decides where it applies, what it sends,
+whether a 401 can be cured by renewing it, and what a 401 should tell the user (Label Studio's are
+:class:`ml_data.labelstudio.auth.LabelStudioAuth`, and :func:`ml_data.labelstudio.auth.http_client`
+makes the client that carries them).
 """
 
 from __future__ import annotations
 
-import contextvars
-import http.client
 import logging
-import socket
-import sys
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_exceptions
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-from urllib3.util import connection as urllib3_connection
-from urllib3.util.retry import Retry
 
 from ml_data import deadline as _deadline
 from ml_data import errors
 from ml_data._version import __version__
 from ml_data.config import Settings
 from ml_data.deadline import Deadline
+from ml_data.http_credentials import Credentials, Origin
 from ml_data.http_errors import (
     REDIRECT_STATUSES,
-    failure_reason,
     is_success,
     raise_for_response,
     raise_for_transfer_coding,
     translate_exception,
 )
+from ml_data.http_pinned import PINNED, HostResolver, PinnedAdapter, resolve_host
+from ml_data.http_retry import BoundedRetry
 from ml_data.redaction import redact_url
-from ml_data.urls import HttpURL, is_ip_address, parse_http_url
+from ml_data.urls import HttpURL, parse_http_url
 
 logger = logging.getLogger(__name__)
 
@@ -65,183 +58,13 @@ DEFAULT_POOL_SIZE = 32
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Scheme, host and port: the unit that credentials are bound to."""
-
-    scheme: str
-    host: str
-    port: int
-
-    @classmethod
-    def of(cls, url: str | HttpURL) -> Origin | None:
-        """The origin of an absolute http(s) URL (read strictly), or None for anything else."""
-        if not isinstance(url, HttpURL):
-            try:
-                url = parse_http_url(url)
-            except errors.UnsupportedURL:
-                return None
-        return cls(*url.origin)
-
-    def __str__(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}"
-
-
-class _BoundedRetry(Retry):
-    """urllib3's Retry, but a server's ``Retry-After`` cannot make us sleep for an hour, and no
-    sleep or new attempt goes past the current call's deadline."""
-
-    MAX_RETRY_AFTER = 30.0
-
-    def get_retry_after(self, response):  # type: ignore[no-untyped-def]
-        seconds = super().get_retry_after(response)
-        return None if seconds is None else _time_left(min(seconds, self.MAX_RETRY_AFTER))
-
-    def get_backoff_time(self) -> float:
-        return _time_left(super().get_backoff_time())
-
-    def is_exhausted(self) -> bool:
-        deadline = _deadline.current()
-        return super().is_exhausted() or (deadline is not None and deadline.expired())
-
-
-def _time_left(seconds: float) -> float:
-    """``seconds``, cut to what is left of the current deadline (if any)."""
-    deadline = _deadline.current()
-    return seconds if deadline is None else max(0.0, min(seconds, deadline.remaining()))
-
-
-class _RetryLogFilter(logging.Filter):
-    """urllib3 warns before each retry of a connection with the pool's internals and the request
-    path (query included): noise before the real error, and a token in the log. For our own pools
-    the line is dropped, and the retry logged at debug level, redacted, by this module."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args if isinstance(record.args, tuple) else ()
-        if not (args and isinstance(args[0], _BoundedRetry)):
-            return True
-        error = args[1] if len(args) > 1 and isinstance(args[1], BaseException) else None
-        logger.debug("retrying (%s) after %s", _retries_left(args[0]), failure_reason(error) if error else "an error")
-        return False
-
-
-def _retries_left(retry: Retry) -> str:
-    return f"{retry.total} left" if isinstance(retry.total, int) else "retries left"
-
-
-logging.getLogger("urllib3.connectionpool").addFilter(_RetryLogFilter())
-
-
-#: (host, port) -> the addresses a connection to it may go to; set by HttpClient around each send.
-_PINNED: contextvars.ContextVar[Mapping[tuple[str, int], tuple[str, ...]] | None] = contextvars.ContextVar(
-    "ml_data_pinned_addresses", default=None
-)
-
-
-class _PinnedConnectionMixin:
-    """Connect to the addresses HttpClient resolved and checked, never to a fresh DNS answer."""
-
-    host: str
-    port: int
-    timeout: Any
-    source_address: Any
-    socket_options: Any
-
-    # Status line, headers and body read under the current deadline (see ml_data.deadline).
-    response_class: type[http.client.HTTPResponse] = _deadline.DeadlineHTTPResponse
-
-    def _new_conn(self) -> socket.socket:
-        pins = _PINNED.get()
-        if pins is None:
-            self.timeout = self._bounded(self.timeout)
-            return super()._new_conn()  # type: ignore[misc, no-any-return]
-        host = self.host.strip("[]").rstrip(".").lower()
-        addresses = pins.get((host, self.port))
-        if not addresses:
-            raise NewConnectionError(self, f"refusing to connect to {host}:{self.port}: not the checked host")  # type: ignore[arg-type]
-        failure: Exception | None = None
-        for address in addresses:
-            try:
-                sock = urllib3_connection.create_connection(
-                    (address, self.port),
-                    self._bounded(self.timeout),  # each address gets only the time left
-                    source_address=self.source_address,
-                    socket_options=self.socket_options,
-                )
-            except TimeoutError as exc:
-                failure = ConnectTimeoutError(self, f"Connection to {self.host} timed out ({exc})")
-                failure.__cause__ = exc
-            except OSError as exc:
-                failure = NewConnectionError(self, f"Failed to establish a new connection: {exc}")  # type: ignore[arg-type]
-                failure.__cause__ = exc  # the reason (refused, unreachable) is told from it
-            else:
-                sys.audit("http.client.connect", self, self.host, self.port)
-                return sock
-        assert failure is not None
-        raise failure
-
-    def _bounded(self, timeout: Any) -> Any:
-        """The connect timeout cut to the current deadline's time left; a connection is not even
-        tried once it has passed."""
-        deadline = _deadline.current()
-        if deadline is None:
-            return timeout
-        try:
-            return deadline.bound(timeout if isinstance(timeout, int | float) else None)
-        except _deadline.DeadlinePassed as exc:
-            raise ConnectTimeoutError(self, str(exc)) from exc
-
-    def send(self, data: Any) -> None:
-        # A reused connection's socket keeps the last response's timeout, perhaps cut short by
-        # that call's deadline: sending gets this request's (connect) timeout, within its deadline.
-        sock = getattr(self, "sock", None)
-        if sock is not None and isinstance(self.timeout, int | float):
-            sock.settimeout(self._bounded(self.timeout))
-        super().send(data)  # type: ignore[misc]
-
-
-class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
-    pass
-
-
-class _PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
-    pass
-
-
-class _PinnedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _PinnedHTTPConnection
-
-
-class _PinnedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _PinnedHTTPSConnection
-
-
-class PinnedAdapter(HTTPAdapter):
-    """requests' adapter whose connections go only to the addresses :class:`HttpClient` checked."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _PinnedHTTPPool, "https": _PinnedHTTPSPool}
-
-
-def resolve_host(host: str, port: int) -> tuple[str, ...]:
-    """The addresses ``host`` resolves to, in the resolver's order (an IP address is its own)."""
-    if is_ip_address(host):
-        return (host,)
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return tuple(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
-
-
-HostResolver = Callable[[str, int], tuple[str, ...]]
-
-
 def make_session(settings: Settings, *, pool_maxsize: int = DEFAULT_POOL_SIZE) -> requests.Session:
     """A pooled ``requests.Session`` that retries connection errors, 429 and 5xx with backoff.
 
     Read timeouts are not retried here (a stalled server should fail within one timeout), and
     redirects are not followed by the session: :class:`HttpClient` follows them itself.
     """
-    retry = _BoundedRetry(
+    retry = BoundedRetry(
         total=settings.retries,
         connect=settings.retries,
         read=0,
@@ -299,41 +122,6 @@ def is_identity_encoded(response: requests.Response) -> bool:
 #: Called before every connection with the URL and the addresses it resolved to (None when a proxy
 #: connects); raises to refuse it. The service's SSRF guard is one.
 UrlGuard = Callable[[HttpURL, "tuple[str, ...] | None"], None]
-
-
-class Credentials(Protocol):
-    """What :class:`HttpClient` asks of the credentials it carries.
-
-    They are bound to one origin: sent only where :meth:`applies_to` says, and never again in a
-    request once a redirect has left that origin.
-    """
-
-    @property
-    def origin(self) -> Origin | None:
-        """The one origin they may go to (None: nowhere)."""
-        ...
-
-    @property
-    def can_renew(self) -> bool:
-        """Whether a 401 may be cured by :meth:`invalidate` and one more try."""
-        ...
-
-    def applies_to(self, url: HttpURL, *, api: bool = False) -> bool:
-        """Whether they go with a request to ``url``; ``api`` for the calls of their server's API
-        client (which may reach more paths than a resource read)."""
-        ...
-
-    def headers(self, client: HttpClient) -> dict[str, str]:
-        """The headers to send; ``client`` is the one sending, for a renewal's own request."""
-        ...
-
-    def invalidate(self) -> None:
-        """Forget what a 401 showed to be stale, so that :meth:`headers` renews it."""
-        ...
-
-    def rejected_hint(self, *, sent: bool) -> str:
-        """What a 401 should tell the user; ``sent`` says whether these credentials went with it."""
-        ...
 
 
 class HttpClient:
@@ -566,7 +354,7 @@ class HttpClient:
         prepared = requests.PreparedRequest()
         prepared.prepare(method=method, url=str(target), headers={**self.session.headers, **headers}, json=json_body)
         pins = None if addresses is None else {(target.host, target.port): addresses}
-        token = _PINNED.set(pins)
+        token = PINNED.set(pins)
         try:
             return self.session.send(
                 prepared,
@@ -577,7 +365,7 @@ class HttpClient:
                 verify=self.session.verify,
             )
         finally:
-            _PINNED.reset(token)
+            PINNED.reset(token)
 
     def iter_body(
         self,

@@ -9,7 +9,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from ml_data import ConfigurationError, Settings, config
-from ml_data.config import parse_size
+from ml_data.parsing import parse_size
 from ml_data.service.config import ServiceSettings
 from ml_data.settings_table import table, variable_names
 

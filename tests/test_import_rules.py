@@ -120,7 +120,7 @@ def test_the_task_model_sits_beneath_the_converters_and_the_pipeline():
     foundation (errors, settings, JSON, redaction, hashing) and Label Studio's path grammar."""
     above = ("converters", "pipeline", "resolvers", "service", "cli", "ray", "http", "cache", "doctor")
     above += ("labelstudio.client", "labelstudio.auth", "urls")
-    foundation = {"ml_data.errors", "ml_data.config", "ml_data.settings_table", "ml_data.jsonio"}
+    foundation = {"ml_data.errors", "ml_data.config", "ml_data.parsing", "ml_data.settings_table", "ml_data.jsonio"}
     foundation |= {"ml_data.redaction", "ml_data.hashing", "ml_data.labelstudio.paths", "ml_data.labelstudio.storages"}
     tasks = [module for module in MODULES if module == "ml_data.tasks" or module.startswith("ml_data.tasks.")]
     assert {"ml_data.tasks.model", "ml_data.tasks.reader", "ml_data.tasks.resources"} <= set(tasks)
@@ -150,9 +150,11 @@ def test_no_module_keeps_a_second_task_model_or_resource_walk():
 
 
 def test_the_transport_knows_no_label_studio_and_nothing_above_it():
-    """http, urls, http_errors and deadline carry any credentials they are handed; what Label
-    Studio's are, and who uses them, lives above them (not even a TYPE_CHECKING import)."""
-    transport = ("ml_data.http", "ml_data.urls", "ml_data.http_errors", "ml_data.deadline")
+    """http (with its pinned connections, retries and credentials protocol), urls, http_errors and
+    deadline carry any credentials they are handed; what Label Studio's are, and who uses them,
+    lives above them (not even a TYPE_CHECKING import)."""
+    transport = ("ml_data.http", "ml_data.http_pinned", "ml_data.http_retry", "ml_data.http_credentials")
+    transport += ("ml_data.urls", "ml_data.http_errors", "ml_data.deadline")
     above = ("ml_data.labelstudio", "ml_data.resolvers", "ml_data.pipeline", "ml_data.service", "ml_data.cli")
     for module in transport:
         assert module in MODULES
@@ -241,6 +243,13 @@ def test_the_file_system_helpers_sit_beneath_everything_but_the_errors():
     assert targets == {"ml_data.errors"}
 
 
+def test_the_setting_parsers_sit_beneath_the_settings():
+    """ml_data.parsing (sizes, durations, paths, URLs, keys read from text) is shared by config.py
+    and service/config.py: it imports only the errors and the settings table's InvalidValue."""
+    targets = {target for target, _ in imports("ml_data.parsing", runtime_only=False)}
+    assert targets == {"ml_data.errors", "ml_data.settings_table"}
+
+
 def test_the_settings_table_mechanism_knows_no_setting():
     """ml_data.settings_table sits beneath config.py and service/config.py: it imports only the errors."""
     targets = {target for target, _ in imports("ml_data.settings_table", runtime_only=False)}
@@ -284,6 +293,7 @@ def test_parsing_a_url_imports_nothing_that_does_io():
     allowed = {
         "ml_data.errors",
         "ml_data.config",
+        "ml_data.parsing",
         "ml_data.settings_table",
         "ml_data.urls",
         "ml_data.media_types",

@@ -24,7 +24,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from ml_data.config import Settings
 from ml_data.errors import ConfigurationError, MlDataError
-from ml_data.http import Origin
+from ml_data.http_credentials import Origin
 from ml_data.http_errors import REDIRECT_STATUSES
 from ml_data.labelstudio import http_client
 from ml_data.resolvers.clouds.base import CannotSign

@@ -35,8 +35,9 @@ from ml_data.backend.changes import (
 )
 from ml_data.backend.journal import Journal
 from ml_data.backend.lease import STALE_AFTER, FolderLease
-from ml_data.config import Settings, parse_duration
+from ml_data.config import Settings
 from ml_data.errors import ConfigurationError
+from ml_data.parsing import parse_duration
 from ml_data.pipeline.manifest import read_manifest
 from ml_data.pipeline.options import DatasetOptions
 

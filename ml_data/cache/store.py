@@ -8,7 +8,8 @@ temp file and no file without metadata. An entry is a hit only when its metadata
 file's size (or, with ``verify="hash"``, its sha256) matches it, so an interrupted or damaged
 download is never served. Several hosts may share the cache folder, so correctness never rests on
 a lock (:mod:`~ml_data.cache.locks`): each writer has its own temp file, the rename commits, the
-metadata follows. Paths: :mod:`~ml_data.cache.layout`; cleaning: :mod:`~ml_data.cache.maintenance`.
+metadata follows. Paths: :mod:`~ml_data.cache.layout`; the rename into place:
+:mod:`~ml_data.cache.commit`; cleaning: :mod:`~ml_data.cache.maintenance`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -26,27 +26,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ml_data.cache import maintenance
+from ml_data.cache.commit import move_into_place
 from ml_data.cache.disk import write_error
 from ml_data.cache.layout import Layout
 from ml_data.cache.locks import Lock, entry_lock, held
 from ml_data.cache.maintenance import DEFAULT_WRITER_TIMEOUT, CacheInfo, PruneReport, VerifyReport
 from ml_data.cache.metadata import (
     CacheEntry,
-    encode_meta,
     entry_from_meta,
     new_meta,
     read_meta,
     write_aside,
-    write_in_place,
 )
 from ml_data.cache.naming import cache_key
 from ml_data.cache.pending import PendingFile
 from ml_data.cache.seal import SealedHit, seal, seal_time
-from ml_data.errors import CacheError, ConfigurationError
-from ml_data.fsutil import safe_filename
+from ml_data.errors import ConfigurationError
 from ml_data.hashing import file_sha256
 from ml_data.media_types import media_type
-from ml_data.redaction import redact_url
 
 if TYPE_CHECKING:
     from ml_data.config import Settings
@@ -362,68 +359,8 @@ class Cache:
             etag=etag,
             last_modified=last_modified,
         )
-        entry = self._move_into_place(pending.key, pending.path, filename, meta)
+        entry = move_into_place(self, pending.key, pending.path, filename, meta)
         maintenance.account(self, entry.size)
-        return entry
-
-    def _move_into_place(self, key: str, tmp_path: Path, filename: str, meta: dict) -> CacheEntry:
-        """Seal a complete temp file, rename it into its entry folder, write its metadata beside it.
-
-        The rename is the commit: the file appears under its final name only complete and
-        sealed (:mod:`~ml_data.cache.seal`). The metadata is written straight into place, no temp
-        file and no second rename: a reader meeting it half-written finds it unreadable, a miss.
-        A failure after the folder is touched (a full disk while writing the metadata) empties
-        it again, so a full disk leaves the entry complete or absent, never a file without
-        metadata. (A process killed between the rename and the metadata leaves one, which is a
-        miss and is cleaned once silent for ``writer_timeout``.)
-        """
-        directory = self.layout.entry_dir(key)
-        name = safe_filename(filename)
-        path = self.layout.data_path(key, name)
-        meta_path = self.layout.meta_path(key)
-        meta["filename"] = name
-        data = encode_meta(meta)
-        touched = committed = False
-        try:
-            self._ensure_dir(self.layout.shard_dir(key))
-            try:
-                os.mkdir(directory)
-                touched = True
-            except FileExistsError:
-                touched = True
-                # Retire the old metadata first: from here to the new metadata, the entry is a miss.
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(meta_path)
-                for stale in os.listdir(directory):
-                    if stale != name:
-                        _remove(Path(self.layout.data_path(key, stale)))
-            seal(os.fspath(tmp_path), meta["validated_at"], meta["size"])
-            os.replace(tmp_path, path)
-            accessed = write_in_place(meta_path, data)
-            committed = True
-        except CacheError:
-            raise
-        except FileNotFoundError:
-            # Another host's cleaner removed our temp file or the entry folder (it judged the
-            # writer dead): nothing half-done is visible, and the caller may try again.
-            raise CacheError(
-                f"the download of {redact_url(meta.get('source', ''))} was removed from the cache while it was "
-                "being committed (is a cache on another host pruning with a shorter writer timeout?)"
-            ) from None
-        except OSError as exc:
-            raise write_error(self.root, exc, url=meta.get("source")) from None
-        finally:
-            if not committed and touched:
-                # Never a file without its metadata (ours, or the old one's, retired above;
-                # without locks maybe another writer's, which is then a miss, never wrong);
-                # the folder goes too unless someone has put something else in it.
-                for leftover in (meta_path, path):
-                    with contextlib.suppress(OSError):
-                        os.unlink(leftover)
-                with contextlib.suppress(OSError):
-                    os.rmdir(directory)
-        entry = entry_from_meta(key, Path(path), meta, last_accessed=accessed)
-        self._remember(entry)
         return entry
 
     def _meta_aside(self, key: str, meta: dict) -> str:
@@ -467,14 +404,6 @@ class Cache:
     def clear(self) -> PruneReport:
         """Remove every entry that is not being written, and all crash leftovers."""
         return maintenance.clear(self)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
 
 
 __all__ = ["Cache"]

@@ -18,7 +18,7 @@ from ml_data.errors import MlDataError
 
 
 def _settings(url: str | None, token: str | None) -> Settings:
-    from ml_data.config import normalize_label_studio_url
+    from ml_data.parsing import normalize_label_studio_url
 
     try:
         settings = Settings.from_env()
@@ -159,7 +159,7 @@ def watch(
     ml-data watch --project 3 --min-changed 50 --format yolo -- python train.py {dataset}
     """
     from ml_data.backend import TrainingTrigger
-    from ml_data.config import parse_duration
+    from ml_data.parsing import parse_duration
 
     try:
         pause = min(MAX_INTERVAL, max(MIN_INTERVAL, parse_duration(interval)))

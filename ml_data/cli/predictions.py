@@ -7,8 +7,9 @@ import json
 
 import click
 
-from ml_data.config import Settings, normalize_label_studio_url
+from ml_data.config import Settings
 from ml_data.errors import MlDataError
+from ml_data.parsing import normalize_label_studio_url
 
 _FORMATS = ("yolo", "yolo-obb", "yolo-seg", "coco", "voc")
 

@@ -5,7 +5,7 @@ A legacy token is sent as ``Authorization: Token <key>``. A personal access toke
 token, exchanged at ``POST /api/token/refresh/`` for access tokens sent as ``Bearer``; an access
 token given directly (label-studio-ml's base class hands those out) is sent as it is. Tokens go
 only to the configured origin, and there only to the resource paths ml-data reads (the API client
-also to the API). :class:`LabelStudioAuth` is the :class:`~ml_data.http.Credentials` of an
+also to the API). :class:`LabelStudioAuth` is the :class:`~ml_data.http_credentials.Credentials` of an
 :class:`~ml_data.http.HttpClient`, and :func:`http_client` the one way to make a client that
 carries them.
 """
@@ -23,7 +23,9 @@ import requests
 from ml_data import deadline as _deadline
 from ml_data import errors
 from ml_data.config import Settings
-from ml_data.http import HostResolver, HttpClient, Origin, UrlGuard, resolve_host
+from ml_data.http import HttpClient, UrlGuard
+from ml_data.http_credentials import Origin
+from ml_data.http_pinned import HostResolver, resolve_host
 from ml_data.labelstudio.paths import TOKEN_REFRESH_PATH, is_token_path
 from ml_data.redaction import redact_secret, redact_url
 from ml_data.urls import HttpURL, parse_http_url
@@ -80,7 +82,7 @@ def jwt_expiry(token: str) -> float | None:
 
 
 class LabelStudioAuth:
-    """Label Studio credentials, bound to one origin (the :class:`~ml_data.http.Credentials` of its
+    """Label Studio credentials, bound to one origin (the :class:`~ml_data.http_credentials.Credentials` of its
     HTTP client).
 
     A legacy token is sent as ``Authorization: Token <key>``. A personal access token is a JWT

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml_data.config import parse_path, parse_signing_key, parse_size
 from ml_data.errors import ConfigurationError
+from ml_data.parsing import parse_path, parse_signing_key, parse_size
 from ml_data.service.hosts import AllowedHost, public_base_url
 from ml_data.settings_table import read_fields, setting
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from ml_data.config import Settings
 from ml_data.errors import URLNotAllowed
-from ml_data.http import Origin
+from ml_data.http_credentials import Origin
 from ml_data.labelstudio.paths import is_token_path, is_token_refresh_path
 from ml_data.resolvers import Resolver
 from ml_data.resolvers.refs import CloudRef, HttpRef, Ref

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from ml_data import Resolver, resolve_many
 from ml_data.errors import MlDataError, UnsafeURL, UnsupportedURL, URLNotAllowed
-from ml_data.http import HttpClient, resolve_host
+from ml_data.http import HttpClient
+from ml_data.http_pinned import resolve_host
 from ml_data.service import ServiceSettings, create_app
 from ml_data.service.guard import GuardedResolver, UrlGuard
 from ml_data.urls import parse_http_url

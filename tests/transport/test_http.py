@@ -11,7 +11,8 @@ import requests
 
 from ml_data import errors
 from ml_data.config import Settings
-from ml_data.http import HttpClient, Origin, translate_exception
+from ml_data.http import HttpClient, translate_exception
+from ml_data.http_credentials import Origin
 from ml_data.labelstudio import http_client
 from ml_data.labelstudio.auth import LabelStudioAuth, is_personal_access_token, jwt_expiry
 from tests.support.fake_label_studio import LEGACY_TOKEN, FakeLabelStudio
