@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ml_data.cache.disk import write_error
-from ml_data.cache.metadata import CacheEntry, encode_meta, entry_from_meta, write_in_place
+from ml_data.cache.metadata import CacheEntry, entry_from_meta, write_aside
 from ml_data.cache.seal import seal
 from ml_data.errors import CacheError
 from ml_data.fsutil import safe_filename
@@ -28,8 +28,9 @@ def move_into_place(cache: Cache, key: str, tmp_path: Path, filename: str, meta:
     """Seal a complete temp file, rename it into its entry folder, write its metadata beside it.
 
     The rename is the commit: the file appears under its final name only complete and
-    sealed (:mod:`~ml_data.cache.seal`). The metadata is written straight into place, no temp
-    file and no second rename: a reader meeting it half-written finds it unreadable, a miss.
+    sealed (:mod:`~ml_data.cache.seal`). The metadata is written aside first, then renamed beside
+    it: writers of one entry without working locks (NFS) each rename a whole description, where
+    writing in place would let two of them interleave into unreadable JSON, an entry lost.
     A failure after the folder is touched (a full disk while writing the metadata) empties
     it again, so a full disk leaves the entry complete or absent, never a file without
     metadata. (A process killed between the rename and the metadata leaves one, which is a
@@ -41,7 +42,8 @@ def move_into_place(cache: Cache, key: str, tmp_path: Path, filename: str, meta:
     path = layout.data_path(key, name)
     meta_path = layout.meta_path(key)
     meta["filename"] = name
-    data = encode_meta(meta)
+    meta_tmp = layout.temp_path(key, ".meta")
+    accessed = write_aside(meta_tmp, meta, root=cache.root)  # before the folder is touched
     touched = committed = False
     try:
         cache._ensure_dir(layout.shard_dir(key))
@@ -58,7 +60,7 @@ def move_into_place(cache: Cache, key: str, tmp_path: Path, filename: str, meta:
                     _remove(Path(layout.data_path(key, stale)))
         seal(os.fspath(tmp_path), meta["validated_at"], meta["size"])
         os.replace(tmp_path, path)
-        accessed = write_in_place(meta_path, data)
+        os.replace(meta_tmp, meta_path)
         committed = True
     except CacheError:
         raise
@@ -72,6 +74,9 @@ def move_into_place(cache: Cache, key: str, tmp_path: Path, filename: str, meta:
     except OSError as exc:
         raise write_error(cache.root, exc, url=meta.get("source")) from None
     finally:
+        if not committed:
+            with contextlib.suppress(OSError):
+                os.unlink(meta_tmp)
         if not committed and touched:
             # Never a file without its metadata (ours, or the old one's, retired above;
             # without locks maybe another writer's, which is then a miss, never wrong);

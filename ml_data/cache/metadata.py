@@ -28,9 +28,6 @@ logger = logging.getLogger(__name__)
 
 META_VERSION = 1
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-#: Writers of one entry without working locks may meet here: each truncates, and a mix of two
-#: is unreadable JSON (a miss), never another file's description.
-_REPLACE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
 @dataclass(frozen=True)
@@ -159,17 +156,11 @@ def _write_new(path: str, data: bytes, flags: int) -> float:
         os.close(handle)
 
 
-def write_in_place(path: str, data: bytes) -> float:
-    """Write an entry's metadata straight to its final ``path`` and return its mtime (its first
-    use mark). OSError on failure: the caller removes what is there and owns the error."""
-    return _write_new(path, data, _REPLACE_FLAGS)
-
-
-def write_aside(path: str, meta: dict, *, root: Path) -> None:
-    """Write ``meta`` to the new temp file ``path`` (in the cache at ``root``); on failure (a full
-    disk) the temp file is removed and a :class:`CacheError` raised."""
+def write_aside(path: str, meta: dict, *, root: Path) -> float:
+    """Write ``meta`` to the new temp file ``path`` (in the cache at ``root``) and return its
+    mtime; on failure (a full disk) the temp file is removed and a :class:`CacheError` raised."""
     try:
-        _write_new(path, encode_meta(meta), _CREATE_FLAGS)
+        return _write_new(path, encode_meta(meta), _CREATE_FLAGS)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(path)

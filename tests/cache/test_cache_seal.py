@@ -149,7 +149,9 @@ def test_metadata_describing_another_file_is_not_believed(tmp_path, settings):
     assert found.sha256 == hashlib.sha256(b"hello").hexdigest()
 
 
-def test_a_commit_renames_once_and_writes_no_metadata_temp_file(tmp_path, monkeypatch):
+def test_a_commit_renames_the_file_then_a_whole_metadata_file(tmp_path, monkeypatch):
+    """The file's rename is the commit; its metadata is written aside and renamed beside it, so
+    writers of one entry without locks never interleave into unreadable metadata."""
     cache = Cache(tmp_path)
     cache.put("https://h/warm.bin", "warm.bin", [b"w"], source="s")  # folders made once
     renames: list[str] = []
@@ -168,8 +170,8 @@ def test_a_commit_renames_once_and_writes_no_metadata_temp_file(tmp_path, monkey
     monkeypatch.setattr(os, "replace", replace)
     monkeypatch.setattr(os, "open", os_open)
     entry = cache.put("https://h/x.bin", "x.bin", [b"content"], source="s")
-    assert renames == [str(entry.path)]
-    assert not any(path.endswith(".meta") for path in created)
+    assert renames == [str(entry.path), str(entry.path.parent / ".meta.json")]
+    assert [path for path in created if path.endswith(".meta")] and not list((tmp_path / "tmp").glob("*.meta"))
     assert sorted(p.name for p in entry.path.parent.iterdir()) == [".meta.json", "x.bin"]
     assert Cache(tmp_path).get("https://h/x.bin").sha256 == entry.sha256
     assert cache_key("https://h/x.bin") == entry.key
