@@ -339,3 +339,22 @@ def test_only_the_cloud_providers_import_a_cloud_sdk_and_only_when_used():
             if any(name.split(".")[0] in sdks for name in names):
                 assert module.startswith("ml_data.resolvers.clouds."), f"{module} imports {names}"
                 assert node not in top, f"{module} imports {names} at import time"
+
+
+def test_the_treebank_tokenizer_imports_nothing_of_ml_data_and_nltk_only_when_a_text_needs_it():
+    """ml_data.converters.treebank is text in, tokens out; NLTK is its fallback for a few texts
+    (importing NLTK takes a while), loaded on the first of them."""
+    import subprocess
+    import sys
+
+    assert imports("ml_data.converters.treebank", runtime_only=False) == []
+    probe = (
+        "import sys\n"
+        "from ml_data.converters import conll\n"
+        "conll.tokenize('Jane said: \"don\\'t\" (10:30)...')\n"
+        "print('nltk' in sys.modules)\n"
+        "conll.tokenize('``quoted``')\n"
+        "print('nltk' in sys.modules)\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.split() == ["False", "True"]

@@ -3,57 +3,33 @@ from the character offsets of every ``Labels`` span on the text, a blank line be
 (and, with ``split_sentences``, between sentences), after the ``-DOCSTART- -X- O O`` line that
 ``spacy convert`` expects.
 
-Tokens come from NLTK's Treebank tokenizer with the punctuation rules Label Studio's own export sets
-(it also splits on ``/``: ``1/2`` is ``1 / 2``), with a per-character fallback for scripts written
-without spaces (Chinese, Japanese, Thai ...). A token that overlaps a
-span is tagged: ``B-`` for the span's first token, ``I-`` after. Overlapping spans cannot be
-expressed in IOB: the first (longest at equal start) is kept and the others are reported.
+Tokens are those of NLTK's Treebank tokenizer with the punctuation rules Label Studio's own export
+sets (it also splits on ``/``: ``1/2`` is ``1 / 2``), found in one pass (:mod:`.treebank`), with
+every character of a script written without spaces (Chinese, Japanese, Thai ...) a token of its
+own. A token that overlaps a span is tagged: ``B-`` for the span's first token, ``I-`` after.
+Overlapping spans cannot be expressed in IOB: the first (longest at equal start) is kept and the
+others are reported.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from nltk.tokenize import TreebankWordTokenizer
-
+from ml_data.converters import treebank
 from ml_data.converters.base import Context, FormatBase, annotated_tasks
 from ml_data.converters.merging import append
 from ml_data.tasks.label_config import LabelConfig
 from ml_data.tasks.model import Annotation
 
 DOCSTART = "-DOCSTART- -X- O O\n\n"
+_OUTSIDE = " -X- _ O\n"
 
-
-class LabelStudioTokenizer(TreebankWordTokenizer):
-    """NLTK's Treebank tokenizer with the punctuation rules of Label Studio's converter.
-
-    A class of ml-data's own: importing ``label_studio_sdk.converter`` replaces ``PUNCTUATION`` on
-    NLTK's class for the whole process, which must not change what ml-data writes.
-    """
-
-    PUNCTUATION = [
-        (re.compile(r"([:,])([^\d])"), r" \1 \2"),
-        (re.compile(r"([:,])$"), r" \1 "),
-        (re.compile(r"\.\.\."), r" ... "),
-        (re.compile(r"[;@#$/%&]"), r" \g<0> "),
-        (re.compile(r'([^\.])(\.)([\]\)}>"\']*)\s*$'), r"\1 \2\3 "),  # the final period
-        (re.compile(r"[?!]"), r" \g<0> "),
-        (re.compile(r"([^'])' "), r"\1 ' "),
-    ]
-
-
-_TOKENIZER = LabelStudioTokenizer()
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
-
-
-# Scripts that do not separate words with spaces: kana, Thai, Lao, CJK ideographs, Hangul.
-_UNSPACED = re.compile(
-    "[\u0e00-\u0eff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002ffff]"
-)
-_PLAIN = re.compile(r"[^\W_]+(?:\s+[^\W_]+)*\s*")
 
 
 def tokenize(text: str) -> list[tuple[int, int]]:
@@ -63,26 +39,7 @@ def tokenize(text: str) -> list[tuple[int, int]]:
     >>> [text[s:e] for s, e in tokenize(text)]
     ['Call', 'Jane', 'at', '10', '.']
     """
-    stripped = text.lstrip()
-    if _PLAIN.fullmatch(stripped) and not _UNSPACED.search(text):
-        # Only letters, digits and spaces: nothing for the Treebank rules to split, and the
-        # whitespace split is the same tokens at a fraction of the cost.
-        words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
-        return words
-    spans: list[tuple[int, int]] = []
-    for start, end in _TOKENIZER.span_tokenize(text):
-        if not _UNSPACED.search(text, start, end):
-            spans.append((start, end))
-            continue
-        run_start = start
-        for match in _UNSPACED.finditer(text, start, end):
-            if run_start < match.start():
-                spans.append((run_start, match.start()))
-            spans.append((match.start(), match.end()))
-            run_start = match.end()
-        if run_start < end:
-            spans.append((run_start, end))
-    return spans
+    return treebank.span_tokenize(text)
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
@@ -98,7 +55,8 @@ def sentences(text: str) -> list[tuple[int, int]]:
 
 
 def iob_tags(tokens: list[tuple[int, int]], spans: list[tuple[int, int, str]]) -> list[str]:
-    """IOB tags for ``tokens`` from non-overlapping ``spans`` (start, end, label), both sorted."""
+    """IOB tags for ``tokens`` from non-overlapping ``spans`` (start, end, label), both sorted:
+    token by token, the definition :func:`lines` follows a run of tokens at a time."""
     tags = []
     index = 0
     previous_span = -1
@@ -141,16 +99,20 @@ class ConllFormat(FormatBase):
         with open(out / "result.conll", "w", encoding="utf-8", errors="replace") as handle:
             handle.write(DOCSTART)
             for task, text, selected in annotated_tasks(context, key, "text"):
-                with context.guard(task.id):
-                    # The task's lines are all computed before any is written: a task that fails
-                    # leaves nothing half-written.
-                    blocks = [
-                        "".join(self._lines(text, self._spans(a, controls, text, context, task.id), split))
-                        for a in selected
-                    ]
-                    for block in blocks:
-                        handle.write(block)
-                        context.report.items_written += 1
+                # The task's lines are all computed before any is written: a task that fails
+                # leaves nothing half-written. Its tokens are the same for every annotation.
+                try:
+                    parts = token_parts(text, split)
+                    blocks = [lines(parts, self._spans(a, controls, text, context, task.id)) for a in selected]
+                except Exception:
+                    # The guard applies the error policy to what the task's data made go wrong;
+                    # entered only then, it costs the tasks that convert nothing.
+                    with context.guard(task.id):
+                        raise
+                    continue
+                for block in blocks:
+                    handle.write(block)
+                    context.report.items_written += 1
 
     def merge(self, relative: str, target: Path, parts: Sequence[Path]) -> None:
         """Shards' CoNLL files as one document: one ``-DOCSTART-`` line (the first shard's), each
@@ -181,7 +143,9 @@ class ConllFormat(FormatBase):
                 context.report.warn(f"task {task_id}: span without valid start/end/labels left out")
                 continue
             raw.append((start, end, str(labels[0])))
-        raw.sort(key=lambda span: (span[0], -(span[1] - span[0])))
+        # By start, the longest first at equal starts (two stable sorts by C-level keys).
+        raw.sort(key=itemgetter(1), reverse=True)
+        raw.sort(key=itemgetter(0))
         kept: list[tuple[int, int, str]] = []
         for span in raw:
             if kept and span[0] < kept[-1][1]:
@@ -193,13 +157,58 @@ class ConllFormat(FormatBase):
             kept.append(span)
         return kept
 
-    @staticmethod
-    def _lines(text: str, spans: list[tuple[int, int, str]], split: bool) -> Iterator[str]:
-        parts = sentences(text) if split else [(0, len(text))]
-        for part_start, part_end in parts:
-            tokens = [(part_start + s, part_start + e) for s, e in tokenize(text[part_start:part_end])]
-            if not tokens:
-                continue
-            for (start, end), tag in zip(tokens, iob_tags(tokens, spans), strict=True):
-                yield f"{text[start:end]} -X- _ {tag}\n"
-            yield "\n"
+
+def token_parts(text: str, split: bool) -> list[tuple[int, list[str], list[int]]]:
+    """The tokens of the text, or of each of its sentences with ``split``: ``(offset, words,
+    starts)`` for each part that has tokens, ``starts`` relative to ``offset``."""
+    parts = sentences(text) if split else [(0, len(text))]
+    found = []
+    for part_start, part_end in parts:
+        words, starts = treebank.tokens(text[part_start:part_end] if split else text)
+        if words:
+            found.append((part_start, words, starts))
+    return found
+
+
+def lines(parts: list[tuple[int, list[str], list[int]]], spans: list[tuple[int, int, str]]) -> str:
+    """The CoNLL lines of ``parts`` (:func:`token_parts`), tagged by ``spans`` (sorted, not
+    overlapping) as :func:`iob_tags` tags them, a blank line after each part.
+
+    The tokens between two spans are joined in one go: a span costs two binary searches, and a
+    token no Python step of its own.
+    """
+    if len(parts) == 1:
+        return _block(*parts[0], spans)
+    return "".join([_block(offset, words, starts, spans) for offset, words, starts in parts])
+
+
+def _block(offset: int, words: list[str], starts: list[int], spans: list[tuple[int, int, str]]) -> str:
+    """One part's lines (see :func:`lines`)."""
+    block = []
+    done = 0  # tokens written so far
+    for span_start, span_end, label in spans:
+        start, end = span_start - offset, span_end - offset
+        # The span's tokens: from the first that ends after its start (the last one starting at
+        # or before it, if it reaches past it, else the next) to the last that starts before its
+        # end; a token the span before already tagged stays that span's.
+        first = bisect_right(starts, start)
+        if first and starts[first - 1] + len(words[first - 1]) > start:
+            first -= 1
+        first = max(first, done)
+        stop = bisect_left(starts, end, first)
+        if first >= stop:
+            continue
+        if done < first:
+            block.append(_OUTSIDE.join(words[done:first]))
+            block.append(_OUTSIDE)
+        block.append(f"{words[first]} -X- _ B-{label}\n")
+        if first + 1 < stop:
+            inside = f" -X- _ I-{label}\n"
+            block.append(inside.join(words[first + 1 : stop]))
+            block.append(inside)
+        done = stop
+    if done < len(words):
+        block.append(_OUTSIDE.join(words[done:]))
+        block.append(_OUTSIDE)
+    block.append("\n")
+    return "".join(block)
