@@ -128,21 +128,19 @@ class ConllFormat(FormatBase):
 
     @staticmethod
     def _spans(annotation: Annotation, controls: set[str], text: str, context: Context, task_id: Any) -> list:
+        size = len(text)
         raw = []
         for region in annotation.result:
             if region.from_name not in controls:
                 continue
             value = region.value
-            start, end, labels = value.get("start"), value.get("end"), value.get("labels") or []
-            if (
-                not isinstance(start, int)
-                or not isinstance(end, int)
-                or not labels
-                or not 0 <= start < end <= len(text)
-            ):
+            start, end, labels = value.get("start"), value.get("end"), value.get("labels")
+            if isinstance(start, int) and isinstance(end, int) and labels and 0 <= start < end <= size:
+                raw.append((start, end, str(labels[0])))
+            else:
                 context.report.warn(f"task {task_id}: span without valid start/end/labels left out")
-                continue
-            raw.append((start, end, str(labels[0])))
+        if len(raw) < 2:
+            return raw
         # By start, the longest first at equal starts (two stable sorts by C-level keys).
         raw.sort(key=itemgetter(1), reverse=True)
         raw.sort(key=itemgetter(0))
