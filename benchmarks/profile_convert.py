@@ -42,7 +42,9 @@ STAGES = {
     "creating files (open)": ("~", "<built-in method io.open>"),
     "csv writer rows": ("~", "<method 'writerow' of '_csv.writer' objects>"),
     "VOC documents": ("ml_data/converters/voc.py", "voc_document"),
-    "CoNLL tokens (NLTK span_tokenize)": ("ml_data/converters/conll.py", "tokenize"),
+    "CoNLL tokens (treebank.tokens)": ("ml_data/converters/treebank.py", "tokens"),
+    "CoNLL spans of an annotation": ("ml_data/converters/conll.py", "_spans"),
+    "CoNLL lines": ("ml_data/converters/conll.py", "lines"),
 }
 
 
