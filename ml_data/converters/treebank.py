@@ -15,13 +15,13 @@ have put a space before it:
 - the last period of the text when only closing brackets, quotes and whitespace follow it;
 - a single quote before a space or any of the above, alone or as ``'s 'm 'd 'll 're 've``
   (``Jane's`` is ``Jane 's``), and ``n't`` (``don't`` is ``do n't``), as the ending-quote rules
-  split them when a space follows;
+  split them when a space follows (or a second quote in the word that an earlier rule split off);
 - ``cannot gimme gonna gotta lemme wanna`` in any case, as two tokens, where they are words of
   their own (``wanna`` only before a space).
 
 The rest depends on how earlier passes paired characters or on splits made in the same pass:
-backticks, two single quotes in a row or in one word, ``:`` or ``,`` twice in a row, a single
-quote before trailing whitespace other than a space, ``d'ye more'n 'tis 'twas``. A text with any
+backticks, two single quotes in a row or three in one word, ``:`` or ``,`` twice in a row, a
+single quote before trailing whitespace other than a space, ``d'ye more'n 'tis 'twas``. A text with any
 of them (:func:`_lexer_for` looks for them with a few substring tests) is tokenized by NLTK
 itself, so the tokens are NLTK's on every text; the tests compare both on generated texts with
 every class of character, on every short text over small alphabets, and on real exports.
@@ -47,11 +47,17 @@ _ALONE = r";@#$/%&?!()\[\]{}<>\""
 # The last period of the text, when only closing brackets, quotes and whitespace follow it.
 _FINAL_PERIOD = r"\.(?=[\]\)}>\"']*\s*\Z)"
 # Where NLTK has put a space before the next character by the time its ending-quote rules run
-# (used right after a letter or a quote, so a run of periods, dashes or colons starts here).
+# (used right after a letter or a quote, so a run of periods, dashes or colons starts here), and
+# where it has by the time it splits a quote off before a space among the punctuation rules.
 _SPACE_AHEAD = rf"(?:[ {_ALONE}]|\Z|\.\.\.|--|[:,](?!\d)|{_FINAL_PERIOD})"
-# The ending-quote rules: 's 'm 'd 'll 're 've and a lone quote split off before a space.
-_QUOTE_SPLIT = rf"'(?:[sSmMdD]|ll|LL|re|RE|ve|VE)?{_SPACE_AHEAD}"
-_NT_SPLIT = rf"n't{_SPACE_AHEAD}|N'T{_SPACE_AHEAD}"
+_SPACE_AHEAD_EARLY = rf"(?:[ ;@#$/%&?!]|\.\.\.|[:,](?!\d)|{_FINAL_PERIOD})"
+# The ending-quote rules split off 's 'm 'd (first), then 'll 're 've and n't, and a lone quote,
+# where a space follows; a second quote in the word may have had a space put before it by an
+# earlier rule: split off before a space among the punctuation rules, or as 's 'm 'd or alone.
+_SPACE_AHEAD_S = rf"(?:{_SPACE_AHEAD}|'(?={_SPACE_AHEAD_EARLY}))"
+_SPACE_AHEAD_LL = rf"(?:{_SPACE_AHEAD_S}|'[sSmMdD]?{_SPACE_AHEAD})"
+_QUOTE_SPLIT = rf"'(?:{_SPACE_AHEAD}|[sSmMdD]{_SPACE_AHEAD_S}|(?:ll|LL|re|RE|ve|VE){_SPACE_AHEAD_LL})"
+_NT_SPLIT = rf"(?<!')(?:n't|N'T){_SPACE_AHEAD_LL}"  # not right after a quote
 # The contractions NLTK splits in two, in any case, between word boundaries (``\b``). No pass
 # puts a space between two letters before that one but the n't split: the boundary before is one
 # in the text itself, the one after is in the text or made by a split n't. "wanna" is split only
@@ -71,7 +77,7 @@ _CONTRACTION_END = (
 
 # Characters that join the token before them on a condition.
 _JOINS_IF = (
-    rf"n(?!'t{_SPACE_AHEAD})|N(?!'T{_SPACE_AHEAD})"  # not the n of a split n't
+    rf"(?!{_NT_SPLIT})[nN]"  # not the n of a split n't
     rf"|(?!{_QUOTE_SPLIT})'"  # a quote the ending-quote rules leave in the token
     r"|[:,](?=\d)"  # 3,000 and 10:30
     r"|-(?!-)"
@@ -101,7 +107,7 @@ def _lexer(contractions: bool) -> re.Pattern[str]:
 _TOKEN = _lexer(contractions=True)
 _TOKEN_NO_CONTRACTIONS = _lexer(contractions=False)
 # What the one pass leaves to NLTK (only looked for when the text has a single quote).
-_QUOTE_NLTK_ONLY = re.compile(r"'(?:[^\s']*'|[^\S ]\s*\Z|(?i:tis|twas|(?<=d')ye|(?<=more')n))")
+_QUOTE_NLTK_ONLY = re.compile(r"'(?:'|[^\s']*'[^\s']*'|[^\S ]\s*\Z|(?i:tis|twas|(?<=d')ye|(?<=more')n))")
 _GROUP, _START = re.Match.group, re.Match.start
 
 
