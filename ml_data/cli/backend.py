@@ -13,23 +13,8 @@ from typing import Any
 
 import click
 
-from ml_data.config import Settings
+from ml_data.cli.common import settings
 from ml_data.errors import MlDataError
-
-
-def _settings(url: str | None, token: str | None) -> Settings:
-    from ml_data.parsing import normalize_label_studio_url
-
-    try:
-        settings = Settings.from_env()
-        changes: dict[str, object] = {}
-        if url:
-            changes["label_studio_url"] = normalize_label_studio_url(url)
-        if token:
-            changes["api_key"] = token
-        return settings.with_changes(**changes) if changes else settings
-    except MlDataError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.command(short_help="Predict a project's tasks with a model.")
@@ -92,7 +77,7 @@ def predict(
             workers=workers,
             on_error="fail" if on_error == "fail" else "skip",
             dry_run=dry_run,
-            settings=_settings(url, token),
+            settings=settings(url, token),
             progress=not as_json,
         )
     except MlDataError as exc:
@@ -172,7 +157,7 @@ def watch(
             split=split,
             min_changed=min_changed,
             quiet_for=quiet_for,
-            settings=_settings(url, token),
+            settings=settings(url, token),
         )
     except MlDataError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None

@@ -10,10 +10,19 @@ from ml_data.converters.base import ConversionReport
 from ml_data.errors import MlDataError
 
 
-def settings() -> Settings:
-    """The environment's settings; a bad value is a usage error, said without a traceback."""
+def settings(url: str | None = None, token: str | None = None) -> Settings:
+    """The environment's settings, with a command's ``--url`` and ``--token`` over Label Studio's
+    URL and token; a bad value is a usage error, said without a traceback."""
+    from ml_data.parsing import normalize_label_studio_url
+
     try:
-        return Settings.from_env()
+        current = Settings.from_env()
+        changes: dict[str, object] = {}
+        if url:
+            changes["label_studio_url"] = normalize_label_studio_url(url)
+        if token:
+            changes["api_key"] = token
+        return current.with_changes(**changes) if changes else current
     except MlDataError as exc:
         raise click.ClickException(str(exc)) from None
 

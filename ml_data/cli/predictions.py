@@ -7,24 +7,10 @@ import json
 
 import click
 
-from ml_data.config import Settings
+from ml_data.cli.common import settings
 from ml_data.errors import MlDataError
-from ml_data.parsing import normalize_label_studio_url
 
 _FORMATS = ("yolo", "yolo-obb", "yolo-seg", "coco", "voc")
-
-
-def _settings(url: str | None = None, token: str | None = None) -> Settings:
-    try:
-        settings = Settings.from_env()
-        changes: dict[str, object] = {}
-        if url:
-            changes["label_studio_url"] = normalize_label_studio_url(url)
-        if token:
-            changes["api_key"] = token
-        return settings.with_changes(**changes) if changes else settings
-    except MlDataError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.command("import-predictions", short_help="Attach a model's output as predictions.")
@@ -88,7 +74,7 @@ def import_predictions_command(
             dataset=dataset,
             dry_run=dry_run,
             on_error=on_error,
-            settings=_settings(url, token),
+            settings=settings(url, token),
         )
     except MlDataError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
@@ -118,6 +104,6 @@ def presign_command(url: str, task_id: int | None, expires: int) -> None:
     from ml_data.backend.presign import presign
 
     try:
-        click.echo(presign(url, task_id=task_id, expires=expires, settings=_settings()))
+        click.echo(presign(url, task_id=task_id, expires=expires, settings=settings()))
     except MlDataError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
