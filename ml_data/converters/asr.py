@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from ml_data.converters.base import Context, FormatBase, annotated_tasks
-from ml_data.converters.images import UniqueNames
+from ml_data.converters.images import UniqueNames, unique_names
 from ml_data.converters.merging import append
 from ml_data.tasks.label_config import LabelConfig
 
@@ -57,7 +57,7 @@ class AsrManifestFormat(FormatBase):
         controls = set(targets[audio_name])
         if context.media.local_path is None:
             context.report.warn("no media lookup: audio_filepath holds the task's URL, not a local path")
-        names = UniqueNames()
+        names = unique_names(context)
         with open(out / _MANIFEST, "wb") as handle:
             for task, url, selected in annotated_tasks(context, key, "audio URL", non_empty=True):
                 with context.guard(task.id):

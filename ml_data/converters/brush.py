@@ -14,7 +14,7 @@ import numpy as np
 
 from ml_data.converters.base import Context, FormatBase
 from ml_data.converters.brush_rle import mask_from_rle
-from ml_data.converters.images import UniqueNames, annotated_images, image_key
+from ml_data.converters.images import UniqueNames, annotated_images, image_key, unique_names
 from ml_data.converters.png import write_gray_png
 from ml_data.errors import InvalidExport
 from ml_data.fsutil import safe_filename
@@ -70,7 +70,7 @@ class BrushFormat(FormatBase):
     def write(self, context: Context, out: Path) -> None:
         config = context.config
         assert config is not None
-        names = UniqueNames()
+        names = unique_names(context)
         for task, url, annotation in annotated_images(context, image_key(config)):
             with context.guard(task.id):
                 layers: dict[tuple[str, str], np.ndarray] = {}

@@ -67,6 +67,7 @@ from ml_data.converters.images import (
     has_objects,
     image_key,
     image_size,
+    unique_names,
 )
 from ml_data.converters.merging import different_versions, read_json, write_json
 from ml_data.errors import InvalidExport
@@ -103,7 +104,7 @@ class CocoFormat(FormatBase):
         # Keypoints without a parent rectangle go to "default": its id is reserved up front.
         default_id = max(ids.values(), default=start - 1) + 1
         standard = options.layout == "standard"
-        names = UniqueNames()
+        names = unique_names(context)
         subsets: dict[str | None, _SubsetParts] = {}
         default_used = False
         try:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from ml_data.converters.base import Context, annotated_tasks
+from ml_data.converters.naming import MAX_SUFFIX, Renamed, cut, renamed_stems, task_key, with_suffix
 from ml_data.data_uris import data_uri_name
 from ml_data.errors import InvalidExport
-from ml_data.fsutil import MAX_FILENAME_BYTES, safe_filename
+from ml_data.fsutil import safe_filename
 from ml_data.tasks.label_config import LabelConfig
-from ml_data.tasks.model import Annotation, Region, Task
+from ml_data.tasks.model import Annotation, Region, Task, TaskSource
+from ml_data.tasks.resources import resource_keys, task_resources
 
 _SCHEME_AND_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 
@@ -37,25 +39,34 @@ def image_name(url: str) -> str:
 
 
 class UniqueNames:
-    """Stems made unique per task: the first task keeps ``frame``, another task's ``frame``
-    becomes ``frame__task<id>`` (images of the same name in different folders are common), and
-    ``frame__task<id>__2`` ... if that is taken too (a task without an id, an image that was
-    named so, a name cut to fit). Stems are safe file names whatever the URL and the task id
-    hold (``..``, ``/``, NUL, 300 characters): they become label files in the output."""
+    """Stems made unique: a name several tasks use stays with the lowest task id, the others get
+    ``frame__task<id>`` (images of the same name in different folders are common), as
+    :func:`~ml_data.converters.naming.renamed_stems` decided for the whole dataset (``renamed``).
+    A name it did not decide (a task without an id, tasks read only once) goes to the first
+    task that asks for it, the next get ``frame__task<id>`` or ``frame__task<id>__2`` ...
+    Stems are safe file names whatever the URL and the task id hold (``..``, ``/``, NUL, 300
+    characters): they become label files in the output."""
 
-    def __init__(self) -> None:
+    def __init__(self, renamed: Renamed | None = None) -> None:
         self._owner: dict[str, object] = {}
+        self._renamed: Renamed = renamed or {}
+
+    @staticmethod
+    def base(url: str) -> str:
+        """The stem a URL's file would have if no other task had its name."""
+        return safe_filename(posixpath.splitext(image_name(url))[0], fallback="image")
 
     def stem(self, url: str, task_id: object) -> str:
-        base = safe_filename(posixpath.splitext(image_name(url))[0], fallback="image")
-        stem, number = base, 1
+        base = self.base(url)
+        stem = base if task_id is None else self._renamed.get((task_key(task_id), base), base)
+        number = 1
         # A task without an id owns nothing: its name must be new.
         while stem in self._owner and (task_id is None or self._owner[stem] != task_id):
             number += 1
-            suffix = "" if task_id is None else "__task" + _cut(safe_filename(str(task_id), fallback="id"), _MAX_SUFFIX)
+            suffix = "" if task_id is None else "__task" + cut(safe_filename(str(task_id), fallback="id"), MAX_SUFFIX)
             if task_id is None or number > 2:
                 suffix += f"__{number}"
-            stem = _with_suffix(base, suffix)
+            stem = with_suffix(base, suffix)
         self._owner[stem] = task_id
         return stem
 
@@ -65,18 +76,23 @@ class UniqueNames:
         return extension if extension and len(extension) <= 16 else default
 
 
-#: A stem's suffix (``__task<id>``) is cut to this many bytes, the rest of it to
-#: :data:`~ml_data.fsutil.MAX_FILENAME_BYTES` with the suffix whole (so names stay distinct).
-_MAX_SUFFIX = 40
+def unique_names(context: Context) -> UniqueNames:
+    """The file names of one conversion: as the caller decided them for the whole dataset
+    (``context.media.renamed``: the fetch pipeline, a Ray write), else from a first pass over
+    the tasks' resources (a plain conversion), so the order of the tasks changes no name."""
+    renamed = context.media.renamed
+    if renamed is None and context.tasks.reiterable:
+        renamed = renamed_stems(name_pairs(context.tasks, resource_keys(context.config)))
+    return UniqueNames(renamed)
 
 
-def _cut(text: str, size: int) -> str:
-    """``text`` cut to ``size`` bytes of UTF-8 (whole characters), without a trailing dot or space."""
-    return text.encode("utf-8")[:size].decode("utf-8", "ignore").rstrip(" .")
-
-
-def _with_suffix(stem: str, suffix: str) -> str:
-    return _cut(stem, MAX_FILENAME_BYTES - len(suffix.encode("utf-8"))) + suffix
+def name_pairs(tasks: TaskSource, keys: list[str] | None) -> Iterator[tuple[Any, str]]:
+    """(task id, stem) of every resource of every task: what :func:`renamed_stems` decides from."""
+    for raw in tasks.raw():
+        if isinstance(raw, Mapping) and raw.get("id") is not None:
+            task_id = raw["id"]
+            for url in task_resources(raw.get("data"), keys):
+                yield task_id, UniqueNames.base(url)
 
 
 def image_key(config: LabelConfig) -> str:

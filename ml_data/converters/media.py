@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ml_data.converters.naming import Renamed
+
 #: (URL, task id) -> its local file, or None when it cannot be resolved
 LocalPath = Callable[[str, Any], "str | None"]
 #: (URL, task id) -> (width, height) of the image, or None when it cannot be measured
@@ -39,6 +41,10 @@ class MediaHooks:
     #: them (``placements``), and the ASR manifest's ``audio_filepath`` is the dataset-relative
     #: path (``audio/<name>``), not the local file
     places_media: bool = False
+    #: the file names the caller decided for the whole dataset (the stems renamed because
+    #: another task has the name too: :func:`~ml_data.converters.naming.renamed_stems`); None:
+    #: the conversion decides them from its own tasks
+    renamed: Renamed | None = None
 
 
 #: The hooks of a plain conversion: nothing resolved, nothing measured, nothing placed.

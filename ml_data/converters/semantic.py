@@ -32,6 +32,7 @@ from ml_data.converters.images import (
     has_objects,
     image_key,
     image_size,
+    unique_names,
 )
 from ml_data.converters.png import write_gray_png
 from ml_data.errors import InvalidExport
@@ -125,7 +126,7 @@ class SemanticPngFormat(FormatBase):
         if max(classes.values(), default=0) > MAX_CLASS:
             raise InvalidExport(f"more than {MAX_CLASS} classes cannot be written to an 8-bit mask")
         (out / "masks").mkdir()
-        names = UniqueNames()
+        names = unique_names(context)
         for task, url, annotation in annotated_images(context, image_key(config)):
             with context.guard(task.id):
                 size = image_size(annotation.result, url, task.id, context)

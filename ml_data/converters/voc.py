@@ -26,6 +26,7 @@ from ml_data.converters.images import (
     has_objects,
     image_key,
     image_size,
+    unique_names,
 )
 from ml_data.errors import InvalidExport
 from ml_data.tasks.label_config import LabelConfig
@@ -99,7 +100,7 @@ class VocFormat(FormatBase):
         images = "JPEGImages" if standard else "images"
         folder = out / "Annotations"
         folder.mkdir()
-        names = UniqueNames()
+        names = unique_names(context)
         image_sets: dict[str, list[str]] = {subset: [] for subset in options.subsets} if standard else {}
         for task, url, annotation in annotated_images(context, image_key(config)):
             with context.guard(task.id):

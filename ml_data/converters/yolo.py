@@ -12,9 +12,10 @@ dataset has subsets). ``data.yaml`` has no ``path`` (Ultralytics then resolves t
 the yaml's own folder, from any working directory); yolo-pose's has ``kpt_shape`` and, when every
 keypoint name is symmetric or has its left/right partner, ``flip_idx``.
 
-Label files are named after the image's file name; when two tasks' images share a name, the later
-one becomes ``<name>__task<id>.txt``. A task with an annotation but no regions gets an empty file
-(a background image); a task without annotations is skipped (unlabelled is not "no objects").
+Label files are named after the image's file name; when several tasks' images share a name, the
+task of the lowest id keeps it and the others get ``<name>__task<id>.txt``, whatever the order of
+the tasks. A task with an annotation but no regions gets an empty file (a background image); a
+task without annotations is skipped (unlabelled is not "no objects").
 One annotation per task: the first selected (newest with ``all``); more are reported.
 """
 
@@ -43,6 +44,7 @@ from ml_data.converters.images import (
     has_objects,
     image_key,
     image_size,
+    unique_names,
 )
 from ml_data.errors import InvalidExport
 from ml_data.tasks.label_config import LabelConfig
@@ -90,7 +92,7 @@ class YoloFormat(FormatBase):
         standard = options.layout == "standard"
         labels = out / "labels"
         labels.mkdir()
-        names_in_use = UniqueNames()
+        names_in_use = unique_names(context)
         folders_made: set[str] = set()
         for task, url, annotation in annotated_images(context, image_key(config), warn_many=True):
             with context.guard(task.id):

@@ -14,6 +14,8 @@ from typing import Any
 from ml_data.cache import Cache
 from ml_data.config import Settings
 from ml_data.converters import Format, MediaHooks, write_format
+from ml_data.converters.images import UniqueNames
+from ml_data.converters.naming import renamed_stems
 from ml_data.errors import MlDataError, NothingToWrite, OutputError, ResourcesFailed
 from ml_data.fsutil import atomic_folder
 from ml_data.jsonio import dumps
@@ -203,8 +205,10 @@ class Build:
         one_pass = self.options.layout == "standard" and "standard" in fmt.layouts
         split_names: list[str | None] = list(split) if split and not one_pass else [None]
         subsets = tuple(split) if split and one_pass else ()
+        # Which tasks keep a name several use, decided once for the dataset (order-independent).
+        renamed = self.plan.renamed if self.plan.renamed is not None else dataset_renames(tasks)
         media = (
-            MediaLinks(tasks, resource_keys(parsed), lambda url, task_id: local_path(url, task_id) is not None)
+            MediaLinks(tasks, resource_keys(parsed), lambda url, task_id: local_path(url, task_id) is not None, renamed)
             if fmt.keeps_task_data
             else None
         )
@@ -214,6 +218,7 @@ class Build:
             image_size=lambda url, task_id: image_size(resolved.get(url) or local_path(url, task_id)),
             subset_of=lambda task_id: tasks[str(task_id)].split,
             places_media=True,
+            renamed=renamed,
         )
         placed_from: dict[str, Placement] = {}
         # With a folder per split, each split's tasks are first put in a file of their own: one
@@ -296,8 +301,14 @@ def split_exports(
     return dict(paths)
 
 
+def dataset_renames(tasks: Mapping[str, TaskInfo]) -> dict[tuple[str, str], str]:
+    """The renamed file stems of a dataset of ``tasks``: from every task's resources, whatever
+    the format writes of them (:func:`~ml_data.converters.naming.renamed_stems`)."""
+    return renamed_stems((task_id, UniqueNames.base(url)) for task_id, info in tasks.items() for url in info.resources)
+
+
 def _as_str(path: Path | None) -> str | None:
     return str(path) if path is not None else None
 
 
-__all__ = ["Build", "build_dataset"]
+__all__ = ["Build", "build_dataset", "dataset_renames"]

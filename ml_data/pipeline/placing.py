@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_data.converters.images import UniqueNames
+from ml_data.converters.naming import Renamed
 from ml_data.errors import OutputError
 from ml_data.hashing import descriptor_sha256, file_sha256
 from ml_data.pipeline.manifest import described_by, unchanged_file
@@ -41,12 +42,16 @@ class MediaLinks:
     resource walk found it (``keys``: the config's resource keys, as the tasks were read with)."""
 
     def __init__(
-        self, tasks: Mapping[str, TaskInfo], keys: Sequence[str] | None, available: Callable[[str, Any], bool]
+        self,
+        tasks: Mapping[str, TaskInfo],
+        keys: Sequence[str] | None,
+        available: Callable[[str, Any], bool],
+        renamed: Renamed | None = None,
     ) -> None:
         self.tasks = tasks
         self.keys = keys
         self.available = available
-        self.names = UniqueNames()
+        self.names = UniqueNames(renamed)
         #: (URL, task id) -> its path in the dataset
         self.placed: dict[tuple[str, Any], str] = {}
 

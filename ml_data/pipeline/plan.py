@@ -19,6 +19,7 @@ from typing import Any
 
 from ml_data.config import Settings
 from ml_data.converters import Format, get_format
+from ml_data.converters.naming import Renamed
 from ml_data.errors import FormatNotSupported, MlDataError
 from ml_data.http import DEFAULT_POOL_SIZE, new_session
 from ml_data.jsonio import dumps
@@ -69,6 +70,8 @@ class Plan:
     temporary_export: bool = False
     #: a dataset without any item is written, not refused (a shard of a larger dataset)
     allow_empty: bool = False
+    #: the file names decided for a larger dataset this one is a shard of (None: from ``tasks``)
+    renamed: Renamed | None = None
 
     def discard(self) -> None:
         """Remove what preparing left behind (the downloaded export)."""
@@ -90,6 +93,7 @@ def prepare(
     snapshot: bool = False,
     progress: bool = False,
     allow_empty: bool = False,
+    renamed: Renamed | None = None,
 ) -> Plan:
     """The :class:`Plan` of a dataset from ``source``: a project id (its export is downloaded and
     its resources resolved as it arrives) or an export file (with ``config``, its labeling config
@@ -127,6 +131,7 @@ def prepare(
         prefetched=dict(prefetched or {}),
         resolver=resolver,
         allow_empty=allow_empty,
+        renamed=renamed,
     )
 
 

@@ -260,6 +260,11 @@ class TaskSource:
     def name(self) -> str:
         return str(self._path) if self._path is not None else "<tasks>"
 
+    @property
+    def reiterable(self) -> bool:
+        """Whether the tasks can be read again (a file, a list; not a one-shot iterator)."""
+        return self._path is not None or iter(self._items or ()) is not self._items
+
     def raw(self) -> Iterator[Mapping[str, Any]]:
         if self._path is None:
             assert self._items is not None
