@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -303,12 +303,18 @@ def split_exports(
 
 def dataset_renames(tasks: Mapping[str, TaskInfo]) -> dict[tuple[str, str], str]:
     """The renamed file stems of a dataset of ``tasks``: from every task's resources, whatever
-    the format writes of them (:func:`~ml_data.converters.naming.renamed_stems`)."""
-    return renamed_stems((task_id, UniqueNames.base(url)) for task_id, info in tasks.items() for url in info.resources)
+    the format writes of them."""
+    return file_renames((task_id, url) for task_id, info in tasks.items() for url in info.resources)
+
+
+def file_renames(resources: Iterable[tuple[Any, str]]) -> dict[tuple[str, str], str]:
+    """The renamed file stems of a dataset whose tasks have these (task id, resource URL) pairs
+    (:func:`~ml_data.converters.naming.renamed_stems`; a Ray write decides them so too)."""
+    return renamed_stems((task_id, UniqueNames.base(url)) for task_id, url in resources)
 
 
 def _as_str(path: Path | None) -> str | None:
     return str(path) if path is not None else None
 
 
-__all__ = ["Build", "build_dataset", "dataset_renames"]
+__all__ = ["Build", "build_dataset", "dataset_renames", "file_renames"]

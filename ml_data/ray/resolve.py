@@ -9,11 +9,13 @@ here to drop them.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import ray
 from ray.data import ActorPoolStrategy, Dataset
 
 from ml_data.config import Settings
@@ -35,6 +37,9 @@ FILE_TYPE = pa.struct(
     ]
 )
 FETCH_MODES = ("path", "bytes")
+#: seconds the resolving actors have to start before any batch is handed out (a cluster without
+#: room for them all fails then, rather than leaving all the work to the first one)
+ACTORS_START_TIMEOUT = 300
 ERROR_POLICIES = ("record", "skip")
 
 
@@ -65,6 +70,7 @@ class ResolveBatch:
         self.resolver = Resolver(settings, http=http_client(settings, session=session))
         self.fetch = fetch
         self.threads = threads
+        self.node = ray.get_runtime_context().get_node_id()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         ids = batch.column("id").to_pylist()
@@ -87,6 +93,8 @@ class ResolveBatch:
         def column(index: int, kind: pa.DataType) -> pa.Array:
             return pa.array([[outcomes[url][index] for url in urls] for urls in resources], pa.list_(kind))
 
+        # Where the files are: a write task elsewhere has them sent (node-local caches).
+        batch = batch.append_column("node", pa.array([self.node] * batch.num_rows, pa.string()))
         batch = batch.append_column("paths", column(0, pa.string()))
         batch = batch.append_column("files", column(1, FILE_TYPE))
         batch = batch.append_column("errors", column(2, pa.string()))
@@ -108,6 +116,7 @@ def resolve_resources(
     num_cpus: float = 0.25,
     on_error: str = "record",
     settings: Settings | None = None,
+    ray_remote_args: Mapping[str, Any] | None = None,
 ) -> Dataset:
     """Add each task's resolved resources to ``ds`` (rows of :func:`ml_data.ray.read_tasks`).
 
@@ -115,7 +124,11 @@ def resolve_resources(
     ``files`` (size, sha256, source, cached, content type, kind), ``errors`` (null where it
     worked) and, with ``fetch="bytes"``, ``contents``. ``concurrency`` actors resolve with
     ``threads`` downloads in flight each; ``num_cpus`` is what each actor reserves (downloads
-    mostly wait). ``on_error="skip"`` drops rows with a failed resource.
+    mostly wait). ``on_error="skip"`` drops rows with a failed resource. The actors are spread
+    over the nodes (``scheduling_strategy="SPREAD"``), so every node downloads its share;
+    ``ray_remote_args`` overrides that or adds to it (a ``NodeAffinitySchedulingStrategy`` pins
+    them, ``resources=`` or ``label_selector=`` picks nodes), and no batch is handed out before
+    they have all started. A ``node`` column says which node resolved each row.
 
     >>> ds = resolve_resources(read_tasks(project=3), concurrency=4)  # doctest: +SKIP
     """
@@ -126,14 +139,23 @@ def resolve_resources(
     if concurrency < 1 or threads < 1:
         raise ConfigurationError("concurrency and threads must be at least 1")
     settings = settings or Settings.from_env()
-    resolved = ds.map_batches(
-        ResolveBatch,
-        fn_constructor_kwargs={"settings": settings, "fetch": fetch, "threads": threads},
-        batch_format="pyarrow",
-        batch_size=batch_size,
-        compute=ActorPoolStrategy(size=concurrency),
-        num_cpus=num_cpus,
-    )
+    with warnings.catch_warnings():
+        # Ray Data >= 2.60 calls extra remote arguments deprecated, but has no other way yet to
+        # set where an actor pool's actors run.
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        resolved = ds.map_batches(
+            ResolveBatch,
+            fn_constructor_kwargs={"settings": settings, "fetch": fetch, "threads": threads},
+            batch_format="pyarrow",
+            batch_size=batch_size,
+            compute=ActorPoolStrategy(size=concurrency),
+            num_cpus=num_cpus,
+            **{"scheduling_strategy": "SPREAD", **(ray_remote_args or {})},
+        )
+    if resolved.context.wait_for_min_actors_s <= 0:
+        # Ray Data hands batches to the first actor ready: on a cluster, the one on the driver's
+        # node would take the first batches (all of a small project) while the others start.
+        resolved.context.wait_for_min_actors_s = ACTORS_START_TIMEOUT
     if on_error == "skip":
         resolved = resolved.filter(lambda row: not any(row["errors"]))
     return resolved

@@ -15,36 +15,33 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from ray.data import Dataset
 from ray.data.block import Block, BlockAccessor
 from ray.data.datasource import Datasink, WriteResult
 
 from ml_data.config import Settings
 from ml_data.converters import get_format
-from ml_data.errors import ConfigurationError, FormatNotSupported, MlDataError, NothingToWrite
+from ml_data.converters.naming import Renamed
+from ml_data.errors import ConfigurationError, FormatNotSupported, NothingToWrite
 from ml_data.fsutil import atomic_folder
 from ml_data.jsonio import dumps
 from ml_data.labelstudio import LabelStudioClient
-from ml_data.pipeline.build import Build
+from ml_data.pipeline.build import Build, file_renames
 from ml_data.pipeline.manifest import check_target
 from ml_data.pipeline.options import DatasetOptions, parse_split, with_format
 from ml_data.pipeline.plan import prepare
 from ml_data.pipeline.report import DatasetReport, why_empty_dataset
 from ml_data.ray.merge import merge_shards, write_manifest
 from ml_data.ray.read import raw_task
-from ml_data.ray.resolve import local_file
-from ml_data.resolvers.base import LocalFile
+from ml_data.ray.transfer import ShardFailure, gather_files
 from ml_data.tasks.label_config import parse_label_config
 
 logger = logging.getLogger(__name__)
-
-
-class ShardFailure(MlDataError):
-    """A resource a row recorded as failed (its message is the row's error)."""
 
 
 #: what a write task returns: its shard folder's name and its build's counts
@@ -64,8 +61,11 @@ class DatasetSink(Datasink[ShardResult | None]):
         options: DatasetOptions,
         source: dict[str, Any],
         settings: Settings,
+        renamed: Renamed | None = None,
     ) -> None:
         self.out = Path(out).absolute()
+        #: the file names decided for the whole dataset (each shard sees only its own tasks)
+        self.renamed = renamed
         self.config = config
         self.options = options
         self.source = source
@@ -86,14 +86,14 @@ class DatasetSink(Datasink[ShardResult | None]):
             return None
         name = f"shard-{uuid.uuid4().hex[:12]}"
         export = self.staging / f".{name}.export.json"
-        prefetched: dict[str, LocalFile | MlDataError] = {}
+        brought = self.staging / f".{name}.files"
         with open(export, "wb") as handle:
             handle.write(b"[")
             for number, row in enumerate(rows):
                 handle.write((b",\n" if number else b"") + dumps(raw_task(row)))
-                _collect(row, prefetched)
             handle.write(b"]")
         try:
+            prefetched = gather_files(rows, brought)
             plan = prepare(
                 export,
                 self.options,
@@ -103,10 +103,12 @@ class DatasetSink(Datasink[ShardResult | None]):
                 manifest_source=self.source,
                 prefetched=prefetched,
                 allow_empty=True,
+                renamed=self.renamed,
             )
             report = Build(plan, self.settings).run()
         finally:
             export.unlink(missing_ok=True)
+            shutil.rmtree(brought, ignore_errors=True)
         return {"shard": name, **{count: getattr(report, count) for count in _COUNTS}, "failures": report.failures}
 
     def on_write_complete(self, write_result: WriteResult[ShardResult | None]) -> None:
@@ -140,20 +142,6 @@ class DatasetSink(Datasink[ShardResult | None]):
         return "LabelStudioDataset"
 
 
-def _collect(row: Mapping[str, Any], prefetched: dict[str, LocalFile | MlDataError]) -> None:
-    """The row's resolved files (and failures), by URL, for the shard's build."""
-    paths = row.get("paths")
-    if paths is None:
-        return
-    files = row.get("files") or []
-    errors = row.get("errors") or []
-    for url, path, entry, error in zip(row["resources"], paths, files, errors, strict=False):
-        if path is not None and entry is not None:
-            prefetched[url] = local_file(path, entry)
-        elif error is not None:
-            prefetched[url] = ShardFailure(error)
-
-
 def _refuse_empty(manifest: Mapping[str, Any], out: Path) -> None:
     """The rule single-machine fetch applies, to the merged dataset: no item at all is a
     :class:`NothingToWrite` (the shards, each alone, may hold nothing)."""
@@ -181,6 +169,24 @@ def _report(out: Path, format: str, manifest: Mapping[str, Any], results: list[S
     if isinstance(split, Mapping):
         report.splits = {name: sum(1 for info in tasks.values() if info.get("split") == name) for name in split}
     return report
+
+
+def dataset_names(ds: Dataset) -> dict[tuple[str, str], str]:
+    """The renamed file stems of the dataset of ``ds``'s rows, decided as single-machine ``fetch``
+    decides them (:func:`~ml_data.pipeline.build.file_renames`), from the ``id`` and
+    ``resources`` columns alone."""
+
+    def pairs() -> Iterator[tuple[int, str]]:
+        columns = ds.select_columns(["id", "resources"])
+        for batch in columns.iter_batches(batch_format="pyarrow", batch_size=4096):
+            assert isinstance(batch, pa.Table)
+            for task_id, urls in zip(
+                batch.column("id").to_pylist(), batch.column("resources").to_pylist(), strict=True
+            ):
+                for url in urls or ():
+                    yield task_id, url
+
+    return file_renames(pairs())
 
 
 def _empty_export(staging: Path) -> Path:
@@ -232,10 +238,15 @@ def write_dataset(
     reason = get_format(options.format).check(parse_label_config(config) if config else None)
     if reason is not None:
         raise FormatNotSupported(reason)
-    sink = DatasetSink(Path(path), config=config, options=options, source=source, settings=settings)
+    # The names of the files depend on every task (which has the lowest id of a shared name):
+    # the rows are read and resolved once, their names decided, then the shards written.
+    ds = ds.materialize()
+    sink = DatasetSink(
+        Path(path), config=config, options=options, source=source, settings=settings, renamed=dataset_names(ds)
+    )
     ds.write_datasink(sink, concurrency=concurrency, ray_remote_args={"num_cpus": num_cpus})
     assert sink.report is not None
     return sink.report
 
 
-__all__ = ["DatasetSink", "write_dataset"]
+__all__ = ["DatasetSink", "ShardFailure", "dataset_names", "write_dataset"]
