@@ -3,7 +3,8 @@ its cache on its own disk, and a write task never needs to see another node's fi
 
 A row says which node resolved it (its ``node`` column, from
 :func:`~ml_data.ray.resolve.resolve_resources`). A file resolved on the writing node is used where
-it is. One resolved on another node is read there by a small task pinned to that node, its bytes
+it is, and so is one whose path holds the same bytes here (a cache volume every node mounts). One
+resolved on another node is read there by a small task pinned to that node, its bytes
 sent through Ray's object store (or taken from the row's ``contents``, when it was resolved with
 ``fetch="bytes"``), checked against the sha256 the row recorded and written beside the shard. A
 file that cannot be brought over (its node is gone, the file changed since) is left out, and the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from ml_data.errors import MlDataError
+from ml_data.hashing import file_sha256
 from ml_data.ray.resolve import local_file
 from ml_data.resolvers.base import LocalFile
 
@@ -58,7 +61,7 @@ def gather_files(rows: Iterable[Mapping[str, Any]], folder: Path) -> dict[str, L
         for index, (url, path) in enumerate(zip(row["resources"], paths, strict=False)):
             entry = files[index] if index < len(files) else None
             if path is not None and entry is not None:
-                if node is None or node == here:
+                if node is None or node == here or _seen_here(path, entry):
                     found[url] = local_file(path, entry)
                 elif index < len(contents) and contents[index] is not None:
                     bodies[url] = (contents[index], entry)
@@ -75,6 +78,15 @@ def gather_files(rows: Iterable[Mapping[str, Any]], folder: Path) -> dict[str, L
         for url, body, entry in _from_node(node, wanted):
             writer.add(found, url, body, entry)
     return found
+
+
+def _seen_here(path: str, entry: Mapping[str, Any]) -> bool:
+    """The file another node resolved is here too, the same bytes (a cache on a volume every node
+    mounts): nothing to send."""
+    try:
+        return os.stat(path).st_size == int(entry["size"]) and file_sha256(Path(path)) == entry["sha256"]
+    except OSError:
+        return False
 
 
 class _Writer:
