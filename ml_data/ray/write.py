@@ -215,8 +215,11 @@ def write_dataset(
 
     ``project``: the Label Studio project the tasks come from (its labeling config and the
     manifest's source); or ``config`` (the labeling config XML) and ``source``.
-    ``path`` is a folder every worker sees (a shared volume on a cluster). ``num_cpus``: what
-    each write task reserves.
+    ``path`` is a folder every worker sees (a shared volume on a cluster); the cache need not be:
+    a write task has the files other nodes resolved sent over (:mod:`ml_data.ray.transfer`).
+    ``ds`` is materialized first (its rows kept in Ray's object store until the dataset is
+    written): the file names of every shard depend on all the tasks. ``num_cpus``: what each
+    write task reserves.
 
     >>> write_dataset(resolve_resources(read_tasks(project=3)), "data/yolo", format="yolo",
     ...               split="train=0.8,val=0.2", project=3)  # doctest: +SKIP
