@@ -93,6 +93,13 @@ TABLE: tuple[Row, ...] = (
     ),
     Row("split_sentences", "--split-sentences", "CoNLL: a blank line between sentences.", is_flag=True),
     Row(
+        "clips",
+        "--clips",
+        "asr-manifest: each labelled segment as its own WAV file (audio/<name>__<start>-<end>.wav), "
+        "one manifest line each (pip install 'ml-data[audio]' for FLAC, OGG, MP3).",
+        is_flag=True,
+    ),
+    Row(
         "category_order",
         "--category-order",
         "COCO/YOLO/VOC class ids: alphabetical (as Label Studio documents) or config order.",
@@ -115,7 +122,7 @@ TABLE: tuple[Row, ...] = (
 )
 ROWS: Mapping[str, Row] = {row.field: row for row in TABLE}
 #: the conversion's choices, which both commands offer
-CONVERSION: tuple[str, ...] = ("annotations", "predictions", "model_version", "on_error", "split_sentences")
+CONVERSION: tuple[str, ...] = ("annotations", "predictions", "model_version", "on_error", "split_sentences", "clips")
 CONVERSION += ("category_order", "category_start", "layout")
 
 

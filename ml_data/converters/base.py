@@ -65,6 +65,9 @@ class ConvertOptions:
     #: the standard layout's subsets, every name (which task is in which: the media hooks'
     #: ``subset_of``)
     subsets: tuple[str, ...] = ()
+    #: ASR manifest: each labelled or transcribed segment cut into its own WAV file, one
+    #: manifest line per segment (needs the media hooks' ``local_path``)
+    clips: bool = False
 
     def __post_init__(self) -> None:
         check_choice("annotations", self.annotations, ANNOTATION_CHOICES)

@@ -113,6 +113,8 @@ class DatasetOptions:
     stratify: str | None = None
     #: ``data.<key>``: tasks with one value of that key (a patient, a video) share a split
     group_by: str | None = None
+    #: ASR manifest: each labelled segment cut into its own WAV file, one manifest line each
+    clips: bool = False
 
     def __post_init__(self) -> None:
         name = normalize_format_name(self.format) if isinstance(self.format, str) else self.format
@@ -122,7 +124,7 @@ class DatasetOptions:
         for option in ("annotations", "on_error", "category_order", "layout"):
             check_choice(option, getattr(self, option), CHOICES[option])
         check_choice("category_start", self.category_start, (None, *CHOICES["category_start"]))
-        for flag in ("predictions", "split_sentences", "link"):
+        for flag in ("predictions", "split_sentences", "link", "clips"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigurationError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
         check_frames(self.frames)
@@ -158,6 +160,7 @@ class DatasetOptions:
             category_order=self.category_order,
             category_start=self.category_start,
             layout=self.layout,
+            clips=self.clips,
             **extra,
         )
 
@@ -182,6 +185,7 @@ class DatasetOptions:
                 ("frames", self.frames, _DEFAULT_FRAMES),
                 ("stratify", self.stratify, None),
                 ("group_by", self.group_by, None),
+                ("clips", self.clips, False),
             )
             if value != default
         }
@@ -217,6 +221,7 @@ SERVICE_OPTIONS = (
     "layout",
     "stratify",
     "group_by",
+    "clips",
 )
 
 
@@ -247,6 +252,7 @@ def options_schema() -> dict[str, Any]:
         "layout": {"type": "string", "enum": list(CHOICES["layout"])},
         "stratify": {"type": ["string", "null"], "enum": [*CHOICES["stratify"], None]},
         "group_by": {"type": ["string", "null"], "pattern": "^data[.].", "maxLength": 205},
+        "clips": {"type": "boolean"},
     }
     assert set(properties) == {"format", *SERVICE_OPTIONS}
     return {"type": "object", "properties": properties, "required": ["format"], "additionalProperties": False}
