@@ -159,7 +159,8 @@ class AsrManifestFormat(FormatBase):
                 context.report.warn(str(exc))
         stem = names.stem(url, task.id)
         path = local
-        if context.media.places_media and (whole or (segments and not context.options.clips)):
+        transcribed = not context.options.clips and any(segment.transcribed for segment in segments)
+        if context.media.places_media and (whole or transcribed):
             path = context.place(url, task.id, f"audio/{stem}{UniqueNames.extension(url, default='.wav')}")
         lines: list[dict[str, Any]] = []
         if whole:

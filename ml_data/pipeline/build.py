@@ -195,7 +195,11 @@ class Build:
             if found is not None:
                 return found.path
             old = reusable.get((redact_url(url), str(task_id)))
-            return self.out / old["path"] if old is not None else None
+            if old is not None:
+                return self.out / old["path"]
+            # a value the media links rewrote (formats that keep the task data): its URL's file
+            source = media.source_of(url, task_id) if media is not None else None
+            return local_path(source, task_id) if source is not None and source != url else None
 
         split = self.options.split
         # Formats with a standard layout of their own write every split in one pass (their files
@@ -257,6 +261,7 @@ class Build:
                 if media is not None:
                     conversion.placements.extend((url, task_id, path) for (url, task_id), path in media.placed.items())
                     media.placed.clear()
+                    media.sources.clear()
                 for url, task_id, relative in conversion.placements:
                     target = prefix + relative
                     local = resolved.get(url)

@@ -49,6 +49,8 @@ class MediaLinks:
         self.names = UniqueNames()
         #: (URL, task id) -> its path in the dataset
         self.placed: dict[tuple[str, Any], str] = {}
+        #: (path in the dataset, task id) -> the URL it replaced
+        self.sources: dict[tuple[str, Any], str] = {}
 
     def rewrite(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
         info = self.tasks.get(str(raw.get("id")))
@@ -66,7 +68,13 @@ class MediaLinks:
         if path is None:
             path = f"media/{self.names.stem(url, task_id)}{UniqueNames.extension(url, default='')}"
             self.placed[(url, task_id)] = path
+            self.sources[(path, task_id)] = url
         return path
+
+    def source_of(self, path: str, task_id: Any) -> str | None:
+        """The URL a rewritten value (``media/<name>``) stands for, for a format that reads the
+        file (a time series labelled row by row) before it is placed."""
+        return self.sources.get((path, task_id))
 
 
 class FilteredTasks:

@@ -78,6 +78,8 @@ class ObjectTag:
     type: str
     value: str
     value_type: str | None = None
+    #: every attribute as written (``timeColumn``, ``sep``, ...)
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def value_key(self) -> str | None:
@@ -221,7 +223,9 @@ def _collect(element: Element, objects: dict[str, ObjectTag], controls: dict[str
         to_names = tuple(part.strip() for part in attrs.get("toName", "").split(",") if part.strip())
         controls[name] = ControlTag(name=name, type=tag, to_names=to_names, labels=labels, attributes=dict(attrs))
     elif tag in OBJECT_TAGS and "value" in attrs:
-        objects[name] = ObjectTag(name=name, type=tag, value=attrs["value"], value_type=attrs.get("valueType"))
+        objects[name] = ObjectTag(
+            name=name, type=tag, value=attrs["value"], value_type=attrs.get("valueType"), attributes=dict(attrs)
+        )
 
 
 def _label(attrs: Mapping[str, str]) -> LabelInfo:

@@ -224,3 +224,29 @@ def test_clips_need_the_audio_files(tmp_path):
     task = _task(1, "https://host/a.wav", _region("r", 0.1, 0.2, "x", "A"))
     with pytest.raises(ConfigurationError, match="media lookup"):
         convert([task], "asr-manifest", tmp_path / "out", config=ASR, options=ConvertOptions(clips=True))
+
+
+def test_without_clips_transcribed_segments_are_offsets_into_the_whole_file(tmp_path):
+    source = _encode(tmp_path / "talk.flac", 16000 * 2, 16000, "FLAC")
+    task = _task(
+        2,
+        "https://host/talk.flac",
+        _region("b", 1.0, 1.5, "later", "B"),
+        _region("a", 0.25, 0.5, "first", "A"),
+        _region("c", 0.5, 0.75, None, "A"),  # labelled only: no transcript, no line
+        _region("d", 1.5, 1.0, "backwards", None),
+    )
+    report = convert(
+        [task],
+        "asr-manifest",
+        tmp_path / "out",
+        config=ASR,
+        media=MediaHooks(local_path=lambda url, task_id: str(source)),
+    )
+    lines = [json.loads(line) for line in (tmp_path / "out" / "manifest.json").read_text().splitlines()]
+    assert lines == [
+        {"audio_filepath": str(source), "text": "first", "offset": 0.25, "duration": 0.25},
+        {"audio_filepath": str(source), "text": "later", "offset": 1.0, "duration": 0.5},
+    ]
+    assert not (tmp_path / "out" / "audio").exists()
+    assert any("task 2: region d" in warning and "ends before it starts" in warning for warning in report.warnings)
