@@ -269,6 +269,14 @@ def _times(body: Sequence[list[str]], header: list[str], series: Series, name: s
             url=name,
             task_id=task_id,
         )
+    cells = [row[index] if index < len(row) else "" for row in body]
+    if series.time_format is None:
+        try:  # numbers: numpy parses the column at once; the loop below finds a bad cell
+            times = np.array(cells, dtype=np.float64)
+            if np.isfinite(times).all():
+                return times
+        except ValueError:
+            pass
     parse = time_parser(series)
     times = np.empty(len(body), dtype=np.float64)
     for number, row in enumerate(body):
