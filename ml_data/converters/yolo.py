@@ -4,7 +4,9 @@ Variants, one kind of line per file (never boxes and polygons mixed): ``yolo-pos
 ``cls cx cy w h x1 y1 v1 ...`` (each rectangle with its child keypoints, in ``model_index`` order);
 ``yolo`` detection ``cls cx cy w h`` from rectangles (a rotated rectangle gives the box around its
 corners); ``yolo-obb`` ``cls x1 y1 x2 y2 x3 y3 x4 y4`` (the rotated corners); ``yolo-seg``
-``cls x1 y1 ...`` from polygons. Coordinates are normalised to [0, 1] and clamped to the image.
+``cls x1 y1 ...`` from polygons, and from brush masks by their outer contours (one line per separate
+part; holes are filled and reported, :mod:`ml_data.converters.contours`). Coordinates are
+normalised to [0, 1] and clamped to the image.
 
 Layouts: ``label-studio`` (Label Studio's own: ``labels/``, ``images/``) and ``standard`` (what
 Ultralytics and datumaro read as they are: ``images/<subset>/`` and ``labels/<subset>/`` when the
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_data.converters.base import Context, FormatBase
+from ml_data.converters.brush import NO_BRUSH_MASK, brush_mask
 from ml_data.converters.categories import (
     SHAPE_TAGS,
     categories,
@@ -34,6 +37,7 @@ from ml_data.converters.categories import (
     shape_labels,
     unwritable_name,
 )
+from ml_data.converters.contours import load_cv2, outer_contours
 from ml_data.converters.geometry import box_in_image, corners, number, polygon_pixels, to_pixels
 from ml_data.converters.images import (
     NOTHING_IN_FORMAT,
@@ -51,7 +55,7 @@ from ml_data.tasks.model import Region, Task
 _KINDS = {
     "yolo": ("rectanglelabels", "rectangle"),
     "yolo-obb": ("rectanglelabels", "rectangle"),
-    "yolo-seg": ("polygonlabels", "polygon"),
+    "yolo-seg": ("polygonlabels", "polygon", "brushlabels"),
     "yolo-pose": ("rectanglelabels", "rectangle"),
 }
 
@@ -73,8 +77,10 @@ class YoloFormat(FormatBase):
         if not any(tag.type == "Image" for tag in config.objects.values()):
             return f"{self.name} needs an <Image> object"
         wanted = "PolygonLabels" if self.name == "yolo-seg" else "RectangleLabels"
-        if not has_shape(config, wanted):
-            return f"{self.name} needs <{wanted}> (or <{wanted[: -len('Labels')]}> with <Labels>) on the image"
+        brush = self.name == "yolo-seg" and bool(config.controls_of_type("BrushLabels"))
+        if not has_shape(config, wanted) and not brush:
+            also = " or <BrushLabels>" if self.name == "yolo-seg" else ""
+            return f"{self.name} needs <{wanted}> (or <{wanted[: -len('Labels')]}> with <Labels>){also} on the image"
         if self.name == "yolo-pose" and not config.controls_of_type("KeyPointLabels"):
             return "yolo-pose needs <KeyPointLabels> (with rectangles as their parents)"
         if not shape_labels(config)[0]:
@@ -88,6 +94,8 @@ class YoloFormat(FormatBase):
         ids = categories(config, context.options.category_order, tags=_CLASS_TAGS)
         options = context.options
         standard = options.layout == "standard"
+        if "brushlabels" in self.region_types and config.controls_of_type("BrushLabels"):
+            load_cv2()  # a missing extra stops the run here, not once per task
         labels = out / "labels"
         labels.mkdir()
         names_in_use = UniqueNames()
@@ -153,6 +161,9 @@ class YoloFormat(FormatBase):
             if size is None:
                 return None
             width, height = size
+            if kind == "brushlabels":
+                lines += _brush_lines(task, region, class_id, width, height, context)
+                continue
             try:
                 lines.append(self._line(class_id, region.value, width, height))
             except (KeyError, TypeError, ValueError) as exc:
@@ -230,6 +241,27 @@ class YoloFormat(FormatBase):
         if round(w, 6) <= 0 or round(h, 6) <= 0:
             raise InvalidExport(_TOO_SMALL)
         return f"{class_id} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
+
+
+def _brush_lines(task: Task, region: Region, class_id: int, width: int, height: int, context: Context) -> list[str]:
+    """``cls x1 y1 ...`` for each separate part of a brush mask, by its outer contour; holes
+    and parts too thin for a polygon are reported as warnings naming the task."""
+    mask = brush_mask(region)
+    if mask is None:
+        context.report.skip(task.id, NO_BRUSH_MASK)
+        return []
+    # The size was read from this very result (image_size), so the mask is the image's size.
+    outline = outer_contours(mask)
+    where = f"task {task.id}: brush result {str(region.id)[:40]}"
+    if outline.holes:
+        context.report.warn(f"{where} has {outline.holes} hole(s), filled in yolo-seg (outer contours only)")
+    if outline.thin:
+        context.report.warn(f"{where}: {outline.thin} part(s) a pixel thin left out of yolo-seg (no polygon)")
+    lines = []
+    for polygon in outline.polygons:
+        points = _written_extent([(x / width, y / height) for x, y in polygon.tolist()])
+        lines.append(f"{class_id} " + " ".join(f"{x:.6f} {y:.6f}" for x, y in points))
+    return lines
 
 
 _TOO_SMALL = "the region is too small for the six decimals written (under a millionth of the image)"
