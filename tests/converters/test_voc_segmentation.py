@@ -11,9 +11,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from ml_data.converters import ConvertOptions, MediaHooks, convert
-from ml_data.converters.brush_rle import rle_from_mask
 from ml_data.converters.voc_masks import voc_colormap
 from ml_data.errors import FormatNotSupported
+from tests.support.exports import brush_result
 
 datumaro = pytest.importorskip("datumaro")
 from datumaro.components.annotation import AnnotationType  # noqa: E402
@@ -46,9 +46,7 @@ def blob(seed: int) -> np.ndarray:
     return mask
 
 
-def brush(region_id: str, mask: np.ndarray, label: str) -> dict:
-    value = {"format": "rle", "rle": rle_from_mask(mask), "brushlabels": [label]}
-    return {"id": region_id, "from_name": "brush", "to_name": "image", "type": "brushlabels", **SIZE, "value": value}
+brush = brush_result
 
 
 def polygon(region_id: str, points: list[list[float]]) -> dict:

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from ml_data.converters import ConvertOptions, convert
-from ml_data.converters.brush_rle import rle_from_mask
 from ml_data.errors import MissingDependency
+from tests.support.exports import brush_result
 
 cv2 = pytest.importorskip("cv2")
 
@@ -32,17 +32,7 @@ BRUSH_ONLY = (
 
 
 def brush(region_id: str, mask: np.ndarray, label: str = "road") -> dict:
-    height, width = mask.shape
-    value = {"format": "rle", "rle": rle_from_mask(mask), "brushlabels": [label]}
-    return {
-        "id": region_id,
-        "from_name": "brush",
-        "to_name": "image",
-        "type": "brushlabels",
-        "original_width": width,
-        "original_height": height,
-        "value": value,
-    }
+    return brush_result(region_id, mask, label)
 
 
 def task(task_id: int, regions: list[dict]) -> dict:
