@@ -120,7 +120,7 @@ class VocFormat(FormatBase):
             )
         classes = mask_classes(config, options.category_order) if segmentation else {}
         if segmentation:
-            problem = segmentation_problem(list(classes))
+            problem = segmentation_problem(classes)
             if problem is not None:
                 raise FormatNotSupported(problem)
             for made in ("SegmentationClass", "SegmentationObject"):

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from ml_data.converters.png import palette_png
-from ml_data.converters.raster import MAX_CLASS, Shape, paint
+from ml_data.converters.raster import Shape, paint
 from ml_data.errors import InvalidExport
 
 #: The index VOC keeps for "void" in both masks; an instance index never reaches it.
@@ -62,11 +62,15 @@ def segmentation_labelmap(classes: Mapping[str, int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def segmentation_problem(names: list[str]) -> str | None:
-    """Why the mask classes cannot be numbered by the lines of ``labelmap.txt`` (None: they can)."""
-    if len(names) > MAX_CLASS - 1:
-        return f"VOC masks hold classes 1 to {MAX_CLASS - 1} (0 is background, 255 void): too many labels"
-    for name in names:
+def segmentation_problem(classes: Mapping[str, int]) -> str | None:
+    """Why the mask classes cannot be numbered by the lines of ``labelmap.txt`` and held by a
+    mask's pixels (None: they can)."""
+    for name, value in classes.items():
+        if not 0 < value < VOID:
+            return (
+                f"label {name[:60]!r} is class {value}: VOC masks hold classes 1 to {VOID - 1} "
+                "(0 is background, 255 void): renumber the labels' category"
+            )
         if ":" in name:
             return f"label {name[:60]!r} cannot be a VOC mask class (':' separates labelmap.txt's fields): rename it"
         if name == "background":
@@ -83,8 +87,6 @@ class ImageMasks:
 
     def add(self, shape: Shape, position: int) -> None:
         """Paint ``shape`` with its class, and with ``position`` (its ``<object>``'s, from 1)."""
-        if not 0 < shape.value < VOID:
-            raise InvalidExport(f"class {shape.value} cannot be a VOC mask value (1 to {VOID - 1})")
         if not 0 < position < VOID:
             raise InvalidExport(f"more than {VOID - 1} objects in one image cannot be told apart in SegmentationObject")
         paint(self.classes, shape, shape.value)

@@ -157,13 +157,14 @@ class YoloFormat(FormatBase):
             if class_id is None:
                 context.report.skip(task.id, f"label {names[0] if names else None!r} is not a class of the config")
                 continue
+            if kind == "brushlabels":
+                # A brush holds its own size; a cleared one (no RLE, perhaps no size) is reported.
+                lines += _brush_lines(task, region, class_id, context)
+                continue
             size = image_size((region,), url, task.id, context)
             if size is None:
                 return None
             width, height = size
-            if kind == "brushlabels":
-                lines += _brush_lines(task, region, class_id, width, height, context)
-                continue
             try:
                 lines.append(self._line(class_id, region.value, width, height))
             except (KeyError, TypeError, ValueError) as exc:
@@ -243,14 +244,14 @@ class YoloFormat(FormatBase):
         return f"{class_id} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
 
 
-def _brush_lines(task: Task, region: Region, class_id: int, width: int, height: int, context: Context) -> list[str]:
+def _brush_lines(task: Task, region: Region, class_id: int, context: Context) -> list[str]:
     """``cls x1 y1 ...`` for each separate part of a brush mask, by its outer contour; holes
     and parts too thin for a polygon are reported as warnings naming the task."""
     mask = brush_mask(region)
     if mask is None:
         context.report.skip(task.id, NO_BRUSH_MASK)
         return []
-    # The size was read from this very result (image_size), so the mask is the image's size.
+    height, width = mask.shape
     outline = outer_contours(mask)
     where = f"task {task.id}: brush result {str(region.id)[:40]}"
     if outline.holes:

@@ -213,8 +213,17 @@ def test_brush_only_projects_need_the_standard_layout(tmp_path):
     assert (tmp_path / "std" / "SegmentationClass" / "1.png").exists()
 
 
-def test_a_class_name_labelmap_cannot_hold_is_refused_before_anything_is_written(tmp_path):
-    config = CONFIG.replace("'tree'", "'tree:oak'")
-    with pytest.raises(FormatNotSupported, match="tree:oak"):
+@pytest.mark.parametrize(
+    ("label", "reason"),
+    [
+        ("'tree:oak'", "tree:oak"),
+        ("'tree' category='255'", "class 255"),
+        ("'tree' category='0'", "class 0"),
+        ("'background'", "second class 0"),
+    ],
+)
+def test_classes_a_voc_mask_cannot_hold_are_refused_before_anything_is_written(tmp_path, label, reason):
+    config = CONFIG.replace("'tree'", label)
+    with pytest.raises(FormatNotSupported, match=reason):
         convert([task(1, [])], "voc", tmp_path / "out", config=config, options=ConvertOptions(layout="standard"))
     assert not (tmp_path / "out").exists()

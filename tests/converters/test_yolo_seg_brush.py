@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from ml_data.converters import ConvertOptions, convert
-from ml_data.errors import MissingDependency
+from ml_data.errors import MissingDependency, NothingToWrite
 from tests.support.exports import brush_result
 
 cv2 = pytest.importorskip("cv2")
@@ -192,13 +192,15 @@ def test_separate_parts_are_separate_lines_beside_the_polygons(tmp_path):
     assert yaml.safe_load((out / "data.yaml").read_text())["names"] == {0: "car", 1: "road", 2: "tree"}
 
 
-def test_an_empty_brush_is_reported_and_the_image_left_out(tmp_path):
-    empty = brush("e", np.zeros((10, 10), dtype=np.uint8))
-    empty["value"]["rle"] = []
-    with pytest.raises(Exception, match="no item was written"):
-        write(tmp_path, [task(1, [empty])])
-    out, report = write(tmp_path, [task(1, [empty]), task(2, [brush("b", np.full((10, 10), 255, np.uint8))])])
+def test_a_cleared_brush_is_reported_and_the_image_left_out(tmp_path):
+    cleared = brush("e", np.zeros((10, 10), dtype=np.uint8))
+    cleared["value"]["rle"] = []
+    del cleared["original_width"], cleared["original_height"]  # nothing to measure it by either
+    with pytest.raises(NothingToWrite, match="no item was written"):
+        write(tmp_path, [task(1, [cleared])])
+    _, report = write(tmp_path, [task(1, [cleared]), task(2, [brush("b", np.full((10, 10), 255, np.uint8))])])
     assert report.skipped == {"brush result without RLE or size": 1, "nothing in this format": 1}
+    assert report.items_written == 1
 
 
 def test_without_opencv_the_run_stops_with_the_extra_to_install(tmp_path, monkeypatch):
