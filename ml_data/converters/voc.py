@@ -181,10 +181,12 @@ class VocFormat(FormatBase):
                     continue
                 # An image is segmented when its masks hold its objects, or it has none at all.
                 segmented = masks is not None and bool(painted or not has_objects(regions))
+                pngs = masks.encoded() if masks is not None and segmented else {}
                 with open(f"{folder}/{stem}.xml", "wb") as handle:
                     handle.write(voc_document(images, filename, width, height, objects, segmented=segmented))
-                if masks is not None and segmented:
-                    masks.write(out, stem)
+                for made, png in pngs.items():
+                    (out / made / f"{stem}.png").write_bytes(png)
+                if pngs:
                     segmented_sets.setdefault(context.subset(task.id) or "default", []).append(stem)
                 context.place(url, task.id, f"{images}/{filename}")
                 if standard:

@@ -16,7 +16,6 @@ The boundary value 255 (VOC's "void") is never drawn: Label Studio's masks have 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -92,10 +91,12 @@ class ImageMasks:
         paint(self.classes, shape, shape.value)
         paint(self.objects, shape, position)
 
-    def write(self, out: Path, stem: str) -> None:
-        for folder, image in (("SegmentationClass", self.classes), ("SegmentationObject", self.objects)):
-            with open(out / folder / f"{stem}.png", "wb") as handle:
-                handle.write(palette_png(np.asarray(image, dtype=np.uint8), _PALETTE))
+    def encoded(self) -> dict[str, bytes]:
+        """Folder -> the PNG of each mask, computed before anything of the image is written."""
+        return {
+            folder: palette_png(np.asarray(image, dtype=np.uint8), _PALETTE)
+            for folder, image in (("SegmentationClass", self.classes), ("SegmentationObject", self.objects))
+        }
 
 
 def shape_bounds(shape: Shape) -> tuple[float, float, float, float] | None:
