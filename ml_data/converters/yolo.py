@@ -27,6 +27,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ml_data.converters.base import Context, FormatBase
 from ml_data.converters.brush import NO_BRUSH_MASK, brush_mask
 from ml_data.converters.categories import (
@@ -258,10 +260,13 @@ def _brush_lines(task: Task, region: Region, class_id: int, context: Context) ->
         context.report.warn(f"{where} has {outline.holes} hole(s), filled in yolo-seg (outer contours only)")
     if outline.thin:
         context.report.warn(f"{where}: {outline.thin} part(s) a pixel thin left out of yolo-seg (no polygon)")
+    # Pixel centres of a part at least two pixels across, over the image's size: inside (0, 1),
+    # with an extent, so nothing to clamp or refuse.
+    scale = np.array([width, height], dtype=np.float64)
     lines = []
     for polygon in outline.polygons:
-        points = _written_extent([(x / width, y / height) for x, y in polygon.tolist()])
-        lines.append(f"{class_id} " + " ".join(f"{x:.6f} {y:.6f}" for x, y in points))
+        values = (polygon / scale).ravel().tolist()
+        lines.append(f"{class_id} " + " ".join(["%.6f"] * len(values)) % tuple(values))  # one format call
     return lines
 
 
