@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 from PIL import Image
 
+from ml_data.converters.categories import unwritable_name
 from ml_data.converters.png import palette_png
 from ml_data.converters.raster import Shape, paint
 from ml_data.errors import InvalidExport
@@ -74,7 +75,7 @@ def segmentation_problem(classes: Mapping[str, int]) -> str | None:
             return f"label {name[:60]!r} cannot be a VOC mask class (':' separates labelmap.txt's fields): rename it"
         if name == "background":
             return "a label named 'background' would be a second class 0 in VOC's labelmap.txt: rename it"
-    return None
+    return unwritable_name(classes, "VOC's <name> and labelmap.txt")
 
 
 class ImageMasks:

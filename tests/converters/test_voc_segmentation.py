@@ -220,6 +220,7 @@ def test_brush_only_projects_need_the_standard_layout(tmp_path):
         ("'tree' category='255'", "class 255"),
         ("'tree' category='0'", "class 0"),
         ("'background'", "second class 0"),
+        ("'tree&#10;oak'", "line break"),
     ],
 )
 def test_classes_a_voc_mask_cannot_hold_are_refused_before_anything_is_written(tmp_path, label, reason):
