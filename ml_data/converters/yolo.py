@@ -4,7 +4,9 @@ Variants, one kind of line per file (never boxes and polygons mixed): ``yolo-pos
 ``cls cx cy w h x1 y1 v1 ...`` (each rectangle with its child keypoints, in ``model_index`` order);
 ``yolo`` detection ``cls cx cy w h`` from rectangles (a rotated rectangle gives the box around its
 corners); ``yolo-obb`` ``cls x1 y1 x2 y2 x3 y3 x4 y4`` (the rotated corners); ``yolo-seg``
-``cls x1 y1 ...`` from polygons. Coordinates are normalised to [0, 1] and clamped to the image.
+``cls x1 y1 ...`` from polygons, and from brush masks by their outer contours (one line per separate
+part; holes are filled and reported, :mod:`ml_data.converters.contours`). Coordinates are
+normalised to [0, 1] and clamped to the image.
 
 Layouts: ``label-studio`` (Label Studio's own: ``labels/``, ``images/``) and ``standard`` (what
 Ultralytics and datumaro read as they are: ``images/<subset>/`` and ``labels/<subset>/`` when the
@@ -25,7 +27,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ml_data.converters.base import Context, FormatBase
+from ml_data.converters.brush import NO_BRUSH_MASK, brush_mask
 from ml_data.converters.categories import (
     SHAPE_TAGS,
     categories,
@@ -34,6 +39,7 @@ from ml_data.converters.categories import (
     shape_labels,
     unwritable_name,
 )
+from ml_data.converters.contours import load_cv2, outer_contours
 from ml_data.converters.geometry import box_in_image, corners, number, polygon_pixels, to_pixels
 from ml_data.converters.images import (
     NOTHING_IN_FORMAT,
@@ -51,7 +57,7 @@ from ml_data.tasks.model import Region, Task
 _KINDS = {
     "yolo": ("rectanglelabels", "rectangle"),
     "yolo-obb": ("rectanglelabels", "rectangle"),
-    "yolo-seg": ("polygonlabels", "polygon"),
+    "yolo-seg": ("polygonlabels", "polygon", "brushlabels"),
     "yolo-pose": ("rectanglelabels", "rectangle"),
 }
 
@@ -73,8 +79,10 @@ class YoloFormat(FormatBase):
         if not any(tag.type == "Image" for tag in config.objects.values()):
             return f"{self.name} needs an <Image> object"
         wanted = "PolygonLabels" if self.name == "yolo-seg" else "RectangleLabels"
-        if not has_shape(config, wanted):
-            return f"{self.name} needs <{wanted}> (or <{wanted[: -len('Labels')]}> with <Labels>) on the image"
+        brush = self.name == "yolo-seg" and bool(config.controls_of_type("BrushLabels"))
+        if not has_shape(config, wanted) and not brush:
+            also = " or <BrushLabels>" if self.name == "yolo-seg" else ""
+            return f"{self.name} needs <{wanted}> (or <{wanted[: -len('Labels')]}> with <Labels>){also} on the image"
         if self.name == "yolo-pose" and not config.controls_of_type("KeyPointLabels"):
             return "yolo-pose needs <KeyPointLabels> (with rectangles as their parents)"
         if not shape_labels(config)[0]:
@@ -88,6 +96,8 @@ class YoloFormat(FormatBase):
         ids = categories(config, context.options.category_order, tags=_CLASS_TAGS)
         options = context.options
         standard = options.layout == "standard"
+        if "brushlabels" in self.region_types and config.controls_of_type("BrushLabels"):
+            load_cv2()  # a missing extra stops the run here, not once per task
         labels = out / "labels"
         labels.mkdir()
         names_in_use = UniqueNames()
@@ -148,6 +158,10 @@ class YoloFormat(FormatBase):
             class_id = _class_id(names[0], ids, context) if names else None
             if class_id is None:
                 context.report.skip(task.id, f"label {names[0] if names else None!r} is not a class of the config")
+                continue
+            if kind == "brushlabels":
+                # A brush holds its own size; a cleared one (no RLE, perhaps no size) is reported.
+                lines += _brush_lines(task, region, class_id, context)
                 continue
             size = image_size((region,), url, task.id, context)
             if size is None:
@@ -230,6 +244,30 @@ class YoloFormat(FormatBase):
         if round(w, 6) <= 0 or round(h, 6) <= 0:
             raise InvalidExport(_TOO_SMALL)
         return f"{class_id} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
+
+
+def _brush_lines(task: Task, region: Region, class_id: int, context: Context) -> list[str]:
+    """``cls x1 y1 ...`` for each separate part of a brush mask, by its outer contour; holes
+    and parts too thin for a polygon are reported as warnings naming the task."""
+    mask = brush_mask(region)
+    if mask is None:
+        context.report.skip(task.id, NO_BRUSH_MASK)
+        return []
+    height, width = mask.shape
+    outline = outer_contours(mask)
+    where = f"task {task.id}: brush result {str(region.id)[:40]}"
+    if outline.holes:
+        context.report.warn(f"{where} has {outline.holes} hole(s), filled in yolo-seg (outer contours only)")
+    if outline.thin:
+        context.report.warn(f"{where}: {outline.thin} part(s) a pixel thin left out of yolo-seg (no polygon)")
+    # Pixel centres of a part at least two pixels across, over the image's size: inside (0, 1),
+    # with an extent, so nothing to clamp or refuse.
+    scale = np.array([width, height], dtype=np.float64)
+    lines = []
+    for polygon in outline.polygons:
+        values = (polygon / scale).ravel().tolist()
+        lines.append(f"{class_id} " + " ".join(["%.6f"] * len(values)) % tuple(values))  # one format call
+    return lines
 
 
 _TOO_SMALL = "the region is too small for the six decimals written (under a millionth of the image)"
