@@ -47,8 +47,9 @@ def read_yolo(out: Path) -> list[WrittenFrame]:
     names = data["names"]
     names = [names[key] for key in sorted(names)] if isinstance(names, dict) else names
     frames = []
-    for label_file in sorted(out.glob("labels/*/*.txt")):
-        subset = label_file.parent.name
+    for label_file in sorted((out / "labels").rglob("*.txt")):
+        # labels/<subset>/x.txt beside images/<subset>/x.png; without subsets, labels/x.txt
+        subset = label_file.parent.relative_to(out / "labels").as_posix().strip(".")
         (image,) = (out / "images" / subset).glob(label_file.stem + ".*")
         written = _frame(image, subset)
         for line in label_file.read_text().splitlines():
