@@ -129,3 +129,51 @@ def test_either_export_file_gives_the_same_frames(
     fetch(export, options, settings=seeded.settings(tmp_path), out=out, config=CONFIG)
     every_fifth = {video: numbers[::5] for video, numbers in video_project.frames.items()}
     check_frames("yolo", out, video_project.interpolated, every_fifth)
+
+
+TIMELINE_CONFIG = """<View>
+  <Video name="video" value="$video" frameRate="24"/>
+  <TimelineLabels name="timeline" toName="video"><Label value="red"/><Label value="green"/></TimelineLabels>
+</View>"""
+
+
+def test_timeline_segments_from_label_studio_become_a_frame_csv_beside_the_video(
+    seeded: Seeded, tmp_path: Path
+) -> None:
+    """Segments posted to Label Studio (which checks them against the config) come back in its
+    export, and fetch writes each video's covered frames and places the video itself."""
+    title = "video timeline"
+    project = seeded.api("POST", "/api/projects/", json={"title": title, "label_config": TIMELINE_CONFIG}).json()["id"]
+    body = encode_video(*VIDEO_1)
+    seeded.api("POST", f"/api/projects/{project}/import", files={"clip.mp4": ("clip.mp4", body, "video/mp4")})
+    (task,) = seeded.api("GET", "/api/tasks", params={"project": project}).json()["tasks"]
+    ranges = {"red": [{"start": 1, "end": 3}, {"start": 22, "end": 24}], "green": [{"start": 3, "end": 4}]}
+    result = [
+        {
+            "id": f"segment-{label}",
+            "from_name": "timeline",
+            "to_name": "video",
+            "type": "timelinelabels",
+            "origin": "manual",
+            "value": {"ranges": spans, "timelinelabels": [label]},
+        }
+        for label, spans in ranges.items()
+    ]
+    seeded.api("POST", f"/api/tasks/{task['id']}/annotations/", json={"result": result})
+    out = tmp_path / "timeline"
+    report = fetch(project, DatasetOptions(format="timeline-csv"), settings=seeded.settings(tmp_path), out=out)
+    assert report.conversions["all"].items_written == 1
+    (csv_file,) = (out / "labels").iterdir()
+    (video,) = (out / "videos").iterdir()
+    assert video.read_bytes() == body and video.stem == csv_file.stem
+    assert csv_file.read_text().splitlines() == [
+        "frame,label",
+        "1,red",
+        "2,red",
+        "3,green",
+        "3,red",
+        "4,green",
+        "22,red",
+        "23,red",
+        "24,red",
+    ]
