@@ -1,5 +1,5 @@
 """Frame datasets read back as the files say, for the video tests: each written frame image with
-its boxes (label, pixel corners), from YOLO, COCO or VOC in the standard layout, and the checks
+its boxes (label, pixel corners), from YOLO, COCO or VOC in either layout, and the checks
 every video test makes of them (Label Studio's interpolated boxes, the drawn square inside).
 
 Frame images are named ``<video>-<sha256[:8]>_frame<NNNNNN>`` by the pipeline; that name says
@@ -62,9 +62,14 @@ def read_yolo(out: Path) -> list[WrittenFrame]:
 
 def read_coco(out: Path) -> list[WrittenFrame]:
     frames = []
-    for annotation_file in sorted((out / "annotations").glob("instances_*.json")):
-        subset = annotation_file.stem[len("instances_") :]
-        folder = out / "images" / subset if (out / "images" / subset).is_dir() else out / "images"
+    # Label Studio's layout: result.json naming images/<name>; the standard one: a file per subset
+    annotation_files = [out / "result.json"] if (out / "result.json").exists() else []
+    annotation_files += sorted((out / "annotations").glob("instances_*.json"))
+    for annotation_file in annotation_files:
+        subset = annotation_file.stem.removeprefix("instances_").removeprefix("result")
+        folder = out / "images" / subset if subset and (out / "images" / subset).is_dir() else out / "images"
+        if annotation_file.name == "result.json":
+            folder = out
         coco = json.loads(annotation_file.read_text())
         categories = {category["id"]: category["name"] for category in coco["categories"]}
         by_id = {image["id"]: _frame(folder / image["file_name"], subset) for image in coco["images"]}
@@ -86,7 +91,8 @@ def read_voc(out: Path) -> list[WrittenFrame]:
     frames = []
     for annotation_file in sorted((out / "Annotations").glob("*.xml")):
         root = SafeXML.parse(annotation_file).getroot()
-        written = _frame(out / "JPEGImages" / root.findtext("filename", ""), subsets.get(annotation_file.stem, ""))
+        images = out / "JPEGImages" if (out / "JPEGImages").is_dir() else out / "images"  # standard, Label Studio's
+        written = _frame(images / root.findtext("filename", ""), subsets.get(annotation_file.stem, ""))
         for item in root.iter("object"):
             box = item.find("bndbox")
             assert box is not None
