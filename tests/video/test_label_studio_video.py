@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ml_data.pipeline import DatasetOptions, fetch
+from ml_data.pipeline import DatasetOptions, convert_export, fetch
 from tests.support.label_studio_project import Seeded
 
 pytest.importorskip("av")
@@ -117,16 +117,20 @@ def test_fetched_frames_hold_label_studios_interpolated_boxes(
 
 
 @pytest.mark.parametrize("interpolated", [False, True], ids=["keyframes-export", "interpolated-export"])
+@pytest.mark.parametrize("command", ["fetch", "convert"])
 def test_either_export_file_gives_the_same_frames(
-    seeded: Seeded, video_project: VideoProject, tmp_path: Path, interpolated: bool
+    seeded: Seeded, video_project: VideoProject, tmp_path: Path, interpolated: bool, command: str
 ) -> None:
     """A server that interpolates its exports (INTERPOLATE_KEY_FRAMES) hands over every frame as a
-    keyframe: ml-data writes the same boxes from it."""
+    keyframe: ml-data writes the same boxes from it, by fetch --export and by convert alike."""
     export = tmp_path / "export.json"
     export.write_text(json.dumps(video_project.export_interpolated if interpolated else video_project.export))
     out = tmp_path / "yolo"
-    options = DatasetOptions(format="yolo", frames="every=5")
-    fetch(export, options, settings=seeded.settings(tmp_path), out=out, config=CONFIG)
+    settings = seeded.settings(tmp_path)
+    if command == "fetch":
+        fetch(export, DatasetOptions(format="yolo", frames="every=5"), settings=settings, out=out, config=CONFIG)
+    else:
+        convert_export(export, "yolo", out, config=CONFIG, frames="every=5", settings=settings)
     every_fifth = {video: numbers[::5] for video, numbers in video_project.frames.items()}
     check_frames("yolo", out, video_project.interpolated, every_fifth)
 
