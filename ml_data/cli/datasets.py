@@ -57,8 +57,9 @@ def convert(
     EXPORT is a JSON list, JSON lines, or a folder of task files; --format names the format.
     Audio for asr-manifest, and images whose results lack their size, are resolved to local files
     (through the cache) with the usual settings. Video tasks (COCO/YOLO/VOC with <Video> and
-    <VideoRectangle>) are written as frame images with their boxes, the frames chosen by --frames,
-    as fetch writes them. To get the images into the output too, use ml-data fetch --export.
+    <VideoRectangle>) become frame images in the output, with their boxes, the frames chosen by
+    --frames, as fetch writes them. To get other images into the output too, use ml-data fetch
+    --export.
     """
     from ml_data.pipeline import convert_export
 
