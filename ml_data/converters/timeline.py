@@ -14,12 +14,13 @@ from __future__ import annotations
 import csv
 import heapq
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ml_data.converters.base import Context, FormatBase, annotated_tasks
 from ml_data.converters.images import UniqueNames
+from ml_data.converters.merging import different_versions
 from ml_data.errors import InvalidExport
 from ml_data.tasks.label_config import LabelConfig
 from ml_data.tasks.model import Annotation
@@ -134,6 +135,11 @@ class TimelineCsvFormat(FormatBase):
                 context.report.items_written += 1
                 if context.media.places_media:
                     context.place(url, task.id, f"videos/{stem}{UniqueNames.extension(url, default='.mp4')}")
+
+    def merge(self, relative: str, target: Path, parts: Sequence[Path]) -> None:
+        """Each file is one video's: two shards writing one name differently wrote two videos of
+        that name, whose rows must never be joined (an :class:`~ml_data.errors.OutputError`)."""
+        raise different_versions(relative)
 
     @staticmethod
     def _write_csv(path: Path, rows: Iterator[tuple[int, str]]) -> None:

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from label_studio_sdk.label_interface import LabelInterface
 
-from ml_data.converters import ConvertOptions, MediaHooks, convert, supported_formats
+from ml_data.converters import ConvertOptions, MediaHooks, convert, get_format, supported_formats
 from ml_data.converters.timeline import MAX_FRAME
-from ml_data.errors import ConversionError, FormatNotSupported, MlDataError
+from ml_data.errors import ConversionError, FormatNotSupported, MlDataError, OutputError
 from ml_data.tasks.label_config import parse_label_config
 
 CONFIG = """<View>
@@ -179,3 +179,14 @@ def test_any_ranges_give_exactly_the_covered_frames_or_a_typed_error(
         }
     )
     assert [(int(frame), label) for frame, label in rows(out / "labels" / "v.csv")[1:]] == expected
+
+
+def test_shards_never_join_two_videos_rows(tmp_path: Path) -> None:
+    """A distributed run: two shards' clip.csv are two videos of one name, not one table."""
+    for shard, frames in (("a", [{"start": 1, "end": 2}]), ("b", [{"start": 5, "end": 5}])):
+        task = video_task(1, f"/data/upload/{shard}/clip.mp4", segment(frames, "run"))
+        convert([task], "timeline-csv", tmp_path / shard, config=CONFIG)
+    target = tmp_path / "a" / "labels" / "clip.csv"
+    with pytest.raises(OutputError, match="labels/clip.csv"):
+        get_format("timeline-csv").merge("labels/clip.csv", target, [tmp_path / "b" / "labels" / "clip.csv"])
+    assert rows(target)[1:] == [["1", "run"], ["2", "run"]]
