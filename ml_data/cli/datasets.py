@@ -41,31 +41,40 @@ def _warn(message: str) -> None:
     help="Output folder: new, empty or an earlier ml-data output (replaced when complete).",
 )
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="Labeling config XML.")
+@dataset_option("frames")
 @conversion_options
 def convert(
-    export: str, format_name: str, out: str, config_file: str | None, choices: dict[str, Any], as_json: bool
+    export: str,
+    format_name: str,
+    out: str,
+    config_file: str | None,
+    frames: str,
+    choices: dict[str, Any],
+    as_json: bool,
 ) -> None:
     """Convert a Label Studio export to a dataset format.
 
     EXPORT is a JSON list, JSON lines, or a folder of task files; --format names the format.
     Audio for asr-manifest, and images whose results lack their size, are resolved to local files
-    (through the cache) with the usual settings. To get the images into the output too, use
-    ml-data fetch --export.
+    (through the cache) with the usual settings. Video tasks (COCO/YOLO/VOC with <Video> and
+    <VideoRectangle>) become frame images in the output, with their boxes, the frames chosen by
+    --frames, as fetch writes them. To get other images into the output too, use ml-data fetch
+    --export.
     """
-    from ml_data.converters import convert as run_convert
-    from ml_data.pipeline.media import resolving_hooks
+    from ml_data.pipeline import convert_export
 
     config = _read_config(config_file)
-    hooks = resolving_hooks(Resolver(settings()), _warn)
-    options = ConvertOptions(**choices)
     try:
-        report = run_convert(
+        options = ConvertOptions(**choices)
+        report = convert_export(
             export,
             format_name,
             out,
             config=config,
             options=options,
-            media=hooks,
+            frames=frames,
+            resolver=Resolver(settings()),
+            warn=_warn,
             progress=not as_json,
             protect=_files(config_file),
         )

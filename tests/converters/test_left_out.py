@@ -31,6 +31,10 @@ IMAGE = (
 )
 TEXT = "<View><Text name='text' value='$text'/><Labels name='ner' toName='text'><Label value='PER'/></Labels></View>"
 AUDIO = "<View><Audio name='audio' value='$audio'/><TextArea name='said' toName='audio'/></View>"
+VIDEO = (
+    "<View><Video name='video' value='$video'/>"
+    "<TimelineLabels name='timeline' toName='video'><Label value='run'/></TimelineLabels></View>"
+)
 SIZE = {"original_width": 200, "original_height": 100}
 
 
@@ -87,6 +91,10 @@ def example(fmt: str, task_id: Any, url: str) -> tuple[dict, str]:
     if fmt == "asr-manifest":
         said = {"from_name": "said", "to_name": "audio", "type": "textarea", "value": {"text": ["hello"]}}
         return {"id": task_id, "data": {"audio": url}, "annotations": [{"id": 1, "result": [said]}]}, AUDIO
+    if fmt == "timeline-csv":
+        value = {"ranges": [{"start": 2, "end": 4}], "timelinelabels": ["run"]}
+        segment = {"from_name": "timeline", "to_name": "video", "type": "timelinelabels", "value": value}
+        return {"id": task_id, "data": {"video": url}, "annotations": [{"id": 1, "result": [segment]}]}, VIDEO
     regions = {"yolo-seg": [polygon([[10, 10], [40, 10], [40, 40]])], "yolo-pose": [box(), keypoint()]}.get(
         fmt, [box()]
     )
