@@ -143,7 +143,13 @@ class LabelStudioClient:
     # -- exports --------------------------------------------------------------------------------
 
     def export(
-        self, project_id: int, dest: str | os.PathLike[str], *, snapshot: bool = False, full_predictions: bool = True
+        self,
+        project_id: int,
+        dest: str | os.PathLike[str],
+        *,
+        snapshot: bool = False,
+        full_predictions: bool = True,
+        task_filter: Mapping[str, Any] | None = None,
     ) -> Path:
         """Every task of the project (annotations, predictions, tasks without annotations) as a JSON
         export file at ``dest``, which appears only complete.
@@ -152,10 +158,12 @@ class LabelStudioClient:
         server write a snapshot first (``POST /api/projects/<id>/exports``), for large projects where
         a proxy in front of Label Studio would cut a long request. A snapshot has the predictions
         whole unless ``full_predictions`` is False (the direct export lists them by id only).
+        ``task_filter``: the snapshot's ``task_filter_options`` (``view``, ``finished``, ...), the
+        tasks Label Studio leaves out itself; given, the export is a snapshot.
         """
         dest = Path(dest)
-        if snapshot:
-            return self._snapshot_export(project_id, dest, full_predictions)
+        if snapshot or task_filter:
+            return self._snapshot_export(project_id, dest, full_predictions, task_filter)
         response = self.call(
             "GET",
             f"api/projects/{int(project_id)}/export",
@@ -271,12 +279,15 @@ class LabelStudioClient:
             return None  # the ordering was not applied
         return first, last, total
 
-    def _snapshot_export(self, project_id: int, dest: Path, full_predictions: bool) -> Path:
+    def _snapshot_export(
+        self, project_id: int, dest: Path, full_predictions: bool, task_filter: Mapping[str, Any] | None = None
+    ) -> Path:
         what = f"creating an export snapshot of project {project_id}"
         created = self.json(
             "POST",
             f"api/projects/{int(project_id)}/exports/",
             json_body={
+                **({"task_filter_options": dict(task_filter)} if task_filter else {}),
                 "title": f"ml-data {uuid.uuid4().hex[:8]}",
                 # Label Studio's default leaves out ground-truth and skipped annotations; ml-data
                 # selects among annotations itself, so it asks for all of them.

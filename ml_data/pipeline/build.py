@@ -80,6 +80,8 @@ class Build:
         fmt, tasks, previous = plan.format, plan.tasks, plan.previous
         report = DatasetReport(out=self.out, format=fmt.name, source=dict(plan.manifest_source))
         report.tasks = len(tasks)
+        report.left_out = dict(plan.filtered.get("left_out") or {})
+        report.regions_dropped = dict(plan.filtered.get("regions_dropped") or {})
         key = settings_key(plan.config_xml, self.options)
         old_tasks: Mapping[str, Any] = previous.get("tasks", {}) if previous else {}
         unchanged = {
