@@ -143,8 +143,8 @@ def label_name(item: Any) -> str | None:
 
 @dataclass
 class FilterCounts:
-    """What the filters left out: tasks by the filter that left each out, and regions (or label
-    values) by the label they had."""
+    """What the filters left out: tasks by the filter that left each out, and the regions (or
+    label values) of other labels taken out of the tasks kept, by label."""
 
     tasks: Counter[str] = field(default_factory=Counter)
     regions: Counter[str] = field(default_factory=Counter)
@@ -237,18 +237,23 @@ class TaskFilter:
         assert self.labels is not None
         task = dict(raw)
         found = False
+        # Regions are counted for the tasks kept (those left out are counted as tasks).
+        dropped = FilterCounts()
         for key in ("annotations", "predictions"):
             items = raw.get(key)
             if not isinstance(items, list):
                 continue
-            pruned = [self._prune(item, counts) if isinstance(item, Mapping) else item for item in items]
+            pruned = [self._prune(item, dropped) if isinstance(item, Mapping) else item for item in items]
             task[key] = pruned
             if key == "annotations" or self.predictions:
                 found = found or any(
                     isinstance(item, Mapping) and not item.get("was_cancelled") and _has_label(item, self.labels)
                     for item in pruned
                 )
-        return task if found else None
+        if not found:
+            return None
+        counts.regions.update(dropped.regions)
+        return task
 
     def _prune(self, annotation: Mapping[str, Any], counts: FilterCounts) -> Mapping[str, Any]:
         """The annotation without other labels' values; a region left with no label goes, with the
