@@ -108,13 +108,14 @@ class FilterPass:
                 yield kept
 
     def summary(self, server: Mapping[str, int] | None = None) -> dict[str, Any]:
-        """``left_out``: every filter given with the tasks it left out (0 included);
+        """``left_out``: every filter given with the tasks it left out (0 included; ``server``: the
+        tasks Label Studio left out, by filter);
         ``regions_dropped``: label -> regions (or label values) taken out. Empty without filters."""
         if not self.options.filtered:
             return {}
         left_out = {name: 0 for name in FILTERS if getattr(self.options, name) is not None}
-        left_out.update(self.counts.tasks)
-        left_out.update(server or {})
+        for name, count in [*self.counts.tasks.items(), *(server or {}).items()]:
+            left_out[name] += count
         return {"left_out": left_out, "regions_dropped": dict(self.counts.regions)}
 
 

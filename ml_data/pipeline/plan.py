@@ -36,7 +36,7 @@ from ml_data.pipeline.prefetch import Prefetcher
 from ml_data.pipeline.tasks import TaskInfo, TaskReader, assign_task_splits, scan_tasks
 from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.resolver import Resolver
-from ml_data.tasks.filtering import TaskFilter
+from ml_data.tasks.filtering import TaskFilter, parse_ids
 from ml_data.tasks.label_config import LabelConfig, parse_label_config
 from ml_data.tasks.model import read_tasks
 from ml_data.video.expand import FRAME_FORMATS, FramePlan, frame_plan
@@ -224,7 +224,8 @@ def _prepare_project(
         # predictions (the direct export lists them by id only). Label Studio's own filters (a
         # Data Manager tab, finished tasks) are a snapshot's.
         use_snapshot = snapshot or options.predictions or previous is not None or bool(server)
-        chunks = None if use_snapshot else client.export_chunks(project_id)
+        within = parse_ids(options.ids) if options.ids else None
+        chunks = None if use_snapshot else client.export_chunks(project_id, within=within)
         if chunks is None and not filtering.filter.active:
             client.export(
                 project_id, export, snapshot=use_snapshot, full_predictions=options.predictions, task_filter=server
@@ -254,6 +255,10 @@ def _prepare_project(
     finally:
         prefetcher.close()
     assign_task_splits(prefetcher.tasks, options, previous)
+    asked = server_left_out(client, project_id, options, project.task_count, filtering.received)
+    if chunks is not None and within is not None and project.task_count is not None:
+        # The chunks asked only for these ids: the others were never exported.
+        asked["ids"] = max(0, project.task_count - filtering.received)
     return Plan(
         source=project_id,
         export=export,
@@ -269,9 +274,7 @@ def _prepare_project(
         prefetched=prefetched,
         resolver=resolver,
         temporary_export=True,
-        filtered=filtering.summary(
-            server_left_out(client, project_id, options, project.task_count, filtering.received)
-        ),
+        filtered=filtering.summary(asked),
     )
 
 
