@@ -112,6 +112,7 @@ class Build:
                 [conversion.as_dict() for conversion in report.conversions.values()],
                 excluded=len(failed_tasks),
                 failures=report.failures,
+                left_out=report.left_out,
             )
             if empty is not None and not plan.allow_empty:
                 # Raised inside the block: an empty dataset never replaces the previous one.

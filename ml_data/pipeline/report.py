@@ -90,10 +90,15 @@ def why_empty_dataset(
     *,
     excluded: int = 0,
     failures: Mapping[str, str] | None = None,
+    left_out: Mapping[str, int] | None = None,
 ) -> str | None:
     """Why a dataset with no item at all is a failure (None: it has items, or its tasks simply
     have nothing to export yet): :func:`~ml_data.converters.base.why_nothing` over every split's
-    conversion (``as_dict()`` of each), with the ``excluded`` tasks whose resources failed."""
+    conversion (``as_dict()`` of each), with the ``excluded`` tasks whose resources failed.
+    No task at all after filters that ``left_out`` some: the filters say so."""
+    if tasks == 0 and left_out and any(left_out.values()):
+        counts = ", ".join(f"{name} {count}" for name, count in left_out.items() if count)
+        return f"the filters left out every task ({counts})"
     items = 0
     skipped: Counter[str] = Counter()
     for conversion in conversions:

@@ -174,6 +174,7 @@ def _refuse_empty(manifest: Mapping[str, Any], out: Path) -> None:
         (manifest.get("conversions") or {}).values(),
         excluded=sum(1 for info in tasks.values() if info.get("excluded")),
         failures=manifest.get("failures") or {},
+        left_out=manifest.get("left_out") or {},
     )
     if empty is not None:
         raise NothingToWrite(f"{empty}; {out} is unchanged")
