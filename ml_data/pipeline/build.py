@@ -80,6 +80,8 @@ class Build:
         fmt, tasks, previous = plan.format, plan.tasks, plan.previous
         report = DatasetReport(out=self.out, format=fmt.name, source=dict(plan.manifest_source))
         report.tasks = len(tasks)
+        report.left_out = dict(plan.filtered.get("left_out") or {})
+        report.regions_dropped = dict(plan.filtered.get("regions_dropped") or {})
         key = settings_key(plan.config_xml, self.options)
         old_tasks: Mapping[str, Any] = previous.get("tasks", {}) if previous else {}
         unchanged = {
@@ -110,6 +112,7 @@ class Build:
                 [conversion.as_dict() for conversion in report.conversions.values()],
                 excluded=len(failed_tasks),
                 failures=report.failures,
+                left_out=report.left_out,
             )
             if empty is not None and not plan.allow_empty:
                 # Raised inside the block: an empty dataset never replaces the previous one.

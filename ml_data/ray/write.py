@@ -30,6 +30,7 @@ from ml_data.fsutil import atomic_folder
 from ml_data.jsonio import dumps
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline.build import Build
+from ml_data.pipeline.filters import project_filters, reader_filter
 from ml_data.pipeline.manifest import check_target
 from ml_data.pipeline.options import DatasetOptions, parse_split, with_format
 from ml_data.pipeline.plan import prepare
@@ -38,6 +39,7 @@ from ml_data.ray.merge import merge_shards, write_manifest
 from ml_data.ray.read import raw_task
 from ml_data.ray.resolve import local_file
 from ml_data.resolvers.base import LocalFile
+from ml_data.tasks.filtering import TaskFilter
 from ml_data.tasks.label_config import parse_label_config
 
 logger = logging.getLogger(__name__)
@@ -64,12 +66,16 @@ class DatasetSink(Datasink[ShardResult | None]):
         options: DatasetOptions,
         source: dict[str, Any],
         settings: Settings,
+        task_filter: TaskFilter | None = None,
+        left_out: Mapping[str, int] | None = None,
     ) -> None:
         self.out = Path(out).absolute()
         self.config = config
         self.options = options
         self.source = source
         self.settings = settings
+        self.task_filter = task_filter if task_filter is not None else reader_filter(options)
+        self.left_out = dict(left_out or {})
         self.staging = self.out.parent / f".{self.out.name}.shards-{uuid.uuid4().hex[:12]}"
         self.report: DatasetReport | None = None
 
@@ -103,6 +109,7 @@ class DatasetSink(Datasink[ShardResult | None]):
                 manifest_source=self.source,
                 prefetched=prefetched,
                 allow_empty=True,
+                task_filter=self.task_filter,
             )
             report = Build(plan, self.settings).run()
         finally:
@@ -123,10 +130,14 @@ class DatasetSink(Datasink[ShardResult | None]):
                         out=self.staging / "empty",
                         config=self.config,
                         manifest_source=self.source,
+                        task_filter=self.task_filter,
                     )
                     Build(plan, self.settings).run()
                     shards = [self.staging / "empty"]
                 manifest = merge_shards(shards, building, self.out, format=self.options.format)
+                if self.options.filtered:
+                    manifest["left_out"] = {**(manifest.get("left_out") or {}), **self.left_out}
+                    manifest.setdefault("regions_dropped", {})
                 _refuse_empty(manifest, self.out)
                 write_manifest(building, manifest)
         finally:
@@ -163,6 +174,7 @@ def _refuse_empty(manifest: Mapping[str, Any], out: Path) -> None:
         (manifest.get("conversions") or {}).values(),
         excluded=sum(1 for info in tasks.values() if info.get("excluded")),
         failures=manifest.get("failures") or {},
+        left_out=manifest.get("left_out") or {},
     )
     if empty is not None:
         raise NothingToWrite(f"{empty}; {out} is unchanged")
@@ -177,6 +189,8 @@ def _report(out: Path, format: str, manifest: Mapping[str, Any], results: list[S
         setattr(report, count, sum(int(result.get(count) or 0) for result in results))
     report.bytes_total = sum(int(entry.get("size") or 0) for entry in (manifest.get("files") or {}).values())
     report.failures = dict(manifest.get("failures") or {})
+    report.left_out = dict(manifest.get("left_out") or {})
+    report.regions_dropped = dict(manifest.get("regions_dropped") or {})
     split = (manifest.get("settings") or {}).get("split")
     if isinstance(split, Mapping):
         report.splits = {name: sum(1 for info in tasks.values() if info.get("split") == name) for name in split}
@@ -202,6 +216,8 @@ def write_dataset(
     settings: Settings | None = None,
     concurrency: int | None = None,
     num_cpus: float = 0.5,
+    task_filter: TaskFilter | None = None,
+    left_out: Mapping[str, int] | None = None,
 ) -> DatasetReport:
     """Write ``ds`` (rows of :func:`read_tasks`, after :func:`resolve_resources` or not: a row's
     unresolved resources are resolved by its write task) as a ``format`` dataset at ``path``, with
@@ -210,7 +226,9 @@ def write_dataset(
     ``project``: the Label Studio project the tasks come from (its labeling config and the
     manifest's source); or ``config`` (the labeling config XML) and ``source``.
     ``path`` is a folder every worker sees (a shared volume on a cluster). ``num_cpus``: what
-    each write task reserves.
+    each write task reserves. The options' filters are judged on the rows (a ``view`` is refused:
+    the rows are read already; ``fetch(project, engine="ray")`` asks Label Studio for a tab's
+    tasks); ``task_filter`` replaces them, ``left_out`` adds what the source left out already.
 
     >>> write_dataset(resolve_resources(read_tasks(project=3)), "data/yolo", format="yolo",
     ...               split="train=0.8,val=0.2", project=3)  # doctest: +SKIP
@@ -222,8 +240,15 @@ def write_dataset(
     if options.stratify or options.group_by:
         # Each write task sees only its shard: a split of all the tasks cannot be decided there.
         raise ConfigurationError("stratify and group_by are not supported with Ray yet: use the local engine")
+    if task_filter is None and options.view is not None:
+        raise ConfigurationError(
+            "view: write_dataset gets tasks already read; fetch(project, engine='ray') asks Label Studio "
+            "for a Data Manager tab's tasks"
+        )
     if project is not None:
         client = LabelStudioClient(settings)
+        if task_filter is None:
+            task_filter = project_filters(client, project, options, server=False)
         info = client.project(project)
         config = config if config is not None else info.label_config
         source = source or {"label_studio_url": client.base_url, "project": info.id, "title": info.title}
@@ -232,7 +257,15 @@ def write_dataset(
     reason = get_format(options.format).check(parse_label_config(config) if config else None)
     if reason is not None:
         raise FormatNotSupported(reason)
-    sink = DatasetSink(Path(path), config=config, options=options, source=source, settings=settings)
+    sink = DatasetSink(
+        Path(path),
+        config=config,
+        options=options,
+        source=source,
+        settings=settings,
+        task_filter=task_filter,
+        left_out=left_out,
+    )
     ds.write_datasink(sink, concurrency=concurrency, ray_remote_args={"num_cpus": num_cpus})
     assert sink.report is not None
     return sink.report

@@ -144,6 +144,7 @@ def build(project_id: int):  # type: ignore[no-untyped-def]
             "files": report.files_linked + report.files_copied + report.files_kept,
             "bytes": report.bytes_total,
             "failures": report.failures,
+            **report.filters(),
             "download": f"/v1/datasets/{job.id}/download",
         }
 
