@@ -378,3 +378,19 @@ def test_the_bundled_detection_example_from_the_command_line(file_server, tmp_pa
     assert boxes == [0, 1, 1, 1]  # one image without objects; the polygon is left out
     assert all(Path(row["image"]["path"]).is_file() for row in every)
     assert (tmp_path / "out" / "classes.txt").read_text().splitlines() == ["blob", "square"]
+
+
+def test_label_studio_s_layout_is_the_same_folders_as_label_studio_has_no_such_export(file_server, settings, tmp_path):
+    """Regression: with ``--layout label-studio`` the pipeline made a folder per split and the
+    format wrote its own split folders inside it (``train/train/metadata.jsonl``)."""
+    task_list = generated(file_server, 6)
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(task_list))
+    listings = []
+    for layout in ("standard", "label-studio"):
+        options = DatasetOptions(format="hf-imagefolder", split={"train": 0.5, "test": 0.5}, layout=layout)
+        fetch_export(export, out=tmp_path / layout, config=IMAGE_CONFIG, settings=settings, options=options)
+        folder = tmp_path / layout
+        listings.append(sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()))
+    assert listings[0] == listings[1]
+    assert {"train/metadata.jsonl", "test/metadata.jsonl", "classes.txt"} <= set(listings[0])
