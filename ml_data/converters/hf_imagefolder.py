@@ -94,14 +94,14 @@ class HfImageFolderFormat(FormatBase):
                 with context.guard(task.id):
                     if control is None:
                         found = self._detection_row(context, task.id, url, annotation, ids)
+                        if found is None:
+                            continue
+                        row, turned = found
                     else:
-                        found = _classification_row(control, annotation, ids)
-                    if found is None:
-                        continue
-                    row, turned = found
-                    if not row:
-                        context.report.skip(task.id, "no choice")
-                        continue
+                        row, turned = _classification_row(control, annotation, ids), 0
+                        if not row:
+                            context.report.skip(task.id, "no choice")
+                            continue
                     split = context.subset(task.id) or DEFAULT_SPLIT
                     file_name = f"images/{names.stem(url, task.id)}{UniqueNames.extension(url)}"
                     folders.rows(split).add({"file_name": file_name, **row}, typed=_typed(row))
@@ -182,7 +182,7 @@ def _choices(config: LabelConfig) -> ControlTag | None:
     return next((c for c in config.controls_of_type("Choices") if set(c.to_names) & images), None)
 
 
-def _classification_row(control: ControlTag, annotation: Annotation, ids: dict[str, int]) -> tuple[dict[str, Any], int]:
+def _classification_row(control: ControlTag, annotation: Annotation, ids: dict[str, int]) -> dict[str, Any]:
     """``{"label": id}`` (``{"labels": [ids]}`` for a multiple choice); empty when the annotation
     chose nothing."""
     chosen: list[int] = []
@@ -198,12 +198,12 @@ def _classification_row(control: ControlTag, annotation: Annotation, ids: dict[s
             if ids[value] not in chosen:
                 chosen.append(ids[value])
     if not chosen:
-        return {}, 0
+        return {}
     if control.attributes.get("choice") == "multiple":
-        return {"labels": chosen}, 0
+        return {"labels": chosen}
     if len(chosen) > 1:
         raise InvalidExport(f"{len(chosen)} choices in single-choice control {control.name!r}")
-    return {"label": chosen[0]}, 0
+    return {"label": chosen[0]}
 
 
 def _typed(row: Any) -> bool:
