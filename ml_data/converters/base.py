@@ -24,7 +24,8 @@ CATEGORY_ORDERS = ("alphabetical", "config")
 #: "label-studio": the files Label Studio's own export writes (result.json, Annotations/, labels/);
 #: "standard": the layout the training tools' readers take as it is (COCO's annotations/ and
 #: images/<subset>/, VOC's JPEGImages/ and ImageSets/Main/, Ultralytics' images/<subset>/ and
-#: labels/<subset>/). Formats without a standard layout of their own write the same in both.
+#: labels/<subset>/). Formats without a standard layout of their own write the same in both, and
+#: so do formats Label Studio does not export (Hugging Face's folders: always their own layout).
 LAYOUTS = ("label-studio", "standard")
 
 
@@ -250,7 +251,8 @@ class Format(Protocol):
     standard layout of its own, see :data:`LAYOUTS`), ``keeps_task_data`` (the task data is
     written as it is: the resources then go to ``media/`` with the URLs rewritten),
     ``finish_splits`` (what to write once every split's folder is written, in Label Studio's
-    layout), and ``merge`` (one file as several shards of a distributed run wrote it, combined).
+    layout), ``check_splits`` (why the format cannot write these split names, None when it can),
+    and ``merge`` (one file as several shards of a distributed run wrote it, combined).
     :class:`FormatBase` has the defaults.
     """
 
@@ -264,6 +266,8 @@ class Format(Protocol):
 
     def finish_splits(self, folder: Path, splits: list[str]) -> None: ...
 
+    def check_splits(self, names: Sequence[str]) -> str | None: ...
+
     def merge(self, relative: str, target: Path, parts: Sequence[Path]) -> None: ...
 
 
@@ -275,6 +279,10 @@ class FormatBase:
 
     def finish_splits(self, folder: Path, splits: list[str]) -> None:
         """Nothing to write beside the split folders."""
+
+    def check_splits(self, names: Sequence[str]) -> str | None:
+        """Any split names will do."""
+        return None
 
     def merge(self, relative: str, target: Path, parts: Sequence[Path]) -> None:
         """Add ``parts`` (the file at ``relative`` as other shards wrote it, differently) to

@@ -206,8 +206,8 @@ class Build:
 
         split = self.options.split
         # Formats with a standard layout of their own write every split in one pass (their files
-        # name the split); the others get a folder per split.
-        one_pass = self.options.layout == "standard" and "standard" in fmt.layouts
+        # name the split), and so do those that have no other; the others get a folder per split.
+        one_pass = "standard" in fmt.layouts and (self.options.layout == "standard" or len(fmt.layouts) == 1)
         split_names: list[str | None] = list(split) if split and not one_pass else [None]
         subsets = tuple(split) if split and one_pass else ()
         media = (

@@ -19,7 +19,7 @@ from typing import Any
 
 from ml_data.config import Settings
 from ml_data.converters import Format, get_format
-from ml_data.errors import FormatNotSupported, MlDataError
+from ml_data.errors import ConfigurationError, FormatNotSupported, MlDataError
 from ml_data.http import DEFAULT_POOL_SIZE, new_session
 from ml_data.labelstudio import LabelStudioClient, http_client
 from ml_data.pipeline.filters import (
@@ -175,13 +175,17 @@ def _check_config(
     fmt: Format, config: str | None, options: DatasetOptions
 ) -> tuple[LabelConfig | None, FramePlan | None]:
     """The parsed config, and the frame plan of video tasks; a config the format cannot express is
-    a :class:`FormatNotSupported` before anything is downloaded."""
+    a :class:`FormatNotSupported`, split names it cannot write a :class:`ConfigurationError`,
+    before anything is downloaded."""
     parsed = parse_label_config(config) if config else None
     # Video tasks are written as frame images: the formats see the config of those images.
     video = frame_plan(parsed, options.frames) if fmt.name in FRAME_FORMATS else None
     reason = fmt.check(video.config if video is not None else parsed)
     if reason is not None:
         raise FormatNotSupported(reason)
+    reason = fmt.check_splits(list(options.split or ()))
+    if reason is not None:
+        raise ConfigurationError(reason)
     return parsed, video
 
 

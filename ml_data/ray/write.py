@@ -254,9 +254,13 @@ def write_dataset(
         source = source or {"label_studio_url": client.base_url, "project": info.id, "title": info.title}
     if source is None:
         raise ConfigurationError("write_dataset needs project= or source= (what the manifest names as the source)")
-    reason = get_format(options.format).check(parse_label_config(config) if config else None)
+    fmt = get_format(options.format)
+    reason = fmt.check(parse_label_config(config) if config else None)
     if reason is not None:
         raise FormatNotSupported(reason)
+    reason = fmt.check_splits(list(options.split or ()))
+    if reason is not None:
+        raise ConfigurationError(reason)
     sink = DatasetSink(
         Path(path),
         config=config,

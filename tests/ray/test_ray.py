@@ -144,7 +144,7 @@ def _boxes(coco: dict) -> set[tuple]:
     }
 
 
-@pytest.mark.parametrize("fmt", ["yolo", "coco"])
+@pytest.mark.parametrize("fmt", ["yolo", "coco", "hf-imagefolder"])
 def test_write_dataset_equals_single_machine_fetch(cluster, seeded, tmp_path, fmt):
     from ml_data.ray import read_tasks, resolve_resources, write_dataset
 
@@ -179,7 +179,10 @@ def test_write_dataset_equals_single_machine_fetch(cluster, seeded, tmp_path, fm
     for relative in files_one:
         path = tmp_path / "ray" / relative
         assert path.stat().st_size == (tmp_path / "ray" / relative).stat().st_size
-        if fmt == "yolo" or not relative.endswith(".json"):
+        if relative.endswith("metadata.jsonl"):  # the same rows, in the order the shards came
+            lines = [sorted((tmp_path / out / relative).read_text().splitlines()) for out in ("single", "ray")]
+            assert lines[0] == lines[1], relative
+        elif fmt != "coco" or not relative.endswith(".json"):
             assert files_many[relative] == files_one[relative], relative
         else:  # COCO: the same images and boxes, ids numbered across shards
             coco_one = json.loads((tmp_path / "single" / relative).read_text())
@@ -189,6 +192,11 @@ def test_write_dataset_equals_single_machine_fetch(cluster, seeded, tmp_path, fm
                 assert sorted(item["id"] for item in coco_many[key]) == sorted(item["id"] for item in coco_one[key])
             index = COCO(str(path))  # the consumer reads it: ids unique, every box on an image
             assert sorted(index.getImgIds()) == sorted(item["id"] for item in coco_one["images"])
+    if fmt == "hf-imagefolder":  # the merged split folders load as datasets' splits, every row
+        from tests.support.hf_datasets import load_folder
+
+        loaded = load_folder("imagefolder", tmp_path / "ray", tmp_path / "hf-cache")
+        assert sum(split.num_rows for split in loaded.values()) == single.conversions["all"].items_written == 5
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".ray")]  # no staging left
 
 
