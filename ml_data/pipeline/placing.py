@@ -126,6 +126,7 @@ def place_and_record(
     old_files: Mapping[str, Any] = (previous or {}).get("files") or {}
     files: dict[str, dict[str, Any]] = {}
     for relative, (path, local, old, task) in placed_from.items():
+        check_inside(relative)
         target = building / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         previous_entry = old_files.get(relative)
@@ -163,6 +164,14 @@ def place_and_record(
     for relative, entry in files.items():
         entry["mtime_ns"] = os.lstat(building / relative).st_mtime_ns
     return files
+
+
+def check_inside(relative: str) -> None:
+    """Refuse a place for a file that is not a plain path inside the dataset (absolute, ``..``,
+    empty parts): whatever a format records, nothing is written outside the output folder."""
+    parts = relative.split("/")
+    if not relative or relative.startswith("/") or "\0" in relative or any(part in ("", ".", "..") for part in parts):
+        raise OutputError(f"refusing to place a file at {relative!r}: not a plain path inside the dataset")
 
 
 def _same(entry: Mapping[str, Any] | None, sha256: str, size: int) -> bool:
