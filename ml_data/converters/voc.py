@@ -24,8 +24,9 @@ from ml_data.converters.images import (
     UniqueNames,
     annotated_images,
     has_objects,
-    image_key,
     image_size,
+    image_tag,
+    item_label,
 )
 from ml_data.errors import InvalidExport
 from ml_data.tasks.label_config import LabelConfig
@@ -101,14 +102,14 @@ class VocFormat(FormatBase):
         folder.mkdir()
         names = UniqueNames()
         image_sets: dict[str, list[str]] = {subset: [] for subset in options.subsets} if standard else {}
-        for task, url, annotation in annotated_images(context, image_key(config)):
+        for task, url, item, annotation in annotated_images(context, image_tag(config)):
             with context.guard(task.id):
                 regions = annotation.result
                 size = image_size(regions, url, task.id, context)
                 if size is None:
                     continue
                 width, height = size
-                stem = names.stem(url, task.id)
+                stem = names.stem(url, task.id, item_label(item))
                 filename = f"{stem}{UniqueNames.extension(url)}"
                 objects: list[tuple[str, tuple[int, int, int, int]]] = []
                 for region in regions:
@@ -142,7 +143,7 @@ class VocFormat(FormatBase):
                     continue
                 with open(f"{folder}/{stem}.xml", "wb") as handle:
                     handle.write(voc_document(images, filename, width, height, objects))
-                context.place(url, task.id, f"{images}/{filename}")
+                context.place(url, task.id, f"{images}/{filename}", item_label(item))
                 if standard:
                     image_sets.setdefault(context.subset(task.id) or "default", []).append(stem)
                 context.report.items_written += 1

@@ -41,8 +41,9 @@ from ml_data.converters.images import (
     UniqueNames,
     annotated_images,
     has_objects,
-    image_key,
     image_size,
+    image_tag,
+    item_label,
 )
 from ml_data.errors import InvalidExport
 from ml_data.tasks.label_config import LabelConfig
@@ -92,7 +93,7 @@ class YoloFormat(FormatBase):
         labels.mkdir()
         names_in_use = UniqueNames()
         folders_made: set[str] = set()
-        for task, url, annotation in annotated_images(context, image_key(config), warn_many=True):
+        for task, url, item, annotation in annotated_images(context, image_tag(config), warn_many=True):
             with context.guard(task.id):
                 regions = annotation.result
                 lines = (
@@ -107,13 +108,13 @@ class YoloFormat(FormatBase):
                     continue
                 subset = context.subset(task.id) if standard else None
                 folder = f"{subset}/" if subset else ""
-                stem = names_in_use.stem(url, task.id)
+                stem = names_in_use.stem(url, task.id, item_label(item))
                 if folder not in folders_made:
                     (labels / folder).mkdir(exist_ok=True)
                     folders_made.add(folder)
                 with open(f"{labels}/{folder}{stem}.txt", "w", encoding="utf-8") as handle:
                     handle.write("".join(line + "\n" for line in lines))
-                context.place(url, task.id, f"images/{folder}{stem}{UniqueNames.extension(url)}")
+                context.place(url, task.id, f"images/{folder}{stem}{UniqueNames.extension(url)}", item_label(item))
                 context.report.items_written += 1
         names = {index: name for name, index in ids.items()}
         classes = [names.get(index, f"unused_{index}") for index in range(max(names, default=-1) + 1)]
