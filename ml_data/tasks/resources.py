@@ -202,7 +202,9 @@ def object_items(data: object, tag: ObjectTag) -> list[tuple[tuple[int, ...], An
     path = tag.data_path
     if not isinstance(data, Mapping) or path is None:
         return []
-    return [(items, value) for _path, items, value in _under(data, path)]
+    # A valueList that holds no list has no items (Label Studio shows nothing either).
+    wanted = path.count("*") + (1 if tag.value_list is not None and not tag.value else 0)
+    return [(items, value) for _path, items, value in _under(data, path) if len(items) >= wanted]
 
 
 def _named(value: object) -> bool:

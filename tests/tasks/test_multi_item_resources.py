@@ -66,7 +66,9 @@ def test_without_a_config_lists_of_objects_are_walked_too():
 
 
 def test_keys_with_dots_and_indices_read_as_label_studio_reads_them():
-    config = parse_label_config('<View><Image name="i" value="$meta.scan"/><Image name="j" value="$pages[1].url"/></View>')
+    config = parse_label_config(
+        '<View><Image name="i" value="$meta.scan"/><Image name="j" value="$pages[1].url"/></View>'
+    )
     data = {"meta": {"scan": "s3://b/scan.png"}, "pages": PAGES["pages"]}
     assert task_resources(data, resource_keys(config)) == ["s3://b/scan.png", "s3://b/p/b.png"]
     # A key the data holds as it is, dot and all, is that key.
@@ -150,10 +152,14 @@ def test_nested_repeaters_with_any_index_flag_find_every_item(case):
         assert control is not None and control.type == "RectangleLabels"
 
 
-_LEAF = st.one_of(st.sampled_from(["s3://b/1.png", "https://h/2.png", "/data/upload/1/3.png"]), st.text(max_size=5), st.none())
+_LEAF = st.one_of(
+    st.sampled_from(["s3://b/1.png", "https://h/2.png", "/data/upload/1/3.png"]), st.text(max_size=5), st.none()
+)
 _TREE = st.recursive(
     _LEAF,
-    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.sampled_from("abc"), children, max_size=3)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.sampled_from("abc"), children, max_size=3)
+    ),
     max_leaves=12,
 )
 
