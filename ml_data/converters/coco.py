@@ -1,5 +1,6 @@
-"""COCO (``result.json``): one image per task, annotations for rectangles, polygons, brush masks
-and keypoints.
+"""COCO (``result.json``): one image per task (per page or list item of a task whose image tag
+shows several: a ``<Repeater>``, a ``valueList``), annotations for rectangles, polygons, brush
+masks and keypoints.
 
 - images: ``file_name`` is ``images/<name>`` (the pipeline places the files there), with width and
   height from the results (or the caller's size lookup); never a duplicate or a null size.

@@ -1,4 +1,5 @@
-"""Pascal VOC: ``Annotations/<image>.xml`` per task, boxes in 1-based pixel coordinates.
+"""Pascal VOC: ``Annotations/<image>.xml`` per task (per page or list item of a task with several
+images), boxes in 1-based pixel coordinates.
 
 Rectangles become ``bndbox`` (rotated ones: the box around their corners); polygons have no place
 in VOC and are reported as skipped, never dropped silently. Sizes come from the results or the

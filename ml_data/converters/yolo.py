@@ -13,9 +13,11 @@ the yaml's own folder, from any working directory); yolo-pose's has ``kpt_shape`
 keypoint name is symmetric or has its left/right partner, ``flip_idx``.
 
 Label files are named after the image's file name; when two tasks' images share a name, the later
-one becomes ``<name>__task<id>.txt``. A task with an annotation but no regions gets an empty file
-(a background image); a task without annotations is skipped (unlabelled is not "no objects").
-One annotation per task: the first selected (newest with ``all``); more are reported.
+one becomes ``<name>__task<id>.txt`` (``<name>__task<id>__p<item>.txt`` for a page or list item of
+a task with several images: each gets a file, with the results drawn on it). A task with an
+annotation but no regions gets an empty file (a background image); a task without annotations is
+skipped (unlabelled is not "no objects"). One annotation per task: the first selected (newest with
+``all``); more are reported.
 """
 
 from __future__ import annotations
