@@ -109,11 +109,21 @@ def walk(data: object, keys: Sequence[str] | None) -> Iterator[DataValue]:
         return
     if keys is None:
         for key, value in data.items():
-            yield from _everything(value, (key,))
+            if isinstance(value, list | Mapping):
+                yield from _everything(value, (key,))
+            else:  # most values: no generator of their own
+                yield DataValue((key,), value, looks_like_resource(value))
         return
     for key in keys:
-        for path, _items, value in _under(data, key):
-            yield DataValue(path, value, _named(value))
+        value = data.get(key, _ABSENT) if isinstance(key, str) else _ABSENT
+        if isinstance(value, str):  # the common case, a key holding one URL: read at once
+            yield DataValue((key,), value, _named(value))
+            continue
+        for path, _items, found in _under(data, key):
+            yield DataValue(path, found, _named(found))
+
+
+_ABSENT = object()
 
 
 def _everything(value: Any, path: KeyPath) -> Iterator[DataValue]:
