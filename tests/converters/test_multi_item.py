@@ -112,3 +112,37 @@ def test_a_task_without_its_items_is_named_in_a_typed_error(tmp_path, task):
     with pytest.raises(ConversionError, match=r"task data has no image under '(pages\[\*\]\.url|images)'.*task"):
         convert([task], "coco", tmp_path / "out", config=config)
     assert not (tmp_path / "out").exists()
+
+
+def test_nested_repeaters_write_an_image_per_crop_named_by_both_indices(tmp_path):
+    config = (
+        '<View><Repeater on="$pages" indexFlag="{{p}}"><Repeater on="$pages[{{p}}].crops" indexFlag="{{c}}">'
+        '<Image name="crop_{{p}}_{{c}}" value="$pages[{{p}}].crops[{{c}}].url"/>'
+        '<RectangleLabels name="box_{{p}}_{{c}}" toName="crop_{{p}}_{{c}}"><Label value="a"/></RectangleLabels>'
+        "</Repeater></Repeater></View>"
+    )
+    crops = [[f"/data/upload/1/{p}/crop.png" for _c in range(2)] for p in range(2)]
+    crops[0][1] = "/data/upload/1/0b/crop.png"
+    task = {
+        "id": 4,
+        "data": {"pages": [{"crops": [{"url": url} for url in row]} for row in crops]},
+        "annotations": [{"id": 40, "result": [box_on("box_1_0", "crop_1_0")]}],
+    }
+    convert([task], "yolo", tmp_path / "yolo", config=config)
+    labels = tmp_path / "yolo" / "labels"
+    assert sorted(path.name for path in labels.iterdir()) == [
+        "crop.txt",
+        "crop__task4__p0-1.txt",
+        "crop__task4__p1-0.txt",
+        "crop__task4__p1-1.txt",
+    ]
+    assert (labels / "crop__task4__p1-0.txt").read_text().startswith("0 ")
+    assert all(
+        (labels / name).read_text() == "" for name in ("crop.txt", "crop__task4__p0-1.txt", "crop__task4__p1-1.txt")
+    )
+
+
+def box_on(from_name: str, to_name: str) -> dict:
+    from tests.support.multi_item import box
+
+    return box("r1", from_name, to_name, "a", 10, 10)

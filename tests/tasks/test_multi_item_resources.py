@@ -179,3 +179,14 @@ def test_a_rewrite_without_a_config_reaches_every_depth_and_copies_what_it_chang
     links = {url: f"media/{index}" for index, url in enumerate(task_resources(data, None))}
     assert rewrite_resources(data, None, links) == _mapped(data, links)
     assert data == before
+
+
+def test_a_repeater_without_an_index_flag_uses_label_studios_default():
+    config = parse_label_config(
+        '<View><Repeater on="$images"><Image name="image_{{idx}}" value="$images[{{idx}}]"/></Repeater></View>'
+    )
+    tag = config.objects["image_{{idx}}"]
+    assert tag.flags == ("{{idx}}",) and resource_keys(config) == ["images[*]"]
+    data = {"images": ["s3://images/01.jpg", "s3://images/02.jpg"]}
+    assert object_items(data, tag) == [((0,), "s3://images/01.jpg"), ((1,), "s3://images/02.jpg")]
+    assert tag.item_of("image_1") == (1,)
