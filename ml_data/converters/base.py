@@ -119,6 +119,9 @@ class ConversionReport:
     #: (URL, task id, path relative to the output) of every media file the output refers to,
     #: for the caller to place there (converters never copy media themselves)
     placements: list[tuple[str, Any, str]] = field(default_factory=list, repr=False)
+    #: path relative to the output -> the item of its task it is (``2``, ``0-3``), for the media
+    #: of tasks with several images (pages, a list); a task's only image has none
+    placed_items: dict[str, str] = field(default_factory=dict, repr=False)
 
     def skip(self, task_id: Any, reason: str) -> None:
         self.skipped[reason] += 1
@@ -190,11 +193,14 @@ class Context:
                 seen.add(key)
             yield task
 
-    def place(self, url: str, task_id: Any, relative_path: str) -> str:
-        """Record that the output refers to the media at ``url`` as ``relative_path`` (kept only
-        when the caller places media, so a plain conversion's memory stays flat)."""
+    def place(self, url: str, task_id: Any, relative_path: str, item: str | None = None) -> str:
+        """Record that the output refers to the media at ``url`` as ``relative_path``, the
+        ``item`` of its task if it has several (kept only when the caller places media, so a
+        plain conversion's memory stays flat)."""
         if self.media.places_media:
             self.report.placements.append((url, task_id, relative_path))
+            if item is not None:
+                self.report.placed_items[relative_path] = item
         return relative_path
 
     def subset(self, task_id: Any) -> str | None:

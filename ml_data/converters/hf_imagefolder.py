@@ -43,6 +43,8 @@ from ml_data.converters.images import (
     has_objects,
     image_key,
     image_size,
+    image_tag,
+    item_label,
 )
 from ml_data.errors import ConfigurationError, InvalidExport
 from ml_data.tasks.label_config import ControlTag, LabelConfig
@@ -90,7 +92,7 @@ class HfImageFolderFormat(FormatBase):
         names = media_names()
         rotated = 0
         try:
-            for task, url, annotation in annotated_images(context, image_key(config), warn_many=True):
+            for task, url, item, annotation in annotated_images(context, image_tag(config), warn_many=True):
                 with context.guard(task.id):
                     if control is None:
                         found = self._detection_row(context, task.id, url, annotation, ids)
@@ -103,9 +105,9 @@ class HfImageFolderFormat(FormatBase):
                             context.report.skip(task.id, "no choice")
                             continue
                     split = context.subset(task.id) or DEFAULT_SPLIT
-                    file_name = f"images/{names.stem(url, task.id)}{UniqueNames.extension(url)}"
+                    file_name = f"images/{names.stem(url, task.id, item_label(item))}{UniqueNames.extension(url)}"
                     folders.rows(split).add({"file_name": file_name, **row}, typed=_typed(row))
-                    context.place(url, task.id, f"{split}/{file_name}")
+                    context.place(url, task.id, f"{split}/{file_name}", item_label(item))
                     context.report.items_written += 1
                     rotated += turned
         finally:

@@ -18,7 +18,14 @@ from pathlib import Path
 
 from ml_data.converters.base import Context, FormatBase
 from ml_data.converters.categories import has_shape, shape_labels, unwritable_name
-from ml_data.converters.images import NOTHING_IN_FORMAT, UniqueNames, annotated_images, image_key, image_size
+from ml_data.converters.images import (
+    NOTHING_IN_FORMAT,
+    UniqueNames,
+    annotated_images,
+    image_size,
+    image_tag,
+    item_label,
+)
 from ml_data.converters.png import write_gray_png
 from ml_data.converters.raster import MASK_TAGS, MAX_CLASS, class_mask, mask_classes
 from ml_data.errors import InvalidExport
@@ -56,7 +63,7 @@ class SemanticPngFormat(FormatBase):
             raise InvalidExport(f"more than {MAX_CLASS} classes cannot be written to an 8-bit mask")
         (out / "masks").mkdir()
         names = UniqueNames()
-        for task, url, annotation in annotated_images(context, image_key(config)):
+        for task, url, item, annotation in annotated_images(context, image_tag(config)):
             with context.guard(task.id):
                 size = image_size(annotation.result, url, task.id, context)
                 if size is None:
@@ -68,8 +75,8 @@ class SemanticPngFormat(FormatBase):
                 if mask is None:
                     context.report.skip(task.id, NOTHING_IN_FORMAT)
                     continue
-                stem = names.stem(url, task.id)
+                stem = names.stem(url, task.id, item_label(item))
                 write_gray_png(out / "masks" / f"{stem}.png", mask)
-                context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}")
+                context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}", item_label(item))
                 context.report.items_written += 1
         (out / "labelmap.txt").write_text(labelmap(classes), encoding="utf-8")

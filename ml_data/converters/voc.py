@@ -1,4 +1,5 @@
-"""Pascal VOC: ``Annotations/<image>.xml`` per task, boxes in 1-based pixel coordinates.
+"""Pascal VOC: ``Annotations/<image>.xml`` per task (per page or list item of a task with several
+images), boxes in 1-based pixel coordinates.
 
 Rectangles become ``bndbox`` (rotated ones: the box around their corners); polygons have no place
 in VOC and are reported as skipped, never dropped silently. Sizes come from the results or the
@@ -28,8 +29,9 @@ from ml_data.converters.images import (
     UniqueNames,
     annotated_images,
     has_objects,
-    image_key,
     image_size,
+    image_tag,
+    item_label,
 )
 from ml_data.converters.raster import mask_classes, shape_of
 from ml_data.converters.voc_masks import ImageMasks, segmentation_labelmap, segmentation_problem, shape_bounds
@@ -131,14 +133,14 @@ class VocFormat(FormatBase):
         names = UniqueNames()
         image_sets: dict[str, list[str]] = {subset: [] for subset in options.subsets} if standard else {}
         segmented_sets: dict[str, list[str]] = {subset: [] for subset in options.subsets}
-        for task, url, annotation in annotated_images(context, image_key(config)):
+        for task, url, item, annotation in annotated_images(context, image_tag(config)):
             with context.guard(task.id):
                 regions = annotation.result
                 size = image_size(regions, url, task.id, context)
                 if size is None:
                     continue
                 width, height = size
-                stem = names.stem(url, task.id)
+                stem = names.stem(url, task.id, item_label(item))
                 filename = f"{stem}{UniqueNames.extension(url)}"
                 objects: list[tuple[str, tuple[int, int, int, int]]] = []
                 masks = ImageMasks(width, height) if segmentation else None
@@ -188,7 +190,7 @@ class VocFormat(FormatBase):
                     (out / made / f"{stem}.png").write_bytes(png)
                 if pngs:
                     segmented_sets.setdefault(context.subset(task.id) or "default", []).append(stem)
-                context.place(url, task.id, f"{images}/{filename}")
+                context.place(url, task.id, f"{images}/{filename}", item_label(item))
                 if standard:
                     image_sets.setdefault(context.subset(task.id) or "default", []).append(stem)
                 context.report.items_written += 1

@@ -15,9 +15,11 @@ the yaml's own folder, from any working directory); yolo-pose's has ``kpt_shape`
 keypoint name is symmetric or has its left/right partner, ``flip_idx``.
 
 Label files are named after the image's file name; when two tasks' images share a name, the later
-one becomes ``<name>__task<id>.txt``. A task with an annotation but no regions gets an empty file
-(a background image); a task without annotations is skipped (unlabelled is not "no objects").
-One annotation per task: the first selected (newest with ``all``); more are reported.
+one becomes ``<name>__task<id>.txt`` (``<name>__task<id>__p<item>.txt`` for a page or list item of
+a task with several images: each gets a file, with the results drawn on it). A task with an
+annotation but no regions gets an empty file (a background image); a task without annotations is
+skipped (unlabelled is not "no objects"). One annotation per task: the first selected (newest with
+``all``); more are reported.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ from ml_data.converters.images import (
     UniqueNames,
     annotated_images,
     has_objects,
-    image_key,
     image_size,
+    image_tag,
+    item_label,
 )
 from ml_data.errors import InvalidExport
 from ml_data.tasks.label_config import LabelConfig
@@ -102,7 +105,7 @@ class YoloFormat(FormatBase):
         labels.mkdir()
         names_in_use = UniqueNames()
         folders_made: set[str] = set()
-        for task, url, annotation in annotated_images(context, image_key(config), warn_many=True):
+        for task, url, item, annotation in annotated_images(context, image_tag(config), warn_many=True):
             with context.guard(task.id):
                 regions = annotation.result
                 lines = (
@@ -117,13 +120,13 @@ class YoloFormat(FormatBase):
                     continue
                 subset = context.subset(task.id) if standard else None
                 folder = f"{subset}/" if subset else ""
-                stem = names_in_use.stem(url, task.id)
+                stem = names_in_use.stem(url, task.id, item_label(item))
                 if folder not in folders_made:
                     (labels / folder).mkdir(exist_ok=True)
                     folders_made.add(folder)
                 with open(f"{labels}/{folder}{stem}.txt", "w", encoding="utf-8") as handle:
                     handle.write("".join(line + "\n" for line in lines))
-                context.place(url, task.id, f"images/{folder}{stem}{UniqueNames.extension(url)}")
+                context.place(url, task.id, f"images/{folder}{stem}{UniqueNames.extension(url)}", item_label(item))
                 context.report.items_written += 1
         names = {index: name for name, index in ids.items()}
         classes = [names.get(index, f"unused_{index}") for index in range(max(names, default=-1) + 1)]

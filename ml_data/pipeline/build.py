@@ -263,8 +263,10 @@ class Build:
                 prefix = f"{split_name}/" if split_name else ""
                 if media is not None:
                     conversion.placements.extend((url, task_id, path) for (url, task_id), path in media.placed.items())
+                    conversion.placed_items.update(media.items)
                     media.placed.clear()
                     media.sources.clear()
+                    media.items.clear()
                 for url, task_id, relative in conversion.placements:
                     target = prefix + relative
                     local = resolved.get(url)
@@ -272,7 +274,7 @@ class Build:
                     path = local.path if local is not None else (self.out / old["path"] if old else None)
                     if path is None:
                         raise OutputError(f"no local file for {redact_url(url)} (task {task_id}) to place at {target}")
-                    placed_from[target] = (path, local, old, task_id)
+                    placed_from[target] = (path, local, old, task_id, conversion.placed_items.get(relative))
         if split and not one_pass:
             fmt.finish_splits(building, list(split))
         logger.info("converted to %s in %.1f s", fmt.name, time.monotonic() - started)
