@@ -30,7 +30,7 @@ from ml_data.service import errors
 from ml_data.service.api import api
 from ml_data.service.browsers import check_not_cross_site
 from ml_data.service.config import ServiceSettings
-from ml_data.service.errors import ApiError
+from ml_data.service.errors import ApiError, ServerPaths
 from ml_data.service.guard import GuardedResolver, UrlGuard
 from ml_data.service.hosts import HostPolicy
 from ml_data.service.jobs import JobRegistry
@@ -68,7 +68,9 @@ def create_app(
     app.extensions["ml_data.jobs"] = JobRegistry()
     app.extensions["ml_data.trigger"] = trigger
     app.extensions["ml_data.accel_redirect"] = service.accel_redirect
-    app.extensions["ml_data.datasets_dir"] = service.datasets_dir or settings.cache_dir / "datasets"
+    datasets_dir = service.datasets_dir or settings.cache_dir / "datasets"
+    app.extensions["ml_data.datasets_dir"] = datasets_dir
+    app.extensions["ml_data.server_paths"] = ServerPaths.of(settings, datasets_dir=datasets_dir)
     app.extensions["ml_data.public_url"] = service.public_url
     hosts = HostPolicy.create(no_auth=service.no_auth, allowed_hosts=service.allowed_hosts)
     app.register_blueprint(api)
