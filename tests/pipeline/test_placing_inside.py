@@ -22,7 +22,7 @@ def test_a_place_outside_the_dataset_is_refused_and_nothing_is_written(tmp_path:
             building,
             tmp_path / "out",
             None,
-            {relative: (source, None, None, 1)},
+            {relative: (source, None, None, 1, None)},
             link=False,
             report=DatasetReport(str(tmp_path / "out"), "yolo", {}),
         )
