@@ -227,7 +227,10 @@ def _predictions(
         if report.model_version is not None:
             body["model_version"] = report.model_version
         report.regions += len(results)
-        yield Prediction(", ".join(image.source for image, _found in parts), task, body)
+        sources = ", ".join(image.source for image, _found in parts)
+        # A result named for a Repeater's page (labels_2 for labels_{{idx}}) is not a tag of the config as written.
+        repeated = any(result["from_name"] not in targets.names for result in results)
+        yield Prediction(sources, task, body, one_by_one=repeated)
 
 
 @dataclass(frozen=True)

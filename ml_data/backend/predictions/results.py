@@ -85,6 +85,11 @@ class Targets:
             )
         return cls(tuple(controls))
 
+    @property
+    def names(self) -> frozenset[str]:
+        """The controls' names as the config writes them (``labels_{{idx}}`` inside a Repeater)."""
+        return frozenset(control.name for control, _image in self.controls)
+
     def find(self, label: str, prefer: str) -> Target:
         """The control of type ``prefer`` (else the other shape type) that has ``label``; a label
         that differs from a config label only in case takes the config's spelling."""
