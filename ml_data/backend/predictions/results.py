@@ -51,6 +51,8 @@ class Target:
         key = tag.value_key or ""
         flags = sorted((flag for flag in tag.flags if flag in key), key=key.index)
         listed = tag.value_list is not None and not tag.value
+        if not item:
+            raise ItemProblem(f"{shown(tag.name)} shows several images of a task, and which one this is is not known")
         if len(item) != len(flags) + listed:
             raise ItemProblem(
                 f"the image is item {_item_text(item)} of its task, which does not fit {shown(tag.name)} "
