@@ -119,6 +119,10 @@ class ConversionReport:
     #: (URL, task id, path relative to the output) of every media file the output refers to,
     #: for the caller to place there (converters never copy media themselves)
     placements: list[tuple[str, Any, str]] = field(default_factory=list, repr=False)
+    #: video tasks written as frames: task id -> the video, the frames and fps decoded beside the
+    #: config's ``frameRate`` and the annotations' ``framesCount``, and what differs (as a fetch's
+    #: manifest records them)
+    videos: dict[str, Any] = field(default_factory=dict)
 
     def skip(self, task_id: Any, reason: str) -> None:
         self.skipped[reason] += 1
@@ -144,6 +148,7 @@ class ConversionReport:
             "skipped": dict(self.skipped),
             "warnings": self.warnings,
             "examples": [{"task_id": task_id, "reason": reason} for task_id, reason in self.examples],
+            **({"videos": self.videos} if self.videos else {}),
         }
 
 
