@@ -90,6 +90,12 @@ def _print(result: DatasetStats) -> None:
         for name in result.classes:
             rows.append([_shown(name), *(str(split.instances.get(name, 0)) for split in shown_splits)])
         click.echo("\n" + _table(rows))
+    if result.overall.mask_pixels is not None:
+        rows = [["mask pixels", *(_shown(split.name) for split in shown_splits)]]
+        rows.append(["(images with a mask)", *(str(split.mask_images) for split in shown_splits)])
+        for name in result.classes:
+            rows.append([_shown(name), *(str((split.mask_pixels or {}).get(name, 0)) for split in shown_splits)])
+        click.echo("\n" + _table(rows))
     if not result.findings:
         click.echo("\nno findings")
         return
