@@ -1,5 +1,6 @@
-"""What the image formats share: naming image files uniquely, iterating annotated images, and
-knowing their size."""
+"""What the image formats share: naming image files uniquely, iterating annotated images (every
+item of a task whose image tag shows several: a ``valueList``, a ``<Repeater>``), and knowing
+their size."""
 
 from __future__ import annotations
 
@@ -9,14 +10,25 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from ml_data.converters.base import Context, annotated_tasks
+from ml_data.converters.base import Context, annotated_tasks, select_annotations
 from ml_data.converters.naming import MAX_SUFFIX, Renamed, cut, renamed_stems, task_key, with_suffix
 from ml_data.data_uris import data_uri_name
 from ml_data.errors import InvalidExport
 from ml_data.fsutil import safe_filename
-from ml_data.tasks.label_config import LabelConfig
+from ml_data.tasks.label_config import LabelConfig, ObjectTag
 from ml_data.tasks.model import Annotation, Region, Task, TaskSource
-from ml_data.tasks.resources import resource_keys, task_resources
+from ml_data.tasks.resources import object_items, resource_items, resource_keys
+
+#: Which item of a task an image is: None for a task with one image, else the list index
+#: (``valueList``) or the Repeater indices, outermost first.
+Item = tuple[int, ...] | None
+
+
+def item_label(item: Item) -> str | None:
+    """An item as it is written in names and the manifest: ``2``, or ``0-3`` for nested
+    Repeaters; None for a task's only image."""
+    return None if item is None else "-".join(str(index) for index in item)
+
 
 _SCHEME_AND_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 
@@ -42,6 +54,8 @@ class UniqueNames:
     """Stems made unique: a name several tasks use stays with the lowest task id, the others get
     ``frame__task<id>`` (images of the same name in different folders are common), as
     :func:`~ml_data.converters.naming.renamed_stems` decided for the whole dataset (``renamed``).
+    An image that is one ``item`` of several in its task (a page) is owned by its task and item:
+    the lowest item keeps the name, a renamed one becomes ``frame__task<id>__p<item>``.
     A name it did not decide (a task without an id, tasks read only once) goes to the first
     task that asks for it, the next get ``frame__task<id>`` or ``frame__task<id>__2`` ...
     Stems are safe file names whatever the URL and the task id hold (``..``, ``/``, NUL, 300
@@ -56,18 +70,21 @@ class UniqueNames:
         """The stem a URL's file would have if no other task had its name."""
         return safe_filename(posixpath.splitext(image_name(url))[0], fallback="image")
 
-    def stem(self, url: str, task_id: object) -> str:
+    def stem(self, url: str, task_id: object, item: str | None = None) -> str:
         base = self.base(url)
-        stem = base if task_id is None else self._renamed.get((task_key(task_id), base), base)
+        stem = base if task_id is None else self._renamed.get((task_key(task_id), item, base), base)
+        owner = task_id if item is None or task_id is None else (task_id, item)
         number = 1
         # A task without an id owns nothing: its name must be new.
-        while stem in self._owner and (task_id is None or self._owner[stem] != task_id):
+        while stem in self._owner and (task_id is None or self._owner[stem] != owner):
             number += 1
             suffix = "" if task_id is None else "__task" + cut(safe_filename(str(task_id), fallback="id"), MAX_SUFFIX)
+            if item is not None:
+                suffix += f"__p{cut(safe_filename(item, fallback='item'), MAX_SUFFIX)}"
             if task_id is None or number > 2:
                 suffix += f"__{number}"
             stem = with_suffix(base, suffix)
-        self._owner[stem] = task_id
+        self._owner[stem] = owner
         return stem
 
     @staticmethod
@@ -86,13 +103,19 @@ def unique_names(context: Context) -> UniqueNames:
     return UniqueNames(renamed)
 
 
-def name_pairs(tasks: TaskSource, keys: list[str] | None) -> Iterator[tuple[Any, str]]:
-    """(task id, stem) of every resource of every task: what :func:`renamed_stems` decides from."""
+def name_pairs(tasks: TaskSource, keys: list[str] | None) -> Iterator[tuple[Any, str | None, str]]:
+    """(task id, item, stem) of every resource of every task: what :func:`renamed_stems` decides
+    from (see :func:`task_names`)."""
     for raw in tasks.raw():
         if isinstance(raw, Mapping) and raw.get("id") is not None:
-            task_id = raw["id"]
-            for url in task_resources(raw.get("data"), keys):
-                yield task_id, UniqueNames.base(url)
+            yield from task_names(raw["id"], raw.get("data"), keys)
+
+
+def task_names(task_id: Any, data: object, keys: list[str] | None) -> Iterator[tuple[Any, str | None, str]]:
+    """(task id, item, stem) of each resource of one task's data, the item where it sits in a list
+    (``images[2]`` -> ``2``), as the image formats and the ``media/`` copies name it."""
+    for item, url in resource_items(data, keys):
+        yield task_id, item, UniqueNames.base(url)
 
 
 def image_key(config: LabelConfig) -> str:
@@ -100,18 +123,52 @@ def image_key(config: LabelConfig) -> str:
     return next((tag.value_key for tag in config.objects.values() if tag.type == "Image"), None) or ""
 
 
-def annotated_images(context: Context, key: str, *, warn_many: bool = False) -> Iterator[tuple[Task, str, Annotation]]:
-    """(task, image URL, annotation to export) for every task of an image format.
+def image_tag(config: LabelConfig) -> ObjectTag | None:
+    """The config's (first) Image object."""
+    return next((tag for tag in config.objects.values() if tag.type == "Image"), None)
+
+
+def annotated_images(
+    context: Context, tag: ObjectTag | None, *, warn_many: bool = False
+) -> Iterator[tuple[Task, str, Item, Annotation]]:
+    """(task, image URL, item, annotation to export) for every image of an image format: one per
+    task, or one per item of a task whose image tag shows several (``valueList``, a Repeater),
+    each with the results on that item only (by ``item_index`` or by the Repeater's ``to_name``).
 
     A task without an image URL fails or is skipped (error policy); a task without a selected
     annotation is skipped with its reason; the first selected annotation is exported (``warn_many``
     reports tasks that had more).
     """
-    for task, url, selected in annotated_tasks(context, key, "image"):
-        if warn_many and len(selected) > 1:
-            context.report.warn(f"task {task.id}: {len(selected)} annotations, the first one exported")
-        annotation = selected[0]
-        yield task, url, annotation._replace(result=shape_regions(annotation.result))
+    if tag is None or not tag.multiple:
+        key = (tag.value_key if tag is not None else None) or ""
+        for task, url, selected in annotated_tasks(context, key, "image"):
+            yield task, url, None, _first(context, task, selected, warn_many)
+        return
+    for task in context.each_task():
+        items = [(item, url) for item, url in object_items(task.data, tag) if isinstance(url, str) and url]
+        if not items:
+            context.fail_or_skip(task.id, f"task data has no image under {tag.data_path!r}")
+            continue
+        selected, reason = select_annotations(task, context.options)
+        if not selected:
+            context.report.skip(task.id, reason or "no annotation")
+            continue
+        annotation = _first(context, task, selected, warn_many)
+        on: dict[tuple[int, ...], list[Region]] = {}
+        for region in annotation.result:
+            found = tag.item_of(region.to_name, (region.raw or {}).get("item_index"))
+            if found is not None:
+                on.setdefault(found, []).append(region)
+        for item, url in items:
+            yield task, url, item, annotation._replace(result=tuple(on.get(item, ())))
+
+
+def _first(context: Context, task: Task, selected: list[Annotation], warn_many: bool) -> Annotation:
+    """The annotation exported (the first selected), its results in rectangle shape."""
+    if warn_many and len(selected) > 1:
+        context.report.warn(f"task {task.id}: {len(selected)} annotations, the first one exported")
+    annotation = selected[0]
+    return annotation._replace(result=shape_regions(annotation.result))
 
 
 _PLAIN_SHAPES = {"rectangle": "rectanglelabels", "polygon": "polygonlabels", "keypoint": "keypointlabels"}

@@ -18,7 +18,7 @@ from ml_data.pipeline.options import DatasetOptions
 from ml_data.tasks.identity import split_of, task_fingerprint, task_id_value
 from ml_data.tasks.label_config import LabelConfig
 from ml_data.tasks.model import read_tasks, task_from_dict
-from ml_data.tasks.resources import resource_keys, task_resources
+from ml_data.tasks.resources import resource_items, resource_keys, task_resources
 from ml_data.tasks.splitting import SplitItem, assign_splits, group_value, task_labels
 
 
@@ -34,6 +34,13 @@ class TaskInfo:
     selected: bool
     #: what a stratified or grouped split decides by (see :mod:`ml_data.tasks.splitting`)
     split_item: SplitItem = SplitItem()
+    #: (item, URL) of each resource where it sits, when one sits in a list (a page, a
+    #: ``valueList`` entry: its file names are the item's); empty: every resource is no item
+    items: tuple[tuple[str | None, str], ...] = ()
+
+    def named(self) -> list[tuple[str | None, str]]:
+        """(item, URL) of each file of the task, as its file names are decided."""
+        return list(self.items) if self.items else [(None, url) for url in self.resources]
 
 
 class TaskReader:
@@ -87,6 +94,7 @@ class TaskReader:
             for item in raw.get("annotations") or ()
             if isinstance(item, Mapping)
         ]
+        items = resource_items(raw.get("data"), self.keys)
         return TaskInfo(
             fingerprint=task_fingerprint(raw),
             annotations=annotations,
@@ -95,6 +103,7 @@ class TaskReader:
             split=split_of(raw.get("id"), self.split) if self.split and not self.decided_later else None,
             selected=selected,
             split_item=SplitItem(labels, group),
+            items=tuple(items) if any(item is not None for item, _url in items) else (),
         )
 
     @property

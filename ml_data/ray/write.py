@@ -29,9 +29,10 @@ from ml_data.converters import get_format
 from ml_data.converters.naming import Renamed
 from ml_data.errors import ConfigurationError, FormatNotSupported, NothingToWrite
 from ml_data.fsutil import atomic_folder
-from ml_data.jsonio import dumps
+from ml_data.jsonio import dumps, loads
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline.build import Build, file_renames
+from ml_data.pipeline.filters import project_filters, reader_filter
 from ml_data.pipeline.manifest import check_target
 from ml_data.pipeline.options import DatasetOptions, parse_split, with_format
 from ml_data.pipeline.plan import prepare
@@ -39,7 +40,9 @@ from ml_data.pipeline.report import DatasetReport, why_empty_dataset
 from ml_data.ray.merge import merge_shards, write_manifest
 from ml_data.ray.read import raw_task
 from ml_data.ray.transfer import ShardFailure, gather_files
+from ml_data.tasks.filtering import FilterCounts, TaskFilter
 from ml_data.tasks.label_config import parse_label_config
+from ml_data.tasks.resources import resource_items, resource_keys
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,8 @@ class DatasetSink(Datasink[ShardResult | None]):
         source: dict[str, Any],
         settings: Settings,
         renamed: Renamed | None = None,
+        task_filter: TaskFilter | None = None,
+        left_out: Mapping[str, int] | None = None,
     ) -> None:
         self.out = Path(out).absolute()
         #: the file names decided for the whole dataset (each shard sees only its own tasks)
@@ -70,6 +75,8 @@ class DatasetSink(Datasink[ShardResult | None]):
         self.options = options
         self.source = source
         self.settings = settings
+        self.task_filter = task_filter if task_filter is not None else reader_filter(options)
+        self.left_out = dict(left_out or {})
         self.staging = self.out.parent / f".{self.out.name}.shards-{uuid.uuid4().hex[:12]}"
         self.report: DatasetReport | None = None
 
@@ -104,6 +111,7 @@ class DatasetSink(Datasink[ShardResult | None]):
                 prefetched=prefetched,
                 allow_empty=True,
                 renamed=self.renamed,
+                task_filter=self.task_filter,
             )
             report = Build(plan, self.settings).run()
         finally:
@@ -125,10 +133,14 @@ class DatasetSink(Datasink[ShardResult | None]):
                         out=self.staging / "empty",
                         config=self.config,
                         manifest_source=self.source,
+                        task_filter=self.task_filter,
                     )
                     Build(plan, self.settings).run()
                     shards = [self.staging / "empty"]
                 manifest = merge_shards(shards, building, self.out, format=self.options.format)
+                if self.options.filtered:
+                    manifest["left_out"] = {**(manifest.get("left_out") or {}), **self.left_out}
+                    manifest.setdefault("regions_dropped", {})
                 _refuse_empty(manifest, self.out)
                 write_manifest(building, manifest)
         finally:
@@ -151,6 +163,7 @@ def _refuse_empty(manifest: Mapping[str, Any], out: Path) -> None:
         (manifest.get("conversions") or {}).values(),
         excluded=sum(1 for info in tasks.values() if info.get("excluded")),
         failures=manifest.get("failures") or {},
+        left_out=manifest.get("left_out") or {},
     )
     if empty is not None:
         raise NothingToWrite(f"{empty}; {out} is unchanged")
@@ -165,28 +178,37 @@ def _report(out: Path, format: str, manifest: Mapping[str, Any], results: list[S
         setattr(report, count, sum(int(result.get(count) or 0) for result in results))
     report.bytes_total = sum(int(entry.get("size") or 0) for entry in (manifest.get("files") or {}).values())
     report.failures = dict(manifest.get("failures") or {})
+    report.left_out = dict(manifest.get("left_out") or {})
+    report.regions_dropped = dict(manifest.get("regions_dropped") or {})
     split = (manifest.get("settings") or {}).get("split")
     if isinstance(split, Mapping):
         report.splits = {name: sum(1 for info in tasks.values() if info.get("split") == name) for name in split}
     return report
 
 
-def dataset_names(ds: Dataset) -> dict[tuple[str, str], str]:
+def dataset_names(
+    ds: Dataset, keys: list[str] | None, task_filter: TaskFilter | None = None
+) -> dict[tuple[str, str | None, str], str]:
     """The renamed file stems of the dataset of ``ds``'s rows, decided as single-machine ``fetch``
-    decides them (:func:`~ml_data.pipeline.build.file_renames`), from the ``id`` and
-    ``resources`` columns alone."""
+    decides them (:func:`~ml_data.pipeline.build.file_renames`): from the tasks ``task_filter``
+    keeps, each resource with its item (``keys``: the config's resource keys)."""
+    active = task_filter is not None and task_filter.active
+    counts = FilterCounts()
 
-    def pairs() -> Iterator[tuple[int, str]]:
-        columns = ds.select_columns(["id", "resources"])
-        for batch in columns.iter_batches(batch_format="pyarrow", batch_size=4096):
+    def triples() -> Iterator[tuple[Any, str | None, str]]:
+        rows = ds if active else ds.select_columns(["id", "data"])
+        for batch in rows.iter_batches(batch_format="pyarrow", batch_size=4096):
             assert isinstance(batch, pa.Table)
-            for task_id, urls in zip(
-                batch.column("id").to_pylist(), batch.column("resources").to_pylist(), strict=True
-            ):
-                for url in urls or ():
-                    yield task_id, url
+            for row in batch.to_pylist():
+                if task_filter is not None and active:
+                    kept = task_filter.apply(raw_task(row), counts)
+                    data = kept.get("data") if kept is not None else None
+                else:
+                    data = loads(row["data"])
+                for item, url in resource_items(data, keys) if data is not None else ():
+                    yield row["id"], item, url
 
-    return file_renames(pairs())
+    return file_renames(triples())
 
 
 def _empty_export(staging: Path) -> Path:
@@ -208,6 +230,8 @@ def write_dataset(
     settings: Settings | None = None,
     concurrency: int | None = None,
     num_cpus: float = 0.5,
+    task_filter: TaskFilter | None = None,
+    left_out: Mapping[str, int] | None = None,
 ) -> DatasetReport:
     """Write ``ds`` (rows of :func:`read_tasks`, after :func:`resolve_resources` or not: a row's
     unresolved resources are resolved by its write task) as a ``format`` dataset at ``path``, with
@@ -219,7 +243,9 @@ def write_dataset(
     a write task has the files other nodes resolved sent over (:mod:`ml_data.ray.transfer`).
     ``ds`` is materialized first (its rows kept in Ray's object store until the dataset is
     written): the file names of every shard depend on all the tasks. ``num_cpus``: what each
-    write task reserves.
+    write task reserves. The options' filters are judged on the rows (a ``view`` is refused: the
+    rows are read already; ``fetch(project, engine="ray")`` asks Label Studio for a tab's tasks);
+    ``task_filter`` replaces them, ``left_out`` adds what the source left out already.
 
     >>> write_dataset(resolve_resources(read_tasks(project=3)), "data/yolo", format="yolo",
     ...               split="train=0.8,val=0.2", project=3)  # doctest: +SKIP
@@ -231,22 +257,40 @@ def write_dataset(
     if options.stratify or options.group_by:
         # Each write task sees only its shard: a split of all the tasks cannot be decided there.
         raise ConfigurationError("stratify and group_by are not supported with Ray yet: use the local engine")
+    if task_filter is None and options.view is not None:
+        raise ConfigurationError(
+            "view: write_dataset gets tasks already read; fetch(project, engine='ray') asks Label Studio "
+            "for a Data Manager tab's tasks"
+        )
     if project is not None:
         client = LabelStudioClient(settings)
+        if task_filter is None:
+            task_filter = project_filters(client, project, options, server=False)
         info = client.project(project)
         config = config if config is not None else info.label_config
         source = source or {"label_studio_url": client.base_url, "project": info.id, "title": info.title}
     if source is None:
         raise ConfigurationError("write_dataset needs project= or source= (what the manifest names as the source)")
-    reason = get_format(options.format).check(parse_label_config(config) if config else None)
+    fmt = get_format(options.format)
+    reason = fmt.check(parse_label_config(config) if config else None)
     if reason is not None:
         raise FormatNotSupported(reason)
+    reason = fmt.check_splits(list(options.split or ()))
+    if reason is not None:
+        raise ConfigurationError(reason)
+    sink = DatasetSink(
+        Path(path),
+        config=config,
+        options=options,
+        source=source,
+        settings=settings,
+        task_filter=task_filter,
+        left_out=left_out,
+    )
     # The names of the files depend on every task (which has the lowest id of a shared name):
     # the rows are read and resolved once, their names decided, then the shards written.
     ds = ds.materialize()
-    sink = DatasetSink(
-        Path(path), config=config, options=options, source=source, settings=settings, renamed=dataset_names(ds)
-    )
+    sink.renamed = dataset_names(ds, resource_keys(parse_label_config(config) if config else None), sink.task_filter)
     ds.write_datasink(sink, concurrency=concurrency, ray_remote_args={"num_cpus": num_cpus})
     assert sink.report is not None
     return sink.report

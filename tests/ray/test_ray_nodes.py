@@ -307,3 +307,49 @@ def test_a_file_whose_node_is_gone_is_resolved_again_by_the_write(isolated, tmp_
         assert {files.gets(path) for path in bodies} == {2}  # resolved, then resolved again by the write
     placed = {path.read_bytes() for path in (tmp_path / "out" / "images").iterdir()}
     assert placed == set(bodies.values())
+
+
+def test_pages_sharing_names_are_named_as_on_one_machine_whatever_the_shards(isolated, tmp_path):
+    """Documents whose pages share names (``page.png`` in two folders of each, in every document),
+    in a random order cut into 5 shards: the lowest task id keeps a name, within it the lowest
+    page; a renamed page is ``<name>__task<id>__p<page>``, as on one machine."""
+    from ml_data.ray import read_tasks, resolve_resources, write_dataset
+    from tests.support.multi_item import REPEATER_CONFIG, page_results
+    from tests.support.multi_item import png as page_png
+
+    settings = _settings(isolated)
+    ids = random.Random(11).sample(range(1, 1000), 8)
+    with FileServer() as files:
+        tasks = []
+        for number, task_id in enumerate(ids):
+            paths = [f"/d{number}/a/page.png", f"/d{number}/b/page.png", f"/d{number}/c.png"]
+            for page, path in enumerate(paths):
+                files.add(path, Route(body=page_png(number * 3 + page)))
+            pages = [{"url": files.url(path)} for path in paths]
+            tasks.append({"id": task_id, "data": {"pages": pages}, "annotations": [{"result": page_results(task_id)}]})
+        export = tmp_path / "export.json"
+        export.write_text(json.dumps(tasks))
+        single_settings = Settings(cache_dir=tmp_path / "single-cache")
+        for fmt in ("yolo", "json"):
+            ds = read_tasks(tasks=tasks, config=REPEATER_CONFIG, settings=settings, override_num_blocks=4)
+            write_dataset(
+                resolve_resources(ds, concurrency=2, settings=settings).repartition(5),
+                tmp_path / f"ray-{fmt}",
+                format=fmt,
+                config=REPEATER_CONFIG,
+                source={"export": "export.json"},
+                settings=settings,
+            )
+            fetch_export(
+                export, format=fmt, out=tmp_path / f"single-{fmt}", config=REPEATER_CONFIG, settings=single_settings
+            )
+            _same_dataset(tmp_path / f"ray-{fmt}", tmp_path / f"single-{fmt}", fmt)
+    lowest = min(ids)
+    manifest = json.loads((tmp_path / "ray-yolo" / "manifest.json").read_text())
+    named = {name: (entry["task"], entry.get("item")) for name, entry in manifest["files"].items()}
+    assert named["images/page.png"] == (lowest, 0) and named["images/c.png"] == (lowest, 2)
+    assert named[f"images/page__task{lowest}__p1.png"] == (lowest, 1)
+    for task_id in ids:
+        if task_id != lowest:
+            for page, stem in ((0, "page"), (1, "page"), (2, "c")):
+                assert named[f"images/{stem}__task{task_id}__p{page}.png"] == (task_id, page)

@@ -4,7 +4,11 @@ Read every item of the folder (:mod:`~.yolo`, :mod:`~.coco`, :mod:`~.voc`), matc
 task (:mod:`~.matching`), turn its detections into Label Studio results with the project's own
 control names (:mod:`~.results`), and only then post them all (:mod:`~.post`) or write them to a
 file (a dry run). With the error policy ``fail`` a bad item stops the run before anything is
-posted; with ``skip`` it is left out and named in the report.
+posted; with ``skip`` it is left out and named in the report. What the project already holds
+(:mod:`~.existing`) is not posted again, so a run repeated adds nothing.
+
+A task that shows several images (Repeater pages, a ``valueList``) gets one prediction holding
+the results of all its images, each on its own item.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import Any
 
 from ml_data.backend.predictions.classes import read_class_names
 from ml_data.backend.predictions.coco import coco_files, read_coco
-from ml_data.backend.predictions.matching import Candidate, TaskIndex
+from ml_data.backend.predictions.existing import delete_prediction, existing_predictions, same_result
+from ml_data.backend.predictions.matching import Candidate, TaskIndex, item_text
 from ml_data.backend.predictions.model import ImageItem, Item, ItemProblem, Unreadable, shown
 from ml_data.backend.predictions.post import Prediction, post_predictions
 from ml_data.backend.predictions.report import ERROR_POLICIES, ImportReport
@@ -28,12 +33,13 @@ from ml_data.backend.predictions.yolo import VARIANTS, label_root, read_yolo
 from ml_data.config import Settings
 from ml_data.converters.base import check_choice
 from ml_data.converters.categories import SHAPE_TAGS, categories
-from ml_data.converters.images import image_key
+from ml_data.converters.images import image_tag
 from ml_data.errors import ConfigurationError, NotFound, OutputError, UnknownFormat
 from ml_data.jsonio import dumps
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline.manifest import read_manifest
-from ml_data.tasks.label_config import LabelConfig, parse_label_config
+from ml_data.tasks.label_config import LabelConfig, ObjectTag, parse_label_config
+from ml_data.tasks.resources import object_items
 
 FORMATS = (*VARIANTS, "coco", "voc")
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
@@ -48,6 +54,7 @@ def import_predictions(
     dataset: str | os.PathLike[str] | None = None,
     dry_run: str | os.PathLike[str] | None = None,
     on_error: str = "fail",
+    replace: bool = False,
     settings: Settings | None = None,
 ) -> ImportReport:
     """Attach a model's output in ``folder`` (``format``: yolo, yolo-obb, yolo-seg, coco or voc) to
@@ -57,7 +64,9 @@ def import_predictions(
     ``manifest.json`` maps images to tasks and whose ``classes.txt``/``data.yaml``/COCO file name
     the classes; without a manifest, images are matched by the file names of the tasks' images.
     ``dry_run``: write the predictions to this JSON file (what the import API takes) instead of
-    posting them.
+    posting them. A prediction whose task already holds one of the same ``model_version`` with an
+    equal result is left out (``report.already_posted``); ``replace``: that version's predictions
+    of the tasks imported are deleted first instead (``report.replaced``; a dry run deletes nothing).
 
     >>> report = import_predictions("runs/detect/predict", project=3, format="yolo",
     ...                             dataset="datasets/project-3-yolo", model_version="yolo11n")  # doctest: +SKIP
@@ -80,12 +89,40 @@ def import_predictions(
     items = _items(source, format, reference, config, report)
     predictions = list(_predictions(items, index, targets, report, _Sizes(source, reference)))
     report.predictions = len(predictions)
+    predictions = _not_yet_posted(client, project, predictions, report, replace=replace, dry_run=dry_run is not None)
     if dry_run is not None:
         _write(Path(dry_run), [prediction.body for prediction in predictions])
         report.dry_run = str(dry_run)
     else:
         post_predictions(client, project, predictions, report)
     return report
+
+
+def _not_yet_posted(
+    client: LabelStudioClient,
+    project: int,
+    predictions: list[Prediction],
+    report: ImportReport,
+    *,
+    replace: bool,
+    dry_run: bool,
+) -> list[Prediction]:
+    """The predictions still to post: the version's old ones deleted first (``replace``, not in
+    a dry run), else those Label Studio already holds, the same result on the same task, left out."""
+    held = existing_predictions(client, project, {prediction.task for prediction in predictions}, report.model_version)
+    if replace:
+        if not dry_run:
+            for old in (old for olds in held.values() for old in olds):
+                delete_prediction(client, old)
+                report.replaced += 1
+        return predictions
+    kept = []
+    for prediction in predictions:
+        if any(same_result(prediction.body["result"], old.result) for old in held.get(prediction.task, ())):
+            report.already_posted += 1
+        else:
+            kept.append(prediction)
+    return kept
 
 
 def _task_index(
@@ -101,21 +138,28 @@ def _task_index(
             )
         index = TaskIndex.from_manifest(manifest)
     else:
-        index = TaskIndex.from_tasks(_task_images(client, project, image_key(config)))
+        index = TaskIndex.from_tasks(_task_images(client, project, image_tag(config)))
     report.matched_by = index.by
     return index
 
 
-def _task_images(client: LabelStudioClient, project: int, key: str) -> Iterator[tuple[int, str]]:
-    """(task id, image URL) of every task of the project, page by page."""
+def _task_images(
+    client: LabelStudioClient, project: int, tag: ObjectTag | None
+) -> Iterator[tuple[int, str, tuple[int, ...]]]:
+    """(task id, image URL, item) of every image of every task of the project, page by page: the
+    images of the config's first Image tag, as the image formats write them."""
+    if tag is None:
+        return
     page, seen = 1, 0
     while True:
         tasks, total = client.task_page(project, page=page, page_size=100)
         for task in tasks:
-            data, task_id = task.get("data"), task.get("id")
-            url = data.get(key) if isinstance(data, dict) else None
-            if isinstance(task_id, int) and not isinstance(task_id, bool) and isinstance(url, str):
-                yield task_id, url
+            task_id = task.get("id")
+            if not isinstance(task_id, int) or isinstance(task_id, bool):
+                continue
+            for item, url in object_items(task.get("data"), tag):
+                if isinstance(url, str):
+                    yield task_id, url, item
         seen += len(tasks)
         if not tasks or seen >= total:
             return
@@ -152,7 +196,10 @@ def _class_names(source: Path, reference: Path, config: LabelConfig, report: Imp
 def _predictions(
     items: Iterator[Item], index: TaskIndex, targets: Targets, report: ImportReport, sizes: _Sizes
 ) -> Iterator[Prediction]:
-    taken: dict[int, str] = {}
+    """One prediction per task, in the order tasks are first met, with the results of every image
+    of the task (one image per item: a second one for the same item is that item's problem)."""
+    taken: dict[tuple[int, tuple[int, ...]], str] = {}
+    tasks: dict[int, list[tuple[ImageItem, list[dict[str, Any]]]]] = {}
     for item in items:
         report.items += 1
         if isinstance(item, Unreadable):
@@ -160,22 +207,30 @@ def _predictions(
             continue
         try:
             candidate = index.match(item)
-            if candidate.task in taken:
-                raise ItemProblem(f"task {candidate.task} already has a prediction from {shown(taken[candidate.task])}")
+            place = (candidate.task, candidate.item)
+            if place in taken:
+                image = f"image {item_text(candidate.item)} of task" if candidate.item else "task"
+                raise ItemProblem(f"{image} {candidate.task} already has a prediction from {shown(taken[place])}")
             size = item.size or sizes.of(item, candidate)
-            results = prediction_results(item, size, targets, candidate.task)
+            results = prediction_results(item, size, targets, candidate.task, candidate.item)
         except ItemProblem as exc:
             report.problem(item.source, str(exc))
             continue
-        taken[candidate.task] = item.source
-        body: dict[str, Any] = {"task": candidate.task, "result": results}
-        score = prediction_score(item)
+        taken[place] = item.source
+        tasks.setdefault(candidate.task, []).append((item, results))
+    for task, parts in tasks.items():
+        results = [result for _item, found in parts for result in found]
+        body: dict[str, Any] = {"task": task, "result": results}
+        score = prediction_score(*(image for image, _found in parts))
         if score is not None:
             body["score"] = score
         if report.model_version is not None:
             body["model_version"] = report.model_version
         report.regions += len(results)
-        yield Prediction(item.source, candidate.task, body)
+        sources = ", ".join(image.source for image, _found in parts)
+        # A result named for a Repeater's page (labels_2 for labels_{{idx}}) is not a tag of the config as written.
+        repeated = any(result["from_name"] not in targets.names for result in results)
+        yield Prediction(sources, task, body, one_by_one=repeated)
 
 
 @dataclass(frozen=True)
