@@ -28,6 +28,8 @@ from ml_data.fsutil import atomic_file
 INSTALL_HINT = "pip install 'ml-data[audio]'"
 #: frames decoded at a time when cutting clips: memory stays flat whatever the file's length
 _BLOCK = 65536
+#: clip files open at a time
+_OPEN = 128
 
 
 @dataclass(frozen=True)
@@ -139,10 +141,33 @@ def _info_av(path: str) -> AudioInfo | None:
 def write_clips(
     path: str | Path, info: AudioInfo, clips: Sequence[Clip], *, name: str, task_id: Any = None
 ) -> list[int]:
-    """Decode ``path`` once and write each of ``clips`` as a 16-bit PCM WAV file at its target
+    """Decode ``path`` and write each of ``clips`` as a 16-bit PCM WAV file at its target
     (same rate and channels as the source); returns the frames each clip got (fewer than asked
     where the audio ends first). A file that cannot be decoded is an :class:`InvalidExport`
-    naming it; no clip of it is left behind."""
+    naming it; no clip of it is left behind.
+
+    At most :data:`_OPEN` clips are open at a time (a task may hold thousands of segments, a
+    process may open about a thousand files): a task with more decodes its audio once per
+    :data:`_OPEN` clips, taken in order of start."""
+    order = sorted(range(len(clips)), key=lambda index: clips[index].start)
+    written = [0] * len(clips)
+    done: list[Path] = []
+    try:
+        for first in range(0, len(order), _OPEN):
+            batch = order[first : first + _OPEN]
+            counts = _write_batch(path, info, [clips[index] for index in batch], name=name, task_id=task_id)
+            for index, count in zip(batch, counts, strict=True):
+                written[index] = count
+            done += [clips[index].target for index in batch]
+    except BaseException:
+        for target in done:  # the clips of a task are all written or none
+            target.unlink(missing_ok=True)
+        raise
+    return written
+
+
+def _write_batch(path: str | Path, info: AudioInfo, clips: Sequence[Clip], *, name: str, task_id: Any) -> list[int]:
+    """:func:`write_clips` for clips few enough to be open together."""
     written = [0] * len(clips)
     with contextlib.ExitStack() as stack:
         outputs: list[wave.Wave_write | None] = [None] * len(clips)
