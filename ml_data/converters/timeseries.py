@@ -194,7 +194,10 @@ def label_file(
     overlaps found: (control, regions, rows covered by more than one)."""
     text = _read_text(source, name, task_id)
     sep = _sniffed(text) if series.sep == "auto" else series.sep
-    rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+    except csv.Error as exc:  # an unclosed quote makes the rest of the file one cell, past the limit
+        raise InvalidExport(f"the time series {name} is not CSV: {exc}", url=name, task_id=task_id) from None
     while rows and not any(cell.strip() for cell in rows[-1]):
         rows.pop()
     if not rows:

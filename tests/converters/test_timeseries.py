@@ -160,6 +160,25 @@ def test_a_time_that_is_no_number_is_named_by_row(tmp_path):
         )
 
 
+def test_an_unclosed_quote_is_a_typed_error_naming_the_task_and_file(tmp_path):
+    """An unclosed quote makes the rest of the file one cell, past the csv module's cell limit."""
+    source = tmp_path / "quoted.csv"
+    source.write_text('time,x\n1,"2\n' + "3,4\n" * 40000)
+    good = tmp_path / "good.csv"
+    good.write_text("time,x\n1,2\n")
+    tasks = [
+        _task(3, "/data/upload/1/quoted.csv", [_region("a", 0, 1, "Run")]),
+        _task(4, "/data/upload/1/good.csv", [_region("a", 0, 1, "Run")]),
+    ]
+    files = {"/data/upload/1/quoted.csv": source, "/data/upload/1/good.csv": good}
+    with pytest.raises(ConversionError, match="quoted.csv") as info:
+        _convert(tmp_path, tasks, _config(timeColumn="time"), files)
+    assert info.value.task_id == 3 and not (tmp_path / "out").exists()
+    report = _convert(tmp_path, tasks, _config(timeColumn="time"), files, on_error="skip")
+    assert report.items_written == 1 and report.examples[0][0] == 3
+    assert [path.name for path in (tmp_path / "out" / "timeseries").iterdir()] == ["good.csv"]
+
+
 def test_without_a_media_lookup_the_tasks_csv_is_written_and_a_warning_says_why_no_series(tmp_path):
     task = _task(1, "/data/upload/1/x.csv", [_region("a", 0, 1, "Run")])
     report = convert([task], "csv", tmp_path / "out", config=_config(timeColumn="time"))
