@@ -121,6 +121,18 @@ def test_task_dicts_convert_too(tmp_path, settings: Settings, tasks) -> None:
     check_frames("yolo", tmp_path / "out", *expectations(tasks))
 
 
+def test_a_huge_frames_count_costs_only_the_videos_frames(tmp_path, settings: Settings, tasks) -> None:
+    """framesCount 10**12 on every track (a hostile export): the frames of the video are written as
+    with the true count, without a box made for each of 10**12 frames."""
+    hostile = json.loads(json.dumps(tasks))
+    for task in hostile:
+        for region in task["annotations"][0]["result"]:
+            region["value"]["framesCount"] = 10**12
+    convert_export(tasks, "yolo", tmp_path / "true", config=CONFIG, frames="all", settings=settings)
+    convert_export(hostile, "yolo", tmp_path / "huge", config=CONFIG, frames="all", settings=settings)
+    assert files(tmp_path / "huge") == files(tmp_path / "true")
+
+
 def test_a_video_that_cannot_be_resolved_fails_or_leaves_its_task_out(
     tmp_path, settings: Settings, tasks, file_server: FileServer
 ) -> None:
