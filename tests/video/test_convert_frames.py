@@ -18,7 +18,6 @@ from ml_data.errors import ConversionError
 from ml_data.fsutil import MARKER
 from ml_data.pipeline import DatasetOptions, convert_export, fetch
 from ml_data.pipeline.report import MANIFEST
-from ml_data.video import decode as decoding
 from tests.support.servers.http_files import FileServer
 
 pytest.importorskip("av")
@@ -47,19 +46,6 @@ def config_file(tmp_path: Path) -> Path:
     path = tmp_path / "config.xml"
     path.write_text(CONFIG)
     return path
-
-
-@pytest.fixture
-def decoder_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls: list[int] = []
-    real = decoding.decode
-
-    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(decoding, "decode", counted)
-    return calls
 
 
 def expectations(tasks: list[dict[str, Any]], step: int = 1) -> tuple[dict[str, Any], dict[str, list[int]]]:
