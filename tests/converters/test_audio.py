@@ -204,7 +204,12 @@ def test_a_huge_end_is_cut_at_the_audios_end_in_the_clip_and_its_name(tmp_path, 
     )
     lines = [json.loads(line) for line in (out / "manifest.json").read_text().splitlines()]
     assert lines == [
-        {"audio_filepath": "audio/talk__0.500-1.000.wav", "text": "to the end of time", "duration": 0.5, "labels": ["A"]}
+        {
+            "audio_filepath": "audio/talk__0.500-1.000.wav",
+            "text": "to the end of time",
+            "duration": 0.5,
+            "labels": ["A"],
+        }
     ]
     assert not report.skipped and any("cut there" in warning for warning in report.warnings)
     assert len(soundfile.read(str(out / lines[0]["audio_filepath"]))[0]) == 8000
