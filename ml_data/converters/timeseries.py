@@ -30,7 +30,7 @@ import numpy as np
 from ml_data.converters.base import Context
 from ml_data.converters.images import UniqueNames
 from ml_data.errors import InvalidExport
-from ml_data.fsutil import atomic_file
+from ml_data.fsutil import atomic_file, safe_filename
 from ml_data.redaction import redact_url
 from ml_data.tasks.label_config import LabelConfig
 from ml_data.tasks.model import Annotation, Task
@@ -165,6 +165,7 @@ class SeriesLabeller:
                 warning = f"task {task.id}: several annotations, its time series labelled from the first"
                 self.context.report.warn(warning)
             return
+        taken: set[str] = set()
         for series in self.series:
             url = task.data.get(series.key)
             if not isinstance(url, str) or not url:
@@ -175,7 +176,7 @@ class SeriesLabeller:
                 raise InvalidExport(f"the time series could not be resolved to a local file: {name}", task_id=task.id)
             stem = self.names.stem(url, task.id)
             if len(self.series) > 1:
-                stem = f"{stem}__{series.name}"
+                stem = _series_stem(stem, series.name, taken)
             (self.out / FOLDER).mkdir(exist_ok=True)
             target = self.out / FOLDER / f"{stem}.csv"
             found = ranges_of(annotation, series)
@@ -185,6 +186,19 @@ class SeriesLabeller:
                     f"task {task.id}: {control} regions {', '.join(map(str, regions))} overlap on {rows} rows of "
                     f"{name}; the later region's label is written"
                 )
+
+
+def _series_stem(stem: str, name: str, taken: set[str]) -> str:
+    """``<stem>__<object name>``, a safe file name (the config's names hold any text: ``/``,
+    ``..``, 300 characters), distinct among the task's series."""
+    part = safe_filename(name, fallback="series").encode("utf-8")[:40].decode("utf-8", "ignore")
+    found = base = f"{stem}__{part}"  # within a file name's 255 bytes: the stem is at most 120
+    number = 1
+    while found in taken:
+        number += 1
+        found = f"{base}__{number}"
+    taken.add(found)
+    return found
 
 
 def label_file(

@@ -179,6 +179,40 @@ def test_an_unclosed_quote_is_a_typed_error_naming_the_task_and_file(tmp_path):
     assert [path.name for path in (tmp_path / "out" / "timeseries").iterdir()] == ["good.csv"]
 
 
+def test_series_names_from_the_config_cannot_lead_outside_the_output(tmp_path):
+    """Two series on a task: each file is named by its object's name, made a safe file name."""
+    names = ["up/../../../../escaped", "n" * 300]
+    config = (
+        "<View>"
+        + "".join(
+            f"<TimeSeriesLabels name='l{number}' toName='{name}'><Label value='Run'/></TimeSeriesLabels>"
+            f"<TimeSeries name='{name}' valueType='url' value='$csv{number}'><Channel column='x'/></TimeSeries>"
+            for number, name in enumerate(names)
+        )
+        + "</View>"
+    )
+    source = tmp_path / "in" / "s.csv"
+    source.parent.mkdir()
+    source.write_text("x\n1\n2\n")
+    regions = [
+        {
+            "id": f"r{n}",
+            "from_name": f"l{n}",
+            "to_name": name,
+            "type": "timeserieslabels",
+            "value": {"start": 0, "end": 0, "timeserieslabels": ["Run"]},
+        }
+        for n, name in enumerate(names)
+    ]
+    task = {"id": 1, "data": {"csv0": "/d/s.csv", "csv1": "/d/s.csv"}, "annotations": [{"id": 1, "result": regions}]}
+    _convert(tmp_path, [task], config, {"/d/s.csv": source})
+    written = sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*.csv"))
+    assert len(written) == 4 and all(name.startswith(("out/", "in/")) for name in written)
+    series = sorted((tmp_path / "out" / "timeseries").iterdir())
+    assert len(series) == 2 and all(len(path.name.encode()) <= 120 for path in series)
+    assert all(_read(path, ",")[1] == ["1", "Run"] for path in series)
+
+
 def test_without_a_media_lookup_the_tasks_csv_is_written_and_a_warning_says_why_no_series(tmp_path):
     task = _task(1, "/data/upload/1/x.csv", [_region("a", 0, 1, "Run")])
     report = convert([task], "csv", tmp_path / "out", config=_config(timeColumn="time"))
