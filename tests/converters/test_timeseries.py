@@ -9,8 +9,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ml_data.converters import ConvertOptions, MediaHooks, convert
+from ml_data.converters.timeseries import Range, Series, label_file
 from ml_data.errors import ConversionError
 
 
@@ -218,3 +221,56 @@ def test_without_a_media_lookup_the_tasks_csv_is_written_and_a_warning_says_why_
     report = convert([task], "csv", tmp_path / "out", config=_config(timeColumn="time"))
     assert report.items_written == 1 and not (tmp_path / "out" / "timeseries").exists()
     assert any("time series" in warning for warning in report.warnings)
+
+
+def _by_hand(times: list[float], ranges: list[Range]) -> tuple[list[str], tuple[list, int] | None]:
+    """Each row's label and the overlap, range by range over every row, as the editor's ranges
+    read: the later range wins, an instant one takes the nearest row (the first of equals)."""
+    chosen = [-1] * len(times)
+    shared = [False] * len(times)
+    involved: list = []
+    for index, item in enumerate(ranges):
+        if item.start == item.end:
+            distances = [abs(time - item.start) for time in times]
+            nan = [row for row, distance in enumerate(distances) if distance != distance]
+            rows = nan[:1] or [min(range(len(times)), key=lambda row: (distances[row], row))]
+        else:
+            rows = [row for row, time in enumerate(times) if item.start <= time <= item.end]
+        owners = sorted({chosen[row] for row in rows if chosen[row] >= 0})
+        for row in rows:
+            shared[row] = shared[row] or chosen[row] >= 0
+        if owners:
+            involved += [ranges[owner].region for owner in owners if ranges[owner].region not in involved]
+            involved.append(item.region)
+        for row in rows:
+            chosen[row] = index
+    labels = ["" if index < 0 else ranges[index].labels for index in chosen]
+    return labels, ((involved, sum(shared)) if involved else None)
+
+
+_times = st.lists(
+    st.sampled_from([0.0, 1.0, 2.5, 3.0, -1.0, float("inf"), float("-inf"), float("nan")])
+    | st.integers(-5, 12).map(float),
+    min_size=1,
+    max_size=30,
+)
+_ranges = st.lists(
+    st.tuples(st.integers(-6, 13), st.integers(0, 6), st.booleans()).map(
+        lambda spec: (spec[0] / 2, spec[0] / 2 if spec[2] else spec[0] / 2 + spec[1])
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(times=_times, spans=_ranges)
+def test_rows_and_overlaps_equal_a_range_by_range_reading(tmp_path_factory, times, spans):
+    folder = tmp_path_factory.mktemp("series")
+    source = folder / "s.csv"
+    source.write_text("time,x\n" + "".join(f"{time!r},{row}\n" for row, time in enumerate(times)))
+    ranges = [Range(start, end, f"L{index}", f"r{index % 5}", "activity") for index, (start, end) in enumerate(spans)]
+    series = Series("ts", "csv", ("activity",), "time", ",", None)
+    overlaps = label_file(source, folder / "out.csv", series, {"activity": ranges}, name="s.csv", task_id=1)
+    labels, overlap = _by_hand(times, ranges)
+    assert [row[2] for row in _read(folder / "out.csv", ",")[1:]] == labels
+    assert overlaps == ([("activity", *overlap)] if overlap else [])
