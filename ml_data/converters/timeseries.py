@@ -166,26 +166,38 @@ class SeriesLabeller:
                 self.context.report.warn(warning)
             return
         taken: set[str] = set()
-        for series in self.series:
-            url = task.data.get(series.key)
-            if not isinstance(url, str) or not url:
-                raise InvalidExport(f"task data has no time series URL under {series.key!r}", task_id=task.id)
-            local = self.context.media.local_path(url, task.id)  # type: ignore[misc]
-            name = redact_url(url)
-            if local is None:
-                raise InvalidExport(f"the time series could not be resolved to a local file: {name}", task_id=task.id)
-            stem = self.names.stem(url, task.id)
-            if len(self.series) > 1:
-                stem = _series_stem(stem, series.name, taken)
-            (self.out / FOLDER).mkdir(exist_ok=True)
-            target = self.out / FOLDER / f"{stem}.csv"
-            found = ranges_of(annotation, series)
-            overlaps = label_file(Path(local), target, series, found, name=name, task_id=task.id)
-            for control, regions, rows in overlaps:
-                self.context.report.warn(
+        written: list[Path] = []
+        warnings: list[str] = []
+        try:  # a task's series are all written or none: a later one failing takes back the others
+            for series in self.series:
+                url = task.data.get(series.key)
+                if not isinstance(url, str) or not url:
+                    raise InvalidExport(f"task data has no time series URL under {series.key!r}", task_id=task.id)
+                local = self.context.media.local_path(url, task.id)  # type: ignore[misc]
+                name = redact_url(url)
+                if local is None:
+                    raise InvalidExport(
+                        f"the time series could not be resolved to a local file: {name}", task_id=task.id
+                    )
+                stem = self.names.stem(url, task.id)
+                if len(self.series) > 1:
+                    stem = _series_stem(stem, series.name, taken)
+                (self.out / FOLDER).mkdir(exist_ok=True)
+                target = self.out / FOLDER / f"{stem}.csv"
+                found = ranges_of(annotation, series)
+                overlaps = label_file(Path(local), target, series, found, name=name, task_id=task.id)
+                written.append(target)
+                warnings += [
                     f"task {task.id}: {control} regions {', '.join(map(str, regions))} overlap on {rows} rows of "
                     f"{name}; the later region's label is written"
-                )
+                    for control, regions, rows in overlaps
+                ]
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+        for warning in warnings:
+            self.context.report.warn(warning)
 
 
 def _series_stem(stem: str, name: str, taken: set[str]) -> str:

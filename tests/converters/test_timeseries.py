@@ -216,6 +216,36 @@ def test_series_names_from_the_config_cannot_lead_outside_the_output(tmp_path):
     assert all(_read(path, ",")[1] == ["1", "Run"] for path in series)
 
 
+def test_a_task_whose_second_series_fails_leaves_no_file_of_its_first(tmp_path):
+    config = (
+        "<View>"
+        + "".join(
+            f"<TimeSeriesLabels name='l{n}' toName='ts{n}'><Label value='Run'/></TimeSeriesLabels>"
+            f"<TimeSeries name='ts{n}' valueType='url' value='$csv{n}'><Channel column='x'/></TimeSeries>"
+            for n in range(2)
+        )
+        + "</View>"
+    )
+    source = tmp_path / "s.csv"
+    source.write_text("x\n1\n2\n")
+    regions = [
+        {
+            "id": f"r{n}",
+            "from_name": f"l{n}",
+            "to_name": f"ts{n}",
+            "type": "timeserieslabels",
+            "value": {"start": 0, "end": 0, "timeserieslabels": ["Run"]},
+        }
+        for n in range(2)
+    ]
+    task = {"id": 9, "data": {"csv0": "/d/s.csv", "csv1": "/d/gone.csv"}, "annotations": [{"id": 1, "result": regions}]}
+    good = {**task, "id": 8, "data": {"csv0": "/d/t.csv", "csv1": "/d/t.csv"}}
+    files = {"/d/s.csv": source, "/d/t.csv": source}
+    report = _convert(tmp_path, [task, good], config, files, on_error="skip")
+    assert report.examples[0][0] == 9 and "gone.csv" in report.examples[0][1]
+    assert sorted(path.name for path in (tmp_path / "out" / "timeseries").iterdir()) == ["t__ts0.csv", "t__ts1.csv"]
+
+
 def test_without_a_media_lookup_the_tasks_csv_is_written_and_a_warning_says_why_no_series(tmp_path):
     task = _task(1, "/data/upload/1/x.csv", [_region("a", 0, 1, "Run")])
     report = convert([task], "csv", tmp_path / "out", config=_config(timeColumn="time"))
