@@ -1,0 +1,50 @@
+"""Tasks with several items, every value hostile: a result's ``to_name`` and ``item_index`` put it
+on the item Label Studio drew it on, or on none, and never stop the run."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ml_data.tasks import parse_label_config
+
+REPEATER = parse_label_config(
+    '<View><Repeater on="$pages"><Image name="page_{{idx}}" value="$pages[{{idx}}].url"/></Repeater></View>'
+).objects["page_{{idx}}"]
+VALUE_LIST = parse_label_config('<View><Image name="img" valueList="$images"/></View>').objects["img"]
+
+
+def test_a_page_is_the_number_label_studio_writes_and_nothing_like_it():
+    assert REPEATER.item_of("page_0") == (0,) and REPEATER.item_of("page_12") == (12,)
+    # Label Studio writes the index as a plain decimal: these name no page it made.
+    for name in ("page_01", "page_\u0663", "page_-1", "page_1e9", "page_ 1", "page_1 ", "page_"):
+        assert REPEATER.item_of(name) is None, name
+
+
+def test_a_page_number_too_long_for_an_int_is_no_page_and_no_crash():
+    assert REPEATER.item_of("page_" + "9" * 5000) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40) | st.from_regex(r"\Apage_[0-9]{1,30}\Z"))
+def test_any_to_name_is_a_page_whose_name_it_is_or_none(to_name):
+    found = REPEATER.item_of(to_name)
+    assert found is None or f"page_{found[0]}" == to_name
+
+
+def test_an_item_index_is_a_whole_number_or_the_result_is_on_no_item():
+    assert VALUE_LIST.item_of("img") == (0,)  # none given: the first item, as Label Studio does
+    assert VALUE_LIST.item_of("img", 2) == (2,)
+    assert VALUE_LIST.item_of("img", 2.0) == (2,)  # JSON's 2.0 is the number 2
+    for bad in (True, False, "1", 1.5, float("nan"), float("inf"), [1], {"i": 1}):
+        assert VALUE_LIST.item_of("img", bad) is None, bad
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5))
+def test_any_item_index_is_that_item_or_none(item_index):
+    found = VALUE_LIST.item_of("img", item_index)
+    if item_index is None:
+        assert found == (0,)
+    elif found is not None:
+        assert not isinstance(item_index, bool | str) and found[0] == item_index
