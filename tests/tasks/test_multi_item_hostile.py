@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ml_data.tasks import parse_label_config
+from ml_data.tasks.resources import find_resources, rewrite_resources
 
 REPEATER = parse_label_config(
     '<View><Repeater on="$pages"><Image name="page_{{idx}}" value="$pages[{{idx}}].url"/></Repeater></View>'
@@ -48,3 +49,40 @@ def test_any_item_index_is_that_item_or_none(item_index):
         assert found == (0,)
     elif found is not None:
         assert not isinstance(item_index, bool | str) and found[0] == item_index
+
+
+def test_a_key_as_deep_as_the_reader_decodes_is_followed_without_exhausting_the_stack():
+    depth = 990  # the reader decodes tasks up to the recursion limit (1000): a config may reach that far
+    data: dict = {}
+    node = data
+    for _ in range(depth - 1):
+        node["a"] = {}
+        node = node["a"]
+    node["a"] = ["s3://b/x.jpg", "s3://b/y.jpg"]
+    key = ".".join(["a"] * depth)
+    found = find_resources(data, [key])
+    assert [url for _path, url in found] == ["s3://b/x.jpg", "s3://b/y.jpg"]
+    assert [len(path) for path, _url in found] == [depth + 1] * 2
+    rewritten = rewrite_resources(data, [key], {"s3://b/y.jpg": "media/y.jpg"})
+    for _ in range(depth):
+        rewritten = rewritten["a"]
+    assert rewritten == ["s3://b/x.jpg", "media/y.jpg"]
+
+
+def test_a_thousand_nested_repeaters_name_their_item_by_every_index():
+    depth = 1000
+    xml = (
+        "<View>"
+        + "".join(f'<Repeater on="$p" indexFlag="{{{{i{k}}}}}">' for k in range(depth))
+        + '<Image name="img_'
+        + "_".join(f"{{{{i{k}}}}}" for k in range(depth))
+        + '" value="$p'
+        + "".join(f"[{{{{i{k}}}}}]" for k in range(depth))
+        + '"/>'
+        + "</Repeater>" * depth
+        + "</View>"
+    )
+    (tag,) = parse_label_config(xml).objects.values()
+    assert len(tag.flags) == depth
+    assert tag.item_of("img_" + "_".join(["3"] * depth)) == (3,) * depth
+    assert tag.item_of("img_" + "_".join(["3"] * (depth - 1))) is None
