@@ -219,7 +219,10 @@ def object_items(data: object, tag: ObjectTag) -> list[tuple[tuple[int, ...], An
     if not isinstance(data, Mapping) or path is None:
         return []
     # A valueList that holds no list has no items (Label Studio shows nothing either).
-    wanted = path.count("*") + (1 if tag.value_list is not None and not tag.value else 0)
+    # One index per Repeater (a ``[*]`` step; a ``*`` inside a key's own name is no step), one
+    # more for a list.
+    every = 0 if path in data else key_steps(path).count(None)
+    wanted = every + (1 if tag.value_list is not None and not tag.value else 0)
     return [(items, value) for _path, items, value in _under(data, path) if len(items) >= wanted]
 
 

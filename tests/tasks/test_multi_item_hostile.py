@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ml_data.tasks import parse_label_config
-from ml_data.tasks.resources import find_resources, rewrite_resources
+from ml_data.tasks.resources import find_resources, object_items, resource_keys, rewrite_resources, task_resources
 
 REPEATER = parse_label_config(
     '<View><Repeater on="$pages"><Image name="page_{{idx}}" value="$pages[{{idx}}].url"/></Repeater></View>'
@@ -86,3 +86,10 @@ def test_a_thousand_nested_repeaters_name_their_item_by_every_index():
     assert len(tag.flags) == depth
     assert tag.item_of("img_" + "_".join(["3"] * depth)) == (3,) * depth
     assert tag.item_of("img_" + "_".join(["3"] * (depth - 1))) is None
+
+
+def test_a_star_in_a_data_key_is_part_of_its_name_not_every_item():
+    config = parse_label_config('<View><Image name="img" valueList="$shots*"/></View>')
+    data = {"shots*": ["s3://b/x.jpg", "s3://b/y.jpg"]}
+    assert object_items(data, config.objects["img"]) == [((0,), "s3://b/x.jpg"), ((1,), "s3://b/y.jpg")]
+    assert task_resources(data, resource_keys(config)) == data["shots*"]
