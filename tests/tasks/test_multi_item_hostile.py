@@ -3,7 +3,9 @@ on the item Label Studio drew it on, or on none, and never stop the run."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from xml.sax.saxutils import quoteattr
+
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ml_data.tasks import parse_label_config
@@ -93,3 +95,26 @@ def test_a_star_in_a_data_key_is_part_of_its_name_not_every_item():
     data = {"shots*": ["s3://b/x.jpg", "s3://b/y.jpg"]}
     assert object_items(data, config.objects["img"]) == [((0,), "s3://b/x.jpg"), ((1,), "s3://b/y.jpg")]
     assert task_resources(data, resource_keys(config)) == data["shots*"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(
+        alphabet=st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters="[].$"),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_index_flag_names_every_page_by_its_index(flag):
+    """Regex characters, braces, quotes, digits: a flag is matched as written, nothing more."""
+    assume(all(flag not in text for text in ("page_", "$pages[", "].url")) and not flag.isspace())
+    config = parse_label_config(
+        f"<View><Repeater on={quoteattr('$pages')} indexFlag={quoteattr(flag)}>"
+        f"<Image name={quoteattr('page_' + flag)} value={quoteattr('$pages[' + flag + '].url')}/></Repeater></View>"
+    )
+    (tag,) = config.objects.values()
+    data = {"pages": [{"url": f"s3://b/{index}.png"} for index in range(12)]}
+    assert [item for item, _url in object_items(data, tag)] == [(index,) for index in range(12)]
+    assert [tag.item_of(f"page_{index}") for index in range(12)] == [(index,) for index in range(12)]
+    assert tag.item_of("page_") is None
+    assert flag.isdecimal() or tag.item_of("page_" + flag) is None
