@@ -28,4 +28,3 @@ def test_a_place_outside_the_dataset_is_refused_and_nothing_is_written(tmp_path:
         )
     written = {path.relative_to(tmp_path) for path in tmp_path.rglob("*") if path.is_file()}
     assert written == {Path("source.jpg")}
-
