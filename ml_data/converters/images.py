@@ -4,6 +4,7 @@ their size."""
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -33,12 +34,14 @@ def item_label(item: Item) -> str | None:
 _SCHEME_AND_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 
 
+@functools.lru_cache(maxsize=4)
 def image_name(url: str) -> str:
     """The file name of an image URL or path (``/data/local-files/?d=dir/x.jpg`` -> ``x.jpg``).
 
     Split by hand rather than by ``urlsplit``, which raises on a malformed bracketed host
     (``http://[x/a.jpg``): a name needs no host, and naming never refuses a task. A ``data:``
-    URI has no name of its own (its path is the base64 payload): its content names it."""
+    URI has no name of its own (its path is the base64 payload): its content names it. The last
+    few answers are kept: a format asks for an image's stem and then its extension."""
     if url[:5].lower() == "data:":
         return data_uri_name(url)
     path, _, query = url.partition("#")[0].partition("?")
@@ -59,7 +62,8 @@ class UniqueNames:
     A name it did not decide (a task without an id, tasks read only once) goes to the first
     task that asks for it, the next get ``frame__task<id>`` or ``frame__task<id>__2`` ...
     Stems are safe file names whatever the URL and the task id hold (``..``, ``/``, NUL, 300
-    characters): they become label files in the output."""
+    characters): they become label files in the output. A caller whose names belong to
+    something else (a file of a task: its URL and the task) says so with ``owner``."""
 
     def __init__(self, renamed: Renamed | None = None) -> None:
         self._owner: dict[str, object] = {}
@@ -70,10 +74,11 @@ class UniqueNames:
         """The stem a URL's file would have if no other task had its name."""
         return safe_filename(posixpath.splitext(image_name(url))[0], fallback="image")
 
-    def stem(self, url: str, task_id: object, item: str | None = None) -> str:
+    def stem(self, url: str, task_id: object, item: str | None = None, *, owner: object = None) -> str:
         base = self.base(url)
         stem = base if task_id is None else self._renamed.get((task_key(task_id), item, base), base)
-        owner = task_id if item is None or task_id is None else (task_id, item)
+        if owner is None:
+            owner = task_id if item is None or task_id is None else (task_id, item)
         number = 1
         # A task without an id owns nothing: its name must be new.
         while stem in self._owner and (task_id is None or self._owner[stem] != owner):

@@ -346,7 +346,7 @@ def test_pages_sharing_names_are_named_as_on_one_machine_whatever_the_shards(iso
             _same_dataset(tmp_path / f"ray-{fmt}", tmp_path / f"single-{fmt}", fmt)
     lowest = min(ids)
     manifest = json.loads((tmp_path / "ray-yolo" / "manifest.json").read_text())
-    named = {name: (entry["task"], entry.get("item")) for name, entry in manifest["files"].items()}
+    named = {name: (entry["task"], entry["item"]) for name, entry in manifest["files"].items() if "task" in entry}
     assert named["images/page.png"] == (lowest, 0) and named["images/c.png"] == (lowest, 2)
     assert named[f"images/page__task{lowest}__p1.png"] == (lowest, 1)
     for task_id in ids:
