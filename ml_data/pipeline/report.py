@@ -40,6 +40,8 @@ class DatasetReport:
     conversions: dict[str, ConversionReport] = field(default_factory=dict)
     #: video task id -> frames and fps as decoded beside the config's frameRate and framesCount
     videos: dict[str, Any] = field(default_factory=dict)
+    #: the dataset's folder as a URL when it was written to object storage (``out`` is local then)
+    location: str | None = None
 
     @property
     def manifest(self) -> Path:
@@ -65,6 +67,7 @@ class DatasetReport:
             "splits": self.splits,
             "conversions": {name: report.as_dict() for name, report in self.conversions.items()},
             **({"videos": self.videos} if self.videos else {}),
+            **({"location": self.location} if self.location else {}),
             "manifest": str(self.manifest),
         }
 
