@@ -121,12 +121,18 @@ class RunFolder:
     def commit(self, manifest: Path) -> None:
         """The run's manifest uploaded, its scratch removed, then the commit: the manifest copied to
         the prefix's ``manifest.json``; older runs are then cleaned."""
-        import pyarrow.fs as pafs
-
         previous = read_top_manifest(self.fs, self.prefix)
         self.upload(manifest, MANIFEST)
-        self.fs.delete_dir(self.path(SHARDS))
+        _delete_dir(self.fs, self.path(SHARDS))
         self.fs.copy_file(self.path(MANIFEST), self.prefix.join(MANIFEST))
+        try:
+            self._clean(previous)
+        except OSError as exc:  # the dataset is committed; old runs wait for the next write
+            logger.warning("could not remove old runs under %s: %s", self.prefix.url, exc)
+
+    def _clean(self, previous: dict[str, Any] | None) -> None:
+        import pyarrow.fs as pafs
+
         keep = {self.run, str((previous or {}).get("root", "")).rpartition("/")[2]}
         now = datetime.datetime.now(datetime.timezone.utc)
         runs = self.fs.get_file_info(pafs.FileSelector(self.prefix.join(RUNS), allow_not_found=True))
@@ -134,12 +140,12 @@ class RunFolder:
             started = run_started(info.base_name)
             if info.type == pafs.FileType.Directory and started and info.base_name not in keep:
                 if now - started > RUN_GRACE:
-                    self.fs.delete_dir(info.path)
+                    _delete_dir(self.fs, info.path)
 
     def remove(self) -> None:
         """Remove this run's folder (a failed write's); the committed dataset is not in it."""
         try:
-            self.fs.delete_dir(self.path())
+            _delete_dir(self.fs, self.path())
         except OSError as exc:
             logger.warning("could not remove %s: %s", self.url, exc)
 
@@ -153,6 +159,7 @@ class RemoteShards:
         self.names = list(names)
         self.scratch = scratch
         self.format = get_format(format)
+        self._bundles: dict[int, Path] = {}
 
     def take(self, shard: int, relative: str) -> None:
         """Uploaded by its write task."""
@@ -167,11 +174,25 @@ class RemoteShards:
             return {"size": info.st_size, "sha256": file_sha256(target), "mtime_ns": info.st_mtime_ns}
 
     def _version(self, index: int, relative: str, local: Path) -> Path:
-        """Shard ``index``'s ``relative``, from its bundle."""
-        with self.run.fs.open_input_file(self.run.path(SHARDS, self.names[index], BUNDLE)) as handle:
-            with zipfile.ZipFile(handle) as archive, archive.open(relative) as member, open(local, "wb") as target:
-                shutil.copyfileobj(member, target, _BLOCK)
+        """Shard ``index``'s ``relative``, from its bundle (downloaded once: object stores differ in
+        how well they answer the seeks a zip's reader makes)."""
+        bundle = self._bundles.get(index)
+        if bundle is None:
+            bundle = self.scratch / f"{self.names[index]}.{BUNDLE}"
+            self.run.download(bundle, SHARDS, self.names[index], BUNDLE)
+            self._bundles[index] = bundle
+        with zipfile.ZipFile(bundle) as archive, archive.open(relative) as member, open(local, "wb") as target:
+            shutil.copyfileobj(member, target, _BLOCK)
         return local
+
+
+def _delete_dir(fs: Any, path: str) -> None:
+    """Delete everything under ``path``. Some stores keep no folder object (pyarrow's GCS file
+    system deletes the files, then fails on the folder's own object): that is not an error."""
+    try:
+        fs.delete_dir(path)
+    except FileNotFoundError:
+        pass
 
 
 def check_prefix(prefix: ObjectPrefix, settings: Settings) -> None:
