@@ -10,6 +10,7 @@ from pathlib import Path
 import ray
 
 from ml_data.config import Settings
+from ml_data.object_store import parse_prefix
 from ml_data.pipeline.manifest import check_target
 from ml_data.pipeline.options import DatasetOptions
 from ml_data.pipeline.report import DatasetReport
@@ -38,16 +39,19 @@ def fetch_with_ray(
     protect: Iterable[str | os.PathLike[str]] = (),
 ) -> DatasetReport:
     """Write the dataset of ``project`` (or of the ``export`` file, with its ``config``) to ``out``
-    on the Ray cluster at ``address``. ``concurrency``: resolving actors (default: one per CPU of
-    the cluster). ``out`` may not contain the export or the files in ``protect``."""
+    (a folder, or an ``s3://``, ``gs://`` or ``az://`` prefix) on the Ray cluster at ``address``.
+    ``concurrency``: resolving actors (default: one per CPU of the cluster). A folder ``out`` may
+    not contain the export or the files in ``protect``."""
     settings = settings or Settings.from_env()
     options = options or DatasetOptions()
     if out is None:
         if project is None:
             raise ValueError("an export needs out=")
         out = Path("datasets") / f"project-{project}-{options.format}"
-    # Refused before the cluster starts; the sink checks the folder again when writing begins.
-    check_target(Path(out), [("the export", export), *(("an input of this run", path) for path in protect)])
+    target: str | Path = str(out) if parse_prefix(str(out)) is not None else Path(out)
+    if isinstance(target, Path):
+        # Refused before the cluster starts; the sink checks the folder again when writing begins.
+        check_target(target, [("the export", export), *(("an input of this run", path) for path in protect)])
     connect(address)
     actors = concurrency or max(1, int(ray.cluster_resources().get("CPU", 1)))
     tasks = read_tasks(project=project, export=export, config=config, settings=settings)
@@ -55,7 +59,7 @@ def fetch_with_ray(
     source = None if project is not None else {"export": Path(export or "").name}
     return write_dataset(
         resolved,
-        out,
+        target,
         format=options.format,
         project=project,
         config=config,
