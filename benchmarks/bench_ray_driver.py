@@ -4,6 +4,7 @@
 .venv/bin/python -m benchmarks.bench_ray_driver                        # 100,000 and 300,000 tasks
 .venv/bin/python -m benchmarks.bench_ray_driver --tasks 1000000
 .venv/bin/python -m benchmarks.bench_ray_driver --tasks 100000 --merge both   # and the in-memory merge
+.venv/bin/python -m benchmarks.bench_ray_driver --merge-only --tasks 100000,300000,1000000
 ```
 
 An export of N generated tasks, each with a ``data:`` image of its own (no server to wait on) and
@@ -12,6 +13,11 @@ folder. The driver runs in a process of its own; it reports its peak RSS (``VmHW
 cluster is up and the export planned, and at the end: what the write adds is the merge's share
 (the write tasks run in Ray's workers). ``--merge old`` commits with the merge that held every
 shard's manifest and the dataset's in memory (tests/support/reference_merge.py), for comparison.
+
+``--merge-only``: no cluster; shard manifests as write tasks cut them (8 shards, entries as the
+build writes them, two files per task) are generated, and one process merges them
+(``merge_manifests``, files left where they are): its peak RSS before and after the merge, for
+project sizes a 2-core machine cannot build in reasonable time.
 
 Ray's cluster asks cloud metadata addresses what it runs on, so the benchmark runs in a network
 namespace of its own that has nothing but loopback (it re-executes itself under ``unshare --net``).
@@ -103,6 +109,96 @@ def make_export(path: Path, count: int) -> Path:
     return path
 
 
+_MERGE = """
+import json, sys, time
+from pathlib import Path
+from ml_data.ray.merge import merge_manifests
+
+def peak_mb():
+    status = Path("/proc/self/status").read_text()
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")) / 1024
+
+class InPlace:
+    def take(self, shard, relative):
+        pass
+
+    def combine(self, relative, first, others):
+        raise AssertionError(relative)
+
+parts = [Path(path) for path in sys.argv[2:]]
+before = peak_mb()
+started = time.perf_counter()
+with open(sys.argv[1], "wb") as handle:
+    merged = merge_manifests(parts, InPlace(), handle, output="out")
+print(json.dumps({"seconds": time.perf_counter() - started, "tasks": merged.tasks, "before_mb": before,
+                  "peak_mb": peak_mb()}))
+"""
+
+
+def make_parts(folder: Path, count: int, shards: int = 8) -> list[Path]:
+    """Shard manifests of ``count`` tasks in all (a YOLO image and label each), cut into parts."""
+    from ml_data.ray.parts import write_parts
+
+    folders = []
+    for shard in range(shards):
+        tasks, files = {}, {}
+        for number in range(shard, count, shards):
+            url = f"data:image/png;base64,<24 characters>#{number}"
+            tasks[str(number + 1)] = {
+                "fingerprint": f"{number:064x}",
+                "split": None,
+                "annotations": [number + 1],
+                "resources": [url],
+            }
+            files[f"images/data-{number:016x}.png"] = {
+                "size": 19,
+                "sha256": f"{number:064x}",
+                "source": url,
+                "task": number + 1,
+                "mtime_ns": 1765000000000000000 + number,
+            }
+            files[f"labels/data-{number:016x}.txt"] = {"size": 38, "sha256": f"{number:063x}f", "mtime_ns": 1}
+        files["classes.txt"] = {"size": 4, "sha256": "c" * 64, "mtime_ns": 1}
+        manifest = {
+            "manifest_version": 1,
+            "ml_data_version": "0",
+            "created_at": "2026-12-07T00:00:00+00:00",
+            "source": {"export": "export.json"},
+            "settings": {"format": "yolo"},
+            "label_config": CONFIG,
+            "tasks": tasks,
+            "files": files,
+            "failures": {},
+            "conversions": {"all": {"format": "yolo", "tasks": len(tasks), "items_written": len(tasks)}},
+        }
+        shard_folder = folder / f"shard-{shard}"
+        shard_folder.mkdir(parents=True)
+        (shard_folder / "manifest.json").write_bytes(json.dumps(manifest).encode())
+        del manifest, tasks, files
+        write_parts(shard_folder, folder / f"shard-{shard}.parts")
+        (shard_folder / "manifest.json").unlink()
+        folders.append(folder / f"shard-{shard}.parts")
+    return folders
+
+
+def merge_only(counts: list[int]) -> None:
+    print("merge_manifests alone, 8 shards, two files per task; peak RSS of the merging process")
+    for count in counts:
+        with tempfile.TemporaryDirectory(prefix="ml-data-bench-merge-") as tmp:
+            parts = make_parts(Path(tmp), count)
+            command = [sys.executable, "-c", _MERGE, str(Path(tmp) / "manifest.json"), *map(str, parts)]
+            done = subprocess.run(command, check=True, capture_output=True, text=True)
+            result = json.loads(done.stdout.splitlines()[-1])
+            assert result["tasks"] == count, result
+            size = (Path(tmp) / "manifest.json").stat().st_size
+            grown = result["peak_mb"] - result["before_mb"]
+            print(
+                f"  {count:>9,} tasks  {result['seconds']:7.1f} s  manifest {size / 2**20:6.0f} MB  peak "
+                f"{result['peak_mb']:5.0f} MB ({result['before_mb']:3.0f} MB before the merge, +{grown:.0f} MB)",
+                flush=True,
+            )
+
+
 def run(merge: str, export: Path, out: Path, cache: Path) -> dict:
     command = [sys.executable, "-c", _RUN, merge, str(export), str(out), str(cache), CONFIG]
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
@@ -114,7 +210,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", default="100000,300000", help="task counts, comma-separated")
     parser.add_argument("--merge", choices=["new", "old", "both"], default="new")
+    parser.add_argument("--merge-only", action="store_true", help="no cluster: the merge of generated shards")
     args = parser.parse_args()
+    if args.merge_only:
+        merge_only([int(text) for text in args.tasks.split(",")])
+        return
     if not loopback_only():
         again = [sys.executable, "-m", "benchmarks.bench_ray_driver", *sys.argv[1:]]
         os.execvp("unshare", ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *again])
