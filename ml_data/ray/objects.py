@@ -201,9 +201,16 @@ def check_prefix(prefix: ObjectPrefix, settings: Settings) -> None:
     import pyarrow.fs as pafs
 
     fs = filesystem(prefix, settings)
-    if read_top_manifest(fs, prefix) is not None:
-        return
-    found = fs.get_file_info(pafs.FileSelector(prefix.path, allow_not_found=True))
+    try:
+        if fs.get_file_info(prefix.bucket).type == pafs.FileType.NotFound:
+            raise OutputError(f"cannot write {prefix.url}: the bucket {prefix.bucket} does not exist")
+        if read_top_manifest(fs, prefix) is not None:
+            return
+        found = fs.get_file_info(pafs.FileSelector(prefix.path, allow_not_found=True))
+    except OutputError:
+        raise
+    except OSError as exc:  # no such bucket, refused credentials, unreachable endpoint
+        raise OutputError(f"cannot read {prefix.url}: {exc}") from None
     others = sorted(info.base_name for info in found if info.base_name != RUNS)
     if others:
         raise OutputError(

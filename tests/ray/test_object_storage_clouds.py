@@ -18,7 +18,7 @@ pytest.importorskip("ray")
 from ray.data.datasource import WriteResult  # noqa: E402
 
 from ml_data.config import cloud_environment  # noqa: E402
-from ml_data.errors import ConfigurationError, NotFound  # noqa: E402
+from ml_data.errors import ConfigurationError, NotFound, OutputError  # noqa: E402
 from ml_data.object_store import filesystem, parse_prefix, read_dataset_manifest  # noqa: E402
 from ml_data.pipeline.build import build_dataset  # noqa: E402
 from ml_data.pipeline.options import DatasetOptions  # noqa: E402
@@ -136,3 +136,15 @@ def test_local_paths_are_no_prefix():
     assert parse_prefix("/data/yolo") is None and parse_prefix("data/s3://x") is None
     assert parse_prefix("file:///data/yolo") is None
     assert parse_prefix("AZ://c/d/e").url == "az://c/d/e"
+
+
+def test_a_bucket_that_does_not_exist_is_an_error_naming_it(s3_settings):
+    sink = DatasetSink(
+        "s3://no-such-bucket-here/p3",
+        config=CONFIG,
+        options=DatasetOptions(format="coco"),
+        source={"export": "e"},
+        settings=s3_settings,
+    )
+    with pytest.raises(OutputError, match="s3://no-such-bucket-here/p3"):
+        sink.on_write_start()
