@@ -1,12 +1,14 @@
 """Brush benchmark: masks of 1920x1080 to NumPy and PNG files, ml-data against label-studio-sdk's
-converter (BRUSH_TO_NUMPY, BRUSH_TO_PNG), same export, same run.
+converter (BRUSH_TO_NUMPY, BRUSH_TO_PNG), and to polygons (our yolo-seg against its BRUSH_TO_COCO,
+both OpenCV's contours), same export, same run; then VOC's masks and semantic-png (ml-data alone).
 
     .venv/bin/python -m benchmarks.bench_brush               # 1,000 masks
     .venv/bin/python -m benchmarks.bench_brush --masks 100
 
 Each task has one brush result: a mask of a few filled ellipses, run-length encoded as Label Studio
 stores it. Each conversion runs in a fresh process (wall time and peak RSS are its own); the outputs
-are compared: every mask ml-data writes equals the reference's. Then decoding alone: the same
+are compared: every mask ml-data writes equals the reference's, every yolo-seg polygon is one of the
+reference's COCO polygons (half a pixel apart: ours run through pixel centres). Then decoding alone: the same
 RLEs turned into 1080p masks by each implementation in this process (milliseconds per mask), run last.
 """
 
@@ -30,15 +32,17 @@ CONFIG = (
     "<View><Image name='image' value='$image'/>"
     "<BrushLabels name='tag' toName='image'><Label value='cell'/></BrushLabels></View>"
 )
-CASES = [("BRUSH_TO_NUMPY", "brush-numpy"), ("BRUSH_TO_PNG", "brush-png")]
+CASES = [("BRUSH_TO_NUMPY", "brush-numpy"), ("BRUSH_TO_PNG", "brush-png"), ("BRUSH_TO_COCO", "yolo-seg")]
+#: formats without a reference counterpart: (format, layout)
+OURS_ONLY = [("voc", "standard"), ("semantic-png", "label-studio")]
 
 _CHILD = """
 import json, resource, sys, time
-which, fmt, source, out, config = sys.argv[1:6]
+which, fmt, source, out, config, layout = sys.argv[1:7]
 start = time.perf_counter()
 if which == "ml-data":
-    from ml_data.converters import convert
-    convert(source, fmt, out, config=config)
+    from ml_data.converters import ConvertOptions, convert
+    convert(source, fmt, out, config=config, options=ConvertOptions(layout=layout))
 else:
     from label_studio_sdk.converter import Converter
     Converter(config=config, project_dir=None, download_resources=False).convert(source, out, fmt, is_dir=False)
@@ -92,11 +96,11 @@ def write_export(path: Path, count: int) -> None:
         handle.write("]")
 
 
-def run(which: str, fmt: str, source: Path, out: Path) -> dict:
+def run(which: str, fmt: str, source: Path, out: Path, layout: str = "label-studio") -> dict:
     if which == "reference":
         out.mkdir()  # the reference writes into an existing folder; ml-data creates its own
     finished = subprocess.run(
-        [sys.executable, "-c", _CHILD, which, fmt, str(source), str(out), CONFIG],
+        [sys.executable, "-c", _CHILD, which, fmt, str(source), str(out), CONFIG, layout],
         env=child_env(),
         capture_output=True,
         text=True,
@@ -104,6 +108,25 @@ def run(which: str, fmt: str, source: Path, out: Path) -> dict:
     if finished.returncode != 0:
         sys.exit(f"{which} {fmt} failed:\n{finished.stderr[-2000:]}")
     return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
+def same_polygons(reference: Path, ours: Path) -> bool:
+    """Every yolo-seg line of ours is one of the reference's COCO polygons of the same image,
+    and as many: the same contour points, ours half a pixel further (pixel centres)."""
+    coco = json.loads((reference / "result_coco.json").read_text())
+    names = {image["id"]: image["file_name"] for image in coco["images"]}
+    theirs: dict[str, set[tuple[int, ...]]] = {}
+    for annotation in coco["annotations"]:
+        for polygon in annotation["segmentation"]:
+            theirs.setdefault(Path(names[annotation["image_id"]]).stem, set()).add(tuple(polygon))
+    for label in (ours / "labels").glob("*.txt"):
+        mine = set()
+        for line in label.read_text().splitlines():
+            values = np.array(line.split()[1:], dtype=np.float64).reshape(-1, 2) * (WIDTH, HEIGHT) - 0.5
+            mine.add(tuple(int(v) for v in np.rint(values).ravel()))
+        if mine != theirs.pop(label.stem, set()):
+            return False
+    return not theirs
 
 
 def same_masks(reference: Path, ours: Path, suffix: str) -> bool:
@@ -170,12 +193,21 @@ def main() -> None:
         for reference_format, our_format in CASES:
             theirs = run("reference", reference_format, export, work / f"ref-{our_format}")
             ours = run("ml-data", our_format, export, work / f"ours-{our_format}")
-            suffix = ".npy" if our_format == "brush-numpy" else ".png"
-            same = same_masks(work / f"ref-{our_format}", work / f"ours-{our_format}", suffix)
+            if our_format == "yolo-seg":
+                same = same_polygons(work / f"ref-{our_format}", work / f"ours-{our_format}")
+            else:
+                suffix = ".npy" if our_format == "brush-numpy" else ".png"
+                same = same_masks(work / f"ref-{our_format}", work / f"ours-{our_format}", suffix)
             print(
                 f"  {our_format:16} {theirs['seconds']:9.2f}s {ours['seconds']:8.2f}s "
                 f"{theirs['seconds'] / ours['seconds']:7.1f}x {theirs['peak_rss_mb']:6.0f}MB "
                 f"{ours['peak_rss_mb']:6.0f}MB  {'yes' if same else 'NO'}",
+                flush=True,
+            )
+        for our_format, layout in OURS_ONLY:
+            ours = run("ml-data", our_format, export, work / f"ours-{our_format}", layout)
+            print(
+                f"  {our_format:16} {'-':>10} {ours['seconds']:8.2f}s {'-':>8} {'-':>8} {ours['peak_rss_mb']:6.0f}MB",
                 flush=True,
             )
     # Last: a child's peak RSS starts at its parent's, so the masks held here must come after.

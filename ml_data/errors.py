@@ -63,8 +63,16 @@ class MlDataError(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled whole, keywords included: an error raised in another process (a Ray worker, a
-        process pool) arrives as the same type with the same fields."""
-        return (_restore, (type(self), self.args, self.__dict__))
+        process pool) arrives as the same type with the same fields, the built-in base's own
+        (``errno``, ``strerror``, ``filename``; ``name``, ``path``) and ``args`` among them."""
+        builtin = {
+            name: getattr(self, name)
+            for base, names in _BUILTIN_FIELDS
+            if isinstance(self, base)
+            for name in names
+            if hasattr(self, name)
+        }
+        return (_restore, (type(self), self.args, dict(self.__dict__), builtin))
 
     def __str__(self) -> str:
         context = []
@@ -75,9 +83,30 @@ class MlDataError(Exception):
         return f"{self.message} [{', '.join(context)}]" if context else self.message
 
 
-def _restore(cls: type[MlDataError], args: tuple[Any, ...], state: dict[str, Any]) -> MlDataError:
-    error = cls.__new__(cls, *args)
+#: What the built-in bases keep outside ``__dict__`` (set again by name after unpickling; an
+#: ``OSError`` built without its ``__init__`` has neither its ``errno`` nor its ``args``).
+_BUILTIN_FIELDS: tuple[tuple[type[BaseException], tuple[str, ...]], ...] = (
+    (OSError, ("errno", "strerror", "filename", "filename2")),
+    (ImportError, ("msg", "name", "path")),
+)
+
+
+def _builtin_base(cls: type[MlDataError]) -> type[BaseException]:
+    """The built-in whose ``__new__`` lays the error out: the largest built-in base (``OSError`` for
+    ``UnsafePath(ValueError, PermissionError)``, where ``cls.__new__`` is ``ValueError``'s and
+    refuses to build it)."""
+    builtins = [base for base in cls.__mro__ if base.__module__ == "builtins" and issubclass(base, BaseException)]
+    return max(builtins, key=lambda base: base.__basicsize__)
+
+
+def _restore(
+    cls: type[MlDataError], args: tuple[Any, ...], state: dict[str, Any], builtin: dict[str, Any] | None = None
+) -> MlDataError:
+    error = _builtin_base(cls).__new__(cls, *args)
+    error.args = args
     error.__dict__.update(state)
+    for name, value in (builtin or {}).items():
+        setattr(error, name, value)
     return error
 
 

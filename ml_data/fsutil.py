@@ -1,5 +1,5 @@
-"""File-system helpers every layer shares: folders that appear only when complete, and file names
-that are safe on any file system.
+"""File-system helpers every layer shares: folders and files that appear only when complete, and
+file names that are safe on any file system.
 
 Beneath everything but the errors: the converters, the cache and the pipeline all write through
 these, so none of them has to import another for them.
@@ -75,6 +75,25 @@ def _mark(building: Path, out: Path) -> None:
 
 
 @contextlib.contextmanager
+def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary name beside ``path`` to write to, renamed onto ``path`` only when the block
+    succeeds: a reader never sees half a file, and a failure leaves nothing behind.
+
+    >>> with atomic_file("out/audio/clip.wav") as temporary:  # doctest: +SKIP
+    ...     temporary.write_bytes(data)
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+@contextlib.contextmanager
 def atomic_folder(out: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary folder beside ``out``, moved into place (with :data:`MARKER`) only when the
     block succeeds.
@@ -104,4 +123,4 @@ def atomic_folder(out: str | os.PathLike[str]) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
-__all__ = ["MARKER", "MAX_FILENAME_BYTES", "atomic_folder", "safe_filename"]
+__all__ = ["MARKER", "MAX_FILENAME_BYTES", "atomic_file", "atomic_folder", "safe_filename"]

@@ -30,7 +30,7 @@ phase() {
 }
 
 phase python-packages "$("$python" --version 2>&1) $(sha256sum pyproject.toml scripts/setup.sh)" .venv/bin/python \
-    bash scripts/setup.sh test all ray video
+    bash scripts/setup.sh test all ray video masks
 # Azurite (the Azure Blob emulator) from npm, pinned by package-lock.json.
 phase azurite "$(node --version 2>&1) $(sha256sum package-lock.json)" node_modules \
     npm ci --no-audit --no-fund --loglevel=error

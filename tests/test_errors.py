@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from ml_data import errors
@@ -108,3 +109,79 @@ def test_errors_cross_process_boundaries_whole():
     assert str(back.failures["https://h/x.jpg"]) == str(cause) and "secret" not in str(cause)
     http = pickle.loads(pickle.dumps(UpstreamHTTPError("server said 503", status_code=503, url="https://h/a")))
     assert type(http) is UpstreamHTTPError and http.status_code == 503 and http.url == "https://h/a"
+
+
+def _error_classes() -> list[type[errors.MlDataError]]:
+    """Every ml-data error class: the tree in ``ml_data.errors`` and any subclass defined elsewhere."""
+    import ml_data.settings_table  # noqa: F401 - defines InvalidValue
+
+    found: list[type[errors.MlDataError]] = []
+    pending: list[type[errors.MlDataError]] = [errors.MlDataError]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return sorted(set(found), key=lambda cls: cls.__qualname__)
+
+
+def _make(cls: type[errors.MlDataError], message: str, url: str | None, task_id: int | str | None):
+    if issubclass(cls, errors.UpstreamHTTPError):
+        return cls(message, status_code=503, url=url, task_id=task_id)
+    if issubclass(cls, errors.ResourcesFailed):
+        return cls(message, failures={"u": errors.NotFound("gone", url=url)}, url=url, task_id=task_id)
+    return cls(message, url=url, task_id=task_id)
+
+
+#: The attributes the built-in bases keep outside ``__dict__``.
+_BUILTIN_FIELDS = {OSError: ("errno", "strerror", "filename", "filename2"), ImportError: ("msg", "name", "path")}
+
+
+def test_every_error_class_is_listed_in_the_tree():
+    """The pickling test below reaches every class: none is missed because it lives elsewhere."""
+    names = {cls.__name__ for cls in _error_classes()}
+    assert {"CacheError", "OutputError", "MissingDependency", "UpstreamHTTPError", "ResourcesFailed"} <= names
+    assert all(name in (errors.__doc__ or "") for name in names if getattr(errors, name, None) is not None)
+
+
+@pytest.mark.parametrize("cls", _error_classes(), ids=lambda cls: cls.__name__)
+@hypothesis_settings(max_examples=30, deadline=None)
+@given(
+    message=st.text(max_size=40),
+    url=st.none() | st.sampled_from(["https://h/x.jpg?token=secret", "s3://b/k", "/data/local-files/?d=a"]),
+    task_id=st.none() | st.integers(-(2**40), 2**40) | st.text(max_size=8),
+    number=st.integers(0, 200),
+    text=st.text(max_size=20),
+)
+def test_every_error_crosses_a_pickle_whole(cls, message, url, task_id, number, text):
+    """Regression: a ``CacheError`` for a full disk lost its ``errno`` (and its ``args``) on its way
+    out of a Ray worker: every attribute survives, the built-in ones included."""
+    import pickle
+
+    error = _make(cls, message, url, task_id)
+    builtin_fields = [name for base, names in _BUILTIN_FIELDS.items() if isinstance(error, base) for name in names]
+    for name in builtin_fields:
+        setattr(error, name, number if name == "errno" else f"{name}-{text}")
+    error.add_note(f"note {text}")
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is cls
+    assert back.args == error.args and str(back) == str(error)
+    assert {k: v for k, v in back.__dict__.items() if k != "failures"} == {
+        k: v for k, v in error.__dict__.items() if k != "failures"
+    }
+    for name in builtin_fields:
+        assert getattr(back, name) == getattr(error, name), name
+    if isinstance(error, errors.ResourcesFailed):
+        assert {k: str(v) for k, v in back.failures.items()} == {k: str(v) for k, v in error.failures.items()}
+
+
+def test_a_full_disk_is_still_enospc_after_a_pickle(tmp_path):
+    """Regression: the cache's full-disk error arrived from a worker with ``errno`` None."""
+    import errno
+    import pickle
+
+    from ml_data.cache.disk import write_error
+
+    error = write_error(tmp_path, OSError(errno.ENOSPC, "No space left on device"), url="https://h/x.jpg")
+    back = pickle.loads(pickle.dumps(error))
+    assert isinstance(back, errors.CacheError) and back.errno == errno.ENOSPC
+    assert back.strerror == "no space left on the device" and str(back) == str(error)

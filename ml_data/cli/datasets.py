@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ml_data.cli.common import count, human, print_conversion, settings
-from ml_data.cli.options import conversion_options, dataset_option
+from ml_data.cli.options import conversion_options, dataset_option, filter_options
 from ml_data.converters.base import ConvertOptions
 from ml_data.errors import MlDataError
 from ml_data.resolvers import Resolver
@@ -41,31 +41,40 @@ def _warn(message: str) -> None:
     help="Output folder: new, empty or an earlier ml-data output (replaced when complete).",
 )
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="Labeling config XML.")
+@dataset_option("frames")
 @conversion_options
 def convert(
-    export: str, format_name: str, out: str, config_file: str | None, choices: dict[str, Any], as_json: bool
+    export: str,
+    format_name: str,
+    out: str,
+    config_file: str | None,
+    frames: str,
+    choices: dict[str, Any],
+    as_json: bool,
 ) -> None:
     """Convert a Label Studio export to a dataset format.
 
     EXPORT is a JSON list, JSON lines, or a folder of task files; --format names the format.
     Audio for asr-manifest, and images whose results lack their size, are resolved to local files
-    (through the cache) with the usual settings. To get the images into the output too, use
-    ml-data fetch --export.
+    (through the cache) with the usual settings. Video tasks (COCO/YOLO/VOC with <Video> and
+    <VideoRectangle>) become frame images in the output, with their boxes, the frames chosen by
+    --frames, as fetch writes them. To get other images into the output too, use ml-data fetch
+    --export.
     """
-    from ml_data.converters import convert as run_convert
-    from ml_data.pipeline.media import resolving_hooks
+    from ml_data.pipeline import convert_export
 
     config = _read_config(config_file)
-    hooks = resolving_hooks(Resolver(settings()), _warn)
-    options = ConvertOptions(**choices)
     try:
-        report = run_convert(
+        options = ConvertOptions(**choices)
+        report = convert_export(
             export,
             format_name,
             out,
             config=config,
             options=options,
-            media=hooks,
+            frames=frames,
+            resolver=Resolver(settings()),
+            warn=_warn,
             progress=not as_json,
             protect=_files(config_file),
         )
@@ -115,6 +124,7 @@ def convert(
 )
 @click.option("--ray-address", help="The Ray cluster to join with --engine ray (auto: this machine's cluster).")
 @dataset_option("frames")
+@filter_options
 @conversion_options
 def fetch(
     project_id: int | None,
@@ -133,6 +143,7 @@ def fetch(
     engine: str,
     ray_address: str | None,
     frames: str,
+    filters: dict[str, Any],
     choices: dict[str, Any],
     as_json: bool,
 ) -> None:
@@ -144,6 +155,7 @@ def fetch(
     ml-data fetch --project 3 --format yolo --split train=0.8,val=0.2
     ml-data fetch --export export.json --config config.xml --format coco --out data/coco
     ml-data fetch --project 3 --format yolo --engine ray --ray-address auto --out /shared/yolo
+    ml-data fetch --project 3 --format coco --view 12 --finished only --labels cat,dog
 
     Re-running updates the dataset incrementally; a failed run leaves the previous one intact.
     """
@@ -172,7 +184,7 @@ def fetch(
             "workers": workers,
             "frames": frames,
         }
-        options = DatasetOptions(**choices, **given)
+        options = DatasetOptions(**choices, **filters, **given)
         if export_file is not None and out is None:
             raise click.UsageError("--export needs --out")
         source: int | str = project_id if project_id is not None else str(export_file)
@@ -203,6 +215,15 @@ def fetch(
         f"files: {report.files_linked} linked, {report.files_copied} copied, {report.files_kept} kept; "
         f"{human(report.bytes_total)}"
     )
+    if report.left_out:
+        click.echo(
+            "  left out by filters: " + ", ".join(f"{name} {number}" for name, number in report.left_out.items())
+        )
+    if report.regions_dropped:
+        click.echo(
+            "  regions of other labels taken out: "
+            + ", ".join(f"{label} {number}" for label, number in sorted(report.regions_dropped.items()))
+        )
     for name, conversion in report.conversions.items():
         print_conversion(conversion, indent="  " if name != "all" else "")
     for failed, reason in list(report.failures.items())[:10]:

@@ -93,6 +93,13 @@ TABLE: tuple[Row, ...] = (
     ),
     Row("split_sentences", "--split-sentences", "CoNLL: a blank line between sentences.", is_flag=True),
     Row(
+        "clips",
+        "--clips",
+        "asr-manifest: each labelled segment as its own WAV file (audio/<name>__<start>-<end>.wav), "
+        "one manifest line each (pip install 'ml-data[audio]' for FLAC, OGG, MP3).",
+        is_flag=True,
+    ),
+    Row(
         "category_order",
         "--category-order",
         "COCO/YOLO/VOC class ids: alphabetical (as Label Studio documents) or config order.",
@@ -113,15 +120,58 @@ TABLE: tuple[Row, ...] = (
         command_default=True,
     ),
 )
+#: The options that choose which tasks and regions ``fetch`` takes.
+FILTER_ROWS: tuple[Row, ...] = (
+    Row(
+        "view",
+        "--view",
+        "Only the tasks a Data Manager tab of the project shows (its id: /projects/<id>/data?tab=<ID>).",
+        type=click.IntRange(1),
+    ),
+    Row(
+        "finished",
+        "--finished",
+        "Only the tasks Label Studio counts as finished, or all but those.",
+        choices="finished",
+    ),
+    Row("reviewed", "--reviewed", "Only the tasks with a review, or all but those.", choices="reviewed"),
+    Row(
+        "labels",
+        "--labels",
+        "Only tasks with these labels (a,b); regions of other labels are taken out and counted.",
+    ),
+    Row("annotator", "--annotator", "Only the annotations of this annotator (an email or a user id; a,b for several)."),
+    Row(
+        "since",
+        "--since",
+        "Only tasks created, updated or annotated at or after this ISO date or date and time (UTC unless it "
+        "names its zone).",
+    ),
+    Row("ids", "--ids", "Only these task ids, e.g. 1-900,1200."),
+)
+TABLE += FILTER_ROWS
 ROWS: Mapping[str, Row] = {row.field: row for row in TABLE}
 #: the conversion's choices, which both commands offer
-CONVERSION: tuple[str, ...] = ("annotations", "predictions", "model_version", "on_error", "split_sentences")
+CONVERSION: tuple[str, ...] = ("annotations", "predictions", "model_version", "on_error", "split_sentences", "clips")
 CONVERSION += ("category_order", "category_start", "layout")
 
 
 def dataset_option(field: str, **overrides: Any) -> Callable[[Command], Command]:
     """The option of one dataset field (``overrides`` for what this command does differently)."""
     return ROWS[field].option(**overrides)
+
+
+def filter_options(command: Command) -> Command:
+    """The filters of ``fetch``, handed to the command as one ``filters`` mapping (field -> value)."""
+
+    @functools.wraps(command)
+    def with_filters(**kwargs: Any) -> None:
+        command(filters={row.field: kwargs.pop(row.field) for row in FILTER_ROWS}, **kwargs)
+
+    wrapped: Command = with_filters
+    for row in reversed(FILTER_ROWS):
+        wrapped = row.option()(wrapped)
+    return wrapped
 
 
 def conversion_options(command: Command) -> Command:

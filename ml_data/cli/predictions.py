@@ -37,6 +37,12 @@ _FORMATS = ("yolo", "yolo-obb", "yolo-seg", "coco", "voc")
     show_default=True,
     help="A bad item: stop before anything is posted (fail), or leave it out and name it (skip).",
 )
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Delete the tasks' earlier predictions of this model version before posting (default: "
+    "leave out a prediction its task already holds, same version and result).",
+)
 @click.option("--url", help="Label Studio URL (default: LABEL_STUDIO_URL).")
 @click.option("--token", help="Legacy token or personal access token (default: LABEL_STUDIO_API_KEY).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -48,6 +54,7 @@ def import_predictions_command(
     dataset: str | None,
     dry_run: str | None,
     on_error: str,
+    replace: bool,
     url: str | None,
     token: str | None,
     as_json: bool,
@@ -74,6 +81,7 @@ def import_predictions_command(
             dataset=dataset,
             dry_run=dry_run,
             on_error=on_error,
+            replace=replace,
             settings=settings(url, token),
         )
     except MlDataError as exc:
@@ -86,6 +94,10 @@ def import_predictions_command(
         f"{report.items} images read; {report.predictions} predictions ({report.regions} regions) {done}; "
         f"matched by {report.matched_by}"
     )
+    if report.already_posted:
+        click.echo(f"  left out {report.already_posted}: already in Label Studio (same task, version and result)")
+    if report.replaced:
+        click.echo(f"  replaced {report.replaced} earlier predictions of this version")
     for reason, count in report.skipped.most_common():
         click.echo(f"  left out {count}: {reason}")
     for item, reason in report.examples[:10]:

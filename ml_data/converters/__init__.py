@@ -45,6 +45,9 @@ KNOWN_FORMATS = MappingProxyType(
         "yolo-obb": "ml_data.converters.yolo:YOLO_OBB",
         "yolo-seg": "ml_data.converters.yolo:YOLO_SEG",
         "yolo-pose": "ml_data.converters.yolo:YOLO_POSE",
+        "timeline-csv": "ml_data.converters.timeline:TimelineCsvFormat",
+        "hf-imagefolder": "ml_data.converters.hf_imagefolder:HfImageFolderFormat",
+        "hf-audiofolder": "ml_data.converters.hf_audiofolder:HfAudioFolderFormat",
     }
 )
 

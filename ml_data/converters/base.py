@@ -24,7 +24,8 @@ CATEGORY_ORDERS = ("alphabetical", "config")
 #: "label-studio": the files Label Studio's own export writes (result.json, Annotations/, labels/);
 #: "standard": the layout the training tools' readers take as it is (COCO's annotations/ and
 #: images/<subset>/, VOC's JPEGImages/ and ImageSets/Main/, Ultralytics' images/<subset>/ and
-#: labels/<subset>/). Formats without a standard layout of their own write the same in both.
+#: labels/<subset>/). Formats without a standard layout of their own write the same in both, and
+#: so do formats Label Studio does not export (Hugging Face's folders: always their own layout).
 LAYOUTS = ("label-studio", "standard")
 
 
@@ -65,6 +66,9 @@ class ConvertOptions:
     #: the standard layout's subsets, every name (which task is in which: the media hooks'
     #: ``subset_of``)
     subsets: tuple[str, ...] = ()
+    #: ASR manifest: each labelled or transcribed segment cut into its own WAV file, one
+    #: manifest line per segment (needs the media hooks' ``local_path``)
+    clips: bool = False
 
     def __post_init__(self) -> None:
         check_choice("annotations", self.annotations, ANNOTATION_CHOICES)
@@ -115,6 +119,9 @@ class ConversionReport:
     #: (URL, task id, path relative to the output) of every media file the output refers to,
     #: for the caller to place there (converters never copy media themselves)
     placements: list[tuple[str, Any, str]] = field(default_factory=list, repr=False)
+    #: path relative to the output -> the item of its task it is (``2``, ``0-3``), for the media
+    #: of tasks with several images (pages, a list); a task's only image has none
+    placed_items: dict[str, str] = field(default_factory=dict, repr=False)
 
     def skip(self, task_id: Any, reason: str) -> None:
         self.skipped[reason] += 1
@@ -186,11 +193,14 @@ class Context:
                 seen.add(key)
             yield task
 
-    def place(self, url: str, task_id: Any, relative_path: str) -> str:
-        """Record that the output refers to the media at ``url`` as ``relative_path`` (kept only
-        when the caller places media, so a plain conversion's memory stays flat)."""
+    def place(self, url: str, task_id: Any, relative_path: str, item: str | None = None) -> str:
+        """Record that the output refers to the media at ``url`` as ``relative_path``, the
+        ``item`` of its task if it has several (kept only when the caller places media, so a
+        plain conversion's memory stays flat)."""
         if self.media.places_media:
             self.report.placements.append((url, task_id, relative_path))
+            if item is not None:
+                self.report.placed_items[relative_path] = item
         return relative_path
 
     def subset(self, task_id: Any) -> str | None:
@@ -247,7 +257,8 @@ class Format(Protocol):
     standard layout of its own, see :data:`LAYOUTS`), ``keeps_task_data`` (the task data is
     written as it is: the resources then go to ``media/`` with the URLs rewritten),
     ``finish_splits`` (what to write once every split's folder is written, in Label Studio's
-    layout), and ``merge`` (one file as several shards of a distributed run wrote it, combined).
+    layout), ``check_splits`` (why the format cannot write these split names, None when it can),
+    and ``merge`` (one file as several shards of a distributed run wrote it, combined).
     :class:`FormatBase` has the defaults.
     """
 
@@ -261,6 +272,8 @@ class Format(Protocol):
 
     def finish_splits(self, folder: Path, splits: list[str]) -> None: ...
 
+    def check_splits(self, names: Sequence[str]) -> str | None: ...
+
     def merge(self, relative: str, target: Path, parts: Sequence[Path]) -> None: ...
 
 
@@ -272,6 +285,10 @@ class FormatBase:
 
     def finish_splits(self, folder: Path, splits: list[str]) -> None:
         """Nothing to write beside the split folders."""
+
+    def check_splits(self, names: Sequence[str]) -> str | None:
+        """Any split names will do."""
+        return None
 
     def merge(self, relative: str, target: Path, parts: Sequence[Path]) -> None:
         """Add ``parts`` (the file at ``relative`` as other shards wrote it, differently) to

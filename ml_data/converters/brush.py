@@ -14,7 +14,7 @@ import numpy as np
 
 from ml_data.converters.base import Context, FormatBase
 from ml_data.converters.brush_rle import mask_from_rle
-from ml_data.converters.images import UniqueNames, annotated_images, image_key
+from ml_data.converters.images import UniqueNames, annotated_images, image_tag, item_label
 from ml_data.converters.png import write_gray_png
 from ml_data.errors import InvalidExport
 from ml_data.fsutil import safe_filename
@@ -71,7 +71,7 @@ class BrushFormat(FormatBase):
         config = context.config
         assert config is not None
         names = UniqueNames()
-        for task, url, annotation in annotated_images(context, image_key(config)):
+        for task, url, item, annotation in annotated_images(context, image_tag(config)):
             with context.guard(task.id):
                 layers: dict[tuple[str, str], np.ndarray] = {}
                 for region in annotation.result:
@@ -92,7 +92,7 @@ class BrushFormat(FormatBase):
                     layers[key] = mask if key not in layers else np.maximum(layers[key], mask)
                 if not layers:
                     continue
-                stem = names.stem(url, task.id)
+                stem = names.stem(url, task.id, item_label(item))
                 for (control, label), mask in layers.items():
                     target = out / f"{stem}-{_safe(control)}-{_safe(label)}{self.extension}"
                     if self.extension == ".npy":
@@ -100,7 +100,7 @@ class BrushFormat(FormatBase):
                     else:
                         write_gray_png(target, mask)
                     context.report.items_written += 1
-                context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}")
+                context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}", item_label(item))
 
 
 BRUSH_PNG = BrushFormat("brush-png", ".png")

@@ -1,5 +1,6 @@
-"""COCO (``result.json``): one image per task, annotations for rectangles, polygons, brush masks
-and keypoints.
+"""COCO (``result.json``): one image per task (per page or list item of a task whose image tag
+shows several: a ``<Repeater>``, a ``valueList``), annotations for rectangles, polygons, brush
+masks and keypoints.
 
 - images: ``file_name`` is ``images/<name>`` (the pipeline places the files there), with width and
   height from the results (or the caller's size lookup); never a duplicate or a null size.
@@ -65,8 +66,9 @@ from ml_data.converters.images import (
     UniqueNames,
     annotated_images,
     has_objects,
-    image_key,
     image_size,
+    image_tag,
+    item_label,
 )
 from ml_data.converters.merging import different_versions, read_json, write_json
 from ml_data.errors import InvalidExport
@@ -107,7 +109,7 @@ class CocoFormat(FormatBase):
         subsets: dict[str | None, _SubsetParts] = {}
         default_used = False
         try:
-            for task, url, annotation in annotated_images(context, image_key(config)):
+            for task, url, page, annotation in annotated_images(context, image_tag(config)):
                 with context.guard(task.id):
                     regions = list(annotation.result)
                     size = image_size(regions, url, task.id, context)
@@ -123,7 +125,7 @@ class CocoFormat(FormatBase):
                     subset = context.subset(task.id) if standard else None
                     part = subsets.get(subset) or subsets.setdefault(subset, _SubsetParts(out, subset))
                     image_id = part.counts["images"]
-                    file_name = f"{names.stem(url, task.id)}{UniqueNames.extension(url)}"
+                    file_name = f"{names.stem(url, task.id, item_label(page))}{UniqueNames.extension(url)}"
                     folder = f"images/{subset}/" if subset else "images/"
                     # The standard layout's file_name is relative to the subset's images folder
                     # (torchvision's and detectron2's image root); Label Studio's to the output.
@@ -132,7 +134,7 @@ class CocoFormat(FormatBase):
                         if item["category_id"] is None:
                             item["category_id"], default_used = default_id, True
                     part.emit_task({**image, "file_name": file_name if standard else folder + file_name}, items)
-                    context.place(url, task.id, folder + file_name)
+                    context.place(url, task.id, folder + file_name, item_label(page))
                     context.report.items_written += 1
         finally:
             for part in subsets.values():

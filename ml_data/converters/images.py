@@ -1,5 +1,6 @@
-"""What the image formats share: naming image files uniquely, iterating annotated images, and
-knowing their size."""
+"""What the image formats share: naming image files uniquely, iterating annotated images (every
+item of a task whose image tag shows several: a ``valueList``, a ``<Repeater>``), and knowing
+their size."""
 
 from __future__ import annotations
 
@@ -9,12 +10,24 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from ml_data.converters.base import Context, annotated_tasks
+from ml_data.converters.base import Context, annotated_tasks, select_annotations
 from ml_data.data_uris import data_uri_name
 from ml_data.errors import InvalidExport
 from ml_data.fsutil import MAX_FILENAME_BYTES, safe_filename
-from ml_data.tasks.label_config import LabelConfig
+from ml_data.tasks.label_config import LabelConfig, ObjectTag
 from ml_data.tasks.model import Annotation, Region, Task
+from ml_data.tasks.resources import object_items
+
+#: Which item of a task an image is: None for a task with one image, else the list index
+#: (``valueList``) or the Repeater indices, outermost first.
+Item = tuple[int, ...] | None
+
+
+def item_label(item: Item) -> str | None:
+    """An item as it is written in names and the manifest: ``2``, or ``0-3`` for nested
+    Repeaters; None for a task's only image."""
+    return None if item is None else "-".join(str(index) for index in item)
+
 
 _SCHEME_AND_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 
@@ -41,22 +54,28 @@ class UniqueNames:
     becomes ``frame__task<id>`` (images of the same name in different folders are common), and
     ``frame__task<id>__2`` ... if that is taken too (a task without an id, an image that was
     named so, a name cut to fit). Stems are safe file names whatever the URL and the task id
-    hold (``..``, ``/``, NUL, 300 characters): they become label files in the output."""
+    hold (``..``, ``/``, NUL, 300 characters): they become label files in the output.
+
+    An image that is one ``item`` of several in its task (a page) is owned by its task and item:
+    on a clash it becomes ``frame__task<id>__p<item>``."""
 
     def __init__(self) -> None:
         self._owner: dict[str, object] = {}
 
-    def stem(self, url: str, task_id: object) -> str:
+    def stem(self, url: str, task_id: object, item: str | None = None) -> str:
         base = safe_filename(posixpath.splitext(image_name(url))[0], fallback="image")
+        owner = task_id if item is None or task_id is None else (task_id, item)
         stem, number = base, 1
         # A task without an id owns nothing: its name must be new.
-        while stem in self._owner and (task_id is None or self._owner[stem] != task_id):
+        while stem in self._owner and (task_id is None or self._owner[stem] != owner):
             number += 1
             suffix = "" if task_id is None else "__task" + _cut(safe_filename(str(task_id), fallback="id"), _MAX_SUFFIX)
+            if item is not None:
+                suffix += f"__p{_cut(safe_filename(item, fallback='item'), _MAX_SUFFIX)}"
             if task_id is None or number > 2:
                 suffix += f"__{number}"
             stem = _with_suffix(base, suffix)
-        self._owner[stem] = task_id
+        self._owner[stem] = owner
         return stem
 
     @staticmethod
@@ -84,18 +103,52 @@ def image_key(config: LabelConfig) -> str:
     return next((tag.value_key for tag in config.objects.values() if tag.type == "Image"), None) or ""
 
 
-def annotated_images(context: Context, key: str, *, warn_many: bool = False) -> Iterator[tuple[Task, str, Annotation]]:
-    """(task, image URL, annotation to export) for every task of an image format.
+def image_tag(config: LabelConfig) -> ObjectTag | None:
+    """The config's (first) Image object."""
+    return next((tag for tag in config.objects.values() if tag.type == "Image"), None)
+
+
+def annotated_images(
+    context: Context, tag: ObjectTag | None, *, warn_many: bool = False
+) -> Iterator[tuple[Task, str, Item, Annotation]]:
+    """(task, image URL, item, annotation to export) for every image of an image format: one per
+    task, or one per item of a task whose image tag shows several (``valueList``, a Repeater),
+    each with the results on that item only (by ``item_index`` or by the Repeater's ``to_name``).
 
     A task without an image URL fails or is skipped (error policy); a task without a selected
     annotation is skipped with its reason; the first selected annotation is exported (``warn_many``
     reports tasks that had more).
     """
-    for task, url, selected in annotated_tasks(context, key, "image"):
-        if warn_many and len(selected) > 1:
-            context.report.warn(f"task {task.id}: {len(selected)} annotations, the first one exported")
-        annotation = selected[0]
-        yield task, url, annotation._replace(result=shape_regions(annotation.result))
+    if tag is None or not tag.multiple:
+        key = (tag.value_key if tag is not None else None) or ""
+        for task, url, selected in annotated_tasks(context, key, "image"):
+            yield task, url, None, _first(context, task, selected, warn_many)
+        return
+    for task in context.each_task():
+        items = [(item, url) for item, url in object_items(task.data, tag) if isinstance(url, str) and url]
+        if not items:
+            context.fail_or_skip(task.id, f"task data has no image under {tag.data_path!r}")
+            continue
+        selected, reason = select_annotations(task, context.options)
+        if not selected:
+            context.report.skip(task.id, reason or "no annotation")
+            continue
+        annotation = _first(context, task, selected, warn_many)
+        on: dict[tuple[int, ...], list[Region]] = {}
+        for region in annotation.result:
+            found = tag.item_of(region.to_name, (region.raw or {}).get("item_index"))
+            if found is not None:
+                on.setdefault(found, []).append(region)
+        for item, url in items:
+            yield task, url, item, annotation._replace(result=tuple(on.get(item, ())))
+
+
+def _first(context: Context, task: Task, selected: list[Annotation], warn_many: bool) -> Annotation:
+    """The annotation exported (the first selected), its results in rectangle shape."""
+    if warn_many and len(selected) > 1:
+        context.report.warn(f"task {task.id}: {len(selected)} annotations, the first one exported")
+    annotation = selected[0]
+    return annotation._replace(result=shape_regions(annotation.result))
 
 
 _PLAIN_SHAPES = {"rectangle": "rectanglelabels", "polygon": "polygonlabels", "keypoint": "keypointlabels"}

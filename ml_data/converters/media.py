@@ -37,7 +37,8 @@ class MediaHooks:
     subset_of: SubsetOf | None = None
     #: the caller places the media the output refers to (the fetch pipeline): the report lists
     #: them (``placements``), and the ASR manifest's ``audio_filepath`` is the dataset-relative
-    #: path (``audio/<name>``), not the local file
+    #: path (``audio/<name>``), not the local file (the manifest itself is ``asr_manifest.json``:
+    #: ``manifest.json`` is the dataset's own)
     places_media: bool = False
 
 

@@ -2,8 +2,7 @@
 
 - ``masks/<image>.png``: 8-bit grayscale, the same size as the image; each pixel holds its class
   (0 background). Brush masks, polygons and rectangles (turned ones too) are drawn in result order,
-  so a later region covers an earlier one where they overlap; polygons and rectangles are
-  rasterised with Pillow's ``ImageDraw.polygon`` (edges included, as Pillow fills).
+  so a later region covers an earlier one where they overlap (:mod:`ml_data.converters.raster`).
 - ``labelmap.txt``: the class names, line ``N`` naming class ``N`` (line 0 ``background``; an id
   no label has, from an explicit ``category``, is an empty line). Classes are numbered from 1,
   alphabetically by default (``category_order="config"``: config order).
@@ -14,85 +13,23 @@ left out gets no mask (an all-background one would teach that nothing is there).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageDraw
-
 from ml_data.converters.base import Context, FormatBase
-from ml_data.converters.brush import NO_BRUSH_MASK, brush_mask
-from ml_data.converters.categories import categories, has_shape, shape_labels, unwritable_name
-from ml_data.converters.geometry import corners, polygon_pixels, to_pixels
+from ml_data.converters.categories import has_shape, shape_labels, unwritable_name
 from ml_data.converters.images import (
     NOTHING_IN_FORMAT,
-    OBJECT_TYPES,
     UniqueNames,
     annotated_images,
-    has_objects,
-    image_key,
     image_size,
+    image_tag,
+    item_label,
 )
 from ml_data.converters.png import write_gray_png
+from ml_data.converters.raster import MASK_TAGS, MAX_CLASS, class_mask, mask_classes
 from ml_data.errors import InvalidExport
 from ml_data.tasks.label_config import LabelConfig
-from ml_data.tasks.model import Region
-
-#: The shape tags whose labels are classes of the mask.
-MASK_TAGS = ("RectangleLabels", "PolygonLabels", "BrushLabels")
-#: The result types drawn, and the key of their labels.
-_DRAWN = ("rectanglelabels", "polygonlabels", "brushlabels")
-#: Class values an 8-bit mask holds besides background.
-MAX_CLASS = 255
-
-
-def mask_classes(config: LabelConfig, order: str) -> dict[str, int]:
-    """Label name -> class value (from 1; 0 is background)."""
-    return categories(config, order, start=1, tags=MASK_TAGS)
-
-
-def class_mask(
-    regions: Sequence[Region], classes: Mapping[str, int], width: int, height: int, skip: Callable[[str], None]
-) -> np.ndarray | None:
-    """The ``height x width`` uint8 class mask of an annotation's regions, drawn in order; None
-    when it has objects and none of them could be drawn. ``skip`` is told of each region left
-    out, with the reason."""
-    canvas = Image.new("L", (width, height), 0)
-    draw = ImageDraw.Draw(canvas)
-    drawn = 0
-    for region in regions:
-        kind = region.type.lower()
-        if kind not in _DRAWN:
-            if kind in OBJECT_TYPES:
-                skip(f"{kind} result left out of the class mask")
-            continue
-        label = (region.value.get(kind) or [None])[0]
-        if not isinstance(label, str) or label not in classes:
-            skip(f"label {str(label)[:40]!r} is not a class of the config")
-            continue
-        value = classes[label]
-        if kind == "brushlabels":
-            mask = brush_mask(region)
-            if mask is None:
-                skip(NO_BRUSH_MASK)
-                continue
-            if mask.shape != (height, width):
-                raise InvalidExport(
-                    f"brush result {str(region.id)[:40]} is {mask.shape[1]}x{mask.shape[0]}, the image {width}x{height}"
-                )
-            canvas.paste(value, mask=Image.fromarray(mask))
-        elif kind == "polygonlabels":
-            points = polygon_pixels(region.value, width, height)
-            if len(points) < 3:
-                raise InvalidExport("a polygon needs three points")
-            draw.polygon(points, fill=value)
-        else:
-            box, rotation = to_pixels(region.value, width, height)
-            draw.polygon(corners(box, rotation), fill=value)
-        drawn += 1
-    if not drawn and has_objects(regions):
-        return None
-    return np.asarray(canvas, dtype=np.uint8)
 
 
 def labelmap(classes: Mapping[str, int]) -> str:
@@ -126,7 +63,7 @@ class SemanticPngFormat(FormatBase):
             raise InvalidExport(f"more than {MAX_CLASS} classes cannot be written to an 8-bit mask")
         (out / "masks").mkdir()
         names = UniqueNames()
-        for task, url, annotation in annotated_images(context, image_key(config)):
+        for task, url, item, annotation in annotated_images(context, image_tag(config)):
             with context.guard(task.id):
                 size = image_size(annotation.result, url, task.id, context)
                 if size is None:
@@ -138,8 +75,8 @@ class SemanticPngFormat(FormatBase):
                 if mask is None:
                     context.report.skip(task.id, NOTHING_IN_FORMAT)
                     continue
-                stem = names.stem(url, task.id)
+                stem = names.stem(url, task.id, item_label(item))
                 write_gray_png(out / "masks" / f"{stem}.png", mask)
-                context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}")
+                context.place(url, task.id, f"images/{stem}{UniqueNames.extension(url)}", item_label(item))
                 context.report.items_written += 1
         (out / "labelmap.txt").write_text(labelmap(classes), encoding="utf-8")

@@ -2,7 +2,9 @@
 (sorted), nested values as compact JSON, strings quoted and numbers not.
 
 Task data keys that collide with a control name become ``_data_<key>`` in every row (the control
-keeps the bare name), as Label Studio does. Two passes over the export, so the header is complete
+keeps the bare name), as Label Studio does. Time series read from a URL and labelled with
+``TimeSeriesLabels`` are also written back, one CSV per task under ``timeseries/``, with a label
+column (:mod:`ml_data.converters.timeseries`). Two passes over the export, so the header is complete
 without holding rows in memory.
 """
 
@@ -18,6 +20,7 @@ import orjson
 
 from ml_data.converters.base import Context, FormatBase, annotation_outputs, annotator, prettify
 from ml_data.converters.json_formats import records
+from ml_data.converters.timeseries import SeriesLabeller
 from ml_data.tasks.label_config import LabelConfig
 from ml_data.tasks.model import Annotation, Task
 
@@ -101,11 +104,14 @@ class TabularFormat(FormatBase):
         control_keys: set[str] = set()
         other_keys: set[str] = set(_FIXED)
         spool_path = out / ".rows.jsonl"
+        series = SeriesLabeller(context, out)
         with open(spool_path, "wb") as spool:
             for task, annotation in records(context):
                 with context.guard(task.id):
                     outputs, data, fixed = _columns(task, annotation, context.config)
                     line = _spool_line((outputs, data, fixed))
+                    # before the row: a series that cannot be labelled leaves its task out whole
+                    series.write(task, annotation)
                     control_keys.update(outputs)
                     data_keys.update(data)
                     other_keys.update(fixed)

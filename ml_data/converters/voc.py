@@ -1,4 +1,5 @@
-"""Pascal VOC: ``Annotations/<image>.xml`` per task, boxes in 1-based pixel coordinates.
+"""Pascal VOC: ``Annotations/<image>.xml`` per task (per page or list item of a task with several
+images), boxes in 1-based pixel coordinates.
 
 Rectangles become ``bndbox`` (rotated ones: the box around their corners); polygons have no place
 in VOC and are reported as skipped, never dropped silently. Sizes come from the results or the
@@ -7,12 +8,16 @@ caller's size lookup (no downloads here).
 Layouts: ``label-studio`` (``Annotations/`` and ``images/``, as Label Studio's export) and
 ``standard`` (Pascal VOC's own, as datumaro and VOC readers take it: ``Annotations/``,
 ``JPEGImages/``, ``ImageSets/Main/<subset>.txt`` listing each subset's images, ``default``
-without subsets, and ``labelmap.txt`` with the class names).
+without subsets, and ``labelmap.txt`` with the class names). In the standard layout, a project
+with brush masks (``<BrushLabels>``) also gets VOC's segmentation folders, its brush masks and
+polygons drawn there and listed among the ``<object>`` elements with their boxes
+(:mod:`ml_data.converters.voc_masks`).
 """
 
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
 from ml_data.converters.base import Context, ConversionReport, FormatBase
@@ -24,15 +29,24 @@ from ml_data.converters.images import (
     UniqueNames,
     annotated_images,
     has_objects,
-    image_key,
     image_size,
+    image_tag,
+    item_label,
 )
-from ml_data.errors import InvalidExport
+from ml_data.converters.raster import mask_classes, shape_of
+from ml_data.converters.voc_masks import ImageMasks, segmentation_labelmap, segmentation_problem, shape_bounds
+from ml_data.errors import FormatNotSupported, InvalidExport
 from ml_data.tasks.label_config import LabelConfig
 
 
 def voc_document(
-    folder: str, filename: str, width: int, height: int, objects: list[tuple[str, tuple[int, int, int, int]]]
+    folder: str,
+    filename: str,
+    width: int,
+    height: int,
+    objects: list[tuple[str, tuple[int, int, int, int]]],
+    *,
+    segmented: bool = False,
 ) -> bytes:
     """One image's annotation file, byte for byte what ElementTree writes for the same tree
     (indented by two spaces, UTF-8 with character references for what UTF-8 cannot hold), from a
@@ -41,7 +55,7 @@ def voc_document(
         "<?xml version='1.0' encoding='utf-8'?>\n<annotation>\n",
         f"  {_element('folder', folder)}\n  {_element('filename', filename)}\n",
         f"  <size>\n    <width>{width}</width>\n    <height>{height}</height>\n    <depth>3</depth>\n  </size>\n",
-        "  <segmented>0</segmented>\n",
+        f"  <segmented>{int(segmented)}</segmented>\n",
     ]
     for name, (xmin, ymin, xmax, ymax) in objects:
         parts.append(
@@ -87,8 +101,11 @@ class VocFormat(FormatBase):
             return "VOC needs the labeling config"
         if not any(tag.type == "Image" for tag in config.objects.values()):
             return "VOC needs an <Image> object"
-        if not has_shape(config, "RectangleLabels"):
-            return "VOC holds boxes only: it needs <RectangleLabels> on the image"
+        if not has_shape(config, "RectangleLabels") and not config.controls_of_type("BrushLabels"):
+            return (
+                "VOC holds boxes (and brush masks, in the standard layout): it needs <RectangleLabels> or "
+                "<BrushLabels> on the image"
+            )
         return unwritable_name(_box_labels(config), "VOC's <name> and labelmap.txt")
 
     def write(self, context: Context, out: Path) -> None:
@@ -96,23 +113,51 @@ class VocFormat(FormatBase):
         assert config is not None
         options = context.options
         standard = options.layout == "standard"
+        # Masks only where VOC has a place for them, and only for projects that paint them: a
+        # box project's output stays what it was.
+        segmentation = standard and bool(config.controls_of_type("BrushLabels"))
+        if not standard and not has_shape(config, "RectangleLabels"):
+            raise FormatNotSupported(
+                "VOC's label-studio layout holds boxes only: use the standard layout for the brush masks"
+            )
+        classes = mask_classes(config, options.category_order) if segmentation else {}
+        if segmentation:
+            problem = segmentation_problem(classes)
+            if problem is not None:
+                raise FormatNotSupported(problem)
+            for made in ("SegmentationClass", "SegmentationObject"):
+                (out / made).mkdir()
         images = "JPEGImages" if standard else "images"
         folder = out / "Annotations"
         folder.mkdir()
         names = UniqueNames()
         image_sets: dict[str, list[str]] = {subset: [] for subset in options.subsets} if standard else {}
-        for task, url, annotation in annotated_images(context, image_key(config)):
+        segmented_sets: dict[str, list[str]] = {subset: [] for subset in options.subsets}
+        for task, url, item, annotation in annotated_images(context, image_tag(config)):
             with context.guard(task.id):
                 regions = annotation.result
                 size = image_size(regions, url, task.id, context)
                 if size is None:
                     continue
                 width, height = size
-                stem = names.stem(url, task.id)
+                stem = names.stem(url, task.id, item_label(item))
                 filename = f"{stem}{UniqueNames.extension(url)}"
                 objects: list[tuple[str, tuple[int, int, int, int]]] = []
+                masks = ImageMasks(width, height) if segmentation else None
+                painted = 0
                 for region in regions:
                     kind = region.type.lower()
+                    if masks is not None and kind in ("brushlabels", "polygonlabels"):
+                        shape = shape_of(region, classes, width, height, partial(context.report.skip, task.id))
+                        bounds = shape_bounds(shape) if shape is not None else None
+                        if shape is None or bounds is None:
+                            if shape is not None:
+                                context.report.skip(task.id, "brush result paints no pixel")
+                            continue
+                        objects.append((_xml_name(shape.label), voc_box(*bounds, width, height)))
+                        masks.add(shape, len(objects))
+                        painted += 1
+                        continue
                     if kind in ("polygonlabels", "polygon"):
                         context.report.skip(task.id, "polygon left out of VOC (boxes only; use coco or yolo-seg)")
                         continue
@@ -123,11 +168,7 @@ class VocFormat(FormatBase):
                     labels = region.value.get("rectanglelabels") or []
                     if not labels:
                         continue
-                    if not isinstance(labels[0], str) or _NOT_A_NAME.search(labels[0]):
-                        raise InvalidExport(
-                            f"label {str(labels[0])[:40]!r} cannot be written to XML as a VOC <name> "
-                            "(a line break, control character or character XML cannot hold)"
-                        )
+                    _xml_name(labels[0])
                     try:
                         box, rotation = to_pixels(region.value, width, height)
                         outer = box_in_image(corners(box, rotation), width, height)
@@ -140,33 +181,55 @@ class VocFormat(FormatBase):
                 if not objects and has_objects(regions):
                     context.report.skip(task.id, NOTHING_IN_FORMAT)
                     continue
+                # An image is segmented when its masks hold its objects, or it has none at all.
+                segmented = masks is not None and bool(painted or not has_objects(regions))
+                pngs = masks.encoded() if masks is not None and segmented else {}
                 with open(f"{folder}/{stem}.xml", "wb") as handle:
-                    handle.write(voc_document(images, filename, width, height, objects))
-                context.place(url, task.id, f"{images}/{filename}")
+                    handle.write(voc_document(images, filename, width, height, objects, segmented=segmented))
+                for made, png in pngs.items():
+                    (out / made / f"{stem}.png").write_bytes(png)
+                if pngs:
+                    segmented_sets.setdefault(context.subset(task.id) or "default", []).append(stem)
+                context.place(url, task.id, f"{images}/{filename}", item_label(item))
                 if standard:
                     image_sets.setdefault(context.subset(task.id) or "default", []).append(stem)
                 context.report.items_written += 1
         if standard:
-            self._write_standard_lists(out, image_sets or {"default": []}, config, context.report)
+            _write_lists(out / "ImageSets" / "Main", image_sets or {"default": []})
+            (out / "JPEGImages").mkdir(exist_ok=True)
+            if segmentation:
+                _write_lists(out / "ImageSets" / "Segmentation", segmented_sets or {"default": []})
+            labelmap = segmentation_labelmap(classes) if segmentation else _box_labelmap(config, context.report)
+            (out / "labelmap.txt").write_text(labelmap, "utf-8")
 
-    @staticmethod
-    def _write_standard_lists(
-        out: Path, image_sets: dict[str, list[str]], config: LabelConfig, report: ConversionReport
-    ) -> None:
-        main = out / "ImageSets" / "Main"
-        main.mkdir(parents=True)
-        for subset, stems in image_sets.items():
-            (main / f"{subset}.txt").write_text("".join(stem + "\n" for stem in stems), "utf-8")
-        (out / "JPEGImages").mkdir(exist_ok=True)
-        names = list(dict.fromkeys(_box_labels(config)))
-        # datumaro's label map: name:color:parts:actions (no colour: it picks one). A name with a
-        # colon cannot be written there: said, never dropped silently.
-        for name in names:
-            if ":" in name:
-                report.warn(f"label {name[:60]!r} left out of labelmap.txt (':' separates its fields)")
-        lines = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
-        lines += [f"{name}:::" for name in names if name != "background" and ":" not in name]
-        (out / "labelmap.txt").write_text("\n".join(lines) + "\n", "utf-8")
+
+def _box_labelmap(config: LabelConfig, report: ConversionReport) -> str:
+    """datumaro's label map of a box project: name:color:parts:actions (no colour: it picks one).
+    A name with a colon cannot be written there: said, never dropped silently."""
+    names = list(dict.fromkeys(_box_labels(config)))
+    for name in names:
+        if ":" in name:
+            report.warn(f"label {name[:60]!r} left out of labelmap.txt (':' separates its fields)")
+    lines = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
+    lines += [f"{name}:::" for name in names if name != "background" and ":" not in name]
+    return "\n".join(lines) + "\n"
+
+
+def _xml_name(label: object) -> str:
+    """A label as a VOC ``<name>``; an :class:`InvalidExport` for one XML or readers cannot hold."""
+    if not isinstance(label, str) or _NOT_A_NAME.search(label):
+        raise InvalidExport(
+            f"label {str(label)[:40]!r} cannot be written to XML as a VOC <name> "
+            "(a line break, control character or character XML cannot hold)"
+        )
+    return label
+
+
+def _write_lists(folder: Path, image_sets: dict[str, list[str]]) -> None:
+    """``ImageSets/<task>/<subset>.txt``: one image stem a line."""
+    folder.mkdir(parents=True)
+    for subset, stems in image_sets.items():
+        (folder / f"{subset}.txt").write_text("".join(stem + "\n" for stem in stems), "utf-8")
 
 
 def _box_labels(config: LabelConfig) -> list[str]:

@@ -4,7 +4,9 @@ Variants, one kind of line per file (never boxes and polygons mixed): ``yolo-pos
 ``cls cx cy w h x1 y1 v1 ...`` (each rectangle with its child keypoints, in ``model_index`` order);
 ``yolo`` detection ``cls cx cy w h`` from rectangles (a rotated rectangle gives the box around its
 corners); ``yolo-obb`` ``cls x1 y1 x2 y2 x3 y3 x4 y4`` (the rotated corners); ``yolo-seg``
-``cls x1 y1 ...`` from polygons. Coordinates are normalised to [0, 1] and clamped to the image.
+``cls x1 y1 ...`` from polygons, and from brush masks by their outer contours (one line per separate
+part; holes are filled and reported, :mod:`ml_data.converters.contours`). Coordinates are
+normalised to [0, 1] and clamped to the image.
 
 Layouts: ``label-studio`` (Label Studio's own: ``labels/``, ``images/``) and ``standard`` (what
 Ultralytics and datumaro read as they are: ``images/<subset>/`` and ``labels/<subset>/`` when the
@@ -13,9 +15,11 @@ the yaml's own folder, from any working directory); yolo-pose's has ``kpt_shape`
 keypoint name is symmetric or has its left/right partner, ``flip_idx``.
 
 Label files are named after the image's file name; when two tasks' images share a name, the later
-one becomes ``<name>__task<id>.txt``. A task with an annotation but no regions gets an empty file
-(a background image); a task without annotations is skipped (unlabelled is not "no objects").
-One annotation per task: the first selected (newest with ``all``); more are reported.
+one becomes ``<name>__task<id>.txt`` (``<name>__task<id>__p<item>.txt`` for a page or list item of
+a task with several images: each gets a file, with the results drawn on it). A task with an
+annotation but no regions gets an empty file (a background image); a task without annotations is
+skipped (unlabelled is not "no objects"). One annotation per task: the first selected (newest with
+``all``); more are reported.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ml_data.converters.base import Context, FormatBase
+from ml_data.converters.brush import NO_BRUSH_MASK, brush_mask
 from ml_data.converters.categories import (
     SHAPE_TAGS,
     categories,
@@ -34,6 +41,7 @@ from ml_data.converters.categories import (
     shape_labels,
     unwritable_name,
 )
+from ml_data.converters.contours import load_cv2, outer_contours
 from ml_data.converters.geometry import box_in_image, corners, number, polygon_pixels, to_pixels
 from ml_data.converters.images import (
     NOTHING_IN_FORMAT,
@@ -41,8 +49,9 @@ from ml_data.converters.images import (
     UniqueNames,
     annotated_images,
     has_objects,
-    image_key,
     image_size,
+    image_tag,
+    item_label,
 )
 from ml_data.errors import InvalidExport
 from ml_data.tasks.label_config import LabelConfig
@@ -51,7 +60,7 @@ from ml_data.tasks.model import Region, Task
 _KINDS = {
     "yolo": ("rectanglelabels", "rectangle"),
     "yolo-obb": ("rectanglelabels", "rectangle"),
-    "yolo-seg": ("polygonlabels", "polygon"),
+    "yolo-seg": ("polygonlabels", "polygon", "brushlabels"),
     "yolo-pose": ("rectanglelabels", "rectangle"),
 }
 
@@ -73,8 +82,10 @@ class YoloFormat(FormatBase):
         if not any(tag.type == "Image" for tag in config.objects.values()):
             return f"{self.name} needs an <Image> object"
         wanted = "PolygonLabels" if self.name == "yolo-seg" else "RectangleLabels"
-        if not has_shape(config, wanted):
-            return f"{self.name} needs <{wanted}> (or <{wanted[: -len('Labels')]}> with <Labels>) on the image"
+        brush = self.name == "yolo-seg" and bool(config.controls_of_type("BrushLabels"))
+        if not has_shape(config, wanted) and not brush:
+            also = " or <BrushLabels>" if self.name == "yolo-seg" else ""
+            return f"{self.name} needs <{wanted}> (or <{wanted[: -len('Labels')]}> with <Labels>){also} on the image"
         if self.name == "yolo-pose" and not config.controls_of_type("KeyPointLabels"):
             return "yolo-pose needs <KeyPointLabels> (with rectangles as their parents)"
         if not shape_labels(config)[0]:
@@ -88,11 +99,13 @@ class YoloFormat(FormatBase):
         ids = categories(config, context.options.category_order, tags=_CLASS_TAGS)
         options = context.options
         standard = options.layout == "standard"
+        if "brushlabels" in self.region_types and config.controls_of_type("BrushLabels"):
+            load_cv2()  # a missing extra stops the run here, not once per task
         labels = out / "labels"
         labels.mkdir()
         names_in_use = UniqueNames()
         folders_made: set[str] = set()
-        for task, url, annotation in annotated_images(context, image_key(config), warn_many=True):
+        for task, url, item, annotation in annotated_images(context, image_tag(config), warn_many=True):
             with context.guard(task.id):
                 regions = annotation.result
                 lines = (
@@ -107,13 +120,13 @@ class YoloFormat(FormatBase):
                     continue
                 subset = context.subset(task.id) if standard else None
                 folder = f"{subset}/" if subset else ""
-                stem = names_in_use.stem(url, task.id)
+                stem = names_in_use.stem(url, task.id, item_label(item))
                 if folder not in folders_made:
                     (labels / folder).mkdir(exist_ok=True)
                     folders_made.add(folder)
                 with open(f"{labels}/{folder}{stem}.txt", "w", encoding="utf-8") as handle:
                     handle.write("".join(line + "\n" for line in lines))
-                context.place(url, task.id, f"images/{folder}{stem}{UniqueNames.extension(url)}")
+                context.place(url, task.id, f"images/{folder}{stem}{UniqueNames.extension(url)}", item_label(item))
                 context.report.items_written += 1
         names = {index: name for name, index in ids.items()}
         classes = [names.get(index, f"unused_{index}") for index in range(max(names, default=-1) + 1)]
@@ -148,6 +161,10 @@ class YoloFormat(FormatBase):
             class_id = _class_id(names[0], ids, context) if names else None
             if class_id is None:
                 context.report.skip(task.id, f"label {names[0] if names else None!r} is not a class of the config")
+                continue
+            if kind == "brushlabels":
+                # A brush holds its own size; a cleared one (no RLE, perhaps no size) is reported.
+                lines += _brush_lines(task, region, class_id, context)
                 continue
             size = image_size((region,), url, task.id, context)
             if size is None:
@@ -230,6 +247,30 @@ class YoloFormat(FormatBase):
         if round(w, 6) <= 0 or round(h, 6) <= 0:
             raise InvalidExport(_TOO_SMALL)
         return f"{class_id} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
+
+
+def _brush_lines(task: Task, region: Region, class_id: int, context: Context) -> list[str]:
+    """``cls x1 y1 ...`` for each separate part of a brush mask, by its outer contour; holes
+    and parts too thin for a polygon are reported as warnings naming the task."""
+    mask = brush_mask(region)
+    if mask is None:
+        context.report.skip(task.id, NO_BRUSH_MASK)
+        return []
+    height, width = mask.shape
+    outline = outer_contours(mask)
+    where = f"task {task.id}: brush result {str(region.id)[:40]}"
+    if outline.holes:
+        context.report.warn(f"{where} has {outline.holes} hole(s), filled in yolo-seg (outer contours only)")
+    if outline.thin:
+        context.report.warn(f"{where}: {outline.thin} part(s) a pixel thin left out of yolo-seg (no polygon)")
+    # Pixel centres of a part at least two pixels across, over the image's size: inside (0, 1),
+    # with an extent, so nothing to clamp or refuse.
+    scale = np.array([width, height], dtype=np.float64)
+    lines = []
+    for polygon in outline.polygons:
+        values = (polygon / scale).ravel().tolist()
+        lines.append(f"{class_id} " + " ".join(["%.6f"] * len(values)) % tuple(values))  # one format call
+    return lines
 
 
 _TOO_SMALL = "the region is too small for the six decimals written (under a millionth of the image)"

@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,7 +143,13 @@ class LabelStudioClient:
     # -- exports --------------------------------------------------------------------------------
 
     def export(
-        self, project_id: int, dest: str | os.PathLike[str], *, snapshot: bool = False, full_predictions: bool = True
+        self,
+        project_id: int,
+        dest: str | os.PathLike[str],
+        *,
+        snapshot: bool = False,
+        full_predictions: bool = True,
+        task_filter: Mapping[str, Any] | None = None,
     ) -> Path:
         """Every task of the project (annotations, predictions, tasks without annotations) as a JSON
         export file at ``dest``, which appears only complete.
@@ -152,10 +158,12 @@ class LabelStudioClient:
         server write a snapshot first (``POST /api/projects/<id>/exports``), for large projects where
         a proxy in front of Label Studio would cut a long request. A snapshot has the predictions
         whole unless ``full_predictions`` is False (the direct export lists them by id only).
+        ``task_filter``: the snapshot's ``task_filter_options`` (``view``, ``finished``, ...), the
+        tasks Label Studio leaves out itself; given, the export is a snapshot.
         """
         dest = Path(dest)
-        if snapshot:
-            return self._snapshot_export(project_id, dest, full_predictions)
+        if snapshot or task_filter:
+            return self._snapshot_export(project_id, dest, full_predictions, task_filter)
         response = self.call(
             "GET",
             f"api/projects/{int(project_id)}/export",
@@ -168,7 +176,7 @@ class LabelStudioClient:
         return self._save(response, dest, f"exporting project {project_id}")
 
     def export_chunks(
-        self, project_id: int, *, chunk_size: int | None = None
+        self, project_id: int, *, chunk_size: int | None = None, within: Sequence[tuple[int, int]] | None = None
     ) -> Iterator[list[Mapping[str, Any]]] | None:
         """Every task of the project in chunks of ids, through the direct export's ``ids[]`` filter,
         or None when that cannot be used (then use :meth:`export`): ids too sparse for chunks to
@@ -176,9 +184,10 @@ class LabelStudioClient:
 
         Label Studio builds a whole export in memory before it answers; in chunks, the first tasks
         arrive within a second, so their resources download while the server exports the rest, and
-        the server never holds more than one chunk.
+        the server never holds more than one chunk. ``within``: only ids in these (first, last)
+        ranges are asked for.
         """
-        ranges = self.export_id_ranges(project_id, chunk_size=chunk_size)
+        ranges = self.export_id_ranges(project_id, chunk_size=chunk_size, within=within)
         if not ranges:
             return None if ranges is None else iter(())
         try:
@@ -190,11 +199,14 @@ class LabelStudioClient:
             raise
         return self._chunks(project_id, head, ranges[1:])
 
-    def export_id_ranges(self, project_id: int, *, chunk_size: int | None = None) -> list[range] | None:
+    def export_id_ranges(
+        self, project_id: int, *, chunk_size: int | None = None, within: Sequence[tuple[int, int]] | None = None
+    ) -> list[range] | None:
         """The ranges of task ids that :meth:`export_chunks` asks for, one request each (a
         distributed reader hands them to its workers); None when the ids are too sparse for chunks
         to pay. ``chunk_size`` defaults to as many ids as fit in :data:`EXPORT_QUERY_BUDGET` bytes
-        of query (at most :data:`EXPORT_CHUNK_SIZE`)."""
+        of query (at most :data:`EXPORT_CHUNK_SIZE`); ``within``: the ranges cut to these
+        (first, last) ranges of ids."""
         span = self._task_id_span(project_id)
         if span is None:
             return None
@@ -206,7 +218,11 @@ class LabelStudioClient:
             chunk_size = max(1, min(EXPORT_CHUNK_SIZE, EXPORT_QUERY_BUDGET // per_id))
         if last - first + 1 > SPARSE_IDS_FACTOR * max(total, chunk_size):
             return None
-        return [range(start, min(start + chunk_size, last + 1)) for start in range(first, last + 1, chunk_size)]
+        ranges = [range(start, min(start + chunk_size, last + 1)) for start in range(first, last + 1, chunk_size)]
+        if within is None:
+            return ranges
+        cut = (range(max(ids.start, low), min(ids.stop, high + 1)) for ids in ranges for low, high in within)
+        return [ids for ids in cut if len(ids)]
 
     def _chunks(
         self, project_id: int, head: list[Mapping[str, Any]], ranges: list[range]
@@ -271,12 +287,15 @@ class LabelStudioClient:
             return None  # the ordering was not applied
         return first, last, total
 
-    def _snapshot_export(self, project_id: int, dest: Path, full_predictions: bool) -> Path:
+    def _snapshot_export(
+        self, project_id: int, dest: Path, full_predictions: bool, task_filter: Mapping[str, Any] | None = None
+    ) -> Path:
         what = f"creating an export snapshot of project {project_id}"
         created = self.json(
             "POST",
             f"api/projects/{int(project_id)}/exports/",
             json_body={
+                **({"task_filter_options": dict(task_filter)} if task_filter else {}),
                 "title": f"ml-data {uuid.uuid4().hex[:8]}",
                 # Label Studio's default leaves out ground-truth and skipped annotations; ml-data
                 # selects among annotations itself, so it asks for all of them.

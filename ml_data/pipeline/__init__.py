@@ -15,13 +15,15 @@ Modules: :mod:`~ml_data.pipeline.tasks` (what the pipeline keeps of each task),
 :mod:`~ml_data.pipeline.placing` (files into the dataset), :mod:`~ml_data.pipeline.prefetch`,
 :mod:`~ml_data.pipeline.plan` (what a build works from, worked out once),
 :mod:`~ml_data.pipeline.build`, :mod:`~ml_data.pipeline.fetch` (``fetch``, the one way through),
-:mod:`~ml_data.pipeline.archive` (a dataset as a streamed zip).
+:mod:`~ml_data.pipeline.archive` (a dataset as a streamed zip), :mod:`~ml_data.pipeline.converting`
+(``convert_export``: ``ml-data convert``, the media it needs resolved, video tasks as frames).
 """
 
 from __future__ import annotations
 
 from ml_data.pipeline.archive import snapshot_dataset, zip_stream
 from ml_data.pipeline.build import build_dataset
+from ml_data.pipeline.converting import convert_export
 from ml_data.pipeline.exports import project_resources
 from ml_data.pipeline.fetch import ENGINES, fetch, fetch_export, fetch_project
 from ml_data.pipeline.manifest import MANIFEST_VERSION
@@ -42,6 +44,7 @@ __all__ = [
     "TaskInfo",
     "TaskReader",
     "build_dataset",
+    "convert_export",
     "fetch",
     "fetch_export",
     "fetch_project",

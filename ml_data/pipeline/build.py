@@ -80,6 +80,8 @@ class Build:
         fmt, tasks, previous = plan.format, plan.tasks, plan.previous
         report = DatasetReport(out=self.out, format=fmt.name, source=dict(plan.manifest_source))
         report.tasks = len(tasks)
+        report.left_out = dict(plan.filtered.get("left_out") or {})
+        report.regions_dropped = dict(plan.filtered.get("regions_dropped") or {})
         key = settings_key(plan.config_xml, self.options)
         old_tasks: Mapping[str, Any] = previous.get("tasks", {}) if previous else {}
         unchanged = {
@@ -110,6 +112,7 @@ class Build:
                 [conversion.as_dict() for conversion in report.conversions.values()],
                 excluded=len(failed_tasks),
                 failures=report.failures,
+                left_out=report.left_out,
             )
             if empty is not None and not plan.allow_empty:
                 # Raised inside the block: an empty dataset never replaces the previous one.
@@ -195,12 +198,16 @@ class Build:
             if found is not None:
                 return found.path
             old = reusable.get((redact_url(url), str(task_id)))
-            return self.out / old["path"] if old is not None else None
+            if old is not None:
+                return self.out / old["path"]
+            # a value the media links rewrote (formats that keep the task data): its URL's file
+            source = media.source_of(url, task_id) if media is not None else None
+            return local_path(source, task_id) if source is not None and source != url else None
 
         split = self.options.split
         # Formats with a standard layout of their own write every split in one pass (their files
-        # name the split); the others get a folder per split.
-        one_pass = self.options.layout == "standard" and "standard" in fmt.layouts
+        # name the split), and so do those that have no other; the others get a folder per split.
+        one_pass = "standard" in fmt.layouts and (self.options.layout == "standard" or len(fmt.layouts) == 1)
         split_names: list[str | None] = list(split) if split and not one_pass else [None]
         subsets = tuple(split) if split and one_pass else ()
         media = (
@@ -256,7 +263,10 @@ class Build:
                 prefix = f"{split_name}/" if split_name else ""
                 if media is not None:
                     conversion.placements.extend((url, task_id, path) for (url, task_id), path in media.placed.items())
+                    conversion.placed_items.update(media.items)
                     media.placed.clear()
+                    media.sources.clear()
+                    media.items.clear()
                 for url, task_id, relative in conversion.placements:
                     target = prefix + relative
                     local = resolved.get(url)
@@ -264,7 +274,7 @@ class Build:
                     path = local.path if local is not None else (self.out / old["path"] if old else None)
                     if path is None:
                         raise OutputError(f"no local file for {redact_url(url)} (task {task_id}) to place at {target}")
-                    placed_from[target] = (path, local, old, task_id)
+                    placed_from[target] = (path, local, old, task_id, conversion.placed_items.get(relative))
         if split and not one_pass:
             fmt.finish_splits(building, list(split))
         logger.info("converted to %s in %.1f s", fmt.name, time.monotonic() - started)

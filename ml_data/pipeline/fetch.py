@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from ml_data.config import Settings
 from ml_data.errors import ConfigurationError
 from ml_data.pipeline.build import Build
+from ml_data.pipeline.filters import refuse_view
 from ml_data.pipeline.options import DatasetOptions, with_format
 from ml_data.pipeline.plan import Source, prepare
 from ml_data.pipeline.report import DatasetReport
@@ -57,6 +58,8 @@ def fetch(
         raise ConfigurationError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if project is None and out is None:
         raise ConfigurationError("a dataset from an export file needs an output folder (out=, --out)")
+    if project is None:
+        refuse_view(options, export)
     if engine == "ray":
         from ml_data.ray.fetch import fetch_with_ray
 

@@ -140,6 +140,7 @@ def manifest_bytes(
         "failures": report.failures,
         "conversions": {name: conversion.as_dict() for name, conversion in report.conversions.items()},
         **({"videos": report.videos} if report.videos else {}),
+        **report.filters(),
     }
     return dumps(manifest, indent=True)
 

@@ -23,6 +23,7 @@ from ml_data.converters.base import (
     check_choice,
 )
 from ml_data.errors import ConfigurationError
+from ml_data.tasks.filtering import ONLY_OR_EXCLUDE, format_ids, parse_ids, parse_names, parse_since
 from ml_data.video.expand import check_frames
 
 _SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
@@ -37,7 +38,13 @@ CHOICES: Mapping[str, tuple[Any, ...]] = {
     "category_start": (0, 1),
     "layout": LAYOUTS,
     "stratify": ("labels",),
+    "finished": ONLY_OR_EXCLUDE,
+    "reviewed": ONLY_OR_EXCLUDE,
 }
+
+#: The options that choose which tasks (and regions) a dataset takes: see
+#: :mod:`ml_data.tasks.filtering` and :mod:`ml_data.pipeline.filters`.
+FILTERS = ("view", "finished", "reviewed", "labels", "annotator", "since", "ids")
 
 #: ``data.<key>``: the task data value that makes a group (the key as it is, not a path)
 _GROUP_BY = re.compile(r"data\.(.{1,200})\Z", re.DOTALL)
@@ -113,6 +120,24 @@ class DatasetOptions:
     stratify: str | None = None
     #: ``data.<key>``: tasks with one value of that key (a patient, a video) share a split
     group_by: str | None = None
+    #: ASR manifest: each labelled segment cut into its own WAV file, one manifest line each
+    clips: bool = False
+    #: a Data Manager tab of the project: only the tasks its filters show (a live project only)
+    view: int | None = None
+    #: "only" / "exclude" the tasks Label Studio counts as finished (``is_labeled``)
+    finished: str | None = None
+    #: "only" / "exclude" the tasks with a review
+    reviewed: str | None = None
+    #: only tasks with a region of these labels; other labels' regions are taken out (``"a,b"``
+    #: or a list)
+    labels: tuple[str, ...] | None = None
+    #: only this annotator's annotations (an email or a user id; several separated by commas)
+    annotator: str | None = None
+    #: only tasks created, updated or annotated at or after this ISO date or date and time (UTC
+    #: unless it names its zone)
+    since: str | None = None
+    #: only these task ids: ``1-900,1200``
+    ids: str | None = None
 
     def __post_init__(self) -> None:
         name = normalize_format_name(self.format) if isinstance(self.format, str) else self.format
@@ -122,7 +147,7 @@ class DatasetOptions:
         for option in ("annotations", "on_error", "category_order", "layout"):
             check_choice(option, getattr(self, option), CHOICES[option])
         check_choice("category_start", self.category_start, (None, *CHOICES["category_start"]))
-        for flag in ("predictions", "split_sentences", "link"):
+        for flag in ("predictions", "split_sentences", "link", "clips"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigurationError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
         check_frames(self.frames)
@@ -131,6 +156,31 @@ class DatasetOptions:
             raise ConfigurationError(f"model_version must be text, got {self.model_version!r}")
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or not 1 <= self.workers <= 256:
             raise ConfigurationError(f"workers must be a whole number from 1 to 256, got {self.workers!r}")
+        self._check_filters()
+
+    def _check_filters(self) -> None:
+        """Each filter in one canonical form (two spellings of one filter are one dataset)."""
+        if self.view is not None and (
+            isinstance(self.view, bool) or not isinstance(self.view, int) or not 1 <= self.view < 2**63
+        ):
+            raise ConfigurationError(f"view must be a Data Manager tab id (a whole number), got {self.view!r}")
+        for option in ("finished", "reviewed"):
+            check_choice(option, getattr(self, option), (None, *CHOICES[option]))
+        if self.labels is not None:
+            object.__setattr__(self, "labels", parse_names(self.labels, option="labels"))
+        if self.annotator is not None:
+            if not isinstance(self.annotator, str):
+                raise ConfigurationError(f"annotator must be an email or a user id, got {self.annotator!r}")
+            names = parse_names(self.annotator, option="annotator")
+            object.__setattr__(self, "annotator", ",".join(name.lower() for name in names))
+        if self.since is not None:
+            if not isinstance(self.since, str):
+                raise ConfigurationError(f"since must be an ISO date such as 2026-03-01, got {self.since!r}")
+            object.__setattr__(self, "since", parse_since(self.since).isoformat())
+        if self.ids is not None:
+            if not isinstance(self.ids, str):
+                raise ConfigurationError(f"ids must be task ids such as 1-900,1200, got {self.ids!r}")
+            object.__setattr__(self, "ids", format_ids(parse_ids(self.ids)))
 
     def _check_split_choices(self) -> None:
         check_choice("stratify", self.stratify, (None, *CHOICES["stratify"]))
@@ -138,6 +188,15 @@ class DatasetOptions:
             raise ConfigurationError(f"group_by must be data.<key>, e.g. data.patient_id, got {self.group_by!r}")
         if (self.stratify or self.group_by) and not self.split:
             raise ConfigurationError("stratify and group_by choose how tasks are split: give a split too")
+
+    def _filter_value(self, name: str) -> Any:
+        value = getattr(self, name)
+        return sorted(value) if name == "labels" and value is not None else value
+
+    @property
+    def filtered(self) -> bool:
+        """Some filter chooses among the tasks."""
+        return any(getattr(self, name) is not None for name in FILTERS)
 
     @property
     def group_key(self) -> str | None:
@@ -158,6 +217,7 @@ class DatasetOptions:
             category_order=self.category_order,
             category_start=self.category_start,
             layout=self.layout,
+            clips=self.clips,
             **extra,
         )
 
@@ -182,6 +242,8 @@ class DatasetOptions:
                 ("frames", self.frames, _DEFAULT_FRAMES),
                 ("stratify", self.stratify, None),
                 ("group_by", self.group_by, None),
+                ("clips", self.clips, False),
+                *((name, self._filter_value(name), None) for name in FILTERS),
             )
             if value != default
         }
@@ -217,6 +279,8 @@ SERVICE_OPTIONS = (
     "layout",
     "stratify",
     "group_by",
+    "clips",
+    *FILTERS,
 )
 
 
@@ -247,9 +311,23 @@ def options_schema() -> dict[str, Any]:
         "layout": {"type": "string", "enum": list(CHOICES["layout"])},
         "stratify": {"type": ["string", "null"], "enum": [*CHOICES["stratify"], None]},
         "group_by": {"type": ["string", "null"], "pattern": "^data[.].", "maxLength": 205},
+        "clips": {"type": "boolean"},
+        "view": {"type": ["integer", "null"], "minimum": 1, "maximum": 2**63 - 1},
+        "finished": {"type": ["string", "null"], "enum": [*CHOICES["finished"], None]},
+        "reviewed": {"type": ["string", "null"], "enum": [*CHOICES["reviewed"], None]},
+        "labels": {
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": 10_000, "examples": ["cat,dog"]},
+                {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 1000}, "minItems": 1},
+                {"type": "null"},
+            ]
+        },
+        "annotator": {"type": ["string", "null"], "minLength": 1, "maxLength": 10_000},
+        "since": {"type": ["string", "null"], "maxLength": 100, "examples": ["2026-03-01"]},
+        "ids": {"type": ["string", "null"], "maxLength": 100_000, "examples": ["1-900,1200"]},
     }
     assert set(properties) == {"format", *SERVICE_OPTIONS}
     return {"type": "object", "properties": properties, "required": ["format"], "additionalProperties": False}
 
 
-__all__ = ["CHOICES", "SERVICE_OPTIONS", "DatasetOptions", "options_schema", "parse_split", "with_format"]
+__all__ = ["CHOICES", "FILTERS", "SERVICE_OPTIONS", "DatasetOptions", "options_schema", "parse_split", "with_format"]

@@ -25,11 +25,12 @@ from ml_data.pipeline.report import DatasetReport
 from ml_data.pipeline.tasks import TaskInfo
 from ml_data.resolvers.base import LocalFile
 from ml_data.tasks.model import read_tasks
-from ml_data.tasks.resources import rewrite_resources
+from ml_data.tasks.resources import KeyPath, find_resources, rewrite_resources
 
 #: where a placed file comes from: its local path, the resolved file (or None), the previous
-#: dataset's entry (or None), and the task id
-Placement = tuple[Path, "LocalFile | None", "Mapping[str, Any] | None", Any]
+#: dataset's entry (or None), the task id, and the item of the task it is (None for a task's
+#: only file)
+Placement = tuple[Path, "LocalFile | None", "Mapping[str, Any] | None", Any, "str | None"]
 _BLOCK = 1024 * 1024
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -38,7 +39,9 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 class MediaLinks:
     """For formats that keep task data as it is (JSON, CSV): each resolved resource is placed at
     ``media/<name>`` and its URL in the task data replaced by that relative path, where the
-    resource walk found it (``keys``: the config's resource keys, as the tasks were read with)."""
+    resource walk found it (``keys``: the config's resource keys, as the tasks were read with).
+    A file of a list (a page, an item of ``valueList``) is that item of its task; two files of
+    one task that would share a name are told apart by their item."""
 
     def __init__(
         self, tasks: Mapping[str, TaskInfo], keys: Sequence[str] | None, available: Callable[[str, Any], bool]
@@ -49,6 +52,12 @@ class MediaLinks:
         self.names = UniqueNames()
         #: (URL, task id) -> its path in the dataset
         self.placed: dict[tuple[str, Any], str] = {}
+        #: (path in the dataset, task id) -> the URL it replaced
+        self.sources: dict[tuple[str, Any], str] = {}
+        #: path in the dataset -> the item of its task it is, for files of a list
+        self.items: dict[str, str] = {}
+        #: path in the dataset -> (URL, task id) placed there
+        self._owners: dict[str, tuple[str, Any]] = {}
 
     def rewrite(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
         info = self.tasks.get(str(raw.get("id")))
@@ -56,17 +65,43 @@ class MediaLinks:
         if info is None or not info.resources or not isinstance(data, Mapping):
             return raw
         task_id = raw.get("id")
-        links = {url: self._path(url, task_id) for url in info.resources if self.available(url, task_id)}
+        items: dict[str, str | None] = {}
+        if len(info.resources) > 1 or any(len(path) > 1 for path, _url in find_resources(data, self.keys)):
+            for path, url in find_resources(data, self.keys):
+                items.setdefault(url, _item(path))
+        links = {
+            url: self._path(url, task_id, items.get(url)) for url in info.resources if self.available(url, task_id)
+        }
         if not links:
             return raw
         return {**raw, "data": rewrite_resources(data, self.keys, links)}
 
-    def _path(self, url: str, task_id: Any) -> str:
+    def _path(self, url: str, task_id: Any, item: str | None) -> str:
         path = self.placed.get((url, task_id))
         if path is None:
             path = f"media/{self.names.stem(url, task_id)}{UniqueNames.extension(url, default='')}"
+            if self._owners.get(path, (url, task_id)) != (url, task_id):
+                # Another file of this task has that name (page.png of two folders): its item
+                # tells this one apart.
+                path = f"media/{self.names.stem(url, task_id, item or '0')}{UniqueNames.extension(url, default='')}"
+            self._owners[path] = (url, task_id)
             self.placed[(url, task_id)] = path
+            self.sources[(path, task_id)] = url
+            if item is not None:
+                self.items[path] = item
         return path
+
+    def source_of(self, path: str, task_id: Any) -> str | None:
+        """The URL a rewritten value (``media/<name>``) stands for, for a format that reads the
+        file (a time series labelled row by row) before it is placed."""
+        return self.sources.get((path, task_id))
+
+
+def _item(path: KeyPath) -> str | None:
+    """The item a resource is, from where it sits: its list indices (``("pages", 2, "url")`` ->
+    ``2``); None for a value that is in no list."""
+    indices = [str(step) for step in path if isinstance(step, int)]
+    return "-".join(indices) if indices else None
 
 
 class FilteredTasks:
@@ -117,7 +152,8 @@ def place_and_record(
     """
     old_files: Mapping[str, Any] = (previous or {}).get("files") or {}
     files: dict[str, dict[str, Any]] = {}
-    for relative, (path, local, old, task) in placed_from.items():
+    for relative, (path, local, old, task, item) in placed_from.items():
+        check_inside(relative)
         target = building / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         previous_entry = old_files.get(relative)
@@ -139,6 +175,8 @@ def place_and_record(
                 how = "copied"
         setattr(report, f"files_{how}", getattr(report, f"files_{how}") + 1)
         files[relative] = {"size": size, "sha256": sha256, "source": source, "task": task}
+        if item is not None:
+            files[relative]["item"] = _item_value(item)
         report.bytes_total += size
     for path in sorted(building.rglob("*")):
         relative = path.relative_to(building).as_posix()
@@ -155,6 +193,21 @@ def place_and_record(
     for relative, entry in files.items():
         entry["mtime_ns"] = os.lstat(building / relative).st_mtime_ns
     return files
+
+
+def check_inside(relative: str) -> None:
+    """Refuse a place for a file that is not a plain path inside the dataset (absolute, ``..``,
+    empty parts): whatever a format records, nothing is written outside the output folder."""
+    parts = relative.split("/")
+    if not relative or relative.startswith("/") or "\0" in relative or any(part in ("", ".", "..") for part in parts):
+        raise OutputError(f"refusing to place a file at {relative!r}: not a plain path inside the dataset")
+
+
+def _item_value(item: str) -> int | list[int]:
+    """An item as the manifest records it: its index (``2``), or its Repeater indices, outermost
+    first (``[0, 3]``)."""
+    indices = [int(part) for part in item.split("-")]
+    return indices[0] if len(indices) == 1 else indices
 
 
 def _same(entry: Mapping[str, Any] | None, sha256: str, size: int) -> bool:

@@ -12,23 +12,31 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ml_data.config import Settings
 from ml_data.converters import Format, get_format
-from ml_data.errors import FormatNotSupported, MlDataError
+from ml_data.errors import ConfigurationError, FormatNotSupported, MlDataError
 from ml_data.http import DEFAULT_POOL_SIZE, new_session
-from ml_data.jsonio import dumps
 from ml_data.labelstudio import LabelStudioClient, http_client
+from ml_data.pipeline.filters import (
+    FilterPass,
+    project_filters,
+    reader_filter,
+    server_filter,
+    server_left_out,
+    write_tasks,
+)
 from ml_data.pipeline.manifest import check_target, read_manifest
 from ml_data.pipeline.options import DatasetOptions
 from ml_data.pipeline.prefetch import Prefetcher
 from ml_data.pipeline.tasks import TaskInfo, TaskReader, assign_task_splits, scan_tasks
 from ml_data.resolvers.base import LocalFile
 from ml_data.resolvers.resolver import Resolver
+from ml_data.tasks.filtering import TaskFilter, parse_ids
 from ml_data.tasks.label_config import LabelConfig, parse_label_config
 from ml_data.tasks.model import read_tasks
 from ml_data.video.expand import FRAME_FORMATS, FramePlan, frame_plan
@@ -69,6 +77,9 @@ class Plan:
     temporary_export: bool = False
     #: a dataset without any item is written, not refused (a shard of a larger dataset)
     allow_empty: bool = False
+    #: what the filters left out (:meth:`~ml_data.pipeline.filters.FilterPass.summary`; empty
+    #: without filters)
+    filtered: Mapping[str, Any] = field(default_factory=dict)
 
     def discard(self) -> None:
         """Remove what preparing left behind (the downloaded export)."""
@@ -90,10 +101,13 @@ def prepare(
     snapshot: bool = False,
     progress: bool = False,
     allow_empty: bool = False,
+    task_filter: TaskFilter | None = None,
 ) -> Plan:
     """The :class:`Plan` of a dataset from ``source``: a project id (its export is downloaded and
     its resources resolved as it arrives) or an export file (with ``config``, its labeling config
     XML). ``out`` may not contain the export, the working directory or the files in ``protect``.
+    ``task_filter``: the filter an export's tasks go through (default: the options' filters, all
+    judged here; a ``view`` is refused, being a live project's).
 
     >>> options = DatasetOptions(format="coco")
     >>> plan = prepare("export.json", options, settings, out="data/coco", config=xml)  # doctest: +SKIP
@@ -108,13 +122,21 @@ def prepare(
     reader = TaskReader(
         parsed, options.convert_options(), options.split, stratify=bool(options.stratify), group_key=options.group_key
     )
-    tasks = scan_tasks(export, reader)
-    check_target(target, [("the export", export), *(("an input of this run", path) for path in protect)])
+    filtering = FilterPass(task_filter if task_filter is not None else reader_filter(options), options)
+    # Filtered: the tasks kept (as kept: other labels' regions taken out) are what the build reads.
+    converted = _filtered_copy(export, target, filtering) if filtering.filter.active else export
+    try:
+        tasks = scan_tasks(converted, reader)
+        check_target(target, [("the export", export), *(("an input of this run", path) for path in protect)])
+    except BaseException:
+        if converted != export:
+            converted.unlink(missing_ok=True)
+        raise
     previous = read_manifest(target)
     assign_task_splits(tasks, options, previous)
     return Plan(
         source=export,
-        export=export,
+        export=converted,
         out=target,
         options=options,
         format=fmt,
@@ -126,21 +148,44 @@ def prepare(
         manifest_source=dict(manifest_source) if manifest_source is not None else {"export": export.name},
         prefetched=dict(prefetched or {}),
         resolver=resolver,
+        temporary_export=converted != export,
         allow_empty=allow_empty,
+        filtered=filtering.summary(),
     )
+
+
+def _export_beside(target: Path) -> Path:
+    """A temporary export file beside the dataset folder (on its file system, never inside it)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target.parent / f".{target.name}.export-{uuid.uuid4().hex[:12]}.json"
+
+
+def _filtered_copy(export: Path, target: Path, filtering: FilterPass) -> Path:
+    """The tasks of ``export`` that ``filtering`` keeps, in a temporary file beside ``target``."""
+    copy = _export_beside(target)
+    try:
+        write_tasks(filtering.each(read_tasks(export).raw()), copy)
+    except BaseException:
+        copy.unlink(missing_ok=True)
+        raise
+    return copy
 
 
 def _check_config(
     fmt: Format, config: str | None, options: DatasetOptions
 ) -> tuple[LabelConfig | None, FramePlan | None]:
     """The parsed config, and the frame plan of video tasks; a config the format cannot express is
-    a :class:`FormatNotSupported` before anything is downloaded."""
+    a :class:`FormatNotSupported`, split names it cannot write a :class:`ConfigurationError`,
+    before anything is downloaded."""
     parsed = parse_label_config(config) if config else None
     # Video tasks are written as frame images: the formats see the config of those images.
     video = frame_plan(parsed, options.frames) if fmt.name in FRAME_FORMATS else None
     reason = fmt.check(video.config if video is not None else parsed)
     if reason is not None:
         raise FormatNotSupported(reason)
+    reason = fmt.check_splits(list(options.split or ()))
+    if reason is not None:
+        raise ConfigurationError(reason)
     return parsed, video
 
 
@@ -159,8 +204,9 @@ def _prepare_project(
     client = LabelStudioClient(settings)
     project = client.project(project_id)
     target = Path(out) if out is not None else Path("datasets") / f"project-{project_id}-{fmt.name}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    export = target.parent / f".{target.name}.export-{uuid.uuid4().hex[:12]}.json"
+    filtering = FilterPass(project_filters(client, project_id, options), options)
+    server = server_filter(options)
+    export = _export_beside(target)
     if resolver is None and options.workers <= DEFAULT_POOL_SIZE:
         resolver = Resolver(settings, http=client.http)
     if resolver is None:
@@ -179,23 +225,31 @@ def _prepare_project(
         # How the tasks come: the direct export in chunks of ids lets resources download while the
         # server exports the rest (a first run). A snapshot is faster on the server but arrives
         # whole: used to update an existing dataset, where few resources are new, and with
-        # predictions (the direct export lists them by id only).
-        use_snapshot = snapshot or options.predictions or previous is not None
-        chunks = None if use_snapshot else client.export_chunks(project_id)
-        if chunks is None:
-            client.export(project_id, export, snapshot=use_snapshot, full_predictions=options.predictions)
-            for raw in read_tasks(export).raw():
+        # predictions (the direct export lists them by id only). Label Studio's own filters (a
+        # Data Manager tab, finished tasks) are a snapshot's.
+        use_snapshot = snapshot or options.predictions or previous is not None or bool(server)
+        within = parse_ids(options.ids) if options.ids else None
+        chunks = None if use_snapshot else client.export_chunks(project_id, within=within)
+        if chunks is None and not filtering.filter.active:
+            client.export(
+                project_id, export, snapshot=use_snapshot, full_predictions=options.predictions, task_filter=server
+            )
+            for raw in filtering.each(read_tasks(export).raw()):
                 prefetcher.add(raw)
+        elif chunks is None:
+            # The tasks the filters keep, as kept, are what the build reads.
+            whole = export.with_name(export.name + ".all")
+            try:
+                client.export(
+                    project_id, whole, snapshot=use_snapshot, full_predictions=options.predictions, task_filter=server
+                )
+                write_tasks(_added(filtering.each(read_tasks(whole).raw()), prefetcher), export)
+            finally:
+                whole.unlink(missing_ok=True)
         else:
             # Written as one JSON array, which the converters read streaming.
-            with open(export, "wb") as handle:
-                separator = b"["
-                for chunk in chunks:
-                    for raw in chunk:
-                        handle.write(separator + dumps(raw))
-                        separator = b",\n"
-                        prefetcher.add(raw)
-                handle.write(b"[]" if separator == b"[" else b"]")
+            arriving = (raw for chunk in chunks for raw in chunk)
+            write_tasks(_added(filtering.each(arriving), prefetcher), export)
         logger.info("export of project %s done after %.1f s", project_id, time.monotonic() - started)
         prefetched = prefetcher.results()
         logger.info("%d resources resolved after %.1f s", len(prefetched), time.monotonic() - started)
@@ -205,6 +259,10 @@ def _prepare_project(
     finally:
         prefetcher.close()
     assign_task_splits(prefetcher.tasks, options, previous)
+    asked = server_left_out(client, project_id, options, project.task_count, filtering.received)
+    if chunks is not None and within is not None and project.task_count is not None:
+        # The chunks asked only for these ids: the others were never exported.
+        asked["ids"] = max(0, project.task_count - filtering.received)
     return Plan(
         source=project_id,
         export=export,
@@ -220,7 +278,15 @@ def _prepare_project(
         prefetched=prefetched,
         resolver=resolver,
         temporary_export=True,
+        filtered=filtering.summary(asked),
     )
+
+
+def _added(tasks: Iterable[Mapping[str, Any]], prefetcher: Prefetcher) -> Iterator[Mapping[str, Any]]:
+    """Each task handed to ``prefetcher`` (its resources start to resolve) as it passes."""
+    for raw in tasks:
+        prefetcher.add(raw)
+        yield raw
 
 
 __all__ = ["Plan", "Source", "prepare"]

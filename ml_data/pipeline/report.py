@@ -42,10 +42,20 @@ class DatasetReport:
     videos: dict[str, Any] = field(default_factory=dict)
     #: the dataset's folder as a URL when it was written to object storage (``out`` is local then)
     location: str | None = None
+    #: each filter given -> the tasks it left out (the first filter a task failed counts it)
+    left_out: dict[str, int] = field(default_factory=dict)
+    #: label -> the regions (or label values) of other labels than ``labels`` taken out
+    regions_dropped: dict[str, int] = field(default_factory=dict)
 
     @property
     def manifest(self) -> Path:
         return self.out / MANIFEST
+
+    def filters(self) -> dict[str, Any]:
+        """What the filters left out, as the manifest and ``as_dict`` show it (empty without filters)."""
+        if not self.left_out:
+            return {}
+        return {"left_out": dict(self.left_out), "regions_dropped": dict(self.regions_dropped)}
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +78,7 @@ class DatasetReport:
             "conversions": {name: report.as_dict() for name, report in self.conversions.items()},
             **({"videos": self.videos} if self.videos else {}),
             **({"location": self.location} if self.location else {}),
+            **self.filters(),
             "manifest": str(self.manifest),
         }
 
@@ -82,10 +93,15 @@ def why_empty_dataset(
     *,
     excluded: int = 0,
     failures: Mapping[str, str] | None = None,
+    left_out: Mapping[str, int] | None = None,
 ) -> str | None:
     """Why a dataset with no item at all is a failure (None: it has items, or its tasks simply
     have nothing to export yet): :func:`~ml_data.converters.base.why_nothing` over every split's
-    conversion (``as_dict()`` of each), with the ``excluded`` tasks whose resources failed."""
+    conversion (``as_dict()`` of each), with the ``excluded`` tasks whose resources failed.
+    No task at all after filters that ``left_out`` some: the filters say so."""
+    if tasks == 0 and left_out and any(left_out.values()):
+        counts = ", ".join(f"{name} {count}" for name, count in left_out.items() if count)
+        return f"the filters left out every task ({counts})"
     items = 0
     skipped: Counter[str] = Counter()
     for conversion in conversions:

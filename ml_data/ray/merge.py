@@ -88,6 +88,9 @@ class Merged:
     conversions: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
+    #: what the filters left out, as the manifest has it (empty without filters)
+    left_out: dict[str, int] = field(default_factory=dict)
+    regions_dropped: dict[str, int] = field(default_factory=dict)
 
 
 def merge_manifests(
@@ -98,11 +101,14 @@ def merge_manifests(
     output: str,
     root: str | None = None,
     created_at: str | None = None,
+    left_out: Mapping[str, int] | None = None,
 ) -> Merged:
     """Merge the shards whose manifest parts are in the folders ``parts`` (in the shards' order):
     their files through ``files``, their manifests into ``out`` (the dataset's ``manifest.json``).
     ``output``: where the dataset will be, named in its conversion reports; ``root``: the folder
-    of the files, relative to the prefix the manifest is committed at (object storage only)."""
+    of the files, relative to the prefix the manifest is committed at (object storage only).
+    ``left_out``: given when the run has filters, what the source left out before the shards
+    (Label Studio's own filters), over the shards' counts of the same filters."""
     if not parts:
         raise OutputError("no shard to merge")
     heads = [read_head(folder) for folder in parts]
@@ -114,6 +120,9 @@ def merge_manifests(
                 conversions.get(name), report, output if name == "all" else f"{output}/{name}"
             )
     merged = Merged(conversions=conversions, settings=first.get("settings") or {}, source=first.get("source") or {})
+    filters = _filters(heads, left_out)
+    merged.left_out = dict(filters.get("left_out") or {})
+    merged.regions_dropped = dict(filters.get("regions_dropped") or {})
     split = merged.settings.get("split")
     if isinstance(split, Mapping):
         merged.splits = {str(name): 0 for name in split}
@@ -140,8 +149,28 @@ def merge_manifests(
     for section in SECTIONS:
         out.write(b",\n  " + dumps(section) + b": ")
         _write_section(out, _section(parts, section, repeated[section], combined, files, merged))
-    out.write(b",\n  " + dumps("conversions") + b": " + _render(conversions, 1) + b"\n}")
+    out.write(b",\n  " + dumps("conversions") + b": " + _render(conversions, 1))
+    for key, value in filters.items():
+        out.write(b",\n  " + dumps(key) + b": " + _render(value, 1))
+    out.write(b"\n}")
     return merged
+
+
+def _filters(heads: Sequence[Mapping[str, Any]], left_out: Mapping[str, int] | None) -> dict[str, Any]:
+    """What the filters left out, the shards' counts added up (nothing without filters), with
+    ``left_out`` (the source's own counts) over them."""
+    totals: dict[str, dict[str, int]] = {}
+    for head in heads:
+        for key in ("left_out", "regions_dropped"):
+            for name, count in (head.get(key) or {}).items():
+                totals.setdefault(key, {})[name] = totals.get(key, {}).get(name, 0) + int(count)
+    found: dict[str, Any] = {}
+    if "left_out" in totals:
+        found = {"left_out": totals["left_out"], "regions_dropped": totals.get("regions_dropped", {})}
+    if left_out is not None:
+        found["left_out"] = {**(found.get("left_out") or {}), **left_out}
+        found.setdefault("regions_dropped", {})
+    return found
 
 
 def _section(

@@ -4,7 +4,8 @@ A write task builds a whole dataset of its own tasks; its manifest grows with th
 dataset's with the project. So that the driver never holds a manifest, each write task writes,
 beside its shard:
 
-- ``head.json``: the small fields (versions, source, settings, label config, conversion reports);
+- ``head.json``: the small fields (versions, source, settings, label config, conversion reports,
+  what the filters left out);
 - for each of ``tasks``, ``files`` and ``failures``: ``<section>.jsonl``, one ``[key, value]`` a
   line in the manifest's order, and ``<section>.sorted.jsonl``, the same lines sorted by key.
 
@@ -26,7 +27,16 @@ HEAD = "head.json"
 #: the manifest's fields that grow with the tasks, in the manifest's order
 SECTIONS = ("tasks", "files", "failures")
 #: the manifest's fields that do not
-HEAD_FIELDS = ("manifest_version", "ml_data_version", "source", "settings", "label_config", "conversions")
+HEAD_FIELDS = (
+    "manifest_version",
+    "ml_data_version",
+    "source",
+    "settings",
+    "label_config",
+    "conversions",
+    "left_out",
+    "regions_dropped",
+)
 
 
 def ordered(section: str) -> str:

@@ -37,6 +37,7 @@ from ml_data.jsonio import dumps
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.object_store import ObjectPrefix, new_run, parse_prefix
 from ml_data.pipeline.build import Build
+from ml_data.pipeline.filters import project_filters, reader_filter
 from ml_data.pipeline.manifest import check_target
 from ml_data.pipeline.options import DatasetOptions, parse_split, with_format
 from ml_data.pipeline.plan import prepare
@@ -47,6 +48,7 @@ from ml_data.ray.parts import write_parts
 from ml_data.ray.read import raw_task
 from ml_data.ray.resolve import local_file
 from ml_data.resolvers.base import LocalFile
+from ml_data.tasks.filtering import TaskFilter
 from ml_data.tasks.label_config import parse_label_config
 
 logger = logging.getLogger(__name__)
@@ -74,6 +76,8 @@ class DatasetSink(Datasink[ShardResult | None]):
         options: DatasetOptions,
         source: dict[str, Any],
         settings: Settings,
+        task_filter: TaskFilter | None = None,
+        left_out: Mapping[str, int] | None = None,
     ) -> None:
         self.prefix: ObjectPrefix | None = parse_prefix(str(out)) if isinstance(out, str) else None
         self.out = Path(out).absolute() if self.prefix is None else Path(self.prefix.path)
@@ -81,6 +85,8 @@ class DatasetSink(Datasink[ShardResult | None]):
         self.options = options
         self.source = source
         self.settings = settings
+        self.task_filter = task_filter if task_filter is not None else reader_filter(options)
+        self.left_out = dict(left_out or {})
         self.staging = self.out.parent / f".{self.out.name}.shards-{uuid.uuid4().hex[:12]}"
         self.run: RunFolder | None = None
         self.report: DatasetReport | None = None
@@ -139,6 +145,7 @@ class DatasetSink(Datasink[ShardResult | None]):
                 manifest_source=self.source,
                 prefetched=prefetched,
                 allow_empty=True,
+                task_filter=self.task_filter,
             )
             return Build(plan, self.settings).run()
         finally:
@@ -197,7 +204,14 @@ class DatasetSink(Datasink[ShardResult | None]):
         empty dataset refused before anything is committed."""
         parts = parts_named or [folder / f"{name}.parts" for name in names]
         with open(manifest, "wb") as handle:
-            merged = merge_manifests(parts, files, handle, output=self.location, root=root)
+            merged = merge_manifests(
+                parts,
+                files,
+                handle,
+                output=self.location,
+                root=root,
+                left_out=self.left_out if self.options.filtered else None,
+            )
         _refuse_empty(merged, self.prefix.url if self.prefix is not None else str(self.out))
         return merged
 
@@ -211,6 +225,7 @@ class DatasetSink(Datasink[ShardResult | None]):
             out=folder / "empty",
             config=self.config,
             manifest_source=self.source,
+            task_filter=self.task_filter,
         )
         Build(plan, self.settings).run()
         write_parts(folder / "empty", folder / "empty.parts")
@@ -244,7 +259,11 @@ def _refuse_empty(merged: Merged, out: str) -> None:
     """The rule single-machine fetch applies, to the merged dataset: no item at all is a
     :class:`NothingToWrite` (the shards, each alone, may hold nothing)."""
     empty = why_empty_dataset(
-        merged.tasks, merged.conversions.values(), excluded=merged.excluded, failures=merged.failures
+        merged.tasks,
+        merged.conversions.values(),
+        excluded=merged.excluded,
+        failures=merged.failures,
+        left_out=merged.left_out,
     )
     if empty is not None:
         raise NothingToWrite(f"{empty}; {out} is unchanged")
@@ -259,6 +278,8 @@ def _report(out: Path, format: str, merged: Merged, results: list[ShardResult]) 
     report.bytes_total = merged.bytes_total
     report.failures = dict(merged.failures)
     report.splits = dict(merged.splits)
+    report.left_out = dict(merged.left_out)
+    report.regions_dropped = dict(merged.regions_dropped)
     return report
 
 
@@ -281,6 +302,8 @@ def write_dataset(
     settings: Settings | None = None,
     concurrency: int | None = None,
     num_cpus: float = 0.5,
+    task_filter: TaskFilter | None = None,
+    left_out: Mapping[str, int] | None = None,
 ) -> DatasetReport:
     """Write ``ds`` (rows of :func:`read_tasks`, after :func:`resolve_resources` or not: a row's
     unresolved resources are resolved by its write task) as a ``format`` dataset at ``path``, with
@@ -292,7 +315,9 @@ def write_dataset(
     storage (``s3://bucket/datasets/p3``, ``gs://``, ``az://``; see :mod:`ml_data.object_store`
     for its layout: the files go to a run folder of their own, ``report.location``, and the
     manifest copied to ``<prefix>/manifest.json`` last commits them). ``num_cpus``: what each
-    write task reserves.
+    write task reserves. The options' filters are judged on the rows (a ``view`` is refused:
+    the rows are read already; ``fetch(project, engine="ray")`` asks Label Studio for a tab's
+    tasks); ``task_filter`` replaces them, ``left_out`` adds what the source left out already.
 
     >>> write_dataset(resolve_resources(read_tasks(project=3)), "data/yolo", format="yolo",
     ...               split="train=0.8,val=0.2", project=3)  # doctest: +SKIP
@@ -304,18 +329,34 @@ def write_dataset(
     if options.stratify or options.group_by:
         # Each write task sees only its shard: a split of all the tasks cannot be decided there.
         raise ConfigurationError("stratify and group_by are not supported with Ray yet: use the local engine")
+    if task_filter is None and options.view is not None:
+        raise ConfigurationError(
+            "view: write_dataset gets tasks already read; fetch(project, engine='ray') asks Label Studio "
+            "for a Data Manager tab's tasks"
+        )
     if project is not None:
         client = LabelStudioClient(settings)
+        if task_filter is None:
+            task_filter = project_filters(client, project, options, server=False)
         info = client.project(project)
         config = config if config is not None else info.label_config
         source = source or {"label_studio_url": client.base_url, "project": info.id, "title": info.title}
     if source is None:
         raise ConfigurationError("write_dataset needs project= or source= (what the manifest names as the source)")
-    reason = get_format(options.format).check(parse_label_config(config) if config else None)
+    fmt = get_format(options.format)
+    reason = fmt.check(parse_label_config(config) if config else None)
     if reason is not None:
         raise FormatNotSupported(reason)
     target = path if isinstance(path, str) else Path(path)
-    sink = DatasetSink(target, config=config, options=options, source=source, settings=settings)
+    sink = DatasetSink(
+        target,
+        config=config,
+        options=options,
+        source=source,
+        settings=settings,
+        task_filter=task_filter,
+        left_out=left_out,
+    )
     ds.write_datasink(sink, concurrency=concurrency, ray_remote_args={"num_cpus": num_cpus})
     assert sink.report is not None
     return sink.report

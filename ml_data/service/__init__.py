@@ -9,7 +9,8 @@ by :func:`ml_data.presign` opens its one /v1/resources file without it, until it
 fetches only from Label Studio and the allowlisted origins and buckets. Every POST body must be
 ``Content-Type: application/json``: a type an HTML form or a cross-site ``fetch`` can send without
 asking the service first (``text/plain``, form encodings) is refused, so no other web page can
-start a job, whatever the authentication.
+start a job, whatever the authentication; and a request a browser makes for another site's page
+(``Sec-Fetch-Site``, ``Origin``) is refused on every endpoint, so none can make it download.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from ml_data.errors import ConfigurationError
 from ml_data.labelstudio import http_client
 from ml_data.service import errors
 from ml_data.service.api import api
+from ml_data.service.browsers import check_not_cross_site
 from ml_data.service.config import ServiceSettings
-from ml_data.service.errors import ApiError
+from ml_data.service.errors import ApiError, ServerPaths
 from ml_data.service.guard import GuardedResolver, UrlGuard
 from ml_data.service.hosts import HostPolicy
 from ml_data.service.jobs import JobRegistry
@@ -66,7 +68,9 @@ def create_app(
     app.extensions["ml_data.jobs"] = JobRegistry()
     app.extensions["ml_data.trigger"] = trigger
     app.extensions["ml_data.accel_redirect"] = service.accel_redirect
-    app.extensions["ml_data.datasets_dir"] = service.datasets_dir or settings.cache_dir / "datasets"
+    datasets_dir = service.datasets_dir or settings.cache_dir / "datasets"
+    app.extensions["ml_data.datasets_dir"] = datasets_dir
+    app.extensions["ml_data.server_paths"] = ServerPaths.of(settings, datasets_dir=datasets_dir)
     app.extensions["ml_data.public_url"] = service.public_url
     hosts = HostPolicy.create(no_auth=service.no_auth, allowed_hosts=service.allowed_hosts)
     app.register_blueprint(api)
@@ -74,17 +78,29 @@ def create_app(
     errors.register(app)
 
     # In this order: the Host before anything else (a refused name learns nothing, not even
-    # whether a token is needed), then the token, then the body's type.
+    # whether a token is needed), then where a browser says the request comes from, then the
+    # token, then the body's type.
     @app.before_request
     def _check_host() -> None:
         g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
         g.host = hosts.check(request.headers.get("Host"), request.scheme)
 
     @app.before_request
+    def _refuse_other_sites() -> None:
+        try:
+            check_not_cross_site(request.headers, public_url=service.public_url)
+        except ApiError:
+            if not _is_signed_link():
+                raise
+            # A valid signed link is a credential of its own, made to be handed out: a page may
+            # show it. One that is not valid is refused here, with or without --no-auth.
+            check_signed_link(request.args, service.signing_key, time.time())
+
+    @app.before_request
     def _authenticate():  # type: ignore[no-untyped-def]
         if service.no_auth or request.path in _OPEN:
             return None
-        if request.path == "/v1/resources" and request.method in ("GET", "HEAD") and is_signed(request.args):
+        if _is_signed_link():
             # A link made by ml_data.presign: valid for its one resource and until it expires.
             check_signed_link(request.args, service.signing_key, time.time())
             return None
@@ -109,6 +125,11 @@ def create_app(
         return response
 
     return app
+
+
+def _is_signed_link() -> bool:
+    """The request claims to be a link made by :func:`ml_data.presign` (then it must be valid)."""
+    return request.path == "/v1/resources" and request.method in ("GET", "HEAD") and is_signed(request.args)
 
 
 __all__ = ["ServiceSettings", "create_app"]

@@ -1,13 +1,20 @@
-"""Every error as JSON ``{"error": code, "message": ...}`` with the status it deserves."""
+"""Every error as JSON ``{"error": code, "message": ...}`` with the status it deserves, and
+without the server's folders in it (:class:`ServerPaths`)."""
 
 from __future__ import annotations
 
+import copy
 import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, has_app_context, jsonify
 from werkzeug.exceptions import HTTPException
 
 from ml_data import errors
+from ml_data.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +52,75 @@ def status_of(exc: Exception) -> tuple[int, str]:
     return 500, "internal_error"
 
 
-def public_message(exc: errors.MlDataError) -> str:
-    """The message a client sees. A file missing here names only what was asked for: the
-    library's own message says which folder was searched, a path of this server that a client
-    has no business learning (and that tells an attacker where the files are)."""
+#: Where a folder's path ends in a message: a separator, a quote, punctuation or a full stop.
+_COMPONENT_END = r"(?=$|[/\s'\"\]\),:;]|\.(?:\s|$))"
+
+
+@dataclass(frozen=True)
+class ServerPaths:
+    """The server's folders, each with the setting a client sees in its place.
+
+    The library's messages name folders (the Local Files root a link leads out of, the full cache
+    folder), which helps whoever reads the log; a client has no business learning them, and they
+    tell an attacker where the files are. The URL a client sent is echoed as it was sent.
+    """
+
+    #: (the folder's spelling, a pattern matching it as a whole path component, its setting)
+    folders: tuple[tuple[re.Pattern[str], str], ...] = ()
+
+    @classmethod
+    def of(cls, settings: Settings, *, datasets_dir: Path) -> ServerPaths:
+        named: list[tuple[Path | None, str]] = [
+            (settings.local_files_root, "$LOCAL_FILES_DOCUMENT_ROOT"),
+            (settings.upload_dir, "$ML_DATA_UPLOAD_DIR"),
+            *((root, "$ML_DATA_LOCAL_ROOTS") for root in settings.extra_local_roots),
+            (datasets_dir, "$ML_DATA_SERVICE_DATASETS_DIR"),
+            (settings.cache_dir, "$ML_DATA_CACHE_DIR"),
+        ]
+        spellings: dict[str, str] = {}
+        for folder, name in named:
+            if folder is None:
+                continue
+            for spelling in (os.fspath(folder), os.path.abspath(folder), os.path.realpath(folder)):
+                spelling = spelling.rstrip("/")
+                if spelling:  # "/" is no folder of its own
+                    spellings.setdefault(spelling, name)
+        # The longest first: a folder inside another (datasets/ in the cache) is named as itself.
+        ordered = sorted(spellings.items(), key=lambda item: len(item[0]), reverse=True)
+        return cls(tuple((re.compile(re.escape(path) + _COMPONENT_END), name) for path, name in ordered))
+
+    def hide(self, text: str) -> str:
+        """``text`` with each folder (and anything beneath it) written with its setting."""
+        for pattern, name in self.folders:
+            text = pattern.sub(name, text)  # a name holds no backslash
+        return text
+
+
+def server_paths() -> ServerPaths:
+    """The app's :class:`ServerPaths` (none outside an app)."""
+    paths = current_app.extensions.get("ml_data.server_paths") if has_app_context() else None
+    return paths if isinstance(paths, ServerPaths) else ServerPaths()
+
+
+def public_message(exc: errors.MlDataError, paths: ServerPaths | None = None) -> str:
+    """The message a client sees: the server's folders replaced by their settings (``paths``,
+    default: the current app's). A file missing here names only what was asked for: the
+    library's own message says which folder was searched."""
     if isinstance(exc, errors.NotFound) and not isinstance(exc, errors.UpstreamError):
         return str(errors.NotFound("no such file", url=exc.url, task_id=exc.task_id))
-    return str(exc)
+    hidden = (paths or server_paths()).hide(exc.message)
+    if hidden == exc.message:
+        return str(exc)
+    shown = copy.copy(exc)  # the same type and fields: only the message differs
+    shown.message = hidden
+    return str(shown)
+
+
+def public_text(exc: BaseException, paths: ServerPaths) -> str:
+    """Any exception's text as a client may see it (a job's failure)."""
+    if isinstance(exc, errors.MlDataError):
+        return public_message(exc, paths)
+    return paths.hide(str(exc))
 
 
 def register(app: Flask) -> None:
@@ -62,7 +131,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(errors.MlDataError)
     def _ml_data(exc: errors.MlDataError):  # type: ignore[no-untyped-def]
         status, code = status_of(exc)
-        response = jsonify(error=code, message=public_message(exc))
+        message = public_message(exc)
+        if message != str(exc):  # the operator reads what the client was not told
+            logger.info("%s %s answered without server paths: %s", status, code, exc)
+        response = jsonify(error=code, message=message)
         if status == 503:
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response, status

@@ -1,4 +1,5 @@
-"""Background jobs (prefetch): a small pool, progress readable while they run."""
+"""Background jobs (prefetch): a small pool, progress readable while they run, each in the
+context of the app that started it (its settings, its error messages)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from flask import current_app, has_app_context
+
+from ml_data.service.errors import public_text, server_paths
 
 
 @dataclass
@@ -68,16 +74,20 @@ class JobRegistry:
             while len(self._jobs) > self._keep:
                 self._jobs.pop(next(iter(self._jobs)))
 
+        app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
+
         def run() -> None:
             job.state = "running"
-            try:
-                work(job, batch)
-                job.state = "done" if not job.failed else "done_with_errors"
-            except Exception as exc:  # noqa: BLE001 - a job's failure is reported, not raised
-                job.state = "failed"
-                job.errors.append({"error": type(exc).__name__, "message": str(exc)})
-            finally:
-                job.finished_at = time.time()
+            context: AbstractContextManager[Any] = app.app_context() if app is not None else nullcontext()
+            with context:
+                try:
+                    work(job, batch)
+                    job.state = "done" if not job.failed else "done_with_errors"
+                except Exception as exc:  # noqa: BLE001 - a job's failure is reported, not raised
+                    job.state = "failed"
+                    job.errors.append({"error": type(exc).__name__, "message": public_text(exc, server_paths())})
+                finally:
+                    job.finished_at = time.time()
 
         self._pool.submit(run)
         return job

@@ -20,7 +20,7 @@ from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline import DatasetOptions, fetch_project
 from ml_data.pipeline.archive import remove_stale_snapshots, snapshot_dataset, zip_stream
 from ml_data.resolvers import Resolver
-from ml_data.service.errors import ApiError
+from ml_data.service.errors import ApiError, server_paths
 from ml_data.service.jobs import Job, JobRegistry
 from ml_data.service.schemas import DATASET, parse_body
 from ml_data.tasks.label_config import parse_label_config
@@ -143,7 +143,8 @@ def build(project_id: int):  # type: ignore[no-untyped-def]
             "unchanged": report.unchanged,
             "files": report.files_linked + report.files_copied + report.files_kept,
             "bytes": report.bytes_total,
-            "failures": report.failures,
+            "failures": {url: server_paths().hide(message) for url, message in report.failures.items()},
+            **report.filters(),
             "download": f"/v1/datasets/{job.id}/download",
         }
 

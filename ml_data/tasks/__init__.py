@@ -15,6 +15,7 @@ from ml_data.tasks.model import Annotation, Region, Task, read_tasks, task_from_
 from ml_data.tasks.resources import (
     find_resources,
     looks_like_resource,
+    object_items,
     resource_keys,
     rewrite_resources,
     task_resources,
@@ -28,6 +29,7 @@ __all__ = [
     "Task",
     "find_resources",
     "looks_like_resource",
+    "object_items",
     "parse_label_config",
     "read_tasks",
     "resource_keys",

@@ -72,16 +72,66 @@ _VARIABLE = re.compile(r"\{\{\s*\w+\s*\}\}")
 
 @dataclass(frozen=True)
 class ObjectTag:
-    """A data tag: ``<Image name="img" value="$image"/>``; ``value_key`` is ``image``."""
+    """A data tag: ``<Image name="img" value="$image"/>``; ``value_key`` is ``image``.
+
+    An object may show several items of a task: every item of a list (``valueList="$images"``,
+    ``value_list``), or one per item of a ``<Repeater>`` it sits in (``flags``: the index flags of
+    the Repeaters around it, outermost first, as in ``name="page_{{idx}}"
+    value="$pages[{{idx}}].url"``)."""
 
     name: str
     type: str
     value: str
     value_type: str | None = None
+    #: every attribute as written (``timeColumn``, ``sep``, ...)
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    #: ``valueList="$images"``: the data key of a list, one item per entry
+    value_list: str | None = None
+    #: the ``indexFlag`` of each Repeater the tag is in, outermost first
+    flags: tuple[str, ...] = ()
 
     @property
     def value_key(self) -> str | None:
-        return self.value[1:] if self.value.startswith("$") else None
+        value = self.value or self.value_list or ""
+        return value[1:] if value.startswith("$") else None
+
+    @property
+    def data_path(self) -> str | None:
+        """Where the walk finds the tag's values: its key, with each Repeater index as ``[*]``
+        (``pages[*].url``; see :mod:`ml_data.tasks.resources`)."""
+        key = self.value_key
+        if key is None:
+            return None
+        for flag in self.flags:
+            key = key.replace(flag, "*")
+        return key
+
+    @property
+    def multiple(self) -> bool:
+        """Whether the tag shows several items of a task (a list, or inside a Repeater)."""
+        return bool(self.flags) or (not self.value and self.value_list is not None)
+
+    def item_of(self, to_name: str, item_index: object = None) -> tuple[int, ...] | None:
+        """The item of this tag a result is on: from its ``to_name`` (``page_2`` -> ``(2,)``,
+        inside a Repeater) and its ``item_index`` (a list); None when the result is on another
+        object."""
+        indices: tuple[int, ...] = ()
+        if self.flags:
+            found = _flag_pattern(self.name, self.flags).match(to_name)
+            if found is None:
+                return None
+            numbers = found.groupdict()
+            key = self.value_key or ""
+            # The item is the indices its value is read at, in the order the key uses them.
+            used = sorted((flag for flag in self.flags if flag in key), key=key.index)
+            groups = [_group(flag, self.flags) for flag in used]
+            indices = tuple(int(numbers[group]) for group in groups if numbers.get(group) is not None)
+        elif to_name != self.name:
+            return None
+        if self.value_list is not None and not self.value:
+            index = item_index if isinstance(item_index, int) and not isinstance(item_index, bool) else 0
+            indices += (index,)
+        return indices
 
 
 @dataclass(frozen=True)
@@ -108,9 +158,14 @@ class ControlTag:
     def label_values(self) -> tuple[str, ...]:
         return tuple(label.value for label in self.labels)
 
+    #: the ``indexFlag`` of each Repeater the tag is in, outermost first
+    flags: tuple[str, ...] = ()
+
     @property
     def pattern(self) -> re.Pattern[str] | None:
         """For tags inside a Repeater (``labels_{{idx}}``): the regex their results' names match."""
+        if self.flags:
+            return _flag_pattern(self.name, self.flags) if any(flag in self.name for flag in self.flags) else None
         if not _VARIABLE.search(self.name):
             return None
         parts = _VARIABLE.split(self.name)
@@ -160,6 +215,31 @@ class LabelConfig:
         return found
 
 
+def _group(flag: str, flags: tuple[str, ...]) -> str:
+    return f"i{flags.index(flag)}"
+
+
+def _flag_pattern(template: str, flags: tuple[str, ...]) -> re.Pattern[str]:
+    """The regex of a name with Repeater index flags in it: each flag is a whole number (Label
+    Studio writes the item's index, from 0, where the flag was); one flag seen twice must be the
+    same number."""
+    pieces = re.split("(" + "|".join(re.escape(flag) for flag in sorted(flags, key=len, reverse=True)) + ")", template)
+    seen: set[str] = set()
+    regex = []
+    for piece in pieces:
+        if piece in flags:
+            group = _group(piece, flags)
+            regex.append(f"(?P={group})" if group in seen else f"(?P<{group}>\\d+)")
+            seen.add(group)
+        else:
+            regex.append(re.escape(piece))
+    return re.compile("".join(regex) + r"\Z")
+
+
+#: Label Studio's index flag when a Repeater names none.
+DEFAULT_INDEX_FLAG = "{{idx}}"
+
+
 #: Largest explicit class id accepted: YOLO's classes.txt has a line for every id up to the largest.
 MAX_CATEGORY = 99_999
 
@@ -202,12 +282,28 @@ def parse_label_config(xml: str) -> LabelConfig:
         raise InvalidLabelConfig(f"the labeling config is not well-formed XML: {exc}") from None
     objects: dict[str, ObjectTag] = {}
     controls: dict[str, ControlTag] = {}
-    for element in root.iter():
-        _collect(element, objects, controls)
+    _visit(root, (), objects, controls)
     return LabelConfig(objects=objects, controls=controls, xml=xml)
 
 
-def _collect(element: Element, objects: dict[str, ObjectTag], controls: dict[str, ControlTag]) -> None:
+def _visit(
+    root: Element, flags: tuple[str, ...], objects: dict[str, ObjectTag], controls: dict[str, ControlTag]
+) -> None:
+    """Every tag in document order, each knowing the index flags of the Repeaters around it.
+    A loop with a stack of children, not recursion: a config may nest deeply."""
+    stack: list[tuple[Element, tuple[str, ...]]] = [(root, flags)]
+    while stack:
+        element, around = stack.pop()
+        _collect(element, around, objects, controls)
+        if element.tag == "Repeater":
+            flag = element.attrib.get("indexFlag") or DEFAULT_INDEX_FLAG
+            around = (*around, flag) if flag not in around else around
+        stack.extend((child, around) for child in reversed(list(element)))
+
+
+def _collect(
+    element: Element, flags: tuple[str, ...], objects: dict[str, ObjectTag], controls: dict[str, ControlTag]
+) -> None:
     tag, attrs = element.tag, element.attrib
     name = attrs.get("name")
     if not name:
@@ -219,9 +315,19 @@ def _collect(element: Element, objects: dict[str, ObjectTag], controls: dict[str
             if child.tag in _LABEL_CHILDREN and (child.attrib.get("value") or child.attrib.get("alias"))
         )
         to_names = tuple(part.strip() for part in attrs.get("toName", "").split(",") if part.strip())
-        controls[name] = ControlTag(name=name, type=tag, to_names=to_names, labels=labels, attributes=dict(attrs))
-    elif tag in OBJECT_TAGS and "value" in attrs:
-        objects[name] = ObjectTag(name=name, type=tag, value=attrs["value"], value_type=attrs.get("valueType"))
+        controls[name] = ControlTag(
+            name=name, type=tag, to_names=to_names, labels=labels, attributes=dict(attrs), flags=flags
+        )
+    elif tag in OBJECT_TAGS and ("value" in attrs or "valueList" in attrs):
+        objects[name] = ObjectTag(
+            name=name,
+            type=tag,
+            value=attrs.get("value", ""),
+            value_type=attrs.get("valueType"),
+            value_list=attrs.get("valueList"),
+            flags=flags,
+            attributes=dict(attrs),
+        )
 
 
 def _label(attrs: Mapping[str, str]) -> LabelInfo:

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from ml_data.jsonio import dumps
+from ml_data.tasks.filtering import label_name, value_labels
 from ml_data.tasks.identity import split_of
 from ml_data.tasks.model import Annotation
 
@@ -48,14 +49,8 @@ def task_labels(annotations: Iterable[Annotation]) -> frozenset[str]:
     found: set[str] = set()
     for annotation in annotations:
         for region in annotation.result:
-            for key, value in region.value.items():
-                if not (key.endswith("labels") or key in ("choices", "taxonomy")) or not isinstance(value, list):
-                    continue
-                for item in value:
-                    if isinstance(item, str):
-                        found.add(item)
-                    elif isinstance(item, list) and all(isinstance(part, str) for part in item):
-                        found.add("/".join(item))
+            for _key, values in value_labels(region.value):
+                found.update(name for name in map(label_name, values) if name is not None)
     return frozenset(found)
 
 

@@ -113,19 +113,19 @@ def interpolate(keyframes: Sequence[Keyframe], frames_count: int) -> list[FrameB
 def _between(first: Keyframe, nxt: Keyframe | None, frames_count: int) -> Iterable[FrameBox]:
     """The frames strictly after ``first`` up to the next keyframe (or up to ``frames_count``)."""
     count = (nxt.frame if nxt is not None else frames_count) - first.frame + 1
+    if nxt is None:
+        for step in range(1, count):
+            yield _box(first, first.frame + step, keyframe=False)
+        return
+    # Each field's two ends looked up once per pair of keyframes, not once per frame.
+    ends = [(getattr(first, name), getattr(nxt, name)) for name in BOX_FIELDS]
     for step in range(1, count):
         frame = first.frame + step
-        if nxt is not None and frame == nxt.frame:
+        if frame == nxt.frame:
             continue
         delta = step / max(1, count - 1)
-        if nxt is None:
-            yield _box(first, frame, keyframe=False)
-            continue
-        moved = {
-            name: (start if start == end else start + (end - start) * delta)
-            for name, start, end in ((name, getattr(first, name), getattr(nxt, name)) for name in BOX_FIELDS)
-        }
-        yield FrameBox(frame=frame, keyframe=False, **moved)
+        x, y, w, h, turn = [start if start == end else start + (end - start) * delta for start, end in ends]
+        yield FrameBox(frame, x, y, w, h, turn, False)
 
 
 def _box(source: Keyframe, frame: int, *, keyframe: bool) -> FrameBox:

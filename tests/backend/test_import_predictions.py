@@ -77,6 +77,8 @@ class FakeProject:
         return self._json(201, {"created": len(items)})
 
     def _one(self, request: Recorded):  # type: ignore[no-untyped-def]
+        if request.method == "GET":  # the project's predictions, as Label Studio lists them
+            return self._json(200, [{"id": number, **item} for number, item in enumerate(self.posted, 1)])
         item = json.loads(request.body)
         if item["task"] not in self.tasks:
             return self._json(400, {"task": ["Invalid pk"]})
@@ -420,3 +422,35 @@ def test_polygons_go_to_polygon_controls_and_boxes_to_box_controls():
     # Only a polygon control has "tree": the box goes there as its four corners.
     assert tree["type"] == "polygonlabels" and tree["value"]["points"] == [[0, 0], [50, 0], [50, 50], [0, 50]]
     assert (box["original_width"], box["original_height"]) == (200, 100)
+
+
+def test_existing_predictions_are_read_page_by_page_where_the_list_is_paged(tmp_path):
+    """A server that pages the prediction list (``results`` and ``next``) is read to its end; only
+    the version's predictions of the tasks asked about are kept."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from ml_data.backend.predictions.existing import existing_predictions, same_result
+    from ml_data.labelstudio import LabelStudioClient
+
+    pages = {
+        1: [{"id": 1, "task": 11, "model_version": "v1", "result": [{"value": {"x": 1}}]}, {"id": 2, "task": 99}],
+        2: [{"id": 3, "task": 12, "model_version": "v1", "result": []}, {"id": 4, "task": 12, "model_version": "v2"}],
+        3: [{"id": 5, "task": 11, "model_version": "undefined", "result": []}, "not an object"],
+    }
+
+    def listed(request: Recorded):  # type: ignore[no-untyped-def]
+        page = int(parse_qs(urlsplit(request.path).query).get("page", ["1"])[0])
+        body = {"results": pages[page], "next": f"/api/predictions/?page={page + 1}" if page < 3 else None}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+    with FileServer() as server:
+        server.add("/api/predictions/", handler=listed)
+        client = LabelStudioClient(
+            Settings(label_studio_url=server.origin, api_key=LEGACY_TOKEN, cache_dir=tmp_path / "cache")
+        )
+        found = existing_predictions(client, 3, {11, 12}, "v1")
+        unversioned = existing_predictions(client, 3, {11, 12}, None)
+    assert {task: [p.id for p in held] for task, held in found.items()} == {11: [1], 12: [3]}
+    assert {task: [p.id for p in held] for task, held in unversioned.items()} == {11: [5]}
+    assert same_result(({"value": {"x": 1.0}},), found[11][0].result)
+    assert not same_result([{"value": {"x": 1.5}}], found[11][0].result)

@@ -209,3 +209,67 @@ def test_the_command_line_dry_run_writes_what_would_be_posted(project, tmp_path,
     )
     assert all(item["model_version"] == "dry" for item in written)
     assert _predictions(project, "dry") == before  # nothing posted
+
+
+def _held(project: Project, model_version: str) -> dict[int, list[dict]]:
+    """The version's predictions on every annotated task, as Label Studio lists them."""
+    return {
+        task: found
+        for task, found in _predictions(project, model_version).items()
+        if task != project.tasks["unlabelled"]
+    }
+
+
+def test_an_import_run_again_posts_nothing_twice(project, tmp_path):
+    """Regression: a second run of the same import posted every prediction again, and Label Studio
+    kept both."""
+    settings = project.seeded.settings(tmp_path)
+    out = tmp_path / "yolo"
+    fetch_project(project.id, format="yolo", out=out, settings=settings)
+    first = import_predictions(out, project=project.id, format="yolo", model_version="again", settings=settings)
+    assert first.posted == first.predictions == 4 and first.already_posted == 0
+    held = _held(project, "again")
+    assert all(len(found) == 1 for found in held.values()), held
+    second = import_predictions(out, project=project.id, format="yolo", model_version="again", settings=settings)
+    assert second.predictions == 4 and second.posted == 0 and second.already_posted == 4
+    assert _held(project, "again") == held  # the same predictions, none added
+    # Another version is other predictions; a changed result is a new prediction beside the old.
+    other = import_predictions(out, project=project.id, format="yolo", model_version="again-2", settings=settings)
+    assert other.posted == 4 and other.already_posted == 0
+    label = next(path for path in sorted((out / "labels").rglob("*.txt")) if path.read_text().strip())
+    label.write_text(label.read_text() + "0 0.5 0.5 0.2 0.2\n")  # one more box on one image
+    changed = import_predictions(out, project=project.id, format="yolo", model_version="again", settings=settings)
+    assert changed.posted == 1 and changed.already_posted == 3
+    assert sorted(len(found) for found in _held(project, "again").values()) == [1, 1, 1, 2]
+    # Without a version: Label Studio's own empty one, matched the same way.
+    unversioned = [import_predictions(out, project=project.id, format="yolo", settings=settings) for _ in range(2)]
+    assert [(run.posted, run.already_posted) for run in unversioned] == [(4, 0), (0, 4)]
+
+
+def test_replace_deletes_the_versions_old_predictions_first(project, tmp_path, monkeypatch):
+    settings = project.seeded.settings(tmp_path)
+    out = tmp_path / "coco"
+    fetch_project(project.id, format="coco", out=out, settings=settings)
+    import_predictions(out, project=project.id, format="coco", model_version="swap", settings=settings)
+    for task, (old,) in _held(project, "swap").items():  # an older run's other answer beside it
+        body = {"task": task, "model_version": "swap", "result": old["result"][:1] or old["result"]}
+        project.seeded.api("POST", "/api/predictions/", json={**body, "score": 0.5})
+    kept = import_predictions(out, project=project.id, format="coco", model_version="keep", settings=settings)
+    assert kept.posted == 4
+    before_keep = _held(project, "keep")
+    monkeypatch.setenv("LABEL_STUDIO_URL", settings.label_studio_url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", settings.api_key)
+    args = ["import-predictions", str(out), "--format", "coco", "--project", str(project.id), "--model-version", "swap"]
+    dry = CliRunner().invoke(main, [*args, "--replace", "--dry-run", str(tmp_path / "dry.json")])
+    assert dry.exit_code == 0, dry.output
+    assert len(json.loads((tmp_path / "dry.json").read_text())) == 4  # everything would be posted
+    assert all(len(found) == 2 for found in _held(project, "swap").values())  # and nothing deleted
+    result = CliRunner().invoke(main, [*args, "--replace"])
+    assert result.exit_code == 0, result.output
+    assert "4 posted" in result.output and "replaced 8 earlier predictions" in result.output
+    swapped = _held(project, "swap")
+    assert all(len(found) == 1 for found in swapped.values()), swapped
+    assert _held(project, "keep") == before_keep  # other versions untouched
+    again = CliRunner().invoke(main, [*args, "--json"])
+    report = json.loads(again.output)
+    assert report["posted"] == 0 and report["already_posted"] == 4 and report["replaced"] == 0

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ml_data.converters import ConvertOptions, convert
-from ml_data.converters.brush_rle import rle_from_mask
 from ml_data.converters.coco_rle import mask_bbox, mask_rle
 from ml_data.errors import ConversionError
+from tests.support.exports import brush_result
 
 pycocotools = pytest.importorskip("pycocotools")
 from pycocotools import mask as coco_mask  # noqa: E402
@@ -29,17 +29,7 @@ CONFIG = (
 )
 
 
-def brush(region_id: str, mask: np.ndarray, label: str) -> dict:
-    height, width = mask.shape
-    return {
-        "id": region_id,
-        "from_name": "brush",
-        "to_name": "image",
-        "type": "brushlabels",
-        "original_width": width,
-        "original_height": height,
-        "value": {"format": "rle", "rle": rle_from_mask(mask), "brushlabels": [label]},
-    }
+brush = brush_result
 
 
 def task(task_id: int, regions: list[dict]) -> dict:

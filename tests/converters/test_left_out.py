@@ -31,6 +31,10 @@ IMAGE = (
 )
 TEXT = "<View><Text name='text' value='$text'/><Labels name='ner' toName='text'><Label value='PER'/></Labels></View>"
 AUDIO = "<View><Audio name='audio' value='$audio'/><TextArea name='said' toName='audio'/></View>"
+VIDEO = (
+    "<View><Video name='video' value='$video'/>"
+    "<TimelineLabels name='timeline' toName='video'><Label value='run'/></TimelineLabels></View>"
+)
 SIZE = {"original_width": 200, "original_height": 100}
 
 
@@ -84,9 +88,13 @@ def example(fmt: str, task_id: Any, url: str) -> tuple[dict, str]:
             "value": {"start": 0, "end": 4, "labels": ["PER"]},
         }
         return {"id": task_id, "data": {"text": f"Anna {url}"}, "annotations": [{"id": 1, "result": [result]}]}, TEXT
-    if fmt == "asr-manifest":
+    if fmt in ("asr-manifest", "hf-audiofolder"):
         said = {"from_name": "said", "to_name": "audio", "type": "textarea", "value": {"text": ["hello"]}}
         return {"id": task_id, "data": {"audio": url}, "annotations": [{"id": 1, "result": [said]}]}, AUDIO
+    if fmt == "timeline-csv":
+        value = {"ranges": [{"start": 2, "end": 4}], "timelinelabels": ["run"]}
+        segment = {"from_name": "timeline", "to_name": "video", "type": "timelinelabels", "value": value}
+        return {"id": task_id, "data": {"video": url}, "annotations": [{"id": 1, "result": [segment]}]}, VIDEO
     regions = {"yolo-seg": [polygon([[10, 10], [40, 10], [40, 40]])], "yolo-pose": [box(), keypoint()]}.get(
         fmt, [box()]
     )
@@ -162,7 +170,7 @@ DEGENERATE = {
 }
 
 
-@pytest.mark.parametrize("fmt", ["yolo", "yolo-obb", "yolo-pose", "voc", "coco"])
+@pytest.mark.parametrize("fmt", ["yolo", "yolo-obb", "yolo-pose", "voc", "coco", "hf-imagefolder"])
 @pytest.mark.parametrize("case", list(DEGENERATE))
 def test_degenerate_boxes_fail_or_are_reported_never_written_as_zero_boxes(tmp_path, fmt, case):
     """Regression: a box outside the image or of negative size became ``0 0 0 0 0`` in YOLO and
@@ -179,6 +187,9 @@ def test_degenerate_boxes_fail_or_are_reported_never_written_as_zero_boxes(tmp_p
         assert annotation["bbox"] == [20, 10, 40, 20]
     elif fmt == "voc":
         assert _items(tmp_path / "skip") == ["Annotations/a.xml"]
+    elif fmt == "hf-imagefolder":
+        (row,) = _hf_rows(tmp_path / "skip")
+        assert row["objects"]["bbox"] == [[20.0, 10.0, 40.0, 20.0]]
     else:
         assert _items(tmp_path / "skip") == ["classes.txt", "data.yaml", "labels/a.txt"]
 
@@ -226,7 +237,12 @@ NOTHING_CASES = {
     "yolo-pose": ([polygon(SQUARE), keypoint(parent=None)], [box(), keypoint()]),
     "voc": ([polygon(SQUARE), brush()], [box()]),
     "coco": ([ellipse()], [box(), brush()]),
+    "hf-imagefolder": ([polygon(SQUARE), brush()], [box()]),
 }
+
+
+def _hf_rows(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "train" / "metadata.jsonl").read_text().splitlines()]
 
 
 @pytest.mark.parametrize("fmt", list(NOTHING_CASES))
@@ -251,6 +267,8 @@ def test_an_image_with_nothing_the_format_holds_is_left_out_but_a_truly_empty_on
         written = " ".join(
             image["file_name"] for image in json.loads((tmp_path / "out" / "result.json").read_text())["images"]
         )
+    elif fmt == "hf-imagefolder":
+        written = " ".join(row["file_name"] for row in _hf_rows(tmp_path / "out"))
     assert "unexpressed" not in written and all(name in written for name in ("background", "indoor", "mixed"))
     # Every object left out is reported, by kind, once per object.
     left_out = sum(count for reason, count in report.skipped.items() if "left out of" in reason)
@@ -272,7 +290,7 @@ def _config_with_labels(names: list[str]) -> str:
 
 
 @pytest.mark.parametrize("bad", ["cat\ndog", "cat\r", "a\tb", "x\x85y", "line\u2028separator"])
-@pytest.mark.parametrize("fmt", ["yolo", "yolo-obb", "voc"])
+@pytest.mark.parametrize("fmt", ["yolo", "yolo-obb", "voc", "hf-imagefolder"])
 def test_a_class_name_with_a_line_break_is_refused_naming_the_label(tmp_path, fmt, bad):
     """Regression: a label value with a newline split classes.txt, so class 1 read as another name."""
     config = _config_with_labels(["bird", bad])

@@ -43,6 +43,7 @@ def test_the_options_are_the_users_choices_only():
         "category_start",
         "layout",
         "subsets",
+        "clips",
     }
     options = ConvertOptions(layout="standard", subsets=("train", "val"))
     assert pickle.loads(pickle.dumps(options)) == options and hash(options) == hash(ConvertOptions(**vars(options)))

@@ -141,3 +141,16 @@ def test_chunks_keep_their_urls_under_the_budget(client):
     assert client.export_chunks(3) is not None
     query = responses.calls[-1].request.url.split("?", 1)[1]
     assert 5000 < len(query) <= 6100
+
+
+@responses.activate
+def test_chunks_within_id_ranges_ask_only_for_those_ids(client):
+    """``--ids``: the chunks are cut to the ranges given, so the other tasks are never exported."""
+    first_task_page("tasks:id", 1, 1000)
+    first_task_page("-tasks:id", 1000, 1000)
+    assert client.export_id_ranges(3, chunk_size=100, within=[(50, 120), (990, 2000)]) == [
+        range(50, 101),
+        range(101, 121),
+        range(990, 1001),
+    ]
+    assert client.export_id_ranges(3, chunk_size=100, within=[(5000, 6000)]) == []

@@ -7,6 +7,7 @@ format.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from PIL import Image
@@ -21,6 +23,7 @@ from PIL import Image
 from ml_data.converters import ConvertOptions, convert
 from ml_data.pipeline import DatasetOptions, fetch_export
 from ml_data.tasks import split_of
+from tests.support.exports import brush_result
 
 CONFIG = (
     "<View><Image name='image' value='$image'/>"
@@ -183,6 +186,44 @@ def test_datumaro_imports_every_dataset_fetch_writes(served, settings, tmp_path,
         assert {subset: items for subset, (items, _) in counts.items()} == {k: v for k, v in expected.items() if v}
 
 
+BRUSH_CONFIG = (
+    "<View><Image name='image' value='$image'/>"
+    "<BrushLabels name='brush' toName='image'><Label value='cat'/><Label value='dog'/></BrushLabels></View>"
+)
+
+
+def brush_tasks(url_of) -> tuple[list[dict], dict[int, np.ndarray]]:  # type: ignore[no-untyped-def]
+    """One brush mask per image (80x60): a block, and for even tasks a second part."""
+    found, masks = [], {}
+    for n in range(1, COUNT + 1):
+        mask = np.zeros((60, 80), dtype=np.uint8)
+        mask[5 + n : 30 + n, 10 : 20 + 5 * n] = 255
+        if n % 2 == 0:
+            mask[45:55, 60:75] = 255
+        masks[n] = mask
+        result = [brush_result(f"m{n}", mask, "cat" if n % 2 else "dog")]
+        found.append({"id": n, "data": {"image": url_of(n)}, "annotations": [{"id": n, "result": result}]})
+    return found, masks
+
+
+def test_datumaro_reads_the_masks_of_a_fetched_brush_project_as_voc(served, settings, tmp_path):
+    from datumaro.components.annotation import AnnotationType
+    from datumaro.components.dataset import Dataset
+
+    task_list, masks = brush_tasks(served)
+    out = fetch(tmp_path, settings, task_list, "voc", split=SPLIT, config=BRUSH_CONFIG)
+    dataset = Dataset.import_from(str(out), "voc_segmentation")
+    assert [label.name for label in dataset.categories()[AnnotationType.label]] == ["background", "cat", "dog"]
+    seen = set()
+    for item in dataset:
+        n = int(item.id)
+        assert item.subset == split_of(n, SPLIT) and (out / "JPEGImages" / f"{n}.png").is_file()
+        (mask,) = [annotation for annotation in item.annotations if annotation.type == AnnotationType.mask]
+        assert mask.label == (1 if n % 2 else 2) and np.array_equal(mask.image.astype(bool), masks[n] > 0)
+        seen.add(n)
+    assert seen == set(range(1, COUNT + 1))
+
+
 # -- Ultralytics -----------------------------------------------------------------------------------
 
 
@@ -233,6 +274,34 @@ def test_ultralytics_builds_its_dataset_with_no_corrupt_labels(served, settings,
     data = check_det_dataset(str(out / "data.yaml"))
     dataset = YOLODataset(img_path=data["train"], data=data, task="detect", augment=False)
     assert len(dataset.labels) > 0 and all(label["cls"].size for label in dataset.labels)
+
+
+def test_fetched_yolo_seg_of_a_brush_project_fills_back_to_its_masks(served, settings, tmp_path):
+    """Each label line filled as Ultralytics' polygon2mask fills it (points times the image size,
+    int32, cv2.fillPoly) gives back the brush mask: one line per separate part."""
+    cv2 = pytest.importorskip("cv2")
+    task_list, masks = brush_tasks(served)
+    out = fetch(tmp_path, settings, task_list, "yolo-seg", split=SPLIT, config=BRUSH_CONFIG)
+    for n, mask in masks.items():
+        subset = split_of(n, SPLIT)
+        assert (out / "images" / subset / f"{n}.png").is_file()
+        lines = (out / "labels" / subset / f"{n}.txt").read_text().splitlines()
+        assert len(lines) == (2 if n % 2 == 0 else 1)
+        canvas = np.zeros((60, 80), dtype=np.uint8)
+        for line in lines:
+            values = line.split()
+            assert values[0] == ("0" if n % 2 else "1") and len(values) > 6
+            points = np.array(values[1:], dtype=np.float64).reshape(1, -1, 2) * (80, 60)
+            cv2.fillPoly(canvas, points.astype(np.int32), color=255)
+        assert np.array_equal(canvas, mask)
+    assert yaml.safe_load((out / "data.yaml").read_text())["names"] == {0: "cat", 1: "dog"}
+    if importlib.util.find_spec("ultralytics"):  # where installed (it brings torch): its own reading
+        from ultralytics.data.dataset import YOLODataset
+        from ultralytics.data.utils import check_det_dataset
+
+        data = check_det_dataset(str(out / "data.yaml"))
+        dataset = YOLODataset(img_path=data["train"], data=data, task="segment", augment=False)
+        assert dataset.labels and all(len(label["segments"]) for label in dataset.labels)
 
 
 # -- spaCy ------------------------------------------------------------------------------------------

@@ -240,9 +240,16 @@ def test_asr_manifest_places_audio_and_refers_to_it_relatively(file_server, sett
     export = write_export(tmp_path / "export.json", [task])
     out = tmp_path / "asr"
     fetch_export(export, format="asr-manifest", out=out, config=config, settings=settings)
-    # The dataset's own manifest.json is the file list; the ASR manifest is the format's output.
-    asr = json.loads((out / "manifest.json").read_text())
-    assert asr["files"]["audio/one.wav"]["size"] == len(buffer.getvalue())
+    # The dataset's own manifest.json is the file list; the ASR manifest, the format's output, is
+    # asr_manifest.json beside it.
+    files = json.loads((out / "manifest.json").read_text())["files"]
+    assert files["audio/one.wav"]["size"] == len(buffer.getvalue())
+    assert json.loads((out / "asr_manifest.json").read_text()) == {
+        "audio_filepath": "audio/one.wav",
+        "text": "hello",
+        "duration": 1.0,
+    }
+    assert files["asr_manifest.json"]["size"] == (out / "asr_manifest.json").stat().st_size
 
 
 def test_cli_fetch_from_an_export(file_server, images, monkeypatch, tmp_path):

@@ -25,6 +25,7 @@ from click.testing import CliRunner  # noqa: E402
 from pycocotools.coco import COCO  # noqa: E402
 
 from ml_data.cli import main  # noqa: E402
+from ml_data.errors import ConfigurationError  # noqa: E402
 from ml_data.pipeline import DatasetOptions, fetch_project  # noqa: E402
 from ml_data.tasks.model import read_tasks as read_export  # noqa: E402
 from ml_data.tasks.resources import task_resources  # noqa: E402
@@ -143,7 +144,7 @@ def _boxes(coco: dict) -> set[tuple]:
     }
 
 
-@pytest.mark.parametrize("fmt", ["yolo", "coco"])
+@pytest.mark.parametrize("fmt", ["yolo", "coco", "hf-imagefolder"])
 def test_write_dataset_equals_single_machine_fetch(cluster, seeded, tmp_path, fmt):
     from ml_data.ray import read_tasks, resolve_resources, write_dataset
 
@@ -178,7 +179,10 @@ def test_write_dataset_equals_single_machine_fetch(cluster, seeded, tmp_path, fm
     for relative in files_one:
         path = tmp_path / "ray" / relative
         assert path.stat().st_size == (tmp_path / "ray" / relative).stat().st_size
-        if fmt == "yolo" or not relative.endswith(".json"):
+        if relative.endswith("metadata.jsonl"):  # the same rows, in the order the shards came
+            lines = [sorted((tmp_path / out / relative).read_text().splitlines()) for out in ("single", "ray")]
+            assert lines[0] == lines[1], relative
+        elif fmt != "coco" or not relative.endswith(".json"):
             assert files_many[relative] == files_one[relative], relative
         else:  # COCO: the same images and boxes, ids numbered across shards
             coco_one = json.loads((tmp_path / "single" / relative).read_text())
@@ -188,6 +192,11 @@ def test_write_dataset_equals_single_machine_fetch(cluster, seeded, tmp_path, fm
                 assert sorted(item["id"] for item in coco_many[key]) == sorted(item["id"] for item in coco_one[key])
             index = COCO(str(path))  # the consumer reads it: ids unique, every box on an image
             assert sorted(index.getImgIds()) == sorted(item["id"] for item in coco_one["images"])
+    if fmt == "hf-imagefolder":  # the merged split folders load as datasets' splits, every row
+        from tests.support.hf_datasets import load_folder
+
+        loaded = load_folder("imagefolder", tmp_path / "ray", tmp_path / "hf-cache")
+        assert sum(split.num_rows for split in loaded.values()) == single.conversions["all"].items_written == 5
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".ray")]  # no staging left
 
 
@@ -306,3 +315,35 @@ def test_a_failed_resource_fails_the_dataset_or_leaves_its_task_out(cluster, tmp
     assert "excluded" in manifest["tasks"]["2"] and "excluded" not in manifest["tasks"]["1"]
     assert list(report.failures) == [files.url("/img/gone.png")]
     assert [task["id"] for task in json.loads((tmp_path / "skipped" / "result.json").read_text())] == [1]
+
+
+def test_filters_on_ray_give_the_single_machine_dataset(cluster, seeded, tmp_path):
+    """Label Studio's own filter (finished) through a snapshot read by the cluster, the rest
+    (labels) judged by each write task: the same tasks, regions, counts and manifest."""
+    from ml_data.pipeline import fetch
+    from ml_data.ray import read_tasks, write_dataset
+
+    settings = seeded.settings(tmp_path)
+    options = DatasetOptions(format="yolo", finished="only", labels="cat", split="train=0.5,val=0.5")
+    single = fetch(seeded.project, options, out=tmp_path / "single", settings=settings)
+    many = fetch(
+        seeded.project, options, engine="ray", address=cluster.address, out=tmp_path / "ray", settings=settings
+    )
+    cats = {task_id for task_id in sorted(seeded.originals)[:-1] if task_id % 2}
+    assert many.tasks == single.tasks == len(cats)
+    assert many.left_out == single.left_out == {"finished": 1, "labels": 5 - len(cats)}
+    one = json.loads((tmp_path / "single" / "manifest.json").read_text())
+    two = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    assert two["tasks"] == one["tasks"] and two["settings"] == one["settings"] and two["source"] == one["source"]
+    assert two["left_out"] == one["left_out"]
+    assert _files(tmp_path / "ray") == _files(tmp_path / "single")
+    assert not [p.name for p in tmp_path.iterdir() if ".export-" in p.name]  # the snapshot is removed
+
+    with pytest.raises(ConfigurationError, match="view"):
+        write_dataset(
+            read_tasks(project=seeded.project, settings=settings),
+            tmp_path / "view",
+            options=DatasetOptions(format="yolo", view=1),
+            project=seeded.project,
+            settings=settings,
+        )

@@ -39,8 +39,8 @@ def _project(count: int) -> list[dict]:
     return tasks
 
 
-def _shards(tmp_path: Path, tasks: list[dict], fmt: str, settings, count: int = 3) -> list[Path]:
-    options = DatasetOptions(format=fmt, split=parse_split("train=0.6,val=0.4"), on_error="skip")
+def _shards(tmp_path: Path, tasks: list[dict], fmt: str, settings, count: int = 3, **filters: object) -> list[Path]:
+    options = DatasetOptions(format=fmt, split=parse_split("train=0.6,val=0.4"), on_error="skip", **filters)
     shards = []
     for number in range(count):
         export = tmp_path / f"export-{number}.json"
@@ -158,3 +158,62 @@ def test_a_task_in_two_shards_is_an_error(tmp_path, settings):
             handle,
             output="o",
         )
+
+
+def test_the_filters_counts_are_added_up_as_the_in_memory_merge_added_them(tmp_path, settings):
+    """Shards built with filters: ``left_out`` and ``regions_dropped`` summed over the shards, after
+    ``conversions``, byte for byte as before; the source's own counts (Label Studio's filters) over them."""
+    shards = _shards(tmp_path, _project(40), "yolo", settings, labels=("cat", "dog"), ids="1-30")
+    heads = [json.loads((shard / "manifest.json").read_bytes()) for shard in shards]
+    assert all(head["left_out"] for head in heads)
+    shutil.copytree(tmp_path / "staging", tmp_path / "reference" / "staging")
+    (tmp_path / "reference" / "out").mkdir()
+    old = reference_merge(
+        [tmp_path / "reference" / "staging" / shard.name for shard in shards],
+        tmp_path / "reference" / "out",
+        tmp_path / "dataset",
+        format="yolo",
+        created_at=CREATED,
+    )
+    assert old["left_out"]["ids"] == 10 and sum(old["regions_dropped"].values()) > 0
+    assert list(old)[-3:] == ["conversions", "left_out", "regions_dropped"]
+    for side, source in (("plain", None), ("with-source", {"finished": 4, "ids": 99})):
+        shutil.copytree(tmp_path / "staging", tmp_path / side / "staging")
+        (tmp_path / side / "out").mkdir()
+        staged = [tmp_path / side / "staging" / shard.name for shard in shards]
+        parts = [shard.with_name(f"{shard.name}.parts") for shard in staged]
+        for shard, folder in zip(staged, parts, strict=True):
+            write_parts(shard, folder)
+        with open(tmp_path / side / "out" / "manifest.json", "wb") as handle:
+            merged = merge_manifests(
+                parts,
+                LocalShards(staged, tmp_path / side / "out", format="yolo"),
+                handle,
+                output=str(tmp_path / "dataset"),
+                created_at=CREATED,
+                left_out=source,
+            )
+        expected = dict(old)
+        if source is not None:  # as the driver put the source's counts over the merged manifest
+            expected["left_out"] = {**old["left_out"], **source}
+        written = (tmp_path / side / "out" / "manifest.json").read_bytes()
+        assert re.sub(rb'"mtime_ns": \d+', b"", written) == re.sub(
+            rb'"mtime_ns": \d+', b"", streaming.dumps(expected, indent=True)
+        )
+        assert merged.left_out == expected["left_out"] and merged.regions_dropped == old["regions_dropped"]
+
+
+def test_no_filters_no_filter_counts(tmp_path, settings):
+    """Without filters the manifest ends with ``conversions``, as before."""
+    shards = _shards(tmp_path, _project(12), "yolo", settings)
+    staged = [tmp_path / "staging" / shard.name for shard in shards]
+    parts = [shard.with_name(f"{shard.name}.parts") for shard in staged]
+    for shard, folder in zip(staged, parts, strict=True):
+        write_parts(shard, folder)
+    (tmp_path / "out").mkdir()
+    with open(tmp_path / "out" / "manifest.json", "wb") as handle:
+        merged = merge_manifests(
+            parts, LocalShards(staged, tmp_path / "out", format="yolo"), handle, output="o", created_at=CREATED
+        )
+    assert list(json.loads((tmp_path / "out" / "manifest.json").read_bytes()))[-1] == "conversions"
+    assert merged.left_out == {} and merged.regions_dropped == {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from tests.support.servers.processes import free_port, running
 TOKEN = "nginx-front-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BODY = os.urandom(300_000)
+NAME = "ml-data.test"
 PAGE = b"<script>fetch('/v1/info').then(r => r.text()).then(alert)</script>"
 
 
@@ -30,6 +32,7 @@ class Front:
     nginx: str
     service: str
     cache_dir: Path
+    nginx_port: int
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +56,15 @@ def front(origin: FileServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "ML_DATA_SERVICE_TOKEN": TOKEN,
         "ML_DATA_SERVICE_ALLOW": origin.origin,
         "ML_DATA_ACCEL_REDIRECT": ACCEL_LOCATION,
+        # A name only a client that kept the port (nginx's listening one) gets through with.
+        "ML_DATA_SERVICE_ALLOWED_HOSTS": f"{NAME}:{nginx_port}",
     }
     serve = [sys.executable, "-m", "ml_data.cli", "serve", "--host", "127.0.0.1", "--port", str(service_port)]
     with (
         running(serve, service_port, "ml-data serve", env=env),
         nginx_in_front(work, listen_port=nginx_port, service_port=service_port, cache_dir=cache_dir) as nginx,
     ):
-        yield Front(nginx, f"http://127.0.0.1:{service_port}", cache_dir)
+        yield Front(nginx, f"http://127.0.0.1:{service_port}", cache_dir, nginx_port)
 
 
 def resource(front: Front, origin: FileServer, path: str = "/photos/cat%20%C3%A9.jpg") -> str:
@@ -114,6 +119,26 @@ def test_the_services_file_headers_survive_the_redirect(front, origin):
         assert again.status_code in (206, 304)
         assert again.headers["X-Content-Type-Options"] == "nosniff"
         assert again.headers["Content-Security-Policy"] == "sandbox"
+
+
+def test_the_host_reaches_the_service_with_its_port(front, origin):
+    """Regression: nginx passed ``Host`` without its port (``$host``), so the service checked, and
+    built its links from, a name the client never used: ``ml-data.test:PORT`` arrived as
+    ``ml-data.test`` (port 80) and was refused."""
+    listed = requests.get(resource(front, origin), headers={**AUTH, "Host": f"{NAME}:{front.nginx_port}"}, timeout=30)
+    assert listed.status_code == 200 and listed.content == BODY
+    other_port = requests.get(resource(front, origin), headers={**AUTH, "Host": f"{NAME}:1"}, timeout=30)
+    assert other_port.status_code == 400 and other_port.json()["error"] == "host_not_allowed"
+    assert f"{NAME}:1" in other_port.json()["message"]
+    bare = requests.get(resource(front, origin), headers={**AUTH, "Host": NAME}, timeout=30)
+    assert bare.status_code == 400 and bare.json()["error"] == "host_not_allowed"
+    # An HTTP/1.0 client that sends no Host is still answered.
+    with socket.create_connection(("127.0.0.1", front.nginx_port), timeout=30) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
 
 
 def test_range_etag_and_not_modified_through_nginx(front, origin):

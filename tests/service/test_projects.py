@@ -136,3 +136,42 @@ def test_project_endpoints_without_label_studio_configured(settings):
     answer = client.get("/v1/projects/3/tasks", headers=AUTH)
     assert answer.status_code == 502 and answer.get_json()["error"] == "label_studio_not_configured"
     assert client.post("/v1/projects/3/datasets", json={"format": "yolo"}, headers=AUTH).status_code == 502
+
+
+def test_a_dataset_job_with_filters_reports_what_they_left_out(client, seeded):
+    ids = sorted(seeded.originals)
+    cats = {task_id for task_id in ids[:-1] if task_id % 2}
+    body = {"format": "yolo", "labels": ["cat"], "ids": f"{ids[0]}-{ids[-1]}", "finished": "only"}
+    job = finished(
+        client, client.post(f"/v1/projects/{seeded.project}/datasets", json=body, headers=AUTH).get_json()["id"]
+    )
+    assert job["state"] == "done", job
+    assert job["result"]["tasks"] == len(cats)
+    assert job["result"]["left_out"] == {"ids": 0, "finished": 1, "labels": len(ids) - 1 - len(cats)}
+    archive = zipfile.ZipFile(io.BytesIO(client.get(job["result"]["download"], headers=AUTH).data))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert {int(task_id) for task_id in manifest["tasks"]} == cats
+    assert manifest["settings"]["labels"] == ["cat"] and manifest["settings"]["finished"] == "only"
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"format": "yolo", "finished": "maybe"}, "finished"),
+        ({"format": "yolo", "ids": "9-3"}, "ids"),
+        ({"format": "yolo", "since": "last week"}, "since"),
+        ({"format": "yolo", "view": 0}, "view"),
+        ({"format": "yolo", "labels": []}, "labels"),
+    ],
+)
+def test_bad_filters_are_refused_naming_the_option(client, seeded, body, words):
+    answer = client.post(f"/v1/projects/{seeded.project}/datasets", json=body, headers=AUTH)
+    assert answer.status_code == 400 and words in answer.get_json()["message"]
+
+
+def test_the_openapi_document_publishes_the_filters(client):
+    document = client.get("/v1/openapi.json", headers=AUTH).get_json()
+    body = document["paths"]["/v1/projects/{project_id}/datasets"]["post"]["requestBody"]
+    properties = body["content"]["application/json"]["schema"]["properties"]
+    assert {"view", "finished", "reviewed", "labels", "annotator", "since", "ids"} <= set(properties)
+    assert properties["finished"]["enum"] == ["only", "exclude", None]

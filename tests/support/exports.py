@@ -1,4 +1,5 @@
-"""Synthetic Label Studio exports, deterministic by seed: NER texts and images with boxes.
+"""Synthetic Label Studio exports, deterministic by seed: NER texts and images with boxes; brush
+results of given masks.
 
 Used by the differential tests (small) and the converter benchmarks (100k tasks).
 """
@@ -9,6 +10,7 @@ import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 WORDS = "the a quick brown fox jumps over lazy dog in Paris with Anna and Google on Monday".split()
 NER_LABELS = ["PER", "ORG", "LOC", "DATE"]
@@ -118,6 +120,22 @@ def image_task(rng: random.Random, task_id: int, *, boxes: int = 5) -> dict:
         "data": {"image": f"/data/upload/1/img_{task_id:06d}.jpg"},
         "annotations": [_annotation(rng, task_id, 0, result)],
         "predictions": [],
+    }
+
+
+def brush_result(region_id: str, mask: Any, label: str, from_name: str = "brush") -> dict:
+    """A ``brushlabels`` result on ``image`` holding ``mask`` (a 2-D uint8 array) as Label Studio's RLE."""
+    from ml_data.converters.brush_rle import rle_from_mask
+
+    height, width = mask.shape
+    return {
+        "id": region_id,
+        "from_name": from_name,
+        "to_name": "image",
+        "type": "brushlabels",
+        "original_width": width,
+        "original_height": height,
+        "value": {"format": "rle", "rle": rle_from_mask(mask), "brushlabels": [label]},
     }
 
 

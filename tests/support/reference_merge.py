@@ -86,7 +86,20 @@ def _manifest(
         "files": {relative: entry for relative, entry in files.items() if relative != MANIFEST},
         "failures": failures,
         "conversions": conversions,
+        **_filters(manifests),
     }
+
+
+def _filters(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the shards' filters left out, added up (nothing without filters)."""
+    totals: dict[str, dict[str, int]] = {}
+    for manifest in manifests:
+        for key in ("left_out", "regions_dropped"):
+            for name, count in (manifest.get(key) or {}).items():
+                totals.setdefault(key, {})[name] = totals.get(key, {}).get(name, 0) + int(count)
+    if "left_out" not in totals:
+        return {}
+    return {"left_out": totals["left_out"], "regions_dropped": totals.get("regions_dropped", {})}
 
 
 def _add_reports(total: dict[str, Any] | None, report: Mapping[str, Any], output: Path) -> dict[str, Any]:

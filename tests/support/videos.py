@@ -3,6 +3,8 @@ with PyAV, with the keyframe tracks that follow them."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 from dataclasses import dataclass
 from fractions import Fraction
@@ -91,3 +93,78 @@ def find_square(pixels: np.ndarray, label: str) -> tuple[int, int, int, int] | N
 #: there by a disabled keyframe), blue crosses video 2 diagonally
 VIDEO_1 = (24, [Square("red", 1, 24, (8, 20), (132, 30)), Square("green", 1, 16, (40, 96), (100, 10))])
 VIDEO_2 = (20, [Square("blue", 1, 20, (130, 90), (10, 6))])
+
+
+CONFIG = """<View>
+  <Labels name="videoLabels" toName="video"><Label value="red"/><Label value="green"/><Label value="blue"/></Labels>
+  <Video name="video" value="$video" frameRate="24"/>
+  <VideoRectangle name="box" toName="video"/>
+</View>"""
+
+
+def tracks(count: int, squares: list[Square], *, prefix: str = "track") -> list[dict[str, Any]]:
+    """The ``videorectangle`` results following ``squares`` in a video of ``count`` frames: keyframes
+    at each square's first, middle and last frame; a track whose square leaves before the end is
+    ended there by a disabled keyframe."""
+    result = []
+    for index, square in enumerate(squares):
+        middle = (square.first + square.last) // 2
+        ends = square.last < count
+        sequence = [
+            square.keyframe(square.first),
+            square.keyframe(middle),
+            square.keyframe(square.last, enabled=not ends),
+        ]
+        result.append(
+            {
+                "id": f"{prefix}{index}",
+                "from_name": "box",
+                "to_name": "video",
+                "type": "videorectangle",
+                "value": {
+                    "sequence": sequence,
+                    "labels": [square.label],
+                    "framesCount": count,
+                    "duration": count / FPS,
+                },
+            }
+        )
+    return result
+
+
+def video_tasks() -> list[dict[str, Any]]:
+    """Two video tasks (``data:`` URIs), three tracks; green's track ends at frame 16 by a disabled
+    keyframe."""
+    tasks = []
+    for task_id, (count, squares) in ((1, VIDEO_1), (2, VIDEO_2)):
+        url = "data:video/mp4;base64," + base64.b64encode(encode_video(count, squares)).decode()
+        result = tracks(count, squares, prefix=f"track{task_id}")
+        tasks.append({"id": task_id, "data": {"video": url}, "annotations": [{"id": 10 + task_id, "result": result}]})
+    return tasks
+
+
+def interpolated_boxes(result: list[dict[str, Any]]) -> dict[tuple[int, str], dict[str, float]]:
+    """(frame, label) -> the box of each track in each frame, from results that hold every frame
+    (Label Studio's export with ``interpolate_key_frames``, or ``extract_key_frames``'s output)."""
+    found = {}
+    for region in result:
+        if region.get("type") != "videorectangle":
+            continue
+        for item in region["value"]["sequence"]:
+            found[(item["frame"], region["value"]["labels"][0])] = item
+    return found
+
+
+def expected_boxes(task: dict[str, Any]) -> dict[tuple[int, str], dict[str, float]]:
+    """(frame, label) -> the box Label Studio's interpolated export holds, by the SDK's own code."""
+    from label_studio_sdk._extensions.label_studio_tools.postprocessing.video import extract_key_frames
+
+    return interpolated_boxes(extract_key_frames(task["annotations"][0]["result"]))
+
+
+def video_sha8(video: bytes | dict[str, Any]) -> str:
+    """The start of a video's sha256 (of its bytes, or of a task's ``data:`` URI), which names its
+    frames in a dataset."""
+    if isinstance(video, dict):
+        video = base64.b64decode(video["data"]["video"].split(",", 1)[1])
+    return hashlib.sha256(video).hexdigest()[:8]

@@ -7,7 +7,8 @@
 Modules, one concern each: :mod:`~.model` (what a model said about an image, as fractions of it),
 :mod:`~.folder` (reading the output folder), :mod:`~.yolo`, :mod:`~.coco`, :mod:`~.voc` (the
 readers), :mod:`~.classes` (class ids to names), :mod:`~.matching` (image to task),
-:mod:`~.results` (detections to Label Studio results), :mod:`~.post`, :mod:`~.report`, and
+:mod:`~.results` (detections to Label Studio results), :mod:`~.existing` (what the project
+already holds), :mod:`~.post`, :mod:`~.report`, and
 :mod:`~.importer` (the whole run).
 """
 

@@ -4,7 +4,8 @@ Read every item of the folder (:mod:`~.yolo`, :mod:`~.coco`, :mod:`~.voc`), matc
 task (:mod:`~.matching`), turn its detections into Label Studio results with the project's own
 control names (:mod:`~.results`), and only then post them all (:mod:`~.post`) or write them to a
 file (a dry run). With the error policy ``fail`` a bad item stops the run before anything is
-posted; with ``skip`` it is left out and named in the report.
+posted; with ``skip`` it is left out and named in the report. What the project already holds
+(:mod:`~.existing`) is not posted again, so a run repeated adds nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from ml_data.backend.predictions.classes import read_class_names
 from ml_data.backend.predictions.coco import coco_files, read_coco
+from ml_data.backend.predictions.existing import delete_prediction, existing_predictions, same_result
 from ml_data.backend.predictions.matching import Candidate, TaskIndex
 from ml_data.backend.predictions.model import ImageItem, Item, ItemProblem, Unreadable, shown
 from ml_data.backend.predictions.post import Prediction, post_predictions
@@ -48,6 +50,7 @@ def import_predictions(
     dataset: str | os.PathLike[str] | None = None,
     dry_run: str | os.PathLike[str] | None = None,
     on_error: str = "fail",
+    replace: bool = False,
     settings: Settings | None = None,
 ) -> ImportReport:
     """Attach a model's output in ``folder`` (``format``: yolo, yolo-obb, yolo-seg, coco or voc) to
@@ -57,7 +60,9 @@ def import_predictions(
     ``manifest.json`` maps images to tasks and whose ``classes.txt``/``data.yaml``/COCO file name
     the classes; without a manifest, images are matched by the file names of the tasks' images.
     ``dry_run``: write the predictions to this JSON file (what the import API takes) instead of
-    posting them.
+    posting them. A prediction whose task already holds one of the same ``model_version`` with an
+    equal result is left out (``report.already_posted``); ``replace``: that version's predictions
+    of the tasks imported are deleted first instead (``report.replaced``; a dry run deletes nothing).
 
     >>> report = import_predictions("runs/detect/predict", project=3, format="yolo",
     ...                             dataset="datasets/project-3-yolo", model_version="yolo11n")  # doctest: +SKIP
@@ -80,12 +85,40 @@ def import_predictions(
     items = _items(source, format, reference, config, report)
     predictions = list(_predictions(items, index, targets, report, _Sizes(source, reference)))
     report.predictions = len(predictions)
+    predictions = _not_yet_posted(client, project, predictions, report, replace=replace, dry_run=dry_run is not None)
     if dry_run is not None:
         _write(Path(dry_run), [prediction.body for prediction in predictions])
         report.dry_run = str(dry_run)
     else:
         post_predictions(client, project, predictions, report)
     return report
+
+
+def _not_yet_posted(
+    client: LabelStudioClient,
+    project: int,
+    predictions: list[Prediction],
+    report: ImportReport,
+    *,
+    replace: bool,
+    dry_run: bool,
+) -> list[Prediction]:
+    """The predictions still to post: the version's old ones deleted first (``replace``, not in
+    a dry run), else those Label Studio already holds, the same result on the same task, left out."""
+    held = existing_predictions(client, project, {prediction.task for prediction in predictions}, report.model_version)
+    if replace:
+        if not dry_run:
+            for old in (old for olds in held.values() for old in olds):
+                delete_prediction(client, old)
+                report.replaced += 1
+        return predictions
+    kept = []
+    for prediction in predictions:
+        if any(same_result(prediction.body["result"], old.result) for old in held.get(prediction.task, ())):
+            report.already_posted += 1
+        else:
+            kept.append(prediction)
+    return kept
 
 
 def _task_index(

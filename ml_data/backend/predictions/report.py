@@ -30,6 +30,10 @@ class ImportReport:
     predictions: int = 0
     regions: int = 0
     posted: int = 0
+    #: predictions left out: their task already held one of the same version and result
+    already_posted: int = 0
+    #: the version's old predictions deleted first (``replace``)
+    replaced: int = 0
     #: the file a dry run wrote (nothing is posted then)
     dry_run: str | None = None
     skipped: Counter[str] = field(default_factory=Counter)
@@ -61,6 +65,8 @@ class ImportReport:
             "predictions": self.predictions,
             "regions": self.regions,
             "posted": self.posted,
+            "already_posted": self.already_posted,
+            "replaced": self.replaced,
             "dry_run": self.dry_run,
             "skipped": dict(self.skipped),
             "examples": [{"item": item, "reason": reason} for item, reason in self.examples],
