@@ -42,11 +42,11 @@ def _rules(_context: click.Context, _param: click.Parameter, values: tuple[str, 
 def stats(dataset: str, as_json: bool, min_box_pixels: float, rules: list[Rule]) -> None:
     """A look at a dataset before training.
 
-    DATASET is a COCO, YOLO or VOC folder in the standard layout (what fetch writes). Per split:
-    images, instances per class, images without objects, small boxes, boxes outside the image,
-    classes other splits have and this one lacks, class skew; and files with the same content,
-    within a split or across splits (a leak). The exit status is 1 when a --fail-on rule fires
-    or the dataset cannot be read, 2 for a rule that is not one.
+    DATASET is a COCO, YOLO, VOC or hf-imagefolder folder in the standard layout (what fetch
+    writes). Per split: images, instances per class, images without objects, small boxes, boxes
+    outside the image, classes other splits have and this one lacks, class skew; and files with
+    the same content, within a split or across splits (a leak). The exit status is 1 when a
+    --fail-on rule fires or the dataset cannot be read, 2 for a rule that is not one.
 
     \b
     ml-data stats datasets/project-3-yolo
@@ -104,6 +104,12 @@ def _print(result: DatasetStats) -> None:
         rows = [["class", *(_shown(split.name) for split in shown_splits)]]
         for name in result.classes:
             rows.append([_shown(name), *(str(split.instances.get(name, 0)) for split in shown_splits)])
+        click.echo("\n" + _table(rows))
+    if result.overall.mask_pixels is not None:
+        rows = [["mask pixels", *(_shown(split.name) for split in shown_splits)]]
+        rows.append(["(images with a mask)", *(str(split.mask_images) for split in shown_splits)])
+        for name in result.classes:
+            rows.append([_shown(name), *(str((split.mask_pixels or {}).get(name, 0)) for split in shown_splits)])
         click.echo("\n" + _table(rows))
     if not result.findings:
         click.echo("\nno findings")

@@ -122,6 +122,10 @@ class ConversionReport:
     #: path relative to the output -> the item of its task it is (``2``, ``0-3``), for the media
     #: of tasks with several images (pages, a list); a task's only image has none
     placed_items: dict[str, str] = field(default_factory=dict, repr=False)
+    #: video tasks written as frames: task id -> the video, the frames and fps decoded beside the
+    #: config's ``frameRate`` and the annotations' ``framesCount``, and what differs (as a fetch's
+    #: manifest records them)
+    videos: dict[str, Any] = field(default_factory=dict)
 
     def skip(self, task_id: Any, reason: str) -> None:
         self.skipped[reason] += 1
@@ -147,6 +151,7 @@ class ConversionReport:
             "skipped": dict(self.skipped),
             "warnings": self.warnings,
             "examples": [{"task_id": task_id, "reason": reason} for task_id, reason in self.examples],
+            **({"videos": self.videos} if self.videos else {}),
         }
 
 

@@ -8,10 +8,11 @@ dataset.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ml_data import errors
+from ml_data.jsonio import dumps
 from ml_data.labelstudio.client import LabelStudioClient
 
 
@@ -33,12 +34,24 @@ def check_view(client: LabelStudioClient, project_id: int, view_id: int) -> Mapp
     return view
 
 
-def count_tasks(client: LabelStudioClient, project_id: int, *, view: int | None = None) -> int | None:
-    """How many tasks the project (or its tab ``view``) shows in the Data Manager; None if the
-    answer does not say."""
+def count_tasks(
+    client: LabelStudioClient,
+    project_id: int,
+    *,
+    view: int | None = None,
+    ids: Sequence[tuple[int, int]] | None = None,
+) -> int | None:
+    """How many tasks the project (or its tab ``view``) shows in the Data Manager, of those with
+    ids in the (first, last) ranges ``ids`` if given; None if the answer does not say."""
     params: dict[str, Any] = {"project": int(project_id), "fields": "task_only", "page": 1, "page_size": 1}
     if view is not None:
         params["view"] = int(view)
+    if ids is not None:
+        items = [
+            {"filter": "filter:tasks:id", "operator": "in", "type": "Number", "value": {"min": low, "max": high}}
+            for low, high in ids
+        ]
+        params["query"] = dumps({"filters": {"conjunction": "or", "items": items}}).decode()
     body = client.json("GET", "api/tasks", params=params, what=f"counting tasks of project {project_id}")
     total = body.get("total") if isinstance(body, Mapping) else None
     return total if isinstance(total, int) and not isinstance(total, bool) else None

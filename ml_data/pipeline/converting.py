@@ -125,6 +125,7 @@ def _convert_frames(
             _place_frames(building, report, resolved, videos)
             if report.nothing_written is not None:
                 raise NothingToWrite(f"{report.nothing_written}; {out} is unchanged")
+    report.videos = decoded
     for task_id, record in decoded.items():
         for warning in record["warnings"]:
             report.warn(f"task {task_id}: {warning}")

@@ -280,6 +280,7 @@ SERVICE_OPTIONS = (
     "stratify",
     "group_by",
     "clips",
+    "frames",
     *FILTERS,
 )
 
@@ -312,6 +313,8 @@ def options_schema() -> dict[str, Any]:
         "stratify": {"type": ["string", "null"], "enum": [*CHOICES["stratify"], None]},
         "group_by": {"type": ["string", "null"], "pattern": "^data[.].", "maxLength": 205},
         "clips": {"type": "boolean"},
+        # checked by the same rule as ``--frames`` when the options are made (a message naming it)
+        "frames": {"type": "string", "maxLength": 100, "examples": ["keyframes", "all", "every=5"]},
         "view": {"type": ["integer", "null"], "minimum": 1, "maximum": 2**63 - 1},
         "finished": {"type": ["string", "null"], "enum": [*CHOICES["finished"], None]},
         "reviewed": {"type": ["string", "null"], "enum": [*CHOICES["reviewed"], None]},

@@ -14,6 +14,7 @@ import ray
 from ml_data.config import Settings
 from ml_data.errors import ConfigurationError
 from ml_data.labelstudio import LabelStudioClient
+from ml_data.labelstudio.lookups import count_tasks
 from ml_data.object_store import parse_prefix
 from ml_data.pipeline.filters import project_filters, server_filter, server_left_out
 from ml_data.pipeline.manifest import check_target
@@ -22,6 +23,7 @@ from ml_data.pipeline.report import DatasetReport
 from ml_data.ray.read import read_tasks
 from ml_data.ray.resolve import resolve_resources
 from ml_data.ray.write import write_dataset
+from ml_data.tasks.filtering import parse_ids
 from ml_data.tasks.model import read_tasks as read_export
 
 
@@ -60,7 +62,7 @@ def fetch_with_ray(
         check_target(target, [("the export", export), *(("an input of this run", path) for path in protect)])
     connect(address)
     actors = concurrency or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    task_filter, left_out, filtered = None, None, None
+    task_filter, left_out, filtered, ids = None, None, None, None
     try:
         if project is not None and server_filter(options):
             # Label Studio's own filters are a snapshot's: exported to a folder every node sees, then
@@ -73,10 +75,19 @@ def fetch_with_ray(
             client.export(project, filtered, full_predictions=options.predictions, task_filter=server_filter(options))
             received = sum(1 for _task in read_export(filtered).raw())
             left_out = server_left_out(client, project, options, total, received)
+        elif project is not None and options.ids:
+            # Only the tasks asked for are read; the others, never exported, are counted by Label Studio.
+            client = LabelStudioClient(settings)
+            ids = parse_ids(options.ids)
+            total, kept = client.project(project).task_count, count_tasks(client, project, ids=ids)
+            if total is not None and kept is not None:
+                left_out = {"ids": max(0, total - kept)}
+            else:
+                ids = None  # read every task, the write counts those it leaves out
         if filtered is not None:
             tasks = read_tasks(export=filtered, config=config, settings=settings)
         else:
-            tasks = read_tasks(project=project, export=export, config=config, settings=settings)
+            tasks = read_tasks(project=project, export=export, config=config, settings=settings, ids=ids)
         resolved = resolve_resources(tasks, concurrency=actors, threads=options.workers, settings=settings)
         source = None if project is not None else {"export": Path(export or "").name}
         return write_dataset(

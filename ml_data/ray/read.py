@@ -30,6 +30,7 @@ from ml_data.errors import ConfigurationError, InvalidExport
 from ml_data.jsonio import dumps, loads
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline.exports import whole_export
+from ml_data.tasks.filtering import IdRanges, in_ranges, parse_ids
 from ml_data.tasks.label_config import parse_label_config
 from ml_data.tasks.model import read_tasks as read_export
 from ml_data.tasks.reader import Unreadable, array_item_spans, array_items_of, first_char
@@ -123,10 +124,14 @@ class TaskDatasource(Datasource):
         config: str | None = None,
         settings: Settings | None = None,
         tasks_per_read: int | None = None,
+        ids: str | IdRanges | None = None,
     ) -> None:
         super().__init__()
         if sum(source is not None for source in (project, export, tasks)) != 1:
             raise ConfigurationError("read_tasks needs exactly one of project=, export= or tasks=")
+        if ids is not None and project is None:
+            raise ConfigurationError("ids= chooses the tasks of a project: give project= (filter a file when writing)")
+        self.ids: IdRanges | None = parse_ids(ids) if isinstance(ids, str) else ids
         self.settings = settings or Settings.from_env()
         self.project = project
         self.export = Path(export) if export is not None else None
@@ -172,13 +177,18 @@ class TaskDatasource(Datasource):
 
     def _project_plans(self) -> list[_Plan]:
         assert self.project is not None
-        settings, project = self.settings, self.project
-        ranges = LabelStudioClient(settings).export_id_ranges(project, chunk_size=self.tasks_per_read)
+        settings, project, ids = self.settings, self.project, self.ids
+        client = LabelStudioClient(settings)
+        # Only the ranges of ids asked for are exported (cut to ``ids``), as the chunked export does.
+        ranges = client.export_id_ranges(project, chunk_size=self.tasks_per_read, within=ids)
         source = f"project {project}"
         if ranges is None:
             # Ids too sparse for ranges: one read task exports the project in one piece.
-            return [_Plan(lambda: whole_export(LabelStudioClient(settings), project), None, None, source)]
-        return [_Plan(functools.partial(_export_ids, settings, project, ids), len(ids), None, source) for ids in ranges]
+            return [_Plan(functools.partial(_whole, settings, project, ids), None, None, source)]
+        return [
+            _Plan(functools.partial(_export_ids, settings, project, chunk), len(chunk), None, source)
+            for chunk in ranges
+        ]
 
     def _export_plans(self) -> list[_Plan]:
         export = self.export
@@ -207,6 +217,13 @@ def _grouped(spans: Iterable[tuple[int, int]], size: int) -> Iterator[tuple[int,
         yield first, last, count
 
 
+def _whole(settings: Settings, project: int, ids: IdRanges | None) -> Iterator[Mapping[str, Any]]:
+    """The project exported in one piece, only the tasks with ``ids`` passed on (when given)."""
+    for raw in whole_export(LabelStudioClient(settings), project):
+        if ids is None or in_ranges(raw.get("id"), ids):
+            yield raw
+
+
 def _export_ids(settings: Settings, project: int, ids: range) -> list[Mapping[str, Any]]:
     return LabelStudioClient(settings).export_ids(project, ids)
 
@@ -226,6 +243,7 @@ def read_tasks(
     config: str | None = None,
     settings: Settings | None = None,
     tasks_per_read: int | None = None,
+    ids: str | IdRanges | None = None,
     num_cpus: float = 0.25,
     override_num_blocks: int | None = None,
 ) -> Dataset:
@@ -237,14 +255,21 @@ def read_tasks(
     ``tasks_per_read``: tasks per read task (default: the chunks of the export API, and
     :data:`EXPORT_TASKS_PER_READ` for a file). ``num_cpus``: what each read task reserves (it
     mostly waits for Label Studio or the disk; a whole CPU per read task would leave none to the
-    resolving actors on small nodes).
+    resolving actors on small nodes). ``ids``: only the project's tasks with these ids
+    (``"1-900,1200"``, or (first, last) ranges), the only ones asked of Label Studio.
 
     >>> ds = read_tasks(project=3)  # doctest: +SKIP
     >>> ds.take(1)[0]["resources"]  # doctest: +SKIP
     ['/data/upload/3/a.jpg']
     """
     source = TaskDatasource(
-        project=project, export=export, tasks=tasks, config=config, settings=settings, tasks_per_read=tasks_per_read
+        project=project,
+        export=export,
+        tasks=tasks,
+        config=config,
+        settings=settings,
+        tasks_per_read=tasks_per_read,
+        ids=ids,
     )
     return read_datasource(source, num_cpus=num_cpus, override_num_blocks=override_num_blocks)
 

@@ -1,9 +1,9 @@
 """A look at a dataset before training: ``dataset_stats(path)`` and ``ml-data stats DATASET``.
 
-For a dataset folder in the standard layout ml-data writes (COCO, the four YOLO variants, VOC):
-per split, the images, the instances of each class, the images without objects, the boxes with a
-side under ``min_box_pixels`` or reaching outside their image, the classes missing from a split
-that others have, and the class skew; across splits, the files with the same content (sha256), a
+For a dataset folder in the standard layout ml-data writes (COCO, the four YOLO variants, VOC,
+hf-imagefolder): per split, the images, the instances of each class, the images without objects,
+the boxes with a side under ``min_box_pixels`` or reaching outside their image, the classes
+missing from a split that others have, and the class skew; across splits, the files with the same content (sha256), a
 file in two splits being a leak. The dataset's ``manifest.json``, when it has one, gives the
 format, the split names and the sha256s (of the files it still describes); otherwise the layout
 is read as it is.
@@ -13,9 +13,9 @@ XML is parsed with defusedxml, and what a file gets wrong is a ``malformed`` fin
 an :class:`~ml_data.errors.InvalidDataset` when the layout itself cannot be read.
 
 Modules: :mod:`~ml_data.stats.model` (the frozen results and their JSON form), one reader per
-format (:mod:`~ml_data.stats.coco`, :mod:`~ml_data.stats.yolo`, :mod:`~ml_data.stats.voc`) and
-:mod:`~ml_data.stats.layout` choosing among them, :mod:`~ml_data.stats.compute` (the counting),
-:mod:`~ml_data.stats.rules` (``--fail-on``).
+format (:mod:`~ml_data.stats.coco`, :mod:`~ml_data.stats.yolo`, :mod:`~ml_data.stats.voc`,
+:mod:`~ml_data.stats.hf_imagefolder`) and :mod:`~ml_data.stats.layout` choosing among them,
+:mod:`~ml_data.stats.compute` (the counting), :mod:`~ml_data.stats.rules` (``--fail-on``).
 """
 
 from __future__ import annotations

@@ -52,9 +52,14 @@ class _Tally:
     small: _Seen = field(default_factory=_Seen)
     outside: _Seen = field(default_factory=_Seen)
     instances: Counter[str] = field(default_factory=Counter)
+    mask_images: int = 0
+    mask_pixels: Counter[str] = field(default_factory=Counter)
 
     def add(self, entry: ImageEntry, min_box_pixels: float) -> None:
         self.images += 1
+        if entry.mask is not None:
+            self.mask_images += 1
+            self.mask_pixels.update(entry.mask)
         if not entry.objects:
             self.empty.add(entry.path)
         for box in entry.objects:
@@ -72,11 +77,13 @@ class _Tally:
         self.objects += other.objects
         self.unmeasured += other.unmeasured
         self.instances.update(other.instances)
+        self.mask_images += other.mask_images
+        self.mask_pixels.update(other.mask_pixels)
         self.empty.extend(other.empty)
         self.small.extend(other.small)
         self.outside.extend(other.outside)
 
-    def stats(self, name: str, classes: tuple[str, ...], missing: tuple[str, ...]) -> SplitStats:
+    def stats(self, name: str, classes: tuple[str, ...], missing: tuple[str, ...], masks: bool) -> SplitStats:
         present = [count for count in self.instances.values() if count]
         return SplitStats(
             name=name,
@@ -89,6 +96,8 @@ class _Tally:
             instances={label: self.instances[label] for label in classes},
             missing_classes=missing,
             skew=max(present) / min(present) if present else None,
+            mask_images=self.mask_images if masks else None,
+            mask_pixels={label: self.mask_pixels[label] for label in classes} if masks else None,
         )
 
 
@@ -99,6 +108,7 @@ def compute(listing: Listing, *, path: str, manifest: bool, min_box_pixels: floa
     #: (reason, split) -> where it occurs
     problems: dict[tuple[str, str | None], _Seen] = {}
     classes = dict.fromkeys(listing.classes)
+    masks = listing.masks
     for record in listing.records:
         if isinstance(record, Problem):
             problems.setdefault((record.reason, record.split), _Seen()).add(record.where())
@@ -106,6 +116,10 @@ def compute(listing: Listing, *, path: str, manifest: bool, min_box_pixels: floa
         tallies.setdefault(record.split, _Tally()).add(record, min_box_pixels)
         for box in record.objects:
             classes.setdefault(box.label)
+        if record.mask is not None:
+            masks = True
+            for label in record.mask:
+                classes.setdefault(label)
         if record.sha256 is not None:
             by_content.setdefault(record.sha256, []).append(ItemRef(record.split, record.path))
     names = tuple(classes)
@@ -113,7 +127,7 @@ def compute(listing: Listing, *, path: str, manifest: bool, min_box_pixels: floa
     for tally in tallies.values():
         overall.merge(tally)
     splits = tuple(
-        tally.stats(name, names, _missing(name, tallies, names) if len(tallies) > 1 else ())
+        tally.stats(name, names, _missing(name, tallies, names) if len(tallies) > 1 else (), masks)
         for name, tally in tallies.items()
     )
     duplicates = tuple(DuplicateGroup(sha256, tuple(refs)) for sha256, refs in by_content.items() if len(refs) > 1)
@@ -132,7 +146,7 @@ def compute(listing: Listing, *, path: str, manifest: bool, min_box_pixels: floa
         min_box_pixels=min_box_pixels,
         classes=names,
         splits=splits,
-        overall=overall.stats("all", names, ()),
+        overall=overall.stats("all", names, (), masks),
         unused_classes=unused,
         duplicates=duplicates,
         findings=tuple(findings),

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from ml_data.errors import InvalidDataset
 from ml_data.stats.coco import read_coco
 from ml_data.stats.files import DatasetFiles
+from ml_data.stats.hf_imagefolder import read_hf_imagefolder, split_folders
 from ml_data.stats.model import Listing
 from ml_data.stats.voc import read_voc
 from ml_data.stats.yolo import read_yolo
@@ -24,6 +25,7 @@ READERS: Mapping[str, Callable[[DatasetFiles, str], Listing]] = MappingProxyType
         "yolo-obb": read_yolo,
         "yolo-seg": read_yolo,
         "yolo-pose": read_yolo,
+        "hf-imagefolder": read_hf_imagefolder,
     }
 )
 
@@ -56,14 +58,17 @@ def detect(files: DatasetFiles) -> str:
     top = files.listing("")[0]
     if files.is_dir("labels") or (files.is_dir("images") and ("classes.txt" in top or "data.yaml" in top)):
         return "yolo"
+    if "classes.txt" in top and split_folders(files):
+        return "hf-imagefolder"
     if "result.json" in top or files.is_dir("Annotations"):
         raise InvalidDataset(
             f"{files.root} has Label Studio's layout; stats reads the standard one (fetch's default, "
             "or convert --layout standard)"
         )
     raise InvalidDataset(
-        f"{files.root} is not a COCO (annotations/instances_*.json), VOC (Annotations/, ImageSets/Main/) "
-        "or YOLO (images/, labels/) dataset in the standard layout"
+        f"{files.root} is not a COCO (annotations/instances_*.json), VOC (Annotations/, ImageSets/Main/), "
+        "YOLO (images/, labels/) or hf-imagefolder (<split>/metadata.jsonl, classes.txt) dataset in the "
+        "standard layout"
     )
 
 

@@ -45,6 +45,9 @@ class ImageEntry:
     path: str
     sha256: str | None
     objects: tuple[Box, ...] = ()
+    #: the image's segmentation mask, when the dataset has one for it: pixels per class
+    #: (background and void left out)
+    mask: Mapping[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ class Listing:
     classes: tuple[str, ...]
     splits: tuple[str, ...]
     records: Iterable[ImageEntry | Problem]
+    #: the layout has segmentation masks (their counts are given, zeros included)
+    masks: bool = False
 
 
 # -- what dataset_stats returns ------------------------------------------------------------------
@@ -97,8 +102,15 @@ class SplitStats:
     instances: Mapping[str, int]
     missing_classes: tuple[str, ...]
     skew: float | None
+    #: images with a segmentation mask, and the mask pixels of each class (None: the dataset has
+    #: no masks; VOC's ``SegmentationClass/``)
+    mask_images: int | None = None
+    mask_pixels: Mapping[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        masks = (
+            {} if self.mask_pixels is None else {"mask_images": self.mask_images, "mask_pixels": dict(self.mask_pixels)}
+        )
         return {
             "name": self.name,
             "images": self.images,
@@ -110,6 +122,7 @@ class SplitStats:
             "instances": dict(self.instances),
             "missing_classes": list(self.missing_classes),
             "skew": self.skew,
+            **masks,
         }
 
 

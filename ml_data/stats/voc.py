@@ -1,6 +1,8 @@
 """Pascal VOC's standard layout: ``ImageSets/Main/<split>.txt`` lists each split's images by
 stem, ``Annotations/<stem>.xml`` describes one (its ``<filename>`` in ``JPEGImages/``), and
-``labelmap.txt`` names the classes.
+``labelmap.txt`` names the classes. With ``SegmentationClass/``, an image's ``<stem>.png`` there is
+its class mask (a palette PNG whose pixel values are the lines of ``labelmap.txt``, 0 background
+and 255 void), counted in pixels per class.
 
 The XML is untrusted: parsed with defusedxml (no entity expansion, no external entities). An
 annotation file that is missing, not well-formed, or lacks what VOC requires is a problem of the
@@ -10,8 +12,10 @@ first column, a box from 1 to ``width`` fills the image).
 
 from __future__ import annotations
 
+import io
 import math
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from defusedxml import DefusedXmlException
@@ -22,6 +26,9 @@ from ml_data.stats.files import DatasetFiles, FileFault, member
 from ml_data.stats.model import Box, ImageEntry, Listing, Problem
 
 _LISTS = "ImageSets/Main"
+_MASKS = "SegmentationClass"
+#: VOC's "void" (a boundary band): in no class
+_VOID = 255
 
 
 def read_voc(files: DatasetFiles, variant: str = "voc") -> Listing:
@@ -33,26 +40,29 @@ def read_voc(files: DatasetFiles, variant: str = "voc") -> Listing:
     manifest_splits = files.manifest.splits if files.manifest is not None else ()
     splits = [*(name for name in manifest_splits if name in found), *sorted(set(found) - set(manifest_splits))]
 
+    lines = _labelmap_lines(files)
+    masks = lines if files.is_dir(_MASKS) else None
+
     def records() -> Iterator[ImageEntry | Problem]:
         for split in splits:
-            yield from _split_records(files, split)
+            yield from _split_records(files, split, masks)
 
-    return Listing(format=variant, classes=_labelmap(files), splits=tuple(splits), records=records())
+    classes = tuple(dict.fromkeys(name for name in lines if name and name != "background"))
+    return Listing(format=variant, classes=classes, splits=tuple(splits), records=records(), masks=masks is not None)
 
 
-def _labelmap(files: DatasetFiles) -> tuple[str, ...]:
-    """The class names of ``labelmap.txt`` (``name:color:parts:actions``), background left out;
-    none without one (the classes are then those the annotations use)."""
+def _labelmap_lines(files: DatasetFiles) -> tuple[str, ...]:
+    """The class name of each line of ``labelmap.txt`` (``name:color:parts:actions``; line n is
+    a mask's value n); none without one (the classes are then those the annotations use)."""
     try:
         data = files.read("labelmap.txt")
         text = data.decode("utf-8") if data is not None else ""
     except (FileFault, UnicodeDecodeError) as exc:
         raise InvalidDataset(f"labelmap.txt cannot be read as UTF-8 text ({exc})") from None
-    names = (line.split(":", 1)[0] for line in text.splitlines() if line.strip() and not line.startswith("#"))
-    return tuple(dict.fromkeys(name for name in names if name and name != "background"))
+    return tuple(line.split(":", 1)[0] for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
-def _split_records(files: DatasetFiles, split: str) -> Iterator[ImageEntry | Problem]:
+def _split_records(files: DatasetFiles, split: str, masks: tuple[str, ...] | None) -> Iterator[ImageEntry | Problem]:
     relative = f"{_LISTS}/{split}.txt"
     try:
         text = (files.read(relative) or b"").decode("utf-8")
@@ -68,10 +78,50 @@ def _split_records(files: DatasetFiles, split: str) -> Iterator[ImageEntry | Pro
         except FileFault as fault:
             yield Problem(relative, fault.reason, split, line=number, detail=fault.detail)
             continue
-        yield from _item(files, split, annotation)
+        found = _mask(files, split, stem, masks) if masks is not None else None
+        if isinstance(found, Problem):
+            yield found
+            found = None
+        yield from _item(files, split, annotation, found)
 
 
-def _item(files: DatasetFiles, split: str, relative: str) -> Iterator[ImageEntry | Problem]:
+def _mask(files: DatasetFiles, split: str, stem: str, lines: tuple[str, ...]) -> Mapping[str, int] | Problem | None:
+    """The pixels of each class in the image's class mask; None when it has none."""
+    try:
+        relative = member(_MASKS, f"{stem}.png")
+        data = files.read(relative)
+    except FileFault as fault:
+        return Problem(f"{_MASKS}/{stem}.png", fault.reason, split, detail=fault.detail)
+    if data is None:
+        return None
+    import numpy as np
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.mode not in ("P", "L"):
+                    return Problem(
+                        relative, "a class mask whose pixels are not class indices", split, detail=image.mode
+                    )
+                counts = np.bincount(np.asarray(image, dtype=np.uint8).ravel(), minlength=256)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        return Problem(relative, "a class mask that cannot be read as an image", split, detail=str(exc)[:120])
+    pixels: dict[str, int] = {}
+    for value in np.flatnonzero(counts):
+        if value == 0 or value == _VOID:
+            continue
+        name = lines[value] if value < len(lines) else ""
+        if not name or name == "background":
+            return Problem(relative, "a class mask value labelmap.txt does not name", split, detail=f"value {value}")
+        pixels[name] = pixels.get(name, 0) + int(counts[value])
+    return pixels
+
+
+def _item(
+    files: DatasetFiles, split: str, relative: str, mask: Mapping[str, int] | None = None
+) -> Iterator[ImageEntry | Problem]:
     try:
         data = files.read(relative)
     except FileFault as fault:
@@ -112,7 +162,7 @@ def _item(files: DatasetFiles, split: str, relative: str) -> Iterator[ImageEntry
         image = f"JPEGImages/{(root.findtext('filename') or '').strip()}"
         yield Problem(image, fault.reason, split, detail=fault.detail or relative)
         sha256 = None
-    yield ImageEntry(split, image, sha256, tuple(objects))
+    yield ImageEntry(split, image, sha256, tuple(objects), mask)
 
 
 def _number(element: Any, tag: str) -> float | None:

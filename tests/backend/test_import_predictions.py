@@ -273,7 +273,7 @@ def _item(name: str, folders: tuple[str, ...] = ()) -> ImageItem:
 
 def test_names_match_one_task_or_are_reported_as_ambiguous():
     index = TaskIndex.from_tasks(
-        [(1, "/data/local-files/?d=a/frame.jpg"), (2, "https://x/b/frame.jpg"), (3, "s3://b/cat.png")]
+        [(1, "/data/local-files/?d=a/frame.jpg", ()), (2, "https://x/b/frame.jpg", ()), (3, "s3://b/cat.png", ())]
     )
     assert index.match(_item("cat.txt")).task == 3
     assert index.match(_item("frame__task2.txt")).task == 2

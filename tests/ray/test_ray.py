@@ -82,6 +82,40 @@ def test_read_tasks_from_label_studio_in_ranges_of_ids(cluster, seeded, tmp_path
         assert raw_task(row)["annotations"] == task["annotations"]
 
 
+def test_read_tasks_asks_label_studio_only_for_the_ids_given(cluster, seeded, tmp_path):
+    from ml_data.ray import read_tasks
+    from ml_data.ray.read import TaskDatasource
+
+    settings = seeded.settings(tmp_path)
+    ids = sorted(seeded.originals)
+    asked = f"{ids[1]}-{ids[2]},{ids[4]}"
+    planned = TaskDatasource(project=seeded.project, settings=settings, tasks_per_read=2, ids=asked).get_read_tasks(8)
+    # the id ranges cut to those asked for: nothing else is exported
+    assert sum(task.metadata.num_rows for task in planned) == 3
+    rows = read_tasks(project=seeded.project, settings=settings, tasks_per_read=2, ids=asked).take_all()
+    assert sorted(row["id"] for row in rows) == [ids[1], ids[2], ids[4]]
+    with pytest.raises(ConfigurationError, match="ids"):
+        TaskDatasource(tasks=[{"id": 1, "data": {}}], ids="1")
+
+
+def test_ids_on_ray_give_the_single_machine_dataset_and_count(cluster, seeded, tmp_path):
+    from ml_data.pipeline import fetch
+
+    settings = seeded.settings(tmp_path)
+    ids = sorted(seeded.originals)
+    options = DatasetOptions(format="yolo", ids=f"{ids[0]}-{ids[2]},{ids[5]}")
+    single = fetch(seeded.project, options, out=tmp_path / "single", settings=settings)
+    many = fetch(
+        seeded.project, options, engine="ray", address=cluster.address, out=tmp_path / "ray", settings=settings
+    )
+    assert many.tasks == single.tasks == 4
+    assert many.left_out == single.left_out == {"ids": 2}
+    one = json.loads((tmp_path / "single" / "manifest.json").read_text())
+    two = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    assert two["tasks"] == one["tasks"] and two["left_out"] == one["left_out"]
+    assert _files(tmp_path / "ray") == _files(tmp_path / "single")
+
+
 def test_read_tasks_from_an_export_file_in_byte_ranges(cluster, tmp_path):
     from ml_data.ray import read_tasks
     from ml_data.ray.read import TaskDatasource, raw_task
@@ -338,6 +372,10 @@ def test_filters_on_ray_give_the_single_machine_dataset(cluster, seeded, tmp_pat
     assert two["left_out"] == one["left_out"]
     assert _files(tmp_path / "ray") == _files(tmp_path / "single")
     assert not [p.name for p in tmp_path.iterdir() if ".export-" in p.name]  # the snapshot is removed
+
+    # Object storage: no folder is known to be shared by this cluster's two nodes for the snapshot.
+    with pytest.raises(ConfigurationError, match="shared folder"):
+        fetch(seeded.project, options, engine="ray", address=cluster.address, out="s3://b/p", settings=settings)
 
     with pytest.raises(ConfigurationError, match="view"):
         write_dataset(

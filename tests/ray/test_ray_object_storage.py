@@ -222,3 +222,15 @@ def test_a_prefix_holding_other_files_is_refused(cluster, bucket, s3_settings):
     with pytest.raises(OutputError, match="not the manifest of a dataset ml-data wrote"):
         _write(_tasks(2), f"s3://{name}/theirs", s3_settings)
     assert set(_objects(client, name)) == {"mine/notes.txt", "theirs/manifest.json"}
+
+
+def test_the_filters_counts_reach_the_committed_manifest(cluster, bucket, s3_settings, tmp_path):
+    """A filter judged by the write tasks: the tasks it left out, added up over the shards, in the
+    manifest committed at the prefix (after ``conversions``) and in the report."""
+    client, name = bucket
+    report = _write(_tasks(12), f"s3://{name}/datasets/p3", s3_settings, ids="1-4,9")
+    top = json.loads(client.get_object(Bucket=name, Key="datasets/p3/manifest.json")["Body"].read())
+    assert sorted(top["tasks"], key=int) == ["1", "2", "3", "4", "9"]
+    assert list(top)[-3:] == ["conversions", "left_out", "regions_dropped"]
+    assert top["left_out"] == report.left_out == {"ids": 7}
+    assert top["regions_dropped"] == report.regions_dropped == {}

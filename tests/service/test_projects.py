@@ -173,5 +173,38 @@ def test_the_openapi_document_publishes_the_filters(client):
     document = client.get("/v1/openapi.json", headers=AUTH).get_json()
     body = document["paths"]["/v1/projects/{project_id}/datasets"]["post"]["requestBody"]
     properties = body["content"]["application/json"]["schema"]["properties"]
-    assert {"view", "finished", "reviewed", "labels", "annotator", "since", "ids"} <= set(properties)
+    assert {"view", "finished", "reviewed", "labels", "annotator", "since", "ids", "frames"} <= set(properties)
     assert properties["finished"]["enum"] == ["only", "exclude", None]
+
+
+def test_a_video_dataset_job_writes_the_frames_asked_for(client, seeded, tmp_path):
+    """``frames`` in the request chooses the frame images, as ``fetch --frames`` does; each frame
+    holds the boxes of Label Studio's own interpolated export."""
+    pytest.importorskip("av")
+    from tests.support.frame_datasets import check_frames
+    from tests.support.videos import CONFIG, VIDEO_1, encode_video, interpolated_boxes, tracks, video_sha8
+
+    project = seeded.api("POST", "/api/projects/", json={"title": "video frames", "label_config": CONFIG}).json()["id"]
+    body = encode_video(*VIDEO_1)
+    seeded.api("POST", f"/api/projects/{project}/import", files={"clip.mp4": ("clip.mp4", body, "video/mp4")})
+    (task,) = seeded.api("GET", "/api/tasks", params={"project": project}).json()["tasks"]
+    seeded.api("POST", f"/api/tasks/{task['id']}/annotations/", json={"result": tracks(*VIDEO_1)})
+    params = {"exportType": "JSON", "interpolate_key_frames": "true"}
+    (exported,) = seeded.api("GET", f"/api/projects/{project}/export", params=params).json()
+    expected = {video_sha8(body): interpolated_boxes(exported["annotations"][0]["result"])}
+
+    request = {"format": "yolo", "frames": "every=5"}
+    job = finished(client, client.post(f"/v1/projects/{project}/datasets", json=request, headers=AUTH).get_json()["id"])
+    assert job["state"] == "done", job
+    archive = zipfile.ZipFile(io.BytesIO(client.get(job["result"]["download"], headers=AUTH).data))
+    archive.extractall(tmp_path / "every-5")
+    assert json.loads(archive.read("manifest.json"))["settings"]["frames"] == "every=5"
+    check_frames("yolo", tmp_path / "every-5", expected, {video_sha8(body): list(range(1, VIDEO_1[0] + 1, 5))})
+
+
+@pytest.mark.parametrize("frames", ["every=0", "some", 5])
+def test_bad_frames_are_refused_naming_the_option(client, seeded, frames):
+    answer = client.post(
+        f"/v1/projects/{seeded.project}/datasets", json={"format": "yolo", "frames": frames}, headers=AUTH
+    )
+    assert answer.status_code == 400 and "frames" in answer.get_json()["message"]

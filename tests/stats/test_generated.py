@@ -69,3 +69,53 @@ def test_stats_of_a_converted_coco_agree_with_pycocotools_and_name_the_missing_i
     assert default.small_boxes == sum(1 for _, _, w, h in boxes if w < 12 or h < 12) > 0
     (missing,) = stats.problems()
     assert missing.count == COUNT and missing.message.startswith("no image file there")
+
+
+def test_stats_of_a_fetched_hf_imagefolder_agree_with_the_datasets_library(tmp_path, file_server, settings):
+    """Per split, the images and instances the datasets library loads from the same folder; the
+    boxes measured as the COCO written from the same export measures them; read alike without
+    the manifest (the layout recognised by its files)."""
+    from tests.support.hf_datasets import load_folder, rows
+
+    export = served_export(tmp_path, file_server)
+    out = tmp_path / "hf"
+    options = DatasetOptions(format="hf-imagefolder", split=SPLIT)
+    fetch_export(export, format="hf-imagefolder", out=out, config=IMAGE_CONFIG, settings=settings, options=options)
+    stats = dataset_stats(out, min_box_pixels=12)
+    assert stats.format == "hf-imagefolder" and stats.overall.images == COUNT
+    assert not stats.problems() and not stats.duplicates
+    loaded = load_folder("imagefolder", out, tmp_path / "hf-cache")
+    names = (out / "classes.txt").read_text().splitlines()
+    theirs = {}
+    for split, dataset in loaded.items():
+        found = rows(dataset)
+        instances = Counter(names[category] for row in found for category in row["objects"]["categories"])
+        theirs["val" if split == "validation" else split] = (len(found), instances)
+    ours = {entry.name: (entry.images, +Counter(entry.instances)) for entry in stats.splits if entry.images}
+    assert ours == theirs
+
+    coco = tmp_path / "coco"
+    fetch_export(
+        export,
+        format="coco",
+        out=coco,
+        config=IMAGE_CONFIG,
+        settings=settings,
+        options=DatasetOptions(format="coco", split=SPLIT),
+    )
+    measured = dataset_stats(coco, min_box_pixels=12)
+    for entry in stats.splits:
+        other = measured.split(entry.name)
+        assert (entry.objects, entry.small_boxes, entry.outside_boxes, entry.empty_images) == (
+            other.objects,
+            other.small_boxes,
+            other.outside_boxes,
+            other.empty_images,
+        )
+    assert stats.overall.small_boxes > 0
+
+    (out / "manifest.json").unlink()
+    again = dataset_stats(out, min_box_pixels=12)
+    assert again.format == "hf-imagefolder" and not again.manifest
+    # without the manifest the splits come in name order
+    assert sorted(map(repr, again.splits)) == sorted(map(repr, stats.splits))

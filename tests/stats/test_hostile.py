@@ -298,3 +298,42 @@ def test_an_unreadable_manifest_is_a_finding_and_the_layout_is_read(tmp_path, fi
     stats = dataset_stats(out)
     assert not stats.manifest and stats.overall.images == len(plan.tasks)
     assert [finding.message.split(":")[0] for finding in stats.problems()] == ["the manifest is not JSON"]
+
+
+# -- hf-imagefolder ---------------------------------------------------------------------------------
+
+
+def test_malformed_hf_imagefolder_rows_are_named_by_line_and_the_rest_still_counts(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "hf"
+    (out / "train" / "images").mkdir(parents=True)
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (40, 30), "red" if name == "a.png" else "blue").save(out / "train" / "images" / name)
+    (out / "classes.txt").write_text("cat\ndog\nunused_2\n")  # a gap among explicit ids is no class
+    good = {"file_name": "images/a.png", "width": 40, "height": 30}
+    lines = [
+        json.dumps({**good, "objects": {"bbox": [[1, 1, 10, 10], [35, 1, 10, 10]], "categories": [0, 1]}}),
+        "{not json",
+        "[1, 2]",
+        json.dumps({**good, "objects": {"bbox": [[1, 1, 2, 2]], "categories": [2]}}),  # the gap's id
+        json.dumps({**good, "objects": {"bbox": [[1, 1, 2]], "categories": [0]}}),  # a bbox of three numbers
+        json.dumps({**good, "file_name": "../../outside.png", "objects": {"bbox": [], "categories": []}}),
+        json.dumps({"file_name": "images/b.png", "label": 1}),  # a classification row
+    ]
+    (out / "train" / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+    stats = dataset_stats(out)
+    assert stats.format == "hf-imagefolder" and stats.classes == ("cat", "dog")
+    (train,) = stats.splits
+    # rows 1, 4, 5, 6 and 7 are images; row 1's second box reaches past the right edge
+    assert train.images == 5 and train.objects == 4 and train.outside_boxes == 1
+    assert dict(train.instances) == {"cat": 2, "dog": 2} and train.unmeasured_boxes == 2
+    found = problems(stats)
+    assert [where.split(" ")[0] for where in found["a metadata line that is not JSON"]] == ["train/metadata.jsonl:2"]
+    assert [where.split(" ")[0] for where in found["a metadata line that is not an object"]] == [
+        "train/metadata.jsonl:3"
+    ]
+    rows = sorted(found["a row whose objects or labels cannot be read"])
+    assert [where.split(" ")[0] for where in rows] == ["train/metadata.jsonl:4", "train/metadata.jsonl:5"]
+    assert "class id 2 is not in classes.txt" in rows[0]
+    assert any(reason == "a file name that leaves its folder" for reason in found)

@@ -4,7 +4,9 @@ into the shared cache, and a video that cannot be resolved handled by the error 
 
 from __future__ import annotations
 
+import base64
 import json
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,8 @@ def test_the_convert_command_writes_the_chosen_frames_with_their_boxes(
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["tasks"] == 2 and report["items_written"] == 5 + 4  # frames 1, 6, 11, 16, 21 and 1 ... 16
+    decoded = {task_id: (video["decoded_frames"], video["decoded_fps"]) for task_id, video in report["videos"].items()}
+    assert decoded == {"1": (VIDEO_1[0], 24), "2": (VIDEO_2[0], 24)}
     written = check_frames(fmt, out, *expectations(tasks, step=5))
     assert all(item.image.is_file() for item in written)
     assert len(decoder_calls) == 2
@@ -145,3 +149,26 @@ def test_frames_must_be_a_known_choice(tmp_path, export, config_file) -> None:
     result = CliRunner().invoke(main, [*command, "--frames", "every=0"])
     assert result.exit_code == 1 and "every=N (N >= 1)" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_the_report_records_each_video_decoded_as_the_fetch_manifest_does(tmp_path, settings: Settings, tasks) -> None:
+    """Frames and fps decoded (PyAV, read here, is the oracle) beside the config's frameRate and the
+    tracks' framesCount; a config whose frameRate differs is recorded with the difference."""
+    import av
+
+    config = CONFIG.replace('frameRate="24"', 'frameRate="25"')
+    report = convert_export(tasks, "yolo", tmp_path / "convert", config=config, settings=settings)
+    for task in tasks:
+        record = report.videos[str(task["id"])]
+        data = BytesIO(base64.b64decode(task["data"]["video"].split(",", 1)[1]))
+        with av.open(data) as container:
+            frames = sum(1 for _frame in container.decode(video=0))
+            fps = float(container.streams.video[0].average_rate)
+        assert (record["decoded_frames"], record["decoded_fps"]) == (frames, fps)
+        assert record["config_frame_rate"] == 25 and record["frames_count"] == [frames]
+        assert record["warnings"] == ["the config's frameRate 25 differs from the 24 fps decoded"]
+    assert report.as_dict()["videos"] == report.videos
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(tasks))
+    fetch(export, DatasetOptions(format="yolo"), out=tmp_path / "fetch", config=config, settings=settings)
+    assert json.loads((tmp_path / "fetch" / MANIFEST).read_text())["videos"] == report.videos

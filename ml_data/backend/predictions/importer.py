@@ -6,6 +6,9 @@ control names (:mod:`~.results`), and only then post them all (:mod:`~.post`) or
 file (a dry run). With the error policy ``fail`` a bad item stops the run before anything is
 posted; with ``skip`` it is left out and named in the report. What the project already holds
 (:mod:`~.existing`) is not posted again, so a run repeated adds nothing.
+
+A task that shows several images (Repeater pages, a ``valueList``) gets one prediction holding
+the results of all its images, each on its own item.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 from ml_data.backend.predictions.classes import read_class_names
 from ml_data.backend.predictions.coco import coco_files, read_coco
 from ml_data.backend.predictions.existing import delete_prediction, existing_predictions, same_result
-from ml_data.backend.predictions.matching import Candidate, TaskIndex
+from ml_data.backend.predictions.matching import Candidate, TaskIndex, item_text
 from ml_data.backend.predictions.model import ImageItem, Item, ItemProblem, Unreadable, shown
 from ml_data.backend.predictions.post import Prediction, post_predictions
 from ml_data.backend.predictions.report import ERROR_POLICIES, ImportReport
@@ -30,12 +33,13 @@ from ml_data.backend.predictions.yolo import VARIANTS, label_root, read_yolo
 from ml_data.config import Settings
 from ml_data.converters.base import check_choice
 from ml_data.converters.categories import SHAPE_TAGS, categories
-from ml_data.converters.images import image_key
+from ml_data.converters.images import image_tag
 from ml_data.errors import ConfigurationError, NotFound, OutputError, UnknownFormat
 from ml_data.jsonio import dumps
 from ml_data.labelstudio import LabelStudioClient
 from ml_data.pipeline.manifest import read_manifest
-from ml_data.tasks.label_config import LabelConfig, parse_label_config
+from ml_data.tasks.label_config import LabelConfig, ObjectTag, parse_label_config
+from ml_data.tasks.resources import object_items
 
 FORMATS = (*VARIANTS, "coco", "voc")
 _IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
@@ -134,21 +138,28 @@ def _task_index(
             )
         index = TaskIndex.from_manifest(manifest)
     else:
-        index = TaskIndex.from_tasks(_task_images(client, project, image_key(config)))
+        index = TaskIndex.from_tasks(_task_images(client, project, image_tag(config)))
     report.matched_by = index.by
     return index
 
 
-def _task_images(client: LabelStudioClient, project: int, key: str) -> Iterator[tuple[int, str]]:
-    """(task id, image URL) of every task of the project, page by page."""
+def _task_images(
+    client: LabelStudioClient, project: int, tag: ObjectTag | None
+) -> Iterator[tuple[int, str, tuple[int, ...]]]:
+    """(task id, image URL, item) of every image of every task of the project, page by page: the
+    images of the config's first Image tag, as the image formats write them."""
+    if tag is None:
+        return
     page, seen = 1, 0
     while True:
         tasks, total = client.task_page(project, page=page, page_size=100)
         for task in tasks:
-            data, task_id = task.get("data"), task.get("id")
-            url = data.get(key) if isinstance(data, dict) else None
-            if isinstance(task_id, int) and not isinstance(task_id, bool) and isinstance(url, str):
-                yield task_id, url
+            task_id = task.get("id")
+            if not isinstance(task_id, int) or isinstance(task_id, bool):
+                continue
+            for item, url in object_items(task.get("data"), tag):
+                if isinstance(url, str):
+                    yield task_id, url, item
         seen += len(tasks)
         if not tasks or seen >= total:
             return
@@ -185,7 +196,10 @@ def _class_names(source: Path, reference: Path, config: LabelConfig, report: Imp
 def _predictions(
     items: Iterator[Item], index: TaskIndex, targets: Targets, report: ImportReport, sizes: _Sizes
 ) -> Iterator[Prediction]:
-    taken: dict[int, str] = {}
+    """One prediction per task, in the order tasks are first met, with the results of every image
+    of the task (one image per item: a second one for the same item is that item's problem)."""
+    taken: dict[tuple[int, tuple[int, ...]], str] = {}
+    tasks: dict[int, list[tuple[ImageItem, list[dict[str, Any]]]]] = {}
     for item in items:
         report.items += 1
         if isinstance(item, Unreadable):
@@ -193,22 +207,30 @@ def _predictions(
             continue
         try:
             candidate = index.match(item)
-            if candidate.task in taken:
-                raise ItemProblem(f"task {candidate.task} already has a prediction from {shown(taken[candidate.task])}")
+            place = (candidate.task, candidate.item)
+            if place in taken:
+                image = f"image {item_text(candidate.item)} of task" if candidate.item else "task"
+                raise ItemProblem(f"{image} {candidate.task} already has a prediction from {shown(taken[place])}")
             size = item.size or sizes.of(item, candidate)
-            results = prediction_results(item, size, targets, candidate.task)
+            results = prediction_results(item, size, targets, candidate.task, candidate.item)
         except ItemProblem as exc:
             report.problem(item.source, str(exc))
             continue
-        taken[candidate.task] = item.source
-        body: dict[str, Any] = {"task": candidate.task, "result": results}
-        score = prediction_score(item)
+        taken[place] = item.source
+        tasks.setdefault(candidate.task, []).append((item, results))
+    for task, parts in tasks.items():
+        results = [result for _item, found in parts for result in found]
+        body: dict[str, Any] = {"task": task, "result": results}
+        score = prediction_score(*(image for image, _found in parts))
         if score is not None:
             body["score"] = score
         if report.model_version is not None:
             body["model_version"] = report.model_version
         report.regions += len(results)
-        yield Prediction(item.source, candidate.task, body)
+        sources = ", ".join(image.source for image, _found in parts)
+        # A result named for a Repeater's page (labels_2 for labels_{{idx}}) is not a tag of the config as written.
+        repeated = any(result["from_name"] not in targets.names for result in results)
+        yield Prediction(sources, task, body, one_by_one=repeated)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,10 @@ dataset to its task, so an image (or its label file) is found by its stem, and t
 the file name of each task's image in the project (``photos/cat.jpg`` -> ``cat``; ml-data's
 ``cat__task12`` names task 12). An image that no task has, or that several tasks have, is that
 item's problem, named in the report.
+
+A task may show several images (the pages of a ``<Repeater>``, the items of a ``valueList``):
+each is an item of its task, ``(2,)`` or ``(0, 1)`` for nested Repeaters, as the manifest records
+it (``"item": 2``) and as ml-data names a second image of that name (``page__task12__p2``).
 """
 
 from __future__ import annotations
@@ -21,16 +25,20 @@ from ml_data.converters.images import image_name
 from ml_data.fsutil import safe_filename
 
 #: ml-data's dataset names a second image of the same name after its task: ``cat__task12``.
-_TASK_SUFFIX = re.compile(r"^(?P<base>.*)__task(?P<task>\d{1,18})$")
+_TASK_SUFFIX = re.compile(r"^(?P<base>.*)__task(?P<task>\d{1,18})(?:__p(?P<item>\d{1,9}(?:-\d{1,9})*))?$")
+#: The item of a task's only image.
+ONLY: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A task an image name may belong to; ``path``: its image in the dataset, when known."""
+    """A task an image name may belong to; ``path``: its image in the dataset, when known;
+    ``item``: which of the task's images it is (:data:`ONLY` for a task's only image)."""
 
     task: int
     folders: tuple[str, ...] = ()
     path: str | None = None
+    item: tuple[int, ...] = ONLY
 
 
 def stem(name: str) -> str:
@@ -54,21 +62,24 @@ class TaskIndex:
         entries = []
         for relative, entry in (manifest.get("files") or {}).items():
             task = entry.get("task") if isinstance(entry, Mapping) else None
-            if not isinstance(relative, str) or isinstance(task, bool) or not isinstance(task, int):
+            if not isinstance(relative, str) or not isinstance(task, int) or isinstance(task, bool):
+                continue
+            item = _manifest_item(entry.get("item"))
+            if item is None:
                 continue
             parts = relative.split("/")
-            entries.append((stem(parts[-1]), Candidate(task, subset_folders(tuple(parts[:-1])), relative)))
+            entries.append((stem(parts[-1]), Candidate(task, subset_folders(tuple(parts[:-1])), relative, item)))
         return cls("manifest", entries)
 
     @classmethod
-    def from_tasks(cls, tasks: Iterable[tuple[int, str]]) -> TaskIndex:
-        """From (task id, image URL) pairs: each task under its image's stem, as it is and as
+    def from_tasks(cls, tasks: Iterable[tuple[int, str, tuple[int, ...]]]) -> TaskIndex:
+        """From (task id, image URL, item) triples: each image under its stem, as it is and as
         ml-data's datasets spell it (a safe file name)."""
         entries = []
-        for task, url in tasks:
+        for task, url, item in tasks:
             name = stem(image_name(url))
             for key in dict.fromkeys((name, safe_filename(name, fallback="image"))):
-                entries.append((key, Candidate(task)))
+                entries.append((key, Candidate(task, item=item)))
         return cls("file name", entries)
 
     def match(self, item: ImageItem) -> Candidate:
@@ -79,6 +90,9 @@ class TaskIndex:
         if not found and suffix is not None:
             task = int(suffix.group("task"))
             found = [candidate for candidate in self._stems.get(suffix.group("base"), []) if candidate.task == task]
+            if suffix.group("item") is not None:
+                numbered = tuple(int(part) for part in suffix.group("item").split("-"))
+                found = [candidate for candidate in found if candidate.item == numbered]
         if not found:
             raise ItemProblem(f"no task has an image named {shown(key)} (matched by {self.by})")
         if item.folders:
@@ -88,4 +102,23 @@ class TaskIndex:
         if len(tasks) > 1:
             listed = ", ".join(str(task) for task in tasks[:5]) + (", ..." if len(tasks) > 5 else "")
             raise ItemProblem(f"ambiguous: tasks {listed} all have an image named {shown(key)}")
+        items = sorted({candidate.item for candidate in found})
+        if len(items) > 1:
+            listed = ", ".join(item_text(item) for item in items[:5]) + (", ..." if len(items) > 5 else "")
+            raise ItemProblem(f"ambiguous: images {listed} of task {tasks[0]} are all named {shown(key)}")
         return found[0]
+
+
+def item_text(item: tuple[int, ...]) -> str:
+    """An item as ml-data writes it in names and messages: ``2``, ``0-3``; ``-`` for a task's only image."""
+    return "-".join(str(index) for index in item) or "-"
+
+
+def _manifest_item(value: object) -> tuple[int, ...] | None:
+    """A manifest entry's ``item`` (absent, ``2`` or ``[0, 3]``) as a tuple; None when malformed."""
+    if value is None:
+        return ONLY
+    indices = value if isinstance(value, list) else [value]
+    if indices and all(isinstance(index, int) and not isinstance(index, bool) and index >= 0 for index in indices):
+        return tuple(indices)
+    return None

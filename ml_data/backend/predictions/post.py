@@ -4,6 +4,11 @@
 Label Studio refuses a whole batch when one prediction in it is wrong (a task deleted since the
 dataset was fetched): that batch is then posted one prediction at a time
 (``POST /api/predictions/``), so the report names the very ones refused and the others are kept.
+
+The prediction import checks each result's names against the config's tags as written, so it
+drops, without saying which, a result on a page of a ``<Repeater>`` (``labels_2`` on ``page_2``,
+the names Label Studio gives the page's tags and stores in annotations). Such predictions
+(``one_by_one``) go straight to ``POST /api/predictions/``, which stores them as they are.
 """
 
 from __future__ import annotations
@@ -27,14 +32,18 @@ class Prediction:
     source: str
     task: int
     body: Mapping[str, Any]
+    #: posted alone: the prediction import would drop it (results on a Repeater's pages)
+    one_by_one: bool = False
 
 
 def post_predictions(
     client: LabelStudioClient, project_id: int, predictions: Sequence[Prediction], report: ImportReport
 ) -> None:
     """Post ``predictions``, counting what Label Studio created in ``report.posted``."""
-    for start in range(0, len(predictions), BATCH_SIZE):
-        batch = predictions[start : start + BATCH_SIZE]
+    _one_by_one(client, [prediction for prediction in predictions if prediction.one_by_one], report)
+    batched = [prediction for prediction in predictions if not prediction.one_by_one]
+    for start in range(0, len(batched), BATCH_SIZE):
+        batch = batched[start : start + BATCH_SIZE]
         try:
             answer = client.json(
                 "POST",

@@ -6,6 +6,10 @@ A box goes to a polygon control as its four corners, and a polygon to a box cont
 around it, when only that kind of control has the label. Coordinates become percentages of the
 image; a rotated box becomes Label Studio's rectangle turned by ``rotation`` degrees clockwise
 around its top-left corner, which needs the image's size (angles are measured in pixels).
+
+An image that is one item of a task with several is named as Label Studio names it: a page of a
+``<Repeater>`` by its index in place of the index flag (``labels_{{idx}}`` on ``page_{{idx}}`` ->
+``labels_2`` on ``page_2``), an item of a ``valueList`` by the result's ``item_index``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 
 from ml_data.backend.predictions.model import Detection, ImageItem, ItemProblem, Polygon, Quad, Rect, shown
 from ml_data.errors import FormatNotSupported
-from ml_data.tasks.label_config import ControlTag, LabelConfig
+from ml_data.tasks.label_config import ControlTag, LabelConfig, ObjectTag
 
 _KINDS = {"RectangleLabels": "rectanglelabels", "PolygonLabels": "polygonlabels"}
 
@@ -31,20 +35,49 @@ class Target:
     to_name: str
     type: str
     label: str
+    #: the image tag ``to_name`` names (a template inside a Repeater)
+    image: ObjectTag | None = None
+
+    def on(self, item: tuple[int, ...]) -> tuple[str, str, int | None]:
+        """``from_name``, ``to_name`` and ``item_index`` of a result on ``item`` of a task
+        (``()``: the task's only image); an :class:`ItemProblem` when the image cannot hold it."""
+        tag = self.image
+        if tag is None or not tag.multiple:
+            if item:
+                raise ItemProblem(
+                    f"the image is item {_item_text(item)} of its task, but {shown(self.to_name)} shows one image"
+                )
+            return self.from_name, self.to_name, None
+        key = tag.value_key or ""
+        flags = sorted((flag for flag in tag.flags if flag in key), key=key.index)
+        listed = tag.value_list is not None and not tag.value
+        if not item:
+            raise ItemProblem(f"{shown(tag.name)} shows several images of a task, and which one this is is not known")
+        if len(item) != len(flags) + listed:
+            raise ItemProblem(
+                f"the image is item {_item_text(item)} of its task, which does not fit {shown(tag.name)} "
+                f"({len(flags) + listed} index{'es' if len(flags) + listed != 1 else ''} expected)"
+            )
+        from_name, to_name = self.from_name, tag.name
+        for flag, index in zip(flags, item, strict=False):
+            from_name, to_name = from_name.replace(flag, str(index)), to_name.replace(flag, str(index))
+        if any(flag in from_name or flag in to_name for flag in tag.flags):
+            raise ItemProblem(f"{shown(self.from_name)} on {shown(tag.name)} uses a Repeater index its value does not")
+        return from_name, to_name, item[-1] if listed else None
 
 
 @dataclass(frozen=True)
 class Targets:
     """The shape controls of a config that label an image, in config order."""
 
-    controls: tuple[tuple[ControlTag, str], ...]
+    controls: tuple[tuple[ControlTag, ObjectTag], ...]
 
     @classmethod
     def from_config(cls, config: LabelConfig) -> Targets:
-        images = [name for name, tag in config.objects.items() if tag.type == "Image"]
+        images = {name: tag for name, tag in config.objects.items() if tag.type == "Image"}
         controls = []
         for control in config.controls.values():
-            target = next((name for name in control.to_names if name in images), None)
+            target = next((images[name] for name in control.to_names if name in images), None)
             if control.type in _KINDS and target is not None:
                 controls.append((control, target))
         if not controls:
@@ -53,6 +86,11 @@ class Targets:
                 "there is nothing to attach boxes to"
             )
         return cls(tuple(controls))
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The controls' names as the config writes them (``labels_{{idx}}`` inside a Repeater)."""
+        return frozenset(control.name for control, _image in self.controls)
 
     def find(self, label: str, prefer: str) -> Target:
         """The control of type ``prefer`` (else the other shape type) that has ``label``; a label
@@ -64,7 +102,7 @@ class Targets:
                         continue
                     spelled = _label_in(control.label_values, label, exact)
                     if spelled is not None:
-                        return Target(control.name, image, _KINDS[wanted], spelled)
+                        return Target(control.name, image.name, _KINDS[wanted], spelled, image)
         raise ItemProblem(f"label {shown(label)} is not a label of the project's box or polygon controls")
 
 
@@ -76,22 +114,26 @@ def _label_in(labels: Sequence[str], label: str, exact: bool) -> str | None:
 
 
 def prediction_results(
-    item: ImageItem, size: tuple[int, int] | None, targets: Targets, task_id: int
+    item: ImageItem, size: tuple[int, int] | None, targets: Targets, task_id: int, on: tuple[int, ...] = ()
 ) -> list[dict[str, Any]]:
-    """The result list of one image's prediction (``size``: width and height, when known)."""
+    """The results of one image of a task (``size``: width and height, when known; ``on``: which
+    of the task's images it is, ``()`` for its only one)."""
     results = []
     for index, detection in enumerate(item.detections):
         prefer = "PolygonLabels" if isinstance(detection.shape, Polygon) else "RectangleLabels"
         target = targets.find(detection.label, prefer)
+        from_name, to_name, item_index = target.on(on)
         value = _value(detection, target.type, size)
         value[target.type] = [target.label]
         result: dict[str, Any] = {
             "id": _region_id(task_id, item.source, index),
-            "from_name": target.from_name,
-            "to_name": target.to_name,
+            "from_name": from_name,
+            "to_name": to_name,
             "type": target.type,
             "value": value,
         }
+        if item_index is not None:
+            result["item_index"] = item_index
         if size is not None:
             result.update(original_width=size[0], original_height=size[1], image_rotation=0)
         if detection.score is not None:
@@ -100,10 +142,15 @@ def prediction_results(
     return results
 
 
-def prediction_score(item: ImageItem) -> float | None:
-    """The prediction's score: the mean of its detections' scores (None when none has one)."""
-    scores = [detection.score for detection in item.detections if detection.score is not None]
+def prediction_score(*items: ImageItem) -> float | None:
+    """The prediction's score: the mean of its detections' scores, over every image of the task
+    (None when none has one)."""
+    scores = [detection.score for item in items for detection in item.detections if detection.score is not None]
     return sum(scores) / len(scores) if scores else None
+
+
+def _item_text(item: tuple[int, ...]) -> str:
+    return "-".join(str(index) for index in item)
 
 
 def _region_id(task_id: int, source: str, index: int) -> str:
