@@ -2,13 +2,14 @@
 
     .venv/bin/python -m benchmarks.bench_audio
     .venv/bin/python -m benchmarks.bench_audio --files 200 --minutes 10 --rows 100000
+    .venv/bin/python -m benchmarks.bench_audio --files 1 --minutes 1 --rows 1000000 --ranges 100000
 
 Durations: ``--files`` WAV, FLAC, OGG and MP3 files of 30 s each, read by ml-data
 (``audio_info``) and, for WAV (the only format it reads), by the reference converter's
 ``get_audio_duration`` (label-studio-sdk). Clips: one mono 16 kHz recording of ``--minutes``
 minutes in each format, cut into one clip every 3 s (``write_clips``, one decode per file); the
 line gives the time and the audio seconds decoded per second. Time series: a CSV of ``--rows``
-rows with 200 ranges, labelled (``label_file``); the reference has no such export.
+rows with ``--ranges`` ranges (200), labelled (``label_file``); the reference has no such export.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def bench_clips(folder: Path, minutes: float) -> None:
         print(line, flush=True)
 
 
-def bench_series(folder: Path, rows: int) -> None:
+def bench_series(folder: Path, rows: int, count: int) -> None:
     source = folder / "series.csv"
     generator = np.random.default_rng(1)
     with open(source, "w", encoding="utf-8") as handle:
@@ -99,14 +100,14 @@ def bench_series(folder: Path, rows: int) -> None:
         for row in range(rows):
             handle.write(f"{row * 0.01:.2f};{generator.normal():.4f};{generator.normal():.4f}\n")
     ranges = []
-    for index in range(200):
+    for index in range(count):
         begin = float(generator.uniform(0, rows * 0.01))
         ranges.append(Range(begin, begin + float(generator.uniform(0, 20)), "Run", f"r{index}", "label"))
     series = Series("ts", "csv", ("label",), "time", ";", None)
     start = time.perf_counter()
     label_file(source, folder / "labelled.csv", series, {"label": ranges}, name="series.csv", task_id=1)
     took = time.perf_counter() - start
-    print(f"series    {rows} rows, 200 ranges: {took:6.2f} s ({rows / took:,.0f} rows/s)", flush=True)
+    print(f"series    {rows} rows, {count} ranges: {took:6.2f} s ({rows / took:,.0f} rows/s)", flush=True)
 
 
 def main() -> None:
@@ -114,12 +115,13 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--ranges", type=int, default=200, help="ranges on the time series")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         bench_durations(folder, args.files)
         bench_clips(folder, args.minutes)
-        bench_series(folder, args.rows)
+        bench_series(folder, args.rows, args.ranges)
 
 
 if __name__ == "__main__":

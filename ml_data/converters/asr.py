@@ -195,18 +195,18 @@ def _clips(
     order. A segment whose range is not one within the audio is left out with a warning; one
     that runs past the audio's end is cut there, with a warning."""
     kept: list[tuple[Segment, Clip]] = []
-    used: set[str] = set()
+    used: dict[str, int] = {}
     (out / "audio").mkdir(exist_ok=True)
     for segment in sorted(segments, key=lambda s: (s.start, s.end) if _number(s.start) and _number(s.end) else (0, 0)):
         if not _in_range(context, task, segment, info.duration):
             continue
-        start, end = segment.start, segment.end
-        name = f"{stem}__{start:.3f}-{end:.3f}"
-        number = 1
-        while name in used:
-            number += 1
-            name = f"{stem}__{start:.3f}-{end:.3f}__{number}"
-        used.add(name)
+        # A range past the audio's end is cut there, in its name too: the task's end (1e300 s)
+        # would make a file name no file system takes, and an infinite frame number.
+        start, end = segment.start, min(segment.end, info.duration)
+        base = f"{stem}__{start:.3f}-{end:.3f}"
+        number = used.get(base, 0) + 1
+        used[base] = number
+        name = base if number == 1 else f"{base}__{number}"
         first = round(start * info.sample_rate)
         last = min(round(end * info.sample_rate), info.frames)
         kept.append((segment, Clip(first, max(last, first), out / "audio" / f"{name}.wav")))

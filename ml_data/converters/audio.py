@@ -28,6 +28,8 @@ from ml_data.fsutil import atomic_file
 INSTALL_HINT = "pip install 'ml-data[audio]'"
 #: frames decoded at a time when cutting clips: memory stays flat whatever the file's length
 _BLOCK = 65536
+#: clip files open at a time
+_OPEN = 128
 
 
 @dataclass(frozen=True)
@@ -139,46 +141,110 @@ def _info_av(path: str) -> AudioInfo | None:
 def write_clips(
     path: str | Path, info: AudioInfo, clips: Sequence[Clip], *, name: str, task_id: Any = None
 ) -> list[int]:
-    """Decode ``path`` once and write each of ``clips`` as a 16-bit PCM WAV file at its target
+    """Decode ``path`` and write each of ``clips`` as a 16-bit PCM WAV file at its target
     (same rate and channels as the source); returns the frames each clip got (fewer than asked
     where the audio ends first). A file that cannot be decoded is an :class:`InvalidExport`
-    naming it; no clip of it is left behind."""
+    naming it; no clip of it is left behind.
+
+    A clip's file is open from its first frame to its last, and at most :data:`_OPEN` at a time
+    (a task may hold thousands of segments, a process may open about a thousand files): one pass
+    over the audio writes them all unless more than :data:`_OPEN` overlap, and each further pass
+    the clips that had to wait."""
     written = [0] * len(clips)
-    with contextlib.ExitStack() as stack:
-        outputs: list[wave.Wave_write | None] = [None] * len(clips)
-        for index, clip in enumerate(clips):
+    done: list[Path] = []
+    pending = sorted(range(len(clips)), key=lambda index: clips[index].start)
+    try:
+        while pending:
+            pending = _write_pass(path, info, clips, pending, written, done, name=name, task_id=task_id)
+    except BaseException:
+        for target in done:  # the clips of a task are all written or none
+            target.unlink(missing_ok=True)
+        raise
+    return written
+
+
+class _Output:
+    """One clip's WAV file while it is written: under a temporary name until :meth:`close`."""
+
+    def __init__(self, clip: Clip, info: AudioInfo) -> None:
+        self._stack = contextlib.ExitStack()
+        with self._stack as stack:
             temporary = stack.enter_context(atomic_file(clip.target))
-            output = stack.enter_context(wave.open(str(temporary), "wb"))
-            output.setnchannels(info.channels)
-            output.setsampwidth(2)
-            output.setframerate(info.sample_rate)
-            outputs[index] = output
-        # Clips by start: each block is handed only to the clips it overlaps (a decoder's blocks
-        # are small, a recording's clips many).
-        waiting = sorted(range(len(clips)), key=lambda index: clips[index].start, reverse=True)
-        active: list[int] = []
-        offset = 0
+            self.wave = stack.enter_context(wave.open(str(temporary), "wb"))
+            self.wave.setnchannels(info.channels)
+            self.wave.setsampwidth(2)
+            self.wave.setframerate(info.sample_rate)
+            self._stack = stack.pop_all()
+
+    def close(self) -> None:
+        """The file complete, renamed into place."""
+        self._stack.close()
+
+    def discard(self) -> None:
+        """The temporary file removed."""
+        self._stack.__exit__(InvalidExport, InvalidExport("discarded"), None)
+
+
+def _write_pass(
+    path: str | Path,
+    info: AudioInfo,
+    clips: Sequence[Clip],
+    pending: list[int],
+    written: list[int],
+    done: list[Path],
+    *,
+    name: str,
+    task_id: Any,
+) -> list[int]:
+    """One decode of the audio writing the ``pending`` clips (in order of start) that find a free
+    file; returns those that did not, still in order."""
+    waiting = list(reversed(pending))
+    deferred: list[int] = []
+    outputs: dict[int, _Output] = {}
+    offset = 0
+    try:
         try:
-            for block in stack.enter_context(contextlib.closing(_blocks(str(path), info))):
-                end = offset + len(block)
-                while waiting and clips[waiting[-1]].start < end:
-                    active.append(waiting.pop())
-                for index in active:
-                    clip = clips[index]
-                    low, high = max(clip.start, offset), min(clip.stop, end)
-                    if low < high:
-                        part = block[low - offset : high - offset]
-                        outputs[index].writeframesraw(np.ascontiguousarray(part, dtype="<i2").tobytes())  # type: ignore[union-attr]
-                        written[index] += high - low
-                active = [index for index in active if clips[index].stop > end]
-                offset = end
-                if not waiting and not active:
-                    break
-        except InvalidExport:
+            with contextlib.closing(_blocks(str(path), info)) as blocks:
+                for block in blocks:
+                    end = offset + len(block)
+                    while waiting and clips[waiting[-1]].start < end:
+                        index = waiting.pop()
+                        if len(outputs) < _OPEN:
+                            outputs[index] = _Output(clips[index], info)
+                        else:
+                            deferred.append(index)
+                    for index, output in list(outputs.items()):
+                        clip = clips[index]
+                        low, high = max(clip.start, offset), min(clip.stop, end)
+                        if low < high:
+                            part = block[low - offset : high - offset]
+                            output.wave.writeframesraw(np.ascontiguousarray(part, dtype="<i2").tobytes())
+                            written[index] += high - low
+                        if clip.stop <= end:
+                            del outputs[index]
+                            output.close()
+                            done.append(clip.target)
+                    offset = end
+                    if not waiting and not outputs:
+                        break
+        except (InvalidExport, OSError):
             raise
         except Exception as exc:  # noqa: BLE001 - a decoder's failure, typed and named
             raise _unreadable(name, task_id, [f"decoding: {str(exc)[:200] or type(exc).__name__}"]) from None
-    return written
+        # The audio ended first: the clips still open end there; those it never reached are empty.
+        for index in reversed(waiting):
+            if len(outputs) < _OPEN:
+                outputs[index] = _Output(clips[index], info)
+            else:
+                deferred.append(index)
+        for index in sorted(outputs, key=lambda index: clips[index].start):
+            outputs.pop(index).close()
+            done.append(clips[index].target)
+    except BaseException:
+        for output in outputs.values():
+            output.discard()
+        raise
+    return sorted(deferred, key=lambda index: clips[index].start)
 
 
 def _blocks(path: str, info: AudioInfo) -> Generator[np.ndarray, None, None]:

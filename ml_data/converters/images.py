@@ -57,14 +57,16 @@ class UniqueNames:
     hold (``..``, ``/``, NUL, 300 characters): they become label files in the output.
 
     An image that is one ``item`` of several in its task (a page) is owned by its task and item:
-    on a clash it becomes ``frame__task<id>__p<item>``."""
+    on a clash it becomes ``frame__task<id>__p<item>``. A caller whose names belong to something
+    else (a file of a task: its URL and the task) says so with ``owner``."""
 
     def __init__(self) -> None:
         self._owner: dict[str, object] = {}
 
-    def stem(self, url: str, task_id: object, item: str | None = None) -> str:
+    def stem(self, url: str, task_id: object, item: str | None = None, *, owner: object = None) -> str:
         base = safe_filename(posixpath.splitext(image_name(url))[0], fallback="image")
-        owner = task_id if item is None or task_id is None else (task_id, item)
+        if owner is None:
+            owner = task_id if item is None or task_id is None else (task_id, item)
         stem, number = base, 1
         # A task without an id owns nothing: its name must be new.
         while stem in self._owner and (task_id is None or self._owner[stem] != owner):

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ml_data.converters.brush import NO_BRUSH_MASK, brush_mask
+from ml_data.converters.brush import MAX_MASK_PIXELS, NO_BRUSH_MASK, brush_mask
 from ml_data.converters.categories import categories
 from ml_data.converters.geometry import corners, polygon_pixels, to_pixels
 from ml_data.converters.images import OBJECT_TYPES, has_objects
@@ -28,6 +28,14 @@ MASK_TAGS = ("RectangleLabels", "PolygonLabels", "BrushLabels")
 DRAWN = ("rectanglelabels", "polygonlabels", "brushlabels")
 #: Class values an 8-bit mask holds besides background.
 MAX_CLASS = 255
+
+
+def check_mask_size(width: int, height: int) -> None:
+    """Refuse a mask larger than :data:`~ml_data.converters.brush.MAX_MASK_PIXELS`: the size is
+    the task's ``original_width`` and ``original_height`` (hostile input: 1,000,000 x 1,000,000
+    would ask for a terabyte), so a polygon alone must not make ml-data allocate it."""
+    if width * height > MAX_MASK_PIXELS:
+        raise InvalidExport(f"a mask of {width}x{height} pixels is larger than {MAX_MASK_PIXELS} pixels")
 
 
 def mask_classes(config: LabelConfig, order: str) -> dict[str, int]:
@@ -91,6 +99,7 @@ def class_mask(
     """The ``height x width`` uint8 class mask of an annotation's regions, drawn in order; None
     when it has objects and none of them could be drawn. ``skip`` is told of each region left
     out, with the reason."""
+    check_mask_size(width, height)
     canvas = Image.new("L", (width, height), 0)
     drawn = 0
     for region in regions:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import heapq
-import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,17 @@ from ml_data.converters.base import Context, FormatBase, annotated_tasks
 from ml_data.converters.images import UniqueNames
 from ml_data.converters.merging import different_versions
 from ml_data.errors import InvalidExport
+from ml_data.fsutil import atomic_file
 from ml_data.tasks.label_config import LabelConfig
 from ml_data.tasks.model import Annotation
 
 #: A range's end may not pass this frame (11.5 days at 10 frames a second): a larger number is a
 #: broken export, and would write rows without end.
 MAX_FRAME = 10_000_000
+
+#: Rows one video's CSV may hold (labels x frames they cover, about 1.5 GB): many labels each
+#: over :data:`MAX_FRAME` frames are a broken export, not a timeline.
+MAX_ROWS = 100_000_000
 
 #: the CSV's header
 COLUMNS = ("frame", "label")
@@ -84,8 +88,13 @@ def frame_rows(annotations: Iterable[Annotation], controls: set[str], task_id: A
             labels, ranges = label_ranges(region.value, task_id)
             for label in labels:
                 by_label.setdefault(label, []).extend(ranges)
-    streams = [_frames(_merged(ranges), label) for label, ranges in sorted(by_label.items())]
-    return heapq.merge(*streams)
+    merged = {label: _merged(ranges) for label, ranges in sorted(by_label.items())}
+    rows = sum(end - start + 1 for ranges in merged.values() for start, end in ranges)
+    if rows > MAX_ROWS:
+        raise InvalidExport(
+            f"the timelinelabels ranges cover {rows} (frame, label) rows, more than {MAX_ROWS}", task_id=task_id
+        )
+    return heapq.merge(*(_frames(ranges, label) for label, ranges in merged.items()))
 
 
 def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -144,16 +153,10 @@ class TimelineCsvFormat(FormatBase):
     @staticmethod
     def _write_csv(path: Path, rows: Iterator[tuple[int, str]]) -> None:
         """Written aside and renamed: a task whose ranges turn out broken half-way leaves no file."""
-        partial = path.with_name(f".{path.name}.partial")
-        try:
-            with open(partial, "w", encoding="utf-8", newline="") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(COLUMNS)
-                writer.writerows(rows)
-            os.replace(partial, path)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+        with atomic_file(path) as partial, open(partial, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(COLUMNS)
+            writer.writerows(rows)
 
 
-__all__ = ["COLUMNS", "MAX_FRAME", "TimelineCsvFormat", "frame_rows", "label_ranges"]
+__all__ = ["COLUMNS", "MAX_FRAME", "MAX_ROWS", "TimelineCsvFormat", "frame_rows", "label_ranges"]

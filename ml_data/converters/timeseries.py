@@ -30,7 +30,7 @@ import numpy as np
 from ml_data.converters.base import Context
 from ml_data.converters.images import UniqueNames
 from ml_data.errors import InvalidExport
-from ml_data.fsutil import atomic_file
+from ml_data.fsutil import atomic_file, safe_filename
 from ml_data.redaction import redact_url
 from ml_data.tasks.label_config import LabelConfig
 from ml_data.tasks.model import Annotation, Task
@@ -165,26 +165,52 @@ class SeriesLabeller:
                 warning = f"task {task.id}: several annotations, its time series labelled from the first"
                 self.context.report.warn(warning)
             return
-        for series in self.series:
-            url = task.data.get(series.key)
-            if not isinstance(url, str) or not url:
-                raise InvalidExport(f"task data has no time series URL under {series.key!r}", task_id=task.id)
-            local = self.context.media.local_path(url, task.id)  # type: ignore[misc]
-            name = redact_url(url)
-            if local is None:
-                raise InvalidExport(f"the time series could not be resolved to a local file: {name}", task_id=task.id)
-            stem = self.names.stem(url, task.id)
-            if len(self.series) > 1:
-                stem = f"{stem}__{series.name}"
-            (self.out / FOLDER).mkdir(exist_ok=True)
-            target = self.out / FOLDER / f"{stem}.csv"
-            found = ranges_of(annotation, series)
-            overlaps = label_file(Path(local), target, series, found, name=name, task_id=task.id)
-            for control, regions, rows in overlaps:
-                self.context.report.warn(
+        taken: set[str] = set()
+        written: list[Path] = []
+        warnings: list[str] = []
+        try:  # a task's series are all written or none: a later one failing takes back the others
+            for series in self.series:
+                url = task.data.get(series.key)
+                if not isinstance(url, str) or not url:
+                    raise InvalidExport(f"task data has no time series URL under {series.key!r}", task_id=task.id)
+                local = self.context.media.local_path(url, task.id)  # type: ignore[misc]
+                name = redact_url(url)
+                if local is None:
+                    raise InvalidExport(
+                        f"the time series could not be resolved to a local file: {name}", task_id=task.id
+                    )
+                stem = self.names.stem(url, task.id)
+                if len(self.series) > 1:
+                    stem = _series_stem(stem, series.name, taken)
+                (self.out / FOLDER).mkdir(exist_ok=True)
+                target = self.out / FOLDER / f"{stem}.csv"
+                found = ranges_of(annotation, series)
+                overlaps = label_file(Path(local), target, series, found, name=name, task_id=task.id)
+                written.append(target)
+                warnings += [
                     f"task {task.id}: {control} regions {', '.join(map(str, regions))} overlap on {rows} rows of "
                     f"{name}; the later region's label is written"
-                )
+                    for control, regions, rows in overlaps
+                ]
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+        for warning in warnings:
+            self.context.report.warn(warning)
+
+
+def _series_stem(stem: str, name: str, taken: set[str]) -> str:
+    """``<stem>__<object name>``, a safe file name (the config's names hold any text: ``/``,
+    ``..``, 300 characters), distinct among the task's series."""
+    part = safe_filename(name, fallback="series").encode("utf-8")[:40].decode("utf-8", "ignore")
+    found = base = f"{stem}__{part}"  # within a file name's 255 bytes: the stem is at most 120
+    number = 1
+    while found in taken:
+        number += 1
+        found = f"{base}__{number}"
+    taken.add(found)
+    return found
 
 
 def label_file(
@@ -194,7 +220,10 @@ def label_file(
     overlaps found: (control, regions, rows covered by more than one)."""
     text = _read_text(source, name, task_id)
     sep = _sniffed(text) if series.sep == "auto" else series.sep
-    rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=sep))
+    except csv.Error as exc:  # an unclosed quote makes the rest of the file one cell, past the limit
+        raise InvalidExport(f"the time series {name} is not CSV: {exc}", url=name, task_id=task_id) from None
     while rows and not any(cell.strip() for cell in rows[-1]):
         rows.pop()
     if not rows:
@@ -295,27 +324,62 @@ def _times(body: Sequence[list[str]], header: list[str], series: Series, name: s
 
 def _assign(times: np.ndarray, ranges: Sequence[Range]) -> tuple[np.ndarray, tuple[list[Any], int] | None]:
     """Each row's range (its index in ``ranges``, -1 for none): the later range wins; and the
-    overlap (the regions involved, the rows they share), if any."""
+    overlap (the regions involved, the rows they share), if any.
+
+    The times are sorted once, so a range costs the rows it covers (found by binary search), not
+    a pass over the whole file: a task of 100,000 short ranges on a million rows stays quick."""
+    order = np.argsort(times, kind="stable")
+    ordered = times[order]
     chosen = np.full(len(times), -1, dtype=np.int64)
     shared = np.zeros(len(times), dtype=bool)
     involved: list[Any] = []
+    seen: set[Any] = set()  # the regions in ``involved``, looked up without a pass over it
     for index, item in enumerate(ranges):
-        mask: np.ndarray
         if item.start == item.end:
-            mask = np.zeros(len(times), dtype=bool)
-            if len(times):
-                mask[int(np.argmin(np.abs(times - item.start)))] = True
+            rows = _nearest(times, order, ordered, item.start)
         else:
-            mask = (times >= item.start) & (times <= item.end)
-        clash = mask & (chosen >= 0)
+            low = np.searchsorted(ordered, item.start, side="left")
+            high = np.searchsorted(ordered, item.end, side="right")
+            rows = order[low:high]
+        earlier = chosen[rows]
+        clash = earlier >= 0
         if clash.any():
-            shared |= clash
-            for earlier in np.unique(chosen[clash]):
-                if ranges[earlier].region not in involved:
-                    involved.append(ranges[earlier].region)
+            shared[rows[clash]] = True
+            for owner in np.unique(earlier[clash]):
+                region = ranges[owner].region
+                if _key(region) not in seen:
+                    seen.add(_key(region))
+                    involved.append(region)
+            seen.add(_key(item.region))
             involved.append(item.region)
-        chosen[mask] = index
+        chosen[rows] = index
     return chosen, ((involved, int(shared.sum())) if involved else None)
+
+
+def _key(region: Any) -> Any:
+    """A region id as a set member (an id that is a list is compared by its text)."""
+    try:
+        hash(region)
+    except TypeError:
+        return ("unhashable", repr(region))
+    return region
+
+
+def _nearest(times: np.ndarray, order: np.ndarray, ordered: np.ndarray, moment: float) -> np.ndarray:
+    """The row nearest to ``moment`` (the first such row), as ``np.argmin(abs(times - moment))``
+    picks it, from the sorted times' two neighbours of ``moment``; no row for no times."""
+    if not len(times):
+        return order[:0]
+    if np.isnan(ordered[-1]):  # argmin takes the first NaN: kept as it was
+        return np.array([int(np.argmin(np.abs(times - moment)))])
+    place = int(np.searchsorted(ordered, moment, side="left"))
+    candidates = []
+    for at in (place - 1, place):
+        if 0 <= at < len(ordered):
+            value = ordered[at]
+            first = int(order[np.searchsorted(ordered, value, side="left")])  # the first row of that time
+            candidates.append((abs(value - moment), first))
+    return np.array([min(candidates)[1]])
 
 
 __all__ = ["FOLDER", "Range", "Series", "SeriesLabeller", "label_file", "ranges_of", "series_of", "time_parser"]

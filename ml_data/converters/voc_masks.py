@@ -22,7 +22,7 @@ from PIL import Image
 
 from ml_data.converters.categories import unwritable_name
 from ml_data.converters.png import palette_png
-from ml_data.converters.raster import Shape, paint
+from ml_data.converters.raster import Shape, check_mask_size, paint
 from ml_data.errors import InvalidExport
 
 #: The index VOC keeps for "void" in both masks; an instance index never reaches it.
@@ -82,6 +82,7 @@ class ImageMasks:
     """One image's class and object masks, painted region by region."""
 
     def __init__(self, width: int, height: int) -> None:
+        check_mask_size(width, height)
         self.classes = Image.new("L", (width, height), 0)
         self.objects = Image.new("L", (width, height), 0)
 

@@ -56,8 +56,6 @@ class MediaLinks:
         self.sources: dict[tuple[str, Any], str] = {}
         #: path in the dataset -> the item of its task it is, for files of a list
         self.items: dict[str, str] = {}
-        #: path in the dataset -> (URL, task id) placed there
-        self._owners: dict[str, tuple[str, Any]] = {}
 
     def rewrite(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
         info = self.tasks.get(str(raw.get("id")))
@@ -79,12 +77,10 @@ class MediaLinks:
     def _path(self, url: str, task_id: Any, item: str | None) -> str:
         path = self.placed.get((url, task_id))
         if path is None:
-            path = f"media/{self.names.stem(url, task_id)}{UniqueNames.extension(url, default='')}"
-            if self._owners.get(path, (url, task_id)) != (url, task_id):
-                # Another file of this task has that name (page.png of two folders): its item
-                # tells this one apart.
-                path = f"media/{self.names.stem(url, task_id, item or '0')}{UniqueNames.extension(url, default='')}"
-            self._owners[path] = (url, task_id)
+            # A name belongs to one file of one task: another file of this task with that name
+            # (page.png of two folders, or of two keys) gets its own, told apart by its item.
+            stem = self.names.stem(url, task_id, item, owner=(url, task_id))
+            path = f"media/{stem}{UniqueNames.extension(url, default='')}"
             self.placed[(url, task_id)] = path
             self.sources[(path, task_id)] = url
             if item is not None:

@@ -278,23 +278,30 @@ class TaskFilter:
                 value[key] = wanted
             if any(value[key] for key, _labels in lists):
                 kept.append({**item, "value": value})
-            elif item.get("id") is not None:
+            elif _key(item.get("id")) is not None:
                 dropped.add(item.get("id"))
         if dropped:
             kept = [item for item in kept if not _refers_to(item, dropped)]
         return {**annotation, "result": kept}
 
 
+def _key(value: Any) -> str | int | None:
+    """A result's id (or a relation's end) as a key; None for what no region is named by (a
+    list, an object: a broken export, which the format reports, not the filter)."""
+    return value if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
 def _refers_to(item: Any, dropped: set[Any]) -> bool:
     if not isinstance(item, Mapping):
         return False
     if item.get("type") == "relation":
-        return item.get("from_id") in dropped or item.get("to_id") in dropped
-    return item.get("id") in dropped
+        return _key(item.get("from_id")) in dropped or _key(item.get("to_id")) in dropped
+    return _key(item.get("id")) in dropped
 
 
 def _has_label(annotation: Mapping[str, Any], labels: frozenset[str]) -> bool:
-    for item in annotation.get("result") or ():
+    result = annotation.get("result")
+    for item in result if isinstance(result, list) else ():
         if isinstance(item, Mapping):
             for _key, values in value_labels(item.get("value")):
                 if any(label_name(value) in labels for value in values):
@@ -345,7 +352,8 @@ def reviewed(raw: Mapping[str, Any]) -> bool:
         if isinstance(count, int) and not isinstance(count, bool) and count > 0:
             return True
     for item in _annotations(raw):
-        if item.get("reviews") or item.get("last_action") in _REVIEW_ACTIONS:
+        action = item.get("last_action")
+        if item.get("reviews") or (isinstance(action, str) and action in _REVIEW_ACTIONS):
             return True
     return False
 

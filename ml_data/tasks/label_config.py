@@ -129,7 +129,9 @@ class ObjectTag:
         elif to_name != self.name:
             return None
         if self.value_list is not None and not self.value:
-            index = item_index if isinstance(item_index, int) and not isinstance(item_index, bool) else 0
+            index = _item_index(item_index)
+            if index is None:
+                return None
             indices += (index,)
         return indices
 
@@ -215,26 +217,43 @@ class LabelConfig:
         return found
 
 
+def _item_index(value: object) -> int | None:
+    """A result's ``item_index``: absent means the first item (as Label Studio reads it), a whole
+    number (``2``, or JSON's ``2.0``) that item; anything else (``true``, ``"1"``, ``1.5``) is on
+    no item, rather than silently on the first."""
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def _group(flag: str, flags: tuple[str, ...]) -> str:
     return f"i{flags.index(flag)}"
 
 
 def _flag_pattern(template: str, flags: tuple[str, ...]) -> re.Pattern[str]:
-    """The regex of a name with Repeater index flags in it: each flag is a whole number (Label
-    Studio writes the item's index, from 0, where the flag was); one flag seen twice must be the
-    same number."""
+    """The regex of a name with Repeater index flags in it: each flag is a whole number as Label
+    Studio writes the item's index, from 0, where the flag was (ASCII digits, no leading zero, at
+    most 18 of them: ``page_01``, ``page_\u0663`` or 5000 nines name no page); one flag seen twice
+    must be the same number."""
     pieces = re.split("(" + "|".join(re.escape(flag) for flag in sorted(flags, key=len, reverse=True)) + ")", template)
     seen: set[str] = set()
     regex = []
     for piece in pieces:
         if piece in flags:
             group = _group(piece, flags)
-            regex.append(f"(?P={group})" if group in seen else f"(?P<{group}>\\d+)")
+            regex.append(f"(?P={group})" if group in seen else f"(?P<{group}>{_INDEX})")
             seen.add(group)
         else:
             regex.append(re.escape(piece))
     return re.compile("".join(regex) + r"\Z")
 
+
+#: An item index as Label Studio writes it in a name; 18 digits are more items than any list has.
+_INDEX = "0|[1-9][0-9]{0,17}"
 
 #: Label Studio's index flag when a Repeater names none.
 DEFAULT_INDEX_FLAG = "{{idx}}"

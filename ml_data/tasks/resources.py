@@ -180,23 +180,29 @@ def _under(data: Mapping[str, Any], key: str) -> Iterator[tuple[KeyPath, tuple[i
 def _steps(
     value: Any, steps: tuple[Step, ...], path: KeyPath, items: tuple[int, ...]
 ) -> Iterator[tuple[KeyPath, tuple[int, ...], Any]]:
-    if not steps:
-        if isinstance(value, list):
-            for index, item in enumerate(value):
-                yield (*path, index), (*items, index), item
-        else:
-            yield path, items, value
-        return
-    step, rest = steps[0], steps[1:]
-    if step is None:
-        if isinstance(value, list):
-            for index, item in enumerate(value):
-                yield from _steps(item, rest, (*path, index), (*items, index))
-    elif isinstance(step, int):
-        if isinstance(value, list) and 0 <= step < len(value):
-            yield from _steps(value[step], rest, (*path, step), items)
-    elif isinstance(value, Mapping) and step in value:
-        yield from _steps(value[step], rest, (*path, step), items)
+    """Follow ``steps`` from ``value``, depth first, in the data's order. A loop with a stack, not
+    recursion: a key of hundreds of steps into data nested as deep must not exhaust the stack."""
+    stack: list[tuple[Any, int, KeyPath, tuple[int, ...]]] = [(value, 0, path, items)]
+    while stack:
+        value, at, path, items = stack.pop()
+        if at == len(steps):
+            if isinstance(value, list):
+                for index, item in enumerate(value):
+                    yield (*path, index), (*items, index), item
+            else:
+                yield path, items, value
+            continue
+        step = steps[at]
+        if step is None:
+            if isinstance(value, list):
+                stack.extend(
+                    (value[index], at + 1, (*path, index), (*items, index)) for index in reversed(range(len(value)))
+                )
+        elif isinstance(step, int):
+            if isinstance(value, list) and 0 <= step < len(value):
+                stack.append((value[step], at + 1, (*path, step), items))
+        elif isinstance(value, Mapping) and step in value:
+            stack.append((value[step], at + 1, (*path, step), items))
 
 
 def object_items(data: object, tag: ObjectTag) -> list[tuple[tuple[int, ...], Any]]:
@@ -213,7 +219,10 @@ def object_items(data: object, tag: ObjectTag) -> list[tuple[tuple[int, ...], An
     if not isinstance(data, Mapping) or path is None:
         return []
     # A valueList that holds no list has no items (Label Studio shows nothing either).
-    wanted = path.count("*") + (1 if tag.value_list is not None and not tag.value else 0)
+    # One index per Repeater (a ``[*]`` step; a ``*`` inside a key's own name is no step), one
+    # more for a list.
+    every = 0 if path in data else key_steps(path).count(None)
+    wanted = every + (1 if tag.value_list is not None and not tag.value else 0)
     return [(items, value) for _path, items, value in _under(data, path) if len(items) >= wanted]
 
 

@@ -191,7 +191,11 @@ def _items(
     numbers = plan.numbers(info.frames, keyframes)
     found, info = frames.frames(video, numbers, task_id=task_id)
     _record(plan, raw, video, info, tracks, videos)
-    boxes = {id(region): _by_frame(track_boxes(region.get("value") or {}, task_id=task_id)) for _a, region in tracks}
+    last = max(numbers, default=0)  # the frames written: no box is needed past them
+    boxes = {
+        id(region): _by_frame(track_boxes(region.get("value") or {}, task_id=task_id, last=last))
+        for _a, region in tracks
+    }
     stem = posixpath.splitext(image_name(video.source))[0] or "video"
     for number in numbers:
         entry = found[number]

@@ -89,11 +89,13 @@ def _number(item: Mapping[str, Any], name: str, where: str, task_id: Any) -> flo
     return float(value)
 
 
-def interpolate(keyframes: Sequence[Keyframe], frames_count: int) -> list[FrameBox]:
+def interpolate(keyframes: Sequence[Keyframe], frames_count: int, *, last: int | None = None) -> list[FrameBox]:
     """Every frame's box of one track, by frame number (keyframes of equal frames in their order).
 
     ``frames_count`` is the annotation's ``framesCount``: an enabled last keyframe holds its box up
-    to it. Each keyframe is there, enabled or not; frames are added after each enabled one.
+    to it. Each keyframe is there, enabled or not; frames are added after each enabled one, up to
+    ``last`` where given (the video's last frame): a ``framesCount`` or keyframe of 10**12 must not
+    make a box for every frame up to it.
 
     >>> a = Keyframe(1, True, 0.0, 0.0, 10.0, 10.0, 0.0); b = Keyframe(3, False, 20.0, 0.0, 10.0, 10.0, 0.0)
     >>> [(box.frame, box.x) for box in interpolate([a, b], 10)]
@@ -106,20 +108,22 @@ def interpolate(keyframes: Sequence[Keyframe], frames_count: int) -> list[FrameB
         if not first.enabled:
             continue
         nxt = ordered[index + 1] if index + 1 < len(ordered) else None
-        boxes.extend(_between(first, nxt, frames_count))
+        boxes.extend(_between(first, nxt, frames_count, last))
     return boxes
 
 
-def _between(first: Keyframe, nxt: Keyframe | None, frames_count: int) -> Iterable[FrameBox]:
-    """The frames strictly after ``first`` up to the next keyframe (or up to ``frames_count``)."""
+def _between(first: Keyframe, nxt: Keyframe | None, frames_count: int, last: int | None) -> Iterable[FrameBox]:
+    """The frames strictly after ``first`` up to the next keyframe (or up to ``frames_count``),
+    none past ``last``."""
     count = (nxt.frame if nxt is not None else frames_count) - first.frame + 1
+    steps = count if last is None else min(count, last - first.frame + 1)
     if nxt is None:
-        for step in range(1, count):
+        for step in range(1, steps):
             yield _box(first, first.frame + step, keyframe=False)
         return
     # Each field's two ends looked up once per pair of keyframes, not once per frame.
     ends = [(getattr(first, name), getattr(nxt, name)) for name in BOX_FIELDS]
-    for step in range(1, count):
+    for step in range(1, steps):
         frame = first.frame + step
         if frame == nxt.frame:
             continue
@@ -141,12 +145,12 @@ def _box(source: Keyframe, frame: int, *, keyframe: bool) -> FrameBox:
     )
 
 
-def track_boxes(value: Mapping[str, Any], *, task_id: Any = None) -> list[FrameBox]:
-    """A ``videorectangle`` result's ``value`` -> the track's box in every frame."""
+def track_boxes(value: Mapping[str, Any], *, task_id: Any = None, last: int | None = None) -> list[FrameBox]:
+    """A ``videorectangle`` result's ``value`` -> the track's box in every frame (up to ``last``)."""
     frames_count = value.get("framesCount", 0)
     if isinstance(frames_count, bool) or not isinstance(frames_count, int):
         raise InvalidExport(f"a videorectangle result has framesCount={frames_count!r}", task_id=task_id)
-    return interpolate(parse_keyframes(value.get("sequence"), task_id=task_id), frames_count)
+    return interpolate(parse_keyframes(value.get("sequence"), task_id=task_id), frames_count, last=last)
 
 
 __all__ = ["BOX_FIELDS", "FrameBox", "Keyframe", "interpolate", "parse_keyframes", "track_boxes"]

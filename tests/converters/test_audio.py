@@ -175,7 +175,7 @@ def test_bad_ranges_are_reported_and_left_out(tmp_path):
     lines = [json.loads(line) for line in (out / "manifest.json").read_text().splitlines()]
     assert [line["text"] for line in lines] == ["fine", "past the end"]
     assert lines[1] == {
-        "audio_filepath": "audio/talk__1.500-9.000.wav",
+        "audio_filepath": "audio/talk__1.500-2.000.wav",
         "text": "past the end",
         "duration": 0.5,
         "labels": ["B"],
@@ -187,6 +187,60 @@ def test_bad_ranges_are_reported_and_left_out(tmp_path):
     assert "ends before it starts" in warnings and "not within the audio" in warnings and "cut there" in warnings
     assert "not numbers" in warnings
     assert not (out / "audio" / "talk__1.000-0.500.wav").exists()
+
+
+@pytest.mark.parametrize("end", [1e300, 1e308])
+def test_a_huge_end_is_cut_at_the_audios_end_in_the_clip_and_its_name(tmp_path, end):
+    source = _encode(tmp_path / "talk.wav", 16000, 16000)
+    task = _task(3, "https://host/talk.wav", _region("r", 0.5, end, "to the end of time", "A"))
+    out = tmp_path / "out"
+    report = convert(
+        [task],
+        "asr-manifest",
+        out,
+        config=ASR,
+        options=ConvertOptions(clips=True),
+        media=MediaHooks(local_path=lambda url, task_id: str(source)),
+    )
+    lines = [json.loads(line) for line in (out / "manifest.json").read_text().splitlines()]
+    assert lines == [
+        {
+            "audio_filepath": "audio/talk__0.500-1.000.wav",
+            "text": "to the end of time",
+            "duration": 0.5,
+            "labels": ["A"],
+        }
+    ]
+    assert not report.skipped and any("cut there" in warning for warning in report.warnings)
+    assert len(soundfile.read(str(out / lines[0]["audio_filepath"]))[0]) == 8000
+
+
+def test_a_task_with_more_segments_than_open_files_allowed_gets_every_clip(tmp_path):
+    resource = pytest.importorskip("resource")
+    source = _encode(tmp_path / "talk.wav", 16000 * 2, 16000)
+    count = 300
+    regions = [_region(f"r{i}", i / 1000, 1.5, f"part {i}", "A") for i in range(count)]
+    task = _task(5, "https://host/talk.wav", *regions)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (200, hard))
+    try:
+        report = convert(
+            [task],
+            "asr-manifest",
+            tmp_path / "out",
+            config=ASR,
+            options=ConvertOptions(clips=True),
+            media=MediaHooks(local_path=lambda url, task_id: str(source)),
+        )
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert report.items_written == count
+    decoded = _tone(16000 * 2, 16000)
+    for line in map(json.loads, (tmp_path / "out" / "manifest.json").read_text().splitlines()):
+        start = int(line["text"].split()[1]) * 16
+        clip, _ = soundfile.read(str(tmp_path / "out" / line["audio_filepath"]), dtype="int16", always_2d=True)
+        assert np.array_equal(clip, decoded[start:24000])
+    assert len(list((tmp_path / "out" / "audio").iterdir())) == count
 
 
 def test_clips_of_an_undecodable_file_fail_the_task_by_the_policy_and_leave_nothing(tmp_path):

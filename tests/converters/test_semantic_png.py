@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ml_data.converters import MediaHooks, convert, supported_formats
+from ml_data.converters import ConvertOptions, MediaHooks, convert, supported_formats
 from ml_data.converters.brush_rle import rle_from_mask
 from ml_data.errors import ConversionError
 from ml_data.tasks.label_config import parse_label_config
@@ -101,6 +101,18 @@ def test_a_brush_of_another_size_fails_the_task_and_nothing_is_written(tmp_path)
     with pytest.raises(ConversionError, match="5x5, the image 100x50") as info:
         convert([task(4, [rectangle(), small])], "semantic-png", tmp_path / "out", config=CONFIG)
     assert info.value.task_id == 4 and not (tmp_path / "out").exists()
+
+
+def test_a_huge_recorded_image_size_fails_the_task_without_allocating_its_mask(tmp_path):
+    """A polygon on an image that says it is 1,000,000 pixels square: no terabyte canvas."""
+    huge = {**polygon(), "original_width": 1_000_000, "original_height": 1_000_000}
+    tasks = [task(6, [huge]), task(7, [polygon()])]
+    with pytest.raises(ConversionError, match="1000000x1000000") as info:
+        convert(tasks, "semantic-png", tmp_path / "out", config=CONFIG)
+    assert info.value.task_id == 6 and not (tmp_path / "out").exists()
+    report = convert(tasks, "semantic-png", tmp_path / "out", config=CONFIG, options=ConvertOptions(on_error="skip"))
+    assert report.items_written == 1 and report.examples[0][0] == 6
+    assert [path.name for path in (tmp_path / "out" / "masks").iterdir()] == ["7.png"]
 
 
 def test_classes_an_8_bit_mask_cannot_hold_are_refused_up_front():

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from label_studio_sdk.label_interface import LabelInterface
 
 from ml_data.converters import ConvertOptions, MediaHooks, convert, get_format, supported_formats
-from ml_data.converters.timeline import MAX_FRAME
+from ml_data.converters.timeline import MAX_FRAME, MAX_ROWS
 from ml_data.errors import ConversionError, FormatNotSupported, MlDataError, OutputError
 from ml_data.tasks.label_config import parse_label_config
 
@@ -118,6 +118,8 @@ def test_a_config_without_timeline_labels_on_a_video_is_refused_before_reading()
         ([{"start": 0, "end": 3}], ["run"], "start=0"),
         ([{"start": 1.5, "end": 3}], ["run"], "start=1.5"),
         ([{"start": 1, "end": MAX_FRAME + 1}], ["run"], f"end={MAX_FRAME + 1}"),
+        # every frame up to MAX_FRAME under eleven labels: more rows than a timeline CSV may hold
+        ([{"start": 1, "end": MAX_FRAME}], [f"label {n}" for n in range(11)], f"more than {MAX_ROWS}"),
         ([{"start": 1, "end": float("nan")}], ["run"], "end=nan"),
         ([{"start": True, "end": 3}], ["run"], "start=True"),
         ([{"start": "1", "end": 3}], ["run"], "start='1'"),

@@ -9,8 +9,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ml_data.converters import ConvertOptions, MediaHooks, convert
+from ml_data.converters.timeseries import Range, Series, label_file
 from ml_data.errors import ConversionError
 
 
@@ -160,8 +163,144 @@ def test_a_time_that_is_no_number_is_named_by_row(tmp_path):
         )
 
 
+def test_an_unclosed_quote_is_a_typed_error_naming_the_task_and_file(tmp_path):
+    """An unclosed quote makes the rest of the file one cell, past the csv module's cell limit."""
+    source = tmp_path / "quoted.csv"
+    source.write_text('time,x\n1,"2\n' + "3,4\n" * 40000)
+    good = tmp_path / "good.csv"
+    good.write_text("time,x\n1,2\n")
+    tasks = [
+        _task(3, "/data/upload/1/quoted.csv", [_region("a", 0, 1, "Run")]),
+        _task(4, "/data/upload/1/good.csv", [_region("a", 0, 1, "Run")]),
+    ]
+    files = {"/data/upload/1/quoted.csv": source, "/data/upload/1/good.csv": good}
+    with pytest.raises(ConversionError, match="quoted.csv") as info:
+        _convert(tmp_path, tasks, _config(timeColumn="time"), files)
+    assert info.value.task_id == 3 and not (tmp_path / "out").exists()
+    report = _convert(tmp_path, tasks, _config(timeColumn="time"), files, on_error="skip")
+    assert report.items_written == 1 and report.examples[0][0] == 3
+    assert [path.name for path in (tmp_path / "out" / "timeseries").iterdir()] == ["good.csv"]
+
+
+def test_series_names_from_the_config_cannot_lead_outside_the_output(tmp_path):
+    """Two series on a task: each file is named by its object's name, made a safe file name."""
+    names = ["up/../../../../escaped", "n" * 300]
+    config = (
+        "<View>"
+        + "".join(
+            f"<TimeSeriesLabels name='l{number}' toName='{name}'><Label value='Run'/></TimeSeriesLabels>"
+            f"<TimeSeries name='{name}' valueType='url' value='$csv{number}'><Channel column='x'/></TimeSeries>"
+            for number, name in enumerate(names)
+        )
+        + "</View>"
+    )
+    source = tmp_path / "in" / "s.csv"
+    source.parent.mkdir()
+    source.write_text("x\n1\n2\n")
+    regions = [
+        {
+            "id": f"r{n}",
+            "from_name": f"l{n}",
+            "to_name": name,
+            "type": "timeserieslabels",
+            "value": {"start": 0, "end": 0, "timeserieslabels": ["Run"]},
+        }
+        for n, name in enumerate(names)
+    ]
+    task = {"id": 1, "data": {"csv0": "/d/s.csv", "csv1": "/d/s.csv"}, "annotations": [{"id": 1, "result": regions}]}
+    _convert(tmp_path, [task], config, {"/d/s.csv": source})
+    written = sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*.csv"))
+    assert len(written) == 4 and all(name.startswith(("out/", "in/")) for name in written)
+    series = sorted((tmp_path / "out" / "timeseries").iterdir())
+    assert len(series) == 2 and all(len(path.name.encode()) <= 120 for path in series)
+    assert all(_read(path, ",")[1] == ["1", "Run"] for path in series)
+
+
+def test_a_task_whose_second_series_fails_leaves_no_file_of_its_first(tmp_path):
+    config = (
+        "<View>"
+        + "".join(
+            f"<TimeSeriesLabels name='l{n}' toName='ts{n}'><Label value='Run'/></TimeSeriesLabels>"
+            f"<TimeSeries name='ts{n}' valueType='url' value='$csv{n}'><Channel column='x'/></TimeSeries>"
+            for n in range(2)
+        )
+        + "</View>"
+    )
+    source = tmp_path / "s.csv"
+    source.write_text("x\n1\n2\n")
+    regions = [
+        {
+            "id": f"r{n}",
+            "from_name": f"l{n}",
+            "to_name": f"ts{n}",
+            "type": "timeserieslabels",
+            "value": {"start": 0, "end": 0, "timeserieslabels": ["Run"]},
+        }
+        for n in range(2)
+    ]
+    task = {"id": 9, "data": {"csv0": "/d/s.csv", "csv1": "/d/gone.csv"}, "annotations": [{"id": 1, "result": regions}]}
+    good = {**task, "id": 8, "data": {"csv0": "/d/t.csv", "csv1": "/d/t.csv"}}
+    files = {"/d/s.csv": source, "/d/t.csv": source}
+    report = _convert(tmp_path, [task, good], config, files, on_error="skip")
+    assert report.examples[0][0] == 9 and "gone.csv" in report.examples[0][1]
+    assert sorted(path.name for path in (tmp_path / "out" / "timeseries").iterdir()) == ["t__ts0.csv", "t__ts1.csv"]
+
+
 def test_without_a_media_lookup_the_tasks_csv_is_written_and_a_warning_says_why_no_series(tmp_path):
     task = _task(1, "/data/upload/1/x.csv", [_region("a", 0, 1, "Run")])
     report = convert([task], "csv", tmp_path / "out", config=_config(timeColumn="time"))
     assert report.items_written == 1 and not (tmp_path / "out" / "timeseries").exists()
     assert any("time series" in warning for warning in report.warnings)
+
+
+def _by_hand(times: list[float], ranges: list[Range]) -> tuple[list[str], tuple[list, int] | None]:
+    """Each row's label and the overlap, range by range over every row, as the editor's ranges
+    read: the later range wins, an instant one takes the nearest row (the first of equals)."""
+    chosen = [-1] * len(times)
+    shared = [False] * len(times)
+    involved: list = []
+    for index, item in enumerate(ranges):
+        if item.start == item.end:
+            distances = [abs(time - item.start) for time in times]
+            nan = [row for row, distance in enumerate(distances) if distance != distance]
+            rows = nan[:1] or [min(range(len(times)), key=lambda row: (distances[row], row))]
+        else:
+            rows = [row for row, time in enumerate(times) if item.start <= time <= item.end]
+        owners = sorted({chosen[row] for row in rows if chosen[row] >= 0})
+        for row in rows:
+            shared[row] = shared[row] or chosen[row] >= 0
+        if owners:
+            involved += [ranges[owner].region for owner in owners if ranges[owner].region not in involved]
+            involved.append(item.region)
+        for row in rows:
+            chosen[row] = index
+    labels = ["" if index < 0 else ranges[index].labels for index in chosen]
+    return labels, ((involved, sum(shared)) if involved else None)
+
+
+_times = st.lists(
+    st.sampled_from([0.0, 1.0, 2.5, 3.0, -1.0, float("inf"), float("-inf"), float("nan")])
+    | st.integers(-5, 12).map(float),
+    min_size=1,
+    max_size=30,
+)
+_ranges = st.lists(
+    st.tuples(st.integers(-6, 13), st.integers(0, 6), st.booleans()).map(
+        lambda spec: (spec[0] / 2, spec[0] / 2 if spec[2] else spec[0] / 2 + spec[1])
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(times=_times, spans=_ranges)
+def test_rows_and_overlaps_equal_a_range_by_range_reading(tmp_path_factory, times, spans):
+    folder = tmp_path_factory.mktemp("series")
+    source = folder / "s.csv"
+    source.write_text("time,x\n" + "".join(f"{time!r},{row}\n" for row, time in enumerate(times)))
+    ranges = [Range(start, end, f"L{index}", f"r{index % 5}", "activity") for index, (start, end) in enumerate(spans)]
+    series = Series("ts", "csv", ("activity",), "time", ",", None)
+    overlaps = label_file(source, folder / "out.csv", series, {"activity": ranges}, name="s.csv", task_id=1)
+    labels, overlap = _by_hand(times, ranges)
+    assert [row[2] for row in _read(folder / "out.csv", ",")[1:]] == labels
+    assert overlaps == ([("activity", *overlap)] if overlap else [])

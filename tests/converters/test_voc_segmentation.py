@@ -190,6 +190,16 @@ def test_an_unused_class_id_keeps_the_lines_in_step(tmp_path):
     assert found.label == 7 and np.array_equal(found.image.astype(bool), mask > 0)
 
 
+def test_a_huge_recorded_image_size_fails_the_task_without_allocating_its_masks(tmp_path):
+    """A polygon on an image that says it is 1,000,000 pixels square: no two terabyte masks."""
+    huge = {**polygon("p", POINTS), "original_width": 1_000_000, "original_height": 1_000_000}
+    tasks = [task(5, [huge]), task(6, [polygon("p", POINTS)])]
+    options = ConvertOptions(layout="standard", on_error="skip")
+    report = convert(tasks, "voc", tmp_path / "voc", config=CONFIG, options=options)
+    assert report.items_written == 1 and report.examples[0][0] == 5 and "1000000x1000000" in report.examples[0][1]
+    assert [path.name for path in (tmp_path / "voc" / "SegmentationClass").iterdir()] == ["6.png"]
+
+
 def test_box_projects_and_the_label_studio_layout_get_no_masks(tmp_path):
     boxes = CONFIG.replace(
         "<BrushLabels name='brush' toName='image'><Label value='road'/><Label value='tree'/></BrushLabels>", ""

@@ -233,3 +233,35 @@ def test_reviewed_reads_reviews_and_review_outcomes():
     assert reviewed({"annotations": [{"reviews": [{"accepted": True}]}]})
     assert reviewed({"reviews_accepted": 1, "annotations": []})
     assert not reviewed({"reviews_accepted": 0, "annotations": []})
+
+
+@pytest.mark.parametrize(
+    ("task_filter", "annotation", "kept"),
+    [
+        # a region of another label whose id is a list: it goes, the cat stays
+        (
+            TaskFilter(labels=frozenset({"cat"})),
+            {"result": [{"id": ["x"], "value": {"labels": ["dog"]}}, {"id": "a", "value": {"labels": ["cat"]}}]},
+            True,
+        ),
+        # a relation whose end is a list points at no region
+        (
+            TaskFilter(labels=frozenset({"cat"})),
+            {
+                "result": [
+                    {"id": "b", "value": {"labels": ["dog"]}},
+                    {"id": "a", "value": {"labels": ["cat"]}},
+                    {"type": "relation", "from_id": ["b"], "to_id": "a"},
+                ]
+            },
+            True,
+        ),
+        (TaskFilter(labels=frozenset({"cat"})), {"result": 7}, False),
+        (TaskFilter(reviewed="only"), {"last_action": ["accepted"]}, False),
+        (TaskFilter(reviewed="exclude"), {"last_action": {"action": "accepted"}}, True),
+    ],
+)
+def test_malformed_results_do_not_crash_the_filters(task_filter, annotation, kept):
+    """A broken annotation is the format's to report (naming the task); the filters read past it."""
+    task = {"id": 1, "annotations": [annotation]}
+    assert (task_filter.apply(task, FilterCounts()) is not None) is kept

@@ -20,7 +20,6 @@ from ml_data.errors import ConversionError
 from ml_data.fsutil import MARKER
 from ml_data.pipeline import DatasetOptions, convert_export, fetch
 from ml_data.pipeline.report import MANIFEST
-from ml_data.video import decode as decoding
 from tests.support.servers.http_files import FileServer
 
 pytest.importorskip("av")
@@ -49,19 +48,6 @@ def config_file(tmp_path: Path) -> Path:
     path = tmp_path / "config.xml"
     path.write_text(CONFIG)
     return path
-
-
-@pytest.fixture
-def decoder_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls: list[int] = []
-    real = decoding.decode
-
-    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(decoding, "decode", counted)
-    return calls
 
 
 def expectations(tasks: list[dict[str, Any]], step: int = 1) -> tuple[dict[str, Any], dict[str, list[int]]]:
@@ -123,6 +109,18 @@ def test_task_dicts_convert_too(tmp_path, settings: Settings, tasks) -> None:
     report = convert_export(tasks, "yolo", tmp_path / "out", config=CONFIG, frames="all", settings=settings)
     assert report.tasks == 2 and report.items_written == VIDEO_1[0] + VIDEO_2[0]
     check_frames("yolo", tmp_path / "out", *expectations(tasks))
+
+
+def test_a_huge_frames_count_costs_only_the_videos_frames(tmp_path, settings: Settings, tasks) -> None:
+    """framesCount 10**12 on every track (a hostile export): the frames of the video are written as
+    with the true count, without a box made for each of 10**12 frames."""
+    hostile = json.loads(json.dumps(tasks))
+    for task in hostile:
+        for region in task["annotations"][0]["result"]:
+            region["value"]["framesCount"] = 10**12
+    convert_export(tasks, "yolo", tmp_path / "true", config=CONFIG, frames="all", settings=settings)
+    convert_export(hostile, "yolo", tmp_path / "huge", config=CONFIG, frames="all", settings=settings)
+    assert files(tmp_path / "huge") == files(tmp_path / "true")
 
 
 def test_a_video_that_cannot_be_resolved_fails_or_leaves_its_task_out(

@@ -23,20 +23,6 @@ def video_url() -> str:
     return "data:video/mp4;base64," + base64.b64encode(encode_video(*VIDEO_1)).decode()
 
 
-@pytest.fixture
-def decoder_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the decoder's passes over a video."""
-    calls: list[int] = []
-    real = decoding.decode
-
-    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(decoding, "decode", counted)
-    return calls
-
-
 def test_frame_n_is_the_nth_decoded_frame_and_is_decoded_once(
     video_url: str, settings: Settings, decoder_calls: list[int]
 ) -> None:

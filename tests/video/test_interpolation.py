@@ -62,6 +62,23 @@ def test_a_disabled_keyframe_ends_the_track() -> None:
     assert [box.x for box in boxes] == [0, 10, 20, 30, 40]
 
 
+def test_no_box_is_made_past_the_last_frame_asked_for() -> None:
+    """A framesCount or keyframe of 10**12 (a hostile export) costs the frames written, not 10**12
+    boxes; the frames up to ``last`` are Label Studio's."""
+    first = {"frame": 1, "enabled": True, "x": 0, "y": 0, "width": 10, "height": 10, "rotation": 0, "time": 0}
+    far = {**first, "frame": 10**12, "x": 50}
+    held = track_boxes({"framesCount": 10**12, "sequence": [first]}, last=30)
+    assert [box.frame for box in held] == list(range(1, 31))
+    moving = track_boxes({"framesCount": 10**12, "sequence": [first, far]}, last=30)
+    assert [box.frame for box in moving] == [*range(1, 31), 10**12]
+    small = {"framesCount": 60, "sequence": [first, {**first, "frame": 40, "x": 39}], "labels": ["car"]}
+    # every keyframe stays; the frames between are Label Studio's, up to ``last``
+    expected = [item for item in _reference(small) if item["frame"] <= 20 or not item.get("auto", False)]
+    assert [(box.frame, box.x) for box in track_boxes(small, last=20)] == [
+        (item["frame"], pytest.approx(item["x"])) for item in expected
+    ]
+
+
 @pytest.mark.parametrize(
     "sequence",
     [

@@ -10,25 +10,11 @@ import pytest
 
 from ml_data import Settings
 from ml_data.pipeline import DatasetOptions, build_dataset
-from ml_data.video import decode as decoding
 
 pytest.importorskip("av")
 
 from tests.support.frame_datasets import check_frames  # noqa: E402
 from tests.support.videos import CONFIG, VIDEO_1, VIDEO_2, expected_boxes, video_sha8, video_tasks  # noqa: E402
-
-
-@pytest.fixture
-def decoder_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls: list[int] = []
-    real = decoding.decode
-
-    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(decoding, "decode", counted)
-    return calls
 
 
 def test_yolo_frames_hold_label_studios_interpolated_boxes(
