@@ -400,6 +400,9 @@ def annotator(annotation: Annotation | None, *, int_id: bool) -> Any:
     """Who made the annotation: the email when the export has the user object, else the id; None
     (null, an empty cell) when the export does not say, as Label Studio writes it."""
     who = annotation.completed_by if annotation is not None else {}
+    if type(who) is int:
+        # The common case first: the Mapping check below costs an ABC lookup per annotation.
+        return who if int_id else str(who)
     if isinstance(who, Mapping):
         email = who.get("email")
         return email if isinstance(email, str) else None

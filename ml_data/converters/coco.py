@@ -59,6 +59,7 @@ from ml_data.converters.geometry import (
     pixel_scale,
     polygon_pixels,
     to_pixels,
+    upright_box,
 )
 from ml_data.converters.images import (
     NOTHING_IN_FORMAT,
@@ -303,6 +304,12 @@ _FINEST = 10**MAX_DECIMALS
 def _rectangle(value: Any, width: int, height: int) -> tuple[list[float], list[float], float, float]:
     """A rectangle's numbers: its bbox (around its corners, clamped to the image), its corners
     when it is turned (else none), its own area and its bbox's area; as the module says."""
+    outer = upright_box(value, width, height)
+    if outer is not None:
+        # Most boxes: unturned, their numbers in order; the same numbers without the corners.
+        scale = pixel_scale(width, height, (value["x"], value["y"], value["width"], value["height"]))
+        bbox, area = _exact_box(outer, scale)
+        return bbox, [], area, area
     box, rotation = to_pixels(value, width, height)
     quad = corners(box, rotation)
     outer = box_in_image(quad, width, height)
@@ -345,16 +352,18 @@ class _SubsetParts:
         """One image and its annotations (numbered from 1 in the subset), all serialised before
         any is written, so a task either appears whole or not at all."""
         first = self.counts["annotations"] + 1
+        # Each record is {"id", "image_id", **item}: the two numbers written in front of the
+        # item's own object (which never holds either key) rather than a merged dict dumped.
+        prefix = b'{"id":%d,"image_id":%d,'
         records = [
-            orjson.dumps({"id": first + index, "image_id": image["id"], **item})
-            for index, item in enumerate(annotations)
+            prefix % (first + index, image["id"]) + orjson.dumps(item)[1:] for index, item in enumerate(annotations)
         ]
         head = orjson.dumps(image)
         self.handles["images"].write((b",\n" if self.counts["images"] else b"") + head)
         self.counts["images"] += 1
-        for record in records:
-            self.handles["annotations"].write((b",\n" if self.counts["annotations"] else b"") + record)
-            self.counts["annotations"] += 1
+        if records:
+            self.handles["annotations"].write((b",\n" if self.counts["annotations"] else b"") + b",\n".join(records))
+            self.counts["annotations"] += len(records)
 
     def close(self) -> None:
         for handle in self.handles.values():

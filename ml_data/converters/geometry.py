@@ -142,6 +142,39 @@ def _clamp(value: float, size: float) -> float:
     return value
 
 
+def upright_box(value: Mapping[str, Any], width: float, height: float) -> Box | None:
+    """``box_in_image(corners(*to_pixels(value, width, height)), width, height)`` for the common
+    rectangle, unturned (``rotation`` absent, null or zero) with finite numbers in range and a
+    box that shows part of the image, computed without the corners; None for any other value,
+    which then takes the general way (and its errors). Equal to the general way's box up to the
+    sign of a zero coordinate, which rounding to whole units of a pixel drops."""
+    get = value.get
+    x, y, w, h = get("x"), get("y"), get("width"), get("height")
+    # Exact floats and ints only (no bool), in range; NaN fails the comparisons.
+    if not (
+        (type(x) is float or type(x) is int)
+        and (type(y) is float or type(y) is int)
+        and (type(w) is float or type(w) is int)
+        and (type(h) is float or type(h) is int)
+        and -_LIMIT <= x <= _LIMIT
+        and -_LIMIT <= y <= _LIMIT
+        and 0 <= w <= _LIMIT
+        and 0 <= h <= _LIMIT
+        and not get("rotation")
+    ):
+        return None
+    left = float(x) / 100 * width
+    top = float(y) / 100 * height
+    # The corners of an unturned box: its sides are added as corners() adds them (times cos 0).
+    right = left + float(w) / 100 * width
+    bottom = top + float(h) / 100 * height
+    left, right = _clamp(left, width), _clamp(right, width)
+    top, bottom = _clamp(top, height), _clamp(bottom, height)
+    if not (right - left > 0 and bottom - top > 0):
+        return None
+    return Box(left, top, right - left, bottom - top)
+
+
 def polygon_pixels(value: Mapping[str, Any], width: float, height: float) -> list[tuple[float, float]]:
     """A polygon result's points in pixels."""
     points = value.get("points") or []

@@ -4,6 +4,7 @@ their size."""
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Iterator, Sequence
@@ -32,12 +33,14 @@ def item_label(item: Item) -> str | None:
 _SCHEME_AND_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*")
 
 
+@functools.lru_cache(maxsize=4)
 def image_name(url: str) -> str:
     """The file name of an image URL or path (``/data/local-files/?d=dir/x.jpg`` -> ``x.jpg``).
 
     Split by hand rather than by ``urlsplit``, which raises on a malformed bracketed host
     (``http://[x/a.jpg``): a name needs no host, and naming never refuses a task. A ``data:``
-    URI has no name of its own (its path is the base64 payload): its content names it."""
+    URI has no name of its own (its path is the base64 payload): its content names it. The last
+    few answers are kept: a format asks for an image's stem and then its extension."""
     if url[:5].lower() == "data:":
         return data_uri_name(url)
     path, _, query = url.partition("#")[0].partition("?")

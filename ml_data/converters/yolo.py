@@ -42,7 +42,7 @@ from ml_data.converters.categories import (
     unwritable_name,
 )
 from ml_data.converters.contours import load_cv2, outer_contours
-from ml_data.converters.geometry import box_in_image, corners, number, polygon_pixels, to_pixels
+from ml_data.converters.geometry import box_in_image, corners, number, polygon_pixels, to_pixels, upright_box
 from ml_data.converters.images import (
     NOTHING_IN_FORMAT,
     OBJECT_TYPES,
@@ -236,12 +236,15 @@ class YoloFormat(FormatBase):
             box_in_image(pixels, width, height)
             points = _written_extent([(x / width, y / height) for x, y in pixels])
             return f"{class_id} " + " ".join(f"{x:.6f} {y:.6f}" for x, y in points)
-        box, rotation = to_pixels(value, width, height)
-        corner_points = corners(box, rotation)
-        outer = box_in_image(corner_points, width, height)
-        if self.name == "yolo-obb":
-            points = _written_extent([(x / width, y / height) for x, y in corner_points])
-            return f"{class_id} " + " ".join(f"{x:.6f} {y:.6f}" for x, y in points)
+        # Most boxes are unturned: their box without the corners (the numbers written are the same).
+        outer = upright_box(value, width, height) if self.name == "yolo" else None
+        if outer is None:
+            box, rotation = to_pixels(value, width, height)
+            corner_points = corners(box, rotation)
+            outer = box_in_image(corner_points, width, height)
+            if self.name == "yolo-obb":
+                points = _written_extent([(x / width, y / height) for x, y in corner_points])
+                return f"{class_id} " + " ".join(f"{x:.6f} {y:.6f}" for x, y in points)
         cx, cy = (outer.x + outer.width / 2) / width, (outer.y + outer.height / 2) / height
         w, h = outer.width / width, outer.height / height
         if round(w, 6) <= 0 or round(h, 6) <= 0:

@@ -10,7 +10,17 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ml_data.converters.geometry import Box, corners, decimals, enclosing_box, number, pixel_scale
+from ml_data.converters.geometry import (
+    Box,
+    box_in_image,
+    corners,
+    decimals,
+    enclosing_box,
+    number,
+    pixel_scale,
+    to_pixels,
+    upright_box,
+)
 from ml_data.errors import InvalidExport
 
 
@@ -95,6 +105,58 @@ def test_a_rotated_box_stays_inside_the_image(x, y, w, h, rotation):
     outer = enclosing_box(corners(Box(x, y, w, h), rotation), 640, 480)
     assert 0.0 <= outer.x <= 640 and 0.0 <= outer.y <= 480
     assert 0.0 <= outer.width <= 640 - outer.x and 0.0 <= outer.height <= 480 - outer.y
+
+
+def _general_box(value, width, height):
+    """The general way: pixels, corners, the box around them inside the image (or its error)."""
+    try:
+        box, rotation = to_pixels(value, width, height)
+        return box_in_image(corners(box, rotation), width, height)
+    except InvalidExport:
+        return None
+
+
+def _zero_unsigned(values):
+    """Coordinates with -0.0 read as 0.0: rounding to whole units of a pixel drops a zero's sign."""
+    return _exact([value + 0.0 for value in values])
+
+
+box_number = st.one_of(
+    values,
+    st.floats(min_value=-10, max_value=110),
+    st.integers(min_value=-10, max_value=110),
+    st.sampled_from([0, 0.0, -0.0, 100, 100.0, 5e-324, -5e-324]),
+)
+
+
+@given(
+    st.fixed_dictionaries(
+        {"x": box_number, "y": box_number, "width": box_number, "height": box_number},
+        optional={"rotation": st.one_of(values, st.sampled_from([0, 0.0, -0.0, 360, 90, "", "0", [], {}]))},
+    ),
+    st.integers(min_value=1, max_value=30_000),
+    st.integers(min_value=1, max_value=30_000),
+)
+def test_an_upright_box_is_the_general_way_or_none(value, width, height):
+    """The short way for unturned rectangles gives the general way's box, and declines (None)
+    everything else: turned boxes, numbers the general way refuses, boxes outside the image."""
+    fast = upright_box(value, width, height)
+    general = _general_box(value, width, height)
+    if fast is None:
+        plain = not value.get("rotation") and all(
+            type(value[key]) in (int, float) and abs(value[key]) <= 1e6 for key in ("x", "y", "width", "height")
+        )
+        # Declined: turned, not plain numbers, or no area (which the general way refuses too).
+        assert not plain or general is None or not (value["width"] >= 0 and value["height"] >= 0)
+    else:
+        assert general is not None
+        assert _zero_unsigned(fast) == _zero_unsigned(general)
+
+
+def test_an_upright_box_declines_a_turn_of_a_whole_circle():
+    """360 degrees is not 0 to the general way (its sine is not exactly zero): it goes that way."""
+    assert upright_box({"x": 10, "y": 10, "width": 20, "height": 20, "rotation": 360}, 100, 100) is None
+    assert upright_box({"x": 10, "y": 10, "width": 20, "height": 20, "rotation": 0}, 100, 100) == Box(10, 10, 20, 20)
 
 
 def test_enclosing_nothing_is_an_error():
