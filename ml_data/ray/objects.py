@@ -16,6 +16,7 @@ import datetime
 import logging
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,11 @@ SHARDS = ".shards"
 BUNDLE = "files.zip"
 #: runs left from failed or replaced writes are removed once this old
 RUN_GRACE = datetime.timedelta(days=1)
+#: a failed run's folder is looked at up to this many times, until it stays empty for
+#: REMOVE_QUIET_LOOKS looks in a row (write tasks still running upload after the failure)
+REMOVE_LOOKS = 60
+REMOVE_QUIET_LOOKS = 3
+REMOVE_PAUSE = 0.5
 _BLOCK = 1024 * 1024
 _THREADS = 8
 
@@ -143,11 +149,29 @@ class RunFolder:
                     _delete_dir(self.fs, info.path)
 
     def remove(self) -> None:
-        """Remove this run's folder (a failed write's); the committed dataset is not in it."""
-        try:
-            _delete_dir(self.fs, self.path())
-        except OSError as exc:
-            logger.warning("could not remove %s: %s", self.url, exc)
+        """Remove this run's folder (a failed write's); the committed dataset is not in it.
+
+        When one write task fails, Ray raises at once while the others may still be uploading:
+        the folder is removed again until it has stayed empty for a few looks in a row (bounded:
+        :data:`REMOVE_LOOKS` looks, :data:`REMOVE_PAUSE` seconds apart)."""
+        import pyarrow.fs as pafs
+
+        empty_looks = 0
+        for _look in range(REMOVE_LOOKS):
+            try:
+                found = self.fs.get_file_info(pafs.FileSelector(self.path(), recursive=True, allow_not_found=True))
+                if any(info.type == pafs.FileType.File for info in found):
+                    empty_looks = 0
+                    _delete_dir(self.fs, self.path())
+                else:
+                    empty_looks += 1
+                    if empty_looks >= REMOVE_QUIET_LOOKS:
+                        return
+            except OSError as exc:
+                logger.warning("could not remove %s: %s", self.url, exc)
+                return
+            time.sleep(REMOVE_PAUSE)
+        logger.warning("files were still being written to %s after its write failed", self.url)
 
 
 class RemoteShards:
