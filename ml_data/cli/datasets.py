@@ -120,7 +120,7 @@ def convert(
     default="local",
     show_default=True,
     help="ray: read, resolve and write on a Ray cluster (pip install 'ml-data[ray]'); --out must be a folder "
-    "every node sees.",
+    "every node sees, or an s3://, gs:// or az:// prefix.",
 )
 @click.option("--ray-address", help="The Ray cluster to join with --engine ray (auto: this machine's cluster).")
 @dataset_option("frames")
@@ -209,7 +209,7 @@ def fetch(
         click.echo(f"{report.out}: up to date ({count(report.tasks, 'task')}, nothing rewritten)")
         return
     click.echo(
-        f"{report.out}: {count(report.tasks, 'task')} ({report.tasks_changed} new or changed, "
+        f"{report.location or report.out}: {count(report.tasks, 'task')} ({report.tasks_changed} new or changed, "
         f"{report.tasks_removed} removed); {count(report.resources, 'resource')} "
         f"({report.resources_resolved} resolved, {report.resources_reused} reused); "
         f"files: {report.files_linked} linked, {report.files_copied} copied, {report.files_kept} kept; "

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ml_data.cli.common import settings
 from ml_data.errors import MlDataError
 from ml_data.stats import DEFAULT_MIN_BOX_PIXELS, RULES, DatasetStats, Rule, check, dataset_stats, parse_rule
 
@@ -52,6 +53,7 @@ def stats(dataset: str, as_json: bool, min_box_pixels: float, rules: list[Rule])
     ml-data stats data/coco --fail-on leak --fail-on missing-class --fail-on 'empty-images>5%'
     """
     try:
+        _refuse_object_storage(dataset)
         result = dataset_stats(dataset, min_box_pixels=min_box_pixels)
     except MlDataError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
@@ -65,6 +67,19 @@ def stats(dataset: str, as_json: bool, min_box_pixels: float, rules: list[Rule])
         click.echo(f"failed: {_shown(failure.message)}", err=True)
     if fired:
         sys.exit(1)
+
+
+def _refuse_object_storage(dataset: str) -> None:
+    """A dataset in object storage is read through its committed manifest, which says whether
+    there is a complete one and which folder holds it; stats reads folders on this machine."""
+    from ml_data.object_store import parse_prefix, read_dataset_manifest
+
+    if parse_prefix(dataset) is None:
+        return
+    _manifest, folder = read_dataset_manifest(dataset, settings())
+    raise click.ClickException(
+        f"stats reads a folder on this machine; the dataset committed at {dataset} is {folder}: copy that folder here"
+    )
 
 
 def _shown(text: str) -> str:

@@ -40,6 +40,8 @@ class DatasetReport:
     conversions: dict[str, ConversionReport] = field(default_factory=dict)
     #: video task id -> frames and fps as decoded beside the config's frameRate and framesCount
     videos: dict[str, Any] = field(default_factory=dict)
+    #: the dataset's folder as a URL when it was written to object storage (``out`` is local then)
+    location: str | None = None
     #: each filter given -> the tasks it left out (the first filter a task failed counts it)
     left_out: dict[str, int] = field(default_factory=dict)
     #: label -> the regions (or label values) of other labels than ``labels`` taken out
@@ -75,6 +77,7 @@ class DatasetReport:
             "splits": self.splits,
             "conversions": {name: report.as_dict() for name, report in self.conversions.items()},
             **({"videos": self.videos} if self.videos else {}),
+            **({"location": self.location} if self.location else {}),
             **self.filters(),
             "manifest": str(self.manifest),
         }

@@ -1,11 +1,16 @@
-"""A dataset folder from a Ray Dataset of tasks: a :class:`DatasetSink` whose write tasks each build
-a complete dataset of their own tasks (the single-machine build, on the worker: conversion, files
-placed from the cache, a manifest) in a staging folder beside the target; the driver then merges
-the shards (:mod:`ml_data.ray.merge`) and moves the result into place in one rename.
+"""A dataset from a Ray Dataset of tasks: a :class:`DatasetSink` whose write tasks each build a
+complete dataset of their own tasks (the single-machine build, on the worker: conversion, files
+placed from the cache, a manifest, cut into parts by :mod:`ml_data.ray.parts`); the driver then
+merges the shards streaming (:mod:`ml_data.ray.merge`) and commits the dataset.
 
-Nothing partial is ever visible: a shard is built in a temporary folder and renamed when whole; a
-write task that dies (or is retried) leaves only folders no write result names, removed with the
-staging folder; the dataset replaces the previous one only once complete.
+To a folder: shards are built in a staging folder beside the target, their files moved into the
+new folder, which replaces the previous one in one rename. To object storage (``s3://``,
+``gs://``, ``az://``; :mod:`ml_data.ray.objects`): shards are built in a local temporary folder and
+uploaded into a folder of the run's own, and the manifest copied to the prefix last is the commit.
+
+Nothing partial is ever visible: a write task that dies (or is retried) leaves only shards no write
+result names, removed with the staging folder (or the run's folder); the dataset replaces the
+previous one only once complete.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import dataclasses
 import logging
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -31,13 +37,16 @@ from ml_data.errors import ConfigurationError, FormatNotSupported, NothingToWrit
 from ml_data.fsutil import atomic_folder
 from ml_data.jsonio import dumps, loads
 from ml_data.labelstudio import LabelStudioClient
+from ml_data.object_store import ObjectPrefix, new_run, parse_prefix
 from ml_data.pipeline.build import Build, file_renames
 from ml_data.pipeline.filters import project_filters, reader_filter
 from ml_data.pipeline.manifest import check_target
 from ml_data.pipeline.options import DatasetOptions, parse_split, with_format
 from ml_data.pipeline.plan import prepare
-from ml_data.pipeline.report import DatasetReport, why_empty_dataset
-from ml_data.ray.merge import merge_shards, write_manifest
+from ml_data.pipeline.report import MANIFEST, DatasetReport, why_empty_dataset
+from ml_data.ray.merge import LocalShards, Merged, ShardFiles, merge_manifests
+from ml_data.ray.objects import RemoteShards, RunFolder, check_prefix
+from ml_data.ray.parts import write_parts
 from ml_data.ray.read import raw_task
 from ml_data.ray.transfer import ShardFailure, gather_files
 from ml_data.tasks.filtering import FilterCounts, TaskFilter
@@ -54,11 +63,12 @@ _COUNTS = ("resources", "resources_resolved", "files_linked", "files_copied")
 
 
 class DatasetSink(Datasink[ShardResult | None]):
-    """Writes rows of :func:`ml_data.ray.read_tasks` (resolved or not) as one dataset folder."""
+    """Writes rows of :func:`ml_data.ray.read_tasks` (resolved or not) as one dataset: a folder,
+    or a prefix in object storage (``out`` given as its URL)."""
 
     def __init__(
         self,
-        out: Path,
+        out: Path | str,
         *,
         config: str | None,
         options: DatasetOptions,
@@ -68,7 +78,8 @@ class DatasetSink(Datasink[ShardResult | None]):
         task_filter: TaskFilter | None = None,
         left_out: Mapping[str, int] | None = None,
     ) -> None:
-        self.out = Path(out).absolute()
+        self.prefix: ObjectPrefix | None = parse_prefix(str(out)) if isinstance(out, str) else None
+        self.out = Path(out).absolute() if self.prefix is None else Path(self.prefix.path)
         #: the file names decided for the whole dataset (each shard sees only its own tasks)
         self.renamed = renamed
         self.config = config
@@ -78,9 +89,19 @@ class DatasetSink(Datasink[ShardResult | None]):
         self.task_filter = task_filter if task_filter is not None else reader_filter(options)
         self.left_out = dict(left_out or {})
         self.staging = self.out.parent / f".{self.out.name}.shards-{uuid.uuid4().hex[:12]}"
+        self.run: RunFolder | None = None
         self.report: DatasetReport | None = None
 
+    @property
+    def location(self) -> str:
+        """Where the dataset is, as the manifest's conversion reports name it."""
+        return self.run.url if self.run is not None else str(self.out)
+
     def on_write_start(self, schema: Any = None) -> None:
+        if self.prefix is not None:
+            check_prefix(self.prefix, self.settings)
+            self.run = RunFolder(self.prefix, new_run(), self.settings)
+            return
         check_target(self.out)
         self.staging.mkdir(parents=True)
 
@@ -92,8 +113,23 @@ class DatasetSink(Datasink[ShardResult | None]):
         if not rows:
             return None
         name = f"shard-{uuid.uuid4().hex[:12]}"
-        export = self.staging / f".{name}.export.json"
-        brought = self.staging / f".{name}.files"
+        if self.run is None:
+            report = self._build(rows, self.staging, name)
+            write_parts(self.staging / name, self.staging / f"{name}.parts")
+        else:
+            local = Path(tempfile.mkdtemp(prefix="ml-data-shard-"))
+            try:
+                report = self._build(rows, local, name)
+                write_parts(local / name, local / f"{name}.parts")
+                self.run.upload_shard(name, local / name, local / f"{name}.parts")
+            finally:
+                shutil.rmtree(local, ignore_errors=True)
+        return {"shard": name, **{count: getattr(report, count) for count in _COUNTS}, "failures": report.failures}
+
+    def _build(self, rows: list[Mapping[str, Any]], folder: Path, name: str) -> DatasetReport:
+        """The single-machine build of ``rows``, as the dataset folder ``folder/name``."""
+        export = folder / f".{name}.export.json"
+        brought = folder / f".{name}.files"
         with open(export, "wb") as handle:
             handle.write(b"[")
             for number, row in enumerate(rows):
@@ -105,7 +141,7 @@ class DatasetSink(Datasink[ShardResult | None]):
                 export,
                 self.options,
                 self.settings,
-                out=self.staging / name,
+                out=folder / name,
                 config=self.config,
                 manifest_source=self.source,
                 prefetched=prefetched,
@@ -113,76 +149,126 @@ class DatasetSink(Datasink[ShardResult | None]):
                 renamed=self.renamed,
                 task_filter=self.task_filter,
             )
-            report = Build(plan, self.settings).run()
+            return Build(plan, self.settings).run()
         finally:
             export.unlink(missing_ok=True)
             shutil.rmtree(brought, ignore_errors=True)
-        return {"shard": name, **{count: getattr(report, count) for count in _COUNTS}, "failures": report.failures}
 
     def on_write_complete(self, write_result: WriteResult[ShardResult | None]) -> None:
         results = [result for result in write_result.write_returns if result]
-        shards = sorted(self.staging / result["shard"] for result in results)
-        try:
-            with atomic_folder(self.out) as building:
-                if not shards:
-                    export = _empty_export(self.staging)
-                    plan = prepare(
-                        export,
-                        self.options,
-                        self.settings,
-                        out=self.staging / "empty",
-                        config=self.config,
-                        manifest_source=self.source,
-                        task_filter=self.task_filter,
-                    )
-                    Build(plan, self.settings).run()
-                    shards = [self.staging / "empty"]
-                manifest = merge_shards(shards, building, self.out, format=self.options.format)
-                if self.options.filtered:
-                    manifest["left_out"] = {**(manifest.get("left_out") or {}), **self.left_out}
-                    manifest.setdefault("regions_dropped", {})
-                _refuse_empty(manifest, self.out)
-                write_manifest(building, manifest)
-        finally:
-            shutil.rmtree(self.staging, ignore_errors=True)
-        self.report = _report(self.out, self.options.format, manifest, results)
+        names = sorted(result["shard"] for result in results)
+        if self.run is not None:
+            try:
+                merged = self._commit_run(self.run, names)
+            except BaseException:
+                self.run.remove()
+                raise
+        else:
+            try:
+                merged = self._commit_folder(names)
+            finally:
+                shutil.rmtree(self.staging, ignore_errors=True)
+        self.report = _report(self.out, self.options.format, merged, results)
+        if self.run is not None:
+            self.report.location = self.run.url
+
+    def _commit_folder(self, names: list[str]) -> Merged:
+        with atomic_folder(self.out) as building:
+            if not names:
+                names = [self._empty(self.staging)]
+            files = LocalShards([self.staging / name for name in names], building, format=self.options.format)
+            merged = self._merge(names, self.staging, files, building / MANIFEST)
+        return merged
+
+    def _commit_run(self, run: RunFolder, names: list[str]) -> Merged:
+        with tempfile.TemporaryDirectory(prefix="ml-data-merge-") as scratch:
+            local = Path(scratch)
+            if not names:
+                names = [self._empty(local)]
+                run.upload_shard(names[0], local / names[0], local / f"{names[0]}.parts")
+            parts = run.download_parts(names, local / "parts")
+            files = RemoteShards(run, names, local, format=self.options.format)
+            manifest = local / MANIFEST
+            merged = self._merge(names, local / "parts", files, manifest, parts_named=parts, root=run.root)
+            run.commit(manifest)
+        return merged
+
+    def _merge(
+        self,
+        names: list[str],
+        folder: Path,
+        files: ShardFiles,
+        manifest: Path,
+        *,
+        parts_named: list[Path] | None = None,
+        root: str | None = None,
+    ) -> Merged:
+        """The shards' manifests merged into ``manifest`` (their files through ``files``); an
+        empty dataset refused before anything is committed."""
+        parts = parts_named or [folder / f"{name}.parts" for name in names]
+        with open(manifest, "wb") as handle:
+            merged = merge_manifests(
+                parts,
+                files,
+                handle,
+                output=self.location,
+                root=root,
+                left_out=self.left_out if self.options.filtered else None,
+            )
+        _refuse_empty(merged, self.prefix.url if self.prefix is not None else str(self.out))
+        return merged
+
+    def _empty(self, folder: Path) -> str:
+        """A shard with no task (every write task had none): the format's files for no task."""
+        export = _empty_export(folder)
+        plan = prepare(
+            export,
+            self.options,
+            self.settings,
+            out=folder / "empty",
+            config=self.config,
+            manifest_source=self.source,
+            task_filter=self.task_filter,
+        )
+        Build(plan, self.settings).run()
+        write_parts(folder / "empty", folder / "empty.parts")
+        return "empty"
 
     def on_write_failed(self, error: Exception) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+        if self.run is not None:
+            self.run.remove()
+        else:
+            shutil.rmtree(self.staging, ignore_errors=True)
 
     def get_name(self) -> str:
         return "LabelStudioDataset"
 
 
-def _refuse_empty(manifest: Mapping[str, Any], out: Path) -> None:
+def _refuse_empty(merged: Merged, out: str) -> None:
     """The rule single-machine fetch applies, to the merged dataset: no item at all is a
     :class:`NothingToWrite` (the shards, each alone, may hold nothing)."""
-    tasks = manifest.get("tasks") or {}
     empty = why_empty_dataset(
-        len(tasks),
-        (manifest.get("conversions") or {}).values(),
-        excluded=sum(1 for info in tasks.values() if info.get("excluded")),
-        failures=manifest.get("failures") or {},
-        left_out=manifest.get("left_out") or {},
+        merged.tasks,
+        merged.conversions.values(),
+        excluded=merged.excluded,
+        failures=merged.failures,
+        left_out=merged.left_out,
     )
     if empty is not None:
         raise NothingToWrite(f"{empty}; {out} is unchanged")
 
 
-def _report(out: Path, format: str, manifest: Mapping[str, Any], results: list[ShardResult]) -> DatasetReport:
-    """The dataset's report: counts from the manifest and the shards' builds."""
-    report = DatasetReport(out=out, format=format, source=manifest.get("source") or {})
-    tasks = manifest.get("tasks") or {}
-    report.tasks = report.tasks_changed = len(tasks)
+def _report(out: Path, format: str, merged: Merged, results: list[ShardResult]) -> DatasetReport:
+    """The dataset's report: counts from the merge and the shards' builds."""
+    report = DatasetReport(out=out, format=format, source=merged.source)
+    report.tasks = report.tasks_changed = merged.tasks
     for count in _COUNTS:
         setattr(report, count, sum(int(result.get(count) or 0) for result in results))
-    report.bytes_total = sum(int(entry.get("size") or 0) for entry in (manifest.get("files") or {}).values())
-    report.failures = dict(manifest.get("failures") or {})
-    report.left_out = dict(manifest.get("left_out") or {})
-    report.regions_dropped = dict(manifest.get("regions_dropped") or {})
-    split = (manifest.get("settings") or {}).get("split")
-    if isinstance(split, Mapping):
-        report.splits = {name: sum(1 for info in tasks.values() if info.get("split") == name) for name in split}
+    report.bytes_total = merged.bytes_total
+    report.failures = dict(merged.failures)
+    report.splits = dict(merged.splits)
+    report.left_out = dict(merged.left_out)
+    report.regions_dropped = dict(merged.regions_dropped)
     return report
 
 
@@ -239,13 +325,16 @@ def write_dataset(
 
     ``project``: the Label Studio project the tasks come from (its labeling config and the
     manifest's source); or ``config`` (the labeling config XML) and ``source``.
-    ``path`` is a folder every worker sees (a shared volume on a cluster); the cache need not be:
+    ``path`` is a folder every worker sees (a shared volume on a cluster), or a prefix in object
+    storage (``s3://bucket/datasets/p3``, ``gs://``, ``az://``; see :mod:`ml_data.object_store`
+    for its layout: the files go to a run folder of their own, ``report.location``, and the
+    manifest copied to ``<prefix>/manifest.json`` last commits them). The cache need not be shared:
     a write task has the files other nodes resolved sent over (:mod:`ml_data.ray.transfer`).
     ``ds`` is materialized first (its rows kept in Ray's object store until the dataset is
     written): the file names of every shard depend on all the tasks. ``num_cpus``: what each
-    write task reserves. The options' filters are judged on the rows (a ``view`` is refused: the
-    rows are read already; ``fetch(project, engine="ray")`` asks Label Studio for a tab's tasks);
-    ``task_filter`` replaces them, ``left_out`` adds what the source left out already.
+    write task reserves. The options' filters are judged on the rows (a ``view`` is refused:
+    the rows are read already; ``fetch(project, engine="ray")`` asks Label Studio for a tab's
+    tasks); ``task_filter`` replaces them, ``left_out`` adds what the source left out already.
 
     >>> write_dataset(resolve_resources(read_tasks(project=3)), "data/yolo", format="yolo",
     ...               split="train=0.8,val=0.2", project=3)  # doctest: +SKIP
@@ -275,11 +364,9 @@ def write_dataset(
     reason = fmt.check(parse_label_config(config) if config else None)
     if reason is not None:
         raise FormatNotSupported(reason)
-    reason = fmt.check_splits(list(options.split or ()))
-    if reason is not None:
-        raise ConfigurationError(reason)
+    target = path if isinstance(path, str) else Path(path)
     sink = DatasetSink(
-        Path(path),
+        target,
         config=config,
         options=options,
         source=source,

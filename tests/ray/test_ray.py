@@ -373,6 +373,10 @@ def test_filters_on_ray_give_the_single_machine_dataset(cluster, seeded, tmp_pat
     assert _files(tmp_path / "ray") == _files(tmp_path / "single")
     assert not [p.name for p in tmp_path.iterdir() if ".export-" in p.name]  # the snapshot is removed
 
+    # Object storage: no folder is known to be shared by this cluster's two nodes for the snapshot.
+    with pytest.raises(ConfigurationError, match="shared folder"):
+        fetch(seeded.project, options, engine="ray", address=cluster.address, out="s3://b/p", settings=settings)
+
     with pytest.raises(ConfigurationError, match="view"):
         write_dataset(
             read_tasks(project=seeded.project, settings=settings),

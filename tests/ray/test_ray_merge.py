@@ -1,7 +1,9 @@
 """Merging shard datasets (ml_data.ray.merge) and the sink's commit, without a cluster: files the
 shards wrote differently combined by the dataset's format (COCO ids made unique, CoNLL one document,
-tables concatenated), clashing media refused, and a shard no write result names (a killed or retried
-write task's) never reaching the dataset. Each format's own merge: tests/converters/test_merge.py."""
+tables concatenated), clashing media refused, a shard no write result names (a killed or retried
+write task's) never reaching the dataset, and the streaming merge writing the very bytes of the
+merge that held every manifest (tests/ray/reference_merge.py). Each format's own merge:
+tests/converters/test_merge.py."""
 
 from __future__ import annotations
 
@@ -17,8 +19,19 @@ from ray.data.datasource import WriteResult  # noqa: E402
 from ml_data.errors import OutputError  # noqa: E402
 from ml_data.hashing import file_sha256  # noqa: E402
 from ml_data.pipeline.options import DatasetOptions  # noqa: E402
-from ml_data.ray.merge import merge_shards  # noqa: E402
+from ml_data.ray.merge import LocalShards, merge_manifests  # noqa: E402
+from ml_data.ray.parts import write_parts  # noqa: E402
 from ml_data.ray.write import DatasetSink  # noqa: E402
+
+
+def merge_shards(shards: list[Path], building: Path, out: Path, *, format: str) -> dict:
+    """The shards' parts written (as their write tasks write them), then merged into ``building``."""
+    parts = [shard.with_name(f"{shard.name}.parts") for shard in shards]
+    for shard, folder in zip(shards, parts, strict=True):
+        write_parts(shard, folder)
+    with open(building / "manifest.json", "wb") as handle:
+        merge_manifests(parts, LocalShards(shards, building, format=format), handle, output=str(out))
+    return json.loads((building / "manifest.json").read_bytes())
 
 
 def _shard(folder: Path, files: dict[str, bytes], tasks: dict[str, dict], media: tuple[str, ...] = ()) -> Path:
@@ -116,8 +129,11 @@ def test_the_commit_takes_only_the_shards_the_write_results_name(tmp_path, setti
         tmp_path / "out", config=None, options=DatasetOptions(format="json"), source={"export": "e"}, settings=settings
     )
     sink.on_write_start()
-    _shard(sink.staging / "shard-kept", {"result.json": b"[1]"}, {"1": {}})
-    _shard(sink.staging / "shard-orphan", {"result.json": b"[2]", "stray.txt": b"x"}, {"2": {}})
+    for name, files, tasks in (
+        ("shard-kept", {"result.json": b"[1]"}, {"1": {}}),
+        ("shard-orphan", {"result.json": b"[2]", "stray.txt": b"x"}, {"2": {}}),
+    ):
+        write_parts(_shard(sink.staging / name, files, tasks), sink.staging / f"{name}.parts")
     sink.on_write_complete(WriteResult(num_rows=1, size_bytes=0, write_returns=[{"shard": "shard-kept"}, None]))
     assert json.loads((tmp_path / "out" / "result.json").read_text()) == [1]
     assert not (tmp_path / "out" / "stray.txt").exists()

@@ -9,6 +9,7 @@ is the object's generation; the stored MD5 is checked.
 from __future__ import annotations
 
 import base64
+import datetime
 import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -148,7 +149,6 @@ _call = translating(_translate)
 def signed_url(settings: Settings, bucket: str, key: str, lifetime: int) -> str:
     """A V4 signed GET URL for ``gs://bucket/key``, valid ``lifetime`` seconds. GCS signs with a
     service account key (GOOGLE_APPLICATION_CREDENTIALS); on an emulator the URL names it."""
-    import datetime
 
     from google.auth.credentials import Signing
 
@@ -171,6 +171,24 @@ def signed_url(settings: Settings, bucket: str, key: str, lifetime: int) -> str:
             api_access_endpoint=endpoint,
         )
     )
+
+
+def access_token(settings: Settings) -> tuple[str, datetime.datetime] | None:
+    """A read-write access token of GOOGLE_APPLICATION_CREDENTIALS's service account and its
+    expiry, for clients that read no key file (pyarrow's GCS file system); None without a key file
+    or without google-auth."""
+    path = settings.cloud("GOOGLE_APPLICATION_CREDENTIALS")
+    if not path:
+        return None
+    try:
+        import google.auth.transport.requests
+        from google.oauth2 import service_account
+    except ImportError:
+        return None
+    scopes = ["https://www.googleapis.com/auth/devstorage.read_write"]
+    credentials = service_account.Credentials.from_service_account_file(path, scopes=scopes)
+    credentials.refresh(google.auth.transport.requests.Request())
+    return str(credentials.token), credentials.expiry.replace(tzinfo=datetime.timezone.utc)
 
 
 def _service_account_key(settings: Settings) -> object | None:
