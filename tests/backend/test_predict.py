@@ -171,6 +171,18 @@ def test_a_predict_function_gets_local_paths(seeded, image_project, tmp_path, mo
     assert json.loads(again.output)["skipped"] == {"already predicted by f1": 4}
 
 
+def _settled_count(seeded, project: int) -> int:
+    """The project's stored predictions once two looks half a second apart agree (at most 20 s)."""
+    last = _count(seeded, project)
+    for _look in range(40):
+        time.sleep(0.5)
+        now = _count(seeded, project)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
 def test_predict_over_1000_tasks_killed_half_way_and_run_again(seeded, tmp_path):
     """Every task ends with exactly one prediction of the version, however the first run ended."""
     project = _project(seeded, "thousand", TEXT, [{"text": "x" * (1 + n % 20)} for n in range(1000)])
@@ -195,7 +207,9 @@ def test_predict_over_1000_tasks_killed_half_way_and_run_again(seeded, tmp_path)
         finally:
             first.kill()
             first.wait()
-        at_kill = _count(seeded, project)
+        # A batch the killed run had sent may still be stored by Label Studio after the kill: count
+        # once the number has stopped changing (bounded).
+        at_kill = _settled_count(seeded, project)
         assert 300 <= stored <= at_kill < 1000
         second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
         assert second.returncode == 0, second.stderr[-2000:]
