@@ -38,23 +38,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    from ray.cluster_utils import Cluster
-
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    local = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "object_store_memory": 150 * 1024 * 1024}
-    test_cluster = Cluster(initialize_head=True, head_node_args={**local, "include_dashboard": False})
-    try:
-        test_cluster.add_node(**local)
-        test_cluster.wait_for_nodes()
-        ray.init(address=test_cluster.address, log_to_driver=False)
-        yield test_cluster
-    finally:
-        ray.shutdown()
-        test_cluster.shutdown()
-
-
 def test_the_cluster_has_two_nodes_on_loopback(cluster):
     nodes = [node for node in ray.nodes() if node["Alive"]]
     assert len(nodes) == 2
